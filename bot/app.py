@@ -1,0 +1,105 @@
+"""Build the Application: services in post_init, handlers in commented groups, an error handler."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.error import Forbidden, NetworkError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.config import Settings
+from bot.context import BotContext, install_services
+from bot.i18n import Translator, locale_for
+from bot.services import Services
+from handlers import invites, language, roster, start
+from handlers.commands import COMMANDS
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+# Retries of a request Telegram answered with 429 (RetryAfter) before giving up.
+RATE_LIMIT_RETRIES = 5
+
+
+async def register_commands(application: Application, default_locale: str) -> None:
+    """setMyCommands in Vietnamese and English (and the default locale for everyone else)."""
+    for language_code, locale in (("", default_locale), ("vi", "vi"), ("en", "en")):
+        t = Translator(locale)
+        commands = [BotCommand(spec.name, t(spec.description)) for spec in COMMANDS]
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language_code or None
+        )
+
+
+def build_application(
+    settings: Settings, *, services: Services | None = None, migrate: bool = False
+) -> Application:
+    """The bot. `services` may be given by tests (to share a database or control the clock)."""
+
+    async def post_init(application: Application) -> None:
+        nonlocal services
+        if services is None:
+            services = Services(settings=settings, db=Database(settings.database_url))
+        if migrate:
+            await services.db.migrate()
+        services.bot_username = application.bot.username
+        install_services(application, services)
+        await register_commands(application, settings.default_locale)
+
+    async def post_shutdown(application: Application) -> None:
+        if services is not None:
+            await services.db.dispose()
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_base_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    add_handlers(application)
+    return application
+
+
+def add_handlers(application: Application) -> None:
+    # Group 0: commands and buttons. Each module owns its handlers; order matters only where
+    # filters overlap (none do yet).
+    for module in (start, language, invites, roster):
+        application.add_handlers(module.HANDLERS, group=0)
+    application.add_error_handler(report_error)
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log the failure without tokens or personal text, and tell the user in their language."""
+    error = context.error
+    if isinstance(error, (NetworkError, TimedOut)) and not isinstance(error, Forbidden):
+        log.warning("network trouble talking to Telegram: %s", type(error).__name__)
+        return
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error(
+        "error while handling update %s: %s",
+        update_id,
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    services = context.application.bot_data.get("services")
+    default = services.settings.default_locale if services else "vi"
+    user = update.effective_user
+    t = Translator(locale_for(user.language_code if user else None, None, default))
+    text = t("Sorry, something went wrong on my side. Please try again in a moment.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        else:
+            await context.bot.send_message(update.effective_chat.id, html.escape(text))
+    except Exception:  # the user has been told nothing; the error is already logged
+        log.warning("could not tell the user about the error")

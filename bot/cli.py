@@ -1,0 +1,232 @@
+"""The `kiemdiem` command: run the bot, migrate, and the organising office's roster tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.i18n import Translator
+from storage.db import Database
+
+EXIT_USAGE = 2
+TOKEN_HELP = (
+    "BOT_TOKEN is missing or malformed.\n"
+    "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
+    "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
+)
+
+
+class RedactingFilter(logging.Filter):
+    """Drop the bot token from every log line (httpx and PTB print request URLs)."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret and self.secret in record.getMessage():
+            record.msg = record.getMessage().replace(self.secret, "<token>")
+            record.args = ()
+        return True
+
+
+def setup_logging(token: str = "") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(token))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # httpx logs every request URL at INFO, and the URL carries the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _settings(require_token: bool) -> Settings:
+    try:
+        return load_settings(require_token=require_token)
+    except SettingsError as error:
+        sys.stderr.write(TOKEN_HELP if str(error) == "token" else f"{error}\n")
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def cmd_run(_args: argparse.Namespace) -> int:
+    from bot.app import build_application
+
+    settings = _settings(require_token=True)
+    setup_logging(settings.bot_token)
+    asyncio.run(_migrate(settings))
+    application = build_application(settings)
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"])
+    except InvalidToken:
+        sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
+        return EXIT_USAGE
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    asyncio.run(_migrate(settings))
+    t = Translator(settings.default_locale)
+    print(t("The database is up to date."))
+    return 0
+
+
+def cmd_roster_template(args: argparse.Namespace) -> int:
+    from bot.roster import write_template
+
+    settings = _settings(require_token=False)
+    write_template(args.file)
+    t = Translator(settings.default_locale)
+    print(t("Template written to {path}", path=args.file))
+    return 0
+
+
+def cmd_import_roster(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    t = Translator(settings.default_locale)
+    sources = []
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            print(t("File not found: {path}", path=name), file=sys.stderr)
+            return 1
+        sources.append((path.name, path.read_bytes()))
+    return asyncio.run(_import_roster(settings, sources))
+
+
+async def _import_roster(settings: Settings, sources: list[tuple[str, bytes]]) -> int:
+    from bot.roster import RosterInvalid
+    from bot.services.roster_import import apply_roster, describe_diff, parse
+
+    t = Translator(settings.default_locale, settings.tz)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            try:
+                roster = await parse(session, sources, dt.datetime.now(settings.tz).date())
+            except RosterInvalid as invalid:
+                print(
+                    t(
+                        "The file has {count} errors; nothing was changed:",
+                        count=t.number(len(invalid.errors)),
+                    ),
+                    file=sys.stderr,
+                )
+                for error in invalid.errors:
+                    print(f"  {error.render(t.gettext)}", file=sys.stderr)
+                return 1
+            diff = await apply_roster(session, roster, actor="cli")
+        print(t("Roster imported."))
+        for line in describe_diff(t, diff):
+            print(line)
+        return 0
+    finally:
+        await db.dispose()
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=True)
+    return asyncio.run(_invite(settings, args.org, args.out))
+
+
+async def _invite(settings: Settings, org_code: str, out: str | None) -> int:
+    from bot.services.invite_sheet import invites_workbook
+    from bot.services.invites import create_invites, deep_link
+    from storage.queries import org_by_code
+
+    t = Translator(settings.default_locale, settings.tz)
+    try:
+        async with Bot(settings.bot_token, base_url=settings.api_base_url) as bot:
+            username = bot.username
+    except InvalidToken:
+        sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
+        return EXIT_USAGE
+    except TelegramError as error:
+        print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
+        return 1
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            org = await org_by_code(session, org_code)
+            if org is None:
+                print(
+                    t("There is no organisation with the code {code}.", code=org_code),
+                    file=sys.stderr,
+                )
+                return 1
+            invites = await create_invites(
+                session,
+                org,
+                now=dt.datetime.now(dt.UTC),
+                ttl=dt.timedelta(days=settings.invite_ttl_days),
+                actor="cli",
+            )
+        if out:
+            await asyncio.to_thread(Path(out).write_bytes, invites_workbook(invites, t, username))
+            print(
+                t("{count} invite links written to {path}", count=t.number(len(invites)), path=out)
+            )
+        else:
+            for invite in invites:
+                print(
+                    f"{invite.member.code}\t{invite.member.full_name}\t{deep_link(username, invite.token)}"
+                )
+            print(t("{count} invite links.", count=t.number(len(invites))), file=sys.stderr)
+        return 0
+    finally:
+        await db.dispose()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="kiemdiem", description="Kiểm điểm, đánh giá, xếp loại đảng viên"
+    )
+    sub = root.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run", help="migrate the database, then run the bot (long polling)"
+    ).set_defaults(fn=cmd_run)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        fn=cmd_migrate
+    )
+    template = sub.add_parser("roster-template", help="write an empty roster spreadsheet")
+    template.add_argument("file")
+    template.set_defaults(fn=cmd_roster_template)
+    importer = sub.add_parser(
+        "import-roster", help="import organisations and members (.xlsx or .csv)"
+    )
+    importer.add_argument("files", nargs="+")
+    importer.set_defaults(fn=cmd_import_roster)
+    invite = sub.add_parser("invite", help="personal invite links for members without an account")
+    invite.add_argument(
+        "--org", required=True, help="organisation code; its whole subtree is covered"
+    )
+    invite.add_argument("--out", help="write an .xlsx instead of printing")
+    invite.set_defaults(fn=cmd_invite)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""Who may do what: roles on an organisation grant that organisation's subtree and nothing else.
+
+Plain functions over plain data, so the whole policy reads in one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage.models import RoleKind
+
+
+class Action(enum.StrEnum):
+    INVITE = "invite"  # /moi: invite links for members without a linked account
+    IMPORT_ROSTER = "import_roster"  # send the roster spreadsheet to the bot
+
+
+# Which roles allow an action, on the organisation the role is held on and its subtree.
+POLICY: dict[Action, frozenset[RoleKind]] = {
+    Action.INVITE: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    Action.IMPORT_ROSTER: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: RoleKind
+    org_id: int
+    org_path: str
+    org_code: str
+    org_is_cell: bool
+
+
+def in_subtree(ancestor_path: str, path: str) -> bool:
+    return path.startswith(ancestor_path)
+
+
+def allowed(grants: Iterable[Grant], action: Action, target_path: str) -> bool:
+    roles = POLICY[action]
+    return any(g.role in roles and in_subtree(g.org_path, target_path) for g in grants)
+
+
+def grants_for(grants: Iterable[Grant], action: Action) -> list[Grant]:
+    """The grants that allow an action somewhere, i.e. the roots where the user may do it."""
+    return [g for g in grants if g.role in POLICY[action]]

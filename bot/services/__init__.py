@@ -1,0 +1,25 @@
+"""Services created once per process in post_init and shared by every handler."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from storage.db import Database
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    bot_username: str = ""
+    clock: Callable[[], dt.datetime] = field(default=_utcnow)  # tests may control time
+
+    def now(self) -> dt.datetime:
+        return self.clock()

@@ -1,0 +1,73 @@
+"""Telegram accounts: who talks to the bot, their language, and the member they are."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.permissions import Grant
+from storage.models import Member, OrgKind, RoleKind, TelegramAccount
+from storage.queries import roles_of_member
+
+
+async def touch_account(
+    session: AsyncSession,
+    telegram_id: int,
+    language_code: str | None,
+    *,
+    private: bool,
+    now: dt.datetime,
+) -> TelegramAccount:
+    """Load or create the account; a private message means the user has started the bot."""
+    account = await session.get(TelegramAccount, telegram_id)
+    if account is None:
+        account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
+        session.add(account)
+    account.language_code = language_code
+    if private:
+        account.started_at = account.started_at or now
+        account.blocked_at = None
+    return account
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The member behind an account, and the grants their roles give."""
+
+    member: Member | None
+    grants: tuple[Grant, ...]
+
+    @property
+    def is_member(self) -> bool:
+        return self.member is not None
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.grants)
+
+    def holds(self, *roles: RoleKind) -> bool:
+        return any(g.role in roles for g in self.grants)
+
+    def holds_on_cell(self, *roles: RoleKind) -> bool:
+        return any(g.role in roles and g.org_is_cell for g in self.grants)
+
+
+async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
+    if account.member_id is None:
+        return Identity(None, ())
+    member = await session.get(Member, account.member_id)
+    if member is None:
+        return Identity(None, ())
+    grants = tuple(
+        Grant(
+            role=RoleKind(role.role),
+            org_id=org.id,
+            org_path=org.path,
+            org_code=org.code,
+            org_is_cell=OrgKind(org.kind).is_cell,
+        )
+        for role, org in await roles_of_member(session, member.id)
+    )
+    return Identity(member, grants)

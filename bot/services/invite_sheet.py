@@ -1,0 +1,38 @@
+"""The invite list as a spreadsheet, for the CLI and for /moi."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from bot.i18n import Translator
+from bot.services.invites import Invite, deep_link
+
+
+def invites_workbook(invites: Sequence[Invite], t: Translator, bot_username: str) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = t("Invites")
+    headers = [t("Member code"), t("Full name"), t("Cell"), t("Invite link"), t("Expires")]
+    sheet.append(headers)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for invite in invites:
+        sheet.append(
+            [
+                invite.member.code,
+                invite.member.full_name,
+                invite.org.name,
+                deep_link(bot_username, invite.token),
+                t.datetime(invite.expires_at),
+            ]
+        )
+    for column, width in zip("ABCDE", (14, 28, 28, 70, 20), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

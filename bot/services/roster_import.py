@@ -1,0 +1,298 @@
+"""Apply a parsed roster to the database: what would change, and the change itself.
+
+The import is all-or-nothing: the caller runs it in one transaction, after `bot.roster`
+found no error. Members are matched by code; their Telegram link lives in another table and
+is never touched. Members of the covered cells that the file no longer lists are reported,
+never deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_, Translator
+from bot.roster import KnownMember, KnownOrg, MemberRow, Roster, load_roster
+from storage.models import AuditEntry, Member, Organisation, Role
+from storage.queries import place_org
+
+# MemberRow fields stored as-is on Member (codes of organisations are resolved separately).
+MEMBER_FIELDS = tuple(
+    f.name
+    for f in fields(MemberRow)
+    if f.name in Member.__table__.columns and f.name not in {"code", "id", "org_id"}
+)
+
+
+@dataclass
+class MemberChange:
+    code: str
+    full_name: str
+    fields: list[str]  # names of changed attributes
+
+
+@dataclass
+class RosterDiff:
+    orgs_added: list[str] = field(default_factory=list)
+    orgs_changed: list[str] = field(default_factory=list)
+    members_added: list[tuple[str, str]] = field(default_factory=list)  # (code, name)
+    members_changed: list[MemberChange] = field(default_factory=list)
+    members_missing: list[tuple[str, str]] = field(default_factory=list)
+    roles_added: int = 0
+    roles_removed: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.orgs_added
+            or self.orgs_changed
+            or self.members_added
+            or self.members_changed
+            or self.roles_added
+            or self.roles_removed
+        )
+
+
+async def known_orgs(session: AsyncSession) -> list[KnownOrg]:
+    parent = Organisation.__table__.alias("parent")
+    rows = await session.execute(
+        select(Organisation.code, Organisation.kind, parent.c.code).outerjoin(
+            parent, Organisation.parent_id == parent.c.id
+        )
+    )
+    return [
+        KnownOrg(code=code, kind=kind, parent_code=parent_code) for code, kind, parent_code in rows
+    ]
+
+
+async def known_members(session: AsyncSession) -> list[KnownMember]:
+    rows = await session.execute(
+        select(Member.code, Organisation.code).join(Organisation, Member.org_id == Organisation.id)
+    )
+    return [KnownMember(code=code, org_code=org_code) for code, org_code in rows]
+
+
+async def parse(session: AsyncSession, sources: Sequence[tuple[str, bytes]], today) -> Roster:
+    """Read and validate against what the database already holds; raises RosterInvalid."""
+    return load_roster(
+        list(sources),
+        known_orgs=await known_orgs(session),
+        known_members=await known_members(session),
+        today=today,
+    )
+
+
+def _member_values(row: MemberRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in MEMBER_FIELDS}
+
+
+async def apply_roster(
+    session: AsyncSession, roster: Roster, *, actor: str, dry_run: bool = False
+) -> RosterDiff:
+    """Write the roster (or, with dry_run, only compute what would change)."""
+    diff = RosterDiff()
+    orgs = {o.code: o for o in (await session.scalars(select(Organisation))).all()}
+    await _apply_orgs(session, roster, orgs, diff, dry_run)
+    members = {
+        m.code: m
+        for m in (
+            await session.scalars(
+                select(Member).where(Member.code.in_([r.code for r in roster.members]))
+            )
+        ).all()
+    }
+    for row in roster.members:
+        await _apply_member(session, row, members, orgs, diff, dry_run)
+    covered_cells = {row.org_code for row in roster.members} | {
+        o.code for o in roster.orgs if o.kind in ("cell", "grassroots_cell")
+    }
+    listed = {row.code for row in roster.members}
+    for cell_code in sorted(covered_cells):
+        cell = orgs.get(cell_code)
+        if cell is None or cell.id is None:
+            continue
+        for member in (await session.scalars(select(Member).where(Member.org_id == cell.id))).all():
+            if member.code not in listed:
+                diff.members_missing.append((member.code, member.full_name))
+    if not dry_run:
+        await session.flush()
+    await _apply_roles(session, roster, orgs, members, diff, dry_run)
+    if not dry_run:
+        session.add(
+            AuditEntry.record(
+                actor,
+                "roster.import",
+                "roster",
+                None,
+                orgs_added=diff.orgs_added,
+                orgs_changed=diff.orgs_changed,
+                members_added=[code for code, _ in diff.members_added],
+                members_changed={c.code: c.fields for c in diff.members_changed},
+                members_missing=[code for code, _ in diff.members_missing],
+                roles_added=diff.roles_added,
+                roles_removed=diff.roles_removed,
+            )
+        )
+    return diff
+
+
+def _parents_first(roster: Roster) -> list:
+    by_code = {o.code: o for o in roster.orgs}
+
+    def depth(code: str | None) -> int:
+        seen = 0
+        while code in by_code and seen <= len(by_code):
+            code, seen = by_code[code].parent_code, seen + 1
+        return seen
+
+    return sorted(roster.orgs, key=lambda o: depth(o.code))
+
+
+async def _apply_orgs(session, roster: Roster, orgs: dict, diff: RosterDiff, dry_run: bool) -> None:
+    for row in _parents_first(roster):
+        org = orgs.get(row.code)
+        parent = orgs.get(row.parent_code) if row.parent_code else None
+        if org is None:
+            diff.orgs_added.append(row.code)
+            org = Organisation(
+                code=row.code, name=row.name, kind=row.kind, founded_on=row.founded_on, path=""
+            )
+            orgs[row.code] = org
+            if not dry_run:
+                await place_org(session, org, parent)
+            continue
+        old_parent_id = org.parent_id
+        changed = (org.name, org.kind, org.founded_on) != (row.name, row.kind, row.founded_on) or (
+            old_parent_id != (parent.id if parent else None)
+        )
+        if changed:
+            diff.orgs_changed.append(row.code)
+            if not dry_run:
+                org.name, org.kind, org.founded_on = row.name, row.kind, row.founded_on
+                await place_org(session, org, parent)
+
+
+async def _apply_member(
+    session, row: MemberRow, members, orgs, diff: RosterDiff, dry_run: bool
+) -> None:
+    values = _member_values(row)
+    cell = orgs[row.org_code]
+    temporary = orgs.get(row.temporary_org_code) if row.temporary_org_code else None
+    member = members.get(row.code)
+    if member is None:
+        diff.members_added.append((row.code, row.full_name))
+        if not dry_run:
+            member = Member(
+                code=row.code,
+                org_id=cell.id,
+                temporary_org_id=temporary.id if temporary else None,
+                **values,
+            )
+            session.add(member)
+            members[row.code] = member
+        return
+    changed = [name for name, value in values.items() if getattr(member, name) != value]
+    if member.org_id != cell.id:
+        changed.append("org_code")
+    if member.temporary_org_id != (temporary.id if temporary else None):
+        changed.append("temporary_org_code")
+    if not changed:
+        return
+    diff.members_changed.append(MemberChange(row.code, row.full_name, changed))
+    if not dry_run:
+        for name, value in values.items():
+            setattr(member, name, value)
+        member.org_id = cell.id
+        member.temporary_org_id = temporary.id if temporary else None
+
+
+async def _apply_roles(
+    session, roster: Roster, orgs, members, diff: RosterDiff, dry_run: bool
+) -> None:
+    """Roles of the organisations the file covers become exactly the file's roles."""
+    covered = {r.org_code for r in roster.roles} | {o.code for o in roster.orgs}
+    wanted = {(r.member_code, r.org_code, r.role) for r in roster.roles}
+    existing = set()
+    covered_ids = [orgs[c].id for c in covered if c in orgs and orgs[c].id is not None]
+    if covered_ids:
+        rows = await session.execute(
+            select(Role.id, Member.code, Organisation.code, Role.role)
+            .join(Member, Role.member_id == Member.id)
+            .join(Organisation, Role.org_id == Organisation.id)
+            .where(Role.org_id.in_(covered_ids))
+        )
+        for role_id, member_code, org_code, role in rows:
+            existing.add((member_code, org_code, role))
+            if (member_code, org_code, role) not in wanted:
+                diff.roles_removed += 1
+                if not dry_run:
+                    await session.execute(delete(Role).where(Role.id == role_id))
+    for member_code, org_code, role in sorted(wanted - existing):
+        diff.roles_added += 1
+        if not dry_run:
+            member = members.get(member_code) or await session.scalar(
+                select(Member).where(Member.code == member_code)
+            )
+            session.add(Role(member_id=member.id, org_id=orgs[org_code].id, role=role))
+
+
+def scope_errors(roster: Roster, cell: Organisation) -> list[tuple[str, dict]]:
+    """Why a cell secretary's file reaches outside their own cell (msgid, params), if it does."""
+    problems: list[tuple[str, dict]] = []
+    for org in roster.orgs:
+        if org.code != cell.code:
+            problems.append((N_("The organisation {code} is not your cell."), {"code": org.code}))
+    for member in roster.members:
+        if member.org_code != cell.code:
+            problems.append(
+                (
+                    N_("Member {code} belongs to {org}, not to your cell."),
+                    {"code": member.code, "org": member.org_code},
+                )
+            )
+    for role in roster.roles:
+        if role.org_code != cell.code:
+            problems.append((N_("A role on {org} is outside your cell."), {"org": role.org_code}))
+    return problems
+
+
+MAX_LISTED = 30  # names shown per group in a preview; the rest are counted
+
+
+def _names(t: Translator, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    lines = [f"  - {name} ({code})" for code, name in pairs[:MAX_LISTED]]
+    if len(pairs) > MAX_LISTED:
+        lines.append("  " + t("… and {count} more", count=t.number(len(pairs) - MAX_LISTED)))
+    return lines
+
+
+def describe_diff(t: Translator, diff: RosterDiff) -> list[str]:
+    """The change in plain lines, for the bot's preview and the CLI's report."""
+    lines = []
+    if diff.orgs_added:
+        lines.append(t("Organisations added: {codes}", codes=", ".join(diff.orgs_added)))
+    if diff.orgs_changed:
+        lines.append(t("Organisations changed: {codes}", codes=", ".join(diff.orgs_changed)))
+    lines.append(t("Members added: {count}", count=t.number(len(diff.members_added))))
+    lines += _names(t, diff.members_added)
+    lines.append(t("Members changed: {count}", count=t.number(len(diff.members_changed))))
+    lines += _names(t, [(c.code, c.full_name) for c in diff.members_changed])
+    lines.append(
+        t(
+            "Members in the database but missing from the file (kept, not deleted): {count}",
+            count=t.number(len(diff.members_missing)),
+        )
+    )
+    lines += _names(t, diff.members_missing)
+    if diff.roles_added or diff.roles_removed:
+        lines.append(
+            t(
+                "Roles added: {added}; roles removed: {removed}",
+                added=t.number(diff.roles_added),
+                removed=t.number(diff.roles_removed),
+            )
+        )
+    return lines

@@ -1,0 +1,83 @@
+"""The bot's commands: one list feeds setMyCommands, /help and the greeting."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from bot.i18n import N_, Translator
+from bot.services.accounts import Identity
+from storage.models import RoleKind
+
+
+class Audience(enum.Enum):
+    EVERYONE = "everyone"
+    MEMBER = "member"  # a linked party member
+    INVITER = "inviter"  # secretary, deputy, committee member or organising office
+    CELL_SECRETARY = "cell_secretary"  # secretary or deputy of a chi bộ
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    description: str  # msgid, short: shown in Telegram's command menu
+    help: str  # msgid, one line in /help
+    audience: Audience
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "start",
+        N_("Start, or link your account with an invite"),
+        N_("/start: link your account with your personal invite link, or see this greeting again"),
+        Audience.EVERYONE,
+    ),
+    CommandSpec(
+        "help",
+        N_("What I can do for you"),
+        N_("/help: what you can do here"),
+        Audience.EVERYONE,
+    ),
+    CommandSpec(
+        "ngon_ngu",
+        N_("Change language"),
+        N_("/ngon_ngu: switch between Vietnamese and English"),
+        Audience.EVERYONE,
+    ),
+    CommandSpec(
+        "moi",
+        N_("Invite links for members"),
+        N_(
+            "/moi [code]: personal invite links for the members of your organisation "
+            "(or of a unit under it, by its code) who have not linked their account yet"
+        ),
+        Audience.INVITER,
+    ),
+)
+
+# Things done without a command, listed in /help for whom they concern.
+CELL_SECRETARY_TIPS = (
+    N_(
+        "Send me the roster spreadsheet (.xlsx) of your cell to add or update its members: "
+        "I show what would change and apply it only when you confirm"
+    ),
+)
+
+
+def reaches(audience: Audience, identity: Identity) -> bool:
+    match audience:
+        case Audience.EVERYONE:
+            return True
+        case Audience.MEMBER:
+            return identity.is_member
+        case Audience.INVITER:
+            return identity.is_manager
+        case Audience.CELL_SECRETARY:
+            return identity.holds_on_cell(RoleKind.SECRETARY, RoleKind.DEPUTY)
+
+
+def help_lines(t: Translator, identity: Identity) -> list[str]:
+    lines = [t(spec.help) for spec in COMMANDS if reaches(spec.audience, identity)]
+    if reaches(Audience.CELL_SECRETARY, identity):
+        lines += [t(tip) for tip in CELL_SECRETARY_TIPS]
+    return lines

@@ -1,0 +1,99 @@
+"""/moi: invite links for the members of an organisation who have not linked an account."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.permissions import Action, grants_for
+from bot.services.invite_sheet import invites_workbook
+from bot.services.invites import create_invites, deep_link
+from bot.text import esc
+from handlers.base import Refusal, Turn, turn_handler
+from storage.models import Organisation
+from storage.queries import org_by_code
+
+CALLBACK_PREFIX = "moi:"
+
+
+@turn_handler()
+async def invite_command(turn: Turn) -> None:
+    turn.require_member()
+    args = turn.context.args or []
+    if args:
+        org = await org_by_code(turn.session, args[0])
+        if org is None:
+            raise Refusal("There is no organisation with the code {code}.", code=esc(args[0]))
+        await _send_invites(turn, org)
+        return
+    roots = grants_for(turn.identity.grants, Action.INVITE)
+    if not roots:
+        raise Refusal("Only the secretary, deputies and committee members can get invite links.")
+    if len({g.org_id for g in roots}) == 1:
+        await _send_invites(turn, await turn.session.get(Organisation, roots[0].org_id))
+        return
+    buttons = [
+        [InlineKeyboardButton(g.org_code, callback_data=f"{CALLBACK_PREFIX}{g.org_id}")]
+        for g in {g.org_id: g for g in roots}.values()
+    ]
+    await turn.reply(
+        turn.t("For which organisation do you want the invite links?"),
+        reply_markup=InlineKeyboardMarkup(buttons),
+    )
+
+
+@turn_handler()
+async def invite_org_chosen(turn: Turn) -> None:
+    turn.require_member()
+    org_id = turn.query.data.removeprefix(CALLBACK_PREFIX)
+    org = await turn.session.get(Organisation, int(org_id)) if org_id.isdigit() else None
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    await turn.answer()
+    await _send_invites(turn, org)
+
+
+async def _send_invites(turn: Turn, org: Organisation) -> None:
+    turn.require(Action.INVITE, org)
+    t, services = turn.t, turn.services
+    invites = await create_invites(
+        turn.session,
+        org,
+        now=services.now(),
+        ttl=dt.timedelta(days=services.settings.invite_ttl_days),
+        actor=turn.actor,
+    )
+    if not invites:
+        await turn.reply(
+            t("Every member of {org} has already linked their account.", org=esc(org.name))
+        )
+        return
+    lines = [
+        t(
+            "Invite links for {org}: {count} members have not linked their account. "
+            "Each link is personal, works once, and expires on {date}. "
+            "Links sent earlier to these members no longer work.",
+            org=f"<b>{esc(org.name)}</b>",
+            count=t.number(len(invites)),
+            date=t.datetime(invites[0].expires_at),
+        ),
+        "",
+    ]
+    for invite in invites:
+        link = deep_link(services.bot_username, invite.token)
+        lines.append(f"• {esc(invite.member.full_name)} ({esc(invite.member.code)}): {link}")
+    await turn.reply("\n".join(lines))
+    await turn.context.bot.send_document(
+        turn.chat_id,
+        invites_workbook(invites, t, services.bot_username),
+        filename=f"moi-{org.code}.xlsx",
+        caption=t("The same list as a spreadsheet."),
+    )
+
+
+HANDLERS = [
+    CommandHandler("moi", invite_command),
+    CallbackQueryHandler(invite_org_chosen, pattern=f"^{CALLBACK_PREFIX}"),
+]

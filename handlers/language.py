@@ -1,0 +1,57 @@
+"""/ngon_ngu: choose the interface language."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.i18n import LOCALES, Translator
+from handlers.base import Refusal, Turn, turn_handler
+from storage.models import AuditEntry
+
+LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language, untranslated
+CALLBACK_PREFIX = "lang:"
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if code == current else "") + LANGUAGE_LABELS[code],
+                    callback_data=f"{CALLBACK_PREFIX}{code}",
+                )
+                for code in LOCALES
+            ]
+        ]
+    )
+
+
+@turn_handler()
+async def choose_language(turn: Turn) -> None:
+    await turn.reply(turn.t("Choose your language:"), reply_markup=language_keyboard(turn.t.locale))
+
+
+@turn_handler()
+async def language_chosen(turn: Turn) -> None:
+    code = turn.query.data.removeprefix(CALLBACK_PREFIX)
+    if code not in LOCALES:
+        raise Refusal("This button is no longer valid.")
+    turn.account.chosen_locale = code
+    turn.session.add(
+        AuditEntry.record(
+            turn.actor, "account.language", "account", turn.account.telegram_id, locale=code
+        )
+    )
+    turn.t = Translator(code, turn.t.timezone)
+    await turn.answer(turn.t("Language: {language}", language=LANGUAGE_LABELS[code]))
+    await turn.edit(
+        turn.t("From now on I will write to you in English."),
+        reply_markup=None,
+    )
+
+
+HANDLERS = [
+    CommandHandler("ngon_ngu", choose_language),
+    CallbackQueryHandler(language_chosen, pattern=f"^{CALLBACK_PREFIX}"),
+]

@@ -1,0 +1,249 @@
+"""SQLAlchemy models: the organisation tree, members, roles, Telegram links, invites, audit.
+
+Portable SQL only (SQLite and PostgreSQL). Timestamps are stored as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# Materialized paths ("/1/5/23/") are compared byte-wise so a subtree is one index range scan;
+# PostgreSQL's default collation would ignore the slashes, hence "C" there.
+PathString = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class OrgKind(enum.StrEnum):
+    CENTRAL = "central"  # Trung ương
+    PROVINCE = "province"  # Đảng bộ tỉnh / thành phố
+    DISTRICT = "district"  # Đảng bộ huyện (legacy, seeds)
+    UPPER = "upper"  # Đảng bộ cấp trên trực tiếp (xã, phường, đặc khu, ...)
+    GRASSROOTS = "grassroots"  # Đảng bộ cơ sở
+    CELL = "cell"  # Chi bộ trực thuộc
+    GRASSROOTS_CELL = "grassroots_cell"  # Chi bộ cơ sở
+
+    @property
+    def is_cell(self) -> bool:
+        return self in (OrgKind.CELL, OrgKind.GRASSROOTS_CELL)
+
+
+class RoleKind(enum.StrEnum):
+    SECRETARY = "secretary"  # Bí thư
+    DEPUTY = "deputy"  # Phó bí thư
+    COMMITTEE_MEMBER = "committee_member"  # Cấp ủy viên
+    ORGANISING_OFFICE = "organising_office"  # Ban tổ chức
+
+
+class MemberStatus(enum.StrEnum):
+    OFFICIAL = "official"  # chính thức
+    PROBATIONARY = "probationary"  # dự bị
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(24))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
+    path: Mapped[str] = mapped_column(PathString, index=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    founded_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    parent: Mapped[Organisation | None] = relationship(remote_side=[id])
+
+    @property
+    def org_kind(self) -> OrgKind:
+        return OrgKind(self.kind)
+
+
+class Member(Base):
+    """Đảng viên, with the attributes of DOMAIN §3."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    position: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    admitted_on: Mapped[dt.date] = mapped_column(Date)
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    committee_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    temporary_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    transferred_in_on: Mapped[dt.date | None] = mapped_column(Date)
+    leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    head: Mapped[bool] = mapped_column(Boolean, default=False)
+    outside_political_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    sick_leave_months: Mapped[int] = mapped_column(Integer, default=0)
+    maternity: Mapped[bool] = mapped_column(Boolean, default=False)
+    discipline_form: Mapped[str | None] = mapped_column(String(24))
+    discipline_in_official_duties: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    org: Mapped[Organisation] = relationship(foreign_keys=[org_id])
+    temporary_org: Mapped[Organisation | None] = relationship(foreign_keys=[temporary_org_id])
+
+
+class Role(Base):
+    """A role held on an organisation; it grants that organisation's subtree."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("member_id", "org_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(24))
+
+    member: Mapped[Member] = relationship()
+    org: Mapped[Organisation] = relationship()
+
+
+class TelegramAccount(Base):
+    """A Telegram user who has talked to the bot, and the member it is linked to."""
+
+    __tablename__ = "telegram_accounts"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL"), unique=True
+    )
+    language_code: Mapped[str | None] = mapped_column(String(16))
+    chosen_locale: Mapped[str | None] = mapped_column(String(8))  # set by /ngon_ngu
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # first private message
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_invites: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_invite_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member | None] = relationship()
+
+
+class InviteToken(Base):
+    """A single-use invite; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "invite_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+
+
+class PendingImport(Base):
+    """A roster file a secretary sent, kept until they confirm or cancel its preview."""
+
+    __tablename__ = "pending_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Append-only record of who changed what (never votes, tokens or review text)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))  # "cli", "tg:<telegram id>"
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str | None] = mapped_column(Text)  # JSON
+
+    @classmethod
+    def record(
+        cls, actor: str, action: str, target_type: str, target_id: object = None, **details: object
+    ) -> AuditEntry:
+        return cls(
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+            details=json.dumps(details, ensure_ascii=False, default=str) if details else None,
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session: Session, flush_context, instances) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEntry):
+            raise PermissionError("the audit log is append-only")

@@ -1,0 +1,32 @@
+import pytest
+
+from tests.e2e.harness import BotRunner, Clock
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    return f"sqlite+aiosqlite:///{tmp_path}/kiemdiem.db"
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def cli_env(fake_telegram, database_url):
+    """What a CLI child process needs to reach the same database and the fake Telegram."""
+    return {
+        "BOT_TOKEN": fake_telegram.token,
+        "TELEGRAM_API_URL": fake_telegram.url,
+        "DATABASE_URL": database_url,
+        "BOT_DEFAULT_LOCALE": "vi",
+    }
+
+
+@pytest.fixture
+async def bot(fake_telegram, database_url, clock):
+    runner = BotRunner(fake_telegram, database_url, clock)
+    await runner.start()
+    yield runner
+    await runner.stop()

@@ -1,0 +1,145 @@
+"""Run the real bot Application against the fake Bot API, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.services import Services
+from storage.db import Database
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI_TIMEOUT = 60  # seconds; a hung child fails the test instead of the whole run
+
+
+class Clock:
+    """A clock the test moves; the bot reads it through Services.now()."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.current = start or dt.datetime.now(dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += dt.timedelta(**delta)
+
+
+class BotRunner:
+    """Start, stop and restart the bot application in this event loop, polling the fake."""
+
+    def __init__(self, fake, database_url: str, clock: Clock) -> None:
+        self.fake = fake
+        self.database_url = database_url
+        self.clock = clock
+        self.application = None
+        self.db: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            bot_token=self.fake.token,
+            telegram_api_url=self.fake.url,
+            database_url=self.database_url,
+        )
+
+    async def start(self) -> None:
+        self.db = Database(self.database_url)
+        await self.db.migrate()
+        services = Services(settings=self.settings, db=self.db, clock=self.clock)
+        app = build_application(self.settings, services=services)
+        await app.initialize()
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.start()
+        self.application = app
+
+    async def stop(self) -> None:
+        app, self.application = self.application, None
+        if app is None:
+            return
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await app.post_shutdown(app)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+async def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> CliResult:
+    """`kiemdiem ARGS` in a child process; the event loop keeps serving the fake meanwhile."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")}
+    full_env.update(env)
+    full_env["PYTHONPATH"] = str(ROOT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args,
+        env=full_env, cwd=str(cwd or ROOT),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(CLI_TIMEOUT):
+        out, err = await process.communicate()
+    return CliResult(process.returncode, out.decode(), err.decode())
+
+
+ORG_HEADERS = ["Mã tổ chức", "Tên tổ chức", "Loại", "Mã tổ chức cấp trên", "Ngày thành lập"]
+MEMBER_HEADERS = [
+    "Mã đảng viên", "Họ và tên", "Ngày sinh", "Mã chi bộ", "Chức vụ", "Loại đảng viên", "Ngày kết nạp",
+]
+ROLE_HEADERS = ["Mã đảng viên", "Mã tổ chức", "Vai trò"]
+
+
+def roster_workbook(path: Path, *, orgs=None, members=None, roles=None) -> Path:
+    """An .xlsx with the given sheets (None leaves a sheet out); rows are lists of cell values."""
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for title, headers, rows in (
+        ("Tổ chức", ORG_HEADERS, orgs),
+        ("Đảng viên", MEMBER_HEADERS, members),
+        ("Vai trò", ROLE_HEADERS, roles),
+    ):
+        if rows is None:
+            continue
+        sheet = workbook.create_sheet(title)
+        sheet.append(headers)
+        for row in rows:
+            sheet.append(list(row))
+    workbook.save(path)
+    return path
+
+
+# A grassroots committee with two cells: the fixture most tests start from.
+ORGS = [
+    ["DBCS01", "Đảng bộ Phường Bến Thành", "Đảng bộ cơ sở", "", "01/01/2000"],
+    ["CB01", "Chi bộ Khu phố 1", "Chi bộ trực thuộc", "DBCS01", "01/01/2005"],
+    ["CB02", "Chi bộ Khu phố 2", "Chi bộ trực thuộc", "DBCS01", "01/01/2005"],
+]
+MEMBERS = [
+    ["DV001", "Nguyễn Văn An", "12/03/1970", "CB01", "Bí thư chi bộ", "Chính thức", "15/06/1995"],
+    ["DV002", "Trần Thị Bình", "02/07/1982", "CB01", "", "Chính thức", "03/02/2008"],
+    ["DV003", "Lê Văn Cường", "21/11/1990", "CB01", "", "Dự bị", "19/05/2026"],
+    ["DV004", "Phạm Thị Dung", "30/01/1965", "CB02", "Bí thư đảng ủy", "Chính thức", "01/09/1990"],
+    ["DV005", "Hoàng Văn Em", "09/09/1988", "CB02", "", "Chính thức", "10/10/2012"],
+]
+ROLES = [
+    ["DV001", "CB01", "Bí thư"],
+    ["DV004", "CB02", "Bí thư"],
+    ["DV004", "DBCS01", "Bí thư"],
+    ["DV005", "DBCS01", "Cấp ủy viên"],
+]
