@@ -6,7 +6,7 @@ import html
 import logging
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
-from telegram.error import Forbidden, NetworkError, TimedOut
+from telegram.error import NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.config import Settings
@@ -79,7 +79,8 @@ def add_handlers(application: Application) -> None:
 async def report_error(update: object, context: BotContext) -> None:
     """Log the failure without tokens or personal text, and tell the user in their language."""
     error = context.error
-    if isinstance(error, (NetworkError, TimedOut)) and not isinstance(error, Forbidden):
+    # BadRequest subclasses NetworkError, yet it is our bug, not the network's: report it.
+    if isinstance(error, TimedOut) or type(error) is NetworkError:
         log.warning("network trouble talking to Telegram: %s", type(error).__name__)
         return
     update_id = update.update_id if isinstance(update, Update) else None

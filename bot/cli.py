@@ -61,14 +61,26 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
     settings = _settings(require_token=True)
     setup_logging(settings.bot_token)
-    asyncio.run(_migrate(settings))
-    application = build_application(settings)
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"])
-    except InvalidToken:
-        sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
-        return EXIT_USAGE
+        if not asyncio.run(_token_accepted(settings)):
+            sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
+            return EXIT_USAGE
+    except TelegramError as error:
+        t = Translator(settings.default_locale)
+        print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
+        return 1
+    asyncio.run(_migrate(settings))
+    build_application(settings).run_polling(allowed_updates=["message", "callback_query"])
     return 0
+
+
+async def _token_accepted(settings: Settings) -> bool:
+    """Ask Telegram once before starting, so a revoked token is a message, not a traceback."""
+    try:
+        async with Bot(settings.bot_token, base_url=settings.api_base_url):
+            return True
+    except InvalidToken:
+        return False
 
 
 async def _migrate(settings: Settings) -> None:
