@@ -25,7 +25,11 @@ LOCALES = ("vi", "en")
 KEYWORDS = {"t": None, "N_": None, "Refusal": None, "_": None}
 DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     # domain: (source globs, globs excluded)
-    "kiemdiem": (["bot/**/*.py", "handlers/**/*.py", "conversations/**/*.py"], ["bot/roster.py"]),
+    "kiemdiem": (
+        ["bot/**/*.py", "handlers/**/*.py", "conversations/**/*.py"],
+        ["bot/roster.py", "handlers/ballot*.py", "bot/services/ballot*.py"],
+    ),
+    "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
     "roster": (["bot/roster.py"], []),
     "rules": (["rules/**/*.py"], []),
 }

@@ -247,3 +247,81 @@ def _audit_is_append_only(session: Session, flush_context, instances) -> None:
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditEntry):
             raise PermissionError("the audit log is append-only")
+
+
+class Cycle(Base):
+    """The year's review plan (kế hoạch) for an organisation's subtree."""
+
+    __tablename__ = "cycles"
+    __table_args__ = (UniqueConstraint("org_id", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    rulebook: Mapped[str] = mapped_column(String(16))  # "hd21-2019" | "qd366-2025"
+    overrides: Mapped[str | None] = mapped_column(Text)  # JSON: Rulebook settings changed by the plan
+    finish_by: Mapped[dt.date] = mapped_column(Date)  # reviews and ratings finished before
+    report_by: Mapped[dt.date] = mapped_column(Date)  # results reported upward before
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    org: Mapped[Organisation] = relationship()
+
+
+class Meeting(Base):
+    """A cell's review meeting (hội nghị kiểm điểm) in a cycle."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("cycle_id", "org_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    scheduled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ReviewState(enum.StrEnum):
+    DRAFTING = "drafting"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"  # sent back by the secretary for revision
+
+
+class SelfReview(Base):
+    """A member's self-review (bản tự kiểm điểm) in a cycle; its text lives in pieces."""
+
+    __tablename__ = "self_reviews"
+    __table_args__ = (UniqueConstraint("cycle_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    form_code: Mapped[str] = mapped_column(String(4))
+    state: Mapped[str] = mapped_column(String(16), default=ReviewState.DRAFTING)
+    # Where the member is: a section key, or "scores_general", "scores_tasks", "level", "preview".
+    stage: Mapped[str] = mapped_column(String(32))
+    skipped: Mapped[str] = mapped_column(String(255), default="")  # optional section keys, comma-separated
+    general_score: Mapped[int | None] = mapped_column(Integer)
+    task_score: Mapped[int | None] = mapped_column(Integer)
+    proposed_level: Mapped[str | None] = mapped_column(String(8))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    copy_flags: Mapped[str | None] = mapped_column(Text)  # JSON list of sections that look copied
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    member: Mapped[Member] = relationship()
+    cycle: Mapped[Cycle] = relationship()
+
+
+class ReviewPiece(Base):
+    """One message's worth of a section, saved the moment it arrives."""
+
+    __tablename__ = "review_pieces"
+    __table_args__ = (Index("ix_review_pieces_review_section", "review_id", "section_key", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("self_reviews.id", ondelete="CASCADE"))
+    section_key: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
