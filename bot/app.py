@@ -13,7 +13,17 @@ from bot.config import Settings
 from bot.context import BotContext, install_services
 from bot.i18n import Translator, locale_for
 from bot.services import Services
-from handlers import invites, language, roster, start
+from conversations import self_review
+from handlers import (
+    ballot,
+    invites,
+    language,
+    meeting_schedule,
+    review_admin,
+    roster,
+    start,
+    text_input,
+)
 from handlers.commands import COMMANDS
 from storage.db import Database
 
@@ -69,10 +79,21 @@ def build_application(
 
 
 def add_handlers(application: Application) -> None:
-    # Group 0: commands and buttons. Each module owns its handlers; order matters only where
-    # filters overlap (none do yet).
-    for module in (start, language, invites, roster):
+    # Group 0: commands, buttons and documents. Each module owns its handlers, with its own
+    # command names and callback-data prefix, so none overlap.
+    for module in (
+        start,
+        language,
+        invites,
+        roster,
+        meeting_schedule,
+        self_review,
+        review_admin,
+        ballot,
+    ):
         application.add_handlers(module.HANDLERS, group=0)
+    # Group 1: free text, routed to whatever the user was last asked for (text_input).
+    application.add_handlers(text_input.HANDLERS, group=1)
     application.add_error_handler(report_error)
 
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -207,6 +208,88 @@ async def _invite(settings: Settings, org_code: str, out: str | None) -> int:
         await db.dispose()
 
 
+def _date(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected dd/mm/yyyy") from None
+
+
+def cmd_cycle_create(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    return asyncio.run(_cycle_create(settings, args))
+
+
+async def _cycle_create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.cycles import CycleError, create_cycle
+    from storage.queries import org_by_code
+
+    t = Translator(settings.default_locale, settings.tz)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            org = await org_by_code(session, args.org)
+            if org is None:
+                print(
+                    t("There is no organisation with the code {code}.", code=args.org),
+                    file=sys.stderr,
+                )
+                return 1
+            try:
+                await create_cycle(
+                    session,
+                    org,
+                    year=args.year,
+                    rulebook_code=args.rulebook,
+                    finish_by=args.finish_by,
+                    report_by=args.report_by,
+                    actor="cli",
+                )
+            except CycleError as error:
+                print(t(error.msgid, **error.params), file=sys.stderr)
+                return 1
+        print(
+            t(
+                "Plan {year} opened for {org} under {rulebook}: finish by {finish_by}, report by {report_by}.",
+                year=args.year,
+                org=org.name,
+                rulebook=args.rulebook,
+                finish_by=t.date(args.finish_by),
+                report_by=t.date(args.report_by),
+            )
+        )
+        return 0
+    finally:
+        await db.dispose()
+
+
+def cmd_cycle_list(_args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    return asyncio.run(_cycle_list(settings))
+
+
+async def _cycle_list(settings: Settings) -> int:
+    from bot.services.cycles import list_cycles
+
+    t = Translator(settings.default_locale, settings.tz)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            cycles = await list_cycles(session)
+        if not cycles:
+            print(t("No plan has been opened yet."))
+        for cycle, org in cycles:
+            print(
+                f"{cycle.year}\t{org.code}\t{org.name}\t{cycle.rulebook}\t"
+                f"{t.date(cycle.finish_by)}\t{t.date(cycle.report_by)}"
+            )
+        return 0
+    finally:
+        await db.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="kiemdiem", description="Kiểm điểm, đánh giá, xếp loại đảng viên"
@@ -232,10 +315,27 @@ def parser() -> argparse.ArgumentParser:
     )
     invite.add_argument("--out", help="write an .xlsx instead of printing")
     invite.set_defaults(fn=cmd_invite)
+    cycle = sub.add_parser("cycle", help="the year's review plans").add_subparsers(
+        dest="cycle", required=True
+    )
+    create = cycle.add_parser("create", help="open the year's plan for an organisation's subtree")
+    create.add_argument("--org", required=True, help="organisation code")
+    create.add_argument("--year", required=True, type=int)
+    create.add_argument("--rulebook", required=True, choices=["qd366-2025", "hd21-2019"])
+    create.add_argument(
+        "--finish-by", required=True, type=_date, help="dd/mm/yyyy: reviews and ratings done"
+    )
+    create.add_argument(
+        "--report-by", required=True, type=_date, help="dd/mm/yyyy: results reported upward"
+    )
+    create.set_defaults(fn=cmd_cycle_create)
+    cycle.add_parser("list", help="list the plans").set_defaults(fn=cmd_cycle_list)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Opt in to PTB 22's timedelta retry_after now rather than at its next major version.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = parser().parse_args(argv)
     return args.fn(args)
 

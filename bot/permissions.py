@@ -15,6 +15,11 @@ from storage.models import RoleKind
 class Action(enum.StrEnum):
     INVITE = "invite"  # /moi: invite links for members without a linked account
     IMPORT_ROSTER = "import_roster"  # send the roster spreadsheet to the bot
+    SCHEDULE_MEETING = "schedule_meeting"  # /lich_hop: the cell meeting's date
+    READ_REVIEWS = "read_reviews"  # open members' submitted self-reviews
+    RETURN_REVIEW = "return_review"  # send a self-review back for revision
+    RUN_MEETING = "run_meeting"  # /hop: open the cell meeting, take attendance
+    RUN_BALLOT = "run_ballot"  # /bo_phieu: open, follow and close a secret ballot round
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -28,6 +33,11 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
         }
     ),
     Action.IMPORT_ROSTER: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.SCHEDULE_MEETING: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.READ_REVIEWS: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER}),
+    Action.RETURN_REVIEW: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.RUN_MEETING: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.RUN_BALLOT: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
 }
 
 

@@ -120,6 +120,14 @@ class Turn:
 Handler = Callable[[Turn], Awaitable[None]]
 
 
+def translator_for(account: TelegramAccount, services: Services) -> Translator:
+    """The language another user reads in (for messages the bot sends them unasked)."""
+    locale = locale_for(
+        account.language_code, account.chosen_locale, services.settings.default_locale
+    )
+    return Translator(locale, services.settings.tz)
+
+
 def private_chat_button(t: Translator, bot_username: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(t("Open the private chat"), url=f"https://t.me/{bot_username}")]]
@@ -143,12 +151,7 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
                 account = await touch_account(
                     session, user.id, user.language_code, private=private, now=services.now()
                 )
-                t = Translator(
-                    locale_for(
-                        user.language_code, account.chosen_locale, services.settings.default_locale
-                    ),
-                    services.settings.tz,
-                )
+                t = translator_for(account, services)
                 turn = Turn(update, context, session, account, await identify(session, account), t)
                 try:
                     if private_only and not private:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.i18n import N_, Translator
 from bot.services.accounts import Identity
+from handlers import ballot_texts
 from storage.models import RoleKind
 
 
@@ -45,6 +46,33 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Audience.EVERYONE,
     ),
     CommandSpec(
+        "kiem_diem",
+        N_("Write your self-review"),
+        N_("/kiem_diem: write your self-review part by part, check it and submit it"),
+        Audience.MEMBER,
+    ),
+    CommandSpec(
+        "tai_ban_kiem_diem",
+        N_("Your self-review as a Word file"),
+        N_("/tai_ban_kiem_diem: get your self-review as a Word file laid out like the official form"),
+        Audience.MEMBER,
+    ),
+    CommandSpec(
+        "lich_hop",
+        N_("Set the cell meeting date"),
+        N_("/lich_hop: set the date and time of the cell's review meeting"),
+        Audience.CELL_SECRETARY,
+    ),
+    CommandSpec(
+        "kiem_diem_chi_bo",
+        N_("The cell's self-reviews"),
+        N_(
+            "/kiem_diem_chi_bo [code]: who has submitted, who is late or looks copied; "
+            "read, return for revision, or download them as Word files"
+        ),
+        Audience.CELL_SECRETARY,
+    ),
+    CommandSpec(
         "moi",
         N_("Invite links for members"),
         N_(
@@ -53,6 +81,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ),
         Audience.INVITER,
     ),
+    # The secret ballot: msgids in the "ballot" gettext domain (handlers/ballot_texts.py).
+    CommandSpec("hop", *ballot_texts.HOP, Audience.CELL_SECRETARY),
+    CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_SECRETARY),
+    CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
+    CommandSpec("kiem_tra_phieu", *ballot_texts.KIEM_TRA_PHIEU, Audience.MEMBER),
 )
 
 # Things done without a command, listed in /help for whom they concern.

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -299,7 +300,7 @@ class SelfReview(Base):
     state: Mapped[str] = mapped_column(String(16), default=ReviewState.DRAFTING)
     # Where the member is: a section key, or "scores_general", "scores_tasks", "level", "preview".
     stage: Mapped[str] = mapped_column(String(32))
-    skipped: Mapped[str] = mapped_column(String(255), default="")  # optional section keys, comma-separated
+    reached_preview: Mapped[bool] = mapped_column(Boolean, default=False)  # "Xong" then returns there
     general_score: Mapped[int | None] = mapped_column(Integer)
     task_score: Mapped[int | None] = mapped_column(Integer)
     proposed_level: Mapped[str | None] = mapped_column(String(8))
@@ -314,6 +315,17 @@ class SelfReview(Base):
     cycle: Mapped[Cycle] = relationship()
 
 
+class PendingInput(Base):
+    """What the bot expects from a user's next text message (a restart keeps it)."""
+
+    __tablename__ = "pending_inputs"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ReviewPiece(Base):
     """One message's worth of a section, saved the moment it arrives."""
 
@@ -325,3 +337,103 @@ class ReviewPiece(Base):
     section_key: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+
+
+# --- Secret ballot (DOMAIN §7; the secrecy design is in bot/services/ballot.py) -----------
+
+
+class MeetingAttendance(Base):
+    """Who is at the meeting (R-B1, R-B3, R-E5): no row means absent."""
+
+    __tablename__ = "meeting_attendance"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    presence: Mapped[str] = mapped_column(String(16))  # rules.people.Presence value
+
+
+class BallotRound(Base):
+    """One round of the secret ballot at a meeting; round 2+ re-vote the undecided."""
+
+    __tablename__ = "ballot_rounds"
+    __table_args__ = (UniqueConstraint("meeting_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(8))  # "open" | "closed"
+    counting_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.CountingRule
+    denominator_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.DenominatorRule
+    denominator: Mapped[int | None] = mapped_column(Integer)  # ballots-cast: set at the close
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The secretary's round message, edited in place with the progress.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    progress_shown: Mapped[str | None] = mapped_column(String(24))
+
+
+class BallotCandidate(Base):
+    """A member voted on in a round, by position; the result is set at the close."""
+
+    __tablename__ = "ballot_candidates"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    adopted_level: Mapped[str | None] = mapped_column(String(8))
+    undecided: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class BallotVoter(Base):
+    """That a voter may vote and has voted in a round; never what (R-B6). Created at open."""
+
+    __tablename__ = "ballot_voters"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    has_voted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BallotCount(Base):
+    """Votes for one candidate at one level (or blank), created at 0 when the round opens."""
+
+    __tablename__ = "ballot_counts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["round_id", "position"],
+            ["ballot_candidates.round_id", "ballot_candidates.position"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    round_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)  # HTXS..KHT or BLANK
+    votes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BallotReceipt(Base):
+    """The SHA-256 of a receipt code (R-B8): no voter, no time; keyed (and ordered on disk)
+    by the hash itself (SQLite WITHOUT ROWID), so no insertion order exists."""
+
+    __tablename__ = "ballot_receipts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot_rounds.id", ondelete="CASCADE"), index=True
+    )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
 from rules.people import DisciplineForm, MemberFacts, Status
-from rules.rulebooks import Rulebook, rulebook
-from storage.models import Cycle, Member, Organisation
+from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
+from storage.models import AuditEntry, Cycle, Member, Organisation
 
 
 async def cycle_for_org(session: AsyncSession, org: Organisation) -> Cycle | None:
@@ -50,3 +52,63 @@ def member_facts(member: Member) -> MemberFacts:
         outside_political_system=member.outside_political_system,
         transferred_in_on=member.transferred_in_on,
     )
+
+
+class CycleError(ValueError):
+    """A plan that cannot be opened; `msgid` and `params` say why, for the user's language."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid, self.params = msgid, params
+
+
+async def create_cycle(
+    session: AsyncSession,
+    org: Organisation,
+    *,
+    year: int,
+    rulebook_code: str,
+    finish_by: dt.date,
+    report_by: dt.date,
+    actor: str,
+) -> Cycle:
+    if rulebook_code not in RULEBOOKS:
+        raise CycleError(
+            N_("Unknown rulebook {code}; choose {choices}."),
+            code=rulebook_code,
+            choices=", ".join(RULEBOOKS),
+        )
+    if report_by < finish_by:
+        raise CycleError(N_("The report date must not be before the finish-by date."))
+    if not year - 1 <= finish_by.year <= year + 1:
+        raise CycleError(N_("The finish-by date must be near the end of {year}."), year=year)
+    existing = await session.scalar(select(Cycle).where(Cycle.org_id == org.id, Cycle.year == year))
+    if existing is not None:
+        raise CycleError(N_("{org} already has a plan for {year}."), org=org.name, year=year)
+    cycle = Cycle(
+        org_id=org.id, year=year, rulebook=rulebook_code, finish_by=finish_by, report_by=report_by
+    )
+    session.add(cycle)
+    session.add(
+        AuditEntry.record(
+            actor,
+            "cycle.create",
+            "organisation",
+            org.code,
+            year=year,
+            rulebook=rulebook_code,
+            finish_by=finish_by,
+            report_by=report_by,
+        )
+    )
+    await session.flush()
+    return cycle
+
+
+async def list_cycles(session: AsyncSession) -> list[tuple[Cycle, Organisation]]:
+    rows = await session.execute(
+        select(Cycle, Organisation)
+        .join(Organisation, Cycle.org_id == Organisation.id)
+        .order_by(Cycle.year.desc(), Organisation.path)
+    )
+    return [(cycle, org) for cycle, org in rows]

@@ -102,6 +102,11 @@ ORG_HEADERS = ["Mã tổ chức", "Tên tổ chức", "Loại", "Mã tổ chức
 MEMBER_HEADERS = [
     "Mã đảng viên", "Họ và tên", "Ngày sinh", "Mã chi bộ", "Chức vụ", "Loại đảng viên", "Ngày kết nạp",
 ]
+# Optional member columns; rows may stop before them (the cells are left empty).
+MEMBER_EXTRA_HEADERS = [
+    "Lãnh đạo, quản lý", "Ngoài hệ thống chính trị", "Số tháng nghỉ ốm", "Hình thức kỷ luật",
+    "Kỷ luật do vi phạm trong thực thi công vụ",
+]
 ROLE_HEADERS = ["Mã đảng viên", "Mã tổ chức", "Vai trò"]
 
 
@@ -111,7 +116,7 @@ def roster_workbook(path: Path, *, orgs=None, members=None, roles=None) -> Path:
     workbook.remove(workbook.active)
     for title, headers, rows in (
         ("Tổ chức", ORG_HEADERS, orgs),
-        ("Đảng viên", MEMBER_HEADERS, members),
+        ("Đảng viên", MEMBER_HEADERS + MEMBER_EXTRA_HEADERS, members),
         ("Vai trò", ROLE_HEADERS, roles),
     ):
         if rows is None:
@@ -119,7 +124,7 @@ def roster_workbook(path: Path, *, orgs=None, members=None, roles=None) -> Path:
         sheet = workbook.create_sheet(title)
         sheet.append(headers)
         for row in rows:
-            sheet.append(list(row))
+            sheet.append(list(row) + [None] * (len(headers) - len(row)))
     workbook.save(path)
     return path
 

@@ -17,6 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('pending_inputs',
+    sa.Column('telegram_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('ref_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('telegram_id', name=op.f('pk_pending_inputs'))
+    )
     op.create_table('cycles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -55,7 +62,7 @@ def upgrade() -> None:
     sa.Column('form_code', sa.String(length=4), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('stage', sa.String(length=32), nullable=False),
-    sa.Column('skipped', sa.String(length=255), nullable=False),
+    sa.Column('reached_preview', sa.Boolean(), nullable=False),
     sa.Column('general_score', sa.Integer(), nullable=True),
     sa.Column('task_score', sa.Integer(), nullable=True),
     sa.Column('proposed_level', sa.String(length=8), nullable=True),
@@ -89,6 +96,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('pending_inputs')
     with op.batch_alter_table('review_pieces', schema=None) as batch_op:
         batch_op.drop_index('ix_review_pieces_review_section')
 

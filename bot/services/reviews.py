@@ -1,0 +1,314 @@
+"""Self-reviews (bản tự kiểm điểm): where a member stands, their text, scores and submission.
+
+The text of a section is the concatenation of its pieces: each message the member sends is
+stored the moment it arrives, so nothing is lost to a closed app, a crash or a restart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Translator
+from bot.services.copycheck import CopyFlag, OtherReview, find_copies
+from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from rules.caps import AllowedLevels, allowed_levels
+from rules.deadlines import self_review_due
+from rules.eligibility import Eligibility, review_status
+from rules.forms import form_code
+from rules.levels import Level
+from rules.review_form import MAX_SECTION_CHARS, Section, sections_for
+from rules.rulebooks import Rulebook
+from rules.scoring import Score
+from storage.models import (
+    AuditEntry,
+    Cycle,
+    Meeting,
+    Member,
+    Organisation,
+    OrgKind,
+    ReviewPiece,
+    ReviewState,
+    SelfReview,
+)
+from storage.queries import subtree_range
+
+SCORE_GENERAL = "scores_general"
+SCORE_TASKS = "scores_tasks"
+LEVEL = "level"
+PREVIEW = "preview"
+
+
+@dataclass
+class ReviewSetting:
+    """Everything the rules say about one member's self-review this cycle."""
+
+    member: Member
+    cycle: Cycle
+    rulebook: Rulebook
+    form_code: str
+    sections: tuple[Section, ...]
+    eligibility: Eligibility
+    meeting: Meeting | None
+    due: dt.date | None  # R-D2: days before the meeting; None until a meeting is set
+
+    @property
+    def scored(self) -> bool:
+        return self.rulebook.score_bands
+
+    def stages(self) -> list[str]:
+        """The steps of the form, in order."""
+        steps = [s.key for s in self.sections]
+        if self.eligibility.rated:
+            if self.scored:
+                steps += [SCORE_GENERAL, SCORE_TASKS]
+            steps.append(LEVEL)
+        return steps + [PREVIEW]
+
+    def section(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+
+async def meeting_for(session: AsyncSession, cycle: Cycle, org_id: int) -> Meeting | None:
+    return await session.scalar(
+        select(Meeting).where(Meeting.cycle_id == cycle.id, Meeting.org_id == org_id)
+    )
+
+
+async def review_setting(
+    session: AsyncSession, member: Member, tz: dt.tzinfo, today: dt.date
+) -> ReviewSetting | None:
+    """None when no plan covers the member's cell yet."""
+    org = await session.get(Organisation, member.org_id)
+    cycle = await cycle_for_org(session, org)
+    if cycle is None:
+        return None
+    rulebook = cycle_rulebook(cycle)
+    facts = member_facts(member)
+    meeting = await meeting_for(session, cycle, member.org_id)
+    meeting_day = meeting.scheduled_at.astimezone(tz).date() if meeting else None
+    code = form_code(facts, rulebook)
+    return ReviewSetting(
+        member=member,
+        cycle=cycle,
+        rulebook=rulebook,
+        form_code=code,
+        sections=sections_for(code),
+        eligibility=review_status(facts, rulebook, meeting_day or today),
+        meeting=meeting,
+        due=self_review_due(meeting_day, rulebook) if meeting_day else None,
+    )
+
+
+async def find_review(session: AsyncSession, cycle: Cycle, member: Member) -> SelfReview | None:
+    return await session.scalar(
+        select(SelfReview).where(SelfReview.cycle_id == cycle.id, SelfReview.member_id == member.id)
+    )
+
+
+async def open_review(session: AsyncSession, setting: ReviewSetting) -> SelfReview:
+    review = await find_review(session, setting.cycle, setting.member)
+    if review is None:
+        review = SelfReview(
+            cycle_id=setting.cycle.id,
+            member_id=setting.member.id,
+            form_code=setting.form_code,
+            state=ReviewState.DRAFTING,
+            stage=setting.stages()[0],
+            reached_preview=False,
+            late=False,
+        )
+        session.add(review)
+        await session.flush()
+    return review
+
+
+async def section_texts(session: AsyncSession, review: SelfReview) -> dict[str, str]:
+    rows = await session.execute(
+        select(ReviewPiece.section_key, ReviewPiece.text)
+        .where(ReviewPiece.review_id == review.id)
+        .order_by(ReviewPiece.section_key, ReviewPiece.seq)
+    )
+    texts: dict[str, list[str]] = {}
+    for key, text in rows:
+        texts.setdefault(key, []).append(text)
+    return {key: "\n".join(parts) for key, parts in texts.items()}
+
+
+async def section_length(session: AsyncSession, review: SelfReview, key: str) -> tuple[int, int]:
+    """(characters, pieces) written in a section."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(func.length(ReviewPiece.text)), 0),
+                func.count(ReviewPiece.id),
+            ).where(ReviewPiece.review_id == review.id, ReviewPiece.section_key == key)
+        )
+    ).one()
+    pieces = row[1]
+    return int(row[0]) + max(pieces - 1, 0), pieces  # pieces are joined by line breaks
+
+
+class SectionFull(ValueError):
+    def __init__(self, room: int) -> None:
+        super().__init__(room)
+        self.room = room
+
+
+async def append_piece(session: AsyncSession, review: SelfReview, key: str, text: str) -> int:
+    """Store one message in a section; returns the section's new length."""
+    length, pieces = await section_length(session, review, key)
+    new_length = length + len(text) + (1 if pieces else 0)
+    if new_length > MAX_SECTION_CHARS:
+        raise SectionFull(max(MAX_SECTION_CHARS - length - (1 if pieces else 0), 0))
+    last = await session.scalar(
+        select(func.max(ReviewPiece.seq)).where(
+            ReviewPiece.review_id == review.id, ReviewPiece.section_key == key
+        )
+    )
+    session.add(ReviewPiece(review_id=review.id, section_key=key, seq=(last or 0) + 1, text=text))
+    review.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return new_length
+
+
+async def drop_last_piece(session: AsyncSession, review: SelfReview, key: str) -> bool:
+    last = await session.scalar(
+        select(ReviewPiece)
+        .where(ReviewPiece.review_id == review.id, ReviewPiece.section_key == key)
+        .order_by(ReviewPiece.seq.desc())
+        .limit(1)
+    )
+    if last is None:
+        return False
+    await session.delete(last)
+    await session.flush()
+    return True
+
+
+async def clear_section(session: AsyncSession, review: SelfReview, key: str) -> None:
+    await session.execute(
+        delete(ReviewPiece).where(
+            ReviewPiece.review_id == review.id, ReviewPiece.section_key == key
+        )
+    )
+
+
+def score_of(review: SelfReview) -> Score | None:
+    if review.general_score is None or review.task_score is None:
+        return None
+    return Score(review.general_score, review.task_score)
+
+
+def level_choices(setting: ReviewSetting, review: SelfReview) -> AllowedLevels:
+    score = score_of(review) if setting.scored else None
+    return allowed_levels(member_facts(setting.member), setting.rulebook, score=score)
+
+
+def missing_parts(setting: ReviewSetting, review: SelfReview, texts: dict[str, str]) -> list[str]:
+    """Stages still to fill before the review can be submitted."""
+    missing = [
+        s.key for s in setting.sections if not s.optional and not texts.get(s.key, "").strip()
+    ]
+    if setting.eligibility.rated:
+        if setting.scored and score_of(review) is None:
+            missing.append(SCORE_GENERAL)
+        if review.proposed_level is None:
+            missing.append(LEVEL)
+    return missing
+
+
+def proposed_level(review: SelfReview) -> Level | None:
+    return Level(review.proposed_level) if review.proposed_level else None
+
+
+async def grassroots_root(session: AsyncSession, cell: Organisation) -> Organisation:
+    """The đảng bộ cơ sở above a cell, or the cell itself when it is a grassroots cell."""
+    ids = [int(part) for part in cell.path.strip("/").split("/")]
+    orgs = (await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))).all()
+    grassroots = [o for o in orgs if o.kind == OrgKind.GRASSROOTS]
+    return max(grassroots, key=lambda o: o.depth) if grassroots else cell
+
+
+async def copy_flags(
+    session: AsyncSession, setting: ReviewSetting, review: SelfReview
+) -> list[CopyFlag]:
+    """R-F1: sections too close to another submitted review in the đảng bộ, or to the hints."""
+    cell = await session.get(Organisation, setting.member.org_id)
+    root = await grassroots_root(session, cell)
+    others = (
+        await session.execute(
+            select(SelfReview, Member)
+            .join(Member, SelfReview.member_id == Member.id)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .where(
+                SelfReview.cycle_id == review.cycle_id,
+                SelfReview.id != review.id,
+                SelfReview.state == ReviewState.SUBMITTED,
+                subtree_range(root.path),
+            )
+        )
+    ).all()
+    other_reviews = [
+        OtherReview(
+            review_id=other.id,
+            names=(member.full_name,),
+            sections=await section_texts(session, other),
+        )
+        for other, member in others
+    ]
+    vi = Translator("vi")
+    hints = {s.key: f"{vi(s.hint)}\n{s.hint}" for s in setting.sections}
+    return find_copies(
+        await section_texts(session, review),
+        other_reviews,
+        hints,
+        own_names=(setting.member.full_name,),
+    )
+
+
+def submit(
+    review: SelfReview,
+    setting: ReviewSetting,
+    flags: list[CopyFlag],
+    now: dt.datetime,
+    tz: dt.tzinfo,
+) -> None:
+    review.state = ReviewState.SUBMITTED
+    review.submitted_at = now
+    review.late = setting.due is not None and now.astimezone(tz).date() > setting.due
+    review.copy_flags = (
+        json.dumps(
+            [
+                {
+                    "section": f.section_key,
+                    "source": f.source,
+                    "other": f.other_review_id,
+                    "score": round(f.score),
+                }
+                for f in flags
+            ]
+        )
+        if flags
+        else None
+    )
+    review.return_reason = None
+
+
+def flags_of(review: SelfReview) -> list[dict]:
+    return json.loads(review.copy_flags) if review.copy_flags else []
+
+
+def audit_submit(review: SelfReview, actor: str) -> AuditEntry:
+    return AuditEntry.record(
+        actor,
+        "self_review.submit",
+        "self_review",
+        review.id,
+        late=review.late,
+        copy_flags=len(flags_of(review)),
+    )

@@ -1,0 +1,463 @@
+"""Issue 4: the meeting and the secret ballot through the fake Bot API: a chi bộ of 15, a tally
+computed by hand, a second round for an undecided member, and what the database and the logs
+hold afterwards (R-B6)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import MetaData, select, text
+from sqlalchemy.exc import OperationalError
+
+from storage.db import Database
+from storage.models import (
+    BallotCandidate,
+    BallotCount,
+    BallotRound,
+    BallotVoter,
+    Cycle,
+    Member,
+    Organisation,
+    Role,
+    TelegramAccount,
+)
+from storage.queries import place_org
+
+# Labels as Vietnamese users see them.
+EVERYONE = "✅ Tất cả có mặt"
+CAST = "✅ Xác nhận bỏ phiếu"
+CLOSE = "🔒 Kết thúc vòng bỏ phiếu"
+CLOSE_NOW = "🔒 Kết thúc ngay"
+LABELS = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "Để trống"}
+CODES = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "BLANK"}
+RECEIPT = re.compile(r"Mã biên nhận: ([0-9A-Z]{5}-[0-9A-Z]{5})")
+CANDIDATE = re.compile(r"Đảng viên \d+/\d+: (.+)")
+
+
+# --- building a cell directly in the database (faster than the CLI) ------------------------------
+
+
+@dataclass
+class Person:
+    code: str
+    name: str
+    official: bool = True
+    role: str | None = None  # "secretary" | "deputy"
+    started: bool = True  # has a linked account and has started the bot
+    admitted_months_ago: int = 120
+
+
+@dataclass
+class Cell:
+    code: str
+    name: str
+    people: list[Person]
+    users: dict = field(default_factory=dict)  # code -> FakeUser
+    member_ids: dict = field(default_factory=dict)  # code -> member id
+    org_id: int = 0
+
+
+def _months_ago(months: int) -> dt.date:
+    today = dt.date.today()
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(today.day, 28))
+
+
+async def build(database_url: str, fake, cells: list[Cell], *, rulebook="hd21-2019") -> None:
+    """A grassroots committee (with this year's plan) and its cells, members linked to users."""
+    db = Database(database_url)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        async with db.session() as session:
+            root = Organisation(code="DBCS01", name="Đảng bộ Phường Bến Thành", kind="grassroots", path="")
+            await place_org(session, root, None)
+            year = dt.date.today().year
+            session.add(Cycle(org_id=root.id, year=year, rulebook=rulebook,
+                              finish_by=dt.date(year, 12, 31), report_by=dt.date(year + 1, 2, 20)))
+            for cell in cells:
+                org = Organisation(code=cell.code, name=cell.name, kind="cell", path="")
+                await place_org(session, org, root)
+                cell.org_id = org.id
+                for person in cell.people:
+                    member = Member(
+                        code=person.code, full_name=person.name, org_id=org.id,
+                        status="official" if person.official else "probationary",
+                        admitted_on=_months_ago(person.admitted_months_ago),
+                    )
+                    session.add(member)
+                    await session.flush()
+                    cell.member_ids[person.code] = member.id
+                    if person.role:
+                        session.add(Role(member_id=member.id, org_id=org.id, role=person.role))
+                    given = person.name.split()[-1]
+                    user = fake.user(given, language_code="vi")
+                    cell.users[person.code] = user
+                    if person.started:
+                        user.started = True
+                        session.add(TelegramAccount(
+                            telegram_id=user.id, member_id=member.id, language_code="vi",
+                            started_at=now, linked_at=now, failed_invites=0,
+                        ))
+    finally:
+        await db.dispose()
+
+
+async def query(database_url: str, fn):
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            return await fn(session)
+    finally:
+        await db.dispose()
+
+
+async def adopted(database_url: str, round_number: int) -> dict[str, str | None]:
+    async def run(session):
+        rows = await session.execute(
+            select(Member.full_name, BallotCandidate.adopted_level, BallotCandidate.undecided)
+            .join(BallotCandidate, BallotCandidate.candidate_id == Member.id)
+            .join(BallotRound, BallotRound.id == BallotCandidate.round_id)
+            .where(BallotRound.number == round_number)
+        )
+        return {name: (None if undecided else level) for name, level, undecided in rows}
+    return await query(database_url, run)
+
+
+async def counts(database_url: str, round_number: int) -> dict[str, dict[str, int]]:
+    async def run(session):
+        rows = await session.execute(
+            select(Member.full_name, BallotCount.level, BallotCount.votes)
+            .join(BallotCandidate, (BallotCandidate.round_id == BallotCount.round_id)
+                  & (BallotCandidate.position == BallotCount.position))
+            .join(Member, Member.id == BallotCandidate.candidate_id)
+            .join(BallotRound, BallotRound.id == BallotCount.round_id)
+            .where(BallotRound.number == round_number)
+        )
+        result: dict[str, dict[str, int]] = {}
+        for name, level, votes in rows:
+            result.setdefault(name, {})[level] = votes
+        return result
+    return await query(database_url, run)
+
+
+# --- driving the bot ------------------------------------------------------------------------------
+
+
+def newest(user, needle: str):
+    """The newest bot message in the user's chat whose text contains `needle`."""
+    for message in reversed(user.messages()):
+        if message.text and needle in message.text:
+            return message
+    raise AssertionError(f"{user.first_name}: no message with {needle!r}")
+
+
+async def press(user, label: str, message=None):
+    return await user.wait_answer(await user.press(label, message=message))
+
+
+async def open_meeting(secretary, excused: list[str] = (), absent: list[str] = ()):
+    """/hop, everyone present, then the given names pressed once (excused) or twice (absent)."""
+    await secretary.send("/hop")
+    meeting = await secretary.wait_message()
+    await press(secretary, EVERYONE, meeting)
+    for name in excused:
+        await press(secretary, f"✅ {name}", meeting)
+    for name in absent:
+        await press(secretary, f"✅ {name}", meeting)
+        await press(secretary, f"🟡 {name}", meeting)
+    return meeting
+
+
+async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first: bool = False):
+    """Press through the ballot: for each candidate shown, the level `choices[name]`
+    (X/T/H/K/-). With `fix_first`, the first choice is made wrong, then changed from the
+    summary. Returns the receipt code (or the ballot message when not confirming)."""
+    ballot = newest(user, "Phiếu bầu kín")
+    first = True
+    while True:
+        shown = CANDIDATE.search(ballot.text)
+        if shown is None:
+            break
+        name = shown.group(1).strip()
+        wanted = choices[name]
+        if first and fix_first:
+            wanted = "K" if choices[name] != "K" else "X"
+        first = False
+        await press(user, LABELS[wanted], ballot)
+    assert "Đồng chí đã chọn:" in ballot.text, ballot.text
+    if fix_first:
+        await press(user, "✏ 1", ballot)
+        name = CANDIDATE.search(ballot.text).group(1).strip()
+        await press(user, LABELS[choices[name]], ballot)
+    for name, code in choices.items():
+        label = "để trống" if code == "-" else LABELS[code]
+        assert f"{name}: {label}" in ballot.text, (name, ballot.text)
+    if not confirm:
+        return ballot
+    answer = await press(user, CAST, ballot)
+    assert answer.text == "Đồng chí đã bỏ phiếu.", answer
+    return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
+
+
+async def until(condition, timeout: float = 10):
+    """Poll `condition` until it returns something truthy."""
+    async with asyncio.timeout(timeout):
+        while not (result := condition()):
+            await asyncio.sleep(0.01)
+    return result
+
+
+# --- the chi bộ of 15 ------------------------------------------------------------------------------
+
+PEOPLE = [
+    Person("DV01", "Nguyễn Văn An", role="secretary"),
+    Person("DV02", "Trần Thị Bình", role="deputy"),
+    Person("DV03", "Lê Văn Cường"),
+    Person("DV04", "Phạm Thị Dung"),
+    Person("DV05", "Hoàng Văn Em"),
+    Person("DV06", "Vũ Thị Giang"),
+    Person("DV07", "Đặng Văn Hải"),
+    Person("DV08", "Bùi Thị Hoa"),
+    Person("DV09", "Đỗ Văn Khánh"),
+    Person("DV10", "Hồ Thị Lan"),
+    Person("DV11", "Ngô Văn Minh"),
+    Person("DV12", "Dương Thị Nga"),
+    Person("DV13", "Lý Văn Phúc"),  # official, absent with an accepted excuse
+    Person("DV14", "Mai Thị Quỳnh", official=False, admitted_months_ago=8),
+    Person("DV15", "Trịnh Văn Sơn", official=False, admitted_months_ago=9),
+]
+VOTERS = [p.code for p in PEOPLE[:12]]  # R-B1: the 12 official members present
+
+# Denominator (R-B3): 13 official members convened - 1 excused = 12; adopted when the votes
+# for a level and every higher one are more than half: 2 * votes > 12, i.e. at least 7 (R-B4).
+# One character per voter DV01..DV12: X=HTXS, T=HTT, H=HT, K=KHT, -=blank.
+ROUND_1 = {
+    "Nguyễn Văn An": "XXXXXXXTTTTH",  # HTXS 7 > 6                          -> HTXS
+    "Trần Thị Bình": "XXXXXXTTTTTT",  # HTXS 6; HTXS+HTT 6+6 = 12            -> HTT
+    "Lê Văn Cường": "XXXTTTHHHHKK",  # 3; 3+3 = 6; 3+3+4 = 10               -> HT
+    "Phạm Thị Dung": "TTTHHHHKKKK-",  # 0; 0+3 = 3; 3+4 = 7                   -> HT
+    "Hoàng Văn Em": "KKKKKKKHHH--",  # 0; 0; 0+3 = 3; 3+7 = 10              -> KHT
+    "Vũ Thị Giang": "HHHKKK------",  # 0; 0; 3; 3+3 = 6, 6 blank: undecided -> round 2
+    "Đặng Văn Hải": "XXXXTTTHHHKK",  # 4; 4+3 = 7 (plurality would decide nothing) -> HTT
+    "Bùi Thị Hoa": "XTTTTTTTTTT-",  # 1; 1+10 = 11                          -> HTT
+    "Đỗ Văn Khánh": "TTTTTTTTTTTT",  # 0; 12                                 -> HTT
+    "Hồ Thị Lan": "TTTTTTTHHHHH",  # 0; 7                                  -> HTT
+    "Ngô Văn Minh": "TTTTTTHHHHHH",  # 0; 6; 6+6 = 12                        -> HT
+    "Dương Thị Nga": "XXXXXXX-----",  # 7                                     -> HTXS
+    "Mai Thị Quỳnh": "TTTTTTTT----",  # probationary, rated: 0; 8            -> HTT
+    "Trịnh Văn Sơn": "HHHHHHH-----",  # probationary, rated: 0; 0; 7         -> HT
+}
+EXPECTED_1 = {
+    "Nguyễn Văn An": "HTXS", "Trần Thị Bình": "HTT", "Lê Văn Cường": "HT",
+    "Phạm Thị Dung": "HT", "Hoàng Văn Em": "KHT", "Vũ Thị Giang": None,
+    "Đặng Văn Hải": "HTT", "Bùi Thị Hoa": "HTT", "Đỗ Văn Khánh": "HTT", "Hồ Thị Lan": "HTT",
+    "Ngô Văn Minh": "HT", "Dương Thị Nga": "HTXS", "Mai Thị Quỳnh": "HTT", "Trịnh Văn Sơn": "HT",
+}
+ROUND_2 = {"Vũ Thị Giang": "HHHHTTTKK---"}  # 0; 3; 3+4 = 7 -> HT
+EXPECTED_2 = {"Vũ Thị Giang": "HT"}
+
+
+def ballots(plan: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Voter code -> {candidate name: choice}."""
+    return {code: {name: votes[i] for name, votes in plan.items()} for i, code in enumerate(VOTERS)}
+
+
+async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
+    bot, fake_telegram, database_url
+):
+    cell = Cell("CB01", "Chi bộ Khu phố 1", PEOPLE)
+    await build(database_url, fake_telegram, [cell])
+    users = cell.users
+    secretary = users["DV01"]
+
+    meeting = await open_meeting(secretary, excused=["Lý Văn Phúc"])
+    assert "🟡 Lý Văn Phúc" in meeting.button_labels()
+    assert "Có mặt: 14/15 đảng viên; đảng viên chính thức có mặt, được bỏ phiếu: 12." in meeting.text
+    assert "Mẫu số (R-B3): 12; hơn một nửa là từ 7 phiếu trở lên." in meeting.text
+    assert "Số lượng (R-B9): đủ, có mặt 12/12." in meeting.text
+    assert "Số đảng viên được xếp loại tại hội nghị: 14." in meeting.text
+
+    await secretary.send("/bo_phieu")
+    progress = None
+    for _ in range(50):
+        await fake_telegram.wait_idle(quiet=0.1)
+        try:
+            progress = newest(secretary, "0/12 đã bỏ phiếu")
+            break
+        except AssertionError:
+            continue
+    assert progress is not None and "Chưa bỏ phiếu: Bùi Thị Hoa, Dương Thị Nga" in progress.text
+    for code in ("DV13", "DV14", "DV15"):  # the excused and the probationary get no ballot
+        assert not any("Phiếu bầu kín" in (m.text or "") for m in users[code].messages())
+    for code in VOTERS:
+        assert "Đảng viên 1/14: Bùi Thị Hoa" in newest(users[code], "Phiếu bầu kín").text
+
+    plan = ballots(ROUND_1)
+    codes = await asyncio.gather(*(
+        vote(users[code], plan[code], fix_first=(code == "DV02")) for code in VOTERS
+    ))
+    assert len(set(codes)) == 12
+
+    # Closed by the last ballot: the round message, then the results to everyone.
+    await fake_telegram.wait_idle()
+    assert "Đã kết thúc: 12/12 đã bỏ phiếu" in progress.text and progress.buttons == []
+    assert await adopted(database_url, 1) == EXPECTED_1
+    tallies = await counts(database_url, 1)
+    for name, votes in ROUND_1.items():
+        for char, level in CODES.items():
+            assert tallies[name][level] == votes.count(char), (name, level)
+    for code in VOTERS:
+        results = newest(users[code], "Kết quả bỏ phiếu kín")
+        assert "Số phiếu bầu: 12/12. Mẫu số: 12" in results.text
+        assert "Nguyễn Văn An: HTXS 7 · HTT 4 · HT 1 · KHT 0 · để trống 0 → HTXS" in results.text
+        assert "Vũ Thị Giang: HTXS 0 · HTT 0 · HT 3 · KHT 3 · để trống 6 → chưa có kết quả" in results.text
+    results = newest(secretary, "Kết quả bỏ phiếu kín")
+    assert results.button_labels() == ["🗳 Bỏ phiếu lại cho 1 đồng chí"]
+
+    # Round 2, for the undecided member only.
+    await press(secretary, "🗳 Bỏ phiếu lại cho 1 đồng chí", results)
+    await fake_telegram.wait_idle()
+    plan = ballots(ROUND_2)
+    for code in VOTERS:
+        assert "vòng 2" in newest(users[code], "Phiếu bầu kín").text
+    await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
+    await fake_telegram.wait_idle()
+    assert await adopted(database_url, 2) == EXPECTED_2
+    results = newest(secretary, "Kết quả bỏ phiếu kín — Chi bộ Khu phố 1, vòng 2")
+    assert "Vũ Thị Giang: HTXS 0 · HTT 3 · HT 4 · KHT 2 · để trống 3 → HT" in results.text
+    assert results.buttons == []
+
+
+# --- R-B6: the database at rest and the logs ----------------------------------------------------
+
+SMALL = [
+    Person("DV01", "Nguyễn Văn An", role="secretary"),
+    Person("DV02", "Trần Thị Bình"),
+    Person("DV03", "Lê Văn Cường"),
+    Person("DV04", "Mai Thị Quỳnh", official=False, admitted_months_ago=8),
+]
+SMALL_VOTES = {  # voters DV01, DV02, DV03
+    "DV01": {"Nguyễn Văn An": "T", "Trần Thị Bình": "X", "Lê Văn Cường": "H", "Mai Thị Quỳnh": "-"},
+    "DV02": {"Nguyễn Văn An": "X", "Trần Thị Bình": "T", "Lê Văn Cường": "K", "Mai Thị Quỳnh": "T"},
+    "DV03": {"Nguyễn Văn An": "X", "Trần Thị Bình": "T", "Lê Văn Cường": "H", "Mai Thị Quỳnh": "H"},
+}
+VOTER_COLUMNS = {"member_id", "voter_id", "telegram_id", "chat_id", "voter"}
+CHOICE_COLUMNS = {"level", "choice", "choices", "votes", "draft"}
+
+
+def _file_bytes(database_url: str) -> tuple[bytes, bytes]:
+    path = Path(database_url.split("///", 1)[1])
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes(), wal.read_bytes() if wal.exists() else b""
+
+
+async def _dump(database_url: str) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every table, by reflection: column names and all rows (with the SQLite rowid if any)."""
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            metadata = MetaData()
+            await conn.run_sync(metadata.reflect)
+            dump = {}
+            for name, table in metadata.tables.items():
+                columns = [c.name for c in table.columns]
+                rows = [tuple(r) for r in (await conn.execute(table.select())).all()]
+                dump[name] = (columns, rows)
+            return dump
+    finally:
+        await db.dispose()
+
+
+async def _rowids(database_url: str, table: str) -> list[tuple]:
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            return [tuple(r) for r in (await conn.execute(text(f"SELECT rowid, * FROM {table} ORDER BY rowid"))).all()]
+    finally:
+        await db.dispose()
+
+
+async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_url, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    cell = Cell("CB01", "Chi bộ Khu phố 1", SMALL)
+    await build(database_url, fake_telegram, [cell])
+    users = cell.users
+    await open_meeting(users["DV01"])
+    opened_at = clock()
+    await users["DV01"].send("/bo_phieu")
+    await fake_telegram.wait_idle()
+
+    # Voter rows and count rows exist from the opening, before any ballot.
+    voters_before = await _rowids(database_url, "ballot_voters")
+    counts_before = await _rowids(database_url, "ballot_counts")
+    assert [row[3] for row in voters_before] == [0, 0, 0]  # has_voted
+    assert len(counts_before) == 4 * 5 and all(row[-1] == 0 for row in counts_before)
+
+    receipts, cast_times = [], []
+    for code in ("DV02", "DV03", "DV01"):
+        clock.advance(minutes=7)
+        cast_times.append(clock())
+        receipts.append(await vote(users[code], SMALL_VOTES[code]))
+        if code == "DV02":
+            # Right after the first cast: the WAL has been checkpointed and truncated.
+            _db, wal = _file_bytes(database_url)
+            assert wal == b""
+    await fake_telegram.wait_idle()
+    closed = await query(database_url, lambda s: s.scalar(select(BallotRound)))
+    assert closed.state == "closed" and closed.opened_at == opened_at and closed.closed_at == cast_times[-1]
+
+    # Same rows, same rowids, same order: casting only updated them in place.
+    voters_after = await _rowids(database_url, "ballot_voters")
+    counts_after = await _rowids(database_url, "ballot_counts")
+    assert [r[:3] for r in voters_after] == [r[:3] for r in voters_before]
+    assert [r[:4] for r in counts_after] == [r[:4] for r in counts_before]
+    assert sum(r[-1] for r in counts_after) == 3 * 4
+
+    dump = await _dump(database_url)
+    for table, (columns, _rows) in dump.items():
+        names = set(columns)
+        assert not (names & VOTER_COLUMNS and names & CHOICE_COLUMNS), table
+    assert set(dump["ballot_voters"][0]) == {"round_id", "member_id", "has_voted"}
+    assert set(dump["ballot_counts"][0]) == {"round_id", "position", "level", "votes"}
+    assert set(dump["ballot_receipts"][0]) == {"code_hash", "round_id"}
+    assert not any(t.startswith("ballot_draft") for t in dump)
+    # No timestamp anywhere in the database equals the moment of a cast, but the close.
+    for table, (_columns, rows) in dump.items():
+        for row in rows:
+            for value in row:
+                if isinstance(value, dt.datetime):
+                    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+                    assert value not in cast_times[:-1], (table, row)
+    action = dump["audit_log"][0].index("action")
+    audit = [row[action] for row in dump["audit_log"][1] if row[action].startswith("ballot")]
+    assert sorted(audit) == ["ballot.close", "ballot.open"]
+    # Receipts: no rowid (no insertion order), no plain code anywhere.
+    try:
+        await _rowids(database_url, "ballot_receipts")
+        raise AssertionError("ballot_receipts must be WITHOUT ROWID")
+    except OperationalError:
+        pass
+    main, wal = _file_bytes(database_url)
+    for receipt in receipts:
+        for form in (receipt, receipt.replace("-", "")):
+            assert form.encode() not in main and form.encode() not in wal
+    for marker in (b'"choices"', b'"shown"', b"bv:"):
+        assert marker not in main and marker not in wal
+
+    # The logs: no receipt code, no callback data, no member's name, no level next to anything.
+    names = [p.name for p in SMALL]
+    level_word = re.compile(r"\b(HTXS|HTT|HT|KHT)\b")
+    lines = [record.getMessage() for record in caplog.records]
+    # DEBUG really was on for the libraries that see the payloads; they were redacted.
+    assert any(line.startswith("Calling Bot API endpoint `editMessageText`") for line in lines)
+    assert any("UPDATE ballot_counts" in line for line in lines)
+    for record in caplog.records:
+        line = record.getMessage()
+        assert not any(r in line or r.replace("-", "") in line for r in receipts), line
+        assert "bv:" not in line and not any(name in line for name in names), line
+        assert not level_word.search(line), line
