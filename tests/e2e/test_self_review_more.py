@@ -156,3 +156,57 @@ async def test_a_disciplined_member_is_told_only_kht_is_possible(tmp_path, cli_e
     levels = await phuc.wait_message()
     assert [label.split()[0] for label in levels.button_labels() if label[0] in "HK"] == ["KHT"]
     assert "kỷ luật" in levels.text
+
+
+async def test_a_long_review_is_split_and_all_word_files_are_sent(tmp_path, cli_env, bot, fake_telegram, clock):
+    clock.current = local(2026, 11, 21, 10, 0)
+    users = await planned_cell(tmp_path, cli_env, fake_telegram)
+    await schedule(users["DV001"])
+    binh = users["DV002"]
+    paragraph = ("Tham gia đầy đủ các hoạt động của khu phố, vận động nhân dân thực hiện nếp sống văn minh. " * 40)
+    await binh.send("/kiem_diem")
+    await binh.wait_message()
+    prompt = await binh.wait_message()
+    for _ in range(3):  # three long messages: about 11,000 characters in one part
+        await binh.send(paragraph.strip())
+        await binh.wait_message()
+    await binh.press("✅ Xong", message=prompt)
+    preview = await fill_form(binh)
+    parts = [preview]
+    while "📨 Nộp" not in preview.button_labels():
+        preview = await binh.wait_message()
+        parts.append(preview)
+    review_parts = [m for m in binh.messages() if "Tham gia đầy đủ" in (m.text or "") and "Đã lưu" not in m.text]
+    assert len(review_parts) >= 3  # the preview came in several messages, each accepted by Telegram
+    assert all(not m.text.endswith(("Tham", "gia", "đầy")) or m.text.endswith("minh.") for m in review_parts[:-1])
+    assert "Đã nộp" in (await submit(binh)).text
+    await _write_and_submit(users["DV003"], None)
+
+    an = users["DV001"]
+    await an.send("/kiem_diem_chi_bo")
+    listing = await an.wait_message()
+    await an.press("📥 Tải tất cả (Word)", message=listing)
+    progress = await an.wait_message()
+    assert "Đang gửi 2 tệp Word" in progress.text
+    files = [await an.wait_message(), await an.wait_message()]
+    assert sorted(f.document.file_name for f in files) == [
+        "ban-kiem-diem-DV002-2026.docx", "ban-kiem-diem-DV003-2026.docx"]
+    assert (await an.wait_edit(progress)).text == "Đã gửi 2 tệp Word."
+
+
+async def test_hd21_new_member_is_reviewed_without_a_level(tmp_path, cli_env, bot, fake_telegram, clock):
+    clock.current = local(2026, 11, 21, 10, 0)
+    members = [row[:] for row in MEMBERS]
+    members[2][6] = "01/09/2026"  # Cường: admitted three months before the meeting (R-E3)
+    users = await planned_cell(tmp_path, cli_env, fake_telegram, members=members, rulebook="hd21-2019")
+    await schedule(users["DV001"])
+    cuong = users["DV003"]
+    await cuong.send("/kiem_diem")
+    intro = await cuong.wait_message()
+    assert "kiểm điểm nhưng không xếp loại" in intro.text
+    preview = await fill_form(cuong)
+    while "📨 Nộp" not in preview.button_labels():
+        preview = await cuong.wait_message()
+    texts = " ".join(m.text or "" for m in cuong.messages())
+    assert "Chọn mức xếp loại" not in texts and "✏️ Sửa mức xếp loại" not in preview.button_labels()
+    assert "Đã nộp" in (await submit(cuong)).text
