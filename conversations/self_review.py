@@ -7,11 +7,11 @@ this form must survive a crash between any two messages. Every message is saved 
 
 from __future__ import annotations
 
-from bot.services.review_docx import ReviewDocument, render_review_docx
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.services import reviews
+from bot.services.review_docx import ReviewDocument, render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
