@@ -32,22 +32,22 @@ import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
-from bot.i18n import N_, Translator, locale_for
-from bot.permissions import Action, grants_for
-from bot.services import Services, ballot_logs
+from bot.i18n import N_, Translator
+from bot.permissions import Action
 from bot.services import ballot as service
+from bot.services import ballot_logs
 from bot.services.ballot import BLANK, CHOICES, BallotError, RoundResult, RoundView
 from bot.text import esc, split_message
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.scope import managed_cell
 from rules.levels import Level
 from rules.people import Presence
 from rules.rulebooks import CountingRule, DenominatorRule
-from storage.models import BallotRound, Meeting, Member, Organisation, OrgKind, TelegramAccount
-from storage.queries import org_by_code
+from storage.models import BallotRound, Meeting, Member, Organisation, TelegramAccount
 
 log = logging.getLogger(__name__)
 ballot_logs.install()
@@ -71,15 +71,6 @@ def _refusal(error: BallotError) -> Refusal:
     return Refusal(error.msgid, **error.params)
 
 
-def translator_of(account: TelegramAccount | None, services: Services) -> Translator:
-    locale = locale_for(
-        account.language_code if account else None,
-        account.chosen_locale if account else None,
-        services.settings.default_locale,
-    )
-    return Translator(locale, services.settings.tz)
-
-
 async def _release(turn: Turn) -> None:
     """Commit the turn's own transaction now, so the writes below run in their own
     transactions (the cast must be committed before the reply). The turn's session is not
@@ -89,23 +80,8 @@ async def _release(turn: Turn) -> None:
 
 async def _cell(turn: Turn, action: Action) -> Organisation:
     """The cell named in the command's argument, or the caller's own cell for `action`."""
-    turn.require_member()
     args = turn.context.args or []
-    if args:
-        org = await org_by_code(turn.session, args[0])
-        if org is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(args[0]))
-        if not OrgKind(org.kind).is_cell:
-            raise Refusal("{org} is not a cell; give the code of a cell.", org=esc(org.name))
-        turn.require(action, org)
-        return org
-    cells = [g for g in grants_for(turn.identity.grants, action) if g.org_is_cell]
-    if not cells:
-        raise Refusal(
-            "Only the secretary or deputy secretary of a cell can run its meeting and "
-            "secret ballot."
-        )
-    return await turn.session.get(Organisation, cells[0].org_id)
+    return await managed_cell(turn, action, args[0] if args else None)
 
 
 def _today(turn: Turn):
@@ -310,6 +286,10 @@ async def ballot_command(turn: Turn) -> None:
 
 async def _open_round(turn: Turn, meeting: Meeting) -> None:
     services, t = turn.services, turn.t
+    current = await service.open_round_of(turn.session, meeting.id)
+    if current is not None:
+        await _resend_progress(turn, current.id)
+        return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     try:
         opened = await service.open_round(turn.session, state, actor=turn.actor, now=services.now())
@@ -328,7 +308,7 @@ async def _open_round(turn: Turn, meeting: Meeting) -> None:
         if not service.reachable(account):
             unreachable.append((member, _why_unreachable(t, account)))
             continue
-        voter_t = translator_of(account, services)
+        voter_t = translator_for(account, services)
         text, markup = ballot_screen(voter_t, view, {}, 0)
         try:
             await turn.context.bot.send_message(
@@ -337,17 +317,11 @@ async def _open_round(turn: Turn, meeting: Meeting) -> None:
         except Forbidden:
             blocked.append(account.telegram_id)
             unreachable.append((member, t("has blocked the bot")))
-        except BadRequest:
+        except TelegramError:
             unreachable.append((member, t("cannot be reached on Telegram")))
     await service.mark_blocked(services.db, blocked, services.now())
 
-    text, markup = progress_screen(t, view)
-    message = await turn.reply(text, reply_markup=markup)
-    async with services.db.session() as session:
-        ballot_round = await session.get(BallotRound, round_id)
-        ballot_round.chat_id = turn.chat_id
-        ballot_round.message_id = message.message_id
-        ballot_round.progress_shown = _progress_key(view)
+    await _send_progress(turn, view)
     if unreachable:
         lines = [
             t(
@@ -364,6 +338,25 @@ async def _open_round(turn: Turn, meeting: Meeting) -> None:
             ),
         ]
         await turn.reply("\n".join(lines))
+
+
+async def _send_progress(turn: Turn, view: RoundView) -> None:
+    """A new round message for the secretary; later progress edits go to it."""
+    text, markup = progress_screen(turn.t, view)
+    message = await turn.reply(text, reply_markup=markup)
+    async with turn.services.db.session() as session:
+        ballot_round = await session.get(BallotRound, view.round.id)
+        ballot_round.chat_id = turn.chat_id
+        ballot_round.message_id = message.message_id
+        ballot_round.progress_shown = _progress_key(view)
+
+
+async def _resend_progress(turn: Turn, round_id: int) -> None:
+    """A round is already open: show its message again, here, instead of opening another."""
+    view = await service.round_view(turn.session, round_id)
+    await _release(turn)
+    await turn.answer(turn.t("Ballot round {number} is open.", number=view.round.number))
+    await _send_progress(turn, view)
 
 
 def _why_unreachable(t: Translator, account: TelegramAccount | None) -> str:
@@ -592,7 +585,10 @@ async def after_cast(context: BotContext, round_id: int) -> None:
     async with context.services.db.session() as session:
         done = await service.all_voted(session, round_id)
     if done:
-        await close_and_announce(context, round_id, actor="auto")
+        try:
+            await close_and_announce(context, round_id, actor="auto")
+        except BallotError:
+            pass  # the secretary closed it at the same moment
     else:
         schedule_progress(context, round_id)
 
@@ -706,7 +702,7 @@ async def _update_progress(context: BotContext, round_id: int) -> None:
         if key == view.round.progress_shown:
             return  # Telegram refuses an edit that changes nothing
         account = await session.get(TelegramAccount, view.round.chat_id)
-    text, markup = progress_screen(translator_of(account, services), view)
+    text, markup = progress_screen(translator_for(account, services), view)
     try:
         await context.bot.edit_message_text(
             text,
@@ -789,8 +785,8 @@ async def _send(
     except Forbidden:
         await service.mark_blocked(context.services.db, [chat_id], context.services.now())
         return False
-    except BadRequest as error:
-        log.warning("could not send ballot results: %s", error)
+    except TelegramError as error:
+        log.warning("could not send ballot results: %s", type(error).__name__)
         return False
     return True
 
@@ -817,7 +813,7 @@ async def close_and_announce(context: BotContext, round_id: int, *, actor: str) 
     await update_progress(context, round_id)
     sent: set[int] = set()
     if secretary is not None:
-        t = translator_of(secretary, services)
+        t = translator_for(secretary, services)
         markup = None
         if result.undecided:
             markup = InlineKeyboardMarkup(
@@ -835,7 +831,7 @@ async def close_and_announce(context: BotContext, round_id: int, *, actor: str) 
     for account in accounts.values():
         if account.telegram_id in sent or not service.reachable(account):
             continue
-        t = translator_of(account, services)
+        t = translator_for(account, services)
         await _send(context, account.telegram_id, results_text(t, result))
         sent.add(account.telegram_id)
 

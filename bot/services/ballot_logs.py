@@ -35,7 +35,8 @@ class TelegramPayloadFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and record.msg.startswith(_PTB_PAYLOAD_PREFIXES):
-            args = record.args if isinstance(record.args, tuple) else ()
+            # A single mapping argument is stored by logging as the mapping itself.
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
             if record.msg.startswith(("Calling", "Call to")) and len(args) == 2:
                 record.args = (args[0], REDACTED)
             elif args:

@@ -19,7 +19,6 @@ from storage.models import (
     BallotCandidate,
     BallotCount,
     BallotRound,
-    BallotVoter,
     Cycle,
     Member,
     Organisation,
@@ -204,12 +203,13 @@ async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first
     return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
 
 
-async def until(condition, timeout: float = 10):
+async def until(condition, seconds: float = 10):
     """Poll `condition` until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while not (result := condition()):
-            await asyncio.sleep(0.01)
-    return result
+    for _ in range(int(seconds * 100)):
+        if result := condition():
+            return result
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"condition not met within {seconds}s")
 
 
 # --- the chi bộ of 15 ------------------------------------------------------------------------------

@@ -72,7 +72,7 @@ async def test_only_the_cells_own_secretary_runs_its_meeting_and_ballot(bot, fak
     for command in ("/hop", "/bo_phieu"):
         await member.send(command)
         reply = await member.wait_message()
-        assert "Chỉ bí thư hoặc phó bí thư chi bộ" in reply.text, reply.text
+        assert "dành cho bí thư hoặc phó bí thư chi bộ" in reply.text, reply.text
         await other_secretary.send(f"{command} CB01")
         reply = await other_secretary.wait_message()
         assert reply.text == "Đồng chí không có quyền thực hiện việc này đối với Chi bộ Khu phố 1."
@@ -84,6 +84,7 @@ async def test_only_the_cells_own_secretary_runs_its_meeting_and_ballot(bot, fak
     ballot_round = await _round(database_url)
     own = await open_meeting(other_secretary)  # CB02's own meeting works
     assert "Hội nghị kiểm điểm năm" in own.text and "Chi bộ Khu phố 2" in own.text
+    await press(other_secretary, "✅ Tất cả có mặt", own)  # nothing changes: no edit is made
     for data in (
         f"hop:p:{ballot_round.meeting_id}:{cb01.member_ids['DV02']}",
         f"hop:all:{ballot_round.meeting_id}",
@@ -111,7 +112,11 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await an.send("/bo_phieu")
     await fake_telegram.wait_idle()
     round_id = (await _round(database_url)).id
-    progress = newest(an, "0/3 đã bỏ phiếu")
+    first_progress = newest(an, "0/3 đã bỏ phiếu")
+    # /bo_phieu again while the round is open: the same round, its message shown anew.
+    progress = await ask(an, "/bo_phieu")
+    assert progress is not first_progress and "0/3 đã bỏ phiếu" in progress.text
+    assert (await _round(database_url)).id == round_id
     an_ballot, binh_ballot = newest(an, "Phiếu bầu kín"), newest(binh, "Phiếu bầu kín")
 
     async def refused(user, data, message, expected):
@@ -176,6 +181,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await press(an, CLOSE_NOW, confirm)
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 2/3 đã bỏ phiếu" in progress.text
+    assert "0/3 đã bỏ phiếu" in first_progress.text  # the replaced message is left alone
     await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
     await refused(an, f"bv:{round_id}:ok", an_ballot, "đã bỏ phiếu trong vòng này")
     for user in (an, binh, cuong):
