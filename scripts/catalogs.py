@@ -27,9 +27,29 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     # domain: (source globs, globs excluded)
     "kiemdiem": (
         ["bot/**/*.py", "handlers/**/*.py", "conversations/**/*.py"],
-        ["bot/roster.py", "handlers/ballot*.py", "bot/services/ballot*.py"],
+        [
+            "bot/roster.py", "handlers/ballot*.py", "bot/services/ballot*.py",
+            "bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py",
+            "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
+            "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
+            "bot/services/appeal*.py",
+        ],
     ),
     "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
+    # Issue 5: plans, checks after the ballot, the deadline monitor and its messages.
+    "plans": (
+        ["bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py"],
+        [],
+    ),
+    # Issue 6: status across the subtree, charts, reports, decisions, re-rating, appeals.
+    "status": (
+        [
+            "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
+            "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
+            "bot/services/appeal*.py",
+        ],
+        [],
+    ),
     "roster": (["bot/roster.py"], []),
     "rules": (["rules/**/*.py"], []),
 }

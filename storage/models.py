@@ -437,3 +437,39 @@ class BallotReceipt(Base):
     round_id: Mapped[int] = mapped_column(
         ForeignKey("ballot_rounds.id", ondelete="CASCADE"), index=True
     )
+
+
+class RatingState(enum.StrEnum):
+    PROPOSED = "proposed"  # the chi bộ's proposal (from the ballot, or lowered by the secretary)
+    DECIDED = "decided"  # the deciding level confirmed it (DOMAIN §1 step 6)
+    CANCELLED = "cancelled"  # cancelled to be redone (R-A2); a new row replaces it
+
+
+class Rating(Base):
+    """A member's quality rating in a cycle: the chi bộ's proposal, then the decision."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default=RatingState.PROPOSED)
+    proposed_level: Mapped[str | None] = mapped_column(String(8))  # HTXS, HTT, HT, KHT
+    proposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_level: Mapped[str | None] = mapped_column(String(8))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # actor, as in the audit log
+
+
+class RatingChange(Base):
+    """Append-only history of a rating: proposed, lowered, decided, cancelled, with reasons."""
+
+    __tablename__ = "rating_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # proposed | lowered | decided | cancelled
+    level: Mapped[str | None] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from bot.services.ratings import record_proposals
 from rules import ballot as rules
 from rules.ballot import Decision
 from rules.levels import LEVELS_DESC, Level
@@ -533,10 +534,15 @@ async def close_round(session: AsyncSession, round_id: int, *, actor: str, now: 
         )
     await session.flush()
     result = await round_result(session, round_id)
-    for (candidate, _member), outcome in zip(result.view.candidates, result.results, strict=True):
+    adopted: dict[int, str] = {}
+    for (candidate, member), outcome in zip(result.view.candidates, result.results, strict=True):
         decision = outcome.decision
         candidate.undecided = decision is None or decision.undecided
         candidate.adopted_level = decision.level.value if decision and decision.level else None
+        if candidate.adopted_level:
+            adopted[member.id] = candidate.adopted_level
+    # The adopted levels become the chi bộ's proposals (checked, then decided upstairs).
+    await record_proposals(session, result.view.meeting.cycle_id, adopted, actor=actor, now=now)
     session.add(
         AuditEntry.record(
             actor,

@@ -22,6 +22,7 @@ from storage.models import (
     Cycle,
     Member,
     Organisation,
+    Rating,
     Role,
     TelegramAccount,
 )
@@ -328,9 +329,24 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
     await fake_telegram.wait_idle()
     assert await adopted(database_url, 2) == EXPECTED_2
+    # The adopted levels are now the cell's proposals, waiting for the deciding level.
+    proposals = await proposed_levels(database_url)
+    assert proposals == {name: level for name, level in {**EXPECTED_1, **EXPECTED_2}.items() if level}
     results = newest(secretary, "Kết quả bỏ phiếu kín — Chi bộ Khu phố 1, vòng 2")
     assert "Vũ Thị Giang: HTXS 0 · HTT 3 · HT 4 · KHT 2 · để trống 3 → HT" in results.text
     assert results.buttons == []
+
+
+async def proposed_levels(database_url: str) -> dict[str, str]:
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            rows = await session.execute(
+                select(Member.full_name, Rating.proposed_level).join(Rating, Rating.member_id == Member.id)
+            )
+            return dict(rows.all())
+    finally:
+        await db.dispose()
 
 
 # --- R-B6: the database at rest and the logs ----------------------------------------------------
