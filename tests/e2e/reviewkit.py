@@ -54,14 +54,13 @@ async def write_section(user, *pieces: str):
     return await user.wait_message()
 
 
-async def fill_form(user, texts: dict[int, str] | None = None, *, general="25", tasks="57", level="HTT"):
-    """From the first prompt after /kiem_diem to the preview; returns the preview message.
+async def write_sections(user, prompt, texts: dict[int, str] | None = None, *, first: int = 1):
+    """From a section prompt through the last section; returns the prompt that follows.
 
     texts: section number (1-based) -> text; optional sections without text are skipped.
     """
-    prompt = await user.wait_message()
-    number = 1
-    while "✅ Xong" in prompt.button_labels():
+    number = first
+    while DONE in prompt.button_labels():
         text = (texts or {}).get(number)
         if text is None and SKIP in prompt.button_labels():
             await user.press(SKIP)
@@ -69,6 +68,12 @@ async def fill_form(user, texts: dict[int, str] | None = None, *, general="25", 
         else:
             prompt = await write_section(user, text or f"Nội dung phần {number} của {user.first_name}.")
         number += 1
+    return prompt
+
+
+async def fill_form(user, texts: dict[int, str] | None = None, *, general="25", tasks="57", level="HTT"):
+    """From the first prompt after /kiem_diem to the preview; returns the preview message."""
+    prompt = await write_sections(user, await user.wait_message(), texts)
     if "điểm nhóm tiêu chí chung" in prompt.text:
         await user.send(general)
         await user.wait_message()

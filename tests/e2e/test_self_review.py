@@ -14,6 +14,7 @@ from tests.e2e.reviewkit import (
     schedule,
     submit,
     write_section,
+    write_sections,
 )
 
 
@@ -69,15 +70,7 @@ async def test_full_2b_form_with_scores_caps_and_docx(tmp_path, cli_env, bot, fa
     assert shown.text == "\n".join(pieces)
     await binh.press(DONE, message=again)
     # The rest of the form: scores, a wrong number, the caps on levels.
-    prompt = await binh.wait_message()
-    number = 2
-    while DONE in prompt.button_labels():
-        if "⏭ Bỏ qua (không có)" in prompt.button_labels():
-            await binh.press("⏭ Bỏ qua (không có)")
-            prompt = await binh.wait_message()
-        else:
-            prompt = await write_section(binh, f"Nội dung phần {number}: kết quả công tác năm 2026.")
-        number += 1
+    prompt = await write_sections(binh, await binh.wait_message(), first=2)
     assert "điểm nhóm tiêu chí chung" in prompt.text
     await binh.send("35")
     assert "từ 0 đến 30" in (await binh.wait_message()).text

@@ -1,7 +1,7 @@
 """Issue 3: Mẫu 02 under hd21-2019, copy detection, returning a review, caps by discipline."""
 
 from tests.e2e.harness import MEMBERS
-from tests.e2e.reviewkit import fill_form, local, planned_cell, schedule, submit
+from tests.e2e.reviewkit import fill_form, local, planned_cell, schedule, submit, write_sections
 
 # Two members of the same đảng bộ writing honestly about similar work, and a copy of the first
 # with the names changed and a few words moved.
@@ -141,15 +141,7 @@ async def test_a_disciplined_member_is_told_only_kht_is_possible(tmp_path, cli_e
     phuc = users["DV006"]
     await phuc.send("/kiem_diem")
     await phuc.wait_message()
-    prompt = await phuc.wait_message()
-    while "✅ Xong" in prompt.button_labels():
-        if "⏭ Bỏ qua (không có)" in prompt.button_labels():
-            await phuc.press("⏭ Bỏ qua (không có)")
-        else:
-            await phuc.send("Nội dung tự kiểm điểm của đồng chí Phúc.")
-            await phuc.wait_message()
-            await phuc.press("✅ Xong")
-        prompt = await phuc.wait_message()
+    await write_sections(phuc, await phuc.wait_message())
     await phuc.send("28")
     await phuc.wait_message()
     await phuc.send("65")
