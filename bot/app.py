@@ -26,6 +26,7 @@ from handlers import (
 )
 from handlers.commands import COMMANDS
 from storage.db import Database
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,21 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(report_error)
 
 
+async def _translator_for_update(update: Update, context: BotContext) -> Translator:
+    """The user's language, from their saved choice when the database still answers."""
+    services = context.application.bot_data.get("services")
+    user = update.effective_user
+    if services is None or user is None:
+        return Translator("vi")
+    try:
+        async with services.db.session() as session:
+            account = await session.get(TelegramAccount, user.id)
+    except Exception:  # the database may be what failed; fall back to Telegram's language
+        account = None
+    chosen = account.chosen_locale if account else None
+    return Translator(locale_for(user.language_code, chosen, services.settings.default_locale))
+
+
 async def report_error(update: object, context: BotContext) -> None:
     """Log the failure without tokens or personal text, and tell the user in their language."""
     error = context.error
@@ -113,10 +129,7 @@ async def report_error(update: object, context: BotContext) -> None:
     )
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    services = context.application.bot_data.get("services")
-    default = services.settings.default_locale if services else "vi"
-    user = update.effective_user
-    t = Translator(locale_for(user.language_code if user else None, None, default))
+    t = await _translator_for_update(update, context)
     text = t("Sorry, something went wrong on my side. Please try again in a moment.")
     try:
         if update.callback_query is not None:

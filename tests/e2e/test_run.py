@@ -57,3 +57,13 @@ async def test_an_unexpected_failure_is_reported_to_the_user(bot, fake_telegram,
     reply = await user.wait_message()
     assert reply.text == "Sorry, something went wrong on my side. Please try again in a moment."
     assert any("error while handling update" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_error_message_follows_the_chosen_language(bot, fake_telegram):
+    user = fake_telegram.user("Bình", language_code="vi")
+    await user.send("/ngon_ngu")
+    await user.press("English", message=await user.wait_message())
+    await user.wait_edit()
+    fake_telegram.inject_error("sendMessage", chat_id=user.id, error_code=400, description="Bad Request: boom")
+    await user.send("/help")
+    assert (await user.wait_message()).text == "Sorry, something went wrong on my side. Please try again in a moment."
