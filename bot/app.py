@@ -12,16 +12,22 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.config import Settings
 from bot.context import BotContext, install_services
 from bot.i18n import Translator, locale_for
+from bot.jobs import schedule_monitor
 from bot.services import Services
 from conversations import self_review
 from handlers import (
+    appeal,
     ballot,
+    decision,
     invites,
     language,
     meeting_schedule,
+    plan,
+    plan_checks,
     review_admin,
     roster,
     start,
+    status,
     text_input,
 )
 from handlers.commands import COMMANDS
@@ -58,6 +64,7 @@ def build_application(
         services.bot_username = application.bot.username
         install_services(application, services)
         await register_commands(application, settings.default_locale)
+        schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)
 
     async def post_shutdown(application: Application) -> None:
         if services is not None:
@@ -91,6 +98,11 @@ def add_handlers(application: Application) -> None:
         self_review,
         review_admin,
         ballot,
+        plan,
+        plan_checks,
+        status,
+        decision,
+        appeal,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to whatever the user was last asked for (text_input).

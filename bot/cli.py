@@ -246,8 +246,24 @@ async def _cycle_create(settings: Settings, args: argparse.Namespace) -> int:
                     report_by=args.report_by,
                     actor="cli",
                 )
+                if args.set or args.deadline:  # issue 5: settings and R-D5 deadlines
+                    from bot.services.plans import save_own_plan
+
+                    await save_own_plan(
+                        session,
+                        org,
+                        year=args.year,
+                        rulebook_code=args.rulebook,
+                        overrides=dict(args.set or []),
+                        deadlines=dict(args.deadline or [])
+                        | {"finish_by": args.finish_by, "report_by": args.report_by},
+                        actor="cli",
+                        now=dt.datetime.now(dt.UTC),
+                    )
             except CycleError as error:
                 print(t(error.msgid, **error.params), file=sys.stderr)
+                for breach in getattr(error, "breaches", []):
+                    print(breach.render(t.gettext), file=sys.stderr)
                 return 1
         print(
             t(
@@ -259,6 +275,72 @@ async def _cycle_create(settings: Settings, args: argparse.Namespace) -> int:
                 report_by=t.date(args.report_by),
             )
         )
+        return 0
+    finally:
+        await db.dispose()
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """KEY=VALUE for a rulebook setting (issue 5): an integer, none, true/false or a word."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    word = value.strip().lower()
+    parsed: object = value.strip()
+    if word in ("none", "null", "không"):
+        parsed = None
+    elif word in ("true", "yes", "có"):
+        parsed = True
+    elif word in ("false", "no"):
+        parsed = False
+    elif word.lstrip("-").isdigit():
+        parsed = int(word)
+    return key.strip(), parsed
+
+
+def _deadline(text: str) -> tuple[str, dt.date]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=dd/mm/yyyy")
+    return key.strip(), _date(value.strip())
+
+
+def cmd_cycle_deadline(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    return asyncio.run(_cycle_deadline(settings, args))
+
+
+async def _cycle_deadline(settings: Settings, args: argparse.Namespace) -> int:
+    """A unit under a plan sets earlier deadlines for itself (R-D5)."""
+    from bot.services.cycles import CycleError, cycle_for_org
+    from bot.services.plans import save_unit_deadlines
+    from handlers import plan_texts
+    from storage.queries import org_by_code
+
+    t = Translator(settings.default_locale, settings.tz)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        async with db.session() as session:
+            org = await org_by_code(session, args.org)
+            cycle = await cycle_for_org(session, org) if org is not None else None
+            if org is None or cycle is None or cycle.year != args.year:
+                print(
+                    t(plan_texts.NO_PLAN_OVER, year=args.year, code=args.org),
+                    file=sys.stderr,
+                )
+                return 1
+            try:
+                await save_unit_deadlines(
+                    session, org, cycle, dict(args.deadlines), actor="cli",
+                    now=dt.datetime.now(dt.UTC),
+                )
+            except CycleError as error:
+                print(t(error.msgid, **error.params), file=sys.stderr)
+                for breach in getattr(error, "breaches", []):
+                    print(breach.render(t.gettext), file=sys.stderr)
+                return 1
+        print(t(plan_texts.DEADLINES_SAVED, org=org.name))
         return 0
     finally:
         await db.dispose()
@@ -328,7 +410,22 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--report-by", required=True, type=_date, help="dd/mm/yyyy: results reported upward"
     )
+    create.add_argument(
+        "--set", action="append", type=_setting, metavar="KEY=VALUE",
+        help="change a rulebook setting, e.g. htxs_quota_percent=15 (repeatable)",
+    )
+    create.add_argument(
+        "--deadline", action="append", type=_deadline, metavar="KEY=dd/mm/yyyy",
+        help="a plan deadline (R-D5), e.g. grassroots_done=20/12/2026 (repeatable)",
+    )
     create.set_defaults(fn=cmd_cycle_create)
+    deadline = cycle.add_parser(
+        "deadline", help="a unit under a plan sets earlier deadlines for itself (R-D5)"
+    )
+    deadline.add_argument("--org", required=True, help="organisation code")
+    deadline.add_argument("--year", required=True, type=int)
+    deadline.add_argument("deadlines", nargs="+", type=_deadline, metavar="KEY=dd/mm/yyyy")
+    deadline.set_defaults(fn=cmd_cycle_deadline)
     cycle.add_parser("list", help="list the plans").set_defaults(fn=cmd_cycle_list)
     return root
 

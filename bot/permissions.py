@@ -20,6 +20,10 @@ class Action(enum.StrEnum):
     RETURN_REVIEW = "return_review"  # send a self-review back for revision
     RUN_MEETING = "run_meeting"  # /hop: open the cell meeting, take attendance
     RUN_BALLOT = "run_ballot"  # /bo_phieu: open, follow and close a secret ballot round
+    SET_PLAN = "set_plan"  # /ke_hoach: the plan of a subtree, or earlier deadlines of a unit
+    LOWER_PROPOSAL = "lower_proposal"  # lower a proposed level after a breach, with a reason
+    VIEW_STATUS = "view_status"  # /tinh_trang, /bieu_do, /bao_cao: figures of the subtree
+    DECIDE = "decide"  # /quyet_dinh, /xep_loai_lai, answer appeals: held on the deciding level
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -38,6 +42,26 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
     Action.RETURN_REVIEW: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
     Action.RUN_MEETING: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
     Action.RUN_BALLOT: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.VIEW_STATUS: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    # Checked on the deciding level (DOMAIN §1 step 6): the grassroots committee for its
+    # cells, the grassroots cell for itself; see bot/services/decision.py.
+    Action.DECIDE: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER}),
+    Action.SET_PLAN: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    Action.LOWER_PROPOSAL: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
 }
 
 

@@ -42,6 +42,7 @@ from bot.services import ballot as service
 from bot.services import ballot_logs
 from bot.services.ballot import BLANK, CHOICES, BallotError, RoundResult, RoundView
 from bot.text import esc, split_message
+from handlers import plan_checks
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
 from rules.levels import Level
@@ -284,7 +285,7 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
-async def _open_round(turn: Turn, meeting: Meeting) -> None:
+async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
     services, t = turn.services, turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
@@ -292,7 +293,9 @@ async def _open_round(turn: Turn, meeting: Meeting) -> None:
         return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     try:
-        opened = await service.open_round(turn.session, state, actor=turn.actor, now=services.now())
+        opened = await service.open_round(
+            turn.session, state, actor=turn.actor, now=services.now(), candidate_ids=candidate_ids
+        )
     except BallotError as error:
         raise _refusal(error) from None
     round_id = opened.round.id
@@ -834,6 +837,8 @@ async def close_and_announce(context: BotContext, round_id: int, *, actor: str) 
         t = translator_for(account, services)
         await _send(context, account.telegram_id, results_text(t, result))
         sent.add(account.telegram_id)
+    # Issue 5: the proposals are checked at once; the secretary hears of any breach.
+    await plan_checks.announce_breaches(context, round_id)
 
 
 async def _round_of_button(turn: Turn, round_id: str) -> RoundView:
@@ -854,6 +859,14 @@ async def secretary_pressed(turn: Turn) -> None:
         _, meeting_id = _ids(data, "", 2)
         meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
         await _open_round(turn, meeting)
+        return
+    if kind == "revote":  # R-Q6: vote again on the members whose proposals break a rule
+        _, meeting_id = _ids(data, "", 2)
+        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
+        concerned = await plan_checks.members_to_revote(turn.session, meeting)
+        if not concerned:
+            raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
+        await _open_round(turn, meeting, concerned)
         return
     if kind not in ("close", "closeyes", "keep"):
         raise Refusal(INVALID)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.i18n import N_, Translator
 from bot.services.accounts import Identity
-from handlers import ballot_texts
+from handlers import ballot_texts, plan_texts, status_texts
 from storage.models import RoleKind
 
 
@@ -86,6 +86,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_SECRETARY),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
     CommandSpec("kiem_tra_phieu", *ballot_texts.KIEM_TRA_PHIEU, Audience.MEMBER),
+    # Status, decisions, appeals: msgids in the "status" domain (handlers/status_texts.py).
+    CommandSpec("tinh_trang", *status_texts.TINH_TRANG, Audience.MEMBER),
+    CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.INVITER),
+    CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.INVITER),
+    CommandSpec("quyet_dinh", *status_texts.QUYET_DINH, Audience.INVITER),
+    CommandSpec("xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.INVITER),
+    CommandSpec("khieu_nai", *status_texts.KHIEU_NAI, Audience.MEMBER),
+    CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
+    # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
+    CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.INVITER),
 )
 
 # Things done without a command, listed in /help for whom they concern.

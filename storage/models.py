@@ -473,3 +473,99 @@ class RatingChange(Base):
     kind: Mapped[str] = mapped_column(String(16))  # proposed | lowered | decided | cancelled
     level: Mapped[str | None] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Decisions and appeals (DOMAIN §1 step 6, §9; issue 6) ----------------------------------
+
+
+class Decision(Base):
+    """The deciding level confirmed the levels of a unit (a cell or a grassroots committee)."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    decided_count: Mapped[int] = mapped_column(Integer)
+    override_reason: Mapped[str | None] = mapped_column(Text)  # a standing breach overridden
+
+
+class Appeal(Base):
+    """A member's written appeal against a decided level (R-A1) and the written answer."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    deciding_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# Subtree figures join ratings by member within a cycle (migration 0006).
+Index("ix_ratings_member_cycle", Rating.member_id, Rating.cycle_id)
+
+
+# --- Plans and the deadline monitor (issue 5; bot/services/plans.py, bot/jobs.py) -----------
+
+
+class UnitDeadline(Base):
+    """A dated deadline of a plan (R-D5, and the plan's finish-by and report-by), set on the
+    cycle's own organisation or, earlier only, on a unit below it (R-D5)."""
+
+    __tablename__ = "plan_deadlines"
+    __table_args__ = (UniqueConstraint("cycle_id", "org_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(32))
+    due: Mapped[dt.date] = mapped_column(Date)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlanDraft(Base):
+    """The /ke_hoach answers so far, one draft per Telegram user (a restart keeps them)."""
+
+    __tablename__ = "plan_drafts"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    # "own": the unit opens or edits its own cycle; "inherit": only earlier deadlines.
+    mode: Mapped[str] = mapped_column(String(8))
+    year: Mapped[int | None] = mapped_column(Integer)
+    rulebook: Mapped[str | None] = mapped_column(String(16))
+    overrides: Mapped[str] = mapped_column(Text, default="{}")  # JSON, Rulebook settings
+    deadlines: Mapped[str] = mapped_column(Text, default="{}")  # JSON, key -> ISO date
+    step: Mapped[str] = mapped_column(String(40))  # what is asked now
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NoticeState(enum.StrEnum):
+    PENDING = "pending"  # claimed, about to be sent (or the process stopped meanwhile)
+    SENT = "sent"  # Telegram accepted it
+    FAILED = "failed"  # Telegram refused it after the retries: the next run sends it again
+    BLOCKED = "blocked"  # 403: the user blocked the bot; the secretary is told
+
+
+class SentNotice(Base):
+    """What the monitor has sent (or is sending): once per kind, target, cycle and stage."""
+
+    __tablename__ = "sent_notices"
+    __table_args__ = (UniqueConstraint("kind", "target", "cycle_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))  # "member:<id>"
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(96))
+    state: Mapped[str] = mapped_column(String(8))
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

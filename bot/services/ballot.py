@@ -236,9 +236,15 @@ class OpenedRound:
 
 
 async def open_round(
-    session: AsyncSession, state: MeetingState, *, actor: str, now: dt.datetime
+    session: AsyncSession,
+    state: MeetingState,
+    *,
+    actor: str,
+    now: dt.datetime,
+    candidate_ids: Sequence[int] | None = None,
 ) -> OpenedRound:
-    """Open the next round: everyone to be rated, or only those the last round left undecided.
+    """Open the next round: everyone to be rated, only those the last round left undecided,
+    or (candidate_ids) the members whose proposals broke a rule and are voted on again (R-Q6).
 
     Voter rows and count rows are all created here, before any ballot is cast (R-B6).
     """
@@ -255,7 +261,12 @@ async def open_round(
         )
     previous = await rounds_of(session, state.meeting.id)
     by_id = {m.id: m for m in state.members}
-    if previous:
+    if candidate_ids is not None:
+        wanted = set(candidate_ids)
+        candidates = [m for m in state.candidates() if m.id in wanted]
+        if not candidates:
+            raise BallotError(N_("None of these members is to be rated at this meeting."))
+    elif previous:
         undecided = await session.scalars(
             select(BallotCandidate)
             .where(BallotCandidate.round_id == previous[-1].id, BallotCandidate.undecided)

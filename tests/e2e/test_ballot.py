@@ -284,15 +284,11 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     assert "Số đảng viên được xếp loại tại hội nghị: 14." in meeting.text
 
     await secretary.send("/bo_phieu")
-    progress = None
-    for _ in range(50):
-        await fake_telegram.wait_idle(quiet=0.1)
-        try:
-            progress = newest(secretary, "0/12 đã bỏ phiếu")
-            break
-        except AssertionError:
-            continue
-    assert progress is not None and "Chưa bỏ phiếu: Bùi Thị Hoa, Dương Thị Nga" in progress.text
+    progress = await until(
+        lambda: next((m for m in secretary.messages() if "0/12 đã bỏ phiếu" in (m.text or "")), None),
+        seconds=30,
+    )
+    assert "Chưa bỏ phiếu: Bùi Thị Hoa, Dương Thị Nga" in progress.text
     for code in ("DV13", "DV14", "DV15"):  # the excused and the probationary get no ballot
         assert not any("Phiếu bầu kín" in (m.text or "") for m in users[code].messages())
     for code in VOTERS:

@@ -1,0 +1,205 @@
+"""The decision (DOMAIN §1 step 6), re-rating (R-A2) and the people to tell (R-A3).
+
+The deciding level of a cell is its grassroots committee (đảng ủy cơ sở), or the cell itself
+when it is a grassroots cell (chi bộ cơ sở); ``Action.DECIDE`` is checked on that level. A
+decision turns every live proposal of the unit into a decided level, appends a "decided"
+change to each rating's history, and is recorded as a Decision and in the audit log, with the
+written reason when a standing quota or cap breach was overridden.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_breaches
+from bot.services.cycles import cycle_for_org
+from bot.services.reviews import grassroots_root
+from rules.breaches import Breach, Severity
+from storage.models import (
+    AuditEntry,
+    Cycle,
+    Decision,
+    Member,
+    Organisation,
+    OrgKind,
+    Rating,
+    RatingChange,
+    RatingState,
+    Role,
+    RoleKind,
+    TelegramAccount,
+)
+
+COMMITTEE_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER)
+
+
+async def deciding_level(session: AsyncSession, org: Organisation) -> Organisation | None:
+    """The organisation that decides for `org`: None when `org` is above the grassroots."""
+    kind = OrgKind(org.kind)
+    if kind in (OrgKind.GRASSROOTS, OrgKind.GRASSROOTS_CELL):
+        return org
+    if kind.is_cell:
+        return await grassroots_root(session, org)
+    return None
+
+
+@dataclass
+class DecisionView:
+    unit: Organisation  # the cell or grassroots unit whose levels are decided
+    cycle: Cycle
+    proposals: list[RatedMember]  # live proposals, to be decided
+    decided: list[RatedMember]
+    breaches: list[Breach]  # standing errors: they block unless overridden
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.breaches)
+
+
+async def decision_view(session: AsyncSession, unit: Organisation, cycle: Cycle) -> DecisionView:
+    rated = await rated_members(session, cycle, unit)
+    proposals = [r for r in rated if r.rating.state == RatingState.PROPOSED]
+    decided = [r for r in rated if r.rating.state == RatingState.DECIDED]
+    if OrgKind(unit.kind) is OrgKind.CELL:
+        found = await cell_breaches(session, cycle, unit)
+    else:
+        found = (await unit_breaches(session, cycle, unit)).get(unit.id, [])
+    pending = {str(r.member.id) for r in proposals}
+    breaches = [
+        b
+        for b in found
+        if b.severity is Severity.ERROR
+        and (b.code.startswith("quota.") or any(m in pending for m in b.member_ids))
+    ]
+    return DecisionView(unit, cycle, proposals, decided, breaches)
+
+
+async def unit_cycle(session: AsyncSession, unit: Organisation) -> Cycle | None:
+    return await cycle_for_org(session, unit)
+
+
+async def decide(
+    session: AsyncSession,
+    view: DecisionView,
+    *,
+    actor: str,
+    now: dt.datetime,
+    reason: str | None = None,
+) -> list[RatedMember]:
+    """Confirm every live proposal of the unit; returns what was decided."""
+    for r in view.proposals:
+        rating = r.rating
+        rating.state = RatingState.DECIDED
+        rating.decided_level = rating.proposed_level
+        rating.decided_at = now
+        rating.decided_by = actor
+        session.add(
+            RatingChange(
+                rating_id=rating.id,
+                at=now,
+                actor=actor,
+                kind="decided",
+                level=rating.decided_level,
+                reason=reason,
+            )
+        )
+    session.add(
+        Decision(
+            cycle_id=view.cycle.id,
+            org_id=view.unit.id,
+            at=now,
+            actor=actor,
+            decided_count=len(view.proposals),
+            override_reason=reason,
+        )
+    )
+    session.add(
+        AuditEntry.record(
+            actor,
+            "rating.decide",
+            "organisation",
+            view.unit.code,
+            year=view.cycle.year,
+            count=len(view.proposals),
+            overridden=[b.code for b in view.breaches] if reason else [],
+            reason=reason,
+        )
+    )
+    await session.flush()
+    return list(view.proposals)
+
+
+async def cancel_decided(
+    session: AsyncSession, rating: Rating, *, actor: str, now: dt.datetime, reason: str
+) -> Rating:
+    """R-A2: the decided rating is cancelled (kept as history) and a new one reopened."""
+    old_level = rating.decided_level
+    rating.state = RatingState.CANCELLED
+    session.add(
+        RatingChange(
+            rating_id=rating.id,
+            at=now,
+            actor=actor,
+            kind="cancelled",
+            level=old_level,
+            reason=reason,
+        )
+    )
+    await session.flush()  # the cancelled row no longer counts as live
+    fresh = Rating(cycle_id=rating.cycle_id, member_id=rating.member_id, state=RatingState.PROPOSED)
+    session.add(fresh)
+    await session.flush()
+    session.add(
+        RatingChange(rating_id=fresh.id, at=now, actor=actor, kind="reopened", reason=reason)
+    )
+    session.add(
+        AuditEntry.record(
+            actor,
+            "rating.cancel",
+            "rating",
+            rating.id,
+            member=rating.member_id,
+            level=old_level,
+            reopened=fresh.id,
+            reason=reason,
+        )
+    )
+    return fresh
+
+
+async def reachable_account(session: AsyncSession, member_id: int) -> TelegramAccount | None:
+    """The member's account if the bot may write to it (started, not blocked)."""
+    account = await session.scalar(
+        select(TelegramAccount).where(TelegramAccount.member_id == member_id)
+    )
+    if account is None or account.started_at is None or account.blocked_at is not None:
+        return None
+    return account
+
+
+async def role_accounts(
+    session: AsyncSession, org_id: int, roles: tuple[RoleKind, ...]
+) -> list[tuple[Member, TelegramAccount]]:
+    """Holders of `roles` on the organisation whom the bot may write to."""
+    rows = await session.execute(
+        select(Member, TelegramAccount)
+        .join(Role, Role.member_id == Member.id)
+        .join(TelegramAccount, TelegramAccount.member_id == Member.id)
+        .where(
+            Role.org_id == org_id,
+            Role.role.in_([r.value for r in roles]),
+            TelegramAccount.started_at.is_not(None),
+            TelegramAccount.blocked_at.is_(None),
+        )
+        .order_by(Member.full_name)
+    )
+    seen, found = set(), []
+    for member, account in rows:
+        if member.id not in seen:
+            seen.add(member.id)
+            found.append((member, account))
+    return found

@@ -1,0 +1,366 @@
+"""Plans (kế hoạch): a cycle's rulebook settings and its dated deadlines, per unit.
+
+- The cycle (``cycles``) is set on an upper committee's organisation: year, rulebook, and the
+  settings it overrides (``cycles.overrides``, JSON, checked by ``Rulebook.with_overrides``).
+  R-D1 and R-D2 are settings (``draft_report_working_days_before``,
+  ``self_review_days_before``).
+- Dated deadlines (R-D5, and the plan's ``finish_by`` and ``report_by``) are rows of
+  ``plan_deadlines`` keyed (cycle, organisation, key). The rulebook's dates are the defaults;
+  the cycle's organisation may move them; a unit below may set a deadline for itself that is
+  earlier than the one it inherits, never later (``rules.deadlines.check_child_deadline``).
+  A unit's deadline is the one set on its nearest ancestor-or-self.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.services.cycles import CycleError, create_cycle, cycle_for_org, cycle_rulebook
+from rules.breaches import Breach
+from rules.deadlines import check_child_deadlines, plan_deadlines
+from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
+from storage.models import AuditEntry, Cycle, Organisation, UnitDeadline
+from storage.queries import subtree_range
+
+FINISH_BY = "finish_by"
+REPORT_BY = "report_by"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A rulebook setting a plan may change in the bot: key, label msgid, rule, value kind."""
+
+    key: str
+    msgid: str
+    rule: str
+    kind: str  # "int" | "optional" (an int or none) | "bool"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("htxs_quota_percent", N_("HTXS at most, % of those reaching HTT"), "R-Q1", "int"),
+    Setting(
+        "htxs_quota_outstanding_percent",
+        N_("HTXS at most for outstanding units, % (by decision of the upper level)"),
+        "R-Q1",
+        "optional",
+    ),
+    Setting(
+        "small_group_htt_below",
+        N_("Small group: fewer than this many at HTT may have 1 HTXS"),
+        "R-Q4",
+        "optional",
+    ),
+    Setting(
+        "small_cell_size_below",
+        N_("Small cell: a cell with fewer members than this"),
+        "R-Q4",
+        "optional",
+    ),
+    Setting("small_cell_htxs_max", N_("… may have at most this many HTXS"), "R-Q4", "int"),
+    Setting(
+        "sick_leave_cap_months",
+        N_("Sick leave from this many months: at most HT"),
+        "R-C1",
+        "optional",
+    ),
+    Setting("head_cap", N_("The head is not rated above the collective"), "R-C4", "bool"),
+    Setting(
+        "self_review_days_before",
+        N_("Self-review handed in, days before the meeting"),
+        "R-D2",
+        "int",
+    ),
+    Setting(
+        "draft_report_working_days_before",
+        N_("Draft report sent, working days before the meeting"),
+        "R-D1",
+        "int",
+    ),
+)
+SETTING_KEYS = {s.key: s for s in SETTINGS}
+
+DEADLINE_NAMES = {
+    FINISH_BY: N_("Reviews and ratings finished (finish-by)"),
+    REPORT_BY: N_("Results reported upward (report-by)"),
+}
+
+
+class PlanError(CycleError):
+    """A plan that cannot be saved; `breaches` lists deadlines later than the parent's."""
+
+    def __init__(self, msgid: str, breaches: list[Breach] | None = None, **params: object) -> None:
+        super().__init__(msgid, **params)
+        self.breaches = breaches or []
+
+
+def deadline_keys(rb: Rulebook) -> list[str]:
+    return [FINISH_BY, REPORT_BY, *(d.key for d in rb.plan_deadlines)]
+
+
+def deadline_msgid(rb: Rulebook, key: str) -> str:
+    if key in DEADLINE_NAMES:
+        return DEADLINE_NAMES[key]
+    return next((d.msgid for d in rb.plan_deadlines if d.key == key), key)
+
+
+def default_deadlines(rb: Rulebook, year: int) -> dict[str, dt.date]:
+    """The rulebook's dates (R-D5); finish-by 31/12, report-by the last plan deadline."""
+    dated = {d.key: d.due for d in plan_deadlines(rb, year)}
+    finish = dt.date(year, 12, 31)
+    report = max(dated.values(), default=dt.date(year + 1, 1, 15))
+    return {FINISH_BY: finish, REPORT_BY: max(report, finish), **dated}
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """A typed value for a setting: an integer, "không"/"none" for no value, "có"/"không"."""
+    setting = SETTING_KEYS[key]
+    word = text.strip().lower()
+    if setting.kind == "bool":
+        if word in ("có", "co", "yes", "y", "1", "bật", "on"):
+            return True
+        if word in ("không", "khong", "no", "n", "0", "tắt", "off"):
+            return False
+        raise ValueError(text)
+    if setting.kind == "optional" and word in ("không", "khong", "none", "-", "no"):
+        return None
+    if not word.isdigit():
+        raise ValueError(text)
+    return int(word)
+
+
+def check_overrides(code: str, overrides: Mapping[str, Any]) -> Rulebook:
+    """The rulebook with the plan's overrides, or PlanError naming the bad setting."""
+    try:
+        return rulebook(code, **overrides)
+    except ValueError:
+        raise PlanError(N_("A setting has a value the rulebook does not accept.")) from None
+
+
+def parse_date(text: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text.strip(), "%d/%m/%Y").date()
+    except ValueError:
+        return None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def deadline_rows(session: AsyncSession, cycle: Cycle) -> list[UnitDeadline]:
+    return list(
+        await session.scalars(select(UnitDeadline).where(UnitDeadline.cycle_id == cycle.id))
+    )
+
+
+def ancestor_ids(org: Organisation) -> list[int]:
+    return [int(part) for part in org.path.strip("/").split("/")]
+
+
+def effective_from_rows(
+    cycle: Cycle, org: Organisation, rows: list[UnitDeadline], *, include_self: bool = True
+) -> dict[str, dt.date]:
+    """The deadlines that hold for `org`: the cycle's, then those of its ancestors down to it
+    (or down to its parent when `include_self` is False); the deepest wins."""
+    rb = cycle_rulebook(cycle)
+    found = default_deadlines(rb, cycle.year)
+    found[FINISH_BY], found[REPORT_BY] = cycle.finish_by, cycle.report_by
+    chain = ancestor_ids(org)
+    if not include_self:
+        chain = chain[:-1]
+    depth = {org_id: index for index, org_id in enumerate(chain)}
+    for row in sorted((r for r in rows if r.org_id in depth), key=lambda r: depth[r.org_id]):
+        found[row.key] = row.due
+    return found
+
+
+async def effective_deadlines(
+    session: AsyncSession, cycle: Cycle, org: Organisation, *, include_self: bool = True
+) -> dict[str, dt.date]:
+    return effective_from_rows(
+        cycle, org, await deadline_rows(session, cycle), include_self=include_self
+    )
+
+
+def overrides_of(cycle: Cycle) -> dict[str, Any]:
+    return json.loads(cycle.overrides) if cycle.overrides else {}
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+async def _set_rows(
+    session: AsyncSession,
+    cycle: Cycle,
+    org: Organisation,
+    deadlines: Mapping[str, dt.date],
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    existing = {
+        r.key: r
+        for r in await session.scalars(
+            select(UnitDeadline).where(
+                UnitDeadline.cycle_id == cycle.id, UnitDeadline.org_id == org.id
+            )
+        )
+    }
+    for key, due in deadlines.items():
+        row = existing.get(key)
+        if row is None:
+            session.add(
+                UnitDeadline(
+                    cycle_id=cycle.id, org_id=org.id, key=key, due=due, set_by=actor, set_at=now
+                )
+            )
+        elif row.due != due:
+            row.due, row.set_by, row.set_at = due, actor, now
+    await session.flush()
+
+
+async def _later_below(
+    session: AsyncSession, cycle: Cycle, org: Organisation, deadlines: Mapping[str, dt.date]
+) -> list[Breach]:
+    """Deadlines units below `org` set that would become later than the new ones."""
+    rows = await session.execute(
+        select(UnitDeadline, Organisation)
+        .join(Organisation, Organisation.id == UnitDeadline.org_id)
+        .where(
+            UnitDeadline.cycle_id == cycle.id, subtree_range(org.path), Organisation.id != org.id
+        )
+    )
+    found = []
+    for row, _unit in rows:
+        if row.key in deadlines:
+            found += check_child_deadlines({row.key: row.due}, {row.key: deadlines[row.key]})
+    return found
+
+
+def _check_dates(year: int, deadlines: Mapping[str, dt.date]) -> None:
+    finish, report = deadlines.get(FINISH_BY), deadlines.get(REPORT_BY)
+    if finish is not None and report is not None and report < finish:
+        raise PlanError(N_("The report date must not be before the finish-by date."))
+    if finish is not None and not year - 1 <= finish.year <= year + 1:
+        raise PlanError(N_("The finish-by date must be near the end of {year}."), year=year)
+
+
+async def save_own_plan(
+    session: AsyncSession,
+    org: Organisation,
+    *,
+    year: int,
+    rulebook_code: str,
+    overrides: Mapping[str, Any],
+    deadlines: Mapping[str, dt.date],
+    actor: str,
+    now: dt.datetime,
+) -> Cycle:
+    """Open (or change) the plan `org` sets for its subtree: rulebook, settings, deadlines."""
+    if rulebook_code not in RULEBOOKS:
+        raise PlanError(
+            N_("Unknown rulebook {code}; choose {choices}."),
+            code=rulebook_code,
+            choices=", ".join(RULEBOOKS),
+        )
+    rb = check_overrides(rulebook_code, overrides)
+    full = default_deadlines(rb, year) | dict(deadlines)
+    _check_dates(year, full)
+    above = await session.scalar(
+        select(Cycle).where(Cycle.org_id.in_(ancestor_ids(org)[:-1]), Cycle.year == year)
+    )
+    if above is not None:
+        raise PlanError(
+            N_(
+                "{org} inherits the {year} plan of the upper level; it may only set earlier "
+                "deadlines."
+            ),
+            org=org.name,
+            year=year,
+        )
+    cycle = await session.scalar(select(Cycle).where(Cycle.org_id == org.id, Cycle.year == year))
+    if cycle is None:
+        cycle = await create_cycle(
+            session,
+            org,
+            year=year,
+            rulebook_code=rulebook_code,
+            finish_by=full[FINISH_BY],
+            report_by=full[REPORT_BY],
+            actor=actor,
+        )
+    else:
+        later = await _later_below(session, cycle, org, full)
+        if later:
+            raise PlanError(
+                N_("A unit below has set a deadline later than the new one; it must move first."),
+                later,
+            )
+        cycle.rulebook = rulebook_code
+        cycle.finish_by, cycle.report_by = full[FINISH_BY], full[REPORT_BY]
+    cycle.overrides = json.dumps(dict(overrides), sort_keys=True) if overrides else None
+    dated = {k: v for k, v in full.items() if k not in (FINISH_BY, REPORT_BY)}
+    await _set_rows(session, cycle, org, dated, actor, now)
+    session.add(
+        AuditEntry.record(
+            actor,
+            "plan.save",
+            "organisation",
+            org.code,
+            year=year,
+            rulebook=rulebook_code,
+            overrides=dict(overrides),
+            deadlines={k: v.isoformat() for k, v in full.items()},
+        )
+    )
+    await session.flush()
+    return cycle
+
+
+async def save_unit_deadlines(
+    session: AsyncSession,
+    org: Organisation,
+    cycle: Cycle,
+    deadlines: Mapping[str, dt.date],
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    """A unit below the cycle's organisation sets earlier deadlines for itself (R-D5)."""
+    if cycle.org_id == org.id:
+        raise PlanError(N_("This is the plan's own organisation: change the plan itself."))
+    parent = await effective_deadlines(session, cycle, org, include_self=False)
+    unknown = [key for key in deadlines if key not in parent]
+    if unknown:
+        raise PlanError(N_("Unknown deadline {key}."), key=unknown[0])
+    breaches = check_child_deadlines(dict(deadlines), parent)
+    if breaches:
+        raise PlanError(N_("A unit may set earlier deadlines, never later ones."), breaches)
+    later = await _later_below(session, cycle, org, deadlines)
+    if later:
+        raise PlanError(
+            N_("A unit below has set a deadline later than the new one; it must move first."),
+            later,
+        )
+    await _set_rows(session, cycle, org, deadlines, actor, now)
+    session.add(
+        AuditEntry.record(
+            actor,
+            "plan.deadlines",
+            "organisation",
+            org.code,
+            cycle=cycle.id,
+            deadlines={k: v.isoformat() for k, v in deadlines.items()},
+        )
+    )
+    await session.flush()
+
+
+async def governing_cycle(session: AsyncSession, org: Organisation) -> Cycle | None:
+    return await cycle_for_org(session, org)

@@ -1,0 +1,354 @@
+"""Where a subtree stands: /tinh_trang (figures, drill-down, paging), /bieu_do (PNG chart),
+/bao_cao (.xlsx report). Figures come from ``bot.services.status`` (grouped aggregate queries).
+
+Buttons: ``tt:o:<org id>:<page>`` shows an organisation (drill down, up, or another page),
+``tt:c:<org id>`` the chart and ``tt:x:<org id>`` the spreadsheet. Every press is checked
+again against the caller's roles: a role on an organisation grants its subtree only.
+
+A plain member (no role) sees their own cell's progress in figures, nothing else: no levels,
+no breaches, no units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler, CommandHandler
+
+from bot.i18n import N_, Translator
+from bot.permissions import Action, allowed, grants_for
+from bot.services.report import status_chart, status_workbook
+from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
+from bot.text import esc
+from handlers.base import Refusal, Turn, turn_handler
+from storage.models import Organisation
+from storage.queries import org_by_code
+
+PREFIX = "tt:"
+PAGE_SIZE = 20
+MAX_BREACH_LINES = 6
+DRILL_BUTTONS_PER_ROW = 4
+INVALID = N_("This button is no longer valid.")
+
+
+# --- which organisation ----------------------------------------------------------------------
+
+
+def _today(turn: Turn):
+    return turn.services.now().astimezone(turn.services.settings.tz).date()
+
+
+async def _target(turn: Turn, code: str | None) -> tuple[Organisation, bool]:
+    """The organisation asked about and whether the caller sees everything (True) or only
+    their own cell's progress (False); refused outside the caller's subtree."""
+    turn.require_member()
+    member = turn.identity.member
+    if code:
+        org = await org_by_code(turn.session, code)
+        if org is None:
+            raise Refusal("There is no organisation with the code {code}.", code=esc(code))
+        if allowed(turn.identity.grants, Action.VIEW_STATUS, org.path):
+            return org, True
+        if org.id == member.org_id:
+            return org, False
+        turn.require(Action.VIEW_STATUS, org)  # refuses
+    roots = grants_for(turn.identity.grants, Action.VIEW_STATUS)
+    if roots:
+        top = min(roots, key=lambda g: (g.org_path.count("/"), g.org_path))
+        return await turn.session.get(Organisation, top.org_id), True
+    return await turn.session.get(Organisation, member.org_id), False
+
+
+async def _org_from_button(turn: Turn, org_id: str) -> Organisation:
+    if not org_id.isdigit() or len(org_id) > 12:
+        raise Refusal(INVALID)
+    org = await turn.session.get(Organisation, int(org_id))
+    if org is None:
+        raise Refusal(INVALID)
+    return org
+
+
+async def _full_access(turn: Turn, org: Organisation) -> bool:
+    turn.require_member()
+    if allowed(turn.identity.grants, Action.VIEW_STATUS, org.path):
+        return True
+    if org.id == turn.identity.member.org_id:
+        return False
+    turn.require(Action.VIEW_STATUS, org)
+    return False
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _levels(t: Translator, counter) -> str:
+    return ", ".join(f"{code} {t.number(counter[code])}" for code in LEVEL_CODES)
+
+
+def progress_lines(t: Translator, f: Figures) -> list[str]:
+    n = t.number
+    return [
+        t(
+            "👥 Members: {members}; to be reviewed: {to_review}; to be rated: {to_rate}",
+            members=n(f.members),
+            to_review=n(f.to_review),
+            to_rate=n(f.to_rate),
+        ),
+        t(
+            "📝 Self-reviews: submitted {submitted} (late {late}); not submitted {missing}",
+            submitted=n(f.submitted),
+            late=n(f.late),
+            missing=n(f.missing),
+        ),
+        t(
+            "🗓 Meetings: held {held}; scheduled {scheduled}; cells {cells}",
+            held=n(f.meetings_held),
+            scheduled=n(f.meetings_scheduled),
+            cells=n(f.cells),
+        ),
+        t(
+            "🗳 Ballots: open {open}; closed {closed}",
+            open=n(f.ballots_open),
+            closed=n(f.ballots_closed),
+        ),
+    ]
+
+
+def level_lines(t: Translator, f: Figures) -> list[str]:
+    return [
+        t("📋 Proposed: {levels}", levels=_levels(t, f.proposed)),
+        t("✅ Decided: {levels}", levels=_levels(t, f.decided)),
+        t(
+            "⚠️ Breaches: quota {quota}; caps {caps}; deadline {deadline}",
+            quota=t.number(f.quota_breaches),
+            caps=t.number(f.cap_breaches),
+            deadline=t.number(f.deadline_breaches),
+        ),
+    ]
+
+
+def short_line(t: Translator, org: Organisation, f: Figures) -> str:
+    name = org.name if len(org.name) <= 40 else org.name[:39] + "…"
+    figures = t(
+        "📝 {submitted}/{to_review} ⏰ {late} · 🗓 {held}/{cells} · 🗳 {open} · "
+        "✅ {decided}/{to_rate} · ⚠️ {breaches}",
+        submitted=t.number(f.submitted),
+        to_review=t.number(f.to_review),
+        late=t.number(f.late),
+        held=t.number(f.meetings_held),
+        cells=t.number(f.cells),
+        open=t.number(f.ballots_open),
+        decided=t.number(f.decided_total),
+        to_rate=t.number(f.to_rate),
+        breaches=t.number(f.breaches),
+    )
+    return f"• <b>{esc(org.code)}</b> {esc(name)}: {figures}"
+
+
+def _header(t: Translator, status: Status) -> list[str]:
+    org = status.org
+    title = t("Status of {org} ({code})", org=org.name, code=org.code)
+    lines = [f"<b>{esc(title)}</b>"]
+    if status.cycle is None:
+        lines.append(t("No review plan covers this organisation yet."))
+    else:
+        lines.append(
+            t(
+                "Plan {year}: finish by {finish_by}, report by {report_by}.",
+                year=status.cycle.year,
+                finish_by=t.date(status.cycle.finish_by),
+                report_by=t.date(status.cycle.report_by),
+            )
+        )
+    return lines
+
+
+def full_text(t: Translator, status: Status, page: int) -> str:
+    lines = _header(t, status) + [""] + progress_lines(t, status.total)
+    lines += level_lines(t, status.total)
+    for item in status.breaches[:MAX_BREACH_LINES]:
+        text = item.breach.render(t.gettext)
+        lines.append("   – " + esc(text if len(text) <= 160 else text[:159] + "…"))
+    if len(status.breaches) > MAX_BREACH_LINES:
+        lines.append(
+            "   – "
+            + t(
+                "and {count} more: see /bao_cao",
+                count=t.number(len(status.breaches) - MAX_BREACH_LINES),
+            )
+        )
+    if status.finish_by_passed and status.total.deadline_breaches:
+        lines.append(
+            "   – "
+            + t(
+                "{count} members still without a decided level after the finish-by date {date}",
+                count=t.number(status.total.deadline_breaches),
+                date=t.date(status.cycle.finish_by),
+            )
+        )
+    children = status.children
+    if children:
+        first = page * PAGE_SIZE
+        shown = children[first : first + PAGE_SIZE]
+        lines += [
+            "",
+            t(
+                "Units under it ({first}–{last} of {total}):",
+                first=t.number(first + 1),
+                last=t.number(first + len(shown)),
+                total=t.number(len(children)),
+            ),
+            t(
+                "📝 submitted/to review ⏰ late · 🗓 meetings held/cells · 🗳 ballots open · "
+                "✅ decided/to rate · ⚠️ breaches"
+            ),
+        ]
+        lines += [short_line(t, child, figures) for child, figures in shown]
+    return "\n".join(lines)
+
+
+def progress_text(t: Translator, status: Status) -> str:
+    return "\n".join(_header(t, status) + [""] + progress_lines(t, status.total))
+
+
+def keyboard(
+    turn: Turn, status: Status, page: int, parent: Organisation | None
+) -> InlineKeyboardMarkup:
+    t = turn.t
+    org = status.org
+    first = page * PAGE_SIZE
+    shown = status.children[first : first + PAGE_SIZE]
+    drill = [
+        InlineKeyboardButton(f"🔎 {child.code}", callback_data=f"{PREFIX}o:{child.id}:0")
+        for child, _ in shown
+    ]
+    rows = [
+        drill[i : i + DRILL_BUTTONS_PER_ROW] for i in range(0, len(drill), DRILL_BUTTONS_PER_ROW)
+    ]
+    paging = []
+    if page > 0:
+        paging.append(
+            InlineKeyboardButton(t("◀️ Previous"), callback_data=f"{PREFIX}o:{org.id}:{page - 1}")
+        )
+    if first + PAGE_SIZE < len(status.children):
+        paging.append(
+            InlineKeyboardButton(t("Next ▶️"), callback_data=f"{PREFIX}o:{org.id}:{page + 1}")
+        )
+    if paging:
+        rows.append(paging)
+    nav = []
+    if parent is not None:
+        nav.append(
+            InlineKeyboardButton(
+                t("⬆️ Up: {code}", code=parent.code), callback_data=f"{PREFIX}o:{parent.id}:0"
+            )
+        )
+    nav.append(InlineKeyboardButton(t("📊 Chart"), callback_data=f"{PREFIX}c:{org.id}"))
+    nav.append(InlineKeyboardButton(t("📥 Spreadsheet"), callback_data=f"{PREFIX}x:{org.id}"))
+    rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+async def _status(turn: Turn, org: Organisation, *, full: bool = True) -> Status:
+    return await subtree_status(
+        turn.session, org, now=turn.services.now(), today=_today(turn), with_breaches=full
+    )
+
+
+async def _view(turn: Turn, org: Organisation, full: bool, page: int):
+    status = await _status(turn, org, full=full)
+    if not full:
+        return progress_text(turn.t, status), None
+    pages = max((len(status.children) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(page, 0), pages - 1)
+    parent = None
+    if org.parent_id is not None:
+        candidate = await turn.session.get(Organisation, org.parent_id)
+        if allowed(turn.identity.grants, Action.VIEW_STATUS, candidate.path):
+            parent = candidate
+    return full_text(turn.t, status, page), keyboard(turn, status, page, parent)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+@turn_handler()
+async def status_command(turn: Turn) -> None:
+    args = turn.context.args or []
+    org, full = await _target(turn, args[0] if args else None)
+    text, markup = await _view(turn, org, full, 0)
+    await turn.reply(text, reply_markup=markup)
+
+
+async def _send_chart(turn: Turn, org: Organisation) -> None:
+    turn.require(Action.VIEW_STATUS, org)
+    status = await _status(turn, org)
+    png = await asyncio.to_thread(status_chart, status, turn.t)
+    await turn.context.bot.send_photo(
+        turn.chat_id,
+        png,
+        caption=turn.t("Progress and levels of {org}", org=esc(org.name)),
+        parse_mode="HTML",
+    )
+
+
+async def _send_report(turn: Turn, org: Organisation) -> None:
+    turn.require(Action.VIEW_STATUS, org)
+    progress = await turn.reply(turn.t("Preparing the report of {org}…", org=esc(org.name)))
+    status = await _status(turn, org)
+    content = await status_workbook(turn.session, status, turn.t, _today(turn))
+    await progress.delete()
+    year = status.cycle.year if status.cycle else ""
+    await turn.context.bot.send_document(
+        turn.chat_id,
+        content,
+        filename=f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx"),
+        caption=turn.t("Status of {org}: summary, members and breaches", org=esc(org.name)),
+        parse_mode="HTML",
+    )
+
+
+async def _managed_target(turn: Turn) -> Organisation:
+    args = turn.context.args or []
+    org, full = await _target(turn, args[0] if args else None)
+    if not full:
+        raise Refusal("This is for the secretaries, deputies and committee members.")
+    return org
+
+
+@turn_handler()
+async def chart_command(turn: Turn) -> None:
+    await _send_chart(turn, await _managed_target(turn))
+
+
+@turn_handler()
+async def report_command(turn: Turn) -> None:
+    await _send_report(turn, await _managed_target(turn))
+
+
+@turn_handler()
+async def status_button(turn: Turn) -> None:
+    parts = turn.query.data.removeprefix(PREFIX).split(":")
+    if parts[0] == "o" and len(parts) == 3 and parts[2].isdigit() and len(parts[2]) < 6:
+        org = await _org_from_button(turn, parts[1])
+        full = await _full_access(turn, org)
+        text, markup = await _view(turn, org, full, int(parts[2]))
+        await turn.answer()
+        await turn.edit(text, reply_markup=markup)
+    elif parts[0] in ("c", "x") and len(parts) == 2:
+        org = await _org_from_button(turn, parts[1])
+        turn.require_member()
+        turn.require(Action.VIEW_STATUS, org)
+        await turn.answer(turn.t("Preparing…"))
+        await (_send_chart if parts[0] == "c" else _send_report)(turn, org)
+    else:
+        raise Refusal(INVALID)
+
+
+HANDLERS = [
+    CommandHandler("tinh_trang", status_command),
+    CommandHandler("bieu_do", chart_command),
+    CommandHandler("bao_cao", report_command),
+    CallbackQueryHandler(status_button, pattern=f"^{PREFIX}"),
+]
