@@ -72,6 +72,9 @@ class Grant:
     org_path: str
     org_code: str
     org_is_cell: bool
+    # The deciding level (DOMAIN §1 step 6): a grassroots committee for its cells, or a
+    # grassroots cell for itself — not a chi bộ under a committee.
+    org_decides: bool = False
 
 
 def in_subtree(ancestor_path: str, path: str) -> bool:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from bot.i18n import N_, Translator
+from bot.permissions import Action, grants_for
 from bot.services.accounts import Identity
 from handlers import ballot_texts, plan_texts, status_texts
 from storage.models import RoleKind
@@ -16,6 +17,7 @@ class Audience(enum.Enum):
     MEMBER = "member"  # a linked party member
     INVITER = "inviter"  # secretary, deputy, committee member or organising office
     CELL_SECRETARY = "cell_secretary"  # secretary or deputy of a chi bộ
+    DECIDER = "decider"  # holds a deciding role on a grassroots committee or grassroots cell
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("tinh_trang", *status_texts.TINH_TRANG, Audience.MEMBER),
     CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.INVITER),
     CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.INVITER),
-    CommandSpec("quyet_dinh", *status_texts.QUYET_DINH, Audience.INVITER),
-    CommandSpec("xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.INVITER),
+    CommandSpec("quyet_dinh", *status_texts.QUYET_DINH, Audience.DECIDER),
+    CommandSpec("xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.DECIDER),
     CommandSpec("khieu_nai", *status_texts.KHIEU_NAI, Audience.MEMBER),
     CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
     # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
@@ -117,6 +119,8 @@ def reaches(audience: Audience, identity: Identity) -> bool:
             return identity.is_manager
         case Audience.CELL_SECRETARY:
             return identity.holds_on_cell(RoleKind.SECRETARY, RoleKind.DEPUTY)
+        case Audience.DECIDER:
+            return any(g.org_decides for g in grants_for(identity.grants, Action.DECIDE))
 
 
 def help_lines(t: Translator, identity: Identity) -> list[str]:

@@ -67,6 +67,7 @@ async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
             org_path=org.path,
             org_code=org.code,
             org_is_cell=OrgKind(org.kind).is_cell,
+            org_decides=OrgKind(org.kind) != OrgKind.CELL,
         )
         for role, org in await roles_of_member(session, member.id)
     )

@@ -112,6 +112,9 @@ async def test_start_without_token_and_help_by_role(tokens, fake_telegram):
     assert "/ngon_ngu" in helps["member"] and "/moi" not in helps["member"]
     assert "/moi" in helps["secretary"] and "tệp danh sách (.xlsx)" in helps["secretary"]
     assert "/moi" in helps["committee"] and "tệp danh sách (.xlsx)" not in helps["committee"]
+    # Deciding levels is for the grassroots committee, not for a cell under it.
+    assert "/quyet_dinh" in helps["committee"] and "/quyet_dinh" not in helps["secretary"]
+    assert "/quyet_dinh" not in helps["member"] and "/hop" not in helps["member"]
 
 
 async def test_language_switch_changes_every_later_message(tokens, fake_telegram):
