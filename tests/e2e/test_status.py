@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 import openpyxl
 
@@ -18,6 +19,8 @@ from tests.e2e.test_status_tree import (
     progress_lines,
     subtree_cells,
 )
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # the spreadsheet's dates are the bot's local dates
 
 
 async def ask(user, text: str):
@@ -168,7 +171,7 @@ async def test_chart_and_spreadsheet(bot, fake_telegram, tmp_path, cli_env, data
     listed = {row[0]: row for row in members.iter_rows(min_row=2, values_only=True)}
     cells = subtree_cells("XA1")
     assert set(listed) == {p.code for p in PEOPLE if p.cell in cells}
-    assert listed["DV302"][4] == "HT" and listed["DV302"][5].date() == clock().date()
+    assert listed["DV302"][4] == "HT" and listed["DV302"][5].date() == clock().astimezone(VIETNAM).date()
     assert listed["DV101"][4] is None  # proposed HTXS, not decided: no level, never votes
     assert listed["DV106"][3] == "dự bị"
     assert members.cell(row=[r[0] for r in members.iter_rows(values_only=True)].index("DV302") + 1,
