@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    Updater,
+)
 
 from bot.config import Settings
 from bot.context import BotContext, install_services
 from bot.i18n import Translator, locale_for
+from bot.intake import ChatOrderedProcessor, DurableQueue, replay_pending
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from conversations import self_review
@@ -38,6 +48,9 @@ log = logging.getLogger(__name__)
 
 # Retries of a request Telegram answered with 429 (RetryAfter) before giving up.
 RATE_LIMIT_RETRIES = 5
+# What the bot takes from Telegram: messages (and their edits: a corrected piece of a
+# self-review replaces the piece) and button presses.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 async def register_commands(application: Application, default_locale: str) -> None:
@@ -53,23 +66,35 @@ async def register_commands(application: Application, default_locale: str) -> No
 def build_application(
     settings: Settings, *, services: Services | None = None, migrate: bool = False
 ) -> Application:
-    """The bot. `services` may be given by tests (to share a database or control the clock)."""
+    """The bot. `services` may be given by tests (to share a database or control the clock).
+
+    Updates reach the handlers through the durable intake (bot/intake.py): stored before
+    Telegram is told they arrived, handled once, one chat's in order."""
+    if services is None:
+        services = Services(settings=settings, db=Database(settings.database_url))
 
     async def post_init(application: Application) -> None:
-        nonlocal services
-        if services is None:
-            services = Services(settings=settings, db=Database(settings.database_url))
         if migrate:
             await services.db.migrate()
         services.bot_username = application.bot.username
         install_services(application, services)
         await register_commands(application, settings.default_locale)
+        # What a crash left: messages owed are delivered, then stored updates handled,
+        # before anything new is fetched.
+        recovered = await services.outbox.recover(application.bot)
+        replayed = await replay_pending(services.db, application.bot, application.update_queue)
+        if recovered or replayed:
+            log.info("start-up: %s owed messages delivered, %s updates to handle", recovered, replayed)
         schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)
 
     async def post_shutdown(application: Application) -> None:
-        if services is not None:
-            await services.db.dispose()
+        await services.db.dispose()
 
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+        tzinfo=settings.tz,
+    )
     application = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -77,13 +102,24 @@ def build_application(
         .base_file_url(settings.api_base_file_url)
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(tzinfo=settings.tz))
+        .defaults(defaults)
+        .concurrent_updates(
+            ChatOrderedProcessor(settings.concurrent_updates, services.db, _wall_clock)
+        )
+        .updater(None)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+    queue = DurableQueue(services.db, application.update_queue, _wall_clock)
+    application.updater = Updater(application.bot, update_queue=queue)  # type: ignore[arg-type]
     add_handlers(application)
     return application
+
+
+def _wall_clock() -> dt.datetime:
+    """When an update arrived, for Telegram's own timing (not the domain's clock)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def add_handlers(application: Application) -> None:

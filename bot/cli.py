@@ -58,7 +58,7 @@ def _settings(require_token: bool) -> Settings:
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    from bot.app import build_application
+    from bot.app import ALLOWED_UPDATES, build_application
 
     settings = _settings(require_token=True)
     setup_logging(settings.bot_token)
@@ -71,7 +71,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
         print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
         return 1
     asyncio.run(_migrate(settings))
-    build_application(settings).run_polling(allowed_updates=["message", "callback_query"])
+    build_application(settings).run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 

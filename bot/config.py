@@ -27,6 +27,11 @@ class Settings:
     timezone: str = "Asia/Ho_Chi_Minh"
     default_locale: str = "vi"
     invite_ttl_days: int = 14
+    # Seconds after its arrival a button press is still answered as a toast or alert; later
+    # the answer goes out as a message (Telegram drops a callback query after about 15 s).
+    answer_window_seconds: float = 12.0
+    # Updates of different chats handled side by side (one chat's always in order).
+    concurrent_updates: int = 1
 
     @property
     def tz(self) -> ZoneInfo:

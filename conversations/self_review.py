@@ -7,6 +7,8 @@ this form must survive a crash between any two messages. Every message is saved 
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
@@ -512,16 +514,16 @@ async def build_document(turn: Turn, setting: ReviewSetting, review: SelfReview)
 
 async def send_docx(turn: Turn, setting: ReviewSetting, review: SelfReview) -> None:
     document = await build_document(turn, setting, review)
-    content = render_review_docx(document, turn.t)
-    await turn.context.bot.send_document(
-        turn.chat_id,
-        content,
-        filename=f"ban-kiem-diem-{setting.member.code}-{setting.cycle.year}.docx",
-        caption=turn.t(
-            "Self-review of {name}, {year}",
-            name=esc(setting.member.full_name),
-            year=setting.cycle.year,
-        ),
+    content = await asyncio.to_thread(render_review_docx, document, turn.t)
+    caption = turn.t(
+        "Self-review of {name}, {year}",
+        name=esc(setting.member.full_name),
+        year=setting.cycle.year,
+    )
+    filename = f"ban-kiem-diem-{setting.member.code}-{setting.cycle.year}.docx"
+    chat_id, bot = turn.chat_id, turn.context.bot
+    turn.after_commit(
+        lambda: bot.send_document(chat_id, content, filename=filename, caption=caption)
     )
 
 

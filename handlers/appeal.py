@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_
@@ -37,18 +35,9 @@ INVALID = N_("This button is no longer valid.")
 
 
 async def _send(turn: Turn, chat_id: int, text: str, markup=None) -> bool:
-    try:
-        await turn.context.bot.send_message(
-            chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
-        )
-        return True
-    except TelegramError as error:
-        log.warning("could not send an appeal message: %s", type(error).__name__)
-        return False
+    """Owed after the appeal commits (the outbox); a 403 then marks the account blocked."""
+    turn.notify(chat_id, text, reply_markup=markup)
+    return True
 
 
 def _check_length(text: str) -> str:
@@ -97,7 +86,6 @@ async def appeal_text(turn: Turn, pending: PendingInput, text: str) -> None:
     )
     committee = await role_accounts(turn.session, root.id, COMMITTEE_ROLES)
     appeal_id, level, year = appeal.id, rating.decided_level, cycle.year
-    await turn.session.commit()
     reached = 0
     for _holder, account in committee:
         ct = translator_for(account, turn.services)
@@ -176,7 +164,6 @@ async def answer_text(turn: Turn, pending: PendingInput, text: str) -> None:
     member = await turn.session.get(Member, appeal.member_id)
     account = await reachable_account(turn.session, member.id)
     name, org_name = member.full_name, root.name
-    await turn.session.commit()
     sent = False
     if account is not None:
         mt = translator_for(account, turn.services)

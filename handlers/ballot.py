@@ -346,7 +346,7 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
 async def _send_progress(turn: Turn, view: RoundView) -> None:
     """A new round message for the secretary; later progress edits go to it."""
     text, markup = progress_screen(turn.t, view)
-    message = await turn.reply(text, reply_markup=markup)
+    message = await turn.reply_now(text, reply_markup=markup)
     async with turn.services.db.session() as session:
         ballot_round = await session.get(BallotRound, view.round.id)
         ballot_round.chat_id = turn.chat_id
@@ -516,7 +516,7 @@ async def _show_ballot(turn: Turn, draft: dict, text: str, markup: InlineKeyboar
     message_id = turn.query.message.message_id
     if draft["shown"].get(message_id) == key:
         return
-    await turn.edit(text, reply_markup=markup)
+    await turn.edit(text, reply_markup=markup, durable=False)  # choices: never stored
     draft["shown"][message_id] = key
 
 

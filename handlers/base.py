@@ -3,8 +3,11 @@ the private-chat rule and authorisation. Handlers receive a `Turn` and stay thin
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -16,15 +19,17 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
+from telegram.error import BadRequest
 
 from bot.context import BotContext
+from bot.delivery import EDIT, Outbox, Owed, deliver
 from bot.i18n import Translator, locale_for
+from bot.intake import arrived_at, mark_handled
 from bot.permissions import Action, allowed
 from bot.services import Services
 from bot.services.accounts import Identity, identify, touch_account
-from bot.text import split_message
-from storage.models import Organisation, TelegramAccount
+from storage.models import Organisation, OutboxMessage, TelegramAccount
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +43,19 @@ class Refusal(Exception):
         self.params = params
 
 
+# A press answered later than this after it reached us is answered in a message instead:
+# Telegram stops taking answers to a callback query after about 15 seconds.
+ANSWER_WINDOW_SECONDS = 12.0
+ALERT_LIMIT = 200  # characters Telegram shows in a button's alert
+
+
 @dataclass
 class Turn:
+    """One update being handled. What it says to users is delivered after its transaction
+    commits (bot/delivery.py): replies, edits and notices are recorded in the outbox in the
+    same transaction, so nothing is said about work that was not saved, and nothing owed is
+    lost in a crash."""
+
     update: Update
     context: BotContext
     session: AsyncSession
@@ -47,6 +63,9 @@ class Turn:
     identity: Identity
     t: Translator
     answered: bool = field(default=False)
+    owed: list[tuple[OutboxMessage | None, Owed]] = field(default_factory=list)
+    later: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    pending_answer: tuple[str | None, bool] | None = None
 
     @property
     def services(self) -> Services:
@@ -76,45 +95,150 @@ class Turn:
                 "Open the personal invite link your cell secretary sent you."
             )
 
-    async def reply(
-        self, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> Message:
-        """Send HTML text to the current chat, split if long; buttons go on the last part."""
-        parts = split_message(text)
-        message = None
-        for index, part in enumerate(parts):
-            markup = reply_markup if index == len(parts) - 1 else None
-            message = await self.context.bot.send_message(
-                self.chat_id,
-                part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                disable_web_page_preview=True,
-            )
-        assert message is not None
-        return message
+    # --- what the turn says, delivered after the commit ------------------------------------
 
-    async def edit(self, text: str, *, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    def owe(self, owed: Owed, *, durable: bool = True) -> None:
+        """Record a message owed; durable ones are in the outbox with the turn's changes."""
+        row = Outbox.add(self.session, owed, self.services.now()) if durable else None
+        self.owed.append((row, owed))
+
+    async def reply(
+        self,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        durable: bool = True,
+    ) -> None:
+        """HTML text to the current chat (split if long; buttons on the last part).
+        `durable=False` for text the database must never hold (invite tokens, ballots)."""
+        self.owe(Owed.message(self.chat_id, text, reply_markup), durable=durable)
+
+    async def edit(
+        self,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        durable: bool = True,
+    ) -> None:
         """Replace the text of the message whose button was pressed."""
         assert self.query is not None
         message = self.query.message
-        if (
-            message is not None
-            and getattr(message, "text_html", None) == text
-            and reply_markup == message.reply_markup
-        ):
+        if message is None:
+            await self.reply(text, reply_markup=reply_markup, durable=durable)
+            return
+        if shown_unchanged(message.chat.id, message.message_id, text, reply_markup):
             return  # Telegram refuses an edit that changes nothing
-        await self.query.edit_message_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=reply_markup,
-            disable_web_page_preview=True,
+        owed = Owed.message(
+            message.chat.id, text, reply_markup, kind=EDIT, message_id=message.message_id
         )
+        self.owe(owed, durable=durable)
+
+    def notify(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        unreachable: str | None = None,
+    ) -> None:
+        """A message to another user; `unreachable` goes to this chat if they cannot be reached."""
+        fallback = Owed(self.chat_id, unreachable) if unreachable else None
+        self.owe(Owed.message(chat_id, text, reply_markup, fallback=fallback))
+
+    def after_commit(self, action: Callable[[], Awaitable[object]]) -> None:
+        """Telegram I/O that is not an owed message (files, charts), run after the commit."""
+        self.later.append(action)
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the press (once), after the commit."""
         if self.query is not None and not self.answered:
             self.answered = True
+            self.pending_answer = (text, alert)
+
+    async def release(self) -> None:
+        """Commit now and deliver what is owed so far; the session goes on in a new
+        transaction. For work that must reach Telegram before the turn ends (a progress note
+        before a long job), never with a transaction open across the call."""
+        await self.session.commit()
+        await self.deliver()
+
+    async def reply_now(
+        self, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> Message:
+        """Commit, then send at once and return the message (to edit or delete it later)."""
+        await self.release()
+        return await self.context.bot.send_message(self.chat_id, text, reply_markup=reply_markup)
+
+    async def deliver(self) -> None:
+        """After the commit: the press's answer, the owed messages in order, then the rest."""
+        await self._deliver_answer()
+        owed, self.owed = self.owed, []
+        if owed:
+            await self.services.outbox.deliver_rows(self.context.bot, owed)
+            for _row, item in owed:
+                remember_shown(item)
+        later, self.later = self.later, []
+        for action in later:
+            await action()
+
+    async def _deliver_answer(self) -> None:
+        if self.pending_answer is None:
+            return
+        text, alert = self.pending_answer
+        self.pending_answer = None
+        if self._stale():
+            if text:  # too late for a toast: say it in a message
+                await self._say(text)
+            return
+        if text and len(text) > ALERT_LIMIT:
+            await self.query.answer()
+            await self._say(text)
+            return
+        try:
             await self.query.answer(text, show_alert=alert)
+        except BadRequest as error:
+            if "query is too old" not in str(error).lower():
+                raise
+            if text:
+                await self._say(text)
+
+    async def _say(self, text: str) -> None:
+        await deliver(
+            self.context.bot, self.services.db, Owed(self.chat_id, text), self.services.now()
+        )
+
+    def _stale(self) -> bool:
+        arrived = arrived_at(self.update.update_id)
+        if arrived is None:
+            return False
+        age = asyncio.get_running_loop().time() - arrived
+        return age > self.services.settings.answer_window_seconds
+
+
+# Digests of what the bot last showed in a message, so an edit that would change nothing is
+# not sent (Telegram refuses it). Bounded; in memory only (a ballot screen shows choices).
+_SHOWN: OrderedDict[tuple[int, int], str] = OrderedDict()
+_SHOWN_LIMIT = 20_000
+
+
+def _digest(text: str, markup: dict | None) -> str:
+    return hashlib.sha256((text + repr(markup)).encode()).hexdigest()
+
+
+def shown_unchanged(
+    chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> bool:
+    key = (chat_id, message_id)
+    return _SHOWN.get(key) == _digest(text, markup.to_dict() if markup else None)
+
+
+def remember_shown(owed: Owed) -> None:
+    if owed.kind != EDIT or owed.message_id is None:
+        return
+    _SHOWN[(owed.chat_id, owed.message_id)] = _digest(owed.text, owed.markup)
+    _SHOWN.move_to_end((owed.chat_id, owed.message_id))
+    while len(_SHOWN) > _SHOWN_LIMIT:
+        _SHOWN.popitem(last=False)
 
 
 Handler = Callable[[Turn], Awaitable[None]]
@@ -136,7 +260,9 @@ def private_chat_button(t: Translator, bot_username: str) -> InlineKeyboardMarku
 
 def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
     """Wrap a handler: one session per update, identity, language, the private-chat rule,
-    refusals rendered in the user's language, and every button press answered."""
+    refusals rendered in the user's language, every button press answered, and everything
+    the turn says delivered after its transaction committed (with the update marked handled
+    in that same transaction)."""
 
     def decorate(fn: Handler) -> Callable:
         @functools.wraps(fn)
@@ -164,8 +290,9 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
                         await turn.answer(text, alert=True)
                     else:
                         await turn.reply(text)
-                finally:
-                    await turn.answer()
+                await turn.answer()
+                await mark_handled(session, update.update_id, services.now())
+            await turn.deliver()
 
         return callback
 
@@ -177,9 +304,4 @@ async def _point_to_private_chat(turn: Turn) -> None:
     if turn.query is not None:
         await turn.answer(text, alert=True)
         return
-    await turn.context.bot.send_message(
-        turn.chat_id,
-        text,
-        reply_to_message_id=turn.update.effective_message.message_id,
-        reply_markup=private_chat_button(turn.t, turn.services.bot_username),
-    )
+    await turn.reply(text, reply_markup=private_chat_button(turn.t, turn.services.bot_username))

@@ -19,8 +19,6 @@ import logging
 
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_
@@ -235,7 +233,6 @@ async def _decide(turn: Turn, view: service.DecisionView, reason: str | None) ->
     cells = {cell_id: await session.get(Organisation, cell_id) for cell_id in by_cell}
     year, unit_name = view.cycle.year, view.unit.name
     decider = (await service.deciding_level(session, view.unit) or view.unit).name
-    await session.commit()
 
     unreachable = 0
     for r, account in members:
@@ -284,14 +281,9 @@ async def _decide(turn: Turn, view: service.DecisionView, reason: str | None) ->
 
 
 async def _send(turn: Turn, chat_id: int, text: str) -> bool:
-    try:
-        await turn.context.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, disable_web_page_preview=True
-        )
-        return True
-    except TelegramError as error:
-        log.warning("could not send a decision message: %s", type(error).__name__)
-        return False
+    """Owed after the decision commits (the outbox); a 403 then marks the account blocked."""
+    turn.notify(chat_id, text)
+    return True
 
 
 # --- re-rating (R-A2) ----------------------------------------------------------------------------
@@ -361,7 +353,6 @@ async def rerate_reason(turn: Turn, pending: PendingInput, text: str) -> None:
     account = await service.reachable_account(turn.session, member.id)
     secretaries = await service.role_accounts(turn.session, member.org_id, (RoleKind.SECRETARY,))
     name, year = member.full_name, cycle.year
-    await turn.session.commit()
     services, t = turn.services, turn.t
     if account is not None:
         mt = translator_for(account, services)

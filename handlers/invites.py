@@ -84,12 +84,13 @@ async def _send_invites(turn: Turn, org: Organisation) -> None:
     for invite in invites:
         link = deep_link(services.bot_username, invite.token)
         lines.append(f"• {esc(invite.member.full_name)} ({esc(invite.member.code)}): {link}")
-    await turn.reply("\n".join(lines))
-    await turn.context.bot.send_document(
-        turn.chat_id,
-        invites_workbook(invites, t, services.bot_username),
-        filename=f"moi-{org.code}.xlsx",
-        caption=t("The same list as a spreadsheet."),
+    # The links are secrets stored only as hashes: never in the outbox.
+    await turn.reply("\n".join(lines), durable=False)
+    sheet = invites_workbook(invites, t, services.bot_username)
+    caption, filename = t("The same list as a spreadsheet."), f"moi-{org.code}.xlsx"
+    chat_id, bot = turn.chat_id, turn.context.bot
+    turn.after_commit(
+        lambda: bot.send_document(chat_id, sheet, filename=filename, caption=caption)
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import Forbidden
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_
@@ -219,15 +218,15 @@ async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
     delivered = False
     if account is not None and account.started_at is not None and account.blocked_at is None:
         mt = translator_for(account, turn.services)
-        try:
-            await turn.context.bot.send_message(
-                account.telegram_id,
-                mt(RETURNED_NOTICE, reason=f"<i>{esc(reason)}</i>"),
-                parse_mode="HTML",
-            )
-            delivered = True
-        except Forbidden:
-            account.blocked_at = turn.services.now()
+        turn.notify(
+            account.telegram_id,
+            mt(RETURNED_NOTICE, reason=f"<i>{esc(reason)}</i>"),
+            unreachable=t(
+                "I could not write to {name} (they have blocked the bot): please tell them.",
+                name=esc(member.full_name),
+            ),
+        )
+        delivered = True
     await turn.reply(
         t("Returned to {name}.", name=esc(member.full_name))
         + " "
@@ -256,10 +255,12 @@ async def _send_all(turn: Turn, cell_id: str) -> None:
         )
     ).all()
     await turn.answer()
-    progress = await turn.reply(t("Sending {count} Word files…", count=t.number(len(rows))))
+    await turn.reply(t("Sending {count} Word files…", count=t.number(len(rows))))
     for review, member in rows:
         await send_docx(turn, await _setting(turn, member), review)
-    await progress.edit_text(t("Sent {count} Word files.", count=t.number(len(rows))))
+    done = t("Sent {count} Word files.", count=t.number(len(rows)))
+    chat_id, bot = turn.chat_id, turn.context.bot
+    turn.after_commit(lambda: bot.send_message(chat_id, done))
 
 
 HANDLERS = [

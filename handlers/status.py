@@ -285,28 +285,27 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     status = await _status(turn, org)
     png = await asyncio.to_thread(status_chart, status, turn.t)
-    await turn.context.bot.send_photo(
-        turn.chat_id,
-        png,
-        caption=turn.t("Progress and levels of {org}", org=esc(org.name)),
-        parse_mode="HTML",
-    )
+    caption = turn.t("Progress and levels of {org}", org=esc(org.name))
+    chat_id, bot = turn.chat_id, turn.context.bot
+    turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
 
 
 async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
-    progress = await turn.reply(turn.t("Preparing the report of {org}…", org=esc(org.name)))
+    await turn.answer()
+    progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
     status = await _status(turn, org)
     content = await status_workbook(turn.session, status, turn.t, _today(turn))
-    await progress.delete()
     year = status.cycle.year if status.cycle else ""
-    await turn.context.bot.send_document(
-        turn.chat_id,
-        content,
-        filename=f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx"),
-        caption=turn.t("Status of {org}: summary, members and breaches", org=esc(org.name)),
-        parse_mode="HTML",
-    )
+    filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
+    caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))
+    chat_id, bot = turn.chat_id, turn.context.bot
+
+    async def send() -> None:
+        await progress.delete()
+        await bot.send_document(chat_id, content, filename=filename, caption=caption)
+
+    turn.after_commit(send)
 
 
 async def _managed_target(turn: Turn) -> Organisation:

@@ -569,3 +569,35 @@ class SentNotice(Base):
     state: Mapped[str] = mapped_column(String(8))
     claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Durable intake and the outbox (issue 9; bot/intake.py, bot/delivery.py) ----------------
+
+
+class InboxUpdate(Base):
+    """An update from Telegram, stored before Telegram is told it arrived (the next
+    getUpdates offset, or the webhook's 200) and marked handled in the transaction of the turn
+    that handled it. The payload is dropped once handled; the row stays a while so a replayed
+    update_id changes nothing."""
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (Index("ix_inbox_updates_pending", "handled_at", "update_id"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # updates of one chat run in order
+    payload: Mapped[str | None] = mapped_column(Text)  # JSON, trimmed (see bot/intake.py)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A message owed to a user, written in the transaction of the change it reports and
+    deleted once Telegram took it; what is left after a crash is delivered at start-up."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_chat", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)  # JSON: bot.delivery.Owed
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.delivery import Outbox
 from storage.db import Database
 
 
@@ -20,6 +21,11 @@ class Services:
     db: Database
     bot_username: str = ""
     clock: Callable[[], dt.datetime] = field(default=_utcnow)  # tests may control time
+
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.db, self.now)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from bot.app import build_application
+from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
 from bot.services import Services
 from storage.db import Database
@@ -58,7 +58,7 @@ class BotRunner:
         app = build_application(self.settings, services=services)
         await app.initialize()
         await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1)
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
         await app.start()
         self.application = app
 

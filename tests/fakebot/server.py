@@ -468,8 +468,11 @@ class FakeTelegram:
                  bot_username: str = "kiemdiem_test_bot", global_per_second: int = 30,
                  group_per_minute: int = 20, private_per_second: int | None = None,
                  group_privacy: bool = True, strict_ampersand: bool = True,
-                 bot_first_name: str = "Kiem Diem Test"):
+                 bot_first_name: str = "Kiem Diem Test", callback_ttl: float | None = None):
         self.token = token
+        # Seconds a callback query can be answered (Telegram drops it after about 15 s);
+        # None: never expires. An expired query is not "unanswered": Telegram let it go.
+        self.callback_ttl = callback_ttl
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.bot_id = int(token.split(":", 1)[0])
@@ -586,7 +589,12 @@ class FakeTelegram:
                                            description, retry_after, times))
 
     def unanswered_callbacks(self) -> list[CallbackRecord]:
-        return [c for c in self.callbacks if not c.answered]
+        return [c for c in self.callbacks if not c.answered and not self._expired(c)]
+
+    def _expired(self, record: CallbackRecord) -> bool:
+        if self.callback_ttl is None:
+            return False
+        return time.monotonic() - self._t0 - record.time > self.callback_ttl
 
     def my_commands(self, language_code: str = "", scope_type: str = "default", *,
                     chat_id: int | None = None, user_id: int | None = None) -> list[dict]:
@@ -1430,7 +1438,7 @@ class FakeTelegram:
 
     async def _m_answerCallbackQuery(self, p: dict) -> bool:
         rec = next((c for c in self.callbacks if c.id == str(p["callback_query_id"])), None)
-        if rec is None or rec.answered:
+        if rec is None or rec.answered or self._expired(rec):
             raise ApiError(400, _QUERY_TOO_OLD)
         text = p.get("text")
         if text is not None and len(text) > 200:

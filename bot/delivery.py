@@ -1,0 +1,225 @@
+"""Every message the bot sends goes out through `deliver()`; messages owed to users are kept in
+an outbox written in the same transaction as the change they report (issue 9).
+
+A turn records what it owes (`Owed`) as `OutboxMessage` rows in its own transaction, then,
+after the commit, delivers them and deletes the rows. A crash between the commit and the
+delivery leaves the rows: `Outbox.recover()` delivers them at start-up. A crash between
+Telegram taking a message and the row's deletion delivers that one message again at start-up
+(at least once: Telegram gives no way to ask whether a message went out); an owed edit is
+delivered at start-up as a new message, never as an edit that might change nothing.
+
+What `deliver()` does with Telegram's answers, the same for every caller:
+- 403 (the user blocked the bot or never started it): the account is marked blocked and the
+  `fallback` message, if any, goes to whoever needs to know (e.g. the secretary who returned a
+  review learns the member was not told);
+- 429 after the rate limiter's retries, and network errors: the message stays owed and is
+  tried again by the next flush or start-up;
+- "message is not modified": nothing to do;
+- an edit whose message is gone or too old: sent as a new message;
+- any other 400: a bug, logged (without the text) and dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.text import split_message
+from storage.db import Database
+from storage.models import OutboxMessage, TelegramAccount
+
+log = logging.getLogger(__name__)
+
+SEND = "send"
+EDIT = "edit"
+
+# Called with (session, ref, message_id) after a tracked message went out, in a transaction
+# of its own: features record where a message is (e.g. the ballot round's progress message).
+SentHook = Callable[[AsyncSession, str, int], Awaitable[None]]
+SENT_HOOKS: dict[str, SentHook] = {}
+
+
+def on_sent(name: str) -> Callable[[SentHook], SentHook]:
+    """Register a hook that records the message id of tracked messages of kind `name`."""
+
+    def register(fn: SentHook) -> SentHook:
+        SENT_HOOKS[name] = fn
+        return fn
+
+    return register
+
+
+@dataclasses.dataclass
+class Owed:
+    """One message owed to a chat: a new message, or an edit of one the bot sent before."""
+
+    chat_id: int
+    text: str
+    markup: dict[str, Any] | None = None  # InlineKeyboardMarkup.to_dict()
+    kind: str = SEND
+    message_id: int | None = None  # the message an edit changes
+    fallback: Owed | None = None  # sent instead to someone else when chat_id cannot be reached
+    track: tuple[str, str] | None = None  # (hook name, ref): record the message id once sent
+
+    @classmethod
+    def message(
+        cls,
+        chat_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None = None,
+        **kwargs: Any,
+    ) -> Owed:
+        return cls(chat_id, text, markup.to_dict() if markup else None, **kwargs)
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Owed:
+        fallback = data.pop("fallback", None)
+        track = data.pop("track", None)
+        return cls(
+            **data,
+            fallback=cls.from_dict(fallback) if fallback else None,
+            track=tuple(track) if track else None,
+        )
+
+    @property
+    def keyboard(self) -> InlineKeyboardMarkup | None:
+        return InlineKeyboardMarkup.de_json(self.markup, None) if self.markup else None
+
+
+class Outcome:
+    SENT = "sent"
+    BLOCKED = "blocked"
+    RETRY = "retry"  # still owed
+    DROPPED = "dropped"
+
+
+_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+async def _send_parts(bot: Bot, owed: Owed) -> Message:
+    parts = split_message(owed.text)
+    message = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        message = await bot.send_message(
+            owed.chat_id, part, reply_markup=owed.keyboard if last else None
+        )
+    assert message is not None
+    return message
+
+
+async def _edit(bot: Bot, owed: Owed) -> Message | None:
+    parts = split_message(owed.text)
+    first_markup = owed.keyboard if len(parts) == 1 else None
+    result = await bot.edit_message_text(
+        parts[0], chat_id=owed.chat_id, message_id=owed.message_id, reply_markup=first_markup
+    )
+    message = result if isinstance(result, Message) else None
+    if len(parts) > 1:
+        rest = dataclasses.replace(owed, kind=SEND, text="\n".join(parts[1:]))
+        message = await _send_parts(bot, rest)
+    return message
+
+
+async def deliver(bot: Bot, db: Database, owed: Owed, now: dt.datetime) -> tuple[str, int | None]:
+    """Send one owed message; returns the outcome and the message id Telegram gave it."""
+    try:
+        if owed.kind == EDIT and owed.message_id is not None:
+            try:
+                message = await _edit(bot, owed)
+            except BadRequest as error:
+                text = str(error).lower()
+                if "not modified" in text:
+                    return Outcome.SENT, owed.message_id
+                if not any(gone in text for gone in _GONE):
+                    raise
+                message = await _send_parts(bot, dataclasses.replace(owed, kind=SEND))
+        else:
+            message = await _send_parts(bot, owed)
+    except Forbidden:
+        await mark_blocked(db, [owed.chat_id], now)
+        if owed.fallback is not None:
+            await deliver(bot, db, owed.fallback, now)
+        return Outcome.BLOCKED, None
+    except RetryAfter:
+        log.warning("Telegram still asks to wait after the retries; the message stays owed")
+        return Outcome.RETRY, None
+    except BadRequest as error:
+        log.error("Telegram refused a message (a bug): %s", error.message)
+        return Outcome.DROPPED, None
+    except (NetworkError, TelegramError) as error:
+        log.warning("could not reach Telegram (%s); the message stays owed", type(error).__name__)
+        return Outcome.RETRY, None
+    message_id = message.message_id if message is not None else owed.message_id
+    if owed.track is not None and message_id is not None:
+        hook = SENT_HOOKS.get(owed.track[0])
+        if hook is not None:
+            async with db.session() as session:
+                await hook(session, owed.track[1], message_id)
+    return Outcome.SENT, message_id
+
+
+async def mark_blocked(db: Database, telegram_ids: Iterable[int], now: dt.datetime) -> None:
+    ids = list(telegram_ids)
+    if not ids:
+        return
+    async with db.session() as session:
+        await session.execute(
+            update(TelegramAccount)
+            .where(TelegramAccount.telegram_id.in_(ids))
+            .values(blocked_at=now)
+        )
+
+
+class Outbox:
+    """The owed messages: recorded in a change's transaction, delivered after its commit."""
+
+    def __init__(self, db: Database, clock: Callable[[], dt.datetime]) -> None:
+        self.db = db
+        self.clock = clock
+
+    @staticmethod
+    def add(session: AsyncSession, owed: Owed, now: dt.datetime) -> OutboxMessage:
+        row = OutboxMessage(chat_id=owed.chat_id, payload=owed.to_json(), created_at=now)
+        session.add(row)
+        return row
+
+    async def deliver_rows(self, bot: Bot, rows: list[tuple[OutboxMessage | None, Owed]]) -> None:
+        """After the commit: deliver in order, then forget the rows that went out."""
+        done: list[int] = []
+        for row, owed in rows:
+            outcome, _ = await deliver(bot, self.db, owed, self.clock())
+            if outcome != Outcome.RETRY and row is not None:
+                done.append(row.id)
+        await self._forget(done)
+
+    async def _forget(self, ids: list[int]) -> None:
+        if ids:
+            async with self.db.session() as session:
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+
+    async def recover(self, bot: Bot) -> int:
+        """Deliver what a crash left owed, oldest first; edits go out as new messages."""
+        async with self.db.session() as session:
+            rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        pending = []
+        for row in rows:
+            owed = Owed.from_dict(json.loads(row.payload))
+            if owed.kind == EDIT:
+                owed = dataclasses.replace(owed, kind=SEND, message_id=None)
+            pending.append((row, owed))
+        await self.deliver_rows(bot, pending)
+        return len(pending)

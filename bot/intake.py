@@ -1,0 +1,226 @@
+"""Durable intake: every update is stored before Telegram is told it arrived, and handled once,
+in order per chat, after any number of restarts (issue 9).
+
+python-telegram-bot's `Updater` puts each fetched update into its `update_queue` and confirms
+the batch to Telegram only with the *next* getUpdates offset, after every `put` returned; its
+webhook answers 200 only after `put` returned too. `DurableQueue` is that queue: its `put`
+inserts the update into `inbox_updates` and commits before it returns, then hands the update
+to the Application. A replayed update_id (Telegram sending again what we had stored but not
+yet confirmed) inserts nothing and is not handled twice.
+
+The turn that handles an update marks it handled in its own transaction (`mark_handled`), so
+the change and the mark commit together; `ChatOrderedProcessor` marks whatever no turn marked
+(updates no handler took, handler errors) once the update is done. At start-up,
+`replay_pending` hands the Application every stored update not yet handled, oldest first.
+
+What is stored is trimmed (`trimmed_payload`): a button press keeps who pressed what on which
+message, not the message's text and keyboard (a ballot's screen shows the voter's choices), and
+features may redact their own callback data (`redact_callbacks`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, Update
+from telegram.ext import BaseUpdateProcessor
+
+from storage.db import Database
+from storage.models import InboxUpdate
+
+log = logging.getLogger(__name__)
+
+# prefix -> function giving what may be stored of a press's callback data
+_REDACTORS: dict[str, Callable[[str], str]] = {}
+
+# Update ids handed to the Application in this process, by the moment they arrived here
+# (monotonic clock): a press older than Telegram's answer window is answered in a message.
+_ARRIVED: dict[int, float] = {}
+_ARRIVED_LIMIT = 10_000
+
+
+def redact_callbacks(prefix: str, redactor: Callable[[str], str]) -> None:
+    """Store presses whose data starts with `prefix` as `redactor(data)`."""
+    _REDACTORS[prefix] = redactor
+
+
+def arrived_at(update_id: int) -> float | None:
+    return _ARRIVED.get(update_id)
+
+
+def _note_arrival(update_id: int, at: float) -> None:
+    if len(_ARRIVED) >= _ARRIVED_LIMIT:
+        for key in list(_ARRIVED)[: _ARRIVED_LIMIT // 2]:
+            del _ARRIVED[key]
+    _ARRIVED[update_id] = at
+
+
+def chat_key(update: object) -> int | None:
+    """Updates with the same key are handled one after another, in order."""
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return None
+
+
+_MESSAGE_KEEP = {"message_id", "date", "chat", "from", "sender_chat", "message_thread_id"}
+
+
+def trimmed_payload(update: Update) -> dict[str, Any]:
+    data = update.to_dict()
+    query = data.get("callback_query")
+    if query is not None:
+        message = query.get("message")
+        if message is not None:
+            query["message"] = {k: v for k, v in message.items() if k in _MESSAGE_KEEP}
+        payload = query.get("data")
+        if isinstance(payload, str):
+            for prefix, redactor in _REDACTORS.items():
+                if payload.startswith(prefix):
+                    query["data"] = redactor(payload)
+                    break
+    return data
+
+
+def _insert(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+class DurableQueue:
+    """The Updater's update queue: `put` stores, commits, then forwards to the Application."""
+
+    def __init__(
+        self, db: Database, target: asyncio.Queue, clock: Callable[[], dt.datetime]
+    ) -> None:
+        self.db = db
+        self.target = target
+        self.clock = clock
+
+    async def put(self, update: object) -> None:
+        if not isinstance(update, Update):
+            await self.target.put(update)
+            return
+        stored = await self.store(update)
+        if stored:
+            _note_arrival(update.update_id, asyncio.get_running_loop().time())
+            await self.target.put(update)
+
+    async def store(self, update: Update) -> bool:
+        """Insert the update; False when it was stored before (a replay)."""
+        insert = _insert(self.db.engine.dialect.name)
+        statement = (
+            insert(InboxUpdate)
+            .values(
+                update_id=update.update_id,
+                chat_id=chat_key(update),
+                payload=json.dumps(trimmed_payload(update), ensure_ascii=False),
+                received_at=self.clock(),
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+        )
+        async with self.db.session() as session:
+            result = await session.execute(statement)
+        return bool(result.rowcount)
+
+    # The Updater only ever calls put(); these keep the asyncio.Queue surface it may touch.
+    def put_nowait(self, update: object) -> None:
+        raise RuntimeError("the durable queue stores updates asynchronously: use put()")
+
+    def empty(self) -> bool:
+        return True
+
+
+async def mark_handled(session: AsyncSession, update_id: int, now: dt.datetime) -> None:
+    """In the turn's transaction: the update is done, its stored text forgotten."""
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id, InboxUpdate.handled_at.is_(None))
+        .values(handled_at=now, payload=None)
+    )
+
+
+async def replay_pending(db: Database, bot: Bot, target: asyncio.Queue) -> int:
+    """Hand the Application every stored update not yet handled, oldest first."""
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(InboxUpdate.update_id, InboxUpdate.payload)
+                .where(InboxUpdate.handled_at.is_(None))
+                .order_by(InboxUpdate.update_id)
+            )
+        ).all()
+    for update_id, payload in rows:
+        try:
+            update = Update.de_json(json.loads(payload), bot)
+        except Exception:  # a payload this version cannot read: drop it rather than loop
+            log.error("could not read stored update %s; it is dropped", update_id)
+            async with db.session() as session:
+                await mark_handled(session, update_id, dt.datetime.now(dt.UTC))
+            continue
+        await target.put(update)
+    return len(rows)
+
+
+async def forget_old(db: Database, before: dt.datetime) -> None:
+    """Handled rows are kept a while so a late replay of their update_id changes nothing."""
+    from sqlalchemy import delete
+
+    async with db.session() as session:
+        await session.execute(
+            delete(InboxUpdate).where(
+                InboxUpdate.handled_at.is_not(None), InboxUpdate.handled_at < before
+            )
+        )
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of one chat run one after another, in arrival order; different chats run side by
+    side up to `max_concurrent_updates`. Each update is marked handled once it is done."""
+
+    def __init__(
+        self, max_concurrent_updates: int, db: Database, clock: Callable[[], dt.datetime]
+    ) -> None:
+        super().__init__(max(2, max_concurrent_updates))
+        self._limit = max(1, max_concurrent_updates)
+        self._gate = asyncio.Semaphore(self._limit)
+        self._locks: dict[int | None, asyncio.Lock] = {}
+        self._users: dict[int | None, int] = {}
+        self.db = db
+        self.clock = clock
+
+    async def process_update(self, update: object, coroutine) -> None:
+        key = chat_key(update)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock, self._gate:  # the chat's turn first, then a free slot
+                await coroutine  # handler errors went to the error handler already
+                if isinstance(update, Update):  # not when cancelled: then it is replayed
+                    async with self.db.session() as session:
+                        await mark_handled(session, update.update_id, self.clock())
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:  # nobody else waits for this chat: forget its lock
+                del self._users[key]
+                del self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine) -> None:
+        await coroutine
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
