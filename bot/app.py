@@ -123,6 +123,8 @@ def _wall_clock() -> dt.datetime:
 
 
 def add_handlers(application: Application) -> None:
+    # Group -1: edited messages (a corrected piece of a self-review); nothing else sees them.
+    application.add_handlers(self_review.EDIT_HANDLERS, group=-1)
     # Group 0: commands, buttons and documents. Each module owns its handlers, with its own
     # command names and callback-data prefix, so none overlap.
     for module in (

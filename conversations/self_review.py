@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
+from bot.context import BotContext
 from bot.services import reviews
 from bot.services.review_docx import ReviewDocument, render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
@@ -302,7 +309,9 @@ async def review_message(turn: Turn, pending: PendingInput, text: str) -> None:
         await turn.reply(t("Please use the buttons under the last message, or send /kiem_diem."))
         return
     try:
-        length = await reviews.append_piece(turn.session, review, stage, text)
+        length = await reviews.append_piece(
+            turn.session, review, stage, text, turn.update.effective_message.message_id
+        )
     except reviews.SectionFull as full:
         raise Refusal(
             "This part can hold at most {max} characters; that message was not saved. "
@@ -535,6 +544,61 @@ async def download_review(turn: Turn) -> None:
         raise Refusal("You have not started your self-review yet: send /kiem_diem.")
     await send_docx(turn, setting, review)
 
+
+@turn_handler()
+async def _edited(turn: Turn) -> None:
+    t = turn.t
+    message = turn.update.edited_message
+    member = turn.identity.member
+    found = (
+        await reviews.piece_of_message(turn.session, member.id, message.message_id)
+        if member is not None and message.text
+        else None
+    )
+    if found is None:
+        await turn.reply(
+            t(
+                "I take edits only of the messages that make up your self-review. "
+                "If you meant to send something, send it again as a new message."
+            )
+        )
+        return
+    review, piece = found
+    if review.state == ReviewState.SUBMITTED:
+        raise Refusal(
+            "Your self-review is submitted, so that edit was not taken. Your secretary can "
+            "return it to you for changes."
+        )
+    setting = await _setting(turn)
+    section = setting.section(piece.section_key)
+    try:
+        length = await reviews.replace_piece(turn.session, review, piece, message.text)
+    except reviews.SectionFull as full:
+        raise Refusal(
+            "This part can hold at most {max} characters; the edit was not taken. "
+            "{room} characters are left for that message.",
+            max=t.number(MAX_SECTION_CHARS),
+            room=t.number(full.room),
+        ) from None
+    await turn.reply(
+        t(
+            "✏️ Updated: the piece of «{part}» now has your edited text ({count}/{max} characters).",
+            part=esc(t(section.heading)) if section else "",
+            count=t.number(length),
+            max=t.number(MAX_SECTION_CHARS),
+        )
+    )
+
+
+async def edited_message(update: Update, context: BotContext) -> None:
+    """An edited message: a piece of the self-review takes the new text; nothing else runs
+    again (an edited command is not a new command)."""
+    await _edited(update, context)
+    raise ApplicationHandlerStop
+
+
+# Group -1 (bot/app.py): edits are handled here and stop there.
+EDIT_HANDLERS = [MessageHandler(filters.UpdateType.EDITED_MESSAGE, edited_message)]
 
 HANDLERS = [
     CommandHandler("kiem_diem", start_review),

@@ -337,6 +337,8 @@ class ReviewPiece(Base):
     section_key: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # The member's Telegram message it came from: editing that message replaces the piece.
+    message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- Secret ballot (DOMAIN §7; the secrecy design is in bot/services/ballot.py) -----------

@@ -159,7 +159,13 @@ class SectionFull(ValueError):
         self.room = room
 
 
-async def append_piece(session: AsyncSession, review: SelfReview, key: str, text: str) -> int:
+async def append_piece(
+    session: AsyncSession,
+    review: SelfReview,
+    key: str,
+    text: str,
+    message_id: int | None = None,
+) -> int:
     """Store one message in a section; returns the section's new length."""
     length, pieces = await section_length(session, review, key)
     new_length = length + len(text) + (1 if pieces else 0)
@@ -170,7 +176,45 @@ async def append_piece(session: AsyncSession, review: SelfReview, key: str, text
             ReviewPiece.review_id == review.id, ReviewPiece.section_key == key
         )
     )
-    session.add(ReviewPiece(review_id=review.id, section_key=key, seq=(last or 0) + 1, text=text))
+    session.add(
+        ReviewPiece(
+            review_id=review.id,
+            section_key=key,
+            seq=(last or 0) + 1,
+            text=text,
+            message_id=message_id,
+        )
+    )
+    review.updated_at = dt.datetime.now(dt.UTC)
+    await session.flush()
+    return new_length
+
+
+async def piece_of_message(
+    session: AsyncSession, member_id: int, message_id: int
+) -> tuple[SelfReview, ReviewPiece] | None:
+    """The piece of the member's self-review that came from their message `message_id`."""
+    row = (
+        await session.execute(
+            select(SelfReview, ReviewPiece)
+            .join(ReviewPiece, ReviewPiece.review_id == SelfReview.id)
+            .where(SelfReview.member_id == member_id, ReviewPiece.message_id == message_id)
+            .order_by(SelfReview.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def replace_piece(
+    session: AsyncSession, review: SelfReview, piece: ReviewPiece, text: str
+) -> int:
+    """The member edited the message a piece came from: the piece takes the new text."""
+    length, _ = await section_length(session, review, piece.section_key)
+    new_length = length - len(piece.text) + len(text)
+    if new_length > MAX_SECTION_CHARS:
+        raise SectionFull(max(MAX_SECTION_CHARS - (length - len(piece.text)), 0))
+    piece.text = text
     review.updated_at = dt.datetime.now(dt.UTC)
     await session.flush()
     return new_length

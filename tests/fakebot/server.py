@@ -347,6 +347,21 @@ class FakeUser:
         await asyncio.sleep(0)
         return msg
 
+    async def edit(self, message: dict, text: str) -> dict:
+        """Edit a text message this user sent (Telegram sends an ``edited_message`` update)."""
+        chat = self._fake._chats[message["chat"]["id"]]
+        stored = chat.messages.get(message["message_id"])
+        if stored is None or stored.get("from", {}).get("id") != self.id or "text" not in stored:
+            raise AssertionError("a user can only edit a text message they sent")
+        if not text or utf16_len(text) > 4096:
+            raise AssertionError("a user message must have 1..4096 characters")
+        stored["text"] = text
+        stored["edit_date"] = int(time.time())
+        self._fake._say(chat.id, f"{self.first_name} edited #{stored['message_id']}: {text}")
+        self._fake._push_update("edited_message", copy.deepcopy(stored))
+        await asyncio.sleep(0)
+        return stored
+
     async def send_document(self, content: bytes, filename: str, *, mime_type: str | None = None,
                             caption: str | None = None, chat: FakeGroup | None = None,
                             reply_to: BotMessage | None = None) -> dict:

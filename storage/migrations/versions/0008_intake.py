@@ -1,4 +1,4 @@
-"""durable intake and the outbox (issue 9)
+"""durable intake and the outbox; the message a self-review piece came from (issue 9)
 
 Revision ID: 0008
 Revises: 0007
@@ -35,9 +35,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
     )
     op.create_index("ix_outbox_messages_chat", "outbox_messages", ["chat_id", "id"])
+    with op.batch_alter_table("review_pieces") as batch:
+        batch.add_column(sa.Column("message_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("review_pieces") as batch:
+        batch.drop_column("message_id")
     op.drop_index("ix_outbox_messages_chat", table_name="outbox_messages")
     op.drop_table("outbox_messages")
     op.drop_index("ix_inbox_updates_pending", table_name="inbox_updates")
