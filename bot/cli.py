@@ -7,8 +7,10 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
@@ -57,7 +59,7 @@ def _settings(require_token: bool) -> Settings:
         raise SystemExit(EXIT_USAGE) from None
 
 
-def cmd_run(_args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     settings = _settings(require_token=True)
@@ -71,7 +73,23 @@ def cmd_run(_args: argparse.Namespace) -> int:
         print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
         return 1
     asyncio.run(_migrate(settings))
-    build_application(settings).run_polling(allowed_updates=ALLOWED_UPDATES)
+    application = build_application(settings)
+    if not args.webhook:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return 0
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit():
+        print("--listen takes HOST:PORT, for example 127.0.0.1:8443", file=sys.stderr)
+        return EXIT_USAGE
+    # Telegram sends the secret with every update; a new one each start is enough.
+    application.run_webhook(
+        listen=host,
+        port=int(port),
+        url_path=urlsplit(args.webhook).path.lstrip("/"),
+        webhook_url=args.webhook,
+        secret_token=os.environ.get("WEBHOOK_SECRET") or secrets.token_urlsafe(32),
+        allowed_updates=ALLOWED_UPDATES,
+    )
     return 0
 
 
@@ -377,9 +395,22 @@ def parser() -> argparse.ArgumentParser:
         prog="kiemdiem", description="Kiểm điểm, đánh giá, xếp loại đảng viên"
     )
     sub = root.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "run", help="migrate the database, then run the bot (long polling)"
-    ).set_defaults(fn=cmd_run)
+    run = sub.add_parser(
+        "run", help="migrate the database, then run the bot (long polling, or a webhook)"
+    )
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates at this public HTTPS URL (behind a reverse proxy) instead of "
+        "long polling",
+    )
+    run.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8443",
+        help="where the webhook server listens (default 127.0.0.1:8443)",
+    )
+    run.set_defaults(fn=cmd_run)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         fn=cmd_migrate
     )

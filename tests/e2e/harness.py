@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,11 @@ class Clock:
 class BotRunner:
     """Start, stop and restart the bot application in this event loop, polling the fake."""
 
-    def __init__(self, fake, database_url: str, clock: Clock) -> None:
+    def __init__(self, fake, database_url: str, clock: Clock, *, webhook: bool = False) -> None:
         self.fake = fake
         self.database_url = database_url
         self.clock = clock
+        self.webhook = webhook  # receive updates by webhook instead of long polling
         self.application = None
         self.db: Database | None = None
 
@@ -58,7 +60,20 @@ class BotRunner:
         app = build_application(self.settings, services=services)
         await app.initialize()
         await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+        if self.webhook:
+            port = free_port()
+            await app.updater.start_webhook(
+                listen="127.0.0.1",
+                port=port,
+                url_path="hook",
+                webhook_url=f"http://127.0.0.1:{port}/hook",
+                secret_token="test-secret",
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            await app.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+            )
         await app.start()
         self.application = app
 
@@ -74,6 +89,12 @@ class BotRunner:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from storage.models import InboxUpdate, OutboxMessage, ReviewPiece
+from tests.e2e.harness import BotRunner
 from tests.e2e.reviewkit import planned_cell, schedule
 
 FIRST = "Tôi luôn chấp hành nghiêm chủ trương của Đảng."
@@ -94,3 +95,34 @@ async def test_updates_are_stored_then_handled_once_and_owed_messages_are_delive
     async with bot.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
     assert not fake_telegram.refused
+
+
+async def test_a_webhook_answers_200_only_once_the_update_is_stored(
+    tmp_path, cli_env, fake_telegram, database_url, clock
+):
+    """Telegram delivers again what was not answered 200: an update the database could not
+    store is not lost, it is handled once storing works again."""
+    users = {}
+    runner = BotRunner(fake_telegram, database_url, clock, webhook=True)
+    await runner.start()
+    try:
+        users = await planned_cell(tmp_path, cli_env, fake_telegram)
+        an = users["DV001"]
+        async with runner.db.engine.begin() as conn:  # storing fails from now on
+            await conn.execute(text("ALTER TABLE inbox_updates RENAME TO inbox_paused"))
+        await an.send("/help")
+        for _ in range(200):
+            if any(status != 200 for _id, status in fake_telegram.webhook_attempts):
+                break
+            await asyncio.sleep(0.05)
+        refused_at = len(fake_telegram.webhook_attempts)
+        await asyncio.sleep(0.3)
+        assert all(s != 200 for _i, s in fake_telegram.webhook_attempts[refused_at - 1:])
+        async with runner.db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE inbox_paused RENAME TO inbox_updates"))
+        answer = await an.wait_message()
+        assert "/kiem_diem" in answer.text
+        await fake_telegram.wait_idle(quiet=0.3)
+        assert not fake_telegram.refused
+    finally:
+        await runner.stop()

@@ -526,6 +526,10 @@ class FakeTelegram:
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self._default_menu_button: dict = {"type": "commands"}
+        # setWebhook: updates are POSTed there, one at a time, until it answers 200
+        self._webhook: dict | None = None
+        self._webhook_task: asyncio.Task | None = None
+        self.webhook_attempts: list[tuple[int, int | str]] = []  # (update_id, status or error)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -541,6 +545,11 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._stopping = True
         self._notify()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -640,7 +649,7 @@ class FakeTelegram:
             now = time.monotonic()
             since = now - self._last_activity
             polling = self._polls_active > 0 or now - self._last_poll < 1.0
-            pending = bool(self._updates) and polling
+            pending = bool(self._updates) and (polling or self._webhook is not None)
             if not pending and self._inflight == 0 and since >= quiet:
                 return
             if now >= deadline:
@@ -1168,6 +1177,9 @@ class FakeTelegram:
 
     async def _m_getUpdates(self, p: dict) -> list[dict]:
         self._gate("getUpdates")
+        if self._webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset, limit, timeout = p.get("offset"), p.get("limit") or 100, p.get("timeout") or 0
         if p.get("allowed_updates") is not None:
             au = p["allowed_updates"]
@@ -1205,14 +1217,72 @@ class FakeTelegram:
 
     async def _m_deleteWebhook(self, p: dict) -> bool:
         self._gate("deleteWebhook")
+        self._webhook = None
         if p.get("drop_pending_updates"):
             self._updates.clear()
-            self._notify()
+        self._notify()
         return True
+
+    async def _m_setWebhook(self, p: dict) -> bool:
+        self._gate("setWebhook")
+        url = str(p.get("url") or "")
+        if not url:
+            return await self._m_deleteWebhook({})
+        if not re.match(r"^https?://", url):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if p.get("allowed_updates") is not None:
+            au = p["allowed_updates"]
+            if isinstance(au, str):
+                au = json.loads(au)
+            self._allowed_updates = set(au) if au else None
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        self._webhook = {"url": url, "secret_token": secret}
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._deliver_webhook())
+        self._notify()
+        return True
+
+    async def _deliver_webhook(self) -> None:
+        """As Telegram does: POST the oldest update until the bot answers 200, then the next."""
+        import aiohttp
+
+        async with aiohttp.ClientSession() as http:
+            while not self._stopping:
+                hook = self._webhook
+                if hook is None:
+                    return
+                allowed = self._allowed_updates or (_DEFAULT_UPDATES - _OPT_IN_UPDATES)
+                self._updates = [u for u in self._updates if _update_kind(u) in allowed]
+                if not self._updates:
+                    await self._wait_change(1.0)
+                    continue
+                update = self._updates[0]
+                headers = {"Content-Type": "application/json"}
+                if hook["secret_token"]:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+                try:
+                    async with http.post(hook["url"], data=json.dumps(update), headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=10)) as response:
+                        status: int | str = response.status
+                except (TimeoutError, aiohttp.ClientError) as error:
+                    status = type(error).__name__
+                self.webhook_attempts.append((update["update_id"], status))
+                if status == 200:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    self._last_activity = time.monotonic()
+                    self._notify()
+                else:
+                    await asyncio.sleep(0.05)
 
     async def _m_getWebhookInfo(self, p: dict) -> dict:
         self._gate("getWebhookInfo")
-        return {"url": "", "has_custom_certificate": False,
+        return {"url": self._webhook["url"] if self._webhook else "",
+                "has_custom_certificate": False,
                 "pending_update_count": len(self._updates)}
 
     async def _m_close(self, p: dict) -> bool:
