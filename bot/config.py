@@ -67,8 +67,15 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
     if locale not in SUPPORTED_LOCALES:
         raise SettingsError(f"BOT_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
     ttl = _env("INVITE_TTL_DAYS", "14")
-    if not ttl.isdigit() or int(ttl) < 1:
+    if not ttl.isascii() or not ttl.isdigit() or int(ttl) < 1:
         raise SettingsError("INVITE_TTL_DAYS must be a whole number of days, at least 1")
+    window = _env("BOT_ANSWER_WINDOW_SECONDS", "12")
+    try:
+        answer_window = float(window)
+    except ValueError:
+        answer_window = -1.0
+    if not 0 < answer_window <= 15:
+        raise SettingsError("BOT_ANSWER_WINDOW_SECONDS must be a number of seconds, above 0, at most 15")
     return Settings(
         bot_token=token,
         telegram_api_url=_env("TELEGRAM_API_URL", "https://api.telegram.org"),
@@ -76,4 +83,5 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
         timezone=tz_name,
         default_locale=locale,
         invite_ttl_days=int(ttl),
+        answer_window_seconds=answer_window,
     )

@@ -103,7 +103,11 @@ class Outcome:
     SENT = "sent"
     BLOCKED = "blocked"
     RETRY = "retry"  # still owed
-    DROPPED = "dropped"
+    DROPPED = "dropped"  # Telegram refused it: a bug
+
+
+class Undeliverable(Exception):
+    """Telegram refused a message the bot owed (400): a bug, for the error handler to report."""
 
 
 _GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
@@ -197,14 +201,21 @@ class Outbox:
         session.add(row)
         return row
 
-    async def deliver_rows(self, bot: Bot, rows: list[tuple[OutboxMessage | None, Owed]]) -> None:
-        """After the commit: deliver in order, then forget the rows that went out."""
+    async def deliver_rows(
+        self, bot: Bot, rows: list[tuple[OutboxMessage | None, Owed]]
+    ) -> list[Owed]:
+        """After the commit: deliver in order, then forget the rows that went out (or that
+        Telegram refused); returns the refused ones."""
         done: list[int] = []
+        refused: list[Owed] = []
         for row, owed in rows:
             outcome, _ = await deliver(bot, self.db, owed, self.clock())
+            if outcome == Outcome.DROPPED:
+                refused.append(owed)
             if outcome != Outcome.RETRY and row is not None:
                 done.append(row.id)
         await self._forget(done)
+        return refused
 
     async def _forget(self, ids: list[int]) -> None:
         if ids:

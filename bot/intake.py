@@ -156,12 +156,15 @@ async def replay_pending(db: Database, bot: Bot, target: asyncio.Queue) -> int:
     async with db.session() as session:
         rows = (
             await session.execute(
-                select(InboxUpdate.update_id, InboxUpdate.payload)
+                select(InboxUpdate.update_id, InboxUpdate.payload, InboxUpdate.received_at)
                 .where(InboxUpdate.handled_at.is_(None))
                 .order_by(InboxUpdate.update_id)
             )
         ).all()
-    for update_id, payload in rows:
+    loop_now, wall_now = asyncio.get_running_loop().time(), dt.datetime.now(dt.UTC)
+    for update_id, payload, received_at in rows:
+        # its age counts from when it first arrived, before the restart
+        _note_arrival(update_id, loop_now - (wall_now - received_at).total_seconds())
         try:
             update = Update.de_json(json.loads(payload), bot)
         except Exception:  # a payload this version cannot read: drop it rather than loop

@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.delivery import EDIT, Outbox, Owed, deliver
+from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver
 from bot.i18n import Translator, locale_for
 from bot.intake import arrived_at, mark_handled
 from bot.permissions import Action, allowed
@@ -173,14 +173,18 @@ class Turn:
         """After the commit: the owed messages in order, the press's answer (so what the press
         changed is on screen when its spinner stops), then the rest."""
         owed, self.owed = self.owed, []
+        refused: list[Owed] = []
         if owed:
-            await self.services.outbox.deliver_rows(self.context.bot, owed)
+            refused = await self.services.outbox.deliver_rows(self.context.bot, owed)
             for _row, item in owed:
                 remember_shown(item)
         await self._deliver_answer()
         later, self.later = self.later, []
         for action in later:
             await action()
+        if any(item.chat_id == self.chat_id for item in refused):
+            # the user would hear nothing: the error handler logs it and tells them
+            raise Undeliverable("Telegram refused a reply")
 
     async def _deliver_answer(self) -> None:
         if self.pending_answer is None:

@@ -255,12 +255,11 @@ async def _send_all(turn: Turn, cell_id: str) -> None:
         )
     ).all()
     await turn.answer()
-    await turn.reply(t("Sending {count} Word files…", count=t.number(len(rows))))
+    progress = await turn.reply_now(t("Sending {count} Word files…", count=t.number(len(rows))))
     for review, member in rows:
         await send_docx(turn, await _setting(turn, member), review)
     done = t("Sent {count} Word files.", count=t.number(len(rows)))
-    chat_id, bot = turn.chat_id, turn.context.bot
-    turn.after_commit(lambda: bot.send_message(chat_id, done))
+    turn.after_commit(lambda: progress.edit_text(done))
 
 
 HANDLERS = [

@@ -73,9 +73,15 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        """A session whose transaction commits on success and rolls back on error. Work may
+        commit early (`session.commit()`) and go on in a new transaction."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
