@@ -82,7 +82,9 @@ def build_application(
         # What a crash left: messages owed are delivered, then stored updates handled,
         # before anything new is fetched.
         recovered = await services.outbox.recover(application.bot)
-        replayed = await replay_pending(services.db, application.bot, application.update_queue)
+        replayed = await replay_pending(
+            services.db, application.bot, application.update_queue, services.arrivals
+        )
         if recovered or replayed:
             log.info("start-up: %s owed messages delivered, %s updates to handle", recovered, replayed)
         schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)
@@ -111,7 +113,7 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
-    queue = DurableQueue(services.db, application.update_queue, _wall_clock)
+    queue = DurableQueue(services.db, application.update_queue, _wall_clock, services.arrivals)
     application.updater = Updater(application.bot, update_queue=queue)  # type: ignore[arg-type]
     add_handlers(application)
     return application

@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import html
 import json
 import logging
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -174,6 +178,44 @@ async def deliver(bot: Bot, db: Database, owed: Owed, now: dt.datetime) -> tuple
             async with db.session() as session:
                 await hook(session, owed.track[1], message_id)
     return Outcome.SENT, message_id
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+class ShownMessages:
+    """Digests of what this process last put in each message, so an edit that would change
+    nothing is not sent (Telegram refuses it). Bounded, in memory only: a ballot's screen
+    shows the voter's choices."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._digests: OrderedDict[tuple[int, int], str] = OrderedDict()
+
+    @staticmethod
+    def _digest(text: str, markup: dict | None) -> str:
+        return hashlib.sha256((text + repr(markup)).encode()).hexdigest()
+
+    def unchanged(self, message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Whether the message already shows this: from what this process last put there, or
+        else from the message as the press brought it (its plain text and keyboard)."""
+        known = self._digests.get((message.chat.id, message.message_id))
+        if known is not None:
+            return known == self._digest(text, markup.to_dict() if markup else None)
+        if message.text is None:
+            return False
+        plain = html.unescape(_TAG.sub("", text)).strip()
+        return plain == message.text.strip() and (markup or None) == (message.reply_markup or None)
+
+    def remember(self, owed: Owed) -> None:
+        if owed.kind != EDIT or owed.message_id is None:
+            return
+        key = (owed.chat_id, owed.message_id)
+        self._digests[key] = self._digest(owed.text, owed.markup)
+        self._digests.move_to_end(key)
+        while len(self._digests) > self.LIMIT:
+            self._digests.popitem(last=False)
 
 
 async def mark_blocked(db: Database, telegram_ids: Iterable[int], now: dt.datetime) -> None:

@@ -42,26 +42,37 @@ log = logging.getLogger(__name__)
 # prefix -> function giving what may be stored of a press's callback data
 _REDACTORS: dict[str, Callable[[str], str]] = {}
 
-# Update ids handed to the Application in this process, by the moment they arrived here
-# (monotonic clock): a press older than Telegram's answer window is answered in a message.
-_ARRIVED: dict[int, float] = {}
 _ARRIVED_LIMIT = 10_000
+
+
+class Arrivals:
+    """When each update this process handles arrived (the event loop's clock): a press older
+    than Telegram's answer window is answered in a message. And which updates were handed over
+    again at start-up: what their message shows is not known any more."""
+
+    def __init__(self) -> None:
+        self._at: dict[int, float] = {}
+        self._replayed: set[int] = set()
+
+    def note(self, update_id: int, at: float, *, replayed: bool = False) -> None:
+        if len(self._at) >= _ARRIVED_LIMIT:
+            for key in list(self._at)[: _ARRIVED_LIMIT // 2]:
+                del self._at[key]
+                self._replayed.discard(key)
+        self._at[update_id] = at
+        if replayed:
+            self._replayed.add(update_id)
+
+    def arrived_at(self, update_id: int) -> float | None:
+        return self._at.get(update_id)
+
+    def was_replayed(self, update_id: int) -> bool:
+        return update_id in self._replayed
 
 
 def redact_callbacks(prefix: str, redactor: Callable[[str], str]) -> None:
     """Store presses whose data starts with `prefix` as `redactor(data)`."""
     _REDACTORS[prefix] = redactor
-
-
-def arrived_at(update_id: int) -> float | None:
-    return _ARRIVED.get(update_id)
-
-
-def _note_arrival(update_id: int, at: float) -> None:
-    if len(_ARRIVED) >= _ARRIVED_LIMIT:
-        for key in list(_ARRIVED)[: _ARRIVED_LIMIT // 2]:
-            del _ARRIVED[key]
-    _ARRIVED[update_id] = at
 
 
 def chat_key(update: object) -> int | None:
@@ -102,11 +113,16 @@ class DurableQueue:
     """The Updater's update queue: `put` stores, commits, then forwards to the Application."""
 
     def __init__(
-        self, db: Database, target: asyncio.Queue, clock: Callable[[], dt.datetime]
+        self,
+        db: Database,
+        target: asyncio.Queue,
+        clock: Callable[[], dt.datetime],
+        arrivals: Arrivals,
     ) -> None:
         self.db = db
         self.target = target
         self.clock = clock
+        self.arrivals = arrivals
 
     async def put(self, update: object) -> None:
         if not isinstance(update, Update):
@@ -114,7 +130,7 @@ class DurableQueue:
             return
         stored = await self.store(update)
         if stored:
-            _note_arrival(update.update_id, asyncio.get_running_loop().time())
+            self.arrivals.note(update.update_id, asyncio.get_running_loop().time())
             await self.target.put(update)
 
     async def store(self, update: Update) -> bool:
@@ -151,7 +167,9 @@ async def mark_handled(session: AsyncSession, update_id: int, now: dt.datetime) 
     )
 
 
-async def replay_pending(db: Database, bot: Bot, target: asyncio.Queue) -> int:
+async def replay_pending(
+    db: Database, bot: Bot, target: asyncio.Queue, arrivals: Arrivals
+) -> int:
     """Hand the Application every stored update not yet handled, oldest first."""
     async with db.session() as session:
         rows = (
@@ -164,7 +182,8 @@ async def replay_pending(db: Database, bot: Bot, target: asyncio.Queue) -> int:
     loop_now, wall_now = asyncio.get_running_loop().time(), dt.datetime.now(dt.UTC)
     for update_id, payload, received_at in rows:
         # its age counts from when it first arrived, before the restart
-        _note_arrival(update_id, loop_now - (wall_now - received_at).total_seconds())
+        age = (wall_now - received_at).total_seconds()
+        arrivals.note(update_id, loop_now - age, replayed=True)
         try:
             update = Update.de_json(json.loads(payload), bot)
         except Exception:  # a payload this version cannot read: drop it rather than loop

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +23,7 @@ from telegram.error import BadRequest
 from bot.context import BotContext
 from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver
 from bot.i18n import Translator, locale_for
-from bot.intake import arrived_at, mark_handled
+from bot.intake import mark_handled
 from bot.permissions import Action, allowed
 from bot.services import Services
 from bot.services.accounts import Identity, identify, touch_account
@@ -123,10 +121,13 @@ class Turn:
         """Replace the text of the message whose button was pressed."""
         assert self.query is not None
         message = self.query.message
-        if message is None:
+        replayed = self.services.arrivals.was_replayed(self.update.update_id)
+        if message is None or replayed or self._stale():
+            # After a restart (or long after the press) what the message shows is not known:
+            # a new message, never an edit that might change nothing.
             await self.reply(text, reply_markup=reply_markup, durable=durable)
             return
-        if shown_unchanged(message.chat.id, message.message_id, text, reply_markup):
+        if self.services.shown.unchanged(message, text, reply_markup):
             return  # Telegram refuses an edit that changes nothing
         owed = Owed.message(
             message.chat.id, text, reply_markup, kind=EDIT, message_id=message.message_id
@@ -177,7 +178,7 @@ class Turn:
         if owed:
             refused = await self.services.outbox.deliver_rows(self.context.bot, owed)
             for _row, item in owed:
-                remember_shown(item)
+                self.services.shown.remember(item)
         await self._deliver_answer()
         later, self.later = self.later, []
         for action in later:
@@ -213,37 +214,11 @@ class Turn:
         )
 
     def _stale(self) -> bool:
-        arrived = arrived_at(self.update.update_id)
+        arrived = self.services.arrivals.arrived_at(self.update.update_id)
         if arrived is None:
             return False
         age = asyncio.get_running_loop().time() - arrived
         return age > self.services.settings.answer_window_seconds
-
-
-# Digests of what the bot last showed in a message, so an edit that would change nothing is
-# not sent (Telegram refuses it). Bounded; in memory only (a ballot screen shows choices).
-_SHOWN: OrderedDict[tuple[int, int], str] = OrderedDict()
-_SHOWN_LIMIT = 20_000
-
-
-def _digest(text: str, markup: dict | None) -> str:
-    return hashlib.sha256((text + repr(markup)).encode()).hexdigest()
-
-
-def shown_unchanged(
-    chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
-) -> bool:
-    key = (chat_id, message_id)
-    return _SHOWN.get(key) == _digest(text, markup.to_dict() if markup else None)
-
-
-def remember_shown(owed: Owed) -> None:
-    if owed.kind != EDIT or owed.message_id is None:
-        return
-    _SHOWN[(owed.chat_id, owed.message_id)] = _digest(owed.text, owed.markup)
-    _SHOWN.move_to_end((owed.chat_id, owed.message_id))
-    while len(_SHOWN) > _SHOWN_LIMIT:
-        _SHOWN.popitem(last=False)
 
 
 Handler = Callable[[Turn], Awaitable[None]]

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from bot.delivery import Outbox
+from bot.delivery import Outbox, ShownMessages
+from bot.intake import Arrivals
 from storage.db import Database
 
 
@@ -23,6 +24,8 @@ class Services:
     clock: Callable[[], dt.datetime] = field(default=_utcnow)  # tests may control time
 
     outbox: Outbox = field(init=False)
+    arrivals: Arrivals = field(init=False, default_factory=Arrivals)  # this process's updates
+    shown: ShownMessages = field(init=False, default_factory=lambda: ShownMessages())
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.db, self.now)

@@ -856,6 +856,11 @@ class FakeTelegram:
             cid = call.params.get("chat_id") if isinstance(call.params.get("chat_id"), int) else None
             self._say(cid, f"bot {call.method} {mark} {e.code}: {e.description}   params={_short(call.params)}")
             return self._error_response(e)
+        except ConnectionResetError:  # the bot died while sending its request: nothing arrived
+            call.ok, call.error_code, call.kind = False, 499, "aborted"
+            call.description = "fake: the client closed the connection before its request arrived"
+            self._say(None, f"bot {call.method} ABORTED: the connection closed mid-request")
+            return self._json({"ok": False, "error_code": 499, "description": call.description}, 499)
         except Exception as e:  # a bug in the fake itself: make it loud, not a hang
             call.ok, call.error_code, call.kind = False, 500, "refused"
             call.description = f"fake: internal error {type(e).__name__}: {e}"

@@ -77,8 +77,10 @@ async def test_unknown_token_method_and_unimplemented(fake_telegram: FakeTelegra
     assert (status, body["description"]) == (401, "Unauthorized")
     status, body = await _raw(fake_telegram, "sendMesage", json={"chat_id": 1, "text": "x"})
     assert (status, body["description"]) == (404, "Not Found")
-    status, body = await _raw(fake_telegram, "setWebhook", json={"url": "https://x.example"})
-    assert status == 400 and body["description"] == "Bad Request: fake: method setWebhook not implemented"
+    status, body = await _raw(fake_telegram, "sendInvoice", json={
+        "chat_id": 1, "title": "x", "description": "x", "payload": "x", "currency": "VND",
+        "prices": [{"label": "x", "amount": 1}]})
+    assert status == 400 and body["description"] == "Bad Request: fake: method sendInvoice not implemented"
     status, body = await _raw(fake_telegram, "GETME")  # case-insensitive like the real API
     assert status == 200 and body["result"]["id"] == fake_telegram.bot_id
     assert [c.error_code for c in fake_telegram.refused] == [401, 404, 400]
@@ -563,3 +565,15 @@ async def test_plugin_problem_report():
     report = fake_telegram_problems(fake, allow_refused=False, allow_unanswered=False)
     assert "would refuse" in report and "never answered" in report and "transcript" in report
     assert fake_telegram_problems(fake, allow_refused=True, allow_unanswered=True) is None
+
+
+@pytest.mark.allow_refused
+async def test_a_webhook_takes_updates_and_getupdates_conflicts(fake_telegram: FakeTelegram):
+    status, _ = await _raw(fake_telegram, "setWebhook", json={"url": "https://x.example/hook"})
+    assert status == 200
+    status, body = await _raw(fake_telegram, "getUpdates", json={})
+    assert status == 409 and body["description"].startswith("Conflict")
+    status, body = await _raw(fake_telegram, "getWebhookInfo", json={})
+    assert body["result"]["url"] == "https://x.example/hook"
+    assert (await _raw(fake_telegram, "deleteWebhook", json={}))[0] == 200
+    assert (await _raw(fake_telegram, "getUpdates", json={}))[0] == 200
