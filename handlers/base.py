@@ -20,10 +20,10 @@ from telegram.constants import ChatType, ParseMode
 
 from bot.context import BotContext
 from bot.i18n import Translator, locale_for
-from bot.permissions import Action, allowed
+from bot.permissions import Action, allowed, sees
 from bot.services import Services
 from bot.services.accounts import Identity, identify, touch_account
-from bot.text import split_message
+from bot.text import esc, split_message
 from storage.models import Organisation, TelegramAccount
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,16 @@ class Turn:
 
     def require(self, action: Action, org: Organisation) -> None:
         """The single authorisation check: a role on an ancestor-or-self of `org`."""
-        if not allowed(self.identity.grants, action, org.path):
-            raise Refusal("You do not have permission to do this for {org}.", org=org.name)
+        if allowed(self.identity.grants, action, org.path):
+            return
+        member = self.identity.member
+        own = (member.org_id, member.temporary_org_id) if member is not None else ()
+        if sees(self.identity.grants, org.path, org.id, own):
+            raise Refusal("You do not have permission to do this for {org}.", org=esc(org.name))
+        # Never confirm that a unit outside the caller's reach exists (issue 12).
+        if self.query is not None:
+            raise Refusal("This button is no longer valid.")
+        raise Refusal("There is no such organisation within your reach.")
 
     def require_member(self) -> None:
         if not self.identity.is_member:

@@ -6,14 +6,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.permissions import Action, grants_for
-from bot.roster import RosterInvalid
-from bot.services.roster_import import apply_roster, describe_diff, parse, scope_errors
+from bot.roster import BOT_LIMITS, RosterInvalid
+from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from storage.models import Organisation, PendingImport
 
 CALLBACK_PREFIX = "roster:"
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = BOT_LIMITS.file_bytes
 ROSTER_SUFFIXES = (".xlsx", ".csv")
 
 
@@ -42,17 +42,18 @@ def _render_errors(turn: Turn, errors) -> str:
 async def _check(turn: Turn, cell: Organisation, filename: str, content: bytes):
     """Parse, validate and keep to the secretary's own cell; None after telling the user why."""
     try:
-        roster = await parse(turn.session, [(filename, content)], turn.services.now().date())
+        roster = await parse_for_cell(
+            turn.session, [(filename, content)], turn.services.now().date(), cell
+        )
     except RosterInvalid as invalid:
         await turn.reply(_render_errors(turn, invalid.errors))
         return None
-    problems = scope_errors(roster, cell)
-    if problems:
+    except OutsideCell as outside:
         t = turn.t
         lines = [
             t("This file reaches outside your cell {org}; nothing was changed:", org=esc(cell.name))
         ]
-        lines += [f"• {esc(t(msgid, **params))}" for msgid, params in problems]
+        lines += [f"• {esc(problem.render(t.gettext))}" for problem in outside.errors]
         await turn.reply("\n".join(lines))
         return None
     return roster
