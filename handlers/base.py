@@ -75,7 +75,7 @@ class Turn:
         # Never confirm that a unit outside the caller's reach exists (issue 12).
         if self.query is not None:
             raise Refusal("This button is no longer valid.")
-        raise Refusal("There is no such organisation within your reach.")
+        raise Refusal("You do not have permission to do this.")
 
     def require_member(self) -> None:
         if not self.identity.is_member:

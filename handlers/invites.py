@@ -46,7 +46,8 @@ async def invite_command(turn: Turn) -> None:
 async def invite_org_chosen(turn: Turn) -> None:
     turn.require_member()
     org_id = turn.query.data.removeprefix(CALLBACK_PREFIX)
-    org = await turn.session.get(Organisation, int(org_id)) if org_id.isdigit() else None
+    valid = org_id.isascii() and org_id.isdigit() and len(org_id) <= 12
+    org = await turn.session.get(Organisation, int(org_id)) if valid else None
     if org is None:
         raise Refusal("This button is no longer valid.")
     await turn.answer()

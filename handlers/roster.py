@@ -117,7 +117,9 @@ async def roster_decision(turn: Turn) -> None:
     t = turn.t
     _, action, pending_id = (turn.query.data.split(":") + ["", ""])[:3]
     pending = (
-        await turn.session.get(PendingImport, int(pending_id)) if pending_id.isdigit() else None
+        await turn.session.get(PendingImport, int(pending_id))
+        if pending_id.isascii() and pending_id.isdigit() and len(pending_id) <= 12
+        else None
     )
     if pending is None or pending.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")
@@ -143,7 +145,9 @@ async def roster_decision(turn: Turn) -> None:
     await turn.edit("\n".join(lines))
 
 
+# block=False: reading a roster takes a worker thread up to a few seconds, and the bot goes on
+# answering other updates meanwhile (the Application otherwise handles one update at a time).
 HANDLERS = [
-    MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file),
-    CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}"),
+    MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file, block=False),
+    CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}", block=False),
 ]

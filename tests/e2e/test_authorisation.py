@@ -24,6 +24,7 @@ REFUSALS = [
     # Outside the caller's reach: the same answer as for a code that does not exist.
     "There is no organisation with the code {code} within your reach.",
     "There is no member with the code {code} within your reach.",
+    "You do not have permission to do this.",
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
 ERROR = VI("Sorry, something went wrong on my side. Please try again in a moment.")
