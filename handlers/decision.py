@@ -29,7 +29,7 @@ from bot.services import decision as service
 from bot.services.checks import RatedMember
 from bot.text import esc
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import member_by_code, unit_by_code
+from handlers.scope import can_see, member_by_code, unit_by_code
 from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.levels import Level
 from storage.models import (
@@ -158,8 +158,8 @@ async def _unit_from_button(turn: Turn, org_id: str) -> Organisation:
     if not org_id.isdigit() or len(org_id) > 12:
         raise Refusal(INVALID)
     org = await turn.session.get(Organisation, int(org_id))
-    if org is None:
-        raise Refusal(INVALID)
+    if org is None or not can_see(turn, org):
+        raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
     unit, _root = await _unit(turn, org.code)
     return unit
 
