@@ -146,7 +146,8 @@ async def roster_decision(turn: Turn) -> None:
 
 
 # block=False: reading a roster takes a worker thread up to a few seconds, and the bot goes on
-# answering other updates meanwhile (the Application otherwise handles one update at a time).
+# answering other updates meanwhile (this Application otherwise handles one update at a time).
+# Under an update processor that already runs chats concurrently, block=False is not needed.
 HANDLERS = [
     MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file, block=False),
     CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}", block=False),
