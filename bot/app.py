@@ -21,7 +21,7 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.context import BotContext, install_services
 from bot.i18n import Translator, locale_for
-from bot.intake import ChatOrderedProcessor, DurableQueue, replay_pending
+from bot.intake import ChatOrderedProcessor, DurableQueue, mark_handled, replay_pending
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from conversations import self_review
@@ -105,9 +105,7 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .context_types(ContextTypes(context=BotContext))
         .defaults(defaults)
-        .concurrent_updates(
-            ChatOrderedProcessor(settings.concurrent_updates, services.db, _wall_clock)
-        )
+        .concurrent_updates(ChatOrderedProcessor(settings.concurrent_updates))
         .updater(None)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -173,6 +171,14 @@ async def report_error(update: object, context: BotContext) -> None:
         log.warning("network trouble talking to Telegram: %s", type(error).__name__)
         return
     update_id = update.update_id if isinstance(update, Update) else None
+    if update_id is not None:  # handled, if badly: not again at every start
+        services = context.application.bot_data.get("services")
+        if services is not None:
+            try:
+                async with services.db.session() as session:
+                    await mark_handled(session, update_id, _wall_clock())
+            except Exception:  # the database may be what failed
+                log.warning("could not mark update %s handled", update_id)
     log.error(
         "error while handling update %s: %s",
         update_id,

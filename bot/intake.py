@@ -9,9 +9,10 @@ to the Application. A replayed update_id (Telegram sending again what we had sto
 yet confirmed) inserts nothing and is not handled twice.
 
 The turn that handles an update marks it handled in its own transaction (`mark_handled`), so
-the change and the mark commit together; `ChatOrderedProcessor` marks whatever no turn marked
-(updates no handler took, handler errors) once the update is done. At start-up,
-`replay_pending` hands the Application every stored update not yet handled, oldest first.
+the change and the mark commit together (a handler that runs with `block=False` marks it when
+it is really done); the error handler marks an update whose handler failed, so it does not fail
+again at every start. At start-up, `replay_pending` hands the Application every stored update
+not yet handled, oldest first.
 
 What is stored is trimmed (`trimmed_payload`): a button press keeps who pressed what on which
 message, not the message's text and keyboard (a ballot's screen shows the voter's choices), and
@@ -209,18 +210,14 @@ async def forget_old(db: Database, before: dt.datetime) -> None:
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Updates of one chat run one after another, in arrival order; different chats run side by
-    side up to `max_concurrent_updates`. Each update is marked handled once it is done."""
+    side up to `max_concurrent_updates`."""
 
-    def __init__(
-        self, max_concurrent_updates: int, db: Database, clock: Callable[[], dt.datetime]
-    ) -> None:
+    def __init__(self, max_concurrent_updates: int) -> None:
+        # PTB hands updates over as tasks only above 1; the gate below sets the real limit.
         super().__init__(max(2, max_concurrent_updates))
-        self._limit = max(1, max_concurrent_updates)
-        self._gate = asyncio.Semaphore(self._limit)
+        self._gate = asyncio.Semaphore(max(1, max_concurrent_updates))
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._users: dict[int | None, int] = {}
-        self.db = db
-        self.clock = clock
 
     async def process_update(self, update: object, coroutine) -> None:
         key = chat_key(update)
@@ -228,10 +225,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock, self._gate:  # the chat's turn first, then a free slot
-                await coroutine  # handler errors went to the error handler already
-                if isinstance(update, Update):  # not when cancelled: then it is replayed
-                    async with self.db.session() as session:
-                        await mark_handled(session, update.update_id, self.clock())
+                await coroutine
         finally:
             self._users[key] -= 1
             if not self._users[key]:  # nobody else waits for this chat: forget its lock

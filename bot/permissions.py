@@ -89,3 +89,12 @@ def allowed(grants: Iterable[Grant], action: Action, target_path: str) -> bool:
 def grants_for(grants: Iterable[Grant], action: Action) -> list[Grant]:
     """The grants that allow an action somewhere, i.e. the roots where the user may do it."""
     return [g for g in grants if g.role in POLICY[action]]
+
+
+def sees(grants: Iterable[Grant], org_path: str, org_id: int, own_org_ids: Iterable[int] = ()) -> bool:
+    """Whether a user may learn that an organisation exists, e.g. read its name in a refusal:
+    it is in the subtree of one of their roles or above it, or it is their own cell. Anything
+    else is answered exactly like a code that does not exist."""
+    return org_id in set(own_org_ids) or any(
+        in_subtree(g.org_path, org_path) or in_subtree(org_path, g.org_path) for g in grants
+    )

@@ -16,6 +16,7 @@ import io
 import re
 import unicodedata
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -209,6 +210,29 @@ class RosterInvalid(Exception):
         return [e.render(gettext) for e in self.errors]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The most a roster file may hold; checked before and while it is read, so a file
+    built to exhaust memory or time (a zip bomb, a cell a million rows down) is refused fast."""
+
+    file_bytes: int = 5 * 1024 * 1024
+    unzipped_bytes: int = 50 * 1024 * 1024  # the sum of an .xlsx's members, as declared
+    zip_members: int = 1_000
+    rows: int = 5_000  # per sheet, the header included
+    columns: int = 60
+
+
+# What a cell secretary may send to the bot; the operator's CLI reads whole provinces.
+BOT_LIMITS = Limits()
+CLI_LIMITS = Limits(
+    file_bytes=500 * 1024 * 1024,
+    unzipped_bytes=4 * 1024 * 1024 * 1024,
+    zip_members=10_000,
+    rows=2_000_000,
+    columns=200,
+)
+
+
 # --------------------------------------------------------------------------
 # Error msgids
 # --------------------------------------------------------------------------
@@ -274,9 +298,23 @@ E_DUPLICATE_ROW = N_("This row repeats row {first_row}.")
 E_OFFICE_ON_CELL = N_(
     "A chi bộ has no organising office; this role belongs to a party committee."
 )
+E_LIMIT_FILE = N_("The file is too large ({size} MB); a roster file may have at most {max} MB.")
+E_LIMIT_UNZIPPED = N_(
+    "The workbook unpacks to more than {max} MB, far more than a roster needs; "
+    "save only the roster sheets in a new workbook and send that."
+)
+E_LIMIT_ROWS = N_(
+    "This sheet reaches row {rows}; a roster sheet may have at most {max} rows. "
+    "Delete the rows below the roster (or split the file)."
+)
+E_LIMIT_COLUMNS = N_(
+    "This sheet reaches column {columns}; a roster sheet may have at most {max} columns. "
+    "Delete the columns to the right of the roster."
+)
 E_DUTIES_WITHOUT_FORM = N_(
     "A violation in official duties is marked, but no discipline form is given."
 )
+LIMIT_ERRORS = frozenset({E_LIMIT_FILE, E_LIMIT_UNZIPPED, E_LIMIT_ROWS, E_LIMIT_COLUMNS})
 
 # --------------------------------------------------------------------------
 # Columns
@@ -645,34 +683,93 @@ def _looks_xlsx(content: bytes) -> bool:
     return content[:4] == b"PK\x03\x04"
 
 
-def _read_xlsx(name: str, content: bytes, st: _ReadState) -> list[_Table]:
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}".rstrip("0").rstrip(".")
+
+
+def _zip_too_big(name: str, content: bytes, st: _ReadState, limits: Limits) -> bool:
+    """Refuse an .xlsx whose declared unpacked size is beyond the limits (Python's zipfile
+    never unpacks more than a member declares, so the declaration bounds the work)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        st.error(name, None, None, E_XLSX_UNREADABLE)
+        return True
+    if len(members) > limits.zip_members or (
+        sum(m.file_size for m in members) > limits.unzipped_bytes
+    ):
+        st.error(name, None, None, E_LIMIT_UNZIPPED, max=_mb(limits.unzipped_bytes))
+        return True
+    return False
+
+
+def _sheet_rows(ws: Any, label: str, st: _ReadState, limits: Limits) -> list[tuple[int, list[Any]]]:
+    """The non-blank rows of a read-only worksheet, within the limits (else an error)."""
+    from openpyxl.utils import get_column_letter
+
+    declared_rows, declared_columns = ws.max_row or 0, ws.max_column or 0
+    if declared_rows > limits.rows:
+        st.error(label, None, None, E_LIMIT_ROWS, rows=declared_rows, max=limits.rows)
+        return []
+    if declared_columns > limits.columns:
+        st.error(label, None, None, E_LIMIT_COLUMNS, columns=get_column_letter(declared_columns),
+                 max=limits.columns)
+        return []
+    ws.reset_dimensions()  # the declared size may lie: read what is there, within the limits
+    rows = []
+    for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        if i > limits.rows:
+            st.error(label, None, None, E_LIMIT_ROWS, rows=i, max=limits.rows)
+            return []
+        if len(values) > limits.columns:
+            last = max((p for p, v in enumerate(values, 1) if not _is_blank(v)), default=0)
+            if last > limits.columns:
+                st.error(label, None, None, E_LIMIT_COLUMNS,
+                         columns=get_column_letter(min(last, 16_384)), max=limits.columns)
+                return []
+            values = values[: limits.columns]
+        if not all(_is_blank(v) for v in values):
+            rows.append((i, list(values)))
+    return rows
+
+
+def _read_xlsx(name: str, content: bytes, st: _ReadState, limits: Limits) -> list[_Table]:
     import openpyxl
 
+    if _zip_too_big(name, content, st, limits):
+        return []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(content), data_only=True)
+            wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # openpyxl raises assorted errors on damaged or foreign files
         st.error(name, None, None, E_XLSX_UNREADABLE)
         return []
     tables: list[_Table] = []
     found = False
-    for ws in wb.worksheets:
-        rows = [
-            (i, list(values))
-            for i, values in enumerate(ws.iter_rows(values_only=True), start=1)
-            if not all(_is_blank(v) for v in values)
-        ]
-        sheet = _SHEET_KEYS.get(_fold(ws.title))
-        if sheet is None:
-            if _fold(ws.title) != _fold(GUIDE_SHEET) and rows:
-                st.error(name, None, None, E_UNKNOWN_SHEET, name=_nfc(ws.title),
-                         sheets=_sheet_list())
-            continue
-        found = True
-        if rows:
-            tables.append(_Table(sheet, sheet, rows))
-        st.roster.sheets.add(sheet)
+    try:
+        for ws in wb.worksheets:
+            sheet = _SHEET_KEYS.get(_fold(ws.title))
+            label = sheet or name
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    rows = _sheet_rows(ws, label, st, limits)
+            except Exception:  # a damaged sheet inside a readable workbook
+                st.error(name, None, None, E_XLSX_UNREADABLE)
+                return []
+            if sheet is None:
+                if _fold(ws.title) != _fold(GUIDE_SHEET) and rows:
+                    st.error(name, None, None, E_UNKNOWN_SHEET, name=_nfc(ws.title),
+                             sheets=_sheet_list())
+                continue
+            found = True
+            if rows:
+                tables.append(_Table(sheet, sheet, rows))
+            st.roster.sheets.add(sheet)
+    finally:
+        wb.close()
     if not found:
         st.error(name, None, None, E_NO_SHEETS, sheets=_sheet_list())
     return tables
@@ -683,11 +780,15 @@ def _match_count(sheet: str, header: list[Any]) -> int:
     return sum(1 for h in header if _key(h) in keys)
 
 
-def _read_csv(name: str, content: bytes, st: _ReadState) -> list[_Table]:
+def _read_csv(name: str, content: bytes, st: _ReadState, limits: Limits) -> list[_Table]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         st.error(name, None, None, E_CSV_NOT_UTF8)
+        return []
+    lines = text.count("\n") + 1
+    if lines > limits.rows:
+        st.error(name, None, None, E_LIMIT_ROWS, rows=lines, max=limits.rows)
         return []
     best: tuple[int, int, list[tuple[int, list[Any]]]] | None = None
     for delim in (";", ",", "\t"):
@@ -705,6 +806,13 @@ def _read_csv(name: str, content: bytes, st: _ReadState) -> list[_Table]:
     assert best is not None
     rows = best[2]
     header = rows[0][1]
+    widest = max(len(values) for _i, values in rows)
+    if widest > limits.columns:
+        from openpyxl.utils import get_column_letter
+
+        st.error(name, None, None, E_LIMIT_COLUMNS, columns=get_column_letter(min(widest, 16_384)),
+                 max=limits.columns)
+        return []
     scores = sorted(((_match_count(s, header), s) for s in SHEETS), reverse=True)
     if scores[0][0] < 2 or scores[0][0] == scores[1][0]:
         st.error(name, None, None, E_CSV_NO_SHEET, sheets=_sheet_list())
@@ -754,12 +862,17 @@ def _parse_table(table: _Table, st: _ReadState) -> None:
         target.append(row_type(**kwargs))
 
 
-def _read(sources: Sequence[tuple[str, bytes]]) -> _ReadState:
+def _read(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) -> _ReadState:
     st = _ReadState()
+    limits = limits or CLI_LIMITS
     for name, content in sources:
         lower = name.lower()
+        if len(content) > limits.file_bytes:
+            st.error(name, None, None, E_LIMIT_FILE, size=_mb(len(content)),
+                     max=_mb(limits.file_bytes))
+            continue
         if _looks_xlsx(content):
-            tables = _read_xlsx(name, content, st)
+            tables = _read_xlsx(name, content, st, limits)
         elif lower.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
             st.error(name, None, None, E_NOT_XLSX_OR_CSV)
             continue
@@ -776,7 +889,7 @@ def _read(sources: Sequence[tuple[str, bytes]]) -> _ReadState:
                 else:
                     st.error(name, None, None, E_NOT_XLSX_OR_CSV)
                 continue
-            tables = _read_csv(name, content, st)
+            tables = _read_csv(name, content, st, limits)
         for table in tables:
             st.rank.setdefault(table.label, len(st.rank))
             st.canon[table.label] = table.sheet
@@ -786,9 +899,11 @@ def _read(sources: Sequence[tuple[str, bytes]]) -> _ReadState:
     return st
 
 
-def read_roster(sources: Sequence[tuple[str, bytes]]) -> Roster:
+def read_roster(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) -> Roster:
     """Parse (file name, content) pairs; raise :class:`RosterInvalid` with every error."""
-    st = _read(sources)
+    st = _read(sources, limits)
+    if any(e.msgid in LIMIT_ERRORS for e in st.errors):
+        raise RosterInvalid([e for e in st.errors if e.msgid in LIMIT_ERRORS])
     if st.errors:
         raise RosterInvalid(_sorted(st.errors, st))
     return st.roster
@@ -800,9 +915,13 @@ def load_roster(
     known_orgs: Iterable[KnownOrg] = (),
     known_members: Iterable[KnownMember] = (),
     today: date,
+    limits: Limits | None = None,
 ) -> Roster:
-    """Read and validate; raise :class:`RosterInvalid` with every error found."""
-    st = _read(sources)
+    """Read and validate; raise :class:`RosterInvalid` with every error found. `limits`
+    (default: the operator's generous CLI_LIMITS) bound what the files may hold."""
+    st = _read(sources, limits)
+    if any(e.msgid in LIMIT_ERRORS for e in st.errors):
+        raise RosterInvalid([e for e in st.errors if e.msgid in LIMIT_ERRORS])
     errors = st.errors + _validate(
         st.roster, known_orgs, known_members, today, st.bad, st.missing_columns
     )
@@ -1231,3 +1350,8 @@ __all__ = [
     "column_reference_markdown", "label_of", "load_roster", "read_roster", "validate",
     "write_template",
 ]
+
+
+def header(sheet: str, fld: str) -> str:
+    """The canonical (Vietnamese) header of a field's column, for errors located by column."""
+    return _h(sheet, fld)

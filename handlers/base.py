@@ -4,6 +4,7 @@ the private-chat rule and authorisation. Handlers receive a `Turn` and stay thin
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -24,9 +25,10 @@ from bot.context import BotContext
 from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver
 from bot.i18n import Translator, locale_for
 from bot.intake import mark_handled
-from bot.permissions import Action, allowed
+from bot.permissions import Action, allowed, sees
 from bot.services import Services
 from bot.services.accounts import Identity, identify, touch_account
+from bot.text import esc
 from storage.models import Organisation, OutboxMessage, TelegramAccount
 
 log = logging.getLogger(__name__)
@@ -83,8 +85,16 @@ class Turn:
 
     def require(self, action: Action, org: Organisation) -> None:
         """The single authorisation check: a role on an ancestor-or-self of `org`."""
-        if not allowed(self.identity.grants, action, org.path):
-            raise Refusal("You do not have permission to do this for {org}.", org=org.name)
+        if allowed(self.identity.grants, action, org.path):
+            return
+        member = self.identity.member
+        own = (member.org_id, member.temporary_org_id) if member is not None else ()
+        if sees(self.identity.grants, org.path, org.id, own):
+            raise Refusal("You do not have permission to do this for {org}.", org=esc(org.name))
+        # Never confirm that a unit outside the caller's reach exists (issue 12).
+        if self.query is not None:
+            raise Refusal("This button is no longer valid.")
+        raise Refusal("You do not have permission to do this.")
 
     def require_member(self) -> None:
         if not self.identity.is_member:
@@ -238,6 +248,10 @@ def private_chat_button(t: Translator, bot_username: str) -> InlineKeyboardMarku
     )
 
 
+def _wall_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)  # the inbox's own bookkeeping, not the domain's clock
+
+
 def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
     """Wrap a handler: one session per update, identity, language, the private-chat rule,
     refusals rendered in the user's language, every button press answered, and everything
@@ -249,9 +263,11 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
         async def callback(update: Update, context: BotContext) -> None:
             user = update.effective_user
             chat = update.effective_chat
-            if user is None or chat is None:
-                return
             services = context.services
+            if user is None or chat is None:
+                async with services.db.session() as session:
+                    await mark_handled(session, update.update_id, _wall_now())
+                return
             private = chat.type == ChatType.PRIVATE
             async with services.db.session() as session:
                 account = await touch_account(
@@ -271,7 +287,7 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
                     else:
                         await turn.reply(text)
                 await turn.answer()
-                await mark_handled(session, update.update_id, services.now())
+                await mark_handled(session, update.update_id, _wall_now())
             await turn.deliver()
 
         return callback

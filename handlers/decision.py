@@ -27,6 +27,7 @@ from bot.services import decision as service
 from bot.services.checks import RatedMember
 from bot.text import esc
 from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.scope import can_see, member_by_code, unit_by_code
 from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.levels import Level
 from storage.models import (
@@ -39,7 +40,6 @@ from storage.models import (
     RatingState,
     RoleKind,
 )
-from storage.queries import org_by_code
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,7 @@ async def _unit(turn: Turn, code: str | None) -> tuple[Organisation, Organisatio
     """(unit, deciding level), authorised."""
     turn.require_member()
     if code:
-        unit = await org_by_code(turn.session, code)
-        if unit is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(code))
+        unit = await unit_by_code(turn, code)
     else:
         units = []
         for g in grants_for(turn.identity.grants, Action.DECIDE):
@@ -158,8 +156,8 @@ async def _unit_from_button(turn: Turn, org_id: str) -> Organisation:
     if not org_id.isdigit() or len(org_id) > 12:
         raise Refusal(INVALID)
     org = await turn.session.get(Organisation, int(org_id))
-    if org is None:
-        raise Refusal(INVALID)
+    if org is None or not can_see(turn, org):
+        raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
     unit, _root = await _unit(turn, org.code)
     return unit
 
@@ -316,9 +314,7 @@ async def rerate_command(turn: Turn) -> None:
     args = turn.context.args or []
     if not args:
         raise Refusal("Give the member's code, e.g. /xep_loai_lai DV001.")
-    member = await turn.session.scalar(select(Member).where(Member.code == args[0].upper()))
-    if member is None:
-        raise Refusal("There is no member with the code {code}.", code=esc(args[0]))
+    member = await member_by_code(turn, args[0])
     rating, _root, cycle = await _decided_rating(turn, member)
     await expect_text(turn.session, turn.account.telegram_id, RERATE_KIND, rating.id)
     await turn.reply(

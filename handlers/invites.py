@@ -12,8 +12,8 @@ from bot.services.invite_sheet import invites_workbook
 from bot.services.invites import create_invites, deep_link
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
+from handlers.scope import unit_by_code
 from storage.models import Organisation
-from storage.queries import org_by_code
 
 CALLBACK_PREFIX = "moi:"
 
@@ -23,9 +23,7 @@ async def invite_command(turn: Turn) -> None:
     turn.require_member()
     args = turn.context.args or []
     if args:
-        org = await org_by_code(turn.session, args[0])
-        if org is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(args[0]))
+        org = await unit_by_code(turn, args[0])
         await _send_invites(turn, org)
         return
     roots = grants_for(turn.identity.grants, Action.INVITE)
@@ -48,7 +46,8 @@ async def invite_command(turn: Turn) -> None:
 async def invite_org_chosen(turn: Turn) -> None:
     turn.require_member()
     org_id = turn.query.data.removeprefix(CALLBACK_PREFIX)
-    org = await turn.session.get(Organisation, int(org_id)) if org_id.isdigit() else None
+    valid = org_id.isascii() and org_id.isdigit() and len(org_id) <= 12
+    org = await turn.session.get(Organisation, int(org_id)) if valid else None
     if org is None:
         raise Refusal("This button is no longer valid.")
     await turn.answer()

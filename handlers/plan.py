@@ -27,11 +27,11 @@ from bot.services import plans
 from bot.services.cycles import CycleError, cycle_for_org
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
+from handlers.scope import unit_by_code
 from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.deadlines import check_child_deadline
 from rules.rulebooks import RULEBOOKS, Rulebook
 from storage.models import Cycle, Organisation, PlanDraft
-from storage.queries import org_by_code
 
 PREFIX = "kh:"
 INPUT_KIND = "plan"
@@ -250,9 +250,7 @@ async def _target(turn: Turn) -> Organisation:
     turn.require_member()
     args = turn.context.args or []
     if args:
-        org = await org_by_code(turn.session, args[0])
-        if org is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(args[0]))
+        org = await unit_by_code(turn, args[0])
         turn.require(Action.SET_PLAN, org)
         return org
     grants = grants_for(turn.identity.grants, Action.SET_PLAN)

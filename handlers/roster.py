@@ -6,14 +6,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.permissions import Action, grants_for
-from bot.roster import RosterInvalid
-from bot.services.roster_import import apply_roster, describe_diff, parse, scope_errors
+from bot.roster import BOT_LIMITS, RosterInvalid
+from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from storage.models import Organisation, PendingImport
 
 CALLBACK_PREFIX = "roster:"
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = BOT_LIMITS.file_bytes
 ROSTER_SUFFIXES = (".xlsx", ".csv")
 
 
@@ -42,17 +42,18 @@ def _render_errors(turn: Turn, errors) -> str:
 async def _check(turn: Turn, cell: Organisation, filename: str, content: bytes):
     """Parse, validate and keep to the secretary's own cell; None after telling the user why."""
     try:
-        roster = await parse(turn.session, [(filename, content)], turn.services.now().date())
+        roster = await parse_for_cell(
+            turn.session, [(filename, content)], turn.services.now().date(), cell
+        )
     except RosterInvalid as invalid:
         await turn.reply(_render_errors(turn, invalid.errors))
         return None
-    problems = scope_errors(roster, cell)
-    if problems:
+    except OutsideCell as outside:
         t = turn.t
         lines = [
             t("This file reaches outside your cell {org}; nothing was changed:", org=esc(cell.name))
         ]
-        lines += [f"• {esc(t(msgid, **params))}" for msgid, params in problems]
+        lines += [f"• {esc(problem.render(t.gettext))}" for problem in outside.errors]
         await turn.reply("\n".join(lines))
         return None
     return roster
@@ -73,6 +74,7 @@ async def roster_file(turn: Turn) -> None:
         raise Refusal(
             "The file is too large (at most {size} MB).", size=MAX_FILE_BYTES // 1024 // 1024
         )
+    await turn.release()  # no transaction open while the file comes from Telegram
     telegram_file = await document.get_file()
     content = bytes(await telegram_file.download_as_bytearray())
     roster = await _check(turn, cell, filename, content)
@@ -88,6 +90,9 @@ async def roster_file(turn: Turn) -> None:
             )
         )
         return
+    # The reads above were one snapshot; the writes start a transaction of their own, so a
+    # change committed meanwhile by another chat's update cannot make SQLite refuse them.
+    await turn.session.commit()
     pending = PendingImport(
         telegram_id=turn.account.telegram_id, org_id=cell.id, filename=filename, content=content
     )
@@ -116,7 +121,9 @@ async def roster_decision(turn: Turn) -> None:
     t = turn.t
     _, action, pending_id = (turn.query.data.split(":") + ["", ""])[:3]
     pending = (
-        await turn.session.get(PendingImport, int(pending_id)) if pending_id.isdigit() else None
+        await turn.session.get(PendingImport, int(pending_id))
+        if pending_id.isascii() and pending_id.isdigit() and len(pending_id) <= 12
+        else None
     )
     if pending is None or pending.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")
@@ -142,7 +149,10 @@ async def roster_decision(turn: Turn) -> None:
     await turn.edit("\n".join(lines))
 
 
+# block=False: reading a roster takes a worker thread up to a few seconds, and the bot goes on
+# answering other updates meanwhile; the update is marked handled when the turn is done
+# (bot/intake.py), so a crash while reading it replays it.
 HANDLERS = [
-    MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file),
-    CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}"),
+    MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file, block=False),
+    CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}", block=False),
 ]

@@ -1,21 +1,60 @@
-"""Which organisation a command is about, checked through the one authorisation rule."""
+"""Which organisation a command is about, checked through the one authorisation rule.
+
+A code the caller may not see (outside the subtree of their roles, not above it, not their own
+cell) is answered exactly like a code that does not exist: a refusal never confirms that a
+unit exists, nor names it, outside the caller's reach.
+"""
 
 from __future__ import annotations
 
-from bot.permissions import Action, grants_for
+from sqlalchemy import select
+
+from bot.permissions import Action, grants_for, sees
 from bot.text import esc
 from handlers.base import Refusal, Turn
-from storage.models import Organisation, OrgKind
+from storage.models import Member, Organisation, OrgKind
 from storage.queries import org_by_code
+
+
+def can_see(turn: Turn, org: Organisation) -> bool:
+    """Whether the caller may learn that `org` exists (see bot.permissions.sees)."""
+    member = turn.identity.member
+    own = (member.org_id, member.temporary_org_id) if member is not None else ()
+    return sees(turn.identity.grants, org.path, org.id, own)
+
+
+def out_of_reach(code: str) -> Refusal:
+    """The one answer to a code that is unknown or outside the caller's reach."""
+    return Refusal(
+        "There is no organisation with the code {code} within your reach.", code=esc(code)
+    )
+
+
+async def unit_by_code(turn: Turn, code: str) -> Organisation:
+    """The organisation with this code, if the caller may see it; refused the same way if it
+    does not exist or lies outside their reach."""
+    org = await org_by_code(turn.session, code)
+    if org is None or not can_see(turn, org):
+        raise out_of_reach(code)
+    return org
+
+
+async def member_by_code(turn: Turn, code: str) -> Member:
+    """The member with this code, if the caller may see their cell; refused the same way if
+    there is no such member."""
+    member = await turn.session.scalar(select(Member).where(Member.code == code.upper()))
+    if member is not None:
+        cell = await turn.session.get(Organisation, member.org_id)
+        if cell is not None and can_see(turn, cell):
+            return member
+    raise Refusal("There is no member with the code {code} within your reach.", code=esc(code))
 
 
 async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> Organisation:
     """The cell named by `code`, or the caller's own cell for this action; refused otherwise."""
     turn.require_member()
     if code:
-        org = await org_by_code(turn.session, code)
-        if org is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(code))
+        org = await unit_by_code(turn, code)
         if not OrgKind(org.kind).is_cell:
             raise Refusal("{org} is not a cell; give the code of a cell.", org=esc(org.name))
         turn.require(action, org)

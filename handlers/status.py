@@ -22,8 +22,8 @@ from bot.services.report import status_chart, status_workbook
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
+from handlers.scope import unit_by_code
 from storage.models import Organisation
-from storage.queries import org_by_code
 
 PREFIX = "tt:"
 PAGE_SIZE = 20
@@ -45,9 +45,7 @@ async def _target(turn: Turn, code: str | None) -> tuple[Organisation, bool]:
     turn.require_member()
     member = turn.identity.member
     if code:
-        org = await org_by_code(turn.session, code)
-        if org is None:
-            raise Refusal("There is no organisation with the code {code}.", code=esc(code))
+        org = await unit_by_code(turn, code)
         if allowed(turn.identity.grants, Action.VIEW_STATUS, org.path):
             return org, True
         if org.id == member.org_id:

@@ -10,6 +10,7 @@ from openpyxl.styles import Font
 
 from bot.i18n import Translator
 from bot.services.invites import Invite, deep_link
+from bot.services.sheets import append_text_row
 
 
 def invites_workbook(invites: Sequence[Invite], t: Translator, bot_username: str) -> bytes:
@@ -17,11 +18,13 @@ def invites_workbook(invites: Sequence[Invite], t: Translator, bot_username: str
     sheet = workbook.active
     sheet.title = t("Invites")
     headers = [t("Member code"), t("Full name"), t("Cell"), t("Invite link"), t("Expires")]
-    sheet.append(headers)
+    append_text_row(sheet, headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for invite in invites:
-        sheet.append(
+        # Codes, names and the cell's name come from a roster: never let one become a formula.
+        append_text_row(
+            sheet,
             [
                 invite.member.code,
                 invite.member.full_name,

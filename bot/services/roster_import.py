@@ -8,6 +8,7 @@ never deleted.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
@@ -15,8 +16,29 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
-from bot.roster import KnownMember, KnownOrg, MemberRow, Roster, load_roster
-from storage.models import AuditEntry, Member, Organisation, Role
+from bot.roster import (
+    BOT_LIMITS,
+    MEMBER_SHEET,
+    ORG_KINDS,
+    ORG_SHEET,
+    ROLE_SHEET,
+    ROLES,
+    KnownMember,
+    KnownOrg,
+    Limits,
+    MemberRow,
+    OrgRow,
+    RoleRow,
+    Roster,
+    RosterError,
+    RosterInvalid,
+    header,
+    label_of,
+    load_roster,
+    read_roster,
+    validate,
+)
+from storage.models import AuditEntry, Member, Organisation, Role, RoleKind
 from storage.queries import place_org
 
 # MemberRow fields stored as-is on Member (codes of organisations are resolved separately).
@@ -75,14 +97,61 @@ async def known_members(session: AsyncSession) -> list[KnownMember]:
     return [KnownMember(code=code, org_code=org_code) for code, org_code in rows]
 
 
-async def parse(session: AsyncSession, sources: Sequence[tuple[str, bytes]], today) -> Roster:
-    """Read and validate against what the database already holds; raises RosterInvalid."""
-    return load_roster(
+async def parse(
+    session: AsyncSession,
+    sources: Sequence[tuple[str, bytes]],
+    today,
+    *,
+    limits: Limits | None = None,
+) -> Roster:
+    """Read and validate against what the database already holds; raises RosterInvalid.
+    The file is read in a worker thread so that the event loop keeps answering others."""
+    orgs, members = await known_orgs(session), await known_members(session)
+    return await asyncio.to_thread(
+        load_roster,
         list(sources),
-        known_orgs=await known_orgs(session),
-        known_members=await known_members(session),
+        known_orgs=orgs,
+        known_members=members,
         today=today,
+        limits=limits,
     )
+
+
+class OutsideCell(Exception):
+    """A cell secretary's file reaches outside their cell; `errors` says where, row by row."""
+
+    def __init__(self, errors: Sequence[RosterError]) -> None:
+        super().__init__(f"{len(errors)} row(s) outside the cell")
+        self.errors = list(errors)
+
+
+async def parse_for_cell(
+    session: AsyncSession,
+    sources: Sequence[tuple[str, bytes]],
+    today,
+    cell: Organisation,
+    *,
+    limits: Limits = BOT_LIMITS,
+) -> Roster:
+    """A cell secretary's file: read it (in a worker thread, within `limits`), keep it to the
+    cell (raises OutsideCell), then validate it against the database (raises RosterInvalid).
+
+    The scope is checked before the database is consulted, so that a code outside the cell
+    gets the same answer whether it exists or not."""
+    roster = await asyncio.to_thread(read_roster, list(sources), limits)
+    problems = await scope_errors(session, roster, cell)
+    if problems:
+        raise OutsideCell(problems)
+    orgs, members = await known_orgs(session), await known_members(session)
+    errors = await asyncio.to_thread(
+        validate, roster, known_orgs=orgs, known_members=members, today=today
+    )
+    if errors:
+        order = {sheet: i for i, sheet in enumerate((ORG_SHEET, MEMBER_SHEET, ROLE_SHEET))}
+        raise RosterInvalid(
+            sorted(errors, key=lambda e: (order.get(e.sheet, -1), e.row or -1))
+        )
+    return roster
 
 
 def _member_values(row: MemberRow) -> dict[str, object]:
@@ -239,24 +308,132 @@ async def _apply_roles(
             session.add(Role(member_id=member.id, org_id=orgs[org_code].id, role=role))
 
 
-def scope_errors(roster: Roster, cell: Organisation) -> list[tuple[str, dict]]:
-    """Why a cell secretary's file reaches outside their own cell (msgid, params), if it does."""
-    problems: list[tuple[str, dict]] = []
+# Why a cell secretary's file reaches outside their cell: one error per row, located like the
+# file's own errors (sheet, row, column), so the secretary can fix it where it is.
+E_OTHER_ORG = N_(
+    "The organisation {code} is not your cell; from here you can only update your own cell. "
+    "Ask your upper committee to change other organisations."
+)
+E_OWN_PARENT = N_(
+    "Your cell's upper organisation cannot be changed from here (it is {current}, the file says "
+    "{given}); ask your upper committee."
+)
+E_OWN_KIND = N_(
+    "Your cell's type cannot be changed from here (it is «{current}», the file says «{given}»); "
+    "ask your upper committee."
+)
+E_OWN_FOUNDED = N_(
+    "Your cell's founding date cannot be changed from here; only its name can. "
+    "Ask your upper committee."
+)
+E_MEMBER_ELSEWHERE = N_(
+    "The code {code} belongs to a member outside your cell; only the upper committee can move "
+    "a member between cells."
+)
+E_MEMBER_OTHER_CELL = N_(
+    "Member {code} is listed under {org}; from here you can only list members of your own cell."
+)
+E_TEMPORARY_ELSEWHERE = N_(
+    "Member {code} cannot be sent to attend {org} temporarily from here; ask your upper committee."
+)
+E_ROLE_OTHER_ORG = N_("A role on {org} is outside your cell.")
+E_ROLE_NOT_MEMBER = N_(
+    "Member {code} is not a member of your cell, so they cannot hold a role in it."
+)
+E_ROLE_KIND = N_("The role «{role}» cannot be given from here; ask your upper committee.")
+
+# Roles a cell's secretary or deputy may give in their own cell by file.
+CELL_ROLES = frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER})
+
+
+async def scope_errors(
+    session: AsyncSession, roster: Roster, cell: Organisation
+) -> list[RosterError]:
+    """Why a cell secretary's file reaches outside their own cell, row by row (empty: it does
+    not). The file may change the cell's members and the cell's name, and nothing else."""
+    problems: list[RosterError] = []
+    parent = await session.get(Organisation, cell.parent_id) if cell.parent_id else None
+    codes = {m.code for m in roster.members if m.code} | {r.member_code for r in roster.roles}
+    codes.discard(None)
+    where = {
+        code: (org_code, temporary)
+        for code, org_code, temporary in await session.execute(
+            select(Member.code, Organisation.code, Member.temporary_org_id)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .where(Member.code.in_(sorted(codes)))
+        )
+    }
     for org in roster.orgs:
+        if org.code is None:
+            continue  # a missing code: validation reports it
         if org.code != cell.code:
-            problems.append((N_("The organisation {code} is not your cell."), {"code": org.code}))
+            problems.append(_at(org, "code", E_OTHER_ORG, code=org.code))
+            continue
+        parent_code = parent.code if parent else None
+        if (org.parent_code or None) != parent_code:
+            problems.append(
+                _at(org, "parent_code", E_OWN_PARENT, current=parent_code or "—",
+                    given=org.parent_code or "—")
+            )
+        if org.kind != cell.kind:
+            problems.append(
+                _at(org, "kind", E_OWN_KIND, current=label_of(ORG_KINDS, cell.kind),
+                    given=label_of(ORG_KINDS, org.kind))
+            )
+        if org.founded_on != cell.founded_on:
+            problems.append(_at(org, "founded_on", E_OWN_FOUNDED))
+    own = {cell.code}
+    listed_here = set()
     for member in roster.members:
+        if member.code is None or member.org_code is None:
+            continue  # a missing code: validation reports it
         if member.org_code != cell.code:
             problems.append(
-                (
-                    N_("Member {code} belongs to {org}, not to your cell."),
-                    {"code": member.code, "org": member.org_code},
-                )
+                _at(member, "org_code", E_MEMBER_OTHER_CELL, code=member.code, org=member.org_code)
             )
+            continue
+        known = where.get(member.code)
+        if known is not None and known[0] != cell.code:
+            problems.append(
+                _at(member, "code", E_MEMBER_ELSEWHERE, code=member.code)
+            )
+            continue
+        listed_here.add(member.code)
+        temporary = member.temporary_org_code
+        if temporary and temporary not in own:
+            current = known[1] if known else None
+            current_code = (
+                (await session.get(Organisation, current)).code if current is not None else None
+            )
+            if temporary != current_code:
+                problems.append(
+                    _at(member, "temporary_org_code", E_TEMPORARY_ELSEWHERE,
+                        code=member.code, org=temporary)
+                )
     for role in roster.roles:
+        if role.org_code is None or role.member_code is None:
+            continue  # a missing code: validation reports it
         if role.org_code != cell.code:
-            problems.append((N_("A role on {org} is outside your cell."), {"org": role.org_code}))
+            problems.append(_at(role, "org_code", E_ROLE_OTHER_ORG, org=role.org_code))
+            continue
+        known = where.get(role.member_code)
+        in_cell = role.member_code in listed_here or (
+            role.member_code not in {m.code for m in roster.members}
+            and known is not None
+            and known[0] == cell.code
+        )
+        if not in_cell:
+            problems.append(_at(role, "member_code", E_ROLE_NOT_MEMBER, code=role.member_code))
+        if role.role not in CELL_ROLES:
+            problems.append(
+                _at(role, "role", E_ROLE_KIND, role=label_of(ROLES, role.role))
+            )
     return problems
+
+
+def _at(row: OrgRow | MemberRow | RoleRow, fld: str, msgid: str, **params: object) -> RosterError:
+    sheet = {OrgRow: ORG_SHEET, MemberRow: MEMBER_SHEET, RoleRow: ROLE_SHEET}[type(row)]
+    return RosterError(row.sheet, row.row, header(sheet, fld), msgid, dict(params))
 
 
 MAX_LISTED = 30  # names shown per group in a preview; the rest are counted

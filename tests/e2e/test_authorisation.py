@@ -21,6 +21,10 @@ REFUSALS = [
     "Only the secretary, deputies and committee members can get invite links.",
     "This is for the secretaries, deputies and committee members.",
     "This is for the members of a party committee.",
+    # Outside the caller's reach: the same answer as for a code that does not exist.
+    "There is no organisation with the code {code} within your reach.",
+    "There is no member with the code {code} within your reach.",
+    "You do not have permission to do this.",
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
 ERROR = VI("Sorry, something went wrong on my side. Please try again in a moment.")

@@ -50,7 +50,7 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     # The cell's secretary cannot decide: the grassroots committee does (DOMAIN §1 step 6).
     refused = await ask(secretary, "/quyet_dinh CB11")
     assert refused.text == "Đồng chí không có quyền thực hiện việc này đối với Đảng bộ Công ty Điện lực."
-    assert "không có quyền" in (await ask(committee, "/quyet_dinh CBCS1")).text
+    assert (await ask(committee, "/quyet_dinh CBCS1")).text == "Không có tổ chức mã CBCS1 trong phạm vi của đồng chí."
     assert "là cấp trên" in (await ask(tree.users["DV401"], "/quyet_dinh XA1")).text
 
     # The quota breach of DBCS1 blocks the decision for CB11.
@@ -135,7 +135,7 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     assert sent.text.startswith("Đơn khiếu nại của đồng chí đã được gửi đến 1 đồng chí trong cấp ủy")
     appeal = [m for m in committee.messages() if m.text and m.text.startswith("Đơn khiếu nại của đồng chí Phạm Thị Dung")][-1]
     assert "vượt mức các chỉ tiêu" in appeal.text
-    assert "không có quyền" in (await ask(secretary, "/quyet_dinh CB12")).text
+    assert "Không có tổ chức mã CB12 trong phạm vi" in (await ask(secretary, "/quyet_dinh CB12")).text
     skip_read(committee)
     await committee.wait_answer(await committee.press("✍️ Trả lời", message=appeal))
     assert "câu trả lời của cấp ủy" in (await committee.wait_message()).text

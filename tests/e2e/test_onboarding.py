@@ -190,7 +190,7 @@ async def test_moi_gives_a_secretary_the_links_of_their_cell(tokens, fake_telegr
 async def test_moi_refuses_outside_the_subtree_and_plain_members(tokens, fake_telegram):
     an, _ = await _join(fake_telegram, "Nguyễn Văn An", tokens["DV001"])
     await an.send("/moi CB02")
-    assert "không có quyền" in (await an.wait_message()).text
+    assert (await an.wait_message()).text == "Không có tổ chức mã CB02 trong phạm vi của đồng chí."
     binh, _ = await _join(fake_telegram, "Trần Thị Bình", tokens["DV002"])
     await binh.send("/moi")
     assert "Chỉ bí thư, phó bí thư và cấp ủy viên" in (await binh.wait_message()).text

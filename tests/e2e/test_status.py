@@ -103,7 +103,8 @@ async def test_status_at_every_level(bot, fake_telegram, tmp_path, cli_env, data
     refused = await ask(committee, "/tinh_trang XA1")
     assert refused.text == "Đồng chí không có quyền thực hiện việc này đối với Đảng bộ phường Phú Cường."
     refused = await ask(committee, "/tinh_trang CB21")
-    assert "không có quyền" in refused.text
+    assert refused.text == "Không có tổ chức mã CB21 trong phạm vi của đồng chí."
+    assert (await ask(committee, "/tinh_trang KHONGCO")).text == "Không có tổ chức mã KHONGCO trong phạm vi của đồng chí."
 
     # A plain member: their cell's progress in figures only.
     member = tree.users["DV103"]
@@ -113,8 +114,8 @@ async def test_status_at_every_level(bot, fake_telegram, tmp_path, cli_env, data
         assert line in message.text
     assert "Đề nghị" not in message.text and "Vi phạm" not in message.text
     assert message.button_labels() == []
-    assert "không có quyền" in (await ask(member, "/tinh_trang CB12")).text
-    assert "không có quyền" in (await ask(member, "/tinh_trang DBCS1")).text
+    assert "Không có tổ chức mã CB12 trong phạm vi" in (await ask(member, "/tinh_trang CB12")).text
+    assert "Không có tổ chức mã DBCS1 trong phạm vi" in (await ask(member, "/tinh_trang DBCS1")).text
     assert "bí thư, phó bí thư và cấp ủy viên" in (await ask(member, "/bieu_do")).text
 
     # Past the plan's finish-by date, undecided members are deadline breaches.

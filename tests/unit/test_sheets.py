@@ -1,0 +1,37 @@
+"""Issue 12 item 6: text from users is written into spreadsheets as text, never a formula."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from bot.services.sheets import FORMULA_STARTS, append_text_row, looks_like_formula, set_text
+
+HOSTILE = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+
+
+def _reopen(book: Workbook):
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return load_workbook(io.BytesIO(buffer.getvalue())).active
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_text_stays_text(value):
+    book = Workbook()
+    append_text_row(book.active, [value, "Nguyễn Văn An", 42, None])
+    set_text(book.active, 2, 1, value)
+    sheet = _reopen(book)
+    for cell in (sheet["A1"], sheet["A2"]):
+        assert cell.data_type != "f" and cell.value == value
+    assert (sheet["B1"].value, sheet["C1"].value, sheet["C1"].data_type) == ("Nguyễn Văn An", 42, "n")
+
+
+def test_plain_openpyxl_would_have_written_a_formula():
+    book = Workbook()
+    book.active.append([HOSTILE[0]])
+    assert _reopen(book)["A1"].data_type == "f"  # what the helpers prevent
+    assert all(looks_like_formula(start + "x") for start in FORMULA_STARTS)
+    assert not looks_like_formula("Chi bộ 1") and not looks_like_formula(-1)
