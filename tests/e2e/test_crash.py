@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from storage.db import Database
@@ -25,6 +26,7 @@ from storage.models import (
     BallotReceipt,
     BallotRound,
     Cycle,
+    Meeting,
     Member,
     Organisation,
     ReviewPiece,
@@ -99,10 +101,15 @@ async def _build(database_url: str, fake, people: list[Person], year: int) -> No
             root = Organisation(code="DBCS01", name="Đảng bộ Phường Bến Thành", kind="grassroots",
                                 path="")
             await place_org(session, root, None)
-            session.add(Cycle(org_id=root.id, year=year, rulebook="hd21-2019",
-                              finish_by=dt.date(year, 12, 31), report_by=dt.date(year + 1, 2, 20)))
+            cycle = Cycle(org_id=root.id, year=year, rulebook="hd21-2019",
+                          finish_by=dt.date(year, 12, 31), report_by=dt.date(year + 1, 2, 20))
+            session.add(cycle)
             cell = Organisation(code="CB01", name="Chi bộ Khu phố 1", kind="cell", path="")
             await place_org(session, cell, root)
+            # The meeting in three days: self-reviews are due today, so the deadline monitor
+            # (run at every start) reminds whoever has not submitted (outside quiet hours).
+            session.add(Meeting(cycle_id=cycle.id, org_id=cell.id,
+                                scheduled_at=now + dt.timedelta(days=3)))
             for person in people:
                 member = Member(
                     code=person.code, full_name=person.name, org_id=cell.id,
@@ -243,6 +250,7 @@ async def _vote(person: Person, cast: Cast, fake) -> None:
         waited += asyncio.get_running_loop().time() - started
 
 
+@pytest.mark.allow_refused  # checked below: only answers to presses Telegram had dropped
 async def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(
     tmp_path, fake_telegram, database_url
 ):
@@ -327,8 +335,13 @@ async def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(
     assert len(receipts) == len(voters)
     assert all(c.receipt for c in casts.values())  # every voter saw their receipt
     assert "error while handling update" not in log
-    assert not fake_telegram.refused, fake_telegram.transcript(
-        chat_id=fake_telegram.refused[0].params.get("chat_id"))
+    # A press made while the bot was dead reaches it only after the restart: Telegram may have
+    # dropped its callback query by then, and the bot cannot tell how long ago it was made.
+    # Its answer is refused as "too old" (the bot then says it in a message); nothing else may be.
+    late = [c for c in fake_telegram.refused if c.method == "answerCallbackQuery"
+            and "query is too old" in (c.description or "")]
+    refused = [c for c in fake_telegram.refused if c not in late]
+    assert not refused, fake_telegram.transcript(chat_id=refused[0].params.get("chat_id"))
     assert not fake_telegram.unanswered_callbacks()
     texts: dict[int, list[str]] = {}
     for call in fake_telegram.calls:
@@ -338,11 +351,17 @@ async def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(
     # (between Telegram taking it and the outbox forgetting it, a kill resends it).
     acks = {chat: [t for t in v if t.startswith("Đã lưu")] for chat, v in texts.items()}
     doubled = sum(len(v) - len(set(v)) for v in acks.values())
+    # The monitor's reminders, sent at one start or another: never twice to anyone.
+    reminders = {chat: [t for t in v if "là hạn nộp bản tự kiểm điểm" in t]
+                 for chat, v in texts.items()}
+    assert all(len(v) <= 1 for v in reminders.values()), reminders
     assert crashes.kills >= KILLS, crashes.kills
     print(
         f"\nkills: {crashes.kills}; start-up median "
         f"{sorted(crashes.startups)[len(crashes.startups) // 2]:.2f} s; "
         f"pieces stored: {WRITERS * PIECES}/{WRITERS * PIECES}; ballots counted: "
         f"{len(receipts)}/{len(voters)}; presses: {sum(c.presses for c in casts.values())}; "
-        f"acknowledgements delivered twice: {doubled} of {sum(len(v) for v in acks.values())}"
+        f"acknowledgements delivered twice: {doubled} of {sum(len(v) for v in acks.values())}; "
+        f"reminders: {sum(len(v) for v in reminders.values())}, none twice; answers too late "
+        f"for a press made while the bot was down: {len(late)}"
     )
