@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services.checks import RatedMember, cap_breaches
+from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
@@ -411,7 +411,8 @@ async def subtree_breaches(
 ) -> list[UnitBreach]:
     """Caps on every rated member of the subtree (reported on their cell) and the peer quota
     of every grassroots unit (reported on it, or on `org` when the unit is above it), from
-    one read of the rated members: the same rules as ``checks.unit_breaches``."""
+    one read of the rated members: the same rules as ``checks.unit_breaches``. Breaches name
+    members of `org`'s subtree only (issue 12 item 2)."""
     unit_above = await enclosing_unit(session, org)
     scope = unit_above or org
     rows = await _rated_rows(session, cycle, scope)
@@ -432,10 +433,12 @@ async def subtree_breaches(
         )
     groups: dict[int, dict[str, Level]] = {}
     names: dict[str, str] = {}
+    paths: dict[str, str] = {}
     capped: list[RatedMember] = []
     for row in rows:
         member_id, level = str(row.id), Level(row.level)
         names[member_id] = row.full_name
+        paths[member_id] = row.org_path
         if row.org_path.startswith(org.path) and _may_be_capped(row):
             # RatedMember's member and review only need the attributes the rules read.
             capped.append(RatedMember(row, None, level, row))
@@ -447,6 +450,12 @@ async def subtree_breaches(
         UnitBreach(org_of[b.member_ids[0]] if b.member_ids else org.id, b)
         for b in cap_breaches(capped, cycle)
     ]
+
+    # A quota counted over a unit above `org` keeps its figures but names only the members
+    # of `org`'s subtree: who may read this status may see those and no others.
+    def in_view(member_id: str) -> bool:
+        return paths[member_id].startswith(org.path)
+
     for unit, proposals in groups.items():
         for b in check_quota(
             proposals,
@@ -455,5 +464,7 @@ async def subtree_breaches(
             scope=QuotaScope.PEER_GROUP,
             names={member_id: names[member_id] for member_id in proposals},
         ):
-            found.append(UnitBreach(org.id if unit_above is not None else unit, b))
+            found.append(
+                UnitBreach(org.id if unit_above is not None else unit, restrict(b, in_view))
+            )
     return found
