@@ -28,7 +28,7 @@ from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
-from rules.quotas import QuotaScope, check_quota
+from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
 from storage.models import (
     BallotRound,
     Cycle,
@@ -376,87 +376,133 @@ def _may_be_capped(row) -> bool:
     )
 
 
-async def _rated_rows(session: AsyncSession, cycle: Cycle, scope: Organisation) -> list:
-    """Every live rating with a level in the subtree: the same rows as
-    ``checks.rated_members``, as plain rows with the organisation's path."""
+def _live(cycle: Cycle):
     level = func.coalesce(Rating.decided_level, Rating.proposed_level)
+    return level, (
+        # "+ 0": look ratings up by member, not by scanning the whole cycle (SQLite's
+        # planner would otherwise pick the cycle index).
+        (Rating.cycle_id + 0) == cycle.id,
+        Rating.state != RatingState.CANCELLED,
+        level.is_not(None),
+    )
+
+
+async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -> list:
+    """The rated members of the subtree a cap can concern (``_may_be_capped``, in SQL), as
+    plain rows with the facts the rules read, by name."""
+    level, live = _live(cycle)
     rows = await session.execute(
-        select(
-            *FACT_COLUMNS,
-            level.label("level"),
-            SelfReview.general_score,
-            SelfReview.task_score,
-            Organisation.path.label("org_path"),
-        )
+        select(*FACT_COLUMNS, level.label("level"), SelfReview.general_score, SelfReview.task_score)
         .join(Organisation, Member.org_id == Organisation.id)
         .join(Rating, Rating.member_id == Member.id)
         .outerjoin(
             SelfReview, (SelfReview.member_id == Member.id) & (SelfReview.cycle_id == cycle.id)
         )
         .where(
-            subtree_range(scope.path),
-            # "+ 0": look ratings up by member, not by scanning the whole cycle (SQLite's
-            # planner would otherwise pick the cycle index).
-            (Rating.cycle_id + 0) == cycle.id,
-            Rating.state != RatingState.CANCELLED,
-            level.is_not(None),
+            subtree_range(org.path),
+            *live,
+            or_(
+                Member.sick_leave_months > 0,
+                Member.discipline_form.is_not(None),
+                Member.head.is_(True),
+                and_(SelfReview.general_score.is_not(None), SelfReview.task_score.is_not(None)),
+            ),
         )
         .order_by(Member.full_name)
     )
-    return rows.all()
+    return [row for row in rows if _may_be_capped(row)]
 
 
 async def subtree_breaches(
     session: AsyncSession, cycle: Cycle, org: Organisation
 ) -> list[UnitBreach]:
     """Caps on every rated member of the subtree (reported on their cell) and the peer quota
-    of every grassroots unit (reported on it, or on `org` when the unit is above it), from
-    one read of the rated members: the same rules as ``checks.unit_breaches``. Breaches name
-    members of `org`'s subtree only (issue 12 item 2)."""
+    of every grassroots unit (reported on it, or on `org` when the unit is above it): the
+    same rules as ``checks.unit_breaches``. The quotas are decided from the levels counted per
+    organisation in one GROUP BY; only the units whose HTXS count may exceed their quota are
+    read member by member. Breaches name members of `org`'s subtree only (issue 12 item 2)."""
     unit_above = await enclosing_unit(session, org)
     scope = unit_above or org
-    rows = await _rated_rows(session, cycle, scope)
-    if not rows:
-        return []
     rulebook = cycle_rulebook(cycle)
+    level, live = _live(cycle)
+    counts = (
+        await session.execute(
+            select(Organisation.id, Organisation.path, level, func.count())
+            .select_from(Member)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(subtree_range(scope.path), *live)
+            .group_by(Organisation.id, Organisation.path, level)
+        )
+    ).all()
+    if not counts:
+        return []
     if unit_above is not None:
-        units = {unit_above.id}
+        units = {unit_above.id: unit_above.path}
     else:
-        units = set(
+        units = dict(
             (
-                await session.scalars(
-                    select(Organisation.id).where(
+                await session.execute(
+                    select(Organisation.id, Organisation.path).where(
                         subtree_range(org.path), Organisation.kind.in_(UNIT_KINDS)
                     )
                 )
             ).all()
         )
-    groups: dict[int, dict[str, Level]] = {}
-    names: dict[str, str] = {}
-    paths: dict[str, str] = {}
-    capped: list[RatedMember] = []
-    for row in rows:
-        member_id, level = str(row.id), Level(row.level)
-        names[member_id] = row.full_name
-        paths[member_id] = row.org_path
-        if row.org_path.startswith(org.path) and _may_be_capped(row):
-            # RatedMember's member and review only need the attributes the rules read.
-            capped.append(RatedMember(row, None, level, row))
-        unit = next((int(p) for p in row.org_path.strip("/").split("/") if int(p) in units), None)
+    per_unit: dict[int, Counter] = {}
+    orgs_of: dict[int, list[int]] = {}
+    for org_id, path, code, count in counts:
+        unit = next((int(p) for p in path.strip("/").split("/") if int(p) in units), None)
         if unit is not None:
-            groups.setdefault(unit, {})[member_id] = level
+            per_unit.setdefault(unit, Counter())[code] += count
+            orgs_of.setdefault(unit, []).append(org_id)
+
+    found = []
+    capped = [
+        RatedMember(row, None, Level(row.level), row)
+        for row in await _capped_rows(session, cycle, org)
+    ]
     org_of = {str(r.member.id): r.member.org_id for r in capped}
     found = [
         UnitBreach(org_of[b.member_ids[0]] if b.member_ids else org.id, b)
         for b in cap_breaches(capped, cycle)
     ]
 
+    def may_exceed(counter: Counter) -> bool:
+        htxs = counter.get(Level.HTXS.value, 0)
+        proposals = {f"{code}{i}": Level(code) for code, n in counter.items() for i in range(n)}
+        return htxs > htxs_limit(htt_base(proposals, rulebook), rulebook).limit
+
+    candidates = sorted(
+        (u for u, counter in per_unit.items() if may_exceed(counter)), key=lambda u: units[u]
+    )
+    if not candidates:
+        return found
+    wanted = [o for u in candidates for o in orgs_of[u]]
+    unit_of = {o: u for u in candidates for o in orgs_of[u]}
+    groups: dict[int, dict[str, Level]] = {u: {} for u in candidates}
+    names: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(Member.id, Member.full_name, Member.org_id, Organisation.path, level)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(Member.org_id.in_(wanted[start : start + 500]), *live)
+            .order_by(Member.full_name, Member.id)
+        )
+        for member_id, name, member_org, path, code in rows:
+            groups[unit_of[member_org]][str(member_id)] = Level(code)
+            names[str(member_id)] = name
+            paths[str(member_id)] = path
+
     # A quota counted over a unit above `org` keeps its figures but names only the members
     # of `org`'s subtree: who may read this status may see those and no others.
     def in_view(member_id: str) -> bool:
         return paths[member_id].startswith(org.path)
 
-    for unit, proposals in groups.items():
+    for unit in candidates:
+        proposals = dict(sorted(groups[unit].items(), key=lambda kv: (names[kv[0]], int(kv[0]))))
         for b in check_quota(
             proposals,
             rulebook,
