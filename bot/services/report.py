@@ -17,7 +17,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
-from bot.services.status import LEVEL_CODES, Figures, Status
+from bot.services.status import LEVEL_CODES, Figures, Status, by_member
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
 
@@ -186,10 +186,10 @@ def _header(sheet, headers: list[str]) -> list:
     ]
 
 
-def _member_query(status: Status):
+def _member_query(session: AsyncSession, status: Status):
     rating_join = and_(
         Rating.member_id == Member.id,
-        (Rating.cycle_id + 0).in_(status.cycle_ids),  # by member, not a scan of the cycle
+        by_member(session, Rating.cycle_id).in_(status.cycle_ids),  # not a scan of the cycle
         Rating.state == RatingState.DECIDED,
     )
     return (
@@ -211,7 +211,7 @@ def _member_query(status: Status):
 async def member_levels(session: AsyncSession, status: Status) -> list:
     """Every member of the subtree with their live decided level, if any, as plain rows
     (code, full_name, cell, status, level, decided_at)."""
-    return (await session.execute(_member_query(status))).all()
+    return (await session.execute(_member_query(session, status))).all()
 
 
 async def status_workbook(
@@ -242,7 +242,9 @@ async def status_workbook(
     book = Workbook(write_only=True)
     await asyncio.to_thread(_write_summary, book, status, t, today)
     members = await asyncio.to_thread(_start_members, book, t)
-    result = await session.stream(_member_query(status).execution_options(yield_per=MEMBER_BATCH))
+    result = await session.stream(
+        _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
+    )
     async for batch in result.partitions(MEMBER_BATCH):
         await asyncio.to_thread(_write_members, members, batch, t)
     await asyncio.to_thread(_write_breaches, book, status, labels, t)
