@@ -48,7 +48,7 @@ from bot.services.checks import RatedMember, cap_breaches
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, Outcome, member_target
 from bot.services.plans import FINISH_BY, deadline_rows
-from bot.services.status import FACT_COLUMNS, _may_be_capped
+from bot.services.status import FACT_COLUMNS, _may_be_capped, by_member
 from bot.text import esc
 from rules.breaches import Breach
 from rules.deadlines import self_review_due
@@ -607,9 +607,12 @@ async def _cell_notices(
 LEVEL = func.coalesce(Rating.decided_level, Rating.proposed_level)
 
 
-def _live_ratings(cycle: Cycle):
+def _live_ratings(cycle: Cycle, session: AsyncSession | None = None):
+    """Live ratings with a level in the cycle; with `session`, looked up by member (the
+    rows are reached from the members, see ``status.by_member``)."""
+    cycle_id = Rating.cycle_id if session is None else by_member(session, Rating.cycle_id)
     return (
-        Rating.cycle_id == cycle.id,
+        cycle_id == cycle.id,
         Rating.state != RatingState.CANCELLED,
         LEVEL.is_not(None),
     )
@@ -639,7 +642,7 @@ async def _levels_by_org(
         for member_id, name, org_id, code in await session.execute(
             select(Member.id, Member.full_name, Member.org_id, LEVEL)
             .join(Rating, Rating.member_id == Member.id)
-            .where(Member.org_id.in_(chunk), *_live_ratings(cycle))
+            .where(Member.org_id.in_(chunk), *_live_ratings(cycle, session))
             .order_by(Member.full_name, Member.id)
         ):
             found[org_id].append((str(member_id), name, Level(code)))
@@ -734,10 +737,11 @@ async def _collect_breaches(
         if _may_exceed(counts.get(cell_id, Counter()), rb, sizes.get(cell_id, 0), seen)
     ]
     root_groups = [r for r in wanted_roots if _may_exceed(root_counts[r], rb, None, seen)]
+    root_set = set(root_groups)
     members_of: dict[int, list[int]] = defaultdict(list)  # root id -> orgs with ratings
     for org_id in counts:
         for ancestor in paths.get(org_id, "/").strip("/").split("/"):
-            if ancestor and int(ancestor) in root_groups:
+            if ancestor and int(ancestor) in root_set:
                 members_of[int(ancestor)].append(org_id)
     levels = await _levels_by_org(
         session,
@@ -774,7 +778,7 @@ async def _collect_breaches(
                 )
                 .where(
                     Member.org_id.in_(chunk),
-                    *_live_ratings(cycle),
+                    *_live_ratings(cycle, session),
                     or_(
                         Member.sick_leave_months > 0,
                         Member.discipline_form.is_not(None),
