@@ -480,10 +480,16 @@ async def subtree_breaches(
         for b in cap_breaches(capped, cycle)
     ]
 
+    limits: dict[tuple[int, int], int] = {}
+
     def may_exceed(counter: Counter) -> bool:
+        """From the counts alone (the exact check then runs on the unit's members)."""
         htxs = counter.get(Level.HTXS.value, 0)
-        proposals = {f"{code}{i}": Level(code) for code, n in counter.items() for i in range(n)}
-        return htxs > htxs_limit(htt_base(proposals, rulebook), rulebook).limit
+        key = (htxs, counter.get(Level.HTT.value, 0))
+        if key not in limits:
+            proposals = {f"{c}{i}": Level(c) for c, n in counter.items() for i in range(n)}
+            limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
+        return htxs > limits[key]
 
     candidates = sorted(
         (u for u, counter in per_unit.items() if may_exceed(counter)), key=lambda u: units[u]
