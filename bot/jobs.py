@@ -328,7 +328,8 @@ async def _drop_sent(session: AsyncSession, plan: Plan) -> None:
         done.update((cycle_id, *key) for key in await _ledger(session, cycle_id, wanted))
     if not done:
         return
-    for member_id in list(plan.items):
+    for index, member_id in enumerate(list(plan.items)):
+        await _pause(index)
         target = member_target(member_id)
         kept = [
             i for i in plan.items[member_id] if (i.cycle_id, i.kind, target, i.stage) not in done
@@ -801,7 +802,8 @@ async def _collect_breaches(
 
     # In the order checks.cell_breaches gives them, cell by cell.
     found: dict[int, tuple[Unit, dict[str, Breach]]] = {}
-    for cell in cells:
+    for index, cell in enumerate(cells):
+        await _pause(index)
         if cell.id not in rated_cells:
             continue
         root = roots[cell.id]
@@ -861,7 +863,8 @@ async def _upper_notices(
             .where(Role.org_id.in_(chunk), Role.role.in_([r.value for r in COMMITTEE_ROLES]))
         ):
             holders[org_id].append((name, member_id))
-    for unit, breaches in found.values():
+    for index, (unit, breaches) in enumerate(found.values()):
+        await _pause(index)
         people = sorted(h for org_id in above_of[unit.id] for h in holders.get(org_id, ()))
         for member_id in dict.fromkeys(member_id for _, member_id in people):
             for digest, breach in breaches.items():
