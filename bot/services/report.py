@@ -154,8 +154,13 @@ def _text(sheet, value: object, **style) -> WriteOnlyCell:
 
 
 def _row(sheet, values: list) -> list:
-    """A row with every string as text; numbers, dates and empty cells as they are."""
-    return [_text(sheet, v) if isinstance(v, str) else v for v in values]
+    """A row with every string as text; numbers, dates and empty cells as they are. A string
+    that cannot be read as a formula is appended as it is (openpyxl writes it as a string
+    cell); the others become explicit text cells."""
+    return [
+        _text(sheet, v) if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+        for v in values
+    ]
 
 
 def _date(sheet, value: dt.date | None):
