@@ -19,8 +19,8 @@ committee and upper unit and a started Telegram account for every member, then p
   peak (ru_maxrss, which only grows: the report runs after the other parts, so the figure
   is an upper bound).
 
-SQLite runs in a temporary file. PostgreSQL needs ``--url`` (an empty database; its tables are
-dropped and recreated for each size).
+SQLite runs in a temporary file. PostgreSQL needs ``--url``: a database of its own, whose
+``public`` schema is dropped and recreated for each size.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from bot.services import Services
 from bot.services.report import status_workbook
 from bot.services.status import subtree_status
 from storage.db import Database
-from storage.models import Base, Member, Organisation, Role, TelegramAccount
+from storage.models import Member, Organisation, Role, TelegramAccount
 
 ACCOUNT_BASE = 10_000_000
 
@@ -156,9 +156,9 @@ async def time_report(db: Database, province_id: int) -> None:
 async def one_size(url: str, members: int, parts: set[str], repeat: int) -> None:
     db = Database(url)
     if not url.startswith("sqlite"):
-        async with db.engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        async with db.engine.begin() as connection:  # a clean database for each size
+            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
     await db.migrate()
     start = time.perf_counter()
     ids = await build(db, members, 10)
