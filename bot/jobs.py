@@ -4,7 +4,9 @@
 their units' effective deadlines (bot/services/plans.py), meetings, self-reviews, ballot
 rounds, ratings and the ledger of what was already sent (``sent_notices``, see
 bot/services/notify.py for the claim → send → mark protocol and why a notice is sent at
-most once). Nothing it decides comes from memory, so a restart changes nothing.
+most once). Nothing it decides comes from memory, so a restart changes nothing; at start-up
+the notices a stop left claimed are reconciled first (``notify.reconcile``: sent if Telegram
+had accepted them, else never sent again).
 
 JobQueue runs it at start-up, every hour, and at 07:00 in the bot's time zone. Between 21:00
 and 07:00 it sends nothing: what fell due then goes out at the 07:00 run.
@@ -33,34 +35,41 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator, locale_for
 from bot.services import Services, notify
-from bot.services.checks import cell_breaches
-from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from bot.services.checks import RatedMember, cap_breaches
+from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, Outcome, member_target
-from bot.services.plans import FINISH_BY, deadline_rows, effective_from_rows
+from bot.services.plans import FINISH_BY, deadline_rows
+from bot.services.status import FACT_COLUMNS, _may_be_capped, by_member
 from bot.text import esc
 from rules.breaches import Breach
 from rules.deadlines import self_review_due
 from rules.eligibility import review_status
+from rules.levels import Level
+from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
 from storage.models import (
     BallotRound,
     Cycle,
     Meeting,
     Member,
+    NoticeState,
     Organisation,
     OrgKind,
     Rating,
     RatingState,
     ReviewState,
+    Role,
+    RoleKind,
     SelfReview,
+    SentNotice,
     TelegramAccount,
 )
 from storage.queries import subtree_range
@@ -77,7 +86,6 @@ REMINDER_DAYS = (3, 1, 0)  # R-D2 reminders: days before the self-review is due
 NO_MEETING_DAYS = 7  # warn when no meeting is set this many days before finish-by
 ACTIVE_DAYS_AFTER_REPORT = 31  # a cycle is watched until a month after its report-by date
 MAX_NAMES = 40
-
 
 
 def quiet(local: dt.datetime) -> bool:
@@ -126,6 +134,70 @@ def _names(members: list[Member]) -> str:
 
 
 # --- deciding ----------------------------------------------------------------------------------
+#
+# A run decides from a bounded number of set-based queries per active cycle, each an index
+# lookup or a scan of one cycle's rows, never a query per cell or per member:
+#
+# 1. the cycles (all of them: which plan governs a cell is decided in Python from the paths),
+#    the cells under the cycle's organisation, its finish-by deadlines and its meetings;
+# 2. the secretaries (and deputies) of the cells that have something due, in one query;
+# 3. the ledger rows of what is due (``sent_notices`` by cycle and stage): what was already
+#    sent is left out before anything else is read, so an hourly run after the notices went
+#    out reads almost nothing more;
+# 4. the members still owing a self-review in the cells with a reminder or warning still to
+#    send, and the members without a decided level in the cells past their finish-by;
+# 5. the closed ballot rounds of the meetings past whose secretaries were not yet told;
+# 6. the breaches: the levels counted per cell in one GROUP BY, so that only the groups
+#    (cell, or đảng bộ cơ sở for R-Q5) whose HTXS count may exceed the quota are read member
+#    by member, and the members a cap can concern (sick leave, discipline, head, scores) in
+#    one query; the same rules (rules/quotas.py, rules/caps.py) decide;
+# 7. the committee members above the units with breaches, in one query.
+#
+# Long Python loops yield to the event loop every ``YIELD_EVERY`` items, and every query is
+# an await, so other users are answered while a province is swept.
+
+CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters; keep statements small)
+YIELD_EVERY = 2000
+
+
+@dataclass(frozen=True)
+class Unit:
+    """An organisation as the monitor needs it (plain values, no ORM object per cell)."""
+
+    id: int
+    name: str
+    path: str
+    kind: str
+    parent_id: int | None
+
+    @property
+    def org_kind(self) -> OrgKind:
+        return OrgKind(self.kind)
+
+    @property
+    def ancestors(self) -> list[int]:
+        return [int(p) for p in self.path.strip("/").split("/")]
+
+
+@dataclass
+class CellPlan:
+    """What may be due for one cell this run, before the ledger is consulted."""
+
+    cell: Unit
+    finish_by: dt.date
+    meeting_id: int | None = None
+    meeting_day: dt.date | None = None
+    due: dt.date | None = None
+    stage: str | None = None  # the self-review reminder stage, if one applies today
+
+
+def _chunks(values: list) -> list[list]:
+    return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+async def _pause(index: int) -> None:
+    if index % YIELD_EVERY == YIELD_EVERY - 1:
+        await asyncio.sleep(0)
 
 
 async def _active_cycles(session: AsyncSession, today: dt.date) -> list[Cycle]:
@@ -133,10 +205,20 @@ async def _active_cycles(session: AsyncSession, today: dt.date) -> list[Cycle]:
     return list(await session.scalars(select(Cycle).where(Cycle.report_by >= since)))
 
 
-async def _cells(session: AsyncSession, cycle: Cycle) -> list[Organisation]:
+async def _governed_cells(
+    session: AsyncSession, cycle: Cycle, cycles_by_org: dict[int, list[tuple[int, int, int]]]
+) -> list[Unit]:
+    """The cells under the cycle's organisation whose plan is this one: as
+    ``cycle_for_org``, the newest cycle on the nearest ancestor that has one."""
     root = await session.get(Organisation, cycle.org_id)
-    cells = await session.scalars(
-        select(Organisation)
+    rows = await session.execute(
+        select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.path,
+            Organisation.kind,
+            Organisation.parent_id,
+        )
         .where(
             subtree_range(root.path),
             Organisation.kind.in_([OrgKind.CELL, OrgKind.GRASSROOTS_CELL]),
@@ -144,221 +226,614 @@ async def _cells(session: AsyncSession, cycle: Cycle) -> list[Organisation]:
         .order_by(Organisation.path)
     )
     governed = []
-    for cell in cells:
-        governing = await cycle_for_org(session, cell)
-        if governing is not None and governing.id == cycle.id:
+    for index, row in enumerate(rows):
+        cell = Unit(*row)
+        candidates = [c for a in cell.ancestors for c in cycles_by_org.get(a, ())]
+        if candidates and max(candidates)[2] == cycle.id:
             governed.append(cell)
+        await _pause(index)
     return governed
+
+
+def _finish_by(cycle: Cycle, cell: Unit, own: dict[int, dt.date]) -> dt.date:
+    """The finish-by date that holds for the cell (``plans.effective_from_rows``): the
+    cycle's, or the deepest earlier one set on an ancestor or the cell itself."""
+    found = cycle.finish_by
+    for org_id in cell.ancestors:
+        if org_id in own:
+            found = own[org_id]
+    return found
 
 
 async def decide(session: AsyncSession, services: Services, now: dt.datetime) -> Plan:
     tz = services.settings.tz
     today = now.astimezone(tz).date()
     plan = Plan()
-    for cycle in await _active_cycles(session, today):
-        rows = await deadline_rows(session, cycle)
-        breaches_by_unit: dict[int, tuple[Organisation, dict[str, Breach]]] = {}
-        for cell in await _cells(session, cycle):
-            deadlines = effective_from_rows(cycle, cell, rows)
-            await _cell_notices(session, plan, cycle, cell, deadlines[FINISH_BY], today, tz)
-            await _collect_breaches(session, cycle, cell, breaches_by_unit)
-        await _upper_notices(session, plan, cycle, breaches_by_unit)
+    active = await _active_cycles(session, today)
+    if not active:
+        return plan
+    cycles_by_org: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for cycle_id, org_id, year, depth in await session.execute(
+        select(Cycle.id, Cycle.org_id, Cycle.year, Organisation.depth).join(
+            Organisation, Cycle.org_id == Organisation.id
+        )
+    ):
+        cycles_by_org[org_id].append((year, depth, cycle_id))
+    for cycle in active:
+        cells = await _governed_cells(session, cycle, cycles_by_org)
+        if not cells:
+            continue
+        await _cell_notices(session, plan, cycle, cells, today, tz)
+        found = await _collect_breaches(session, cycle, cells)
+        await _upper_notices(session, plan, cycle, found)
+    await _drop_sent(session, plan)
     return plan
+
+
+async def _secretaries(session: AsyncSession, cell_ids: list[int]) -> dict[int, list[Member]]:
+    """``notify.secretaries_of`` for many cells at once: the secretaries, else the deputies,
+    by name."""
+    found: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for chunk in _chunks(cell_ids):
+        rows = await session.execute(
+            select(Role.org_id, Role.role, Member.id, Member.full_name)
+            .join(Member, Member.id == Role.member_id)
+            .where(
+                Role.org_id.in_(chunk),
+                Role.role.in_([RoleKind.SECRETARY.value, RoleKind.DEPUTY.value]),
+            )
+            .order_by(Member.full_name, Member.id)
+        )
+        for org_id, role, member_id, name in rows:
+            found[org_id][role].append(_Person(member_id, name))
+    return {
+        org_id: roles.get(RoleKind.SECRETARY.value) or roles.get(RoleKind.DEPUTY.value) or []
+        for org_id, roles in found.items()
+    }
+
+
+@dataclass(frozen=True)
+class _Person:
+    id: int
+    full_name: str
+
+
+async def _ledger(
+    session: AsyncSession, cycle_id: int, stages: set[str]
+) -> set[tuple[str, str, str]]:
+    """(kind, target, stage) of the notices of these stages already sent (or claimed: a
+    pending row is never sent again, see bot/services/notify.py); failed ones are retried."""
+    found: set[tuple[str, str, str]] = set()
+    for chunk in _chunks(sorted(stages)):
+        rows = await session.execute(
+            select(SentNotice.kind, SentNotice.target, SentNotice.stage).where(
+                SentNotice.cycle_id == cycle_id,
+                SentNotice.stage.in_(chunk),
+                SentNotice.state != NoticeState.FAILED,
+            )
+        )
+        found.update(tuple(row) for row in rows)
+    return found
+
+
+async def _drop_sent(session: AsyncSession, plan: Plan) -> None:
+    """Leave out what the ledger says was sent: the claim would skip it anyway, one
+    transaction per notice; this costs one query per cycle and stage chunk."""
+    stages: dict[int, set[str]] = defaultdict(set)
+    for items in plan.items.values():
+        for item in items:
+            stages[item.cycle_id].add(item.stage)
+    done: set[tuple[int, str, str, str]] = set()
+    for cycle_id, wanted in stages.items():
+        done.update((cycle_id, *key) for key in await _ledger(session, cycle_id, wanted))
+    if not done:
+        return
+    for index, member_id in enumerate(list(plan.items)):
+        await _pause(index)
+        target = member_target(member_id)
+        kept = [
+            i for i in plan.items[member_id] if (i.cycle_id, i.kind, target, i.stage) not in done
+        ]
+        if kept:
+            plan.items[member_id] = kept
+        else:
+            del plan.items[member_id]
+
+
+def _member_rows(*conditions):
+    """Plain member rows with the facts the eligibility rules read."""
+    return (
+        select(*FACT_COLUMNS)
+        .where(*conditions)
+        .order_by(Member.org_id, Member.full_name, Member.id)
+    )
+
+
+async def _owing_review(
+    session: AsyncSession, cycle: Cycle, cell_ids: list[int]
+) -> dict[int, list]:
+    """Per cell, its members whose self-review is not submitted (not yet filtered by who is
+    to be reviewed)."""
+    found: dict[int, list] = defaultdict(list)
+    for chunk in _chunks(cell_ids):
+        rows = await session.execute(
+            _member_rows(Member.org_id.in_(chunk))
+            .outerjoin(
+                SelfReview,
+                and_(SelfReview.cycle_id == cycle.id, SelfReview.member_id == Member.id),
+            )
+            .where(or_(SelfReview.id.is_(None), SelfReview.state != ReviewState.SUBMITTED))
+        )
+        for row in rows:
+            found[row.org_id].append(row)
+    return found
+
+
+async def _undecided(session: AsyncSession, cycle: Cycle, cell_ids: list[int]) -> dict[int, list]:
+    """Per cell, its members without a decided live level."""
+    decided = (
+        select(Rating.id)
+        .where(
+            Rating.cycle_id == cycle.id,
+            Rating.member_id == Member.id,
+            Rating.state == RatingState.DECIDED,
+        )
+        .exists()
+    )
+    found: dict[int, list] = defaultdict(list)
+    for chunk in _chunks(cell_ids):
+        for row in await session.execute(_member_rows(Member.org_id.in_(chunk), ~decided)):
+            found[row.org_id].append(row)
+    return found
+
+
+async def _closed_meetings(session: AsyncSession, meeting_ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(meeting_ids):
+        found.update(
+            await session.scalars(
+                select(BallotRound.meeting_id)
+                .where(BallotRound.meeting_id.in_(chunk), BallotRound.state == "closed")
+                .distinct()
+            )
+        )
+    return found
 
 
 async def _cell_notices(
     session: AsyncSession,
     plan: Plan,
     cycle: Cycle,
-    cell: Organisation,
-    finish_by: dt.date,
+    cells: list[Unit],
     today: dt.date,
     tz: dt.tzinfo,
 ) -> None:
     rb = cycle_rulebook(cycle)
-    members = list(
-        await session.scalars(
-            select(Member).where(Member.org_id == cell.id).order_by(Member.full_name, Member.id)
+    year, cid = cycle.year, cycle.id
+    own_finish = {
+        row.org_id: row.due for row in await deadline_rows(session, cycle) if row.key == FINISH_BY
+    }
+    meetings = {
+        org_id: (meeting_id, scheduled_at)
+        for meeting_id, org_id, scheduled_at in await session.execute(
+            select(Meeting.id, Meeting.org_id, Meeting.scheduled_at).where(
+                Meeting.cycle_id == cycle.id
+            )
         )
-    )
-    secretaries = await notify.secretaries_of(session, cell.id)
-    meeting = await session.scalar(
-        select(Meeting).where(Meeting.cycle_id == cycle.id, Meeting.org_id == cell.id)
-    )
-    year, cid, name = cycle.year, cycle.id, cell.name
+    }
 
-    def to_secretaries(kind: str, stage: str, render: Callable[[Translator], str]) -> None:
-        for secretary in secretaries:
-            plan.add(secretary.id, Item(kind, cid, stage, render, cell.id))
+    # What may be due, cell by cell, from the dates alone.
+    plans: list[CellPlan] = []
+    wanted: dict[int, list[tuple[str, str]]] = {}  # cell id -> (kind, stage) for secretaries
+    for index, cell in enumerate(cells):
+        p = CellPlan(cell, _finish_by(cycle, cell, own_finish))
+        notices = []
+        if cell.id not in meetings:
+            if p.finish_by - dt.timedelta(days=NO_MEETING_DAYS) <= today <= p.finish_by:
+                notices.append(("no_meeting", p.finish_by.isoformat()))
+        else:
+            p.meeting_id, scheduled_at = meetings[cell.id]
+            p.meeting_day = scheduled_at.astimezone(tz).date()
+            p.due = self_review_due(p.meeting_day, rb)
+            p.stage = reminder_stage(p.due, today)
+            if today > p.due:
+                notices.append(("reviews_missing", p.due.isoformat()))
+            if today > p.meeting_day:
+                notices.append(("no_ballot", p.meeting_day.isoformat()))
+        if today > p.finish_by:
+            notices.append(("not_decided", p.finish_by.isoformat()))
+        plans.append(p)
+        if notices:
+            wanted[cell.id] = notices
+        await _pause(index)
 
-    if meeting is None:
-        if finish_by - dt.timedelta(days=NO_MEETING_DAYS) <= today <= finish_by:
-            to_secretaries(
-                "no_meeting",
-                finish_by.isoformat(),
-                lambda t: (
-                    "📅 "
-                    + t(
-                        "{cell} has no review meeting scheduled, and the plan's finish-by date is "
-                        "{date}. Set it with /lich_hop.",
-                        cell=f"<b>{esc(name)}</b>",
-                        date=t.date(finish_by),
-                    )
-                ),
-            )
-        meeting_day = None
-    else:
-        meeting_day = meeting.scheduled_at.astimezone(tz).date()
-        due = self_review_due(meeting_day, rb)
-        reviews = {
-            r.member_id: r
-            for r in await session.scalars(
-                select(SelfReview)
-                .where(SelfReview.cycle_id == cycle.id)
-                .join(Member, Member.id == SelfReview.member_id)
-                .where(Member.org_id == cell.id)
-            )
-        }
-        to_review = [m for m in members if review_status(member_facts(m), rb, meeting_day).reviewed]
-        missing = [
-            m
-            for m in to_review
-            if (r := reviews.get(m.id)) is None or r.state != ReviewState.SUBMITTED
-        ]
-        stage = reminder_stage(due, today)
-        if stage is not None:
-            left = (due - today).days
-            for member in missing:
-                plan.add(
-                    member.id,
-                    Item(
-                        "review_due",
-                        cid,
-                        f"{due.isoformat()}:{stage}",
-                        lambda t, left=left: (
-                            "📝 "
-                            + (
-                                t(
-                                    "Your self-review for {year} is due today, {date}. Send "
-                                    "/kiem_diem to finish and submit it.",
-                                    year=year,
-                                    date=t.date(due),
-                                )
-                                if left == 0
-                                else t(
-                                    "Your self-review for {year} is due on {date}, in {days} days. "
-                                    "Send /kiem_diem to write and submit it.",
-                                    year=year,
-                                    date=t.date(due),
-                                    days=left,
-                                )
-                            )
-                        ),
-                        cell.id,
+    secretaries = await _secretaries(session, list(wanted))
+    stages = {stage for notices in wanted.values() for _, stage in notices}
+    stages |= {f"{p.due.isoformat()}:{p.stage}" for p in plans if p.stage is not None}
+    sent = await _ledger(session, cid, stages)
+
+    def pending(cell_id: int, kind: str, stage: str) -> bool:
+        """Some secretary of the cell has not been told this yet."""
+        return any(
+            (kind, member_target(s.id), stage) not in sent for s in secretaries.get(cell_id, ())
+        )
+
+    owing_cells, undecided_cells, ballot_meetings = [], [], []
+    for p in plans:
+        cell_id = p.cell.id
+        if p.stage is not None or (
+            p.due is not None
+            and today > p.due
+            and pending(cell_id, "reviews_missing", p.due.isoformat())
+        ):
+            owing_cells.append(cell_id)
+        if today > p.finish_by and pending(cell_id, "not_decided", p.finish_by.isoformat()):
+            undecided_cells.append(cell_id)
+        if (
+            p.meeting_day is not None
+            and today > p.meeting_day
+            and pending(cell_id, "no_ballot", p.meeting_day.isoformat())
+        ):
+            ballot_meetings.append(p.meeting_id)
+    owing = await _owing_review(session, cycle, owing_cells)
+    undecided_rows = await _undecided(session, cycle, undecided_cells)
+    closed = await _closed_meetings(session, ballot_meetings)
+    ballot_checked = set(ballot_meetings)
+
+    for index, p in enumerate(plans):
+        await _pause(index)
+        cell, finish_by, name = p.cell, p.finish_by, p.cell.name
+        cell_secretaries = secretaries.get(cell.id, [])
+
+        def to_secretaries(
+            kind: str,
+            stage: str,
+            render: Callable[[Translator], str],
+            cell_id: int = cell.id,
+            people: list = cell_secretaries,
+        ) -> None:
+            for secretary in people:
+                plan.add(secretary.id, Item(kind, cid, stage, render, cell_id))
+
+        if p.meeting_day is None:
+            if finish_by - dt.timedelta(days=NO_MEETING_DAYS) <= today <= finish_by:
+                to_secretaries(
+                    "no_meeting",
+                    finish_by.isoformat(),
+                    lambda t, name=name, finish_by=finish_by: (
+                        "📅 "
+                        + t(
+                            "{cell} has no review meeting scheduled, and the plan's finish-by "
+                            "date is {date}. Set it with /lich_hop.",
+                            cell=f"<b>{esc(name)}</b>",
+                            date=t.date(finish_by),
+                        )
                     ),
                 )
-        if today > due and missing:
-            to_secretaries(
-                "reviews_missing",
-                due.isoformat(),
-                lambda t: (
-                    "⏰ "
-                    + t(
-                        "The self-reviews of {cell} were due on {date}; {count} not submitted: "
-                        "{names}.",
-                        cell=f"<b>{esc(name)}</b>",
-                        date=t.date(due),
-                        count=len(missing),
-                        names=_names(missing),
+        else:
+            meeting_day, due = p.meeting_day, p.due
+            missing = [
+                m
+                for m in owing.get(cell.id, ())
+                if review_status(member_facts(m), rb, meeting_day).reviewed
+            ]
+            if p.stage is not None:
+                left = (due - today).days
+                for member in missing:
+                    plan.add(
+                        member.id,
+                        Item(
+                            "review_due",
+                            cid,
+                            f"{due.isoformat()}:{p.stage}",
+                            lambda t, left=left, due=due: (
+                                "📝 "
+                                + (
+                                    t(
+                                        "Your self-review for {year} is due today, {date}. Send "
+                                        "/kiem_diem to finish and submit it.",
+                                        year=year,
+                                        date=t.date(due),
+                                    )
+                                    if left == 0
+                                    else t(
+                                        "Your self-review for {year} is due on {date}, in {days} "
+                                        "days. Send /kiem_diem to write and submit it.",
+                                        year=year,
+                                        date=t.date(due),
+                                        days=left,
+                                    )
+                                )
+                            ),
+                            cell.id,
+                        ),
                     )
-                ),
-            )
-        if today > meeting_day:
-            closed = await session.scalar(
-                select(BallotRound.id)
-                .where(BallotRound.meeting_id == meeting.id, BallotRound.state == "closed")
-                .limit(1)
-            )
-            if closed is None:
+            if today > due and missing:
+                to_secretaries(
+                    "reviews_missing",
+                    due.isoformat(),
+                    lambda t, name=name, due=due, missing=missing: (
+                        "⏰ "
+                        + t(
+                            "The self-reviews of {cell} were due on {date}; {count} not "
+                            "submitted: {names}.",
+                            cell=f"<b>{esc(name)}</b>",
+                            date=t.date(due),
+                            count=len(missing),
+                            names=_names(missing),
+                        )
+                    ),
+                )
+            if p.meeting_id in ballot_checked and p.meeting_id not in closed:
                 to_secretaries(
                     "no_ballot",
                     meeting_day.isoformat(),
-                    lambda t: (
+                    lambda t, name=name, meeting_day=meeting_day: (
                         "🗳 "
                         + t(
-                            "The meeting of {cell} was on {date}, and no secret ballot has been "
-                            "closed. Run it with /bo_phieu.",
+                            "The meeting of {cell} was on {date}, and no secret ballot has "
+                            "been closed. Run it with /bo_phieu.",
                             cell=f"<b>{esc(name)}</b>",
                             date=t.date(meeting_day),
                         )
                     ),
                 )
-    if today > finish_by:
-        ratings = {
-            r.member_id: r
-            for r in await session.scalars(
-                select(Rating)
-                .join(Member, Member.id == Rating.member_id)
-                .where(
-                    Rating.cycle_id == cycle.id,
-                    Member.org_id == cell.id,
-                    Rating.state != RatingState.CANCELLED,
+        if today > finish_by and cell.id in undecided_rows:
+            review_day = p.meeting_day or finish_by
+            undecided = [
+                m
+                for m in undecided_rows[cell.id]
+                if review_status(member_facts(m), rb, review_day).rated
+            ]
+            if undecided:
+                to_secretaries(
+                    "not_decided",
+                    finish_by.isoformat(),
+                    lambda t, name=name, finish_by=finish_by, undecided=undecided: (
+                        "⚠️ "
+                        + t(
+                            "The plan's finish-by date {date} has passed, and the levels of "
+                            "{count} members of {cell} are not decided: {names}.",
+                            date=t.date(finish_by),
+                            count=len(undecided),
+                            cell=f"<b>{esc(name)}</b>",
+                            names=_names(undecided),
+                        )
+                    ),
                 )
-            )
-        }
-        review_day = meeting_day or finish_by
-        to_rate = [m for m in members if review_status(member_facts(m), rb, review_day).rated]
-        undecided = [
-            m for m in to_rate if (r := ratings.get(m.id)) is None or r.state != RatingState.DECIDED
-        ]
-        if undecided:
-            to_secretaries(
-                "not_decided",
-                finish_by.isoformat(),
-                lambda t: (
-                    "⚠️ "
-                    + t(
-                        "The plan's finish-by date {date} has passed, and the levels of {count} "
-                        "members of {cell} are not decided: {names}.",
-                        date=t.date(finish_by),
-                        count=len(undecided),
-                        cell=f"<b>{esc(name)}</b>",
-                        names=_names(undecided),
-                    )
-                ),
-            )
+
+
+# --- breaches, batched per peer group ------------------------------------------------------------
+
+LEVEL = func.coalesce(Rating.decided_level, Rating.proposed_level)
+
+
+def _live_ratings(cycle: Cycle, session: AsyncSession | None = None):
+    """Live ratings with a level in the cycle; with `session`, looked up by member (the
+    rows are reached from the members, see ``status.by_member``)."""
+    cycle_id = Rating.cycle_id if session is None else by_member(session, Rating.cycle_id)
+    return (
+        cycle_id == cycle.id,
+        Rating.state != RatingState.CANCELLED,
+        LEVEL.is_not(None),
+    )
+
+
+def _may_exceed(counts: Counter, rb, group_size: int | None, seen: dict | None = None) -> bool:
+    """Whether a group's HTXS count exceeds its quota, from the counts per level alone (the
+    exact check then runs on the group's members). ``seen`` caches the answer per counts."""
+    key = (counts.get(Level.HTXS.value, 0), counts.get(Level.HTT.value, 0), group_size)
+    if seen is not None and key in seen:
+        return seen[key]
+    proposals = {f"{code}{i}": Level(code) for code, n in counts.items() for i in range(n)}
+    limit = htxs_limit(htt_base(proposals, rb), rb, group_size=group_size).limit
+    found = counts.get(Level.HTXS.value, 0) > limit
+    if seen is not None:
+        seen[key] = found
+    return found
+
+
+async def _levels_by_org(
+    session: AsyncSession, cycle: Cycle, org_ids: list[int]
+) -> dict[int, list[tuple[str, str, Level]]]:
+    """The live levels of the members of these organisations, (member id, name, level) per
+    organisation, in the order ``checks.rated_members`` reads them (by name)."""
+    found: dict[int, list[tuple[str, str, Level]]] = defaultdict(list)
+    for chunk in _chunks(org_ids):
+        for member_id, name, org_id, code in await session.execute(
+            select(Member.id, Member.full_name, Member.org_id, LEVEL)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(Member.org_id.in_(chunk), *_live_ratings(cycle, session))
+            .order_by(Member.full_name, Member.id)
+        ):
+            found[org_id].append((str(member_id), name, Level(code)))
+    return found
+
+
+def _proposals(
+    rows: list[tuple[str, str, Level]],
+) -> tuple[dict[str, Level], dict[str, str]]:
+    rows = sorted(rows, key=lambda row: (row[1], int(row[0])))
+    return {mid: level for mid, _, level in rows}, {mid: name for mid, name, _ in rows}
 
 
 async def _collect_breaches(
-    session: AsyncSession,
-    cycle: Cycle,
-    cell: Organisation,
-    found: dict[int, tuple[Organisation, dict[str, Breach]]],
-) -> None:
+    session: AsyncSession, cycle: Cycle, cells: list[Unit]
+) -> dict[int, tuple[Unit, dict[str, Breach]]]:
     """Caps and the cell's own quota on the cell; the peer-group quota (R-Q5) on the
-    grassroots committee it is counted in."""
-    has_rating = await session.scalar(
-        select(Rating.id)
+    grassroots committee it is counted in: ``checks.cell_breaches`` for every cell that has a
+    rating, batched."""
+    rb = cycle_rulebook(cycle)
+    by_id = {cell.id: cell for cell in cells}
+    counts: dict[int, Counter] = defaultdict(Counter)  # org id -> level code -> live ratings
+    for org_id, code, count in await session.execute(
+        select(Member.org_id, LEVEL, func.count())
         .join(Member, Member.id == Rating.member_id)
-        .where(Rating.cycle_id == cycle.id, Member.org_id == cell.id)
-        .limit(1)
+        .where(*_live_ratings(cycle))
+        .group_by(Member.org_id, LEVEL)
+    ):
+        counts[org_id][code] += count
+    rated_cells = set(
+        await session.scalars(
+            select(Member.org_id)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(Rating.cycle_id == cycle.id)
+            .distinct()
+        )
     )
-    if has_rating is None:
-        return
-    root = None
-    for breach in await cell_breaches(session, cycle, cell):
-        peer = breach.code.startswith("quota.") and "R-Q5" not in breach.rule_ids
-        unit = cell
-        if peer and cell.parent_id is not None and cell.org_kind is OrgKind.CELL:
-            root = root or await _grassroots(session, cell)
-            unit = root
-        found.setdefault(unit.id, (unit, {}))[1].setdefault(_digest(breach), breach)
+    rated_cells &= set(by_id)
+    if not rated_cells:
+        return {}
+
+    # Paths of every organisation with ratings, and the đảng bộ cơ sở above each cell.
+    paths = {cell.id: cell.path for cell in cells}
+    unknown = sorted(set(counts) - set(paths))
+    for chunk in _chunks(unknown):
+        paths.update(
+            dict(
+                (
+                    await session.execute(
+                        select(Organisation.id, Organisation.path).where(Organisation.id.in_(chunk))
+                    )
+                ).all()
+            )
+        )
+    ancestor_ids = sorted({a for cell_id in rated_cells for a in by_id[cell_id].ancestors})
+    grassroots: dict[int, Unit] = {}
+    for chunk in _chunks(ancestor_ids):
+        for row in await session.execute(
+            select(
+                Organisation.id,
+                Organisation.name,
+                Organisation.path,
+                Organisation.kind,
+                Organisation.parent_id,
+            ).where(Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)
+        ):
+            grassroots[row.id] = Unit(*row)
+
+    def root_of(cell: Unit) -> Unit:
+        above = [grassroots[a] for a in cell.ancestors if a in grassroots]
+        return above[-1] if above else cell
+
+    sizes = await _sizes(session, sorted(rated_cells))
+
+    # R-Q5: the cell alone (a warning) and its đảng bộ cơ sở, exact only where it may breach.
+    cell_quota: dict[int, list[Breach]] = {}
+    peer_quota: dict[int, list[Breach]] = {}
+    root_counts: dict[int, Counter] = defaultdict(Counter)
+    roots = {cell_id: root_of(by_id[cell_id]) for cell_id in rated_cells}
+    wanted_roots = {r.id: r for cell_id, r in roots.items() if r.id != cell_id}
+    for index, (org_id, per_level) in enumerate(counts.items()):
+        await _pause(index)
+        for ancestor in paths.get(org_id, "/").strip("/").split("/"):
+            if ancestor and int(ancestor) in wanted_roots:
+                root_counts[int(ancestor)].update(per_level)
+    # Only the groups whose counts may exceed the quota are read member by member, in one
+    # query for all of them.
+    seen: dict = {}
+    cell_groups = [
+        cell_id
+        for cell_id in sorted(rated_cells)
+        if _may_exceed(counts.get(cell_id, Counter()), rb, sizes.get(cell_id, 0), seen)
+    ]
+    root_groups = [r for r in wanted_roots if _may_exceed(root_counts[r], rb, None, seen)]
+    root_set = set(root_groups)
+    members_of: dict[int, list[int]] = defaultdict(list)  # root id -> orgs with ratings
+    for org_id in counts:
+        for ancestor in paths.get(org_id, "/").strip("/").split("/"):
+            if ancestor and int(ancestor) in root_set:
+                members_of[int(ancestor)].append(org_id)
+    levels = await _levels_by_org(
+        session,
+        cycle,
+        sorted(set(cell_groups) | {o for r in root_groups for o in members_of[r]}),
+    )
+    for cell_id in cell_groups:
+        proposals, names = _proposals(levels.get(cell_id, []))
+        cell_quota[cell_id] = check_quota(
+            proposals, rb, sizes.get(cell_id, 0), scope=QuotaScope.CELL, names=names
+        )
+    for root_id in root_groups:
+        proposals, names = _proposals([row for o in members_of[root_id] for row in levels[o]])
+        peer_quota[root_id] = check_quota(
+            proposals, rb, None, scope=QuotaScope.PEER_GROUP, names=names
+        )
+
+    # Caps: only the members a cap can concern are read (status._may_be_capped).
+    caps: dict[int, list[Breach]] = defaultdict(list)
+    capped_rows = []
+    for chunk in _chunks(sorted(rated_cells)):
+        capped_rows += (
+            await session.execute(
+                select(
+                    *FACT_COLUMNS,
+                    LEVEL.label("level"),
+                    SelfReview.general_score,
+                    SelfReview.task_score,
+                )
+                .join(Rating, Rating.member_id == Member.id)
+                .outerjoin(
+                    SelfReview,
+                    and_(SelfReview.member_id == Member.id, SelfReview.cycle_id == cycle.id),
+                )
+                .where(
+                    Member.org_id.in_(chunk),
+                    *_live_ratings(cycle, session),
+                    or_(
+                        Member.sick_leave_months > 0,
+                        Member.discipline_form.is_not(None),
+                        Member.head.is_(True),
+                        and_(
+                            SelfReview.general_score.is_not(None),
+                            SelfReview.task_score.is_not(None),
+                        ),
+                    ),
+                )
+                .order_by(Member.full_name, Member.id)
+            )
+        ).all()
+    rated = [
+        RatedMember(row, None, Level(row.level), row) for row in capped_rows if _may_be_capped(row)
+    ]
+    org_of = {str(r.member.id): r.member.org_id for r in rated}
+    for breach in cap_breaches(rated, cycle):
+        caps[org_of[breach.member_ids[0]]].append(breach)
+
+    # In the order checks.cell_breaches gives them, cell by cell.
+    found: dict[int, tuple[Unit, dict[str, Breach]]] = {}
+    for index, cell in enumerate(cells):
+        await _pause(index)
+        if cell.id not in rated_cells:
+            continue
+        root = roots[cell.id]
+        breaches = caps.get(cell.id, []) + cell_quota.get(cell.id, [])
+        if root.id != cell.id:
+            breaches += peer_quota.get(root.id, [])
+        for breach in breaches:
+            peer = breach.code.startswith("quota.") and "R-Q5" not in breach.rule_ids
+            unit = cell
+            if peer and cell.parent_id is not None and cell.org_kind is OrgKind.CELL:
+                unit = root
+            found.setdefault(unit.id, (unit, {}))[1].setdefault(_digest(breach), breach)
+    return found
 
 
-async def _grassroots(session: AsyncSession, cell: Organisation) -> Organisation:
-    from bot.services.reviews import grassroots_root
-
-    return await grassroots_root(session, cell)
+async def _sizes(session: AsyncSession, cell_ids: list[int]) -> dict[int, int]:
+    sizes: dict[int, int] = {}
+    for chunk in _chunks(cell_ids):
+        sizes.update(
+            dict(
+                (
+                    await session.execute(
+                        select(Member.org_id, func.count())
+                        .where(Member.org_id.in_(chunk))
+                        .group_by(Member.org_id)
+                    )
+                ).all()
+            )
+        )
+    return sizes
 
 
 def _digest(breach: Breach) -> str:
@@ -371,13 +846,27 @@ async def _upper_notices(
     session: AsyncSession,
     plan: Plan,
     cycle: Cycle,
-    found: dict[int, tuple[Organisation, dict[str, Breach]]],
+    found: dict[int, tuple[Unit, dict[str, Breach]]],
 ) -> None:
-    for unit, breaches in found.values():
-        ancestors = [int(p) for p in unit.path.strip("/").split("/")]
-        above = ancestors if not unit.org_kind.is_cell else ancestors[:-1]
-        holders = await notify.role_holders(session, above, COMMITTEE_ROLES)
-        for member_id in dict.fromkeys(m.id for m, _ in holders):
+    """Every committee member on or above the unit (above a cell) hears of its breaches: the
+    holders of all the units concerned are read in one query."""
+    above_of = {
+        unit.id: unit.ancestors if not unit.org_kind.is_cell else unit.ancestors[:-1]
+        for unit, _ in found.values()
+    }
+    org_ids = sorted({a for ids in above_of.values() for a in ids})
+    holders: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for chunk in _chunks(org_ids):
+        for org_id, member_id, name in await session.execute(
+            select(Role.org_id, Member.id, Member.full_name)
+            .join(Member, Member.id == Role.member_id)
+            .where(Role.org_id.in_(chunk), Role.role.in_([r.value for r in COMMITTEE_ROLES]))
+        ):
+            holders[org_id].append((name, member_id))
+    for index, (unit, breaches) in enumerate(found.values()):
+        await _pause(index)
+        people = sorted(h for org_id in above_of[unit.id] for h in holders.get(org_id, ()))
+        for member_id in dict.fromkeys(member_id for _, member_id in people):
             for digest, breach in breaches.items():
                 plan.add(
                     member_id,
@@ -536,6 +1025,16 @@ async def monitor_job(context) -> None:
         log.exception("deadline monitor run failed")
 
 
+async def startup_job(context) -> None:
+    """At start-up: first the notices a stop left claimed (``notify.reconcile``), then a run."""
+    services = context.application.bot_data["services"]
+    try:
+        await notify.reconcile(services.db, services.now())
+    except Exception:
+        log.exception("reconciling the notices left claimed failed")
+    await monitor_job(context)
+
+
 def schedule_monitor(application, tz: dt.tzinfo) -> None:
     """At start-up, then every hour, plus 07:00 sharp for what waited out the quiet hours.
 
@@ -552,7 +1051,7 @@ def schedule_monitor(application, tz: dt.tzinfo) -> None:
         for job in queue.get_jobs_by_name(name):
             job.schedule_removal()
     queue.run_once(
-        monitor_job, when=0, name=STARTUP_JOB_NAME, job_kwargs={"misfire_grace_time": None}
+        startup_job, when=0, name=STARTUP_JOB_NAME, job_kwargs={"misfire_grace_time": None}
     )
     queue.run_repeating(
         monitor_job,

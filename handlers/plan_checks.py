@@ -16,15 +16,17 @@ The upper committee hears of breaches that stand from the deadline monitor (bot/
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler
 
 from bot.context import BotContext
 from bot.i18n import N_, Translator
-from bot.permissions import Action
+from bot.permissions import Action, Grant, allowed
 from bot.services import notify
-from bot.services.checks import cell_breaches
+from bot.services.accounts import identify
+from bot.services.checks import breaches_for_reader, cell_breaches, member_paths
 from bot.services.cycles import cycle_for_org
 from bot.services.ratings import live_rating, record_proposals
 from bot.services.reviews import meeting_for
@@ -83,11 +85,16 @@ def breaches_text(t: Translator, cell: Organisation, breaches: list[Breach]) -> 
 
 
 async def members_to_revote(session, meeting: Meeting) -> list[int]:
-    """The members named by the cell's standing breaches whose level is not yet decided."""
+    """The cell's own members named by its standing breaches whose level is not yet decided
+    (a quota counted over the đảng bộ names members of other cells too: they vote there)."""
     cycle = await session.get(Cycle, meeting.cycle_id)
     cell = await session.get(Organisation, meeting.org_id)
+    breaches = await cell_breaches(session, cycle, cell)
+    paths = await member_paths(session, (i for b in breaches for i in b.member_ids))
     ids = []
-    for member_id in _breach_member_ids(await cell_breaches(session, cycle, cell)):
+    for member_id in _breach_member_ids(breaches):
+        if not paths.get(str(member_id), "").startswith(cell.path):
+            continue
         rating = await live_rating(session, cycle.id, member_id)
         if rating is not None and rating.state != RatingState.DECIDED:
             ids.append(member_id)
@@ -95,15 +102,30 @@ async def members_to_revote(session, meeting: Meeting) -> list[int]:
 
 
 def _breach_member_ids(breaches: list[Breach]) -> list[int]:
-    return list(dict.fromkeys(int(i) for b in breaches for i in b.member_ids if i.isdigit()))
+    return list(dict.fromkeys(int(i) for b in breaches for i in b.member_ids if i.isdecimal()))
 
 
 async def lower_buttons(
-    session, t: Translator, cycle: Cycle, breaches: list[Breach], meeting_id: int | None = None
+    session,
+    t: Translator,
+    cycle: Cycle,
+    breaches: list[Breach],
+    meeting_id: int | None = None,
+    *,
+    grants: Iterable[Grant],
 ) -> InlineKeyboardMarkup | None:
+    """A "⬇" button for each member named whose proposal the reader may lower (their
+    ``grants`` allow lowering on the member's cell), and none for anyone else."""
+    grants = tuple(grants)
     ids = _breach_member_ids(breaches)
+    paths = await member_paths(session, (str(i) for i in ids))
     rows = []
-    for member_id in ids[:MAX_BUTTONS]:
+    for member_id in ids:
+        if len(rows) >= MAX_BUTTONS:
+            break
+        path = paths.get(str(member_id))
+        if path is None or not allowed(grants, Action.LOWER_PROPOSAL, path):
+            continue
         rating = await live_rating(session, cycle.id, member_id)
         if (
             rating is None
@@ -164,8 +186,12 @@ async def announce_breaches(context: BotContext, round_id: int) -> None:
         prepared = []
         for recipient in accounts:
             t = translator_for(recipient, services)
-            markup = await lower_buttons(session, t, cycle, breaches, meeting.id)
-            prepared.append((recipient.telegram_id, breaches_text(t, cell, breaches), markup))
+            grants = (await identify(session, recipient)).grants
+            # A quota over the đảng bộ names the cell's own members only, unless the reader
+            # holds a role that sees the other cells (issue 12 item 2).
+            shown = await breaches_for_reader(session, breaches, cell.path, grants)
+            markup = await lower_buttons(session, t, cycle, shown, meeting.id, grants=grants)
+            prepared.append((recipient.telegram_id, breaches_text(t, cell, shown), markup))
     for chat_id, text, markup in prepared:
         outcome = await notify.deliver(context.bot, chat_id, text, markup)
         if outcome == notify.Outcome.BLOCKED:
@@ -312,7 +338,10 @@ async def lower_reason(turn: Turn, pending, text: str) -> None:
     )
     await stop_expecting(turn.session, turn.account.telegram_id)
     await turn.session.flush()
-    breaches = await cell_breaches(turn.session, cycle, cell)
+    grants = turn.identity.grants
+    breaches = await breaches_for_reader(
+        turn.session, await cell_breaches(turn.session, cycle, cell), cell.path, grants
+    )
     meeting = await meeting_for(turn.session, cycle, cell.id)
     await turn.reply(
         "✅ "
@@ -325,7 +354,7 @@ async def lower_reason(turn: Turn, pending, text: str) -> None:
         + "\n\n"
         + breaches_text(t, cell, breaches),
         reply_markup=await lower_buttons(
-            turn.session, t, cycle, breaches, meeting.id if meeting else None
+            turn.session, t, cycle, breaches, meeting.id if meeting else None, grants=grants
         ),
     )
 

@@ -571,6 +571,15 @@ class SentNotice(Base):
     state: Mapped[str] = mapped_column(String(8))
     claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The Telegram message id of the (last part of the) message that carried it, written as
+    # soon as Telegram accepted it: a pending row with one was sent (issue 9; migration 0010).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# The deadline monitor's set-based queries (bot/jobs.py; migration 0010): a cycle's ratings by
+# member, and the ledger by cycle and stage.
+Index("ix_ratings_cycle_member", Rating.cycle_id, Rating.member_id)
+Index("ix_sent_notices_cycle_stage", SentNotice.cycle_id, SentNotice.stage)
 
 
 # --- Durable intake and the outbox (issue 9; bot/intake.py, bot/delivery.py) ----------------

@@ -4,15 +4,22 @@ The rules themselves are in rules/; this module only gathers the facts from the 
 each live rating's level (decided, else proposed), the member, their self-scores, and the
 group it is counted in (R-Q5: the cell alone as a warning, the grassroots committee as the
 rule).
+
+Who may read which names (R-Q5 counted over the đảng bộ, reported to a cell): a breach keeps
+its figures for every reader, but names only the members the reader may see, see
+``restrict``; the callers decide the reader (``reader_sees``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.permissions import Action, Grant, allowed
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.reviews import grassroots_root, score_of
 from rules.breaches import Breach
@@ -124,3 +131,63 @@ async def unit_breaches(
         if breaches:
             found[unit.id] = breaches
     return found
+
+
+# --- what a reader may see -------------------------------------------------------------------
+
+
+async def member_paths(session: AsyncSession, member_ids: Iterable[str]) -> dict[str, str]:
+    """The path of each member's organisation, by member id as a string (as in a Breach)."""
+    ids = sorted({int(i) for i in member_ids if str(i).isdecimal()})
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Member.id, Organisation.path)
+        .join(Organisation, Member.org_id == Organisation.id)
+        .where(Member.id.in_(ids))
+    )
+    return {str(member_id): path for member_id, path in rows}
+
+
+def restrict(breach: Breach, visible: Callable[[str], bool]) -> Breach:
+    """The breach with its figures, naming only the members for whom ``visible(id)``."""
+    kept = [
+        (mid, name)
+        for mid, name in zip(breach.member_ids, breach.member_names, strict=False)
+        if visible(mid)
+    ]
+    if len(kept) == len(breach.member_ids) and len(breach.member_names) == len(kept):
+        return breach
+    return dataclasses.replace(
+        breach,
+        member_ids=tuple(mid for mid, _ in kept),
+        member_names=tuple(name for _, name in kept),
+    )
+
+
+def reader_sees(
+    paths: dict[str, str], own_path: str, grants: Iterable[Grant] = ()
+) -> Callable[[str], bool]:
+    """Members of the reader's own unit (``own_path``'s subtree), and of any unit where the
+    reader's roles let them see the status (a role on the đảng bộ sees all its cells)."""
+    grants = tuple(grants)
+
+    def visible(member_id: str) -> bool:
+        path = paths.get(member_id)
+        if path is None:
+            return False
+        return path.startswith(own_path) or allowed(grants, Action.VIEW_STATUS, path)
+
+    return visible
+
+
+async def breaches_for_reader(
+    session: AsyncSession,
+    breaches: list[Breach],
+    own_path: str,
+    grants: Iterable[Grant] = (),
+) -> list[Breach]:
+    """``breaches`` as told to a reader whose view is ``own_path`` plus their ``grants``."""
+    paths = await member_paths(session, (i for b in breaches for i in b.member_ids))
+    visible = reader_sees(paths, own_path, grants)
+    return [restrict(b, visible) for b in breaches]

@@ -12,20 +12,30 @@ message (which may carry several notices, e.g. the upper committee's grouped bre
    again); ``blocked`` on 403 (the account's ``blocked_at`` is set and the caller tells the
    secretary, once).
 
-A process that stops between 1 and 3 leaves ``pending`` rows. They are never sent again:
-Telegram has no idempotency key, so a pending row may or may not have been delivered, and a
-reminder said twice is worse than one lost (at-most-once). The window is one message wide;
-everything not yet claimed is sent by the next run, and nothing claimed is sent twice.
+Every accepted message's Telegram message id is written with its rows (``message_id``): with
+the mark for a message of one part; for a long message split in parts, as soon as its first
+part is accepted, before the rest is sent (and a failure after that marks it ``sent``: it was
+partly delivered, and sending it again would say it twice).
+
+A process that stops between 1 and 3 leaves ``pending`` rows. ``reconcile`` runs at start-up
+(before the first monitor run, bot/jobs.py): a pending row **with** a message id was accepted
+by Telegram, so it is marked ``sent``. A pending row **without** one is ambiguous: the
+process may have stopped before the send, or after Telegram accepted it but before the id
+came back. Telegram has no idempotency key and no way to ask whether a message was
+delivered, so such a row is left ``pending`` and never sent again (at most once: a reminder
+said twice is worse than one lost); start-up logs how many there are. The window is one
+message wide; everything not yet claimed is sent by the next run, and nothing claimed is
+sent twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -98,16 +108,63 @@ def _match(key: Key):
     )
 
 
-async def mark(db: Database, keys: Sequence[Key], state: NoticeState, now: dt.datetime) -> None:
-    """Step 3."""
+async def mark(
+    db: Database,
+    keys: Sequence[Key],
+    state: NoticeState,
+    now: dt.datetime,
+    message_id: int | None = None,
+) -> None:
+    """Step 3 (with the message id when Telegram accepted it)."""
+    values = {"state": state, "sent_at": now if state == NoticeState.SENT else None}
+    if message_id is not None:
+        values["message_id"] = message_id
     async with db.session() as session:
         for key in keys:
             await session.execute(
                 update(SentNotice)
                 .where(*_match(key))
-                .values(state=state, sent_at=now if state == NoticeState.SENT else None)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
+
+
+async def record_message_id(db: Database, keys: Sequence[Key], message_id: int) -> None:
+    """Between 2 and 3: Telegram accepted the first part of a long message."""
+    async with db.session() as session:
+        for key in keys:
+            await session.execute(
+                update(SentNotice)
+                .where(*_match(key), SentNotice.state == NoticeState.PENDING)
+                .values(message_id=message_id)
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def reconcile(db: Database, now: dt.datetime) -> tuple[int, int]:
+    """At start-up, the notices a crash left claimed: those Telegram accepted (a message id
+    is recorded) are marked sent; the others stay pending, never sent again (see above).
+    Returns (marked sent, left pending)."""
+    async with db.session() as session:
+        marked = await session.execute(
+            update(SentNotice)
+            .where(SentNotice.state == NoticeState.PENDING, SentNotice.message_id.is_not(None))
+            .values(state=NoticeState.SENT, sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        left = await session.scalar(
+            select(func.count())
+            .select_from(SentNotice)
+            .where(SentNotice.state == NoticeState.PENDING, SentNotice.message_id.is_(None))
+        )
+    if marked.rowcount or left:
+        log.warning(
+            "notices left claimed by a stop: %d were accepted by Telegram and are marked sent; "
+            "%d may or may not have been delivered and are not sent again",
+            marked.rowcount,
+            left,
+        )
+    return marked.rowcount, left or 0
 
 
 async def already(db: Database, key: Key) -> bool:
@@ -123,22 +180,41 @@ class Outcome:
 
 async def deliver(bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> str:
     """Step 2: send (split if long); the outcome decides step 3."""
+    outcome, _ = await deliver_tracked(bot, chat_id, text, markup)
+    return outcome
+
+
+async def deliver_tracked(
+    bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    on_first: Callable[[int], Awaitable[None]] | None = None,
+) -> tuple[str, int | None]:
+    """Step 2, with the message id of the first part Telegram accepted (None if none was).
+    ``on_first(message_id)`` runs after the first part of a message of several parts. Once a
+    part is accepted the outcome is SENT whatever follows: a partial message is not resent."""
     parts = split_message(text)
+    first_id = None
     try:
         for index, part in enumerate(parts):
-            await bot.send_message(
+            message = await bot.send_message(
                 chat_id,
                 part,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if index == len(parts) - 1 else None,
                 disable_web_page_preview=True,
             )
+            if first_id is None:
+                first_id = getattr(message, "message_id", None)
+                if on_first is not None and first_id is not None and len(parts) > 1:
+                    await on_first(first_id)
     except Forbidden:
-        return Outcome.BLOCKED
+        return (Outcome.BLOCKED if first_id is None else Outcome.SENT), first_id
     except TelegramError as error:  # RetryAfter after the limiter's retries, network, 5xx
         log.warning("a notice was not delivered: %s", type(error).__name__)
-        return Outcome.FAILED
-    return Outcome.SENT
+        return (Outcome.FAILED if first_id is None else Outcome.SENT), first_id
+    return Outcome.SENT, first_id
 
 
 async def send_once(
@@ -155,13 +231,17 @@ async def send_once(
     claimed = await claim(db, keys, now)
     if not claimed:
         return None, []
-    outcome = await deliver(bot, chat_id, render(claimed), markup)
+
+    async def on_first(message_id: int) -> None:
+        await record_message_id(db, claimed, message_id)
+
+    outcome, message_id = await deliver_tracked(bot, chat_id, render(claimed), markup, on_first)
     state = {
         Outcome.SENT: NoticeState.SENT,
         Outcome.BLOCKED: NoticeState.BLOCKED,
         Outcome.FAILED: NoticeState.FAILED,
     }[outcome]
-    await mark(db, claimed, state, now)
+    await mark(db, claimed, state, now, message_id)
     if outcome == Outcome.BLOCKED:
         await mark_account_blocked(db, chat_id, now)
     return outcome, claimed
@@ -182,12 +262,16 @@ def reachable(account: TelegramAccount | None) -> bool:
 
 
 async def accounts_by_member(session, member_ids: Sequence[int]) -> dict[int, TelegramAccount]:
-    if not member_ids:
-        return {}
-    rows = await session.scalars(
-        select(TelegramAccount).where(TelegramAccount.member_id.in_(list(member_ids)))
-    )
-    return {a.member_id: a for a in rows}
+    """The account of each member, read in chunks (a province's recipients exceed SQLite's
+    parameter limit in one IN list)."""
+    ids = list(dict.fromkeys(member_ids))
+    found: dict[int, TelegramAccount] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.scalars(
+            select(TelegramAccount).where(TelegramAccount.member_id.in_(ids[start : start + 500]))
+        )
+        found.update({a.member_id: a for a in rows})
+    return found
 
 
 async def role_holders(

@@ -10,13 +10,14 @@ import datetime as dt
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
-from bot.services.status import LEVEL_CODES, Figures, Status
+from bot.services.status import LEVEL_CODES, Figures, Status, by_member
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
 
@@ -133,25 +134,70 @@ def _figure_values(f: Figures) -> list[int]:
     ]
 
 
-def _header(sheet, row: int, headers: list[str], widths: list[int]) -> None:
-    for column, (title, width) in enumerate(zip(headers, widths, strict=True), 1):
-        cell = sheet.cell(row=row, column=column, value=title)
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(wrap_text=True, vertical="center")
+# Every string written into the workbook goes through ``_text``: a string cell, never a formula,
+# whatever it starts with (OWASP CSV injection: "=", "+", "-", "@", tab, CR). A private helper
+# for now; bot/services/sheets.py gains a shared one on another branch.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+MEMBER_BATCH = 5000  # member rows read and written per step: memory stays bounded
+
+
+def _text(sheet, value: object, **style) -> WriteOnlyCell:
+    """A cell holding `value` as text (a string cell, even for "=..."), with `style`."""
+    cell = WriteOnlyCell(sheet, value=None if value is None else str(value))
+    if value is not None:
+        cell.data_type = "s"
+        if cell.value.startswith(FORMULA_PREFIXES):
+            cell.quotePrefix = True  # Excel keeps it text when the cell is edited
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
+
+
+def _row(sheet, values: list) -> list:
+    """A row with every string as text; numbers, dates and empty cells as they are. A string
+    that cannot be read as a formula is appended as it is (openpyxl writes it as a string
+    cell); the others become explicit text cells."""
+    return [
+        _text(sheet, v) if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+        for v in values
+    ]
+
+
+def _date(sheet, value: dt.date | None):
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = DATE_FORMAT
+    return cell
+
+
+def _start_sheet(sheet, widths: list[int], header_row: int) -> None:
+    """Widths and frozen panes go before the first row in write-only mode."""
+    for column, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = f"C{row + 1}"  # a string: cell() would create a row
+    sheet.freeze_panes = f"C{header_row + 1}"
 
 
-async def member_levels(session: AsyncSession, status: Status) -> list:
-    """Every member of the subtree with their live decided level, if any, as plain rows
-    (code, full_name, cell, status, level, decided_at)."""
+def _header(sheet, headers: list[str]) -> list:
+    return [
+        _text(
+            sheet,
+            title,
+            font=Font(bold=True),
+            fill=HEADER_FILL,
+            alignment=Alignment(wrap_text=True, vertical="center"),
+        )
+        for title in headers
+    ]
+
+
+def _member_query(session: AsyncSession, status: Status):
     rating_join = and_(
         Rating.member_id == Member.id,
-        (Rating.cycle_id + 0).in_(status.cycle_ids),  # by member, not a scan of the cycle
+        by_member(session, Rating.cycle_id).in_(status.cycle_ids),  # not a scan of the cycle
         Rating.state == RatingState.DECIDED,
     )
-    rows = await session.execute(
+    return (
         select(
             Member.code,
             Member.full_name,
@@ -165,7 +211,12 @@ async def member_levels(session: AsyncSession, status: Status) -> list:
         .where(subtree_range(status.org.path))
         .order_by(Organisation.path, Member.full_name, Member.code)
     )
-    return rows.all()
+
+
+async def member_levels(session: AsyncSession, status: Status) -> list:
+    """Every member of the subtree with their live decided level, if any, as plain rows
+    (code, full_name, cell, status, level, decided_at)."""
+    return (await session.execute(_member_query(session, status))).all()
 
 
 async def status_workbook(
@@ -173,10 +224,11 @@ async def status_workbook(
 ) -> bytes:
     """Summary per child, every member with their decided level, and the breaches.
 
-    The queries run here; building the workbook (seconds for a province) runs in a worker
-    thread so the bot keeps answering everyone else meanwhile.
+    The workbook is written in openpyxl's write-only mode: rows stream to a temporary file,
+    the members are read and written ``MEMBER_BATCH`` at a time, so memory stays bounded
+    whatever the subtree's size. Writing runs in a worker thread, batch by batch, so the bot
+    keeps answering everyone else meanwhile.
     """
-    member_rows = await member_levels(session, status)
     org_ids = {b.org_id for b in status.breaches}
     labels = (
         {
@@ -192,99 +244,127 @@ async def status_workbook(
         if org_ids
         else {}
     )
-    return await asyncio.to_thread(_build_workbook, status, member_rows, labels, t, today)
-
-
-def _build_workbook(
-    status: Status,
-    member_rows: list,
-    labels: dict[int, tuple[str, str]],
-    t: Translator,
-    today: dt.date,
-) -> bytes:
-    book = Workbook()
-    summary = book.active
-    summary.title = t("Summary")
-    year = status.cycle.year if status.cycle else ""
-    summary["A1"] = t("Status of {org}, {year}", org=status.org.name, year=year)
-    summary["A1"].font = Font(bold=True, size=14)
-    summary["A2"] = t("Made on")
-    summary["B2"] = today
-    summary["B2"].number_format = DATE_FORMAT
-    if status.cycle is not None:
-        summary["C2"] = t("Finish by")
-        summary["D2"] = status.cycle.finish_by
-        summary["D2"].number_format = DATE_FORMAT
-    headers = [t("Code"), t("Organisation"), *_figure_headers(t)]
-    _header(summary, 4, headers, [12, 36] + [11] * (len(headers) - 2))
-    row = 5
-    for child, figures in status.children:
-        summary.append([child.code, child.name, *_figure_values(figures)])
-        row += 1
-    summary.append([status.org.code, t("Total"), *_figure_values(status.total)])
-    for cell in summary[row]:
-        cell.font = Font(bold=True)
-
-    members = book.create_sheet(t("Members"))
-    _header(
-        members,
-        1,
-        [
-            t("Member code"),
-            t("Full name"),
-            t("Cell"),
-            t("Status"),
-            t("Decided level"),
-            t("Decided on"),
-        ],
-        [14, 30, 32, 14, 16, 14],
+    book = Workbook(write_only=True)
+    await asyncio.to_thread(_write_summary, book, status, t, today)
+    members = await asyncio.to_thread(_start_members, book, t)
+    result = await session.stream(
+        _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
     )
+    async for batch in result.partitions(MEMBER_BATCH):
+        await asyncio.to_thread(_write_members, members, batch, t)
+    await asyncio.to_thread(_write_breaches, book, status, labels, t)
+    return await asyncio.to_thread(_save, book)
+
+
+def _write_summary(book: Workbook, status: Status, t: Translator, today: dt.date) -> None:
+    summary = book.create_sheet(t("Summary"))
+    headers = [t("Code"), t("Organisation"), *_figure_headers(t)]
+    _start_sheet(summary, [12, 36] + [11] * (len(headers) - 2), 4)
+    year = status.cycle.year if status.cycle else ""
+    title = t("Status of {org}, {year}", org=status.org.name, year=year)
+    summary.append([_text(summary, title, font=Font(bold=True, size=14))])
+    dates = [_text(summary, t("Made on")), _date(summary, today)]
+    if status.cycle is not None:
+        dates += [_text(summary, t("Finish by")), _date(summary, status.cycle.finish_by)]
+    summary.append(dates)
+    summary.append([])
+    summary.append(_header(summary, headers))
+    for child, figures in status.children:
+        summary.append(_row(summary, [child.code, child.name, *_figure_values(figures)]))
+    bold = Font(bold=True)
+    total = [status.org.code, t("Total"), *_figure_values(status.total)]
+    summary.append([_bold(summary, value, bold) for value in total])
+
+
+def _bold(sheet, value: object, font: Font) -> WriteOnlyCell:
+    if isinstance(value, str):
+        return _text(sheet, value, font=font)
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = font
+    return cell
+
+
+def _start_members(book: Workbook, t: Translator):
+    members = book.create_sheet(t("Members"))
+    _start_sheet(members, [14, 30, 32, 14, 16, 14], 1)
+    members.append(
+        _header(
+            members,
+            [
+                t("Member code"),
+                t("Full name"),
+                t("Cell"),
+                t("Status"),
+                t("Decided level"),
+                t("Decided on"),
+            ],
+        )
+    )
+    return members
+
+
+def _write_members(members, rows, t: Translator) -> None:
     status_names = {
         MemberStatus.OFFICIAL: t("official"),
         MemberStatus.PROBATIONARY: t("probationary"),
     }
     tz = t.timezone or dt.UTC
-    for code, name, cell, member_status, level, decided_at in member_rows:
+    for code, name, cell, member_status, level, decided_at in rows:
         decided_on = decided_at.astimezone(tz).date() if decided_at else None
         members.append(
-            [code, name, cell, status_names.get(member_status, member_status), level, decided_on]
+            [
+                *_row(
+                    members,
+                    [code, name, cell, status_names.get(member_status, member_status), level],
+                ),
+                _date(members, decided_on),
+            ]
         )
-        if decided_on is not None:
-            members.cell(row=members.max_row, column=6).number_format = DATE_FORMAT
 
+
+def _write_breaches(
+    book: Workbook, status: Status, labels: dict[int, tuple[str, str]], t: Translator
+) -> None:
     breaches = book.create_sheet(t("Breaches"))
-    _header(
-        breaches,
-        1,
-        [t("Code"), t("Organisation"), t("Rules"), t("Breach"), t("Members")],
-        [12, 32, 16, 70, 40],
+    _start_sheet(breaches, [12, 32, 16, 70, 40], 1)
+    breaches.append(
+        _header(breaches, [t("Code"), t("Organisation"), t("Rules"), t("Breach"), t("Members")])
     )
     for item in status.breaches:
         breaches.append(
-            [
-                *labels.get(item.org_id, (None, None)),
-                ", ".join(item.breach.rule_ids),
-                item.breach.render(t.gettext),
-                ", ".join(item.breach.member_names),
-            ]
+            _row(
+                breaches,
+                [
+                    *labels.get(item.org_id, (None, None)),
+                    ", ".join(item.breach.rule_ids),
+                    item.breach.render(t.gettext),
+                    ", ".join(item.breach.member_names),
+                ],
+            )
         )
     if status.finish_by_passed:
         for child, figures in [*status.children, (status.org, status.total)]:
             if figures.deadline_breaches and (child is not status.org or not status.children):
                 breaches.append(
-                    [
-                        child.code,
-                        child.name,
-                        "R-D5",
-                        t(
-                            "{count} members still without a decided level after the "
-                            "finish-by date {date}",
-                            count=figures.deadline_breaches,
-                            date=t.date(status.cycle.finish_by),
-                        ),
-                        None,
-                    ]
+                    _row(
+                        breaches,
+                        [
+                            child.code,
+                            child.name,
+                            "R-D5",
+                            t(
+                                "{count} members still without a decided level after the "
+                                "finish-by date {date}",
+                                count=figures.deadline_breaches,
+                                date=t.date(status.cycle.finish_by),
+                            ),
+                            None,
+                        ],
+                    )
                 )
+
+
+def _save(book: Workbook) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

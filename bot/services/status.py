@@ -24,11 +24,11 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.services.checks import RatedMember, cap_breaches
+from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
-from rules.quotas import QuotaScope, check_quota
+from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
 from storage.models import (
     BallotRound,
     Cycle,
@@ -44,6 +44,17 @@ from storage.models import (
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
+
+
+def by_member(session: AsyncSession, column):
+    """`column` + 0 on SQLite, where it keeps the planner from reading a whole cycle through
+    the cycle index when rows are looked up by member or cell; the column itself on
+    PostgreSQL, whose planner the "+ 0" misleads (it estimated 438 rows where there were
+    88,023 and hashed the whole year's ratings; measured with benchmarks/province.py)."""
+    bind = session.bind
+    return column + 0 if bind is None or bind.dialect.name == "sqlite" else column
+
+
 CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
 UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
 
@@ -217,7 +228,9 @@ async def subtree_status(
     one = literal(1)
     # "+ 0" in the joins below: rows are looked up by member or cell, never by scanning a
     # whole cycle (SQLite's planner would otherwise pick the cycle index on small subtrees).
-    review_join = and_(SelfReview.member_id == Member.id, (SelfReview.cycle_id + 0).in_(cycle_ids))
+    review_join = and_(
+        SelfReview.member_id == Member.id, by_member(session, SelfReview.cycle_id).in_(cycle_ids)
+    )
     rows = await session.execute(
         select(
             m.c.key,
@@ -247,7 +260,7 @@ async def subtree_status(
             )
             .select_from(m)
             .join(Meeting, Meeting.org_id == m.c.org_id)
-            .where((Meeting.cycle_id + 0).in_(cycle_ids))
+            .where(by_member(session, Meeting.cycle_id).in_(cycle_ids))
             .group_by(m.c.key)
         )
         for key, held_count, scheduled in rows:
@@ -264,7 +277,7 @@ async def subtree_status(
             .select_from(m)
             .join(Meeting, Meeting.org_id == m.c.org_id)
             .join(BallotRound, BallotRound.meeting_id == Meeting.id)
-            .where((Meeting.cycle_id + 0).in_(cycle_ids))
+            .where(by_member(session, Meeting.cycle_id).in_(cycle_ids))
             .group_by(m.c.key)
         )
         for key, opened, closed in rows:
@@ -278,7 +291,7 @@ async def subtree_status(
             .join(Member, Member.org_id == m.c.org_id)
             .join(Rating, Rating.member_id == Member.id)
             .where(
-                (Rating.cycle_id + 0).in_(cycle_ids),
+                by_member(session, Rating.cycle_id).in_(cycle_ids),
                 Rating.state != RatingState.CANCELLED,
                 level.is_not(None),
             )
@@ -376,78 +389,138 @@ def _may_be_capped(row) -> bool:
     )
 
 
-async def _rated_rows(session: AsyncSession, cycle: Cycle, scope: Organisation) -> list:
-    """Every live rating with a level in the subtree: the same rows as
-    ``checks.rated_members``, as plain rows with the organisation's path."""
+def _live(session: AsyncSession, cycle: Cycle):
     level = func.coalesce(Rating.decided_level, Rating.proposed_level)
+    return level, (
+        # Look ratings up by member, not by scanning the whole cycle (see by_member).
+        by_member(session, Rating.cycle_id) == cycle.id,
+        Rating.state != RatingState.CANCELLED,
+        level.is_not(None),
+    )
+
+
+async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -> list:
+    """The rated members of the subtree a cap can concern (``_may_be_capped``, in SQL), as
+    plain rows with the facts the rules read, by name."""
+    level, live = _live(session, cycle)
     rows = await session.execute(
-        select(
-            *FACT_COLUMNS,
-            level.label("level"),
-            SelfReview.general_score,
-            SelfReview.task_score,
-            Organisation.path.label("org_path"),
-        )
+        select(*FACT_COLUMNS, level.label("level"), SelfReview.general_score, SelfReview.task_score)
         .join(Organisation, Member.org_id == Organisation.id)
         .join(Rating, Rating.member_id == Member.id)
         .outerjoin(
             SelfReview, (SelfReview.member_id == Member.id) & (SelfReview.cycle_id == cycle.id)
         )
         .where(
-            subtree_range(scope.path),
-            # "+ 0": look ratings up by member, not by scanning the whole cycle (SQLite's
-            # planner would otherwise pick the cycle index).
-            (Rating.cycle_id + 0) == cycle.id,
-            Rating.state != RatingState.CANCELLED,
-            level.is_not(None),
+            subtree_range(org.path),
+            *live,
+            or_(
+                Member.sick_leave_months > 0,
+                Member.discipline_form.is_not(None),
+                Member.head.is_(True),
+                and_(SelfReview.general_score.is_not(None), SelfReview.task_score.is_not(None)),
+            ),
         )
         .order_by(Member.full_name)
     )
-    return rows.all()
+    return [row for row in rows if _may_be_capped(row)]
 
 
 async def subtree_breaches(
     session: AsyncSession, cycle: Cycle, org: Organisation
 ) -> list[UnitBreach]:
     """Caps on every rated member of the subtree (reported on their cell) and the peer quota
-    of every grassroots unit (reported on it, or on `org` when the unit is above it), from
-    one read of the rated members: the same rules as ``checks.unit_breaches``."""
+    of every grassroots unit (reported on it, or on `org` when the unit is above it): the
+    same rules as ``checks.unit_breaches``. The quotas are decided from the levels counted per
+    organisation in one GROUP BY; only the units whose HTXS count may exceed their quota are
+    read member by member. Breaches name members of `org`'s subtree only (issue 12 item 2)."""
     unit_above = await enclosing_unit(session, org)
     scope = unit_above or org
-    rows = await _rated_rows(session, cycle, scope)
-    if not rows:
-        return []
     rulebook = cycle_rulebook(cycle)
+    level, live = _live(session, cycle)
+    counts = (
+        await session.execute(
+            select(Organisation.id, Organisation.path, level, func.count())
+            .select_from(Member)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(subtree_range(scope.path), *live)
+            .group_by(Organisation.id, Organisation.path, level)
+        )
+    ).all()
+    if not counts:
+        return []
     if unit_above is not None:
-        units = {unit_above.id}
+        units = {unit_above.id: unit_above.path}
     else:
-        units = set(
+        units = dict(
             (
-                await session.scalars(
-                    select(Organisation.id).where(
+                await session.execute(
+                    select(Organisation.id, Organisation.path).where(
                         subtree_range(org.path), Organisation.kind.in_(UNIT_KINDS)
                     )
                 )
             ).all()
         )
-    groups: dict[int, dict[str, Level]] = {}
-    names: dict[str, str] = {}
-    capped: list[RatedMember] = []
-    for row in rows:
-        member_id, level = str(row.id), Level(row.level)
-        names[member_id] = row.full_name
-        if row.org_path.startswith(org.path) and _may_be_capped(row):
-            # RatedMember's member and review only need the attributes the rules read.
-            capped.append(RatedMember(row, None, level, row))
-        unit = next((int(p) for p in row.org_path.strip("/").split("/") if int(p) in units), None)
+    per_unit: dict[int, Counter] = {}
+    orgs_of: dict[int, list[int]] = {}
+    for org_id, path, code, count in counts:
+        unit = next((int(p) for p in path.strip("/").split("/") if int(p) in units), None)
         if unit is not None:
-            groups.setdefault(unit, {})[member_id] = level
+            per_unit.setdefault(unit, Counter())[code] += count
+            orgs_of.setdefault(unit, []).append(org_id)
+
+    found = []
+    capped = [
+        RatedMember(row, None, Level(row.level), row)
+        for row in await _capped_rows(session, cycle, org)
+    ]
     org_of = {str(r.member.id): r.member.org_id for r in capped}
     found = [
         UnitBreach(org_of[b.member_ids[0]] if b.member_ids else org.id, b)
         for b in cap_breaches(capped, cycle)
     ]
-    for unit, proposals in groups.items():
+
+    limits: dict[tuple[int, int], int] = {}
+
+    def may_exceed(counter: Counter) -> bool:
+        """From the counts alone (the exact check then runs on the unit's members)."""
+        htxs = counter.get(Level.HTXS.value, 0)
+        key = (htxs, counter.get(Level.HTT.value, 0))
+        if key not in limits:
+            proposals = {f"{c}{i}": Level(c) for c, n in counter.items() for i in range(n)}
+            limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
+        return htxs > limits[key]
+
+    candidates = sorted(
+        (u for u, counter in per_unit.items() if may_exceed(counter)), key=lambda u: units[u]
+    )
+    if not candidates:
+        return found
+    wanted = [o for u in candidates for o in orgs_of[u]]
+    unit_of = {o: u for u in candidates for o in orgs_of[u]}
+    groups: dict[int, dict[str, Level]] = {u: {} for u in candidates}
+    names: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.execute(
+            select(Member.id, Member.full_name, Member.org_id, Organisation.path, level)
+            .join(Organisation, Member.org_id == Organisation.id)
+            .join(Rating, Rating.member_id == Member.id)
+            .where(Member.org_id.in_(wanted[start : start + 500]), *live)
+            .order_by(Member.full_name, Member.id)
+        )
+        for member_id, name, member_org, path, code in rows:
+            groups[unit_of[member_org]][str(member_id)] = Level(code)
+            names[str(member_id)] = name
+            paths[str(member_id)] = path
+
+    # A quota counted over a unit above `org` keeps its figures but names only the members
+    # of `org`'s subtree: who may read this status may see those and no others.
+    def in_view(member_id: str) -> bool:
+        return paths[member_id].startswith(org.path)
+
+    for unit in candidates:
+        proposals = dict(sorted(groups[unit].items(), key=lambda kv: (names[kv[0]], int(kv[0]))))
         for b in check_quota(
             proposals,
             rulebook,
@@ -455,5 +528,7 @@ async def subtree_breaches(
             scope=QuotaScope.PEER_GROUP,
             names={member_id: names[member_id] for member_id in proposals},
         ):
-            found.append(UnitBreach(org.id if unit_above is not None else unit, b))
+            found.append(
+                UnitBreach(org.id if unit_above is not None else unit, restrict(b, in_view))
+            )
     return found
