@@ -17,6 +17,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
+from bot.services.sheets import looks_like_formula
 from bot.services.status import LEVEL_CODES, Figures, Status, by_member
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
@@ -134,10 +135,8 @@ def _figure_values(f: Figures) -> list[int]:
     ]
 
 
-# Every string written into the workbook goes through ``_text``: a string cell, never a formula,
-# whatever it starts with (OWASP CSV injection: "=", "+", "-", "@", tab, CR). A private helper
-# for now; bot/services/sheets.py gains a shared one on another branch.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Every string that could be read as a formula goes through ``_text``: a string cell, never a
+# formula (bot/services/sheets.py: OWASP CSV injection). Write-only cells need their own helper.
 MEMBER_BATCH = 5000  # member rows read and written per step: memory stays bounded
 
 
@@ -146,7 +145,7 @@ def _text(sheet, value: object, **style) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=None if value is None else str(value))
     if value is not None:
         cell.data_type = "s"
-        if cell.value.startswith(FORMULA_PREFIXES):
+        if looks_like_formula(cell.value):
             cell.quotePrefix = True  # Excel keeps it text when the cell is edited
     for name, setting in style.items():
         setattr(cell, name, setting)
@@ -158,7 +157,7 @@ def _row(sheet, values: list) -> list:
     that cannot be read as a formula is appended as it is (openpyxl writes it as a string
     cell); the others become explicit text cells."""
     return [
-        _text(sheet, v) if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+        _text(sheet, v) if looks_like_formula(v) else v
         for v in values
     ]
 
