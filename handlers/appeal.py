@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import appeal as service
@@ -148,9 +149,9 @@ async def _appeal(turn: Turn, appeal_id: int) -> tuple[Appeal, Organisation]:
 @turn_handler()
 async def answer_button(turn: Turn) -> None:
     parts = turn.query.data.removeprefix(PREFIX).split(":")
-    if len(parts) != 2 or parts[0] != "a" or not parts[1].isdigit() or len(parts[1]) > 12:
+    if len(parts) != 2 or parts[0] != "a":
         raise Refusal(INVALID)
-    appeal, _root = await _appeal(turn, int(parts[1]))
+    appeal, _root = await _appeal(turn, parse_int(parts[1]))
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     member = await turn.session.get(Member, appeal.member_id)

@@ -23,7 +23,7 @@ from bot.i18n import Translator, locale_for
 from bot.permissions import Action, allowed
 from bot.services import Services
 from bot.services.accounts import Identity, identify, touch_account
-from bot.text import split_message
+from bot.text import esc, split_message
 from storage.models import Organisation, TelegramAccount
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Turn:
     def require(self, action: Action, org: Organisation) -> None:
         """The single authorisation check: a role on an ancestor-or-self of `org`."""
         if not allowed(self.identity.grants, action, org.path):
-            raise Refusal("You do not have permission to do this for {org}.", org=org.name)
+            raise Refusal("You do not have permission to do this for {org}.", org=esc(org.name))
 
     def require_member(self) -> None:
         if not self.identity.is_member:

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, allowed
 from bot.services import reviews
@@ -118,7 +119,7 @@ async def _state_line(turn: Turn, setting, member: Member, counts: dict, buttons
 
 
 async def _review_for(turn: Turn, review_id: str, action: Action) -> tuple[SelfReview, Member]:
-    review = await turn.session.get(SelfReview, int(review_id)) if review_id.isdigit() else None
+    review = await turn.session.get(SelfReview, parse_int(review_id))
     if review is None:
         raise Refusal("This button is no longer valid.")
     member = await turn.session.get(Member, review.member_id)
@@ -243,7 +244,7 @@ async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
 
 async def _send_all(turn: Turn, cell_id: str) -> None:
     t = turn.t
-    cell = await turn.session.get(Organisation, int(cell_id)) if cell_id.isdigit() else None
+    cell = await turn.session.get(Organisation, parse_int(cell_id))
     if cell is None:
         raise Refusal("This button is no longer valid.")
     turn.require(Action.READ_REVIEWS, cell)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from bot.callbacks import parse_int
 from bot.permissions import Action, grants_for
 from bot.roster import RosterInvalid
 from bot.services.roster_import import apply_roster, describe_diff, parse, scope_errors
@@ -116,7 +117,7 @@ async def roster_decision(turn: Turn) -> None:
     t = turn.t
     _, action, pending_id = (turn.query.data.split(":") + ["", ""])[:3]
     pending = (
-        await turn.session.get(PendingImport, int(pending_id)) if pending_id.isdigit() else None
+        await turn.session.get(PendingImport, parse_int(pending_id))
     )
     if pending is None or pending.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")
