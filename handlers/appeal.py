@@ -22,7 +22,7 @@ from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, deciding_level, reachable_account, role_accounts
-from bot.text import esc
+from bot.text import esc, split_message
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.text_input import expect_text, stop_expecting, text_input
 from storage.models import Appeal, Cycle, Member, Organisation, PendingInput, Rating, RatingState
@@ -34,18 +34,26 @@ APPEAL_KIND = "appeal_text"
 ANSWER_KIND = "appeal_answer"
 MIN_TEXT = 10
 MAX_TEXT = 4000
+# Characters of the member's text per message, leaving room for the head (names, a level).
+BODY_PART = 3000
 INVALID = N_("This button is no longer valid.")
 
 
-async def _send(turn: Turn, chat_id: int, text: str, markup=None) -> bool:
+async def _send(turn: Turn, chat_id: int, head: str, body: str, markup=None) -> bool:
+    """The head (HTML) and the member's text, in as many messages as Telegram needs; the
+    button goes on the last. The text is split before it is escaped, as Telegram counts the
+    characters after parsing and an escape must not be cut in two."""
+    pieces = split_message(body, BODY_PART)
+    texts = [f"{head}\n\n{esc(pieces[0])}"] + [esc(piece) for piece in pieces[1:]]
     try:
-        await turn.context.bot.send_message(
-            chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            disable_web_page_preview=True,
-        )
+        for index, text in enumerate(texts):
+            await turn.context.bot.send_message(
+                chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if index == len(texts) - 1 else None,
+                disable_web_page_preview=True,
+            )
         return True
     except TelegramError as error:
         log.warning("could not send an appeal message: %s", type(error).__name__)
@@ -112,7 +120,7 @@ async def appeal_text(turn: Turn, pending: PendingInput, text: str) -> None:
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(ct(N_("✍️ Answer")), callback_data=f"{PREFIX}a:{appeal_id}")]]
         )
-        if await _send(turn, account.telegram_id, f"{head}\n\n{esc(body)}", markup):
+        if await _send(turn, account.telegram_id, head, body, markup):
             reached += 1
     if reached:
         await turn.reply(
@@ -184,9 +192,8 @@ async def answer_text(turn: Turn, pending: PendingInput, text: str) -> None:
         sent = await _send(
             turn,
             account.telegram_id,
-            mt(N_("The answer of {org} to your appeal:"), org=f"<b>{esc(org_name)}</b>")
-            + "\n\n"
-            + esc(body),
+            mt(N_("The answer of {org} to your appeal:"), org=f"<b>{esc(org_name)}</b>"),
+            body,
         )
     if sent:
         await turn.reply(turn.t("Your answer is recorded and was sent to {name}.", name=esc(name)))

@@ -33,6 +33,9 @@ RETURNED_NOTICE = N_(
     "Send /kiem_diem to edit and submit it again."
 )
 REASON_KIND = "return_reason"
+# The reason goes to the member inside a notice and is shown again above their review: it
+# must leave room for both under Telegram's 4,096 characters.
+MAX_REASON = 1000
 
 
 def _button(label: str, action: str, ref: int) -> InlineKeyboardButton:
@@ -204,10 +207,17 @@ async def admin_button(turn: Turn) -> None:
 async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
     t = turn.t
     review, member = await _review_for(turn, str(pending.ref_id), Action.RETURN_REVIEW)
+    reason = text.strip()
+    if len(reason) > MAX_REASON:  # still awaited: the secretary shortens it and sends again
+        raise Refusal(
+            "The reason has {count} characters; at most {max} fit. "
+            "Shorten it and send it again.",
+            count=t.number(len(reason)),
+            max=t.number(MAX_REASON),
+        )
     await stop_expecting(turn.session, turn.account.telegram_id)
     if review.state != ReviewState.SUBMITTED:
         raise Refusal("This self-review is not submitted, so there is nothing to return.")
-    reason = text.strip()
     review.state = ReviewState.RETURNED
     review.return_reason = reason
     review.returned_at = turn.services.now()
