@@ -63,9 +63,12 @@ def parse_datetime(field: str, fmt: str) -> dt.datetime:
     if not field.isascii() or len(field) > 20:
         raise InvalidButton()
     try:
-        return dt.datetime.strptime(field, fmt)
+        value = dt.datetime.strptime(field, fmt)
     except ValueError:
         raise InvalidButton() from None
+    if value.strftime(fmt) != field:  # strptime also takes "2026120" for 2026-01-20
+        raise InvalidButton()
+    return value
 
 
 def parse_choice(field: str, allowed: Collection[str]) -> str:

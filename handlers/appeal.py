@@ -39,25 +39,31 @@ BODY_PART = 3000
 INVALID = N_("This button is no longer valid.")
 
 
-async def _send(turn: Turn, chat_id: int, head: str, body: str, markup=None) -> bool:
+async def _send(turn: Turn, chat_id: int, text: str, markup=None) -> bool:
+    try:
+        await turn.context.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            disable_web_page_preview=True,
+        )
+        return True
+    except TelegramError as error:
+        log.warning("could not send an appeal message: %s", type(error).__name__)
+        return False
+
+
+async def _send_long(turn: Turn, chat_id: int, head: str, body: str, markup=None) -> bool:
     """The head (HTML) and the member's text, in as many messages as Telegram needs; the
     button goes on the last. The text is split before it is escaped, as Telegram counts the
     characters after parsing and an escape must not be cut in two."""
     pieces = split_message(body, BODY_PART)
     texts = [f"{head}\n\n{esc(pieces[0])}"] + [esc(piece) for piece in pieces[1:]]
-    try:
-        for index, text in enumerate(texts):
-            await turn.context.bot.send_message(
-                chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if index == len(texts) - 1 else None,
-                disable_web_page_preview=True,
-            )
-        return True
-    except TelegramError as error:
-        log.warning("could not send an appeal message: %s", type(error).__name__)
-        return False
+    for index, text in enumerate(texts):
+        if not await _send(turn, chat_id, text, markup if index == len(texts) - 1 else None):
+            return False
+    return True
 
 
 def _check_length(text: str) -> str:
@@ -120,7 +126,7 @@ async def appeal_text(turn: Turn, pending: PendingInput, text: str) -> None:
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(ct(N_("✍️ Answer")), callback_data=f"{PREFIX}a:{appeal_id}")]]
         )
-        if await _send(turn, account.telegram_id, head, body, markup):
+        if await _send_long(turn, account.telegram_id, head, body, markup):
             reached += 1
     if reached:
         await turn.reply(
@@ -189,7 +195,7 @@ async def answer_text(turn: Turn, pending: PendingInput, text: str) -> None:
     sent = False
     if account is not None:
         mt = translator_for(account, turn.services)
-        sent = await _send(
+        sent = await _send_long(
             turn,
             account.telegram_id,
             mt(N_("The answer of {org} to your appeal:"), org=f"<b>{esc(org_name)}</b>"),
