@@ -29,6 +29,7 @@ from handlers import (
     appeal,
     ballot,
     decision,
+    fallback,
     invites,
     language,
     meeting_schedule,
@@ -145,6 +146,8 @@ def add_handlers(application: Application) -> None:
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to whatever the user was last asked for (text_input).
     application.add_handlers(text_input.HANDLERS, group=1)
+    # Group 2: whatever no group above takes (stickers, unknown commands and buttons) is answered.
+    fallback.install(application, group=2)
     application.add_error_handler(report_error)
 
 

@@ -183,6 +183,11 @@ async def deliver(bot: Bot, db: Database, owed: Owed, now: dt.datetime) -> tuple
 _TAG = re.compile(r"<[^>]+>")
 
 
+def plain_text(text: str) -> str:
+    """What Telegram shows of HTML text: the tags gone, the entities read."""
+    return html.unescape(_TAG.sub("", text))
+
+
 class ShownMessages:
     """Digests of what this process last put in each message, so an edit that would change
     nothing is not sent (Telegram refuses it). Bounded, in memory only: a ballot's screen
@@ -205,7 +210,7 @@ class ShownMessages:
             return known == self._digest(text, markup.to_dict() if markup else None)
         if message.text is None:
             return False
-        plain = html.unescape(_TAG.sub("", text)).strip()
+        plain = plain_text(text).strip()
         return plain == message.text.strip() and (markup or None) == (message.reply_markup or None)
 
     def remember(self, owed: Owed) -> None:

@@ -18,6 +18,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import typed_int
 from bot.context import BotContext
 from bot.services import reviews
 from bot.services.review_docx import ReviewDocument, render_review_docx
@@ -333,17 +334,18 @@ async def _take_score(turn: Turn, setting: ReviewSetting, review: SelfReview, te
     general = review.stage == SCORE_GENERAL
     maximum = setting.rulebook.score_general_max if general else setting.rulebook.score_tasks_max
     value = text.strip()
-    if not value.isdigit() or not 0 <= int(value) <= maximum:
+    score = typed_int(value, 0, maximum)  # ASCII digits only: "²" and "٣" are refused too
+    if score is None:
         raise Refusal(
             "Please type a whole number from 0 to {max}; «{text}» is not one.",
             max=maximum,
             text=esc(value[:20]),
         )
     if general:
-        review.general_score = int(value)
+        review.general_score = score
         review.stage = SCORE_TASKS
     else:
-        review.task_score = int(value)
+        review.task_score = score
         review.stage = LEVEL
         level = reviews.proposed_level(review)
         if level is not None and level not in reviews.level_choices(setting, review).levels:

@@ -15,11 +15,12 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, deciding_level, reachable_account, role_accounts
-from bot.text import esc
+from bot.text import esc, split_message
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.text_input import expect_text, stop_expecting, text_input
 from storage.models import Appeal, Cycle, Member, Organisation, PendingInput, Rating, RatingState
@@ -31,12 +32,26 @@ APPEAL_KIND = "appeal_text"
 ANSWER_KIND = "appeal_answer"
 MIN_TEXT = 10
 MAX_TEXT = 4000
+# Characters of the member's text per message, leaving room for the head (names, a level).
+BODY_PART = 3000
 INVALID = N_("This button is no longer valid.")
 
 
 async def _send(turn: Turn, chat_id: int, text: str, markup=None) -> bool:
     """Owed after the appeal commits (the outbox); a 403 then marks the account blocked."""
     turn.notify(chat_id, text, reply_markup=markup)
+    return True
+
+
+async def _send_long(turn: Turn, chat_id: int, head: str, body: str, markup=None) -> bool:
+    """The head (HTML) and the member's text, in as many messages as Telegram needs; the
+    button goes on the last. The text is split before it is escaped, as Telegram counts the
+    characters after parsing and an escape must not be cut in two."""
+    pieces = split_message(body, BODY_PART)
+    texts = [f"{head}\n\n{esc(pieces[0])}"] + [esc(piece) for piece in pieces[1:]]
+    for index, text in enumerate(texts):
+        if not await _send(turn, chat_id, text, markup if index == len(texts) - 1 else None):
+            return False
     return True
 
 
@@ -99,7 +114,7 @@ async def appeal_text(turn: Turn, pending: PendingInput, text: str) -> None:
         markup = InlineKeyboardMarkup(
             [[InlineKeyboardButton(ct(N_("✍️ Answer")), callback_data=f"{PREFIX}a:{appeal_id}")]]
         )
-        if await _send(turn, account.telegram_id, f"{head}\n\n{esc(body)}", markup):
+        if await _send_long(turn, account.telegram_id, head, body, markup):
             reached += 1
     if reached:
         await turn.reply(
@@ -136,9 +151,9 @@ async def _appeal(turn: Turn, appeal_id: int) -> tuple[Appeal, Organisation]:
 @turn_handler()
 async def answer_button(turn: Turn) -> None:
     parts = turn.query.data.removeprefix(PREFIX).split(":")
-    if len(parts) != 2 or parts[0] != "a" or not parts[1].isdigit() or len(parts[1]) > 12:
+    if len(parts) != 2 or parts[0] != "a":
         raise Refusal(INVALID)
-    appeal, _root = await _appeal(turn, int(parts[1]))
+    appeal, _root = await _appeal(turn, parse_int(parts[1]))
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     member = await turn.session.get(Member, appeal.member_id)
@@ -167,12 +182,11 @@ async def answer_text(turn: Turn, pending: PendingInput, text: str) -> None:
     sent = False
     if account is not None:
         mt = translator_for(account, turn.services)
-        sent = await _send(
+        sent = await _send_long(
             turn,
             account.telegram_id,
-            mt(N_("The answer of {org} to your appeal:"), org=f"<b>{esc(org_name)}</b>")
-            + "\n\n"
-            + esc(body),
+            mt(N_("The answer of {org} to your appeal:"), org=f"<b>{esc(org_name)}</b>"),
+            body,
         )
     if sent:
         await turn.reply(turn.t("Your answer is recorded and was sent to {name}.", name=esc(name)))

@@ -22,7 +22,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver
+from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver, plain_text
 from bot.i18n import Translator, locale_for
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
@@ -206,12 +206,13 @@ class Turn:
             if text:  # too late for a toast: say it in a message
                 await self._say(text)
             return
-        if text and len(text) > ALERT_LIMIT:
+        plain = plain_text(text) if text else text  # an alert shows no HTML: no tags, no &lt;
+        if plain and len(plain) > ALERT_LIMIT:
             await self.query.answer()
             await self._say(text)
             return
         try:
-            await self.query.answer(text, show_alert=alert)
+            await self.query.answer(plain, show_alert=alert)
         except BadRequest as error:
             if "query is too old" not in str(error).lower():
                 raise

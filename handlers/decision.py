@@ -21,6 +21,7 @@ from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import decision as service
@@ -153,9 +154,7 @@ async def decide_command(turn: Turn) -> None:
 
 
 async def _unit_from_button(turn: Turn, org_id: str) -> Organisation:
-    if not org_id.isdigit() or len(org_id) > 12:
-        raise Refusal(INVALID)
-    org = await turn.session.get(Organisation, int(org_id))
+    org = await turn.session.get(Organisation, parse_int(org_id))
     if org is None or not can_see(turn, org):
         raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
     unit, _root = await _unit(turn, org.code)

@@ -7,6 +7,7 @@ import datetime as dt
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.permissions import Action, grants_for
 from bot.services.invite_sheet import invites_workbook
 from bot.services.invites import create_invites, deep_link
@@ -46,8 +47,7 @@ async def invite_command(turn: Turn) -> None:
 async def invite_org_chosen(turn: Turn) -> None:
     turn.require_member()
     org_id = turn.query.data.removeprefix(CALLBACK_PREFIX)
-    valid = org_id.isascii() and org_id.isdigit() and len(org_id) <= 12
-    org = await turn.session.get(Organisation, int(org_id)) if valid else None
+    org = await turn.session.get(Organisation, parse_int(org_id))
     if org is None:
         raise Refusal("This button is no longer valid.")
     await turn.answer()

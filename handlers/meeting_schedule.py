@@ -9,6 +9,7 @@ from babel.dates import get_day_names
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import InvalidButton, parse_date, parse_datetime, parse_int
 from bot.permissions import Action
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from bot.services.reviews import meeting_for
@@ -109,7 +110,7 @@ async def schedule_command(turn: Turn) -> None:
 
 
 async def _cell_from(turn: Turn, cell_id: str) -> Organisation:
-    cell = await turn.session.get(Organisation, int(cell_id)) if cell_id.isdigit() else None
+    cell = await turn.session.get(Organisation, parse_int(cell_id))
     if cell is None:
         raise Refusal("This button is no longer valid.")
     turn.require(Action.SCHEDULE_MEETING, cell)
@@ -127,15 +128,16 @@ async def schedule_button(turn: Turn) -> None:
     cell = await _cell_from(turn, cell_id)
     cycle, first, last = await _context(turn, cell)
     if action == "m":
-        month = dt.datetime.strptime(value, "%Y-%m").date()
+        month = parse_date(value, "%Y-%m")
+        if not first.replace(day=1) <= month <= last:
+            raise InvalidButton()
         await turn.answer()
-        await turn.edit(
-            turn.query.message.text_html,
-            reply_markup=calendar_keyboard(turn, cell, month, first, last),
-        )
+        await _replace_keyboard(turn, calendar_keyboard(turn, cell, month, first, last))
         return
     if action == "d":
-        day = dt.datetime.strptime(value, "%Y%m%d").date()
+        day = parse_date(value, "%Y%m%d")
+        if not first <= day <= last:
+            raise InvalidButton()
         rows = [
             [
                 InlineKeyboardButton(
@@ -163,12 +165,23 @@ async def schedule_button(turn: Turn) -> None:
         )
         return
     if action == "t":
-        local = dt.datetime.strptime(value, "%Y%m%d%H%M").replace(tzinfo=turn.services.settings.tz)
+        naive = parse_datetime(value, "%Y%m%d%H%M")
+        if not first <= naive.date() <= last:
+            raise InvalidButton()
+        local = naive.replace(tzinfo=turn.services.settings.tz)
         text = await _save(turn, cell, cycle, local)
         await turn.answer(t("Saved"))
         await turn.edit(text)
         return
     raise Refusal("This button is no longer valid.")
+
+
+async def _replace_keyboard(turn: Turn, markup: InlineKeyboardMarkup) -> None:
+    """Show another month under the same text; nothing to do if that month is shown."""
+    message = turn.query.message
+    if message is not None and getattr(message, "reply_markup", None) == markup:
+        return  # Telegram refuses an edit that changes nothing
+    await turn.query.edit_message_reply_markup(reply_markup=markup)
 
 
 async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime) -> str:
@@ -204,15 +217,24 @@ async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime
 @text_input(INPUT_KIND)
 async def typed_date(turn: Turn, pending: PendingInput, text: str) -> None:
     cell = await _cell_from(turn, str(pending.ref_id))
-    cycle, _, _ = await _context(turn, cell)
+    cycle, first, last = await _context(turn, cell)
+    typed = " ".join(text.split())
     try:
-        naive = dt.datetime.strptime(" ".join(text.split()), TYPED_FORMAT)
+        if not typed.isascii() or len(typed) > 20:  # "٠٥/١٢/٢٠٢٦" passes strptime's \d
+            raise ValueError(typed)
+        naive = dt.datetime.strptime(typed, TYPED_FORMAT)
     except ValueError:
         raise Refusal(
             "I could not read «{text}» as a date and time. Type it like {example}.",
             text=esc(text[:40]),
             example="05/12/2026 08:00",
         ) from None
+    if naive.date() < first:  # also keeps year 1 away from time-zone arithmetic
+        raise Refusal("{when} is already past; choose a later time.", when=esc(typed))
+    if naive.date() > last:
+        raise Refusal(
+            "The meeting must be by {date}, the plan's finish-by date.", date=turn.t.date(last)
+        )
     await turn.reply(
         await _save(turn, cell, cycle, naive.replace(tzinfo=turn.services.settings.tz))
     )

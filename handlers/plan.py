@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import ascii_int, typed_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, grants_for
 from bot.services import plans
@@ -326,8 +327,8 @@ async def plan_pressed(turn: Turn) -> None:
     org = await _org(turn, draft)
     kind, _, value = data.partition(":")
     step = draft.step
-    if kind == "y" and step == YEAR and value.isdigit():
-        draft.year = int(value)
+    if kind == "y" and step == YEAR and (year := _plannable_year(turn, value)) is not None:
+        draft.year = year
         draft.step = RULEBOOK
     elif kind == "r" and step == RULEBOOK and value in RULEBOOKS:
         if draft.rulebook != value:
@@ -339,10 +340,9 @@ async def plan_pressed(turn: Turn) -> None:
     elif (
         kind == "s"
         and step == SETTINGS
-        and value.isdigit()
-        and 1 <= int(value) <= len(plans.SETTINGS)
+        and (number := typed_int(value, 1, len(plans.SETTINGS))) is not None
     ):
-        draft.step = SET + plans.SETTINGS[int(value) - 1].key
+        draft.step = SET + plans.SETTINGS[number - 1].key
     elif kind == "d" and step.startswith(DEADLINE) and value == "keep":
         key = step.removeprefix(DEADLINE)
         if key not in _deadlines(draft):
@@ -350,7 +350,9 @@ async def plan_pressed(turn: Turn) -> None:
         draft.step = _next_deadline(draft, key)
     elif kind in ("ok", "no") and step == CONFIRM:
         await turn.answer()
-        await turn.edit(turn.query.message.text_html)  # drop the buttons
+        message = turn.query.message
+        if message is not None and getattr(message, "reply_markup", None) is not None:
+            await turn.query.edit_message_reply_markup(reply_markup=None)  # drop the buttons
         if kind == "no":
             await turn.session.delete(draft)
             await turn.reply(t("The plan was not saved."))
@@ -414,7 +416,8 @@ async def plan_text(turn: Turn, _pending, text: str) -> None:
     if step == YEAR:
         value = text.strip()
         this_year = turn.services.now().astimezone(turn.services.settings.tz).year
-        if not value.isdigit() or not this_year - 1 <= int(value) <= this_year + 1:
+        year = _plannable_year(turn, value)
+        if year is None:
             await ask(
                 turn,
                 draft,
@@ -428,12 +431,12 @@ async def plan_text(turn: Turn, _pending, text: str) -> None:
                 ),
             )
             return
-        draft.year = int(value)
+        draft.year = year
         draft.step = RULEBOOK
     elif step.startswith(SET):
         key = step.removeprefix(SET)
         try:
-            value = plans.parse_setting(key, text)
+            value = _parse_setting(key, text)
             overrides = _overrides(draft) | {key: value}
             plans.check_overrides(draft.rulebook, overrides)
         except (ValueError, CycleError):
@@ -451,7 +454,7 @@ async def plan_text(turn: Turn, _pending, text: str) -> None:
         draft.step = SETTINGS
     elif step.startswith(DEADLINE):
         key = step.removeprefix(DEADLINE)
-        due = plans.parse_date(text)
+        due = plans.parse_date(text) if text.isascii() and len(text) <= 40 else None
         if due is None:
             await ask(
                 turn,
@@ -474,6 +477,24 @@ async def plan_text(turn: Turn, _pending, text: str) -> None:
         await turn.reply(t("Please answer with the buttons above."))
         return
     await ask(turn, draft)
+
+
+def _plannable_year(turn: Turn, value: str) -> int | None:
+    """Last year, this year or next year, typed or from a button in ASCII digits; else None."""
+    this_year = turn.services.now().astimezone(turn.services.settings.tz).year
+    return typed_int(value, this_year - 1, this_year + 1)
+
+
+# A setting is a share, a count or a number of days: six digits are far beyond any of them.
+SETTING_DIGITS = 6
+
+
+def _parse_setting(key: str, text: str) -> object:
+    """plans.parse_setting on text of ASCII digits or words only; ValueError otherwise."""
+    word = text.strip()
+    if any(c.isdigit() for c in word) and ascii_int(word, max_digits=SETTING_DIGITS) is None:
+        raise ValueError(text)  # "²", "٣", "１２", a number too long, digits among words
+    return plans.parse_setting(key, word)
 
 
 async def _deadline_problem(

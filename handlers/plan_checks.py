@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler
 
+from bot.callbacks import ascii_int, parse_int
 from bot.context import BotContext
 from bot.i18n import N_, Translator
 from bot.permissions import Action, Grant, allowed
@@ -102,7 +103,7 @@ async def members_to_revote(session, meeting: Meeting) -> list[int]:
 
 
 def _breach_member_ids(breaches: list[Breach]) -> list[int]:
-    return list(dict.fromkeys(int(i) for b in breaches for i in b.member_ids if i.isdecimal()))
+    return list(dict.fromkeys(int(i) for b in breaches for i in b.member_ids if ascii_int(i) is not None))
 
 
 async def lower_buttons(
@@ -230,9 +231,7 @@ async def _subject(turn: Turn, cycle_id: int, member_id: int):
 
 
 def _ints(parts: list[str]) -> list[int]:
-    if not all(p.isdigit() for p in parts):
-        raise Refusal(INVALID)
-    return [int(p) for p in parts]
+    return [parse_int(p) for p in parts]
 
 
 @turn_handler()

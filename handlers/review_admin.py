@@ -7,6 +7,7 @@ from sqlalchemy import select
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, allowed
 from bot.services import reviews
@@ -31,6 +32,9 @@ RETURNED_NOTICE = N_(
     "Send /kiem_diem to edit and submit it again."
 )
 REASON_KIND = "return_reason"
+# The reason goes to the member inside a notice and is shown again above their review: it
+# must leave room for both under Telegram's 4,096 characters.
+MAX_REASON = 1000
 
 
 def _button(label: str, action: str, ref: int) -> InlineKeyboardButton:
@@ -117,7 +121,7 @@ async def _state_line(turn: Turn, setting, member: Member, counts: dict, buttons
 
 
 async def _review_for(turn: Turn, review_id: str, action: Action) -> tuple[SelfReview, Member]:
-    review = await turn.session.get(SelfReview, int(review_id)) if review_id.isdigit() else None
+    review = await turn.session.get(SelfReview, parse_int(review_id))
     if review is None:
         raise Refusal("This button is no longer valid.")
     member = await turn.session.get(Member, review.member_id)
@@ -202,10 +206,17 @@ async def admin_button(turn: Turn) -> None:
 async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
     t = turn.t
     review, member = await _review_for(turn, str(pending.ref_id), Action.RETURN_REVIEW)
+    reason = text.strip()
+    if len(reason) > MAX_REASON:  # still awaited: the secretary shortens it and sends again
+        raise Refusal(
+            "The reason has {count} characters; at most {max} fit. "
+            "Shorten it and send it again.",
+            count=t.number(len(reason)),
+            max=t.number(MAX_REASON),
+        )
     await stop_expecting(turn.session, turn.account.telegram_id)
     if review.state != ReviewState.SUBMITTED:
         raise Refusal("This self-review is not submitted, so there is nothing to return.")
-    reason = text.strip()
     review.state = ReviewState.RETURNED
     review.return_reason = reason
     review.returned_at = turn.services.now()
@@ -242,7 +253,7 @@ async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
 
 async def _send_all(turn: Turn, cell_id: str) -> None:
     t = turn.t
-    cell = await turn.session.get(Organisation, int(cell_id)) if cell_id.isdigit() else None
+    cell = await turn.session.get(Organisation, parse_int(cell_id))
     if cell is None:
         raise Refusal("This button is no longer valid.")
     turn.require(Action.READ_REVIEWS, cell)

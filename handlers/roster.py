@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
+from bot.callbacks import parse_int
 from bot.permissions import Action, grants_for
 from bot.roster import BOT_LIMITS, RosterInvalid
 from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
@@ -121,9 +122,7 @@ async def roster_decision(turn: Turn) -> None:
     t = turn.t
     _, action, pending_id = (turn.query.data.split(":") + ["", ""])[:3]
     pending = (
-        await turn.session.get(PendingImport, int(pending_id))
-        if pending_id.isascii() and pending_id.isdigit() and len(pending_id) <= 12
-        else None
+        await turn.session.get(PendingImport, parse_int(pending_id))
     )
     if pending is None or pending.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")

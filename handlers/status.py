@@ -16,6 +16,7 @@ import asyncio
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
 from bot.services.report import status_chart, status_workbook
@@ -59,9 +60,7 @@ async def _target(turn: Turn, code: str | None) -> tuple[Organisation, bool]:
 
 
 async def _org_from_button(turn: Turn, org_id: str) -> Organisation:
-    if not org_id.isdigit() or len(org_id) > 12:
-        raise Refusal(INVALID)
-    org = await turn.session.get(Organisation, int(org_id))
+    org = await turn.session.get(Organisation, parse_int(org_id))
     if org is None:
         raise Refusal(INVALID)
     return org
@@ -327,10 +326,11 @@ async def report_command(turn: Turn) -> None:
 @turn_handler()
 async def status_button(turn: Turn) -> None:
     parts = turn.query.data.removeprefix(PREFIX).split(":")
-    if parts[0] == "o" and len(parts) == 3 and parts[2].isdigit() and len(parts[2]) < 6:
+    if parts[0] == "o" and len(parts) == 3:
+        page = parse_int(parts[2], max_digits=5)
         org = await _org_from_button(turn, parts[1])
         full = await _full_access(turn, org)
-        text, markup = await _view(turn, org, full, int(parts[2]))
+        text, markup = await _view(turn, org, full, page)
         await turn.answer()
         await turn.edit(text, reply_markup=markup)
     elif parts[0] in ("c", "x") and len(parts) == 2:

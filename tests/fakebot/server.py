@@ -97,6 +97,26 @@ _CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "reco
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
+#: Non-text messages a user can send with :meth:`FakeUser.send_media` (Bot API shapes).
+MEDIA_KINDS: dict[str, Any] = {
+    "sticker": {"file_id": "", "file_unique_id": "", "type": "regular", "width": 512,
+                "height": 512, "is_animated": False, "is_video": False, "emoji": "👍"},
+    "photo": [{"file_id": "", "file_unique_id": "", "width": 90, "height": 90}],
+    "voice": {"file_id": "", "file_unique_id": "", "duration": 3, "mime_type": "audio/ogg"},
+    "audio": {"file_id": "", "file_unique_id": "", "duration": 120, "mime_type": "audio/mpeg"},
+    "video": {"file_id": "", "file_unique_id": "", "width": 640, "height": 360,
+              "duration": 5},
+    "video_note": {"file_id": "", "file_unique_id": "", "length": 240, "duration": 4},
+    "animation": {"file_id": "", "file_unique_id": "", "width": 320, "height": 240,
+                  "duration": 2},
+    "location": {"latitude": 10.7769, "longitude": 106.7009},
+    "contact": {"phone_number": "+84901234567", "first_name": "Hai"},
+    "venue": {"location": {"latitude": 10.7769, "longitude": 106.7009},
+              "title": "Hội trường", "address": "1 Lê Lợi"},
+    "dice": {"emoji": "🎲", "value": 4},
+}
+
+
 class ApiError(Exception):
     """Raised inside the fake to produce an error response."""
 
@@ -370,6 +390,23 @@ class FakeUser:
                                    or "application/octet-stream")
         msg = self._fake._user_message(self, self._chat(chat), document=f, caption=caption,
                                        reply_to=reply_to)
+        await asyncio.sleep(0)
+        return msg
+
+    async def send_media(self, kind: str, *, caption: str | None = None,
+                         chat: FakeGroup | None = None) -> dict:
+        """Send a non-text message: ``kind`` is one of :data:`MEDIA_KINDS` (sticker, photo,
+        voice, video, video_note, audio, animation, location, contact, venue, dice)."""
+        if kind not in MEDIA_KINDS:
+            raise AssertionError(f"unknown media kind {kind!r}; known: {sorted(MEDIA_KINDS)}")
+        payload = copy.deepcopy(MEDIA_KINDS[kind])
+        n = next(self._fake._file_ids)
+        for item in payload if isinstance(payload, list) else [payload]:
+            if "file_id" in item:
+                item["file_id"] = f"CAACAgIAAxkBAAI{kind}{n}"
+                item["file_unique_id"] = f"AgAD{n:06d}"
+        msg = self._fake._user_message(self, self._chat(chat), media=(kind, payload),
+                                       caption=caption)
         await asyncio.sleep(0)
         return msg
 
@@ -691,7 +728,8 @@ class FakeTelegram:
 
     def _user_message(self, user: FakeUser, chat: _Chat, *, text: str | None = None,
                       document: FakeFile | None = None, caption: str | None = None,
-                      reply_to: BotMessage | None = None) -> dict:
+                      reply_to: BotMessage | None = None,
+                      media: tuple[str, Any] | None = None) -> dict:
         if chat.type == "private" and chat.id != user.id:
             raise AssertionError("a user can only write in their own private chat")
         msg: dict[str, Any] = {"message_id": chat.next_id(), "from": user.to_api(),
@@ -709,13 +747,22 @@ class FakeTelegram:
             msg["document"] = document.to_api()
             if caption:
                 msg["caption"] = caption
+        if media is not None:
+            msg[media[0]] = media[1]
+            if caption and media[0] in ("photo", "video", "voice", "audio", "animation"):
+                msg["caption"] = caption
         if reply_to is not None:
             target = chat.messages.get(reply_to.message_id)
             if target is None:
                 raise AssertionError(f"no message #{reply_to.message_id} in {chat.label}")
             msg["reply_to_message"] = self._message_dict(target, nested=False)
         chat.messages[msg["message_id"]] = msg
-        what = text if text is not None else f"[document {document.file_name}] {caption or ''}"  # type: ignore[union-attr]
+        if text is not None:
+            what = text
+        elif media is not None:
+            what = f"[{media[0]}] {caption or ''}"
+        else:
+            what = f"[document {document.file_name}] {caption or ''}"  # type: ignore[union-attr]
         deliver = True
         if chat.type == "private":
             if user.blocked:
