@@ -170,13 +170,14 @@ class Turn:
         return await self.context.bot.send_message(self.chat_id, text, reply_markup=reply_markup)
 
     async def deliver(self) -> None:
-        """After the commit: the press's answer, the owed messages in order, then the rest."""
-        await self._deliver_answer()
+        """After the commit: the owed messages in order, the press's answer (so what the press
+        changed is on screen when its spinner stops), then the rest."""
         owed, self.owed = self.owed, []
         if owed:
             await self.services.outbox.deliver_rows(self.context.bot, owed)
             for _row, item in owed:
                 remember_shown(item)
+        await self._deliver_answer()
         later, self.later = self.later, []
         for action in later:
             await action()
