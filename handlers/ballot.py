@@ -1188,17 +1188,17 @@ async def _tell_secretary_presses(
     account = await turn.session.get(TelegramAccount, view.round.chat_id)
     if account is None:
         return
-    st = translator_for(account, turn.services)
+    t = translator_for(account, turn.services)
     waiting = [m for m in view.tellers if m.id not in pressed]
     turn.notify(
         account.telegram_id,
-        st(
+        t(
             "Ballot box of round {number}: {count} of the {k} presses needed; not pressed yet: "
             "{names}.",
             number=view.round.number,
             count=len(pressed),
             k=threshold,
-            names=_names(waiting, st),
+            names=_names(waiting, t),
         ),
     )
 

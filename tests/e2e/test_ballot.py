@@ -35,6 +35,8 @@ CLOSE = "🔒 Kết thúc vòng bỏ phiếu"
 CLOSE_NOW = "🔒 Kết thúc ngay"
 LABELS = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "Để trống"}
 CODES = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "BLANK"}
+UNLOCK = "🔓 Mở hòm phiếu"
+KEY_MESSAGE = "chìa khóa hòm phiếu của đồng chí"
 RECEIPT = re.compile(r"Mã biên nhận: ([0-9A-Z]{5}-[0-9A-Z]{5})")
 CANDIDATE = re.compile(r"Đảng viên \d+/\d+: (.+)")
 
@@ -204,6 +206,15 @@ async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first
     return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
 
 
+async def unseal(*tellers):
+    """Committee members press the key button of their newest key message; returns the
+    answers. The last press of k opens the box."""
+    answers = []
+    for user in tellers:
+        answers.append(await press(user, UNLOCK, newest(user, KEY_MESSAGE)))
+    return answers
+
+
 async def until(condition, seconds: float = 10):
     """Poll `condition` until it returns something truthy."""
     for _ in range(int(seconds * 100)):
@@ -300,7 +311,15 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     ))
     assert len(set(codes)) == 12
 
-    # Closed by the last ballot: the round message, then the results to everyone.
+    # Voting ends with the last ballot; the box stays sealed until 2 of the committee of 3
+    # (the secretary, the deputy and the first other member present) press their key.
+    await fake_telegram.wait_idle()
+    assert "Đã kết thúc bỏ phiếu: 12/12" in progress.text and progress.buttons == []
+    assert "Nguyễn Văn An, Trần Thị Bình" in progress.text and "Bùi Thị Hoa" in progress.text
+    assert await counts(database_url, 1) == {}
+    first, second = await unseal(users["DV08"], users["DV02"])
+    assert first.text.startswith("Đã nhận chìa khóa của đồng chí. Đã có 1/2"), first.text
+    assert second.text == "Hòm phiếu đã được mở."
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 12/12 đã bỏ phiếu" in progress.text and progress.buttons == []
     assert await adopted(database_url, 1) == EXPECTED_1
@@ -313,6 +332,7 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
         assert "Số phiếu bầu: 12/12. Mẫu số: 12" in results.text
         assert "Nguyễn Văn An: HTXS 7 · HTT 4 · HT 1 · KHT 0 · để trống 0 → HTXS" in results.text
         assert "Vũ Thị Giang: HTXS 0 · HTT 0 · HT 3 · KHT 3 · để trống 6 → chưa có kết quả" in results.text
+        assert all(code in results.text for code in codes)  # every counted receipt, published
     results = newest(secretary, "Kết quả bỏ phiếu kín")
     assert results.button_labels() == ["🗳 Bỏ phiếu lại cho 1 đồng chí"]
 
@@ -323,6 +343,8 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     for code in VOTERS:
         assert "vòng 2" in newest(users[code], "Phiếu bầu kín").text
     await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
+    await fake_telegram.wait_idle()
+    await unseal(secretary, users["DV08"])
     await fake_telegram.wait_idle()
     assert await adopted(database_url, 2) == EXPECTED_2
     # The adopted levels are now the cell's proposals, waiting for the deciding level.
