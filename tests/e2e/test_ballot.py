@@ -437,43 +437,51 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     opened_at = clock()
     await users["DV01"].send("/bo_phieu")
     await fake_telegram.wait_idle()
+    key = newest(users["DV01"], KEY_MESSAGE)  # a cell of 4: the secretary alone holds the key
+    share_data = key.buttons[0][0]["callback_data"]
+    assert share_data.startswith("bk:") and len(share_data.encode()) <= 64
 
-    # Voter rows and count rows exist from the opening, before any ballot.
+    # Voter rows exist from the opening; no count row exists before the box is opened.
     voters_before = await _rowids(database_url, "ballot_voters")
-    counts_before = await _rowids(database_url, "ballot_counts")
     assert [row[3] for row in voters_before] == [0, 0, 0]  # has_voted
-    assert len(counts_before) == 4 * 5 and all(row[-1] == 0 for row in counts_before)
+    assert await _rowids(database_url, "ballot_counts") == []
 
     receipts, cast_times = [], []
     for code in ("DV02", "DV03", "DV01"):
         clock.advance(minutes=7)
         cast_times.append(clock())
         receipts.append(await vote(users[code], SMALL_VOTES[code]))
-        if code == "DV02":
-            # Right after the first cast: the WAL has been checkpointed and truncated.
-            _db, wal = _file_bytes(database_url)
-            assert wal == b""
+        await fake_telegram.wait_idle()
+        # The receipt went out through the outbox; once delivered, its row is gone from the
+        # file (zeroed) and the WAL was truncated: the receipt is nowhere next to the voter.
+        main, wal = _file_bytes(database_url)
+        for form in (receipts[-1], receipts[-1].replace("-", "")):
+            assert form.encode() not in main and form.encode() not in wal
+        assert await _rowids(database_url, "ballot_counts") == []
+    sealed = await query(database_url, lambda s: s.execute(text("SELECT sealed FROM ballot_sealed")))
+    sealed = [row[0] for row in sealed.all()]
+    assert len(sealed) == 3 and len({len(blob) for blob in sealed}) == 1
+    clock.advance(minutes=3)
+    assert (await press(users["DV01"], UNLOCK, key)).text == "Hòm phiếu đã được mở."
     await fake_telegram.wait_idle()
     closed = await query(database_url, lambda s: s.scalar(select(BallotRound)))
-    assert closed.state == "closed" and closed.opened_at == opened_at and closed.closed_at == cast_times[-1]
-
-    # Same rows, same rowids, same order: casting only updated them in place.
-    voters_after = await _rowids(database_url, "ballot_voters")
-    counts_after = await _rowids(database_url, "ballot_counts")
-    assert [r[:3] for r in voters_after] == [r[:3] for r in voters_before]
-    assert [r[:4] for r in counts_after] == [r[:4] for r in counts_before]
-    assert sum(r[-1] for r in counts_after) == 3 * 4
+    assert closed.state == "closed" and closed.opened_at == opened_at and closed.closed_at == clock()
+    assert [r[:3] for r in await _rowids(database_url, "ballot_voters")] == [r[:3] for r in voters_before]
+    assert sum(r[-1] for r in await _rowids(database_url, "ballot_counts")) == 3 * 4
 
     dump = await _dump(database_url)
     for table, (columns, _rows) in dump.items():
         names = set(columns)
         assert not (names & VOTER_COLUMNS and names & CHOICE_COLUMNS), table
-    assert set(dump["ballot_voters"][0]) == {"round_id", "member_id", "has_voted"}
+    assert set(dump["ballot_voters"][0]) == {"round_id", "member_id", "has_voted", "receipt_message_id"}
     assert set(dump["ballot_counts"][0]) == {"round_id", "position", "level", "votes"}
     assert set(dump["ballot_receipts"][0]) == {"code_hash", "round_id"}
+    assert dump["ballot_sealed"][1] == []  # deleted at the opening
     assert not any(t.startswith("ballot_draft") for t in dump)
-    # No timestamp anywhere in the database equals the moment of a cast, but the close.
+    # No timestamp of the ballot tables equals the moment of a cast, but the end of voting.
     for table, (_columns, rows) in dump.items():
+        if not table.startswith("ballot"):
+            continue
         for row in rows:
             for value in row:
                 if isinstance(value, dt.datetime):
@@ -482,7 +490,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     action = dump["audit_log"][0].index("action")
     audit = [row[action] for row in dump["audit_log"][1] if row[action].startswith("ballot")]
     assert sorted(audit) == ["ballot.close", "ballot.open"]
-    # Receipts: no rowid (no insertion order), no plain code anywhere.
+    # Receipts: no rowid (no insertion order), no plain code; no sealed ballot, no share left.
     try:
         await _rowids(database_url, "ballot_receipts")
         raise AssertionError("ballot_receipts must be WITHOUT ROWID")
@@ -492,18 +500,20 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     for receipt in receipts:
         for form in (receipt, receipt.replace("-", "")):
             assert form.encode() not in main and form.encode() not in wal
-    for marker in (b'"choices"', b'"shown"', b"bv:"):
-        assert marker not in main and marker not in wal
+    share = share_data.split(":")[3].encode()
+    for marker in (b'"choices"', b'"shown"', b"bv:", share, *(blob[:24] for blob in sealed)):
+        assert marker not in main and marker not in wal, marker
 
-    # The logs: no receipt code, no callback data, no member's name, no level next to anything.
+    # The logs: no receipt code, no callback data, no share, no member's name, no level.
     names = [p.name for p in SMALL]
     level_word = re.compile(r"\b(HTXS|HTT|HT|KHT)\b")
     lines = [record.getMessage() for record in caplog.records]
     # DEBUG really was on for the libraries that see the payloads; they were redacted.
     assert any(line.startswith("Calling Bot API endpoint `editMessageText`") for line in lines)
-    assert any("UPDATE ballot_counts" in line for line in lines)
+    assert any("INSERT INTO ballot_sealed" in line for line in lines)
     for record in caplog.records:
         line = record.getMessage()
         assert not any(r in line or r.replace("-", "") in line for r in receipts), line
-        assert "bv:" not in line and not any(name in line for name in names), line
+        assert "bv:" not in line and "bk:" not in line and share.decode() not in line, line
+        assert not any(name in line for name in names), line
         assert not level_word.search(line), line
