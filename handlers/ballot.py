@@ -1110,9 +1110,13 @@ async def announce_end(context: BotContext, view: RoundView) -> None:
         )
 
 
-# Shares pressed so far, per round, in this process's memory only: a restart loses them and
-# the committee presses again (the buttons stay in their chats).
-_SHARES: dict[int, dict[int, Share]] = {}
+# Shares pressed so far, per round, in the running application's memory only (never stored):
+# a restart loses them and the committee presses again (the buttons stay in their chats).
+SHARES_KEY = "ballot_shares"
+
+
+def _pressed_shares(application: Application) -> dict[int, dict[int, Share]]:
+    return application.bot_data.setdefault(SHARES_KEY, {})
 
 
 @turn_handler()
@@ -1143,7 +1147,8 @@ async def key_pressed(turn: Turn) -> None:
     share = Share.decode(index, parts[2])
     if share is None or parts[3] != key_id(view.round.public_key):
         raise Refusal(INVALID)
-    pressed = _SHARES.setdefault(round_id, {})
+    memory = _pressed_shares(turn.context.application)
+    pressed = memory.setdefault(round_id, {})
     pressed[member.id] = share
     threshold = view.round.threshold or 1
     if len(pressed) < threshold:
@@ -1159,7 +1164,7 @@ async def key_pressed(turn: Turn) -> None:
         )
         await _tell_secretary_presses(turn, view, pressed, threshold)
         return
-    shares = list(_SHARES.pop(round_id).values())
+    shares = list(memory.pop(round_id).values())
     private = service.unlock(view.round, shares)
     shares.clear()
     if private is None:
@@ -1243,7 +1248,7 @@ async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -
     """After the box was opened and the counts committed: wipe the deleted sealed ballots,
     edit the round message, send the results, check the proposals."""
     services = context.services
-    _SHARES.pop(round_id, None)
+    _pressed_shares(context.application).pop(round_id, None)
     await service.purge(services.db)
     _stop_progress_jobs(context, round_id)
     await update_progress(context, round_id)
