@@ -889,16 +889,14 @@ async def my_ballot_command(turn: Turn) -> None:
     since = turn.services.now() - dt.timedelta(days=RECEIPTS_KEPT_DAYS)
     rows = await service.open_ballots_for(turn.session, member.id)
     voted = await service.receipts_for(turn.session, member.id, since)
-    shown: set[int] = set()
     drafts = turn.context.user_data.setdefault(DRAFTS_KEY, {})
     pointers: list[tuple[str, int | None]] = []  # (already voted in ..., receipt message)
+    ballots = 0
     for row in rows:
         view = await service.round_view(turn.session, row.round_id)
-        if row.has_voted:
+        if row.has_voted or not view.voting:
             continue
-        shown.add(row.round_id)
-        if not view.voting:
-            continue
+        ballots += 1
         choices = drafts.get(row.round_id, {}).get("choices", {})
         positions = [candidate.position for candidate, _member in view.candidates]
         text, markup = ballot_screen(t, view, choices, _next_position(positions, choices, None))
@@ -912,7 +910,7 @@ async def my_ballot_command(turn: Turn) -> None:
             org=esc(view.cell.name),
         )
         pointers.append((said, row.receipt_message_id))
-    if not rows and not pointers:
+    if not ballots and not pointers:
         raise Refusal("There is no open ballot round for you.")
     if not pointers:
         return

@@ -275,12 +275,14 @@ async def committee_of(session: AsyncSession, state: MeetingState) -> Committee:
                 )
             )
         )
-        members = [m for m in state.members if m.id in ids]
+        members = [  # only members present hold a share
+            m for m in state.members if m.id in ids and state.presence.get(m.id) is Presence.PRESENT
+        ]
         return Committee(members, min(named.threshold, max(1, len(members))), True)
     leaders = [by_id[i] for i in await _secretaries(session, state.cell) if i in by_id]
     present = [m for m in state.members if state.presence.get(m.id) is Presence.PRESENT]
     if len(state.members) < SMALL_CELL_COMMITTEE:
-        chosen = [m for m in leaders if m in present][:1] or leaders[:1] or present[:1]
+        chosen = [m for m in leaders if m in present][:1] or present[:1]
         return Committee(chosen, 1, False)
     chosen = [m for m in leaders if m in present]
     chosen += [m for m in present if m not in chosen]

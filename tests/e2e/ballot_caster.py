@@ -53,7 +53,7 @@ async def main(url: str, round_id: int) -> None:
                 Outbox.add(session, receipt, dt.datetime.now(dt.UTC))
             print(member_id, cast.code, flush=True)
             await service.checkpoint(db)
-            await asyncio.sleep(random.uniform(0, 0.06))
+            await asyncio.sleep(random.uniform(0.01, 0.05))
     finally:
         await db.dispose()
 

@@ -91,7 +91,8 @@ async def _run_child(url: str, round_id: int, kill_after: float | None) -> tuple
 
     async def read() -> None:
         while line := await child.stdout.readline():
-            lines.append(line.decode().strip())
+            if line.endswith(b"\n"):  # a line cut by the kill was not fully reported
+                lines.append(line.decode().strip())
             ready.set()
         ready.set()  # the child ended
 
@@ -124,7 +125,7 @@ async def test_a_kill_at_any_moment_loses_no_sealed_ballot(backend, tmp_path, re
         kills = mid_round = 0
         while True:
             done = len(reported) == VOTERS
-            kill_after = rng.uniform(0, 0.15) if kills < KILLS and not done else None
+            kill_after = rng.uniform(0, 0.1) if kills < KILLS + 5 and not done else None
             lines, killed = await _run_child(url, round_id, kill_after)
             for line in lines:
                 member_id, code = line.split()
@@ -135,7 +136,7 @@ async def test_a_kill_at_any_moment_loses_no_sealed_ballot(backend, tmp_path, re
             # marked as having voted, and every receipt the child saw committed is there.
             assert voted == sealed == receipts, (voted, sealed, receipts)
             assert {service.receipt_hash(code) for code in reported.values()} <= hashes
-            assert voted - len(reported) in (0, 1)  # at most the cast the kill interrupted
+            assert 0 <= voted - len(reported) <= kills + 1  # casts whose report a kill cut
             if killed:
                 kills += 1
                 mid_round += 0 < voted < VOTERS
