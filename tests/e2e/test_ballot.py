@@ -206,6 +206,16 @@ async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first
     return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
 
 
+async def start_round(secretary, fake):
+    """/bo_phieu, then wait for the round message, sent once the keys and ballots are out."""
+    before = len(secretary.messages())
+    await secretary.send("/bo_phieu")
+    progress = await until(lambda: next(
+        (m for m in secretary.messages()[before:] if "đã bỏ phiếu" in (m.text or "")), None), 30)
+    await fake.wait_idle()
+    return progress
+
+
 async def unseal(*tellers):
     """Committee members press the key button of their newest key message; returns the
     answers. The last press of k opens the box."""
@@ -435,8 +445,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     users = cell.users
     await open_meeting(users["DV01"])
     opened_at = clock()
-    await users["DV01"].send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(users["DV01"], fake_telegram)
     key = newest(users["DV01"], KEY_MESSAGE)  # a cell of 4: the secretary alone holds the key
     share_data = key.buttons[0][0]["callback_data"]
     assert share_data.startswith("bk:") and len(share_data.encode()) <= 64

@@ -144,8 +144,9 @@ async def test_a_share_that_cannot_be_delivered_keeps_the_round_closed(
     cuong.block()  # on the default committee; the database does not know yet
     await open_meeting(an)
     await an.send("/bo_phieu")
+    told = await until(lambda: next(
+        (m for m in an.messages() if "Vòng bỏ phiếu chưa được mở" in (m.text or "")), None))
     await fake_telegram.wait_idle()
-    told = newest(an, "Vòng bỏ phiếu chưa được mở")
     assert "• Lê Văn Cường: đã chặn bot" in told.text and "/hop, 🧮" in told.text
     assert await _round(database_url) is None  # removed: no ballot went out
     for code in ("DV02", "DV04", "DV05", "DV06"):

@@ -24,6 +24,7 @@ from tests.e2e.test_ballot import (
     open_meeting,
     press,
     query,
+    start_round,
     until,
     vote,
 )
@@ -79,8 +80,7 @@ async def test_only_the_cells_own_secretary_runs_its_meeting_and_ballot(bot, fak
 
     # CB01's secretary opens the round; CB02's secretary forges buttons for it.
     await open_meeting(cb01.users["DV01"])
-    await cb01.users["DV01"].send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(cb01.users["DV01"], fake_telegram)
     ballot_round = await _round(database_url)
     own = await open_meeting(other_secretary)  # CB02's own meeting works
     assert "Hội nghị kiểm điểm năm" in own.text and "Chi bộ Khu phố 2" in own.text
@@ -109,8 +109,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     cb01, _cb02 = await _cells(database_url, fake_telegram)
     an, binh, cuong, quynh = (cb01.users[c] for c in ("DV01", "DV02", "DV03", "DV04"))
     await open_meeting(an)
-    await an.send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(an, fake_telegram)
     round_id = (await _round(database_url)).id
     first_progress = newest(an, "0/3 đã bỏ phiếu")
     # /bo_phieu again while the round is open: the same round, its message shown anew.
@@ -239,8 +238,9 @@ async def test_voters_the_bot_cannot_reach_are_listed_with_the_invite_hint(
     cuong.block()
     await open_meeting(an)
     await an.send("/bo_phieu")
+    listing = await until(lambda: next((m for m in an.messages()
+                                        if "Không gửi được phiếu bầu cho 2 đồng chí" in (m.text or "")), None))
     await fake_telegram.wait_idle()
-    listing = newest(an, "Không gửi được phiếu bầu cho 2 đồng chí")
     assert "Trần Thị Bình: chưa mở bot hoặc chưa liên kết tài khoản" in listing.text
     assert "Lê Văn Cường: đã chặn bot" in listing.text
     assert "/moi" in listing.text and "/phieu" in listing.text
