@@ -125,7 +125,9 @@ def beats_chance(correct: int, total: int) -> bool:
 
 def score(guesses: dict[str, dict[str, str]], plan: dict[str, dict[str, str]]) -> tuple[int, int]:
     right = sum(guesses[v][name] == plan[v][name] for v in guesses for name in guesses[v])
-    return right, sum(len(g) for g in guesses.values())
+    total = sum(len(g) for g in guesses.values())
+    print(f"attack: {right} of {total} choices guessed right (chance {total * CHANCE:.0f})")
+    return right, total
 
 
 def _chunks(data: bytes) -> list[bytes]:
