@@ -30,7 +30,10 @@ choice:
 - The receipt is the tracker's first 50 bits (Helios-style): after the opening the list of
   counted receipts is published to the cell and ``/kiem_tra_phieu`` checks one. The outbox
   row that carries the receipt to the voter is deleted once Telegram took it; only the
-  message id is kept on the voter's row (``/phieu`` replies to that message).
+  message id is kept on the voter's row (``/phieu`` replies to that message). On PostgreSQL
+  the dead row version of that outbox row stays in its page until VACUUM reclaims it, and two
+  copies diffed tell whose receipt (and sealed ballot) is whose on either database: neither
+  says anything about a choice.
 - Opening: k committee members press their button after voting ended; the shares are kept in
   memory until k are there, the key is rebuilt, every sealed ballot is decrypted, the counts
   are written, the sealed ballots deleted and the round closed in one transaction; then
