@@ -86,6 +86,7 @@ def build_application(
         replayed = await replay_pending(
             services.db, application.bot, application.update_queue, services.arrivals
         )
+        await ballot.recover(application)  # rounds whose voters all cast: voting ended, announced
         if recovered or replayed:
             log.info("start-up: %s owed messages delivered, %s updates to handle", recovered, replayed)
         schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)

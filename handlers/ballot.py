@@ -1,47 +1,53 @@
-"""The meeting and the secret ballot by private message (DOMAIN §7, R-B1..R-B9).
+"""The meeting and the secret ballot by private message (DOMAIN §7, R-B1..R-B9), with the
+sealed ballot box of issue 11 (the design is in ``bot/services/ballot.py``).
 
 - ``/hop [code]`` (secretary or deputy): the meeting's attendance, one button per member
-  (✅ present → 🟡 absent with an accepted excuse → ❌ absent), the denominator (R-B3) and the
-  quorum (R-B9).
-- ``/bo_phieu [code]`` or "🗳 Open the secret ballot": a round; each voter (R-B1) gets a
-  private ballot; the secretary gets the round message ("3/12 have voted", who has not),
-  edited in place at most once per ``PROGRESS_DEBOUNCE_SECONDS``, and the voters the bot
-  cannot write to, with the /moi hint.
+  (✅ present → 🟡 absent with an accepted excuse → ❌ absent), the denominator (R-B3), the
+  quorum (R-B9) and the counting committee (🧮: who holds a key share, and how many of them
+  open the box).
+- ``/bo_phieu [code]`` or "🗳 Open the secret ballot": a round. Each committee member first
+  gets their share of the round's key in the "🔓 Mở hòm phiếu" button of a private message
+  (sent straight to Telegram, never stored); if one cannot be reached the round does not open
+  and the secretary is told whom to replace. Then each voter (R-B1) gets a private ballot and
+  the secretary the round message ("3/12 have voted", who has not), edited in place at most
+  once per ``PROGRESS_DEBOUNCE_SECONDS``.
 - The voter goes candidate by candidate (``bv:<round>:<position>:<choice>``), sees a summary,
   changes any choice (``bv:<round>:<position>:?``) and confirms (``bv:<round>:ok``). Every
-  press is checked against the database: the round exists and is open, the presser is a voter
-  of it who has not voted, the message is in the presser's own chat, the position is a
-  candidate of the round and the choice one of HTXS/HTT/HT/KHT/BLANK. Choices in progress live
-  in ``context.user_data`` only (memory, never the database) and are dropped on cast.
-- The cast (``bot.services.ballot.cast``) commits in its own transaction *before* the reply,
-  so a crash after it loses nothing and a replayed confirm is refused ("already voted").
-- The round closes when everyone has voted or the secretary closes it (confirming when some
-  have not); results go to the secretary and every voter; undecided candidates get a button
-  for another round.
-- ``/phieu``: the voter's open ballot again (after a restart, or after they started the bot).
+  press is checked against the database. Choices in progress live in ``context.user_data``
+  only; the stored copy of a choice press has the choice cut out (``bot.intake``); screens
+  that show choices are sent with ``durable=False``.
+- The cast commits with the turn: ``has_voted``, the sealed ballot and the receipt message in
+  the outbox (so a crash after the commit still delivers the receipt); ``/phieu`` later
+  replies to the receipt message, whose id is recorded once it was delivered.
+- Voting ends when everyone has voted (also found at start-up after a crash: ``recover``) or
+  the secretary ends it; then k committee members press their button, the box is opened and
+  the results, with the list of counted receipts, go to the secretary and every voter;
+  undecided candidates get a button for another round.
 - ``/kiem_tra_phieu CODE``: whether the ballot with that receipt was counted (R-B8).
-
-The secrecy design is documented in ``bot/services/ballot.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import logging
+from types import SimpleNamespace
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.context import BotContext
+from bot.context import SERVICES_KEY, BotContext
+from bot.delivery import EDIT, Owed, deliver, on_sent
 from bot.i18n import N_, Translator
+from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
 from bot.services import ballot_logs
 from bot.services.ballot import BLANK, CHOICES, BallotError, RoundResult, RoundView
-from bot.text import esc, split_message
+from bot.services.ballot_box import Share, key_id
+from bot.text import esc
 from handlers import plan_checks
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
@@ -56,13 +62,41 @@ ballot_logs.install()
 MEETING_PREFIX = "hop:"
 SECRETARY_PREFIX = "bs:"
 VOTER_PREFIX = "bv:"
+KEY_PREFIX = "bk:"
+REDACTED = "#"
+RECEIPT_HOOK = "ballot-receipt"
 DRAFTS_KEY = "ballot_drafts"
 PROGRESS_DEBOUNCE_SECONDS = 1.0
 MAX_NAMES_SHOWN = 60
 EDIT_BUTTONS_PER_ROW = 5
+RECEIPTS_KEPT_DAYS = 60  # /phieu points to receipts of rounds opened this recently
 
 PRESENCE_MARKS = {Presence.PRESENT: "✅", Presence.ABSENT_EXCUSED: "🟡", Presence.ABSENT: "❌"}
 INVALID = N_("This button is no longer valid.")
+
+
+def _redact_vote(data: str) -> str:
+    """What the database may keep of a voter's press: never the choice."""
+    parts = data.removeprefix(VOTER_PREFIX).split(":")
+    if len(parts) == 3 and parts[2] != "?":
+        parts[2] = REDACTED
+    return VOTER_PREFIX + ":".join(parts)
+
+
+def _redact_key(data: str) -> str:
+    """What the database may keep of a committee member's press: never the share."""
+    parts = data.removeprefix(KEY_PREFIX).split(":")
+    return KEY_PREFIX + ":".join([*parts[:2], REDACTED])
+
+
+redact_callbacks(VOTER_PREFIX, _redact_vote)
+redact_callbacks(KEY_PREFIX, _redact_key)
+
+
+@on_sent(RECEIPT_HOOK)
+async def _receipt_delivered(session, ref: str, message_id: int) -> None:
+    round_id, member_id = (int(part) for part in ref.split(":"))
+    await service.record_receipt_message(session, round_id, member_id, message_id)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -70,13 +104,6 @@ INVALID = N_("This button is no longer valid.")
 
 def _refusal(error: BallotError) -> Refusal:
     return Refusal(error.msgid, **error.params)
-
-
-async def _release(turn: Turn) -> None:
-    """Commit the turn's own transaction now, so the writes below run in their own
-    transactions (the cast must be committed before the reply). The turn's session is not
-    used after this."""
-    await turn.session.commit()
 
 
 async def _cell(turn: Turn, action: Action) -> Organisation:
@@ -116,6 +143,15 @@ def _names(members: list[Member], t: Translator) -> str:
     return ", ".join(shown)
 
 
+def _app_context(application: Application) -> SimpleNamespace:
+    """What the announcing functions use of a context, outside any update (start-up)."""
+    return SimpleNamespace(
+        application=application,
+        bot=application.bot,
+        services=application.bot_data[SERVICES_KEY],
+    )
+
+
 # --- the meeting -------------------------------------------------------------------------------
 
 
@@ -124,7 +160,23 @@ def _needed(denominator: int) -> int:
     return denominator // 2 + 1
 
 
-def meeting_text(t: Translator, state: service.MeetingState, open_round: BallotRound | None) -> str:
+def committee_line(t: Translator, committee: service.Committee) -> str:
+    if not committee.members:
+        return t("Counting committee: nobody yet; name it with 🧮 before opening the ballot.")
+    return t(
+        "Counting committee: {names}; {k} of {n} open the ballot box.",
+        names=_names(committee.members, t),
+        k=committee.threshold,
+        n=committee.size,
+    )
+
+
+def meeting_text(
+    t: Translator,
+    state: service.MeetingState,
+    open_round: BallotRound | None,
+    committee: service.Committee,
+) -> str:
     title = t("Review meeting of {org}, {year}", org=state.cell.name, year=state.cycle.year)
     lines = [
         f"<b>{esc(title)}</b>",
@@ -169,6 +221,7 @@ def meeting_text(t: Translator, state: service.MeetingState, open_round: BallotR
             )
         )
     lines.append(t("To be rated at this meeting: {count}.", count=len(state.candidates())))
+    lines.append(committee_line(t, committee))
     if open_round is not None:
         lines.append(t("Ballot round {number} is open.", number=open_round.number))
     return "\n".join(lines)
@@ -195,6 +248,13 @@ def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboa
     rows.append(
         [
             InlineKeyboardButton(
+                t("🧮 Counting committee"), callback_data=f"{MEETING_PREFIX}cm:{meeting_id}"
+            )
+        ]
+    )
+    rows.append(
+        [
+            InlineKeyboardButton(
                 t("🗳 Open the secret ballot"), callback_data=f"{MEETING_PREFIX}open:{meeting_id}"
             )
         ]
@@ -202,14 +262,81 @@ def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboa
     return InlineKeyboardMarkup(rows)
 
 
+def committee_text(t: Translator, state: service.MeetingState, committee: service.Committee) -> str:
+    title = t("Counting committee of {org}", org=state.cell.name)
+    return "\n".join(
+        [
+            f"🧮 <b>{esc(title)}</b>",
+            "",
+            t(
+                "Each member of the committee gets one share of the key of the ballot box in a "
+                'private message, on a "🔓 Mở hòm phiếu" button. After voting ends, the box is '
+                "opened when enough of them press it; nobody, the secretary and the bot's "
+                "operators included, can read a ballot before that."
+            ),
+            t(
+                "Press a name to add or remove them, and set how many presses open the box. A "
+                "share that is lost (a deleted message, a lost phone) cannot be replaced: if "
+                "fewer members than that are left, the round is voted again, as with a spoilt "
+                "ballot box."
+            ),
+            "",
+            committee_line(t, committee),
+        ]
+    )
+
+
+def committee_keyboard(
+    t: Translator, state: service.MeetingState, committee: service.Committee
+) -> InlineKeyboardMarkup:
+    meeting_id = state.meeting.id
+    chosen = {m.id for m in committee.members}
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"{'☑' if m.id in chosen else '☐'} {m.full_name}",
+                callback_data=f"{MEETING_PREFIX}ct:{meeting_id}:{m.id}",
+            )
+        ]
+        for m in state.members
+        if state.presence.get(m.id) is Presence.PRESENT
+    ]
+    if committee.size > 1:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t("{k} of {n}", k=k, n=committee.size)
+                    + (" ✓" if k == committee.threshold else ""),
+                    callback_data=f"{MEETING_PREFIX}ck:{meeting_id}:{k}",
+                )
+                for k in range(1, committee.size + 1)
+            ]
+        )
+    rows.append(
+        [InlineKeyboardButton(t("⬅ Back"), callback_data=f"{MEETING_PREFIX}back:{meeting_id}")]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
 async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     open_round = await service.open_round_of(turn.session, meeting.id)
-    text, markup = meeting_text(turn.t, state, open_round), meeting_keyboard(turn.t, state)
+    committee = await service.committee_of(turn.session, state)
+    text = meeting_text(turn.t, state, open_round, committee)
+    markup = meeting_keyboard(turn.t, state)
     if edit:
         await turn.edit(text, reply_markup=markup)
     else:
         await turn.reply(text, reply_markup=markup)
+
+
+async def _show_committee(turn: Turn, meeting: Meeting) -> None:
+    state = await service.meeting_state(turn.session, meeting, _today(turn))
+    committee = await service.committee_of(turn.session, state)
+    await turn.edit(
+        committee_text(turn.t, state, committee),
+        reply_markup=committee_keyboard(turn.t, state, committee),
+    )
 
 
 @turn_handler()
@@ -237,35 +364,45 @@ async def _meeting_of_button(turn: Turn, meeting_id: str, action: Action) -> Mee
 async def meeting_pressed(turn: Turn) -> None:
     data = turn.query.data.removeprefix(MEETING_PREFIX)
     kind = data.split(":", 1)[0]
-    if kind == "p":
-        _, meeting_id, member_id = _ids(data, "", 3)
-        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
-        state = await service.meeting_state(turn.session, meeting, _today(turn))
-        member_id = _int(member_id)
-        if member_id not in state.presence:
-            raise Refusal(INVALID)
-        new = service.NEXT_PRESENCE[state.presence[member_id]]
-        await _set_presence(turn, meeting, [member_id], new)
-    elif kind == "all":
-        _, meeting_id = _ids(data, "", 2)
-        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
-        state = await service.meeting_state(turn.session, meeting, _today(turn))
-        await _set_presence(turn, meeting, [m.id for m in state.members], Presence.PRESENT)
-    elif kind == "open":
-        _, meeting_id = _ids(data, "", 2)
-        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
-        await _open_round(turn, meeting)
-        return
-    else:
-        raise Refusal(INVALID)
-    await _show_meeting(turn, meeting, edit=True)
-
-
-async def _set_presence(turn: Turn, meeting: Meeting, ids: list[int], presence: Presence) -> None:
     try:
-        await service.set_presence(turn.session, meeting, ids, presence)
+        if kind == "p":
+            _, meeting_id, member_id = _ids(data, "", 3)
+            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
+            state = await service.meeting_state(turn.session, meeting, _today(turn))
+            member_id = _int(member_id)
+            if member_id not in state.presence:
+                raise Refusal(INVALID)
+            new = service.NEXT_PRESENCE[state.presence[member_id]]
+            await service.set_presence(turn.session, meeting, [member_id], new)
+        elif kind == "all":
+            _, meeting_id = _ids(data, "", 2)
+            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
+            state = await service.meeting_state(turn.session, meeting, _today(turn))
+            ids = [m.id for m in state.members]
+            await service.set_presence(turn.session, meeting, ids, Presence.PRESENT)
+        elif kind in ("cm", "ct", "ck"):
+            parts = _ids(data, "", 2 if kind == "cm" else 3)
+            meeting = await _meeting_of_button(turn, parts[1], Action.RUN_MEETING)
+            state = await service.meeting_state(turn.session, meeting, _today(turn))
+            if kind == "ct":
+                await service.toggle_teller(turn.session, state, _int(parts[2]))
+            elif kind == "ck":
+                await service.set_threshold(turn.session, state, _int(parts[2]))
+            await _show_committee(turn, meeting)
+            return
+        elif kind == "back":
+            _, meeting_id = _ids(data, "", 2)
+            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
+        elif kind == "open":
+            _, meeting_id = _ids(data, "", 2)
+            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
+            await _open_round(turn, meeting)
+            return
+        else:
+            raise Refusal(INVALID)
     except BallotError as error:
         raise _refusal(error) from None
+    await _show_meeting(turn, meeting, edit=True)
 
 
 # --- opening a round ---------------------------------------------------------------------------
@@ -285,28 +422,179 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
+def _why_unreachable(t: Translator, account: TelegramAccount | None) -> str:
+    if account is not None and account.blocked_at is not None:
+        return t("has blocked the bot")
+    return t("has not started the bot or linked their account")
+
+
+def _replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> str:
+    lines = [
+        t(
+            "The round was not opened: I could not give their share of the ballot box key to "
+            "{count} members of the counting committee:",
+            count=len(missing),
+        )
+    ]
+    lines += [f"• {esc(member.full_name)}: {reason}" for member, reason in missing]
+    lines += [
+        "",
+        t(
+            "Replace them in the counting committee (/hop, 🧮), or ask them to start the bot, "
+            "then open the round again."
+        ),
+    ]
+    return "\n".join(lines)
+
+
 async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
-    services, t = turn.services, turn.t
+    t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
-        await _resend_progress(turn, current.id)
+        if current.state == service.PENDING:
+            raise Refusal("The round is being opened; wait a moment.")
+        view = await service.round_view(turn.session, current.id)
+        await turn.answer(t("Ballot round {number} is open.", number=view.round.number))
+        turn.after_commit(lambda: _send_progress(turn.context, turn.chat_id, view.round.id))
         return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
+    committee = await service.committee_of(turn.session, state)
+    accounts = await service.accounts_of(turn.session, [m.id for m in committee.members])
+    missing = [
+        (member, _why_unreachable(t, accounts.get(member.id)))
+        for member in committee.members
+        if not service.reachable(accounts.get(member.id))
+    ]
+    if missing:
+        await turn.answer()
+        await turn.reply(_replace_tellers_text(t, missing))
+        return
     try:
         opened = await service.open_round(
-            turn.session, state, actor=turn.actor, now=services.now(), candidate_ids=candidate_ids
+            turn.session,
+            state,
+            actor=turn.actor,
+            now=turn.services.now(),
+            candidate_ids=candidate_ids,
         )
     except BallotError as error:
         raise _refusal(error) from None
-    round_id = opened.round.id
-    view = await service.round_view(turn.session, round_id)
-    accounts = await service.accounts_of(turn.session, [m.id for m in opened.voters])
-    await _release(turn)
+    holders = [
+        (accounts[member.id], member, share)
+        for member, share in zip(opened.tellers, opened.shares, strict=True)
+    ]
+    opened.shares.clear()
     await turn.answer(t("Round {number} is open.", number=opened.round.number))
+    context, chat_id, round_id = turn.context, turn.chat_id, opened.round.id
+    turn.after_commit(lambda: _hand_out_and_open(context, chat_id, round_id, holders))
 
+
+def share_text(t: Translator, view: RoundView) -> str:
+    title = t("Counting committee: your key to the ballot box")
+    where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
+    return "\n".join(
+        [
+            f"🔑 <b>{esc(title)}</b> — {esc(where)}",
+            "",
+            t(
+                "You are on the counting committee. The button below holds your share of the "
+                "key of the ballot box; the bot does not keep it. After voting ends, press it: "
+                "the box opens when {k} of the {n} members have pressed.",
+                k=view.round.threshold,
+                n=len(view.tellers),
+            ),
+            t(
+                "Do not delete this message. If fewer than {k} shares are left, the round has "
+                "to be voted again.",
+                k=view.round.threshold,
+            ),
+        ]
+    )
+
+
+def share_keyboard(t: Translator, view: RoundView, share: Share) -> InlineKeyboardMarkup:
+    data = (
+        f"{KEY_PREFIX}{view.round.id}:{share.index}:{share.encode()}:"
+        f"{key_id(view.round.public_key)}"
+    )
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t("🔓 Open the ballot box"), callback_data=data)]]
+    )
+
+
+async def _hand_out_and_open(
+    context: BotContext,
+    chat_id: int,
+    round_id: int,
+    holders: list[tuple[TelegramAccount, Member, Share]],
+) -> None:
+    """After the round's commit: each share straight to its holder (never stored), then, if
+    every one arrived, voting opens; else the round is removed and the secretary told."""
+    services = context.services
+    async with services.db.session() as session:
+        view = await service.round_view(session, round_id)
+    sent: list[tuple[int, int]] = []
+    missing: list[tuple[Member, str]] = []
+    blocked: list[int] = []
+    secretary_t = translator_for(await _account(services, chat_id) or holders[0][0], services)
+    try:
+        for account, member, share in holders:
+            holder_t = translator_for(account, services)
+            try:
+                message = await context.bot.send_message(
+                    account.telegram_id,
+                    share_text(holder_t, view),
+                    reply_markup=share_keyboard(holder_t, view, share),
+                )
+                sent.append((account.telegram_id, message.message_id))
+            except Forbidden:
+                blocked.append(account.telegram_id)
+                missing.append((member, secretary_t("has blocked the bot")))
+            except TelegramError:
+                missing.append((member, secretary_t("cannot be reached on Telegram")))
+    finally:
+        holders.clear()  # the shares are forgotten
+    await service.mark_blocked(services.db, blocked, services.now())
+    if missing:
+        async with services.db.session() as session:
+            await service.void(session, round_id)
+        for holder_chat, message_id in sent:  # shares of a box that will never exist
+            try:
+                await context.bot.delete_message(holder_chat, message_id)
+            except TelegramError:
+                log.warning("could not delete a share of a round that did not open")
+        await _say(context, chat_id, _replace_tellers_text(secretary_t, missing))
+        return
+    async with services.db.session() as session:
+        await service.activate(session, round_id)
+        view = await service.round_view(session, round_id)
+        accounts = await service.accounts_of(session, [m.id for m, _voted in view.voters])
+    await _send_ballots(context, chat_id, view, accounts, secretary_t)
+
+
+async def _account(services, telegram_id: int) -> TelegramAccount | None:
+    async with services.db.session() as session:
+        return await session.get(TelegramAccount, telegram_id)
+
+
+async def _say(
+    context, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    services = context.services
+    await deliver(context.bot, services.db, Owed.message(chat_id, text, markup), services.now())
+
+
+async def _send_ballots(
+    context: BotContext,
+    chat_id: int,
+    view: RoundView,
+    accounts: dict[int, TelegramAccount],
+    t: Translator,
+) -> None:
+    services = context.services
     unreachable: list[tuple[Member, str]] = []
     blocked: list[int] = []
-    for member in opened.voters:
+    for member, _voted in view.voters:
         account = accounts.get(member.id)
         if not service.reachable(account):
             unreachable.append((member, _why_unreachable(t, account)))
@@ -314,24 +602,16 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
         voter_t = translator_for(account, services)
         text, markup = ballot_screen(voter_t, view, {}, 0)
         try:
-            await turn.context.bot.send_message(
-                account.telegram_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            await context.bot.send_message(account.telegram_id, text, reply_markup=markup)
         except Forbidden:
             blocked.append(account.telegram_id)
             unreachable.append((member, t("has blocked the bot")))
         except TelegramError:
             unreachable.append((member, t("cannot be reached on Telegram")))
     await service.mark_blocked(services.db, blocked, services.now())
-
-    await _send_progress(turn, view)
+    await _send_progress(context, chat_id, view.round.id)
     if unreachable:
-        lines = [
-            t(
-                "I could not send the ballot to {count} voters:",
-                count=len(unreachable),
-            )
-        ]
+        lines = [t("I could not send the ballot to {count} voters:", count=len(unreachable))]
         lines += [f"• {esc(member.full_name)}: {reason}" for member, reason in unreachable]
         lines += [
             "",
@@ -340,32 +620,27 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
                 "/phieu to get their ballot."
             ),
         ]
-        await turn.reply("\n".join(lines))
+        await _say(context, chat_id, "\n".join(lines))
 
 
-async def _send_progress(turn: Turn, view: RoundView) -> None:
+async def _send_progress(context: BotContext, chat_id: int, round_id: int) -> None:
     """A new round message for the secretary; later progress edits go to it."""
-    text, markup = progress_screen(turn.t, view)
-    message = await turn.reply_now(text, reply_markup=markup)
-    async with turn.services.db.session() as session:
-        ballot_round = await session.get(BallotRound, view.round.id)
-        ballot_round.chat_id = turn.chat_id
+    services = context.services
+    async with services.db.session() as session:
+        view = await service.round_view(session, round_id)
+        account = await session.get(TelegramAccount, chat_id)
+    t = translator_for(account, services) if account else Translator("vi")
+    text, markup = progress_screen(t, view)
+    try:
+        message = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramError as error:
+        log.warning("could not send the round message: %s", type(error).__name__)
+        return
+    async with services.db.session() as session:
+        ballot_round = await session.get(BallotRound, round_id)
+        ballot_round.chat_id = chat_id
         ballot_round.message_id = message.message_id
         ballot_round.progress_shown = _progress_key(view)
-
-
-async def _resend_progress(turn: Turn, round_id: int) -> None:
-    """A round is already open: show its message again, here, instead of opening another."""
-    view = await service.round_view(turn.session, round_id)
-    await _release(turn)
-    await turn.answer(turn.t("Ballot round {number} is open.", number=view.round.number))
-    await _send_progress(turn, view)
-
-
-def _why_unreachable(t: Translator, account: TelegramAccount | None) -> str:
-    if account is not None and account.blocked_at is not None:
-        return t("has blocked the bot")
-    return t("has not started the bot or linked their account")
 
 
 # --- the voter's ballot ---------------------------------------------------------------------
@@ -477,9 +752,10 @@ def cast_screen(t: Translator, view: RoundView, code: str) -> str:
             t("Receipt code: {code}", code=f"<code>{shown}</code>"),
             "",
             t(
-                "After the round closes, send /kiem_tra_phieu {code} to check that it was "
-                "counted. The code says nothing about your choices, and I do not keep it: "
-                "write it down.",
+                "The code is the fingerprint of your sealed ballot. When the counting committee "
+                "opens the box, the codes of all counted ballots are published; send "
+                "/kiem_tra_phieu {code} to check yours. It says nothing about your choices, and "
+                "I do not keep it next to your name: keep this message (/phieu finds it again).",
                 code=shown,
             ),
         ]
@@ -487,7 +763,7 @@ def cast_screen(t: Translator, view: RoundView, code: str) -> str:
 
 
 async def _voter_checks(turn: Turn, round_id: int):
-    """The press is the presser's own, on an open round where they still have to vote."""
+    """The press is the presser's own, on a voting round where they still have to vote."""
     message = turn.query.message
     if message is None or message.chat.id != turn.query.from_user.id:
         raise Refusal("This ballot is not yours.")
@@ -495,7 +771,7 @@ async def _voter_checks(turn: Turn, round_id: int):
     if member is None:
         raise Refusal("You are not a voter in this ballot round.")
     ballot_round = await turn.session.get(BallotRound, round_id)
-    if ballot_round is None:
+    if ballot_round is None or ballot_round.state == service.PENDING:
         raise Refusal(INVALID)
     voter = await service.voter_row(turn.session, round_id, member.id)
     if voter is None:
@@ -504,7 +780,7 @@ async def _voter_checks(turn: Turn, round_id: int):
     if voter.has_voted:
         drafts.pop(round_id, None)
         raise _refusal(service.already_voted())
-    if ballot_round.state != service.OPEN:
+    if ballot_round.state != service.OPEN or ballot_round.ended_at is not None:
         drafts.pop(round_id, None)
         raise _refusal(service.round_closed())
     return member, drafts
@@ -548,12 +824,16 @@ async def vote_pressed(turn: Turn) -> None:
         await _cast(turn, view, member, dict(choices))
         return
     position, choice = _int(parts[1]), parts[2]
-    if position not in positions or (choice != "?" and choice not in CHOICES):
+    if position not in positions or (choice not in ("?", REDACTED) and choice not in CHOICES):
         raise Refusal(INVALID)
-    note = lost_note if lost and position != positions[0] else None
-    if choice == "?":
+    if choice == REDACTED:  # a press stored before a restart: its choice was never kept
+        await turn.answer(lost_note, alert=True)
+        screen = ballot_screen(t, view, choices, position, note=lost_note)
+    elif choice == "?":
+        note = lost_note if lost and position != positions[0] else None
         screen = ballot_screen(t, view, choices, position, note=note)
     else:
+        note = lost_note if lost and position != positions[0] else None
         choices[position] = choice
         following = _next_position(positions, choices, position)
         screen = ballot_screen(t, view, choices, following, note=note)
@@ -561,37 +841,43 @@ async def vote_pressed(turn: Turn) -> None:
 
 
 async def _cast(turn: Turn, view: RoundView, member: Member, choices: dict[int, str]) -> None:
-    services, t = turn.services, turn.t
+    """The cast, in the turn's transaction: has_voted, the sealed ballot, its receipt hash and
+    the receipt message owed to the voter commit together, or nothing does."""
+    t = turn.t
     round_id = view.round.id
     drafts = turn.context.user_data.setdefault(DRAFTS_KEY, {})
-    await _release(turn)
     try:
-        code = await service.cast(services.db, round_id, member.id, choices)
+        cast = await service.cast(turn.session, round_id, member.id, choices)
     except BallotError as error:
         drafts.pop(round_id, None)
         raise _refusal(error) from None
     drafts.pop(round_id, None)
+    choices.clear()
     await turn.answer(t("Your ballot has been cast."))
-    text = cast_screen(t, view, code)
-    try:
-        await turn.edit(text, reply_markup=None)
-    except TelegramError:
-        log.warning("could not show the receipt on the ballot message; sending it anew")
-        try:
-            await turn.context.bot.send_message(turn.chat_id, text, parse_mode=ParseMode.HTML)
-        except TelegramError:
-            log.warning("could not show the receipt; the ballot is counted all the same")
-    await after_cast(turn.context, round_id)
+    message = turn.query.message
+    turn.owe(
+        Owed.message(
+            message.chat.id,
+            cast_screen(t, view, cast.code),
+            None,
+            kind=EDIT,
+            message_id=message.message_id,
+            track=(RECEIPT_HOOK, f"{round_id}:{member.id}"),
+        )
+    )
+    context = turn.context
+    turn.after_commit(lambda: after_cast(context, round_id))
 
 
 async def after_cast(context: BotContext, round_id: int) -> None:
-    async with context.services.db.session() as session:
+    """After a cast was committed and its receipt delivered: empty the WAL (the outbox row
+    carried the receipt), then end the voting if everyone has voted."""
+    services = context.services
+    await service.checkpoint(services.db)
+    async with services.db.session() as session:
         done = await service.all_voted(session, round_id)
     if done:
-        try:
-            await close_and_announce(context, round_id, actor="auto")
-        except BallotError:
-            pass  # the secretary closed it at the same moment
+        await end_and_announce(context, round_id)
     else:
         schedule_progress(context, round_id)
 
@@ -600,38 +886,66 @@ async def after_cast(context: BotContext, round_id: int) -> None:
 async def my_ballot_command(turn: Turn) -> None:
     turn.require_member()
     member, t = turn.identity.member, turn.t
+    since = turn.services.now() - dt.timedelta(days=RECEIPTS_KEPT_DAYS)
     rows = await service.open_ballots_for(turn.session, member.id)
-    if not rows:
-        raise Refusal("There is no open ballot round for you.")
+    voted = await service.receipts_for(turn.session, member.id, since)
     drafts = turn.context.user_data.setdefault(DRAFTS_KEY, {})
+    pointers: list[tuple[str, int | None]] = []  # (already voted in ..., receipt message)
+    ballots = 0
     for row in rows:
         view = await service.round_view(turn.session, row.round_id)
-        if row.has_voted:
-            await turn.reply(
-                t(
-                    "You have already voted in round {number} of {org}.",
-                    number=view.round.number,
-                    org=esc(view.cell.name),
-                )
-            )
+        if row.has_voted or not view.voting:
             continue
+        ballots += 1
         choices = drafts.get(row.round_id, {}).get("choices", {})
         positions = [candidate.position for candidate, _member in view.candidates]
         text, markup = ballot_screen(t, view, choices, _next_position(positions, choices, None))
-        await turn.reply(text, reply_markup=markup)
+        await turn.reply(text, reply_markup=markup, durable=False)
+    for round_id in voted:
+        view = await service.round_view(turn.session, round_id)
+        row = await service.voter_row(turn.session, round_id, member.id)
+        said = t(
+            "You have already voted in round {number} of {org}.",
+            number=view.round.number,
+            org=esc(view.cell.name),
+        )
+        pointers.append((said, row.receipt_message_id))
+    if not ballots and not pointers:
+        raise Refusal("There is no open ballot round for you.")
+    if not pointers:
+        return
+    chat_id, bot = turn.chat_id, turn.context.bot
+    here = t("Your receipt code is in the message this one answers.")
+    coming = t("Your receipt is on its way; it comes in a message of its own.")
+    gone = t("The message with your receipt code was deleted; I cannot show it again.")
+
+    async def point() -> None:
+        for said, message_id in pointers:
+            if message_id is None:
+                await bot.send_message(chat_id, f"{said} {coming}")
+                continue
+            try:
+                await bot.send_message(
+                    chat_id, f"{said} {here}", reply_parameters=ReplyParameters(message_id)
+                )
+            except BadRequest:  # the voter deleted the receipt message
+                await bot.send_message(chat_id, f"{said} {gone}")
+
+    turn.after_commit(point)
 
 
-# --- the secretary's round message, closing and results ----------------------------------------
+# --- the secretary's round message ---------------------------------------------------------------
 
 
 def _progress_key(view: RoundView) -> str:
-    return f"{view.round.state}:{view.voted}"
+    phase = "sealed" if view.sealed else view.round.state
+    return f"{phase}:{view.voted}"
 
 
 def progress_screen(t: Translator, view: RoundView) -> tuple[str, InlineKeyboardMarkup | None]:
     total = len(view.voters)
     lines = [_header(t, view, progress=True), ""]
-    if view.round.state == service.OPEN:
+    if view.voting:
         if view.round.denominator is None:
             lines.append(
                 t(
@@ -651,7 +965,13 @@ def progress_screen(t: Translator, view: RoundView) -> tuple[str, InlineKeyboard
         lines.append(f"<b>{esc(voted)}</b>")
         if view.waiting:
             lines.append(t("Not voted yet: {names}", names=_names(view.waiting, t)))
-        lines += ["", t("Nobody sees the counts until the round closes.")]
+        lines += [
+            "",
+            t(
+                "The ballots are sealed: nobody can read them until the counting committee "
+                "opens the box after voting ends."
+            ),
+        ]
         markup = InlineKeyboardMarkup(
             [
                 [
@@ -663,6 +983,18 @@ def progress_screen(t: Translator, view: RoundView) -> tuple[str, InlineKeyboard
             ]
         )
         return "\n".join(lines), markup
+    if view.sealed:
+        lines.append(
+            t(
+                "Voting has ended: {voted}/{total} voted. The box is sealed until {k} of the "
+                "counting committee ({names}) press 🔓 in their private chat.",
+                voted=view.voted,
+                total=total,
+                k=view.round.threshold or 1,
+                names=_names(view.tellers, t),
+            )
+        )
+        return "\n".join(lines), None
     lines.append(
         t("Closed: {voted}/{total} voted. The results follow.", voted=view.voted, total=total)
     )
@@ -708,11 +1040,7 @@ async def _update_progress(context: BotContext, round_id: int) -> None:
     text, markup = progress_screen(translator_for(account, services), view)
     try:
         await context.bot.edit_message_text(
-            text,
-            chat_id=view.round.chat_id,
-            message_id=view.round.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
+            text, chat_id=view.round.chat_id, message_id=view.round.message_id, reply_markup=markup
         )
     except TelegramError as error:
         log.warning("could not update the progress of ballot round %s: %s", round_id, error)
@@ -720,6 +1048,212 @@ async def _update_progress(context: BotContext, round_id: int) -> None:
     async with services.db.session() as session:
         ballot_round = await session.get(BallotRound, round_id)
         ballot_round.progress_shown = key
+
+
+def _stop_progress_jobs(context: BotContext, round_id: int) -> None:
+    queue = context.application.job_queue
+    if queue is not None:
+        for job in queue.get_jobs_by_name(f"ballot-progress-{round_id}"):
+            job.schedule_removal()
+
+
+# --- the end of voting and the opening of the box ------------------------------------------------
+
+
+async def end_and_announce(context: BotContext, round_id: int) -> None:
+    """End the voting (if not yet ended), edit the round message and call the committee."""
+    services = context.services
+    async with services.db.session() as session:
+        ended = await service.end_voting(session, round_id, now=services.now())
+        view = await service.round_view(session, round_id)
+    if not ended:
+        return  # someone else ended it at the same moment
+    await announce_end(context, view)
+
+
+async def announce_end(context: BotContext, view: RoundView) -> None:
+    services = context.services
+    round_id = view.round.id
+    for data in context.application.user_data.values():
+        data.get(DRAFTS_KEY, {}).pop(round_id, None)
+    _stop_progress_jobs(context, round_id)
+    if view.round.public_key is None:  # a round opened before the sealed box: counts stored
+        async with services.db.session() as session:
+            result = await service.open_box(
+                session, round_id, None, actor="auto", now=services.now()
+            )
+            owed = await _results_owed(session, services, result)
+        await _after_opening(context, round_id, owed)
+        return
+    await update_progress(context, round_id)
+    async with services.db.session() as session:
+        accounts = await service.accounts_of(session, [m.id for m in view.tellers])
+    for member in view.tellers:
+        account = accounts.get(member.id)
+        if not service.reachable(account):
+            continue
+        t = translator_for(account, services)
+        await _say(
+            context,
+            account.telegram_id,
+            t(
+                "Voting has ended in round {number} of {org}. As a member of the counting "
+                'committee, press "🔓 Mở hòm phiếu" on the message with your key share: the box '
+                "opens when {k} of {n} have pressed.",
+                number=view.round.number,
+                org=esc(view.cell.name),
+                k=view.round.threshold,
+                n=len(view.tellers),
+            ),
+        )
+
+
+# Shares pressed so far, per round, in the running application's memory only (never stored):
+# a restart loses them and the committee presses again (the buttons stay in their chats).
+SHARES_KEY = "ballot_shares"
+
+
+def _pressed_shares(application: Application) -> dict[int, dict[int, Share]]:
+    return application.bot_data.setdefault(SHARES_KEY, {})
+
+
+@turn_handler()
+async def key_pressed(turn: Turn) -> None:
+    t = turn.t
+    parts = turn.query.data.removeprefix(KEY_PREFIX).split(":")
+    if len(parts) not in (3, 4):
+        raise Refusal(INVALID)
+    round_id, index = _int(parts[0]), _int(parts[1])
+    message = turn.query.message
+    if message is None or message.chat.id != turn.query.from_user.id:
+        raise Refusal("This key is not yours.")
+    turn.require_member()
+    member = turn.identity.member
+    view = await service.round_view(turn.session, round_id)
+    if view is None or view.round.state == service.PENDING or view.round.public_key is None:
+        raise Refusal(INVALID)
+    if member.id not in {m.id for m in view.tellers}:
+        raise Refusal("This key is not yours.")
+    if view.round.state == service.CLOSED:
+        raise Refusal("The ballot box of this round is already open.")
+    if view.voting:
+        raise Refusal(
+            "Voting is still going on. Press this button again after it ends; keep the message."
+        )
+    if len(parts) == 3:  # stored before a restart, with the share cut out
+        raise Refusal("The bot restarted before it could use your press: please press again.")
+    share = Share.decode(index, parts[2])
+    if share is None or parts[3] != key_id(view.round.public_key):
+        raise Refusal(INVALID)
+    memory = _pressed_shares(turn.context.application)
+    pressed = memory.setdefault(round_id, {})
+    pressed[member.id] = share
+    threshold = view.round.threshold or 1
+    if len(pressed) < threshold:
+        waiting = [m for m in view.tellers if m.id not in pressed]
+        await turn.answer(
+            t(
+                "Your key is in. {count} of {k} needed; waiting for: {names}.",
+                count=len(pressed),
+                k=threshold,
+                names=_names(waiting, t),
+            ),
+            alert=True,
+        )
+        await _tell_secretary_presses(turn, view, pressed, threshold)
+        return
+    shares = list(memory.pop(round_id).values())
+    private = service.unlock(view.round, shares)
+    shares.clear()
+    if private is None:
+        raise Refusal("These keys do not open this ballot box. Press again, each of you.")
+    try:
+        result = await service.open_box(
+            turn.session, round_id, private, actor=turn.actor, now=turn.services.now()
+        )
+    except BallotError as error:
+        raise _refusal(error) from None
+    finally:
+        del private  # the key is forgotten
+    for item in await _results_owed(turn.session, turn.services, result):
+        turn.owe(item)  # in the opening's transaction: the results are never lost
+    await turn.answer(t("The ballot box is open."))
+    await turn.edit(t("🔓 You opened the ballot box of round {number}.", number=view.round.number))
+    context = turn.context
+    turn.after_commit(lambda: _after_opening(context, round_id, []))
+
+
+async def _tell_secretary_presses(
+    turn: Turn, view: RoundView, pressed: dict[int, Share], threshold: int
+) -> None:
+    if view.round.chat_id is None:
+        return
+    account = await turn.session.get(TelegramAccount, view.round.chat_id)
+    if account is None:
+        return
+    t = translator_for(account, turn.services)
+    waiting = [m for m in view.tellers if m.id not in pressed]
+    turn.notify(
+        account.telegram_id,
+        t(
+            "Ballot box of round {number}: {count} of the {k} presses needed; not pressed yet: "
+            "{names}.",
+            number=view.round.number,
+            count=len(pressed),
+            k=threshold,
+            names=_names(waiting, t),
+        ),
+    )
+
+
+async def _results_owed(session, services, result: RoundResult) -> list[Owed]:
+    """The results for the secretary and every voter, with the published receipts."""
+    voter_ids = [member.id for member, _voted in result.view.voters]
+    accounts = await service.accounts_of(session, voter_ids)
+    secretary = (
+        await session.get(TelegramAccount, result.view.round.chat_id)
+        if result.view.round.chat_id
+        else None
+    )
+    owed: list[Owed] = []
+    seen: set[int] = set()
+    if secretary is not None:
+        t = translator_for(secretary, services)
+        markup = None
+        if result.undecided:
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            t("🗳 Vote again on {count} members", count=len(result.undecided)),
+                            callback_data=f"{SECRETARY_PREFIX}next:{result.view.meeting.id}",
+                        )
+                    ]
+                ]
+            )
+        owed.append(Owed.message(secretary.telegram_id, results_text(t, result), markup))
+        seen.add(secretary.telegram_id)
+    for account in accounts.values():
+        if account.telegram_id in seen or not service.reachable(account):
+            continue
+        t = translator_for(account, services)
+        owed.append(Owed.message(account.telegram_id, results_text(t, result)))
+        seen.add(account.telegram_id)
+    return owed
+
+
+async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -> None:
+    """After the box was opened and the counts committed: wipe the deleted sealed ballots,
+    edit the round message, send the results, check the proposals."""
+    services = context.services
+    _pressed_shares(context.application).pop(round_id, None)
+    await service.purge(services.db)
+    _stop_progress_jobs(context, round_id)
+    await update_progress(context, round_id)
+    for item in owed:
+        await deliver(context.bot, services.db, item, services.now())
+    # Issue 5: the proposals are checked at once; the secretary hears of any breach.
+    await plan_checks.announce_breaches(context, round_id)
 
 
 RULE_NAMES = {
@@ -769,76 +1303,14 @@ def results_text(t: Translator, result: RoundResult) -> str:
                 names=_names(result.undecided, t),
             ),
         ]
+    if result.receipts:
+        codes = ", ".join(f"<code>{service.show_receipt(code)}</code>" for code in result.receipts)
+        lines += [
+            "",
+            t("Receipt codes of the {count} counted ballots:", count=len(result.receipts)),
+            codes,
+        ]
     return "\n".join(lines)
-
-
-async def _send(
-    context: BotContext, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> bool:
-    """Send (split if long); False when the user cannot be reached (403 is recorded)."""
-    parts = split_message(text)
-    try:
-        for index, part in enumerate(parts):
-            await context.bot.send_message(
-                chat_id,
-                part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if index == len(parts) - 1 else None,
-            )
-    except Forbidden:
-        await service.mark_blocked(context.services.db, [chat_id], context.services.now())
-        return False
-    except TelegramError as error:
-        log.warning("could not send ballot results: %s", type(error).__name__)
-        return False
-    return True
-
-
-async def close_and_announce(context: BotContext, round_id: int, *, actor: str) -> None:
-    """Close the round, tally, edit the round message, and send the results to everyone."""
-    services = context.services
-    async with services.db.session() as session:
-        result = await service.close_round(session, round_id, actor=actor, now=services.now())
-        voter_ids = [member.id for member, _voted in result.view.voters]
-        accounts = await service.accounts_of(session, voter_ids)
-        secretary = (
-            await session.get(TelegramAccount, result.view.round.chat_id)
-            if result.view.round.chat_id
-            else None
-        )
-    await service.checkpoint(services.db)
-    for data in context.application.user_data.values():
-        data.get(DRAFTS_KEY, {}).pop(round_id, None)
-    queue = context.application.job_queue
-    if queue is not None:
-        for job in queue.get_jobs_by_name(f"ballot-progress-{round_id}"):
-            job.schedule_removal()
-    await update_progress(context, round_id)
-    sent: set[int] = set()
-    if secretary is not None:
-        t = translator_for(secretary, services)
-        markup = None
-        if result.undecided:
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            t("🗳 Vote again on {count} members", count=len(result.undecided)),
-                            callback_data=f"{SECRETARY_PREFIX}next:{result.view.meeting.id}",
-                        )
-                    ]
-                ]
-            )
-        await _send(context, secretary.telegram_id, results_text(t, result), markup)
-        sent.add(secretary.telegram_id)
-    for account in accounts.values():
-        if account.telegram_id in sent or not service.reachable(account):
-            continue
-        t = translator_for(account, services)
-        await _send(context, account.telegram_id, results_text(t, result))
-        sent.add(account.telegram_id)
-    # Issue 5: the proposals are checked at once; the secretary hears of any breach.
-    await plan_checks.announce_breaches(context, round_id)
 
 
 async def _round_of_button(turn: Turn, round_id: str) -> RoundView:
@@ -872,7 +1344,7 @@ async def secretary_pressed(turn: Turn) -> None:
         raise Refusal(INVALID)
     _, round_id = _ids(data, "", 2)
     view = await _round_of_button(turn, round_id)
-    if view.round.state != service.OPEN:
+    if not view.voting:
         raise _refusal(service.round_closed())
     if kind == "keep":
         await turn.answer()
@@ -903,14 +1375,14 @@ async def secretary_pressed(turn: Turn) -> None:
             ),
         )
         return
-    await _release(turn)
-    try:
-        await close_and_announce(turn.context, view.round.id, actor=turn.actor)
-    except BallotError as error:
-        raise _refusal(error) from None
+    if not await service.end_voting(turn.session, view.round.id, now=turn.services.now()):
+        raise _refusal(service.round_closed())
+    await turn.session.refresh(view.round)
     await turn.answer(t("The round is closed."))
     if kind == "closeyes":
         await turn.edit(t("The round is closed."))
+    context = turn.context
+    turn.after_commit(lambda: announce_end(context, view))
 
 
 # --- receipts ------------------------------------------------------------------------------------
@@ -937,8 +1409,8 @@ async def check_receipt_command(turn: Turn) -> None:
     elif not check.counted:
         await turn.reply(
             t(
-                "The ballot with the receipt code {code} is registered in round {number} of "
-                "{org}, which is still open. Check again after it closes.",
+                "The ballot with the receipt code {code} is sealed in the ballot box of round "
+                "{number} of {org}, which is not opened yet. Check again after it is.",
                 code=f"<code>{shown}</code>",
                 number=check.round.number,
                 org=esc(check.cell.name),
@@ -956,6 +1428,40 @@ async def check_receipt_command(turn: Turn) -> None:
         )
 
 
+# --- start-up ------------------------------------------------------------------------------------
+
+
+async def recover(application: Application) -> None:
+    """After a crash: rounds left half-opened are removed (their shares may be lost; the
+    secretary opens the round again), and rounds whose voters have all cast have their voting
+    ended and announced, so the committee can open the box."""
+    context = _app_context(application)
+    services = context.services
+    async with services.db.session() as session:
+        found = await service.recover(session, services.now())
+        ended = [await service.round_view(session, round_id) for round_id in found.ended]
+        voided = []
+        for ballot_round in found.voided:
+            chat = ballot_round.opened_by.removeprefix("tg:")
+            account = await session.get(TelegramAccount, int(chat)) if chat.isdigit() else None
+            if account is not None:
+                voided.append((account, ballot_round.number))
+    for account, number in voided:
+        t = translator_for(account, services)
+        await _say(
+            context,
+            account.telegram_id,
+            t(
+                "Ballot round {number} did not open: the bot restarted while it was handing "
+                "out the keys of the ballot box. Open it again with /bo_phieu.",
+                number=number,
+            ),
+        )
+    for view in ended:
+        log.info("start-up: voting of ballot round %s ended, every voter had cast", view.round.id)
+        await announce_end(context, view)
+
+
 HANDLERS = [
     CommandHandler("hop", meeting_command),
     CommandHandler("bo_phieu", ballot_command),
@@ -964,4 +1470,5 @@ HANDLERS = [
     CallbackQueryHandler(meeting_pressed, pattern=f"^{MEETING_PREFIX}"),
     CallbackQueryHandler(secretary_pressed, pattern=f"^{SECRETARY_PREFIX}"),
     CallbackQueryHandler(vote_pressed, pattern=f"^{VOTER_PREFIX}"),
+    CallbackQueryHandler(key_pressed, pattern=f"^{KEY_PREFIX}"),
 ]

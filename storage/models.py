@@ -369,7 +369,7 @@ class BallotRound(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     number: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(8))  # "open" | "closed"
+    state: Mapped[str] = mapped_column(String(8))  # "pending" | "open" | "closed"
     counting_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.CountingRule
     denominator_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.DenominatorRule
     denominator: Mapped[int | None] = mapped_column(Integer)  # ballots-cast: set at the close
@@ -380,6 +380,13 @@ class BallotRound(Base):
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(Integer)
     progress_shown: Mapped[str | None] = mapped_column(String(24))
+    # The sealed box (issue 11): voting ended (the box waits for the counting committee), the
+    # round's public key, its private key sealed with the key the committee's shares rebuild,
+    # and how many shares open it. The shares themselves are never stored.
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+    threshold: Mapped[int | None] = mapped_column(Integer)
 
 
 class BallotCandidate(Base):
@@ -408,10 +415,13 @@ class BallotVoter(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     has_voted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the voter's receipt message is in their own chat (recorded once it was delivered),
+    # so /phieu can point to it; the receipt itself is never stored next to the voter.
+    receipt_message_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class BallotCount(Base):
-    """Votes for one candidate at one level (or blank), created at 0 when the round opens."""
+    """Votes for one candidate at one level (or blank), written when the box is opened."""
 
     __tablename__ = "ballot_counts"
     __table_args__ = (
@@ -438,6 +448,55 @@ class BallotReceipt(Base):
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     round_id: Mapped[int] = mapped_column(
         ForeignKey("ballot_rounds.id", ondelete="CASCADE"), index=True
+    )
+
+
+class SealedBallot(Base):
+    """One confirmed ballot, encrypted to the round's public key (a sealed box of fixed size);
+    keyed by its tracker so the table has no insertion order. Deleted when the box is opened."""
+
+    __tablename__ = "ballot_sealed"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of `sealed`
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot_rounds.id", ondelete="CASCADE"), index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BallotTeller(Base):
+    """A member of the counting committee of a round: received one share of its key."""
+
+    __tablename__ = "ballot_tellers"
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("ballot_rounds.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class CountingCommittee(Base):
+    """The counting committee (ban kiểm phiếu) the secretary named for a meeting: k of n."""
+
+    __tablename__ = "counting_committees"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    threshold: Mapped[int] = mapped_column(Integer)
+
+
+class CountingCommitteeMember(Base):
+    __tablename__ = "counting_committee_members"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("counting_committees.meeting_id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
 
 

@@ -1,37 +1,53 @@
-"""The secret ballot (DOMAIN §7): the meeting's attendance, rounds, exactly-once casting,
-the tally and receipts. The arithmetic is in ``rules.ballot``; this module stores and counts.
+"""The secret ballot (DOMAIN §7): the meeting's attendance, the counting committee, rounds,
+exactly-once casting into a sealed box, the opening of the box, the tally and receipts. The
+arithmetic is in ``rules.ballot``; the cryptography in ``bot.services.ballot_box``.
 
-Secrecy (R-B6): what is stored, and why nothing links a voter to a choice
----------------------------------------------------------------------------
-- ``ballot_voters (round_id, member_id, has_voted)``: one row per voter, created when the
-  round opens; casting only flips ``has_voted``. No timestamp, no autoincrement.
-- ``ballot_counts (round_id, position, level, votes)``: one row per candidate and level
-  (HTXS, HTT, HT, KHT, BLANK), created at 0 when the round opens; casting only runs
-  ``votes = votes + 1`` on existing rows, so neither row order nor rowids say anything about
-  who cast when. Nothing groups one voter's choices: a ballot is spread over counts the moment
-  it is cast.
-- ``ballot_receipts (code_hash, round_id)``: the SHA-256 of a random receipt code, no voter
-  column, no time; on SQLite the table is WITHOUT ROWID, so rows sit in the order of the hash
-  (random), not of insertion. The plain code is shown to the voter once and never stored or
-  logged.
+Secrecy (R-B6): a sealed ballot box, opened by the counting committee (issue 11)
+---------------------------------------------------------------------------------
+The database never holds a readable ballot, so that what any copy of it (a backup, a snapshot,
+a replica, two copies diffed), its WAL or the logs tell is who has voted, and nothing about any
+choice:
+
+- The secretary names the counting committee (ban kiểm phiếu) at ``/hop``: by default three
+  members present, two of whom open the box; any k of n; a cell under five members has the
+  secretary alone (1 of 1). A lost share (a member who deleted the message, left, or whose
+  phone is gone) with fewer than k left means the round is voted again, like a spoilt box.
+- Opening a round makes a fresh X25519 key pair. The private key is stored only wrapped
+  (SecretBox) under a 16-byte secret that is split with Shamir into one share per committee
+  member; each share is sent once, inside the callback data of that member's "🔓 Mở hòm
+  phiếu" button in their private chat, straight to Telegram: never in the database, the
+  outbox or a log (the stored copy of a press has the share cut out, ``bot.intake``
+  redactor). The process then drops the key and the shares. If a share cannot be delivered,
+  the round is removed before any ballot goes out and the secretary is told whom to replace.
+- ``ballot_voters (round_id, member_id, has_voted, receipt_message_id)``: created at the
+  opening. A cast flips ``has_voted`` and inserts one ``ballot_sealed (tracker, round_id,
+  sealed)`` row: the ballot (one byte per candidate, so every ballot of a round has the same
+  length) in a ``SealedBox`` to the round's public key, keyed by its SHA-256 (the tracker),
+  and the hash of the receipt code (``ballot_receipts``), all in the transaction that also
+  records the receipt message in the outbox. No count exists before the box is opened, so
+  nothing that changes at a cast depends on the choices: a diff of two copies shows one
+  ``has_voted`` flip and one ciphertext of the same size as every other.
+- The receipt is the tracker's first 50 bits (Helios-style): after the opening the list of
+  counted receipts is published to the cell and ``/kiem_tra_phieu`` checks one. The outbox
+  row that carries the receipt to the voter is deleted once Telegram took it; only the
+  message id is kept on the voter's row (``/phieu`` replies to that message). On PostgreSQL
+  the dead row version of that outbox row stays in its page until VACUUM reclaims it, and two
+  copies diffed tell whose receipt (and sealed ballot) is whose on either database: neither
+  says anything about a choice.
+- Opening: k committee members press their button after voting ended; the shares are kept in
+  memory until k are there, the key is rebuilt, every sealed ballot is decrypted, the counts
+  are written, the sealed ballots deleted and the round closed in one transaction; then
+  SQLite's freed cells are zeroed (``secure_delete``) and the WAL truncated, or PostgreSQL
+  VACUUMs the table (autocommit). The key is then dropped.
 - Choices in progress (before "confirm") live only in the process memory
-  (``context.user_data``), never in the database; the cast removes them. Trade-off: a restart
-  loses unconfirmed choices (the voter is told to choose again), never a confirmed ballot,
-  which is committed before the bot replies.
-- The cast is one transaction: ``UPDATE ballot_voters SET has_voted = true WHERE ... AND
-  has_voted = false AND <round open>`` (rowcount must be 1: exactly once even with concurrent
-  presses, R-B7), then the count increments, then the receipt hash. After the commit, on SQLite,
-  ``PRAGMA wal_checkpoint(TRUNCATE)`` moves the pages into the database file and empties the
-  WAL, so the files hold the current state only (no earlier page images to diff); the
-  connection runs ``secure_delete`` (storage/db.py), so freed cell space is zeroed.
-- No audit entry, log line or message is written per cast; the logs are redacted of Telegram
-  payloads and SQL parameters (``bot.services.ballot_logs``). The secretary sees who has
-  voted (from ``ballot_voters``), never how; counts are read only once the round is closed.
-- Limitation: two copies of the database taken between two casts (backups, snapshots) differ by
-  exactly one voter's ``has_voted`` and that voter's increments, so they can be diffed. Do not
-  back up while a round is open. On PostgreSQL, rows written by one transaction share an
-  ``xmin`` and dead row versions stay until VACUUM, so the at-rest guarantee holds on SQLite
-  only.
+  (``context.user_data``), never in the database or the outbox; the stored copy of a choice
+  press has the choice cut out. A restart loses unconfirmed choices (the voter is told to
+  choose again), never a confirmed ballot.
+- The cast is one transaction guarded by ``has_voted = false AND <voting>``: exactly once
+  even with concurrent presses or replays (R-B7).
+- What stays outside: Telegram sees every press (the choice buttons and the shares); someone
+  who reads the running process's memory while voters choose or at the opening sees choices
+  or the key.
 """
 
 from __future__ import annotations
@@ -40,14 +56,16 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select, update
+from nacl.public import PrivateKey
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
+from bot.services import ballot_box as box
+from bot.services.ballot_box import RECEIPT_LENGTH, Share
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
 from bot.services.ratings import record_proposals
 from rules import ballot as rules
@@ -62,12 +80,18 @@ from storage.models import (
     BallotCount,
     BallotReceipt,
     BallotRound,
+    BallotTeller,
     BallotVoter,
+    CountingCommittee,
+    CountingCommitteeMember,
     Cycle,
     Meeting,
     MeetingAttendance,
     Member,
     Organisation,
+    Role,
+    RoleKind,
+    SealedBallot,
     TelegramAccount,
 )
 
@@ -75,9 +99,9 @@ log = logging.getLogger(__name__)
 
 BLANK = "BLANK"
 CHOICES: tuple[str, ...] = (*(level.value for level in LEVELS_DESC), BLANK)
-OPEN, CLOSED = "open", "closed"
-RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-RECEIPT_LENGTH = 10  # 50 random bits
+PENDING, OPEN, CLOSED = "pending", "open", "closed"
+SMALL_CELL_COMMITTEE = 5  # a cell with fewer members: the secretary alone holds the key
+DEFAULT_COMMITTEE = 3
 
 
 class BallotError(Exception):
@@ -209,12 +233,117 @@ async def set_presence(
     await session.flush()
 
 
+# --- the counting committee ----------------------------------------------------------------
+
+
+@dataclass
+class Committee:
+    """The counting committee of a meeting: who holds a share, and how many open the box."""
+
+    members: list[Member]
+    threshold: int
+    named: bool  # False: the default, not yet changed by the secretary
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+async def _secretaries(session: AsyncSession, cell: Organisation) -> list[int]:
+    rows = await session.execute(
+        select(Role.member_id, Role.role).where(
+            Role.org_id == cell.id, Role.role.in_([RoleKind.SECRETARY, RoleKind.DEPUTY])
+        )
+    )
+    ranked = sorted(rows, key=lambda row: (row.role != RoleKind.SECRETARY, row.member_id))
+    return [row.member_id for row in ranked]
+
+
+def default_threshold(size: int) -> int:
+    """2 of 3 by default: one lost share does not spoil the box; 1 of 1 for one holder."""
+    return 1 if size <= 1 else max(2, size // 2 + 1)
+
+
+async def committee_of(session: AsyncSession, state: MeetingState) -> Committee:
+    """The committee the secretary named, or the default: for a cell under
+    SMALL_CELL_COMMITTEE members the secretary alone (1 of 1), else 3 members present (the
+    secretary and deputies first, then by name), 2 of 3."""
+    by_id = {m.id: m for m in state.members}
+    named = await session.get(CountingCommittee, state.meeting.id)
+    if named is not None:
+        ids = set(
+            await session.scalars(
+                select(CountingCommitteeMember.member_id).where(
+                    CountingCommitteeMember.meeting_id == state.meeting.id
+                )
+            )
+        )
+        members = [  # only members present hold a share
+            m for m in state.members if m.id in ids and state.presence.get(m.id) is Presence.PRESENT
+        ]
+        return Committee(members, min(named.threshold, max(1, len(members))), True)
+    leaders = [by_id[i] for i in await _secretaries(session, state.cell) if i in by_id]
+    present = [m for m in state.members if state.presence.get(m.id) is Presence.PRESENT]
+    if len(state.members) < SMALL_CELL_COMMITTEE:
+        chosen = [m for m in leaders if m in present][:1] or present[:1]
+        return Committee(chosen, 1, False)
+    chosen = [m for m in leaders if m in present]
+    chosen += [m for m in present if m not in chosen]
+    chosen = chosen[:DEFAULT_COMMITTEE]
+    return Committee(chosen, default_threshold(len(chosen)), False)
+
+
+async def _save_committee(session: AsyncSession, meeting: Meeting, ids: list[int], k: int) -> None:
+    row = await session.get(CountingCommittee, meeting.id)
+    if row is None:
+        row = CountingCommittee(meeting_id=meeting.id, threshold=k)
+        session.add(row)
+        await session.flush()
+    row.threshold = k
+    await session.execute(
+        delete(CountingCommitteeMember).where(CountingCommitteeMember.meeting_id == meeting.id)
+    )
+    for member_id in ids:
+        session.add(CountingCommitteeMember(meeting_id=meeting.id, member_id=member_id))
+    await session.flush()
+
+
+async def toggle_teller(session: AsyncSession, state: MeetingState, member_id: int) -> None:
+    """Add a member to the committee, or take them off it (k stays within 1..n)."""
+    if await open_round_of(session, state.meeting.id) is not None:
+        raise BallotError(N_("A ballot round is open: the committee is fixed until it closes."))
+    if member_id not in state.presence:
+        raise BallotError(N_("This button is no longer valid."))
+    committee = await committee_of(session, state)
+    ids = [m.id for m in committee.members]
+    if member_id in ids:
+        ids.remove(member_id)
+    else:
+        ids.append(member_id)
+    threshold = committee.threshold
+    if not committee.named and len(ids) > 1:
+        threshold = default_threshold(len(ids))
+    await _save_committee(session, state.meeting, ids, max(1, min(threshold, len(ids) or 1)))
+
+
+async def set_threshold(session: AsyncSession, state: MeetingState, threshold: int) -> None:
+    if await open_round_of(session, state.meeting.id) is not None:
+        raise BallotError(N_("A ballot round is open: the committee is fixed until it closes."))
+    committee = await committee_of(session, state)
+    if not 1 <= threshold <= max(1, committee.size):
+        raise BallotError(N_("This button is no longer valid."))
+    await _save_committee(session, state.meeting, [m.id for m in committee.members], threshold)
+
+
 # --- rounds ------------------------------------------------------------------------------
 
 
 async def open_round_of(session: AsyncSession, meeting_id: int) -> BallotRound | None:
+    """The meeting's round not yet counted: being opened, voting, or waiting for the box."""
     return await session.scalar(
-        select(BallotRound).where(BallotRound.meeting_id == meeting_id, BallotRound.state == OPEN)
+        select(BallotRound).where(
+            BallotRound.meeting_id == meeting_id, BallotRound.state.in_([PENDING, OPEN])
+        )
     )
 
 
@@ -233,6 +362,8 @@ class OpenedRound:
     round: BallotRound
     candidates: list[Member]
     voters: list[Member]
+    tellers: list[Member]
+    shares: list[Share]  # in memory only: one per teller, in the same order
 
 
 async def open_round(
@@ -243,10 +374,12 @@ async def open_round(
     now: dt.datetime,
     candidate_ids: Sequence[int] | None = None,
 ) -> OpenedRound:
-    """Open the next round: everyone to be rated, only those the last round left undecided,
+    """Prepare the next round: everyone to be rated, only those the last round left undecided,
     or (candidate_ids) the members whose proposals broke a rule and are voted on again (R-Q6).
 
-    Voter rows and count rows are all created here, before any ballot is cast (R-B6).
+    The round is PENDING, with a fresh key pair whose private key only the committee's shares
+    unwrap; it becomes OPEN (``activate``) once every share reached its holder, or is removed
+    (``void``). Voter rows are created here; no count exists before the box is opened.
     """
     if await open_round_of(session, state.meeting.id) is not None:
         raise BallotError(N_("A ballot round is already open for this meeting."))
@@ -259,6 +392,9 @@ async def open_round(
             present=state.present_counted(),
             denominator=state.denominator(),
         )
+    committee = await committee_of(session, state)
+    if not committee.members:
+        raise BallotError(N_("Name the counting committee in /hop before opening the ballot."))
     previous = await rounds_of(session, state.meeting.id)
     by_id = {m.id: m for m in state.members}
     if candidate_ids is not None:
@@ -284,11 +420,12 @@ async def open_round(
     voters = state.voters()
     if not voters:
         raise BallotError(N_("No official member is marked present, so nobody can vote."))
+    keys = box.new_round_keys(committee.threshold, committee.size)
     rulebook = state.rulebook
     ballot_round = BallotRound(
         meeting_id=state.meeting.id,
         number=(previous[-1].number + 1) if previous else 1,
-        state=OPEN,
+        state=PENDING,
         counting_rule=rulebook.counting_rule.value,
         denominator_rule=rulebook.denominator_rule.value,
         denominator=(
@@ -296,6 +433,9 @@ async def open_round(
         ),
         opened_by=actor,
         opened_at=now,
+        public_key=keys.public_key,
+        wrapped_key=keys.wrapped_key,
+        threshold=committee.threshold,
     )
     session.add(ballot_round)
     await session.flush()
@@ -303,14 +443,10 @@ async def open_round(
         session.add(
             BallotCandidate(round_id=ballot_round.id, position=position, candidate_id=member.id)
         )
-    await session.flush()
-    for position in range(len(candidates)):
-        for choice in CHOICES:
-            session.add(
-                BallotCount(round_id=ballot_round.id, position=position, level=choice, votes=0)
-            )
     for member in voters:
         session.add(BallotVoter(round_id=ballot_round.id, member_id=member.id, has_voted=False))
+    for member in committee.members:
+        session.add(BallotTeller(round_id=ballot_round.id, member_id=member.id))
     session.add(
         AuditEntry.record(
             actor,
@@ -321,16 +457,38 @@ async def open_round(
             number=ballot_round.number,
             candidates=len(candidates),
             voters=len(voters),
+            committee=committee.size,
+            threshold=committee.threshold,
         )
     )
     await session.flush()
     log.info(
-        "ballot round %s opened: %d candidates, %d voters",
+        "ballot round %s prepared: %d candidates, %d voters, box opened by %d of %d",
         ballot_round.id,
         len(candidates),
         len(voters),
+        committee.threshold,
+        committee.size,
     )
-    return OpenedRound(ballot_round, candidates, voters)
+    return OpenedRound(ballot_round, candidates, voters, committee.members, keys.shares)
+
+
+async def activate(session: AsyncSession, round_id: int) -> bool:
+    """Every share was delivered: voting starts."""
+    done = await session.execute(
+        update(BallotRound)
+        .where(BallotRound.id == round_id, BallotRound.state == PENDING)
+        .values(state=OPEN)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount == 1
+
+
+async def void(session: AsyncSession, round_id: int) -> None:
+    """A share could not be delivered (or a crash came first): the round never opened."""
+    await session.execute(
+        delete(BallotRound).where(BallotRound.id == round_id, BallotRound.state == PENDING)
+    )
 
 
 @dataclass
@@ -340,6 +498,7 @@ class RoundView:
     cell: Organisation
     candidates: list[tuple[BallotCandidate, Member]]
     voters: list[tuple[Member, bool]]  # (member, has voted), by name
+    tellers: list[Member]
 
     @property
     def voted(self) -> int:
@@ -348,6 +507,15 @@ class RoundView:
     @property
     def waiting(self) -> list[Member]:
         return [m for m, has_voted in self.voters if not has_voted]
+
+    @property
+    def voting(self) -> bool:
+        return self.round.state == OPEN and self.round.ended_at is None
+
+    @property
+    def sealed(self) -> bool:
+        """Voting has ended; the box waits for the counting committee."""
+        return self.round.state == OPEN and self.round.ended_at is not None
 
 
 async def round_view(session: AsyncSession, round_id: int) -> RoundView | None:
@@ -378,7 +546,15 @@ async def round_view(session: AsyncSession, round_id: int) -> RoundView | None:
             )
         )
     )
-    return RoundView(ballot_round, meeting, cell, candidates, voters)
+    tellers = list(
+        await session.scalars(
+            select(Member)
+            .join(BallotTeller, BallotTeller.member_id == Member.id)
+            .where(BallotTeller.round_id == round_id)
+            .order_by(Member.full_name, Member.id)
+        )
+    )
+    return RoundView(ballot_round, meeting, cell, candidates, voters, tellers)
 
 
 async def voter_row(session: AsyncSession, round_id: int, member_id: int) -> BallotVoter | None:
@@ -386,7 +562,7 @@ async def voter_row(session: AsyncSession, round_id: int, member_id: int) -> Bal
 
 
 async def open_ballots_for(session: AsyncSession, member_id: int) -> list[BallotVoter]:
-    """The open rounds in which this member is a voter (voted or not)."""
+    """The rounds not yet counted in which this member is a voter (voted or not)."""
     return list(
         await session.scalars(
             select(BallotVoter)
@@ -397,11 +573,35 @@ async def open_ballots_for(session: AsyncSession, member_id: int) -> list[Ballot
     )
 
 
+async def receipts_for(session: AsyncSession, member_id: int, since: dt.datetime) -> list[int]:
+    """Rounds opened since `since` in which the member voted and whose receipt message is
+    known (where it is in their chat; the receipt itself is not stored)."""
+    return list(
+        await session.scalars(
+            select(BallotVoter.round_id)
+            .join(BallotRound, BallotRound.id == BallotVoter.round_id)
+            .where(
+                BallotVoter.member_id == member_id,
+                BallotVoter.has_voted.is_(True),
+                BallotRound.opened_at >= since,
+            )
+            .order_by(BallotRound.id)
+        )
+    )
+
+
+async def record_receipt_message(
+    session: AsyncSession, round_id: int, member_id: int, message_id: int
+) -> None:
+    await session.execute(
+        update(BallotVoter)
+        .where(BallotVoter.round_id == round_id, BallotVoter.member_id == member_id)
+        .values(receipt_message_id=message_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # --- casting -------------------------------------------------------------------------------
-
-
-def new_receipt_code() -> str:
-    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
 
 
 def show_receipt(code: str) -> str:
@@ -418,56 +618,69 @@ def receipt_hash(code: str) -> str:
     return hashlib.sha256(normalise_receipt(code).encode()).hexdigest()
 
 
-async def cast(db: Database, round_id: int, member_id: int, choices: dict[int, str]) -> str:
-    """Cast one ballot in its own transaction, exactly once (R-B7); returns the receipt code.
+def plaintext(positions: Sequence[int], choices: dict[int, str]) -> bytes:
+    """One byte per candidate, in position order: the same length for every ballot."""
+    return bytes(CHOICES.index(choices[position]) for position in positions)
 
-    Raises BallotError (and changes nothing) if the round is not open, the member is not a
+
+@dataclass
+class Cast:
+    code: str  # the receipt code (the voter writes it down)
+    tracker: str
+
+
+async def cast(
+    session: AsyncSession, round_id: int, member_id: int, choices: dict[int, str]
+) -> Cast:
+    """Cast one ballot in the caller's transaction, exactly once (R-B7): ``has_voted`` is
+    flipped, the sealed ballot and its receipt hash are inserted, nothing else.
+
+    Raises BallotError (and changes nothing) if the round is not voting, the member is not a
     voter or has already voted, or the choices do not cover exactly the round's candidates.
     """
     if any(choice not in CHOICES for choice in choices.values()):
         raise BallotError(N_("This button is no longer valid."))
-    code = new_receipt_code()
-    async with db.session() as session:
-        positions = set(
-            await session.scalars(
-                select(BallotCandidate.position).where(BallotCandidate.round_id == round_id)
-            )
+    positions = sorted(
+        await session.scalars(
+            select(BallotCandidate.position).where(BallotCandidate.round_id == round_id)
         )
-        if set(choices) != positions:
-            raise BallotError(N_("This button is no longer valid."))
-        round_is_open = exists().where(BallotRound.id == round_id, BallotRound.state == OPEN)
-        flipped = await session.execute(
-            update(BallotVoter)
-            .where(
-                BallotVoter.round_id == round_id,
-                BallotVoter.member_id == member_id,
-                BallotVoter.has_voted.is_(False),
-                round_is_open,
-            )
-            .values(has_voted=True)
-            .execution_options(synchronize_session=False)
+    )
+    if set(choices) != set(positions):
+        raise BallotError(N_("This button is no longer valid."))
+    voting = exists().where(
+        BallotRound.id == round_id,
+        BallotRound.state == OPEN,
+        BallotRound.ended_at.is_(None),
+        BallotRound.public_key.is_not(None),
+    )
+    flipped = await session.execute(
+        update(BallotVoter)
+        .where(
+            BallotVoter.round_id == round_id,
+            BallotVoter.member_id == member_id,
+            BallotVoter.has_voted.is_(False),
+            voting,
         )
-        if flipped.rowcount != 1:
-            raise await _why_not(session, round_id, member_id)
-        for position in sorted(choices):
-            await session.execute(
-                update(BallotCount)
-                .where(
-                    BallotCount.round_id == round_id,
-                    BallotCount.position == position,
-                    BallotCount.level == choices[position],
-                )
-                .values(votes=BallotCount.votes + 1)
-                .execution_options(synchronize_session=False)
-            )
-        session.add(BallotReceipt(code_hash=receipt_hash(code), round_id=round_id))
-    await checkpoint(db)
-    return code
+        .values(has_voted=True)
+        .execution_options(synchronize_session=False)
+    )
+    if flipped.rowcount != 1:
+        raise await _why_not(session, round_id, member_id)
+    public_key = await session.scalar(
+        select(BallotRound.public_key).where(BallotRound.id == round_id)
+    )
+    sealed = box.seal(public_key, plaintext(positions, choices))
+    tracker = box.tracker(sealed)
+    code = box.receipt_code(tracker)
+    session.add(SealedBallot(tracker=tracker, round_id=round_id, sealed=sealed))
+    session.add(BallotReceipt(code_hash=receipt_hash(code), round_id=round_id))
+    await session.flush()
+    return Cast(code, tracker)
 
 
 async def _why_not(session: AsyncSession, round_id: int, member_id: int) -> BallotError:
     ballot_round = await session.get(BallotRound, round_id)
-    if ballot_round is None:
+    if ballot_round is None or ballot_round.state == PENDING:
         return BallotError(N_("This button is no longer valid."))
     voter = await session.get(BallotVoter, (round_id, member_id))
     if voter is None:
@@ -488,8 +701,8 @@ def round_closed() -> BallotError:
 
 
 async def checkpoint(db: Database) -> None:
-    """SQLite: copy the WAL into the database and truncate it, so no older page images of the
-    counts or voter rows remain in the -wal file (R-B6)."""
+    """SQLite: copy the WAL into the database and truncate it, so no older page images (of a
+    delivered receipt message, of a deleted sealed ballot) remain in the -wal file (R-B6)."""
     if db.engine.dialect.name != "sqlite":
         return
     async with db.engine.connect() as conn:
@@ -498,7 +711,32 @@ async def checkpoint(db: Database) -> None:
         log.warning("WAL checkpoint was blocked by a reader; it runs again after the next cast")
 
 
-# --- closing and the tally -------------------------------------------------------------------
+async def purge(db: Database) -> None:
+    """After the sealed ballots were deleted: SQLite zeroes freed cells (secure_delete) and the
+    WAL is emptied; PostgreSQL VACUUMs the table, outside any transaction (autocommit)."""
+    if db.engine.dialect.name == "sqlite":
+        await checkpoint(db)
+        return
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("VACUUM ballot_sealed")
+
+
+# --- ending the vote, opening the box, the tally ------------------------------------------------
+
+
+async def end_voting(session: AsyncSession, round_id: int, *, now: dt.datetime) -> bool:
+    """No more ballots: the box is sealed until the committee opens it. False if it already
+    was (or the round is not open)."""
+    ended = await session.execute(
+        update(BallotRound)
+        .where(
+            BallotRound.id == round_id, BallotRound.state == OPEN, BallotRound.ended_at.is_(None)
+        )
+        .values(ended_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return ended.rowcount == 1
 
 
 @dataclass
@@ -515,6 +753,7 @@ class RoundResult:
     cast: int
     rule: CountingRule
     results: list[CandidateResult]
+    receipts: list[str] = dataclasses.field(default_factory=list)  # every counted code, sorted
 
     @property
     def undecided(self) -> list[Member]:
@@ -525,8 +764,55 @@ def _counts_for_rules(counts: dict[str, int]) -> dict[Level | None, int]:
     return {(None if code == BLANK else Level(code)): n for code, n in counts.items()}
 
 
-async def close_round(session: AsyncSession, round_id: int, *, actor: str, now: dt.datetime):
-    """Close an open round and tally it (R-B3..R-B5). Returns the RoundResult."""
+class BoxError(BallotError):
+    pass
+
+
+def unlock(ballot_round: BallotRound, shares: list[Share]) -> PrivateKey | None:
+    return box.unlock(ballot_round.wrapped_key, shares)
+
+
+async def open_box(
+    session: AsyncSession,
+    round_id: int,
+    private: PrivateKey | None,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> RoundResult:
+    """Decrypt every sealed ballot of a sealed round in memory, write the counts, delete the
+    sealed ballots, close the round and tally it (R-B3..R-B5), in one transaction. `private`
+    is None only for a round opened before the box existed (its counts are already stored).
+    The caller drops `private` afterwards and runs ``purge``."""
+    ballot_round = await session.get(BallotRound, round_id)
+    if ballot_round is None or ballot_round.state != OPEN or ballot_round.ended_at is None:
+        raise round_closed()
+    positions = sorted(
+        await session.scalars(
+            select(BallotCandidate.position).where(BallotCandidate.round_id == round_id)
+        )
+    )
+    receipts: list[str] = []
+    if private is not None:
+        tally = {(p, c): 0 for p in positions for c in CHOICES}
+        sealed_rows = (
+            await session.execute(
+                select(SealedBallot.sealed).where(SealedBallot.round_id == round_id)
+            )
+        ).scalars()
+        for sealed in sealed_rows:
+            receipts.append(box.receipt_code(box.tracker(sealed)))
+            ballot = box.open_sealed(private, sealed)
+            if len(ballot) != len(positions) or any(b >= len(CHOICES) for b in ballot):
+                raise BoxError(N_("A sealed ballot is damaged; the box stays sealed."))
+            for position, index in zip(positions, ballot, strict=True):
+                tally[(position, CHOICES[index])] += 1
+        await session.execute(delete(SealedBallot).where(SealedBallot.round_id == round_id))
+        for (position, choice), votes in tally.items():
+            session.add(
+                BallotCount(round_id=round_id, position=position, level=choice, votes=votes)
+            )
+        del tally
     closed = await session.execute(
         update(BallotRound)
         .where(BallotRound.id == round_id, BallotRound.state == OPEN)
@@ -535,7 +821,6 @@ async def close_round(session: AsyncSession, round_id: int, *, actor: str, now: 
     )
     if closed.rowcount != 1:
         raise round_closed()
-    ballot_round = await session.get(BallotRound, round_id)
     await session.refresh(ballot_round)
     if ballot_round.denominator is None:  # the ballots-cast rule (R-B3 setting)
         ballot_round.denominator = await session.scalar(
@@ -545,6 +830,7 @@ async def close_round(session: AsyncSession, round_id: int, *, actor: str, now: 
         )
     await session.flush()
     result = await round_result(session, round_id)
+    result.receipts = sorted(receipts)
     adopted: dict[int, str] = {}
     for (candidate, member), outcome in zip(result.view.candidates, result.results, strict=True):
         decision = outcome.decision
@@ -567,7 +853,10 @@ async def close_round(session: AsyncSession, round_id: int, *, actor: str, now: 
     )
     await session.flush()
     log.info(
-        "ballot round %s closed: %d of %d voted", round_id, result.cast, len(result.view.voters)
+        "ballot round %s opened and counted: %d of %d voted",
+        round_id,
+        result.cast,
+        len(result.view.voters),
     )
     return result
 
@@ -605,6 +894,27 @@ async def all_voted(session: AsyncSession, round_id: int) -> bool:
         .where(BallotVoter.round_id == round_id, BallotVoter.has_voted.is_(False))
     )
     return waiting == 0
+
+
+@dataclass
+class Recovery:
+    voided: list[BallotRound]  # rounds whose shares may not all have been delivered
+    ended: list[int]  # rounds whose voters had all cast: voting now ended
+
+
+async def recover(session: AsyncSession, now: dt.datetime) -> Recovery:
+    """At start-up: rounds a crash left half-opened are removed; rounds whose voters have all
+    cast have their voting ended (the box waits for the committee)."""
+    pending = list(await session.scalars(select(BallotRound).where(BallotRound.state == PENDING)))
+    for ballot_round in pending:
+        await void(session, ballot_round.id)
+    ended = []
+    for round_id in await session.scalars(
+        select(BallotRound.id).where(BallotRound.state == OPEN, BallotRound.ended_at.is_(None))
+    ):
+        if await all_voted(session, round_id) and await end_voting(session, round_id, now=now):
+            ended.append(round_id)
+    return Recovery(pending, ended)
 
 
 # --- receipts ---------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ CLOSE = "🔒 Kết thúc vòng bỏ phiếu"
 CLOSE_NOW = "🔒 Kết thúc ngay"
 LABELS = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "Để trống"}
 CODES = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "BLANK"}
+UNLOCK = "🔓 Mở hòm phiếu"
+KEY_MESSAGE = "chìa khóa hòm phiếu của đồng chí"
 RECEIPT = re.compile(r"Mã biên nhận: ([0-9A-Z]{5}-[0-9A-Z]{5})")
 CANDIDATE = re.compile(r"Đảng viên \d+/\d+: (.+)")
 
@@ -204,6 +206,37 @@ async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first
     return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
 
 
+async def start_round(secretary, fake):
+    """/bo_phieu, then wait for the round message, sent once the keys and ballots are out."""
+    before = len(secretary.messages())
+    await secretary.send("/bo_phieu")
+    progress = await until(lambda: next(
+        (m for m in secretary.messages()[before:] if "đã bỏ phiếu" in (m.text or "")), None), 30)
+    await fake.wait_idle()
+    return progress
+
+
+async def unseal(*tellers):
+    """Committee members press the key button of their newest key message; returns the
+    answers. The last press of k opens the box."""
+    answers = []
+    for user in tellers:
+        answers.append(await press(user, UNLOCK, newest(user, KEY_MESSAGE)))
+    return answers
+
+
+async def unseal_with(users) -> None:
+    """Whoever of `users` holds a key presses it, until the box is open."""
+    for user in users:
+        try:
+            key = newest(user, KEY_MESSAGE)
+        except AssertionError:
+            continue
+        if (await press(user, UNLOCK, key)).text == "Hòm phiếu đã được mở.":
+            return
+    raise AssertionError("the box did not open")
+
+
 async def until(condition, seconds: float = 10):
     """Poll `condition` until it returns something truthy."""
     for _ in range(int(seconds * 100)):
@@ -300,7 +333,15 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     ))
     assert len(set(codes)) == 12
 
-    # Closed by the last ballot: the round message, then the results to everyone.
+    # Voting ends with the last ballot; the box stays sealed until 2 of the committee of 3
+    # (the secretary, the deputy and the first other member present) press their key.
+    await fake_telegram.wait_idle()
+    assert "Đã kết thúc bỏ phiếu: 12/12" in progress.text and progress.buttons == []
+    assert "Nguyễn Văn An, Trần Thị Bình" in progress.text and "Bùi Thị Hoa" in progress.text
+    assert await counts(database_url, 1) == {}
+    first, second = await unseal(users["DV08"], users["DV02"])
+    assert first.text.startswith("Đã nhận chìa khóa của đồng chí. Đã có 1/2"), first.text
+    assert second.text == "Hòm phiếu đã được mở."
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 12/12 đã bỏ phiếu" in progress.text and progress.buttons == []
     assert await adopted(database_url, 1) == EXPECTED_1
@@ -313,6 +354,7 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
         assert "Số phiếu bầu: 12/12. Mẫu số: 12" in results.text
         assert "Nguyễn Văn An: HTXS 7 · HTT 4 · HT 1 · KHT 0 · để trống 0 → HTXS" in results.text
         assert "Vũ Thị Giang: HTXS 0 · HTT 0 · HT 3 · KHT 3 · để trống 6 → chưa có kết quả" in results.text
+        assert all(code in results.text for code in codes)  # every counted receipt, published
     results = newest(secretary, "Kết quả bỏ phiếu kín")
     assert results.button_labels() == ["🗳 Bỏ phiếu lại cho 1 đồng chí"]
 
@@ -323,6 +365,8 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     for code in VOTERS:
         assert "vòng 2" in newest(users[code], "Phiếu bầu kín").text
     await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
+    await fake_telegram.wait_idle()
+    await unseal(secretary, users["DV08"])
     await fake_telegram.wait_idle()
     assert await adopted(database_url, 2) == EXPECTED_2
     # The adopted levels are now the cell's proposals, waiting for the deciding level.
@@ -401,45 +445,52 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     users = cell.users
     await open_meeting(users["DV01"])
     opened_at = clock()
-    await users["DV01"].send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(users["DV01"], fake_telegram)
+    key = newest(users["DV01"], KEY_MESSAGE)  # a cell of 4: the secretary alone holds the key
+    share_data = key.buttons[0][0]["callback_data"]
+    assert share_data.startswith("bk:") and len(share_data.encode()) <= 64
 
-    # Voter rows and count rows exist from the opening, before any ballot.
+    # Voter rows exist from the opening; no count row exists before the box is opened.
     voters_before = await _rowids(database_url, "ballot_voters")
-    counts_before = await _rowids(database_url, "ballot_counts")
     assert [row[3] for row in voters_before] == [0, 0, 0]  # has_voted
-    assert len(counts_before) == 4 * 5 and all(row[-1] == 0 for row in counts_before)
+    assert await _rowids(database_url, "ballot_counts") == []
 
     receipts, cast_times = [], []
     for code in ("DV02", "DV03", "DV01"):
         clock.advance(minutes=7)
         cast_times.append(clock())
         receipts.append(await vote(users[code], SMALL_VOTES[code]))
-        if code == "DV02":
-            # Right after the first cast: the WAL has been checkpointed and truncated.
-            _db, wal = _file_bytes(database_url)
-            assert wal == b""
+        await fake_telegram.wait_idle()
+        # The receipt went out through the outbox; once delivered, its row is gone from the
+        # file (zeroed) and the WAL was truncated: the receipt is nowhere next to the voter.
+        main, wal = _file_bytes(database_url)
+        for form in (receipts[-1], receipts[-1].replace("-", "")):
+            assert form.encode() not in main and form.encode() not in wal
+        assert await _rowids(database_url, "ballot_counts") == []
+    sealed = await query(database_url, lambda s: s.execute(text("SELECT sealed FROM ballot_sealed")))
+    sealed = [row[0] for row in sealed.all()]
+    assert len(sealed) == 3 and len({len(blob) for blob in sealed}) == 1
+    clock.advance(minutes=3)
+    assert (await press(users["DV01"], UNLOCK, key)).text == "Hòm phiếu đã được mở."
     await fake_telegram.wait_idle()
     closed = await query(database_url, lambda s: s.scalar(select(BallotRound)))
-    assert closed.state == "closed" and closed.opened_at == opened_at and closed.closed_at == cast_times[-1]
-
-    # Same rows, same rowids, same order: casting only updated them in place.
-    voters_after = await _rowids(database_url, "ballot_voters")
-    counts_after = await _rowids(database_url, "ballot_counts")
-    assert [r[:3] for r in voters_after] == [r[:3] for r in voters_before]
-    assert [r[:4] for r in counts_after] == [r[:4] for r in counts_before]
-    assert sum(r[-1] for r in counts_after) == 3 * 4
+    assert closed.state == "closed" and closed.opened_at == opened_at and closed.closed_at == clock()
+    assert [r[:3] for r in await _rowids(database_url, "ballot_voters")] == [r[:3] for r in voters_before]
+    assert sum(r[-1] for r in await _rowids(database_url, "ballot_counts")) == 3 * 4
 
     dump = await _dump(database_url)
     for table, (columns, _rows) in dump.items():
         names = set(columns)
         assert not (names & VOTER_COLUMNS and names & CHOICE_COLUMNS), table
-    assert set(dump["ballot_voters"][0]) == {"round_id", "member_id", "has_voted"}
+    assert set(dump["ballot_voters"][0]) == {"round_id", "member_id", "has_voted", "receipt_message_id"}
     assert set(dump["ballot_counts"][0]) == {"round_id", "position", "level", "votes"}
     assert set(dump["ballot_receipts"][0]) == {"code_hash", "round_id"}
+    assert dump["ballot_sealed"][1] == []  # deleted at the opening
     assert not any(t.startswith("ballot_draft") for t in dump)
-    # No timestamp anywhere in the database equals the moment of a cast, but the close.
+    # No timestamp of the ballot tables equals the moment of a cast, but the end of voting.
     for table, (_columns, rows) in dump.items():
+        if not table.startswith("ballot"):
+            continue
         for row in rows:
             for value in row:
                 if isinstance(value, dt.datetime):
@@ -448,7 +499,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     action = dump["audit_log"][0].index("action")
     audit = [row[action] for row in dump["audit_log"][1] if row[action].startswith("ballot")]
     assert sorted(audit) == ["ballot.close", "ballot.open"]
-    # Receipts: no rowid (no insertion order), no plain code anywhere.
+    # Receipts: no rowid (no insertion order), no plain code; no sealed ballot, no share left.
     try:
         await _rowids(database_url, "ballot_receipts")
         raise AssertionError("ballot_receipts must be WITHOUT ROWID")
@@ -458,18 +509,20 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     for receipt in receipts:
         for form in (receipt, receipt.replace("-", "")):
             assert form.encode() not in main and form.encode() not in wal
-    for marker in (b'"choices"', b'"shown"', b"bv:"):
-        assert marker not in main and marker not in wal
+    share = share_data.split(":")[3].encode()
+    for marker in (b'"choices"', b'"shown"', b"bv:", share, *(blob[:24] for blob in sealed)):
+        assert marker not in main and marker not in wal, marker
 
-    # The logs: no receipt code, no callback data, no member's name, no level next to anything.
+    # The logs: no receipt code, no callback data, no share, no member's name, no level.
     names = [p.name for p in SMALL]
     level_word = re.compile(r"\b(HTXS|HTT|HT|KHT)\b")
     lines = [record.getMessage() for record in caplog.records]
     # DEBUG really was on for the libraries that see the payloads; they were redacted.
     assert any(line.startswith("Calling Bot API endpoint `editMessageText`") for line in lines)
-    assert any("UPDATE ballot_counts" in line for line in lines)
+    assert any("INSERT INTO ballot_sealed" in line for line in lines)
     for record in caplog.records:
         line = record.getMessage()
         assert not any(r in line or r.replace("-", "") in line for r in receipts), line
-        assert "bv:" not in line and not any(name in line for name in names), line
+        assert "bv:" not in line and "bk:" not in line and share.decode() not in line, line
+        assert not any(name in line for name in names), line
         assert not level_word.search(line), line

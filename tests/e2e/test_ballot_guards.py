@@ -24,6 +24,7 @@ from tests.e2e.test_ballot import (
     open_meeting,
     press,
     query,
+    start_round,
     until,
     vote,
 )
@@ -80,8 +81,7 @@ async def test_only_the_cells_own_secretary_runs_its_meeting_and_ballot(bot, fak
 
     # CB01's secretary opens the round; CB02's secretary forges buttons for it.
     await open_meeting(cb01.users["DV01"])
-    await cb01.users["DV01"].send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(cb01.users["DV01"], fake_telegram)
     ballot_round = await _round(database_url)
     own = await open_meeting(other_secretary)  # CB02's own meeting works
     assert "Hội nghị kiểm điểm năm" in own.text and "Chi bộ Khu phố 2" in own.text
@@ -110,8 +110,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     cb01, _cb02 = await _cells(database_url, fake_telegram)
     an, binh, cuong, quynh = (cb01.users[c] for c in ("DV01", "DV02", "DV03", "DV04"))
     await open_meeting(an)
-    await an.send("/bo_phieu")
-    await fake_telegram.wait_idle()
+    await start_round(an, fake_telegram)
     round_id = (await _round(database_url)).id
     first_progress = newest(an, "0/3 đã bỏ phiếu")
     # /bo_phieu again while the round is open: the same round, its message shown anew.
@@ -157,19 +156,27 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await until(lambda: "1/3 đã bỏ phiếu" in progress.text)
     assert "Chưa bỏ phiếu: Lê Văn Cường, Trần Thị Bình" in progress.text
     assert "HTXS" not in progress.text  # who, never how
-    assert "vẫn đang mở" in (await ask(an, f"/kiem_tra_phieu {code}")).text
+    assert "hòm chưa được mở" in (await ask(an, f"/kiem_tra_phieu {code}")).text
+    pointer = await ask(an, "/phieu")  # the receipt again: a reply to the receipt message
+    assert pointer.text.startswith("Đồng chí đã bỏ phiếu ở vòng 1") and "trả lời" in pointer.text
+    assert pointer.reply_to_message_id == an_ballot.message_id
 
-    # Bình's cast commits, then every reply to her fails, then the bot restarts.
+    # Bình's cast commits, then the receipt cannot be shown (Telegram fails), then the bot
+    # restarts: the receipt was owed in the cast's transaction and arrives at start-up.
     await vote(binh, BINH, confirm=False)
     fake_telegram.inject_error("editMessageText", chat_id=binh.id, error_code=502)
-    fake_telegram.inject_error("sendMessage", chat_id=binh.id, error_code=502)
     answer = await press(binh, CAST, binh_ballot)
     assert answer.text == "Đồng chí đã bỏ phiếu."
     await fake_telegram.wait_idle()
-    assert len(fake_telegram.injected) == 2 and "Mã biên nhận" not in binh_ballot.text
+    assert len(fake_telegram.injected) == 1 and "Mã biên nhận" not in binh_ballot.text
+    before = len(binh.messages())
     await bot.restart()
+    receipt = await until(lambda: next(
+        (m for m in binh.messages()[before:] if "Mã biên nhận" in (m.text or "")), None))
     await refused(binh, f"bv:{round_id}:ok", binh_ballot, "đã bỏ phiếu trong vòng này")
-    assert (await ask(binh, "/phieu")).text.startswith("Đồng chí đã bỏ phiếu ở vòng 1")
+    pointer = await ask(binh, "/phieu")
+    assert pointer.text.startswith("Đồng chí đã bỏ phiếu ở vòng 1")
+    assert pointer.reply_to_message_id == receipt.message_id
     assert await _voted(database_url) == 2
 
     # The secretary closes with Cường not having voted; Cường's press comes too late.
@@ -180,6 +187,13 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     confirm = an.messages()[before]
     assert "Còn 1 đồng chí chưa bỏ phiếu: Lê Văn Cường" in confirm.text
     await press(an, CLOSE_NOW, confirm)
+    await fake_telegram.wait_idle()
+    assert "Đã kết thúc bỏ phiếu: 2/3" in progress.text
+    await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
+    # A cell under five members: the secretary alone holds the key (1 of 1).
+    key = newest(an, "chìa khóa hòm phiếu của đồng chí")
+    assert "khi 1/1 thành viên đã bấm" in key.text
+    assert (await press(an, "🔓 Mở hòm phiếu", key)).text == "Hòm phiếu đã được mở."
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 2/3 đã bỏ phiếu" in progress.text
     assert "0/3 đã bỏ phiếu" in first_progress.text  # the replaced message is left alone
@@ -225,8 +239,9 @@ async def test_voters_the_bot_cannot_reach_are_listed_with_the_invite_hint(
     cuong.block()
     await open_meeting(an)
     await an.send("/bo_phieu")
+    listing = await until(lambda: next((m for m in an.messages()
+                                        if "Không gửi được phiếu bầu cho 2 đồng chí" in (m.text or "")), None))
     await fake_telegram.wait_idle()
-    listing = newest(an, "Không gửi được phiếu bầu cho 2 đồng chí")
     assert "Trần Thị Bình: chưa mở bot hoặc chưa liên kết tài khoản" in listing.text
     assert "Lê Văn Cường: đã chặn bot" in listing.text
     assert "/moi" in listing.text and "/phieu" in listing.text

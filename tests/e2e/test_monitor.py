@@ -26,7 +26,7 @@ from storage.models import (
     TelegramAccount,
 )
 from tests.e2e.reviewkit import schedule
-from tests.e2e.test_ballot import newest, open_meeting, press, until, vote
+from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
 from tests.e2e.test_plan_kit import Inbox, build_tree, local, monitor, open_plan, query
 
 REMIND_3 = "📝 Bản tự kiểm điểm năm 2026 cần nộp trước ngày 07/12/2026, còn 3 ngày."
@@ -143,6 +143,8 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
                "Phạm Thị Dung": "T", "Hoàng Văn Em": "T"}
     await asyncio.gather(*(vote(users[c], choices) for c in ("DV01", "DV02", "DV03", "DV04",
                                                              "DV05")))
+    await fake_telegram.wait_idle()
+    await unseal_with([users[c] for c in ("DV01", "DV02", "DV03", "DV04", "DV05")])  # issue 11
     await fake_telegram.wait_idle()
     warning = newest(an, "vi phạm quy định")
     assert "Lê Văn Cường" in warning.text and "(R-C1)" in warning.text

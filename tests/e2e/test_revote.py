@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from storage.models import Cycle, Member, Rating, RatingState
-from tests.e2e.test_ballot import newest, open_meeting, press, until, vote
+from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
 from tests.e2e.test_plan_kit import build_tree, query
 
 REVOTE = "🗳 Bỏ phiếu lại cho các đồng chí liên quan"
@@ -43,6 +43,8 @@ async def test_vote_again_on_the_members_concerned(bot, fake_telegram, database_
              "Hoàng Văn Em": "T"}
     await asyncio.gather(*(vote(users[c], first) for c in CELL))
     await fake_telegram.wait_idle()
+    await unseal_with([users[c] for c in CELL])
+    await fake_telegram.wait_idle()
     warning = newest(an, "vi phạm quy định")
     assert REVOTE in warning.button_labels()
     ballots_before = {c: len([m for m in users[c].messages() if "Phiếu bầu kín" in (m.text or "")]) for c in CELL}
@@ -54,6 +56,8 @@ async def test_vote_again_on_the_members_concerned(bot, fake_telegram, database_
         for c in CELL))
     second = {"Nguyễn Văn An": "X", "Trần Thị Bình": "T", "Lê Văn Cường": "H"}
     await asyncio.gather(*(vote(users[c], second) for c in CELL))
+    await fake_telegram.wait_idle()
+    await unseal_with([users[c] for c in CELL])
     await fake_telegram.wait_idle()
     assert await _proposals(database_url) == {
         "Nguyễn Văn An": "HTXS", "Trần Thị Bình": "HTT", "Lê Văn Cường": "HT",
