@@ -266,8 +266,8 @@ def default_threshold(size: int) -> int:
 
 async def committee_of(session: AsyncSession, state: MeetingState) -> Committee:
     """The committee the secretary named, or the default: for a cell under
-    SMALL_CELL_COMMITTEE members the secretary alone (1 of 1), else 3 members present (the
-    secretary and deputies first, then by name), 2 of 3."""
+    SMALL_CELL_COMMITTEE members the secretary alone (1 of 1), else 3 official members present
+    (the secretary and deputies first, then by name), 2 of 3."""
     by_id = {m.id: m for m in state.members}
     named = await session.get(CountingCommittee, state.meeting.id)
     if named is not None:
@@ -283,7 +283,9 @@ async def committee_of(session: AsyncSession, state: MeetingState) -> Committee:
         ]
         return Committee(members, min(named.threshold, max(1, len(members))), True)
     leaders = [by_id[i] for i in await _secretaries(session, state.cell) if i in by_id]
-    present = [m for m in state.members if state.presence.get(m.id) is Presence.PRESENT]
+    # Official members present: a probationary member may not be elected (party statute,
+    # article 3), so is not on the committee unless the secretary names them.
+    present = state.voters()
     if len(state.members) < SMALL_CELL_COMMITTEE:
         chosen = [m for m in leaders if m in present][:1] or present[:1]
         return Committee(chosen, 1, False)

@@ -210,6 +210,25 @@ async def _write(person: Person, rng: random.Random) -> list[str]:
 
 
 CAST_LABEL = "✅ Xác nhận bỏ phiếu"
+UNLOCK = "🔓 Mở hòm phiếu"
+OPENED = "Hòm phiếu đã được mở."
+
+
+async def _unseal(people: list[Person], fake) -> None:
+    """The committee members press their key until the box is open (k of n)."""
+    answers = []
+    for _ in range(60):
+        for person in people:
+            for message in reversed(person.user.messages()):
+                if UNLOCK in message.button_labels():
+                    record = await person.user.press(UNLOCK, message=message)
+                    await person.user.wait_answer(record, timeout=60)
+                    if record.text == OPENED:
+                        return
+                    answers.append(record.text)
+                    break
+        await fake._wait_change(0.5)
+    raise AssertionError(f"the box did not open: {answers[:6]}")
 
 
 def _screen(user):
@@ -292,9 +311,11 @@ async def test_kill_9_at_random_moments_loses_nothing_and_doubles_nothing(
         await asyncio.gather(*(_vote(p, casts[p.code], fake_telegram) for p in voters))
         stop.set()
         await killer
-        # The round closes once everyone has cast, even if the bot died right after the last.
+        # Voting ends once everyone has cast, even if the bot died right after the last; then
+        # the counting committee opens the box with their keys and the results go out.
+        await _unseal(people, fake_telegram)
         results = await _next(secretary, timeout=120)
-        while "Kết quả bỏ phiếu kín" not in results.text:
+        while "Kết quả bỏ phiếu kín" not in (results.text or ""):
             results = await _next(secretary, timeout=120)
         await fake_telegram.wait_idle(quiet=0.5, timeout=30)
         await asyncio.sleep(CALLBACK_TTL)  # presses the bot answered in a message expire
