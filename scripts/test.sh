@@ -63,7 +63,8 @@ start_postgresql() {
         apt-get install -y -qq --no-install-recommends postgresql >/dev/null
         PG_BIN="$(pg_bindir)"
     fi
-    PG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/kiemdiem-pg.XXXXXX")"
+    # (Under /tmp when root: the postgres user must reach it, and $TMPDIR may be private.)
+    PG_DIR="$(mktemp -d "$([ "$(id -u)" -eq 0 ] && echo /tmp || echo "${TMPDIR:-/tmp}")/kiemdiem-pg.XXXXXX")"
     # initdb and postgres refuse to run as root: as root, run the server as the unprivileged
     # `postgres` user that the Debian package creates (created here if it is missing); anyone
     # else runs it as themselves.

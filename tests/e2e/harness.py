@@ -41,6 +41,12 @@ def clock_start(now: dt.datetime | None = None) -> dt.datetime:
     return dt.datetime.combine(today, time_of_day, VIETNAM).astimezone(dt.UTC)
 
 
+def vietnam_today() -> dt.date:
+    """The date in Vietnam when test clocks start: the date the bot sees (use clock.today()
+    where a clock is at hand), not dt.date.today(), which is the machine's local date."""
+    return clock_start().astimezone(VIETNAM).date()
+
+
 class Clock:
     """A clock the test moves; the bot reads it through Services.now()."""
 

@@ -27,6 +27,7 @@ from storage.models import (
     TelegramAccount,
 )
 from storage.queries import place_org
+from tests.e2e.harness import clock_start, vietnam_today
 
 # Labels as Vietnamese users see them.
 EVERYONE = "✅ Tất cả có mặt"
@@ -63,7 +64,7 @@ class Cell:
 
 
 def _months_ago(months: int) -> dt.date:
-    today = dt.date.today()
+    today = vietnam_today()
     year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
     return dt.date(year, month + 1, min(today.day, 28))
 
@@ -71,12 +72,12 @@ def _months_ago(months: int) -> dt.date:
 async def build(database_url: str, fake, cells: list[Cell], *, rulebook="hd21-2019") -> None:
     """A grassroots committee (with this year's plan) and its cells, members linked to users."""
     db = Database(database_url)
-    now = dt.datetime.now(dt.UTC)
+    now = clock_start()
     try:
         async with db.session() as session:
             root = Organisation(code="DBCS01", name="Đảng bộ Phường Bến Thành", kind="grassroots", path="")
             await place_org(session, root, None)
-            year = dt.date.today().year
+            year = vietnam_today().year
             session.add(Cycle(org_id=root.id, year=year, rulebook=rulebook,
                               finish_by=dt.date(year, 12, 31), report_by=dt.date(year + 1, 2, 20)))
             for cell in cells:
