@@ -91,13 +91,23 @@ def pg_admin_url() -> str:
     return PG_ADMIN_URL
 
 
+# pageinspect lets tests look at what the heap pages still hold (secret-ballot checks). It is
+# created once in template1, so every test database has it from its CREATE DATABASE on.
+_PAGEINSPECT = """DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pageinspect') THEN
+        CREATE EXTENSION IF NOT EXISTS pageinspect;
+    END IF;
+END $$"""
+_templates_ready: set[str] = set()
+
+
 def new_postgresql_database(admin_url: str) -> tuple[str, str]:
     """Create an empty database; returns (its name, its postgresql+asyncpg URL)."""
+    if admin_url not in _templates_ready:
+        _run_admin(_admin(_with_database(admin_url, "template1", driver="postgresql"), _PAGEINSPECT))
+        _templates_ready.add(admin_url)
     name = f"test_{secrets.token_hex(6)}"
     _run_admin(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    # pageinspect lets tests look at what the heap pages still hold (secret-ballot checks).
-    _run_admin(_admin(_with_database(admin_url, name, driver="postgresql"),
-                      "CREATE EXTENSION IF NOT EXISTS pageinspect"))
     return name, _with_database(admin_url, name, driver="postgresql+asyncpg")
 
 
