@@ -205,6 +205,10 @@ async def vote(user, choices: dict[str, str], *, confirm: bool = True, fix_first
     return (await until(lambda: RECEIPT.search(ballot.text))).group(1)
 
 
+def _has(user, needle: str) -> bool:
+    return any(needle in (m.text or "") for m in user.messages())
+
+
 async def until(condition, seconds: float = 10):
     """Poll `condition` until it returns something truthy."""
     for _ in range(int(seconds * 100)):
@@ -301,7 +305,9 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     ))
     assert len(set(codes)) == 12
 
-    # Closed by the last ballot: the round message, then the results to everyone.
+    # Closed by the last ballot: the round message, then the results to everyone. (The tally
+    # can be quiet for longer than wait_idle's window on a loaded machine: wait for the results.)
+    await until(lambda: all(_has(users[code], "Kết quả bỏ phiếu kín") for code in VOTERS), seconds=30)
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 12/12 đã bỏ phiếu" in progress.text and progress.buttons == []
     assert await adopted(database_url, 1) == EXPECTED_1
@@ -324,6 +330,7 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
     for code in VOTERS:
         assert "vòng 2" in newest(users[code], "Phiếu bầu kín").text
     await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
+    await until(lambda: _has(secretary, "Kết quả bỏ phiếu kín — Chi bộ Khu phố 1, vòng 2"), seconds=30)
     await fake_telegram.wait_idle()
     assert await adopted(database_url, 2) == EXPECTED_2
     # The adopted levels are now the cell's proposals, waiting for the deciding level.
