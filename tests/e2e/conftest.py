@@ -4,11 +4,6 @@ from tests.e2e.harness import BotRunner, Clock
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    return f"sqlite+aiosqlite:///{tmp_path}/kiemdiem.db"
-
-
-@pytest.fixture
 def clock():
     return Clock()
 

@@ -9,6 +9,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
@@ -21,11 +22,41 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI_TIMEOUT = 60  # seconds; a hung child fails the test instead of the whole run
 
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+# KIEMDIEM_TEST_TIME=HH:MM starts every test clock today at that Vietnam time of day, so the
+# suite can be run as if it were, say, 23:30 or 00:30 in Vietnam (dates differ from UTC then).
+TEST_TIME_ENV = "KIEMDIEM_TEST_TIME"
+
+
+def clock_start(now: dt.datetime | None = None) -> dt.datetime:
+    """When a test clock starts (UTC): now, or today at KIEMDIEM_TEST_TIME in Vietnam."""
+    now = now or dt.datetime.now(dt.UTC)
+    wanted = os.environ.get(TEST_TIME_ENV, "").strip()
+    if not wanted:
+        return now
+    try:
+        time_of_day = dt.time.fromisoformat(wanted)
+    except ValueError as exc:
+        raise ValueError(f"{TEST_TIME_ENV} must be HH:MM (Vietnam time), not {wanted!r}") from exc
+    today = now.astimezone(VIETNAM).date()
+    return dt.datetime.combine(today, time_of_day, VIETNAM).astimezone(dt.UTC)
+
+
+def vietnam_today() -> dt.date:
+    """The date in Vietnam when test clocks start: the date the bot sees (use clock.today()
+    where a clock is at hand), not dt.date.today(), which is the machine's local date."""
+    return clock_start().astimezone(VIETNAM).date()
+
+
 class Clock:
     """A clock the test moves; the bot reads it through Services.now()."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self.current = start or dt.datetime.now(dt.UTC)
+        self.current = start or clock_start()
+
+    def today(self) -> dt.date:
+        """The clock's date in Vietnam (where the bot's dates are)."""
+        return self.current.astimezone(VIETNAM).date()
 
     def __call__(self) -> dt.datetime:
         return self.current

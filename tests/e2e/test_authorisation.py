@@ -28,6 +28,9 @@ REFUSALS = [
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
 ERROR = VI("Sorry, something went wrong on my side. Please try again in a moment.")
+# A progress message comes first and the answer (a document) after a computation that may be
+# quiet for longer than collect() waits (a slow machine, PostgreSQL): wait for the answer.
+PREPARING = re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI("Preparing the report of {org}…"))))
 
 PERSONAS = {"plain": "DV103", "secretary": "DV101", "deputy": "DV102", "committee": "DV201"}
 # The place asked about: inside every persona's reach (CB11, the cell of the first three and a
@@ -63,6 +66,8 @@ async def walk(user, persona: str, steps: list[tuple[str, str, str]]) -> list[tu
     for command, argument, where in steps:
         await user.send(f"/{command} {argument}".strip())
         first = await user.wait_message(timeout=30)
+        if first.text is not None and PREPARING.fullmatch(first.text):
+            await user.wait_message(timeout=60)
         await user.collect(quiet=0.2, timeout=30)  # the rest of the answer, if any
         found.append((persona, command, where, verdict(first, f"{persona} /{command} {where}")))
     return found

@@ -13,6 +13,7 @@ from bot.jobs import run_monitor
 from storage.db import Database
 from storage.models import Cycle, Member, Organisation, Role, TelegramAccount
 from storage.queries import place_org
+from tests.e2e.harness import clock_start
 from tests.e2e.reviewkit import local
 
 # code, name, kind, parent
@@ -56,7 +57,7 @@ class Tree:
 async def build_tree(database_url: str, fake, people=PEOPLE) -> Tree:
     tree = Tree()
     db = Database(database_url)
-    now = dt.datetime.now(dt.UTC)
+    now = clock_start()
     try:
         await db.migrate()
         async with db.session() as session:

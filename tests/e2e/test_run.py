@@ -4,15 +4,20 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from storage.db import Database
 from tests.e2e.harness import ROOT, run_cli
 
 
-async def test_kiemdiem_run_migrates_and_answers(fake_telegram, cli_env, tmp_path):
+async def test_kiemdiem_run_migrates_and_answers(fake_telegram, cli_env, database_url, tmp_path):
     env = {**os.environ, **cli_env, "PYTHONPATH": str(ROOT)}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/fresh.db"  # a database that does not exist yet
+    # The test's database is empty (on SQLite, its file does not exist yet).
+    sqlite_file = Path(database_url.split("///", 1)[1]) if database_url.startswith("sqlite") else None
+    assert sqlite_file is None or not sqlite_file.exists()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "run", env=env, cwd=str(tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -31,7 +36,13 @@ async def test_kiemdiem_run_migrates_and_answers(fake_telegram, cli_env, tmp_pat
     assert process.returncode == 0, log
     assert fake_telegram.token not in log
     assert fake_telegram.token.split(":")[1] not in log
-    assert (tmp_path / "fresh.db").exists()
+    assert sqlite_file is None or sqlite_file.exists()
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar()
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.parametrize("token", ["", "not-a-token"])

@@ -24,9 +24,9 @@ from storage.models import (
     SelfReview,
     TelegramAccount,
 )
-from tests.e2e.harness import run_cli
+from tests.e2e.harness import run_cli, vietnam_today
 
-TODAY = dt.date.today()
+TODAY = vietnam_today()
 YEAR = TODAY.year
 
 

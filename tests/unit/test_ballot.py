@@ -34,8 +34,8 @@ NOW = dt.datetime(2026, 12, 5, 1, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/unit.db")
+async def db(database_url):
+    database = Database(database_url)
     await database.migrate()
     yield database
     await database.dispose()
@@ -152,13 +152,13 @@ def _column(levels: str, position: int, size: int) -> list[dict[int, str]]:
     return [{p: (code[levels[i]] if p == position else "HTT") for p in range(size)} for i in range(size)]
 
 
-async def test_cumulative_decides_where_plurality_does_not(db, tmp_path):
+async def test_cumulative_decides_where_plurality_does_not(db, new_database_url):
     # 6 voters, denominator 6, more than half = 4: HTXS 2 + HTT 2 = 4 -> HTT (cumulative).
     ballots = _column("XXTTHH", 0, 6)
     levels, result = await _tally(db, None, ballots)
     assert levels[0] == "HTT" and result.denominator == 6
 
-    other = Database(f"sqlite+aiosqlite:///{tmp_path}/plurality.db")
+    other = Database(new_database_url("plurality"))
     await other.migrate()
     try:
         levels, _ = await _tally(other, {"counting_rule": "plurality"}, ballots)

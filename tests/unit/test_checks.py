@@ -9,8 +9,8 @@ from storage.queries import place_org
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/checks.db")
+async def db(database_url):
+    database = Database(database_url)
     await database.migrate()
     yield database
     await database.dispose()

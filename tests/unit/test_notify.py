@@ -19,8 +19,8 @@ SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/notify.db")
+async def db(database_url):
+    database = Database(database_url)
     await database.migrate()
     async with database.session() as session:
         org = Organisation(code="UP", name="UP", kind="upper", path="")

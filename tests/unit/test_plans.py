@@ -17,8 +17,8 @@ NOW = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/plans.db")
+async def db(database_url):
+    database = Database(database_url)
     await database.migrate()
     yield database
     await database.dispose()
