@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SEND = "send"
 EDIT = "edit"
+KEYBOARD = "keyboard"  # only the buttons of a message change (its text stays)
 
 # Called with (session, ref, message_id) after a tracked message went out, in a transaction
 # of its own: features record where a message is (e.g. the ballot round's progress message).
@@ -145,6 +146,16 @@ async def _edit(bot: Bot, owed: Owed) -> Message | None:
 async def deliver(bot: Bot, db: Database, owed: Owed, now: dt.datetime) -> tuple[str, int | None]:
     """Send one owed message; returns the outcome and the message id Telegram gave it."""
     try:
+        if owed.kind == KEYBOARD and owed.message_id is not None:
+            try:
+                await bot.edit_message_reply_markup(
+                    chat_id=owed.chat_id, message_id=owed.message_id, reply_markup=owed.keyboard
+                )
+            except BadRequest as error:
+                text = str(error).lower()
+                if "not modified" not in text and not any(gone in text for gone in _GONE):
+                    raise
+            return Outcome.SENT, owed.message_id
         if owed.kind == EDIT and owed.message_id is not None:
             try:
                 message = await _edit(bot, owed)
@@ -276,6 +287,8 @@ class Outbox:
         pending = []
         for row in rows:
             owed = Owed.from_dict(json.loads(row.payload))
+            if owed.kind == KEYBOARD:
+                continue  # buttons of a screen long gone: nothing to say
             if owed.kind == EDIT:
                 owed = dataclasses.replace(owed, kind=SEND, message_id=None)
             pending.append((row, owed))

@@ -38,6 +38,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.callbacks import parse_int
 from bot.context import SERVICES_KEY, BotContext
 from bot.delivery import EDIT, Owed, deliver, on_sent
 from bot.i18n import N_, Translator
@@ -124,9 +125,8 @@ def _ids(data: str, prefix: str, count: int) -> list[str]:
 
 
 def _int(value: str) -> int:
-    if not value.isdigit() or len(value) > 12:
-        raise Refusal(INVALID)
-    return int(value)
+    """A field of a button: ASCII digits only, capped (bot/callbacks.py)."""
+    return parse_int(value)
 
 
 def _choice_label(t: Translator, choice: str | None) -> str:

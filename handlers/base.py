@@ -22,7 +22,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.delivery import EDIT, Outbox, Owed, Undeliverable, deliver, plain_text
+from bot.delivery import EDIT, KEYBOARD, Outbox, Owed, Undeliverable, deliver, plain_text
 from bot.i18n import Translator, locale_for
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
@@ -143,6 +143,15 @@ class Turn:
             message.chat.id, text, reply_markup, kind=EDIT, message_id=message.message_id
         )
         self.owe(owed, durable=durable)
+
+    async def edit_keyboard(self, reply_markup: InlineKeyboardMarkup | None) -> None:
+        """Change only the buttons of the message whose button was pressed (None: remove)."""
+        message = self.query.message if self.query is not None else None
+        if message is None or (message.reply_markup or None) == (reply_markup or None):
+            return  # Telegram refuses an edit that changes nothing
+        owed = Owed.message(message.chat.id, "", reply_markup, kind=KEYBOARD)
+        owed.message_id = message.message_id
+        self.owe(owed, durable=False)
 
     def notify(
         self,

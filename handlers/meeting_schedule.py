@@ -178,10 +178,7 @@ async def schedule_button(turn: Turn) -> None:
 
 async def _replace_keyboard(turn: Turn, markup: InlineKeyboardMarkup) -> None:
     """Show another month under the same text; nothing to do if that month is shown."""
-    message = turn.query.message
-    if message is not None and getattr(message, "reply_markup", None) == markup:
-        return  # Telegram refuses an edit that changes nothing
-    await turn.query.edit_message_reply_markup(reply_markup=markup)
+    await turn.edit_keyboard(markup)
 
 
 async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime) -> str:

@@ -350,9 +350,7 @@ async def plan_pressed(turn: Turn) -> None:
         draft.step = _next_deadline(draft, key)
     elif kind in ("ok", "no") and step == CONFIRM:
         await turn.answer()
-        message = turn.query.message
-        if message is not None and getattr(message, "reply_markup", None) is not None:
-            await turn.query.edit_message_reply_markup(reply_markup=None)  # drop the buttons
+        await turn.edit_keyboard(None)  # drop the buttons
         if kind == "no":
             await turn.session.delete(draft)
             await turn.reply(t("The plan was not saved."))

@@ -973,9 +973,14 @@ class FakeTelegram:
             out[name] = _coerce(name, value, types)
         return out
 
+    # python-telegram-bot's Defaults(parse_mode=...) adds parse_mode to every call made through
+    # its generic message path, editMessageReplyMarkup included; Telegram ignores it there.
+    _PTB_EXTRA = {"editMessageReplyMarkup": {"parse_mode"}}
+
     def _check_params(self, spec: dict, params: dict) -> None:
         fields = spec["fields"]
-        unknown = [k for k in params if k not in fields]
+        extra = self._PTB_EXTRA.get(spec["name"], set())
+        unknown = [k for k in params if k not in fields and k not in extra]
         if unknown:
             raise ApiError(400, f"Bad Request: fake: unknown parameter {unknown[0]!r} for "
                                 f"{spec['name']} (known: {', '.join(fields) or 'none'})")
