@@ -91,16 +91,49 @@ start_postgresql() {
     echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($PG_DIR)" >&2
 }
 
+run_sqlite() {
+    env -u KIEMDIEM_PG_ADMIN_URL KIEMDIEM_TEST_DB=sqlite .venv/bin/python -m pytest -q "${PYTEST_ARGS[@]}"
+}
+run_postgresql() {
+    KIEMDIEM_TEST_DB=postgresql .venv/bin/python -m pytest -q "${PYTEST_ARGS[@]}"
+}
+
 status=0
-if [ "$DB" = sqlite ] || [ "$DB" = both ]; then
-    echo "== tests on SQLite" >&2
-    KIEMDIEM_TEST_DB=sqlite .venv/bin/python -m pytest -q "${PYTEST_ARGS[@]}" || status=$?
-fi
-if [ "$DB" = postgresql ] || [ "$DB" = both ]; then
-    trap stop_postgresql EXIT
-    trap 'exit 130' INT TERM
-    start_postgresql
-    echo "== tests on PostgreSQL" >&2
-    KIEMDIEM_TEST_DB=postgresql .venv/bin/python -m pytest -q "${PYTEST_ARGS[@]}" || status=$?
-fi
+case "$DB" in
+    sqlite)
+        echo "== tests on SQLite" >&2
+        run_sqlite || status=$?
+        ;;
+    postgresql)
+        trap stop_postgresql EXIT
+        trap 'exit 130' INT TERM
+        start_postgresql
+        echo "== tests on PostgreSQL" >&2
+        run_postgresql || status=$?
+        ;;
+    both)
+        # Side by side: most of the end-to-end tests wait on the fake Bot API rather than use
+        # the CPU, so the two runs share the two cores well. Each run's output is shown whole
+        # once it is done.
+        trap stop_postgresql EXIT
+        trap 'exit 130' INT TERM
+        start_postgresql
+        LOGS="$(mktemp -d)"
+        echo "== tests on SQLite and on PostgreSQL, side by side" >&2
+        run_sqlite >"$LOGS/sqlite.log" 2>&1 &
+        sqlite_pid=$!
+        pg_status=0
+        run_postgresql >"$LOGS/postgresql.log" 2>&1 || pg_status=$?
+        sqlite_status=0
+        wait "$sqlite_pid" || sqlite_status=$?
+        echo "SQLite: exit $sqlite_status; PostgreSQL: exit $pg_status"
+        echo "== tests on SQLite"
+        cat "$LOGS/sqlite.log"
+        echo "== tests on PostgreSQL"
+        cat "$LOGS/postgresql.log"
+        rm -rf "$LOGS"
+        [ "$sqlite_status" -eq 0 ] || status=$sqlite_status
+        [ "$pg_status" -eq 0 ] || status=$pg_status
+        ;;
+esac
 exit "$status"
