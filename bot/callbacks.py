@@ -19,6 +19,9 @@ from handlers.base import Refusal
 INVALID_BUTTON = N_("This button is no longer valid.")
 # Ids are database integers: 12 digits are far above any row id and far below 2**63.
 ID_DIGITS = 12
+# Row ids are 32-bit on PostgreSQL (INTEGER): a larger number names no row, and asyncpg
+# refuses to send it.
+ID_MAX = 2**31 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
@@ -48,7 +51,8 @@ def typed_int(text: str, low: int, high: int) -> int | None:
 def parse_int(field: str, *, max_digits: int = ID_DIGITS, low: int = 0, high: int | None = None) -> int:
     """A numeric callback field, or InvalidButton."""
     value = ascii_int(field, max_digits=max_digits)
-    if value is None or value < low or (high is not None and value > high) or field != field.strip():
+    high = ID_MAX if high is None else high
+    if value is None or value < low or value > high or field != field.strip():
         raise InvalidButton()
     return value
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import docx
 import openpyxl
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 from telegram.ext import CallbackQueryHandler
@@ -641,6 +642,8 @@ async def matrix(tmp_path, cli_env, fake, bot, database_url) -> Results:
 # --- the verdict ----------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("the before/after snapshots read the SQLite file; who may reach what does "
+                         "not depend on the database, and the run is long")
 async def test_no_leak_and_no_change_outside_the_subtree(tmp_path, cli_env, fake_telegram, bot, database_url):
     results = await matrix(tmp_path, cli_env, fake_telegram, bot, database_url)
     leaks = [(s.persona, s.kind, s.what, d, w[:200]) for s, d, w in results.leaks]

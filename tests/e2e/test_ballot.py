@@ -514,6 +514,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     audit = [row[action] for row in dump["audit_log"][1] if row[action].startswith("ballot")]
     assert sorted(audit) == ["ballot.close", "ballot.open"]
     # Receipts: no rowid (no insertion order), no plain code; no sealed ballot, no share left.
+    share = share_data.split(":")[3].encode()
     if on_sqlite:
         try:
             await _rowids(database_url, "ballot_receipts")
@@ -524,7 +525,6 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
         for receipt in receipts:
             for form in (receipt, receipt.replace("-", "")):
                 assert form.encode() not in main and form.encode() not in wal
-        share = share_data.split(":")[3].encode()
         for marker in (b'"choices"', b'"shown"', b"bv:", share, *(blob[:24] for blob in sealed)):
             assert marker not in main and marker not in wal, marker
 
