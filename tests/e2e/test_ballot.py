@@ -363,10 +363,10 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
 
     # Round 2, for the undecided member only.
     await press(secretary, "🗳 Bỏ phiếu lại cho 1 đồng chí", results)
-    await fake_telegram.wait_idle()
     plan = ballots(ROUND_2)
-    for code in VOTERS:
-        assert "vòng 2" in newest(users[code], "Phiếu bầu kín").text
+    for code in VOTERS:  # the keys go out first, then the ballots: wait for each
+        await until(lambda code=code: "vòng 2" in newest(users[code], "Phiếu bầu kín").text, 30)
+    await fake_telegram.wait_idle()
     await asyncio.gather(*(vote(users[code], plan[code]) for code in VOTERS))
     await fake_telegram.wait_idle()
     await unseal(secretary, users["DV08"])
