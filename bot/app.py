@@ -21,7 +21,14 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.context import BotContext, install_services
 from bot.i18n import Translator, locale_for
-from bot.intake import ChatOrderedProcessor, DurableQueue, mark_handled, replay_pending
+from bot.intake import (
+    KEEP_HANDLED,
+    ChatOrderedProcessor,
+    DurableQueue,
+    forget_old,
+    mark_handled,
+    replay_pending,
+)
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from conversations import self_review
@@ -82,6 +89,7 @@ def build_application(
         await register_commands(application, settings.default_locale)
         # What a crash left: messages owed are delivered, then stored updates handled,
         # before anything new is fetched.
+        await forget_old(services.db, _wall_clock() - KEEP_HANDLED)
         recovered = await services.outbox.recover(application.bot)
         replayed = await replay_pending(
             services.db, application.bot, application.update_queue, services.arrivals

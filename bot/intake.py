@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -196,10 +196,13 @@ async def replay_pending(
     return len(rows)
 
 
-async def forget_old(db: Database, before: dt.datetime) -> None:
-    """Handled rows are kept a while so a late replay of their update_id changes nothing."""
-    from sqlalchemy import delete
+# Telegram keeps an update it could not deliver for 24 hours: a handled row kept twice as long
+# is enough for any replay of its update_id to change nothing.
+KEEP_HANDLED = dt.timedelta(days=2)
 
+
+async def forget_old(db: Database, before: dt.datetime) -> None:
+    """Drop handled rows older than `before` (they only stopped replays of their update_id)."""
     async with db.session() as session:
         await session.execute(
             delete(InboxUpdate).where(

@@ -149,8 +149,9 @@ class Turn:
         message = self.query.message if self.query is not None else None
         if message is None or (message.reply_markup or None) == (reply_markup or None):
             return  # Telegram refuses an edit that changes nothing
-        owed = Owed.message(message.chat.id, "", reply_markup, kind=KEYBOARD)
-        owed.message_id = message.message_id
+        owed = Owed.message(
+            message.chat.id, "", reply_markup, kind=KEYBOARD, message_id=message.message_id
+        )
         self.owe(owed, durable=False)
 
     def notify(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 
 from sqlalchemy import func, select, text
@@ -126,3 +127,15 @@ async def test_a_webhook_answers_200_only_once_the_update_is_stored(
         assert not fake_telegram.refused
     finally:
         await runner.stop()
+
+
+async def test_handled_updates_are_forgotten_after_two_days_at_start_up(bot, fake_telegram):
+    now = dt.datetime.now(dt.UTC)
+    async with bot.db.session() as session:
+        for update_id, days in ((1, 3), (2, 1)):
+            session.add(InboxUpdate(update_id=update_id, received_at=now - dt.timedelta(days=days),
+                                    handled_at=now - dt.timedelta(days=days)))
+    await bot.restart()
+    async with bot.db.session() as session:
+        kept = (await session.scalars(select(InboxUpdate.update_id))).all()
+    assert kept == [2]  # a day old still stops a replay; three days old is gone
