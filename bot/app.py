@@ -31,7 +31,7 @@ from bot.intake import (
 )
 from bot.jobs import schedule_monitor
 from bot.services import Services
-from conversations import self_review
+from conversations import engine, self_review
 from handlers import (
     appeal,
     ballot,
@@ -46,7 +46,6 @@ from handlers import (
     roster,
     start,
     status,
-    text_input,
 )
 from handlers.commands import COMMANDS
 from storage.db import Database
@@ -135,8 +134,10 @@ def _wall_clock() -> dt.datetime:
 def add_handlers(application: Application) -> None:
     # Group -1: edited messages (a corrected piece of a self-review); nothing else sees them.
     application.add_handlers(self_review.EDIT_HANDLERS, group=-1)
-    # Group 0: commands, buttons and documents. Each module owns its handlers, with its own
-    # command names and callback-data prefix, so none overlap.
+    # Group 0: commands, buttons and documents. /huy (and /cancel, and the "✖ Hủy" button
+    # under a prompt) come first: they leave any flow from any step. Each module owns its
+    # handlers, with its own command names and callback-data prefix, so none overlap.
+    application.add_handlers(engine.CANCEL_HANDLERS, group=0)
     for module in (
         start,
         language,
@@ -153,8 +154,8 @@ def add_handlers(application: Application) -> None:
         appeal,
     ):
         application.add_handlers(module.HANDLERS, group=0)
-    # Group 1: free text, routed to whatever the user was last asked for (text_input).
-    application.add_handlers(text_input.HANDLERS, group=1)
+    # Group 1: free text, routed to the step of the user's flow that waits for it.
+    application.add_handlers(engine.TEXT_HANDLERS, group=1)
     # Group 2: whatever no group above takes (stickers, unknown commands and buttons) is answered.
     fallback.install(application, group=2)
     application.add_error_handler(report_error)

@@ -16,6 +16,16 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _safe_cut(word: str, at: int) -> int:
+    """Where to cut a word too long for one message: at `at`, or before an HTML entity or tag
+    that `at` would cut in two (Telegram refuses "&g" and "<" alone)."""
+    for opening, closing in (("&", ";"), ("<", ">")):
+        start = word.rfind(opening, 0, at)
+        if start > 0 and word.find(closing, start, at) == -1:
+            at = min(at, start)
+    return at
+
+
 def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split text into chunks Telegram accepts: at line breaks first, then spaces, never mid-word.
 
@@ -40,8 +50,9 @@ def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
             if current:
                 chunks.append(current)
             while _utf16_len(word) > limit:
-                chunks.append(word[: limit // 2])
-                word = word[limit // 2 :]
+                cut = _safe_cut(word, limit // 2)
+                chunks.append(word[:cut])
+                word = word[cut:]
             current = word
     if current.strip():
         chunks.append(current)

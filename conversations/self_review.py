@@ -1,6 +1,7 @@
 """/kiem_diem: the self-review form as a guided conversation, one section at a time.
 
-Where the member stands is kept in the database (SelfReview.stage, PendingInput), not in a
+Where the member stands is kept in the database (SelfReview.stage, and the
+flow's state in conversations/engine.py), not in a
 ConversationHandler's memory: PTB persists conversation states only every so often, while
 this form must survive a crash between any two messages. Every message is saved as it comes.
 """
@@ -20,19 +21,19 @@ from telegram.ext import (
 
 from bot.callbacks import typed_int
 from bot.context import BotContext
+from bot.i18n import N_
 from bot.services import reviews
 from bot.services.review_docx import ReviewDocument, render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
 from bot.text import esc
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.forms import FORM_TITLES
 from rules.levels import Level
 from rules.review_form import MAX_SECTION_CHARS
-from storage.models import Organisation, PendingInput, ReviewState, SelfReview
+from storage.models import FlowState, Organisation, ReviewState, SelfReview
 
 PREFIX = "kd:"
-INPUT_KIND = "review"
 
 
 def button(label: str, action: str, arg: str = "") -> InlineKeyboardButton:
@@ -153,7 +154,9 @@ def _section_keyboard(
 async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> None:
     t = turn.t
     stage = review.stage
-    await expect_text(turn.session, turn.account.telegram_id, INPUT_KIND, review.id)
+    state = await flows.active(turn, REVIEW_FLOW)
+    if state is None or flows.payload(state).get("review") != review.id:
+        await flows.begin(turn, REVIEW_FLOW, "write", review=review.id)
     if stage == PREVIEW:
         await show_preview(turn, setting, review)
         return
@@ -172,9 +175,8 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
             if stage == SCORE_GENERAL
             else t("Type your points for the results of your tasks, from 0 to {max}:", max=maximum)
         )
-        await turn.reply(
-            prompt, reply_markup=InlineKeyboardMarkup([[button(t("◀ Back"), "back", stage)]])
-        )
+        back = InlineKeyboardMarkup([[button(t("◀ Back"), "back", stage)]])
+        await flows.ask(turn, REVIEW_FLOW, prompt, reply_markup=back)
         return
     if stage == LEVEL:
         await _show_levels(turn, setting, review)
@@ -198,7 +200,8 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
             else t("Send your text; several messages are fine. Then press «Done».")
         ),
     ]
-    await turn.reply("\n".join(lines), reply_markup=_section_keyboard(turn, setting, review, stage))
+    keyboard = _section_keyboard(turn, setting, review, stage)
+    await flows.ask(turn, REVIEW_FLOW, "\n".join(lines), reply_markup=keyboard)
 
 
 async def _show_levels(turn: Turn, setting: ReviewSetting, review: SelfReview) -> None:
@@ -214,7 +217,7 @@ async def _show_levels(turn: Turn, setting: ReviewSetting, review: SelfReview) -
         for level in allowed.levels
     ]
     rows.append([button(t("◀ Back"), "back", LEVEL)])
-    await turn.reply("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+    await flows.ask(turn, REVIEW_FLOW, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def review_text(turn: Turn, setting: ReviewSetting, review: SelfReview) -> str:
@@ -268,14 +271,9 @@ async def show_preview(turn: Turn, setting: ReviewSetting, review: SelfReview) -
         rows.append(extra + [button(t("✏️ Level"), "goto", LEVEL)])
     rows.append([button(t("📥 Word file"), "docx"), button(t("📨 Submit"), "submit")])
     text = await review_text(turn, setting, review)
-    await turn.reply(
-        text
-        + "\n\n"
-        + t("Check your review. Edit any part, or submit it.")
-        + "\n"
-        + _due_line(turn, setting),
-        reply_markup=InlineKeyboardMarkup(rows),
-    )
+    text += "\n\n" + t("Check your review. Edit any part, or submit it.")
+    text += "\n" + _due_line(turn, setting)
+    await flows.ask(turn, REVIEW_FLOW, text, reply_markup=InlineKeyboardMarkup(rows))
 
 
 def _next_stage(
@@ -288,17 +286,16 @@ def _next_stage(
     return stages[min(index + 1, len(stages) - 1)]
 
 
-@text_input(INPUT_KIND)
-async def review_message(turn: Turn, pending: PendingInput, text: str) -> None:
+async def review_message(turn: Turn, state: FlowState, text: str) -> None:
     t = turn.t
     setting = await _setting(turn)
-    review = await turn.session.get(SelfReview, pending.ref_id)
+    review = await turn.session.get(SelfReview, flows.payload(state)["review"])
     if (
         review is None
         or review.member_id != setting.member.id
         or review.state == ReviewState.SUBMITTED
     ):
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
         raise Refusal(
             "Your self-review is not open for writing. Send /kiem_diem to see where it stands."
         )
@@ -320,14 +317,13 @@ async def review_message(turn: Turn, pending: PendingInput, text: str) -> None:
             max=t.number(MAX_SECTION_CHARS),
             room=t.number(full.room),
         ) from None
-    await turn.reply(
-        t(
-            "Saved ({count}/{max} characters). Send more, or press «Done».",
-            count=t.number(length),
-            max=t.number(MAX_SECTION_CHARS),
-        ),
-        reply_markup=_section_keyboard(turn, setting, review, stage),
+    saved = t(
+        "Saved ({count}/{max} characters). Send more, or press «Done».",
+        count=t.number(length),
+        max=t.number(MAX_SECTION_CHARS),
     )
+    keyboard = _section_keyboard(turn, setting, review, stage)
+    await flows.ask(turn, REVIEW_FLOW, saved, reply_markup=keyboard, keep_previous=True)
 
 
 async def _take_score(turn: Turn, setting: ReviewSetting, review: SelfReview, text: str) -> None:
@@ -492,7 +488,7 @@ async def _submit(turn: Turn, setting: ReviewSetting, review: SelfReview) -> Non
     flags = await reviews.copy_flags(turn.session, setting, review)
     reviews.submit(review, setting, flags, now, turn.services.settings.tz)
     turn.session.add(reviews.audit_submit(review, turn.actor))
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    await flows.finish(turn)
     await turn.answer(t("Submitted"))
     text = t("Your self-review was submitted on {when}.", when=t.datetime(now))
     if review.late:
@@ -601,6 +597,16 @@ async def edited_message(update: Update, context: BotContext) -> None:
 
 # Group -1 (bot/app.py): edits are handled here and stop there.
 EDIT_HANDLERS = [MessageHandler(filters.UpdateType.EDITED_MESSAGE, edited_message)]
+
+REVIEW_FLOW = flows.declare(
+    flows.Flow(
+        "self_review",
+        N_("writing your self-review"),
+        (flows.Step("write", on_text=review_message),),
+        kept=N_("Everything you wrote is saved; send /kiem_diem to go on."),
+        entry=('kiem_diem',),
+    )
+)
 
 HANDLERS = [
     CommandHandler("kiem_diem", start_review),

@@ -21,15 +21,13 @@ from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, deciding_level, reachable_account, role_accounts
 from bot.text import esc, split_message
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.text_input import expect_text, stop_expecting, text_input
-from storage.models import Appeal, Cycle, Member, Organisation, PendingInput, Rating, RatingState
+from storage.models import Appeal, Cycle, FlowState, Member, Organisation, Rating, RatingState
 
 log = logging.getLogger(__name__)
 
 PREFIX = "kn:"
-APPEAL_KIND = "appeal_text"
-ANSWER_KIND = "appeal_answer"
 MIN_TEXT = 10
 MAX_TEXT = 4000
 # Characters of the member's text per message, leaving room for the head (names, a level).
@@ -72,8 +70,10 @@ async def appeal_command(turn: Turn) -> None:
     if found is None:
         raise Refusal("You have no decided level to appeal against yet.")
     rating, cycle = found
-    await expect_text(turn.session, turn.account.telegram_id, APPEAL_KIND, rating.id)
-    await turn.reply(
+    await flows.begin(turn, APPEAL_FLOW, "text", rating=rating.id)
+    await flows.ask(
+        turn,
+        APPEAL_FLOW,
         turn.t(
             "Your decided level for {year} is {level}. Write your appeal in one message: it "
             "goes to the deciding committee, which answers in writing (R-A1). "
@@ -84,13 +84,12 @@ async def appeal_command(turn: Turn) -> None:
     )
 
 
-@text_input(APPEAL_KIND)
-async def appeal_text(turn: Turn, pending: PendingInput, text: str) -> None:
+async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     turn.require_member()
     body = _check_length(text)
     member = turn.identity.member
-    rating = await turn.session.get(Rating, pending.ref_id or 0)
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    rating = await turn.session.get(Rating, flows.payload(state)["rating"])
+    await flows.finish(turn)
     if rating is None or rating.member_id != member.id or rating.state != RatingState.DECIDED:
         raise Refusal("This level is no longer decided; your appeal was not sent.")
     cell = await turn.session.get(Organisation, member.org_id)
@@ -157,9 +156,11 @@ async def answer_button(turn: Turn) -> None:
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     member = await turn.session.get(Member, appeal.member_id)
-    await expect_text(turn.session, turn.account.telegram_id, ANSWER_KIND, appeal.id)
+    await flows.begin(turn, ANSWER_FLOW, "text", appeal=appeal.id)
     await turn.answer()
-    await turn.reply(
+    await flows.ask(
+        turn,
+        ANSWER_FLOW,
         turn.t(
             "Write the committee's answer to the appeal of {name} in one message; it is "
             "recorded and sent to them. /help to leave it.",
@@ -168,11 +169,10 @@ async def answer_button(turn: Turn) -> None:
     )
 
 
-@text_input(ANSWER_KIND)
-async def answer_text(turn: Turn, pending: PendingInput, text: str) -> None:
+async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    appeal, root = await _appeal(turn, pending.ref_id or 0)
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    appeal, root = await _appeal(turn, flows.payload(state)["appeal"])
+    await flows.finish(turn)
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     service.answer_appeal(turn.session, appeal, body, actor=turn.actor, now=turn.services.now())
@@ -238,6 +238,22 @@ async def results_command(turn: Turn) -> None:
             )
     await turn.reply("\n".join(lines))
 
+
+APPEAL_FLOW = flows.declare(
+    flows.Flow(
+        "appeal",
+        N_("writing an appeal"),
+        (flows.Step("text", on_text=appeal_text),),
+        entry=("khieu_nai",),
+    )
+)
+ANSWER_FLOW = flows.declare(
+    flows.Flow(
+        "appeal_answer",
+        N_("answering an appeal"),
+        (flows.Step("text", on_text=answer_text),),
+    )
+)
 
 HANDLERS = [
     CommandHandler("khieu_nai", appeal_command),

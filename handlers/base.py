@@ -9,6 +9,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
@@ -16,6 +17,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.constants import ChatType
@@ -66,6 +68,8 @@ class Turn:
     owed: list[tuple[OutboxMessage | None, Owed]] = field(default_factory=list)
     later: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     pending_answer: tuple[str | None, bool] | None = None
+    button: Any = None  # the pressed button's decoded data (turn_handler(button=...))
+    target: Organisation | None = None  # the organisation the turn acts on (target=...)
 
     @property
     def services(self) -> Services:
@@ -243,6 +247,14 @@ class Turn:
 
 
 Handler = Callable[[Turn], Awaitable[None]]
+# How a handler finds the organisation it acts on (see handlers/scope.py): refuses with the
+# one wording when there is none within reach.
+Target = Callable[[Turn, Action], Awaitable[Organisation]]
+
+
+class DecodesButton(Protocol):
+    @classmethod
+    def decode(cls, data: str | None) -> Any: ...
 
 
 def translator_for(account: TelegramAccount, services: Services) -> Translator:
@@ -263,11 +275,38 @@ def _wall_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)  # the inbox's own bookkeeping, not the domain's clock
 
 
-def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
+def turn_handler(
+    *,
+    private_only: bool = True,
+    button: type[DecodesButton] | None = None,
+    action: Action | None = None,
+    target: Target | None = None,
+    leaves_flows: bool = True,
+) -> Callable[[Handler], Callable]:
     """Wrap a handler: one session per update, identity, language, the private-chat rule,
     refusals rendered in the user's language, every button press answered, and everything
     the turn says delivered after its transaction committed (with the update marked handled
-    in that same transaction)."""
+    in that same transaction).
+
+    The edge is declared here: `button` decodes the press into `turn.button` (forged or stale
+    data is refused); `target` finds the organisation the turn acts on and `action` is
+    required on it (`turn.target`), so no handler checks permissions by hand; a command
+    leaves a pending text prompt before it runs (`leaves_flows`, see conversations/engine.py).
+    """
+    if action is not None and target is None:
+        raise ValueError("an action is required on a target: give target=")
+
+    async def prepare(turn: Turn) -> None:
+        if button is not None:
+            turn.button = button.decode(turn.query.data if turn.query else None)
+        if leaves_flows and _is_command(turn.update):
+            from conversations.engine import leave_for_command  # the engine builds on Turn
+
+            await leave_for_command(turn)
+        if target is not None:
+            turn.target = await target(turn, action)
+            if action is not None:
+                turn.require(action, turn.target)
 
     def decorate(fn: Handler) -> Callable:
         @functools.wraps(fn)
@@ -290,6 +329,7 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
                     if private_only and not private:
                         await _point_to_private_chat(turn)
                     else:
+                        await prepare(turn)
                         await fn(turn)
                 except Refusal as refusal:
                     text = t(refusal.msgid, **refusal.params)
@@ -304,6 +344,14 @@ def turn_handler(*, private_only: bool = True) -> Callable[[Handler], Callable]:
         return callback
 
     return decorate
+
+
+def _is_command(update: Update) -> bool:
+    message = update.message
+    if message is None or not message.entities:
+        return False
+    first = message.entities[0]
+    return first.type == MessageEntity.BOT_COMMAND and first.offset == 0
 
 
 async def _point_to_private_chat(turn: Turn) -> None:

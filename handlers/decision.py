@@ -27,16 +27,16 @@ from bot.permissions import Action, grants_for
 from bot.services import decision as service
 from bot.services.checks import RatedMember
 from bot.text import esc
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import can_see, member_by_code, unit_by_code
-from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.levels import Level
 from storage.models import (
     Cycle,
+    FlowState,
     Member,
     Organisation,
     OrgKind,
-    PendingInput,
     Rating,
     RatingState,
     RoleKind,
@@ -45,8 +45,6 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 PREFIX = "qd:"
-REASON_KIND = "decision_reason"
-RERATE_KIND = "rerate_reason"
 MIN_REASON = 10
 MAX_REASON = 2000
 MAX_LISTED = 80
@@ -181,9 +179,11 @@ async def decide_button(turn: Turn) -> None:
         await turn.answer()
         await turn.edit(view_text(t, view), reply_markup=view_keyboard(t, view))
         return
-    await expect_text(turn.session, turn.account.telegram_id, REASON_KIND, unit.id)
+    await flows.begin(turn, OVERRIDE_FLOW, "reason", org=unit.id)
     await turn.answer()
-    await turn.reply(
+    await flows.ask(
+        turn,
+        OVERRIDE_FLOW,
         t(
             "Write the reason for deciding the levels of {org} despite the breaches. "
             "It is kept in the audit log.",
@@ -192,15 +192,14 @@ async def decide_button(turn: Turn) -> None:
     )
 
 
-@text_input(REASON_KIND)
-async def reason_given(turn: Turn, pending: PendingInput, text: str) -> None:
+async def reason_given(turn: Turn, state: FlowState, text: str) -> None:
     reason = text.strip()
     if len(reason) < MIN_REASON or len(reason) > MAX_REASON:
         raise Refusal(
             "Write a reason of {min} to {max} characters.", min=MIN_REASON, max=MAX_REASON
         )
-    org = await turn.session.get(Organisation, pending.ref_id or 0)
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    org = await turn.session.get(Organisation, flows.payload(state)["org"])
+    await flows.finish(turn)
     if org is None:
         raise Refusal(INVALID)
     unit, _root = await _unit(turn, org.code)
@@ -315,8 +314,10 @@ async def rerate_command(turn: Turn) -> None:
         raise Refusal("Give the member's code, e.g. /xep_loai_lai DV001.")
     member = await member_by_code(turn, args[0])
     rating, _root, cycle = await _decided_rating(turn, member)
-    await expect_text(turn.session, turn.account.telegram_id, RERATE_KIND, rating.id)
-    await turn.reply(
+    await flows.begin(turn, RERATE_FLOW, "reason", rating=rating.id)
+    await flows.ask(
+        turn,
+        RERATE_FLOW,
         turn.t(
             "Cancel the decided level {level} of {name} for {year} so that it is redone? "
             "Write the reason (R-A2); /help to leave it.",
@@ -327,15 +328,14 @@ async def rerate_command(turn: Turn) -> None:
     )
 
 
-@text_input(RERATE_KIND)
-async def rerate_reason(turn: Turn, pending: PendingInput, text: str) -> None:
+async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = text.strip()
     if len(reason) < MIN_REASON or len(reason) > MAX_REASON:
         raise Refusal(
             "Write a reason of {min} to {max} characters.", min=MIN_REASON, max=MAX_REASON
         )
-    rating = await turn.session.get(Rating, pending.ref_id or 0)
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    rating = await turn.session.get(Rating, flows.payload(state)["rating"])
+    await flows.finish(turn)
     if rating is None or rating.state != RatingState.DECIDED:
         raise Refusal("This level is no longer decided; nothing was cancelled.")
     member = await turn.session.get(Member, rating.member_id)
@@ -391,6 +391,23 @@ async def rerate_reason(turn: Turn, pending: PendingInput, text: str) -> None:
         )
     )
 
+
+OVERRIDE_FLOW = flows.declare(
+    flows.Flow(
+        "decision_override",
+        N_("deciding levels despite the breaches"),
+        (flows.Step("reason", on_text=reason_given),),
+        entry=("quyet_dinh",),
+    )
+)
+RERATE_FLOW = flows.declare(
+    flows.Flow(
+        "rerate",
+        N_("cancelling a decided level"),
+        (flows.Step("reason", on_text=rerate_reason),),
+        entry=("xep_loai_lai",),
+    )
+)
 
 HANDLERS = [
     CommandHandler("quyet_dinh", decide_command),

@@ -10,18 +10,18 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import InvalidButton, parse_date, parse_datetime, parse_int
+from bot.i18n import N_
 from bot.permissions import Action
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from bot.services.reviews import meeting_for
 from bot.text import esc
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import managed_cell
-from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.deadlines import self_review_due
-from storage.models import AuditEntry, Cycle, Meeting, Organisation, PendingInput
+from storage.models import AuditEntry, Cycle, FlowState, Meeting, Organisation
 
 PREFIX = "lh:"
-INPUT_KIND = "meeting_date"
 TIMES = ("07:30", "08:00", "08:30", "09:00", "13:30", "14:00", "14:30", "19:30")
 TYPED_FORMAT = "%d/%m/%Y %H:%M"
 
@@ -102,8 +102,10 @@ async def schedule_command(turn: Turn) -> None:
             last=t.date(last),
         )
     )
-    await expect_text(turn.session, turn.account.telegram_id, INPUT_KIND, cell.id)
-    await turn.reply(
+    await flows.begin(turn, MEETING_FLOW, "date", cell=cell.id)
+    await flows.ask(
+        turn,
+        MEETING_FLOW,
         "\n".join(lines),
         reply_markup=calendar_keyboard(turn, cell, first.replace(day=1), first, last),
     )
@@ -201,7 +203,7 @@ async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime
             turn.actor, "meeting.schedule", "organisation", cell.code, at=local.isoformat()
         )
     )
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    await flows.finish(turn)
     due = self_review_due(local.date(), cycle_rulebook(cycle))
     return t(
         "The meeting of {cell} is set for {when}. Self-reviews are due by {due}.",
@@ -211,9 +213,8 @@ async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime
     )
 
 
-@text_input(INPUT_KIND)
-async def typed_date(turn: Turn, pending: PendingInput, text: str) -> None:
-    cell = await _cell_from(turn, str(pending.ref_id))
+async def typed_date(turn: Turn, state: FlowState, text: str) -> None:
+    cell = await _cell_from(turn, str(flows.payload(state)["cell"]))
     cycle, first, last = await _context(turn, cell)
     typed = " ".join(text.split())
     try:
@@ -236,6 +237,15 @@ async def typed_date(turn: Turn, pending: PendingInput, text: str) -> None:
         await _save(turn, cell, cycle, naive.replace(tzinfo=turn.services.settings.tz))
     )
 
+
+MEETING_FLOW = flows.declare(
+    flows.Flow(
+        "meeting_date",
+        N_("setting the meeting date"),
+        (flows.Step("date", on_text=typed_date),),
+        entry=('lich_hop',),
+    )
+)
 
 HANDLERS = [
     CommandHandler("lich_hop", schedule_command),

@@ -27,15 +27,14 @@ from bot.permissions import Action, grants_for
 from bot.services import plans
 from bot.services.cycles import CycleError, cycle_for_org
 from bot.text import esc
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import unit_by_code
-from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.deadlines import check_child_deadline
 from rules.rulebooks import RULEBOOKS, Rulebook
-from storage.models import Cycle, Organisation, PlanDraft
+from storage.models import Cycle, FlowState, Organisation, PlanDraft
 
 PREFIX = "kh:"
-INPUT_KIND = "plan"
 OWN, INHERIT = "own", "inherit"
 YEAR, RULEBOOK, SETTINGS, CONFIRM = "year", "rulebook", "settings", "confirm"
 SET, DEADLINE = "set:", "deadline:"
@@ -182,9 +181,11 @@ async def ask(turn: Turn, draft: PlanDraft, note: str | None = None) -> None:
             [[_button(t("✅ Save the plan"), "ok"), _button(t("✖ Cancel"), "no")]]
         )
     if step in (YEAR,) or step.startswith(SET) or step.startswith(DEADLINE):
-        await expect_text(turn.session, turn.account.telegram_id, INPUT_KIND, draft.org_id)
+        await flows.begin(turn, PLAN_FLOW, "value", org=draft.org_id)
+        await flows.ask(turn, PLAN_FLOW, "\n".join(lines), reply_markup=markup)
+        return
     else:
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
     await turn.reply("\n".join(lines), reply_markup=markup)
 
 
@@ -401,12 +402,11 @@ async def _save(turn: Turn, draft: PlanDraft, org: Organisation) -> None:
     )
 
 
-@text_input(INPUT_KIND)
-async def plan_text(turn: Turn, _pending, text: str) -> None:
+async def plan_text(turn: Turn, _state: FlowState, text: str) -> None:
     t = turn.t
     draft = await turn.session.get(PlanDraft, turn.account.telegram_id)
     if draft is None:
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
         await turn.reply(t("I did not expect a message here. Send /help to see what you can do."))
         return
     org = await _org(turn, draft)
@@ -511,6 +511,15 @@ async def _deadline_problem(
         return t("The report date must not be before the finish-by date.")
     return None
 
+
+PLAN_FLOW = flows.declare(
+    flows.Flow(
+        "plan",
+        N_("setting up the plan"),
+        (flows.Step("value", on_text=plan_text),),
+        entry=('ke_hoach',),
+    )
+)
 
 HANDLERS = [
     CommandHandler("ke_hoach", plan_command),

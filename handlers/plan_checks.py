@@ -32,14 +32,15 @@ from bot.services.cycles import cycle_for_org
 from bot.services.ratings import live_rating, record_proposals
 from bot.services.reviews import meeting_for
 from bot.text import esc
+from conversations import engine as flows
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
 from storage.models import (
     AuditEntry,
     BallotRound,
     Cycle,
+    FlowState,
     Meeting,
     Member,
     Organisation,
@@ -50,7 +51,6 @@ from storage.models import (
 log = logging.getLogger(__name__)
 
 PREFIX = "pc:"
-INPUT_KIND = "plan_lower"
 MAX_BUTTONS = 30
 MAX_REASON = 1000
 INVALID = N_("This button is no longer valid.")
@@ -202,15 +202,6 @@ async def announce_breaches(context: BotContext, round_id: int) -> None:
 # --- lowering a proposal ---------------------------------------------------------------------------
 
 
-def _pack(member_id: int, level: Level) -> int:
-    """PendingInput keeps one integer: the member and the chosen level together."""
-    return member_id * 8 + LEVELS_DESC.index(level)
-
-
-def _unpack(ref: int) -> tuple[int, Level]:
-    return ref // 8, LEVELS_DESC[ref % 8]
-
-
 async def _subject(turn: Turn, cycle_id: int, member_id: int):
     turn.require_member()
     member = await turn.session.get(Member, member_id)
@@ -271,11 +262,12 @@ async def lower_pressed(turn: Turn) -> None:
         level = Level(parts[3])
         if not level < Level(rating.proposed_level):
             raise Refusal(INVALID)
-        await expect_text(
-            turn.session, turn.account.telegram_id, INPUT_KIND, _pack(member.id, level)
-        )
+        await flows.begin(turn, LOWER_FLOW, "reason", member=member.id, level=level.value)
         await turn.answer()
-        await turn.edit(
+        await turn.edit_keyboard(None)
+        await flows.ask(
+            turn,
+            LOWER_FLOW,
             t(
                 "Lower {name} from {old} to {new}. Type the reason; it is kept in the audit log.",
                 name=f"<b>{esc(member.full_name)}</b>",
@@ -287,19 +279,19 @@ async def lower_pressed(turn: Turn) -> None:
     raise Refusal(INVALID)
 
 
-@text_input(INPUT_KIND)
-async def lower_reason(turn: Turn, pending, text: str) -> None:
+async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
     t = turn.t
-    member_id, level = _unpack(pending.ref_id or 0)
+    values = flows.payload(state)
+    member_id, level = values["member"], Level(values["level"])
     reason = text.strip()
     member = await turn.session.get(Member, member_id)
     if member is None:
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
         raise Refusal(INVALID)
     cell = await turn.session.get(Organisation, member.org_id)
     cycle = await cycle_for_org(turn.session, cell)
     if cycle is None:
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
         raise Refusal(INVALID)
     member, cycle, cell, rating = await _subject(turn, cycle.id, member.id)
     if len(reason) < 3 or len(reason) > MAX_REASON:
@@ -311,7 +303,7 @@ async def lower_reason(turn: Turn, pending, text: str) -> None:
         )
         return
     if not level < Level(rating.proposed_level):
-        await stop_expecting(turn.session, turn.account.telegram_id)
+        await flows.finish(turn)
         raise Refusal(INVALID)
     old = rating.proposed_level
     await record_proposals(
@@ -335,7 +327,7 @@ async def lower_reason(turn: Turn, pending, text: str) -> None:
             reason=reason,
         )
     )
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    await flows.finish(turn)
     await turn.session.flush()
     grants = turn.identity.grants
     breaches = await breaches_for_reader(
@@ -357,5 +349,13 @@ async def lower_reason(turn: Turn, pending, text: str) -> None:
         ),
     )
 
+
+LOWER_FLOW = flows.declare(
+    flows.Flow(
+        "lower_proposal",
+        N_("lowering a proposed level"),
+        (flows.Step("reason", on_text=lower_reason),),
+    )
+)
 
 HANDLERS = [CallbackQueryHandler(lower_pressed, pattern=f"^{PREFIX}")]

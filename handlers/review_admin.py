@@ -12,15 +12,15 @@ from bot.i18n import N_
 from bot.permissions import Action, allowed
 from bot.services import reviews
 from bot.text import esc
+from conversations import engine as flows
 from conversations.self_review import review_text, send_docx
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
-from handlers.text_input import expect_text, stop_expecting, text_input
 from storage.models import (
     AuditEntry,
+    FlowState,
     Member,
     Organisation,
-    PendingInput,
     ReviewState,
     SelfReview,
     TelegramAccount,
@@ -31,7 +31,6 @@ RETURNED_NOTICE = N_(
     "Your secretary returned your self-review for revision: {reason}\n"
     "Send /kiem_diem to edit and submit it again."
 )
-REASON_KIND = "return_reason"
 # The reason goes to the member inside a notice and is shown again above their review: it
 # must leave room for both under Telegram's 4,096 characters.
 MAX_REASON = 1000
@@ -190,9 +189,11 @@ async def admin_button(turn: Turn) -> None:
         await _review_for(turn, ref, Action.RETURN_REVIEW)
         if review.state != ReviewState.SUBMITTED:
             raise Refusal("This self-review is not submitted, so there is nothing to return.")
-        await expect_text(turn.session, turn.account.telegram_id, REASON_KIND, review.id)
+        await flows.begin(turn, RETURN_FLOW, "reason", review=review.id)
         await turn.answer()
-        await turn.reply(
+        await flows.ask(
+            turn,
+            RETURN_FLOW,
             t(
                 "Type the reason for returning the self-review of {name}; they will receive it.",
                 name=esc(member.full_name),
@@ -202,10 +203,10 @@ async def admin_button(turn: Turn) -> None:
     raise Refusal("This button is no longer valid.")
 
 
-@text_input(REASON_KIND)
-async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
+async def return_reason(turn: Turn, state: FlowState, text: str) -> None:
     t = turn.t
-    review, member = await _review_for(turn, str(pending.ref_id), Action.RETURN_REVIEW)
+    review_id = str(flows.payload(state)["review"])
+    review, member = await _review_for(turn, review_id, Action.RETURN_REVIEW)
     reason = text.strip()
     if len(reason) > MAX_REASON:  # still awaited: the secretary shortens it and sends again
         raise Refusal(
@@ -214,7 +215,7 @@ async def return_reason(turn: Turn, pending: PendingInput, text: str) -> None:
             count=t.number(len(reason)),
             max=t.number(MAX_REASON),
         )
-    await stop_expecting(turn.session, turn.account.telegram_id)
+    await flows.finish(turn)
     if review.state != ReviewState.SUBMITTED:
         raise Refusal("This self-review is not submitted, so there is nothing to return.")
     review.state = ReviewState.RETURNED
@@ -272,6 +273,14 @@ async def _send_all(turn: Turn, cell_id: str) -> None:
     done = t("Sent {count} Word files.", count=t.number(len(rows)))
     turn.after_commit(lambda: progress.edit_text(done))
 
+
+RETURN_FLOW = flows.declare(
+    flows.Flow(
+        "return_review",
+        N_("returning a self-review"),
+        (flows.Step("reason", on_text=return_reason),),
+    )
+)
 
 HANDLERS = [
     CommandHandler("kiem_diem_chi_bo", cell_reviews),

@@ -315,15 +315,20 @@ class SelfReview(Base):
     cycle: Mapped[Cycle] = relationship()
 
 
-class PendingInput(Base):
-    """What the bot expects from a user's next text message (a restart keeps it)."""
+class FlowState(Base):
+    """Where a user is in a multi-step flow (conversations/engine.py): one row per user, so a
+    restart in the middle of a form loses nothing and the next message lands in the right place."""
 
-    __tablename__ = "pending_inputs"
+    __tablename__ = "flow_states"
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(32))
-    ref_id: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    flow: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the flow's own values
+    # The message that asked for this step, once sent: its buttons go when the step is left.
+    prompt_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    prompt_message_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReviewPiece(Base):

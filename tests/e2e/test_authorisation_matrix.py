@@ -111,7 +111,7 @@ TARGETS = {
 }
 MEETINGS = {"CBA11": -2, "CBA12": 4, "CBB21": -1, "CBB22": 6}
 # Tables whose rows belong to no unit (the caller's own session state and the audit trail).
-UNATTRIBUTED = {"audit_log", "pending_inputs", "pending_imports", "plan_drafts", "telegram_accounts",
+UNATTRIBUTED = {"audit_log", "pending_imports", "plan_drafts", "telegram_accounts",
                 "sent_notices"}
 
 
@@ -564,6 +564,7 @@ async def walk_phase(phase: str, personas: dict, tree: dict, harvested: list[str
 
 async def same_answer(user, persona: str, root: str, results: Results) -> int:
     """A code out of reach and a code that does not exist get the same answer, word for word."""
+    await user.send("/huy")  # both codes of a pair are tried from the same state: no flow open
     await user.collect(quiet=0.3, timeout=30)
     outside = TARGETS[root][0][2]  # the other đảng bộ, or its cell
     compared = 0

@@ -34,7 +34,7 @@ async def test_ke_hoach_guided_flow_keeps_answers_through_errors_and_a_restart(
     await khanh.send("/ke_hoach")
     ask = await khanh.wait_message()
     assert "Kế hoạch kiểm điểm của Đảng ủy Phường Bến Thành. Năm nào?" in ask.text
-    assert ask.button_labels() == ["2025", "2026", "2027"]
+    assert ask.button_labels() == ["2025", "2026", "2027", "✖ Hủy"]
     await khanh.send("năm nay")
     again = await khanh.wait_message()
     assert again.text.startswith("❌ “năm nay” không phải năm có thể lập kế hoạch: gõ 2025, 2026")
@@ -73,7 +73,7 @@ async def test_ke_hoach_guided_flow_keeps_answers_through_errors_and_a_restart(
     await khanh.send("10/12/2026")
     again = await khanh.wait_message()
     assert "❌ Hạn báo cáo không được trước hạn hoàn thành." in again.text
-    assert again.button_labels() == ["Giữ 20/02/2027"]
+    assert again.button_labels() == ["Giữ 20/02/2027", "✖ Hủy"]
     prompt = again
     while any(label.startswith("Giữ ") for label in prompt.button_labels()):
         await khanh.press(prompt.button_labels()[0], message=prompt)
@@ -114,7 +114,7 @@ async def test_a_lower_unit_sets_earlier_deadlines_never_later(
     ask = await an.wait_message()
     assert "Thời hạn 1/7: Hoàn thành kiểm điểm, xếp loại" in ask.text
     assert "không được muộn hơn (R-D5)" in ask.text
-    assert ask.button_labels() == ["Giữ 20/12/2026"]
+    assert ask.button_labels() == ["Giữ 20/12/2026", "✖ Hủy"]
     await an.send("25/12/2026")
     refused = await an.wait_message()
     assert "25/12/2026" in refused.text and "20/12/2026" in refused.text

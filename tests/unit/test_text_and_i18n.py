@@ -1,9 +1,10 @@
 import datetime as dt
+import re
 
 import pytest
 
 from bot.i18n import Translator, locale_for
-from bot.text import TELEGRAM_TEXT_LIMIT, split_message
+from bot.text import TELEGRAM_TEXT_LIMIT, esc, split_message
 
 
 def test_short_text_is_one_chunk():
@@ -55,3 +56,14 @@ def test_translations_and_formats():
     assert en.number(12345.5) == "12,345.5"
     saigon = Translator("vi", dt.timezone(dt.timedelta(hours=7)))
     assert saigon.datetime(dt.datetime(2026, 12, 3, 2, 5, tzinfo=dt.UTC)) == "09:05 03/12/2026"
+
+
+def test_a_word_cut_in_pieces_never_splits_an_html_entity_or_tag():
+    # Found by the fuzz: a 5,000-character code of "&lt;/b&gt;" was cut into "&g" + "t;".
+    for word in (esc("</b>" * 1000), "&amp;" * 1500, "x" * 2046 + "<br/>" + "y" * 3000):
+        parts = split_message(f"Mã {word} không có.")
+        assert "".join(parts).replace(" ", "") == f"Mã{word}khôngcó."
+        for part in parts:
+            assert len(part) <= 4096
+            assert not re.search(r"&[a-z#0-9]*$", part), part[-12:]
+            assert not re.search(r"<[^>]*$", part), part[-12:]

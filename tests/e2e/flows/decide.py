@@ -1,0 +1,54 @@
+"""Drivers: deciding despite breaches, re-rating, appeals and their answers."""
+
+from __future__ import annotations
+
+from storage.models import Appeal, Decision, Rating
+from tests.e2e.flows import Reached, World, answer_of, ask
+
+APPEAL = "Tôi đề nghị xem xét lại vì tôi đã hoàn thành vượt mức các chỉ tiêu được giao."
+
+
+def _ratings(world: World):
+    async def snapshot():
+        return (await world.rows(Rating, Rating.cycle_id == world.tree.cycle_id),
+                await world.rows(Decision), await world.rows(Appeal))
+
+    return snapshot
+
+
+async def override_reason(world: World) -> Reached:
+    giang = world.user("DV201")  # committee member of DBCS1; CB11's quota breach blocks
+    view = await ask(giang, "/quyet_dinh CB11")
+    prompt = await answer_of(giang, "✍️ Vẫn quyết định, ghi lý do", view)
+    return Reached(giang, prompt, _ratings(world))
+
+
+async def rerate_reason(world: World) -> Reached:
+    lan = world.user("DV301")  # secretary of the grassroots cell CBCS1, which decides itself
+    prompt = await ask(lan, "/xep_loai_lai DV302")
+    return Reached(lan, prompt, _ratings(world))
+
+
+async def appeal_text(world: World) -> Reached:
+    minh = world.user("DV302")  # decided HT
+    prompt = await ask(minh, "/khieu_nai")
+    return Reached(minh, prompt, _ratings(world))
+
+
+async def appeal_answer(world: World) -> Reached:
+    minh, lan = world.user("DV302"), world.user("DV301")
+    await ask(minh, "/khieu_nai")
+    lan._msg_cursor[lan.chat_id] = len(lan._fake._chats[lan.chat_id].bot_messages)
+    await minh.send(APPEAL)
+    await minh.wait_message()  # "sent to the committee"
+    appeal = await lan.wait_message()
+    prompt = await answer_of(lan, "✍️ Trả lời", appeal)
+    return Reached(lan, prompt, _ratings(world))
+
+
+DRIVERS = {
+    ("decision_override", "reason"): override_reason,
+    ("rerate", "reason"): rerate_reason,
+    ("appeal", "text"): appeal_text,
+    ("appeal_answer", "text"): appeal_answer,
+}
