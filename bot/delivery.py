@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.text import split_message
 from storage.db import Database
@@ -118,14 +118,26 @@ class Undeliverable(Exception):
 _GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
-async def _send_parts(bot: Bot, owed: Owed) -> Message:
+FirstSent = Callable[[int], Awaitable[None]]
+
+
+async def _send_parts(
+    bot: Bot, owed: Owed, sent: list[int] | None = None, on_first: FirstSent | None = None
+) -> Message:
+    """Send the text in as many messages as it needs (buttons on the last). The ids of the
+    parts Telegram accepted go to `sent`; `on_first(message_id)` runs once the first of
+    several parts is accepted, so a stop in the middle is known not to need a resend."""
     parts = split_message(owed.text)
+    sent = [] if sent is None else sent
     message = None
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         message = await bot.send_message(
             owed.chat_id, part, reply_markup=owed.keyboard if last else None
         )
+        sent.append(message.message_id)
+        if index == 0 and not last and on_first is not None:
+            await on_first(message.message_id)
     assert message is not None
     return message
 
@@ -143,52 +155,75 @@ async def _edit(bot: Bot, owed: Owed) -> Message | None:
     return message
 
 
-async def deliver(bot: Bot, db: Database, owed: Owed, now: dt.datetime) -> tuple[str, int | None]:
-    """Send one owed message; returns the outcome and the message id Telegram gave it."""
+async def deliver(
+    bot: Bot, db: Database, owed: Owed, now: dt.datetime, *, on_first: FirstSent | None = None
+) -> tuple[str, int | None]:
+    """Send one owed message; returns the outcome and the message id Telegram gave it.
+
+    The one way the bot sends (turns, the outbox, the deadline monitor): 403 marks the account
+    blocked and sends the fallback to whoever must know; 429 after the limiter's retries and
+    network errors leave it owed; "not modified" is done; a message that can no longer be
+    edited is sent anew; any other 400 is a bug, logged. Once a part of a long message was
+    accepted it counts as sent: a partial message is not sent twice."""
+    sent: list[int] = []
     try:
-        if owed.kind == KEYBOARD and owed.message_id is not None:
-            try:
-                await bot.edit_message_reply_markup(
-                    chat_id=owed.chat_id, message_id=owed.message_id, reply_markup=owed.keyboard
-                )
-            except BadRequest as error:
-                text = str(error).lower()
-                if "not modified" not in text and not any(gone in text for gone in _GONE):
-                    raise
-            return Outcome.SENT, owed.message_id
-        if owed.kind == EDIT and owed.message_id is not None:
-            try:
-                message = await _edit(bot, owed)
-            except BadRequest as error:
-                text = str(error).lower()
-                if "not modified" in text:
-                    return Outcome.SENT, owed.message_id
-                if not any(gone in text for gone in _GONE):
-                    raise
-                message = await _send_parts(bot, dataclasses.replace(owed, kind=SEND))
-        else:
-            message = await _send_parts(bot, owed)
-    except Forbidden:
-        await mark_blocked(db, [owed.chat_id], now)
-        if owed.fallback is not None:
-            await deliver(bot, db, owed.fallback, now)
-        return Outcome.BLOCKED, None
-    except RetryAfter:
-        log.warning("Telegram still asks to wait after the retries; the message stays owed")
-        return Outcome.RETRY, None
-    except BadRequest as error:
-        log.error("Telegram refused a message (a bug): %s", error.message)
-        return Outcome.DROPPED, None
-    except (NetworkError, TelegramError) as error:
-        log.warning("could not reach Telegram (%s); the message stays owed", type(error).__name__)
-        return Outcome.RETRY, None
-    message_id = message.message_id if message is not None else owed.message_id
+        message = await _send(bot, owed, sent, on_first)
+    except TelegramError as error:
+        if sent:  # the first part reached the user: what failed after it is not sent twice
+            log.warning("a long message stopped after %d parts: %s", len(sent), type(error).__name__)
+            return Outcome.SENT, sent[0]
+        return await _failed(bot, db, owed, now, error)
+    message_id = sent[0] if sent else (message.message_id if message else owed.message_id)
     if owed.track is not None and message_id is not None:
         hook = SENT_HOOKS.get(owed.track[0])
         if hook is not None:
             async with db.session() as session:
                 await hook(session, owed.track[1], message_id)
     return Outcome.SENT, message_id
+
+
+async def _send(
+    bot: Bot, owed: Owed, sent: list[int], on_first: FirstSent | None
+) -> Message | None:
+    if owed.kind == KEYBOARD and owed.message_id is not None:
+        try:
+            await bot.edit_message_reply_markup(
+                chat_id=owed.chat_id, message_id=owed.message_id, reply_markup=owed.keyboard
+            )
+        except BadRequest as error:
+            text = str(error).lower()
+            if "not modified" not in text and not any(gone in text for gone in _GONE):
+                raise
+        return None
+    if owed.kind == EDIT and owed.message_id is not None:
+        try:
+            return await _edit(bot, owed)
+        except BadRequest as error:
+            text = str(error).lower()
+            if "not modified" in text:
+                return None
+            if not any(gone in text for gone in _GONE):
+                raise
+            return await _send_parts(bot, dataclasses.replace(owed, kind=SEND), sent)
+    return await _send_parts(bot, owed, sent, on_first)
+
+
+async def _failed(
+    bot: Bot, db: Database, owed: Owed, now: dt.datetime, error: TelegramError
+) -> tuple[str, int | None]:
+    if isinstance(error, Forbidden):
+        await mark_blocked(db, [owed.chat_id], now)
+        if owed.fallback is not None:
+            await deliver(bot, db, owed.fallback, now)
+        return Outcome.BLOCKED, None
+    if isinstance(error, RetryAfter):
+        log.warning("Telegram still asks to wait after the retries; the message stays owed")
+        return Outcome.RETRY, None
+    if isinstance(error, BadRequest):
+        log.error("Telegram refused a message (a bug): %s", error.message)
+        return Outcome.DROPPED, None
+    log.warning("could not reach Telegram (%s); the message stays owed", type(error).__name__)
+    return Outcome.RETRY, None
 
 
 _TAG = re.compile(r"<[^>]+>")

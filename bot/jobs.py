@@ -42,11 +42,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import Outcome
 from bot.i18n import Translator, locale_for
 from bot.services import Services, notify
 from bot.services.checks import RatedMember, cap_breaches
 from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.notify import COMMITTEE_ROLES, Key, Outcome, member_target
+from bot.services.notify import COMMITTEE_ROLES, Key, member_target
 from bot.services.plans import FINISH_BY, deadline_rows
 from bot.services.status import FACT_COLUMNS, _may_be_capped, by_member
 from bot.text import esc

@@ -23,6 +23,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.callbacks import ascii_int, parse_int
 from bot.context import BotContext
+from bot.delivery import Owed, deliver
 from bot.i18n import N_, Translator
 from bot.permissions import Action, Grant, allowed
 from bot.services import notify
@@ -194,9 +195,8 @@ async def announce_breaches(context: BotContext, round_id: int) -> None:
             markup = await lower_buttons(session, t, cycle, shown, meeting.id, grants=grants)
             prepared.append((recipient.telegram_id, breaches_text(t, cell, shown), markup))
     for chat_id, text, markup in prepared:
-        outcome = await notify.deliver(context.bot, chat_id, text, markup)
-        if outcome == notify.Outcome.BLOCKED:
-            await notify.mark_account_blocked(services.db, chat_id, services.now())
+        owed = Owed.message(chat_id, text, markup)
+        await deliver(context.bot, services.db, owed, services.now())  # 403: marked blocked
 
 
 # --- lowering a proposal ---------------------------------------------------------------------------

@@ -32,16 +32,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardMarkup
-from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
 
-from bot.text import split_message
+from bot.delivery import Outcome, Owed, deliver
 from storage.db import Database
 from storage.models import Member, NoticeState, Role, RoleKind, SentNotice, TelegramAccount
 
@@ -172,51 +170,6 @@ async def already(db: Database, key: Key) -> bool:
         return await session.scalar(select(SentNotice.id).where(*_match(key))) is not None
 
 
-class Outcome:
-    SENT = "sent"
-    BLOCKED = "blocked"
-    FAILED = "failed"
-
-
-async def deliver(bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> str:
-    """Step 2: send (split if long); the outcome decides step 3."""
-    outcome, _ = await deliver_tracked(bot, chat_id, text, markup)
-    return outcome
-
-
-async def deliver_tracked(
-    bot,
-    chat_id: int,
-    text: str,
-    markup: InlineKeyboardMarkup | None = None,
-    on_first: Callable[[int], Awaitable[None]] | None = None,
-) -> tuple[str, int | None]:
-    """Step 2, with the message id of the first part Telegram accepted (None if none was).
-    ``on_first(message_id)`` runs after the first part of a message of several parts. Once a
-    part is accepted the outcome is SENT whatever follows: a partial message is not resent."""
-    parts = split_message(text)
-    first_id = None
-    try:
-        for index, part in enumerate(parts):
-            message = await bot.send_message(
-                chat_id,
-                part,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if index == len(parts) - 1 else None,
-                disable_web_page_preview=True,
-            )
-            if first_id is None:
-                first_id = getattr(message, "message_id", None)
-                if on_first is not None and first_id is not None and len(parts) > 1:
-                    await on_first(first_id)
-    except Forbidden:
-        return (Outcome.BLOCKED if first_id is None else Outcome.SENT), first_id
-    except TelegramError as error:  # RetryAfter after the limiter's retries, network, 5xx
-        log.warning("a notice was not delivered: %s", type(error).__name__)
-        return (Outcome.FAILED if first_id is None else Outcome.SENT), first_id
-    return Outcome.SENT, first_id
-
-
 async def send_once(
     db: Database,
     bot,
@@ -235,26 +188,14 @@ async def send_once(
     async def on_first(message_id: int) -> None:
         await record_message_id(db, claimed, message_id)
 
-    outcome, message_id = await deliver_tracked(bot, chat_id, render(claimed), markup, on_first)
-    state = {
-        Outcome.SENT: NoticeState.SENT,
-        Outcome.BLOCKED: NoticeState.BLOCKED,
-        Outcome.FAILED: NoticeState.FAILED,
-    }[outcome]
+    owed = Owed.message(chat_id, render(claimed), markup)
+    outcome, message_id = await deliver(bot, db, owed, now, on_first=on_first)
+    # Blocked: deliver() marked the account. Still owed or refused: never sent twice (see claim).
+    state = {Outcome.SENT: NoticeState.SENT, Outcome.BLOCKED: NoticeState.BLOCKED}.get(
+        outcome, NoticeState.FAILED
+    )
     await mark(db, claimed, state, now, message_id)
-    if outcome == Outcome.BLOCKED:
-        await mark_account_blocked(db, chat_id, now)
     return outcome, claimed
-
-
-async def mark_account_blocked(db: Database, telegram_id: int, now: dt.datetime) -> None:
-    async with db.session() as session:
-        await session.execute(
-            update(TelegramAccount)
-            .where(TelegramAccount.telegram_id == telegram_id, TelegramAccount.blocked_at.is_(None))
-            .values(blocked_at=now)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def reachable(account: TelegramAccount | None) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from telegram.error import NetworkError
 
+from bot.delivery import Outcome
 from bot.services import notify
 from bot.services.notify import Key
 from storage.db import Database
@@ -67,7 +68,7 @@ async def rows(db):
 async def test_the_message_id_is_kept_with_the_mark(db):
     bot = Bot()
     outcome, _ = await notify.send_once(db, bot, [key("member:1")], 7, lambda _k: "hello", NOW)
-    assert outcome == notify.Outcome.SENT
+    assert outcome == Outcome.SENT
     assert await rows(db) == [("member:1", "sent", 101)]
 
 
@@ -77,7 +78,7 @@ async def test_a_long_message_cut_after_its_first_part_is_sent_not_resent(db):
     bot = Bot(fail_at=2, error=NetworkError("down"))
     text = "\n".join(["x" * 100] * 60)  # over 4,096 characters: two parts
     outcome, _ = await notify.send_once(db, bot, [key("member:1")], 7, lambda _k: text, NOW)
-    assert outcome == notify.Outcome.SENT and len(bot.sent) == 1
+    assert outcome == Outcome.SENT and len(bot.sent) == 1
     assert await rows(db) == [("member:1", "sent", 101)]
     assert await notify.claim(db, [key("member:1")], NOW) == []
 

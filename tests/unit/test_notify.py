@@ -1,12 +1,14 @@
 """The sent-notices ledger (claim → send → mark), quiet hours and reminder stages."""
 
 import datetime as dt
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from telegram.error import Forbidden, NetworkError, RetryAfter
 
+from bot.delivery import Outcome
 from bot.jobs import quiet, reminder_stage
 from bot.services import notify
 from bot.services.notify import Key
@@ -43,6 +45,7 @@ class FakeBot:
         if self.error:
             raise self.error
         self.sent.append((chat_id, text))
+        return SimpleNamespace(message_id=len(self.sent))
 
 
 async def states(db):
@@ -62,22 +65,22 @@ async def test_a_notice_is_claimed_once(db):
 async def test_failed_is_claimed_again_sent_and_blocked_are_not(db):
     bot = FakeBot(NetworkError("Bad Gateway"))
     outcome, claimed = await notify.send_once(db, bot, [key()], 10, lambda ks: "x", NOW)
-    assert (outcome, claimed) == (notify.Outcome.FAILED, [key()])
+    assert (outcome, claimed) == (Outcome.RETRY, [key()])
     assert (await states(db))[("member:1", "2026-12-07:d3")] == "failed"
     bot.error = None
     outcome, _ = await notify.send_once(db, bot, [key()], 10, lambda ks: "x", NOW)
-    assert outcome == notify.Outcome.SENT and bot.sent == [(10, "x")]
+    assert outcome == Outcome.SENT and bot.sent == [(10, "x")]
     assert await notify.send_once(db, bot, [key()], 10, lambda ks: "x", NOW) == (None, [])
     blocked = FakeBot(Forbidden("Forbidden: bot was blocked by the user"))
     outcome, _ = await notify.send_once(db, blocked, [key("s2")], 10, lambda ks: "x", NOW)
-    assert outcome == notify.Outcome.BLOCKED
+    assert outcome == Outcome.BLOCKED
     assert await notify.claim(db, [key("s2")], NOW) == []
 
 
 async def test_429_after_the_rate_limiters_retries_waits_for_the_next_run(db):
     bot = FakeBot(RetryAfter(dt.timedelta(seconds=5)))
     outcome, _ = await notify.send_once(db, bot, [key()], 10, lambda ks: "x", NOW)
-    assert outcome == notify.Outcome.FAILED
+    assert outcome == Outcome.RETRY
     assert await notify.claim(db, [key()], NOW) == [key()]
 
 
