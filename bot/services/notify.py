@@ -42,6 +42,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
 from bot.text import split_message
+from rules.people import name_sort_key
 from storage.db import Database
 from storage.models import Member, NoticeState, Role, RoleKind, SentNotice, TelegramAccount
 
@@ -283,9 +284,9 @@ async def role_holders(
         select(Member, Role)
         .join(Role, Role.member_id == Member.id)
         .where(Role.org_id.in_(list(org_ids)), Role.role.in_([r.value for r in roles]))
-        .order_by(Member.full_name, Member.id)
+        .order_by(Member.id)
     )
-    return [(m, r) for m, r in rows]
+    return sorted(((m, r) for m, r in rows), key=lambda row: name_sort_key(row[0].full_name))
 
 
 async def secretaries_of(session, org_id: int) -> list[Member]:
