@@ -55,6 +55,7 @@ from rules.breaches import Breach
 from rules.deadlines import self_review_due
 from rules.eligibility import review_status
 from rules.levels import Level
+from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
 from storage.models import (
     BallotRound,
@@ -128,6 +129,7 @@ class Plan:
 
 
 def _names(members: list[Member]) -> str:
+    members = sorted(members, key=lambda m: name_sort_key(m.full_name))
     shown = [esc(m.full_name) for m in members[:MAX_NAMES]]
     if len(members) > MAX_NAMES:
         shown.append(f"… (+{len(members) - MAX_NAMES})")
@@ -285,7 +287,7 @@ async def _secretaries(session: AsyncSession, cell_ids: list[int]) -> dict[int, 
             )
             .order_by(Member.full_name, Member.id)
         )
-        for org_id, role, member_id, name in rows:
+        for org_id, role, member_id, name in sorted(rows, key=lambda row: name_sort_key(row[3])):
             found[org_id][role].append(_Person(member_id, name))
     return {
         org_id: roles.get(RoleKind.SECRETARY.value) or roles.get(RoleKind.DEPUTY.value) or []
@@ -654,7 +656,7 @@ async def _levels_by_org(
 def _proposals(
     rows: list[tuple[str, str, Level]],
 ) -> tuple[dict[str, Level], dict[str, str]]:
-    rows = sorted(rows, key=lambda row: (row[1], int(row[0])))
+    rows = sorted(rows, key=lambda row: (name_sort_key(row[1]), int(row[0])))
     return {mid: level for mid, _, level in rows}, {mid: name for mid, name, _ in rows}
 
 
@@ -794,6 +796,7 @@ async def _collect_breaches(
                 .order_by(Member.full_name, Member.id)
             )
         ).all()
+    capped_rows.sort(key=lambda row: name_sort_key(row.full_name))
     rated = [
         RatedMember(row, None, Level(row.level), row) for row in capped_rows if _may_be_capped(row)
     ]
@@ -919,7 +922,7 @@ def _render_group(t: Translator, items: list[Item]) -> str:
             lines.append("")
             lines.append(f"<b>{esc(unit_items[0].unit.name)}</b>")
             lines += [f"• {i.render(t)}" for i in unit_items]
-        lines += ["", esc(t("The unit must re-rate or lower these proposals (R-Q6)."))]
+        lines += ["", esc(t("The unit must re-rate or lower these proposals."))]
     return "\n".join(lines)
 
 

@@ -76,7 +76,7 @@ async def appeal_command(turn: Turn) -> None:
         APPEAL_FLOW,
         turn.t(
             "Your decided level for {year} is {level}. Write your appeal in one message: it "
-            "goes to the deciding committee, which answers in writing (R-A1). "
+            "goes to the deciding committee, which answers in writing. "
             "/help to leave it.",
             year=cycle.year,
             level=f"<b>{rating.decided_level}</b>",
@@ -227,7 +227,7 @@ async def results_command(turn: Turn) -> None:
         runs = await service.htxs_runs(turn.session, root)
         lines += [
             "",
-            t("Rated HTXS five years running in {org} (R-A5):", org=f"<b>{esc(root.name)}</b>"),
+            t("Rated HTXS five years running in {org}:", org=f"<b>{esc(root.name)}</b>"),
         ]
         if not runs:
             lines.append(t("nobody"))

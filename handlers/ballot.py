@@ -53,7 +53,7 @@ from handlers import plan_checks
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
 from rules.levels import Level
-from rules.people import Presence
+from rules.people import Presence, name_sort_key
 from rules.rulebooks import CountingRule, DenominatorRule
 from storage.models import BallotRound, Meeting, Member, Organisation, TelegramAccount
 
@@ -136,6 +136,7 @@ def _choice_label(t: Translator, choice: str | None) -> str:
 
 
 def _names(members: list[Member], t: Translator) -> str:
+    members = sorted(members, key=lambda m: name_sort_key(m.full_name))
     shown = [esc(m.full_name) for m in members[:MAX_NAMES_SHOWN]]
     more = len(members) - len(shown)
     if more > 0:
@@ -194,11 +195,11 @@ def meeting_text(
     ]
     denominator = state.denominator()
     if state.rulebook.denominator_rule is DenominatorRule.BALLOTS_CAST:
-        lines.append(t("Denominator (R-B3): the number of ballots cast."))
+        lines.append(t("Denominator for “more than half”: the number of ballots cast."))
     else:
         lines.append(
             t(
-                "Denominator (R-B3): {denominator}; more than half means at least {needed} votes.",
+                "Denominator: {denominator}; more than half means at least {needed} votes.",
                 denominator=denominator,
                 needed=_needed(denominator),
             )
@@ -206,7 +207,7 @@ def meeting_text(
     if state.quorum():
         lines.append(
             t(
-                "Quorum (R-B9): met, {present} of {denominator} present.",
+                "Members present: enough ({present}/{denominator}, two thirds needed).",
                 present=state.present_counted(),
                 denominator=denominator,
             )
@@ -214,8 +215,7 @@ def meeting_text(
     else:
         lines.append(
             t(
-                "Quorum (R-B9): not met, {present} of {denominator} present; at least two thirds "
-                "are needed.",
+                "Members present: not enough ({present}/{denominator}, two thirds needed).",
                 present=state.present_counted(),
                 denominator=denominator,
             )
@@ -1259,10 +1259,10 @@ async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -
 RULE_NAMES = {
     CountingRule.CUMULATIVE: N_(
         "Counting: cumulative from the top, a vote for a level also agrees with every lower "
-        "one (R-B4)."
+        "one."
     ),
-    CountingRule.PLURALITY: N_("Counting: only the votes at each exact level (R-B4 setting)."),
-    CountingRule.STRICT_2011: N_("Counting: the 2011 rule, HTXS needs two thirds (R-B5)."),
+    CountingRule.PLURALITY: N_("Counting: only the votes at each exact level."),
+    CountingRule.STRICT_2011: N_("Counting: by the 2011 guidance, HTXS needs two thirds."),
 }
 
 

@@ -119,7 +119,7 @@ def view_text(t, view: service.DecisionView) -> str:
         lines += ["– " + esc(b.render(t.gettext)) for b in view.breaches]
         lines.append(
             t(
-                "Have the cell re-rate (R-Q6), or override with a written reason: it is kept "
+                "Have the cell re-rate, or override with a written reason: it is kept "
                 "in the audit log."
             )
         )
@@ -320,7 +320,7 @@ async def rerate_command(turn: Turn) -> None:
         RERATE_FLOW,
         turn.t(
             "Cancel the decided level {level} of {name} for {year} so that it is redone? "
-            "Write the reason (R-A2); /help to leave it.",
+            "Write the reason; /help to leave it.",
             level=rating.decided_level,
             name=f"<b>{esc(member.full_name)}</b>",
             year=cycle.year,

@@ -146,9 +146,8 @@ async def ask(turn: Turn, draft: PlanDraft, note: str | None = None) -> None:
         value = getattr(_rulebook(draft), setting.key)
         lines.append(
             t(
-                "{label} ({rule}): now {value}. Type the new value.",
+                "{label}: now {value}. Type the new value.",
                 label=esc(t(setting.msgid)),
-                rule=setting.rule,
                 value=_value(t, value),
             )
         )
@@ -170,8 +169,7 @@ async def ask(turn: Turn, draft: PlanDraft, note: str | None = None) -> None:
         if draft.mode == INHERIT:
             lines.append(
                 t(
-                    "Your unit may set an earlier date than the upper level's, never a later one "
-                    "(R-D5)."
+                    "Your unit may set an earlier date than the upper level's, never a later one."
                 )
             )
         markup = InlineKeyboardMarkup([[_button(t("Keep {date}", date=t.date(current)), "d:keep")]])
@@ -221,7 +219,7 @@ def settings_lines(t: Translator, draft: PlanDraft) -> list[str]:
         value = getattr(rb, setting.key)
         mark = "" if value == getattr(base, setting.key) else " ✏"
         lines.append(
-            f"{index}. {esc(t(setting.msgid))} ({setting.rule}): <b>{esc(_value(t, value))}</b>{mark}"
+            f"{index}. {esc(t(setting.msgid))}: <b>{esc(_value(t, value))}</b>{mark}"
         )
     return lines
 

@@ -80,7 +80,7 @@ def breaches_text(t: Translator, cell: Organisation, breaches: list[Breach]) -> 
         t(
             "Lower a proposal with the buttons below, giving a reason (kept in the audit log). "
             "What still stands is reported to the upper committee, which may ask the cell to "
-            "re-rate (R-Q6)."
+            "re-rate."
         ),
     ]
     return "\n".join(lines)

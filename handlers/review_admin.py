@@ -16,6 +16,7 @@ from conversations import engine as flows
 from conversations.self_review import review_text, send_docx
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
+from rules.people import name_sort_key
 from storage.models import (
     AuditEntry,
     FlowState,
@@ -50,11 +51,12 @@ async def cell_reviews(turn: Turn) -> None:
     t = turn.t
     args = turn.context.args or []
     cell = await managed_cell(turn, Action.READ_REVIEWS, args[0] if args else None)
-    members = (
+    members = sorted(
         await turn.session.scalars(
-            select(Member).where(Member.org_id == cell.id).order_by(Member.full_name, Member.code)
-        )
-    ).all()
+            select(Member).where(Member.org_id == cell.id).order_by(Member.code)
+        ),
+        key=lambda m: name_sort_key(m.full_name),
+    )
     lines, buttons = [], []
     counts = {"due": 0, "submitted": 0, "late": 0, "flagged": 0}
     setting = None
@@ -263,9 +265,10 @@ async def _send_all(turn: Turn, cell_id: str) -> None:
             select(SelfReview, Member)
             .join(Member, SelfReview.member_id == Member.id)
             .where(Member.org_id == cell.id, SelfReview.state == ReviewState.SUBMITTED)
-            .order_by(Member.full_name)
+            .order_by(Member.code)
         )
     ).all()
+    rows.sort(key=lambda row: name_sort_key(row[1].full_name))
     await turn.answer()
     progress = await turn.reply_now(t("Sending {count} Word files…", count=t.number(len(rows))))
     for review, member in rows:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 
-from telegram.ext import CommandHandler
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.i18n import N_
-from bot.services.accounts import identify
+from bot.i18n import N_, Translator
+from bot.services.accounts import Identity, identify
 from bot.services.invites import Redeem, redeem
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.commands import help_lines
+from handlers.commands import COMMANDS, Audience, help_lines, reaches
 from storage.models import Organisation, RoleKind
 
 ROLE_NAMES = {
@@ -40,6 +41,35 @@ REDEEM_REFUSALS = {
 }
 
 
+# The greeting fits a phone screen: who you are, the few commands to start with, and a button
+# for the full help (issue 10 item 5). First steps per audience, most specific first; at most
+# MAX_FIRST_STEPS lines in all.
+FIRST_STEPS: tuple[tuple[Audience, tuple[str, ...]], ...] = (
+    (Audience.DECIDER, ("quyet_dinh", "tinh_trang")),
+    (Audience.CELL_SECRETARY, ("moi", "kiem_diem_chi_bo", "hop", "lich_hop")),
+    (Audience.INVITER, ("moi", "ke_hoach", "tinh_trang")),
+    (Audience.MEMBER, ("kiem_diem", "tinh_trang")),
+)
+MAX_FIRST_STEPS = 6
+HELP_CALLBACK = "help:all"
+
+
+def first_steps(t: Translator, identity: Identity) -> list[str]:
+    """One short line per command to start with, for the roles the user holds."""
+    specs = {spec.name: spec for spec in COMMANDS}
+    names: list[str] = []
+    for audience, commands in FIRST_STEPS:
+        if reaches(audience, identity):
+            names += [name for name in commands if name not in names]
+    return [f"/{name}: {t(specs[name].description)}" for name in names[:MAX_FIRST_STEPS]]
+
+
+def help_keyboard(t: Translator) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t("📖 Everything you can do"), callback_data=HELP_CALLBACK)]]
+    )
+
+
 async def greeting(turn: Turn) -> str:
     identity, t = turn.identity, turn.t
     lines = []
@@ -58,9 +88,6 @@ async def greeting(turn: Turn) -> str:
                     org=esc(org_of_role.name if org_of_role else grant.org_code),
                 )
             )
-    lines.append("")
-    lines.append(t("What you can do:"))
-    lines += [f"• {line}" for line in help_lines(t, identity)]
     if identity.member is None:
         lines.append("")
         lines.append(
@@ -69,6 +96,12 @@ async def greeting(turn: Turn) -> str:
                 "It links this Telegram account to your name in the cell's roster."
             )
         )
+        return "\n".join(lines)
+    lines.append("")
+    lines.append(t("To start with:"))
+    lines += [f"• {line}" for line in first_steps(t, identity)]
+    lines.append("")
+    lines.append(t("Everything else: /help or the button below."))
     return "\n".join(lines)
 
 
@@ -77,7 +110,7 @@ async def start(turn: Turn) -> None:
     args = turn.context.args or []
     if args:
         await _redeem(turn, args[0])
-    await turn.reply(await greeting(turn))
+    await turn.reply(await greeting(turn), reply_markup=help_keyboard(turn.t))
 
 
 async def _redeem(turn: Turn, token: str) -> None:
@@ -109,8 +142,7 @@ async def _redeem(turn: Turn, token: str) -> None:
             raise Refusal(REDEEM_REFUSALS[result.outcome])
 
 
-@turn_handler()
-async def help_command(turn: Turn) -> None:
+def help_text(turn: Turn) -> str:
     t = turn.t
     lines = [t("What you can do:")] + [f"• {line}" for line in help_lines(t, turn.identity)]
     if not turn.identity.is_member:
@@ -118,10 +150,24 @@ async def help_command(turn: Turn) -> None:
             "",
             t("Your account is not linked yet: open the invite link from your cell secretary."),
         ]
-    await turn.reply("\n".join(lines))
+    return "\n".join(lines)
+
+
+@turn_handler()
+async def help_command(turn: Turn) -> None:
+    await turn.reply(help_text(turn))
+
+
+@turn_handler()
+async def help_pressed(turn: Turn) -> None:
+    """The greeting's help button: the full help, once (the button goes)."""
+    await turn.answer()
+    await turn.edit_keyboard(None)
+    await turn.reply(help_text(turn))
 
 
 HANDLERS = [
     CommandHandler("start", start),
     CommandHandler("help", help_command),
+    CallbackQueryHandler(help_pressed, pattern=f"^{HELP_CALLBACK}$"),
 ]

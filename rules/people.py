@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -117,3 +118,73 @@ def months_between(start: date, end: date) -> int:
     if end.day < start.day:
         months -= 1
     return months
+
+
+# --- Vietnamese name order ------------------------------------------------------------------
+#
+# Lists of people are shown the Vietnamese way: by given name (the last word of the full
+# name), then by the rest (family name, middle names), with the Vietnamese alphabet
+#   a ă â b c d đ e ê (f) g h i (j) k l m n o ô ơ p q r s t u ư v (w) x y (z)
+# as the primary order and the tones as a secondary difference (no tone < huyền < hỏi < ngã
+# < sắc < nặng, the order of CLDR's "vi" tailoring), letter case last.
+#
+# Why a sort key of our own rather than a library: PyICU (the one complete implementation)
+# has to be compiled against libicu-dev, and its binary re-packagings are stale
+# (pyicu-binary, last release 2021) or unofficial (pyicu-wheels); pyuca implements the
+# Unicode Collation Algorithm with the default table only, which puts "Đ" after "Z" and has
+# no Vietnamese tailoring; vn-collate (PyPI, 0.1.0, alpha, one author, first released in
+# 2026-10) is young and sorts spaces after every letter, which misorders multi-word names.
+# The order itself is small and fixed, so a pure key tested against real names is the
+# smaller risk. Punctuation and letters outside the Vietnamese alphabet sort after "z" by
+# code point, which keeps the order total and deterministic.
+
+_VI_LETTERS = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
+_VI_PRIMARY = {letter: 100 + i for i, letter in enumerate(_VI_LETTERS)}
+# Combining marks that make a letter of its own (breve, circumflex, horn) ...
+_LETTER_MARKS = frozenset("\u0306\u0302\u031b")
+# ... and the five tones, in collation order.
+# Icelandic eth "Ð"/"ð" is typed for "Đ" by some keyboards; it looks the same and is read as đ.
+_LOOKALIKES = {"\u00f0": "đ"}
+_TONE_MARKS = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
+
+
+def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Primary, secondary (tone) and tertiary (case) weights of one word."""
+    clusters: list[str] = []
+    for ch in unicodedata.normalize("NFD", word):
+        if clusters and unicodedata.combining(ch):
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    primary: list[int] = []
+    tones: list[int] = []
+    cases: list[int] = []
+    for cluster in clusters:
+        base = cluster[0] + "".join(m for m in cluster[1:] if m in _LETTER_MARKS)
+        letter = unicodedata.normalize("NFC", base)
+        folded = _LOOKALIKES.get(letter.casefold(), letter.casefold())
+        if folded.isdecimal() and len(folded) == 1:
+            weight = int(folded)  # digits before letters
+        else:
+            weight = _VI_PRIMARY.get(folded, 1000 + ord(folded[0]))
+        primary.append(weight)
+        tones.append(max((_TONE_MARKS.get(m, 0) for m in cluster[1:]), default=0))
+        cases.append(0 if letter == folded else 1)
+    return tuple(primary), tuple(tones), tuple(cases)
+
+
+def name_sort_key(full_name: str) -> tuple:
+    """Sort key that orders full names the Vietnamese way (given name first).
+
+    >>> sorted(["Vũ Văn An", "Đặng Thị An", "Dương Văn An"], key=name_sort_key)
+    ['Dương Văn An', 'Đặng Thị An', 'Vũ Văn An']
+    """
+    words = full_name.split()
+    ordered = words[-1:] + words[:-1]  # given name, then family and middle names
+    weights = [_word_weights(w) for w in ordered]
+    return (
+        tuple(w[0] for w in weights),
+        tuple(w[1] for w in weights),
+        tuple(w[2] for w in weights),
+        full_name,
+    )

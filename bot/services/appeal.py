@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.people import name_sort_key
 from storage.models import (
     Appeal,
     AuditEntry,
@@ -128,6 +129,7 @@ async def htxs_runs(session: AsyncSession, root: Organisation) -> list[Outstandi
         select(Member, Organisation)
         .join(Organisation, Member.org_id == Organisation.id)
         .where(Member.id.in_(runs))
-        .order_by(Organisation.path, Member.full_name)
+        .order_by(Organisation.path, Member.code)
     )
-    return [Outstanding(member, cell, first, last) for member, cell in rows]
+    ordered = sorted(rows, key=lambda row: (row[1].path, name_sort_key(row[0].full_name)))
+    return [Outstanding(member, cell, first, last) for member, cell in ordered]

@@ -71,7 +71,7 @@ from bot.services.ratings import record_proposals
 from rules import ballot as rules
 from rules.ballot import Decision
 from rules.levels import LEVELS_DESC, Level
-from rules.people import MemberFacts, Presence
+from rules.people import MemberFacts, Presence, name_sort_key
 from rules.rulebooks import CountingRule, DenominatorRule, Rulebook
 from storage.db import Database
 from storage.models import (
@@ -169,11 +169,11 @@ class MeetingState:
 
 
 async def cell_members(session: AsyncSession, cell: Organisation) -> list[Member]:
-    return list(
-        await session.scalars(
-            select(Member).where(Member.org_id == cell.id).order_by(Member.full_name, Member.id)
-        )
+    """The cell's members in Vietnamese name order (which also orders the candidates)."""
+    members = await session.scalars(
+        select(Member).where(Member.org_id == cell.id).order_by(Member.id)
     )
+    return sorted(members, key=lambda m: name_sort_key(m.full_name))
 
 
 async def meeting_for_cell(
@@ -389,7 +389,7 @@ async def open_round(
         raise BallotError(
             N_(
                 "The meeting has no quorum: {present} of {denominator} members present, at least "
-                "two thirds are needed (R-B9). Check the attendance with /hop."
+                "two thirds are needed. Check the attendance with /hop."
             ),
             present=state.present_counted(),
             denominator=state.denominator(),
@@ -544,17 +544,19 @@ async def round_view(session: AsyncSession, round_id: int) -> RoundView | None:
                 select(Member, BallotVoter.has_voted)
                 .join(BallotVoter, BallotVoter.member_id == Member.id)
                 .where(BallotVoter.round_id == round_id)
-                .order_by(Member.full_name, Member.id)
+                .order_by(Member.id)
             )
         )
     )
-    tellers = list(
+    voters.sort(key=lambda row: name_sort_key(row[0].full_name))
+    tellers = sorted(
         await session.scalars(
             select(Member)
             .join(BallotTeller, BallotTeller.member_id == Member.id)
             .where(BallotTeller.round_id == round_id)
-            .order_by(Member.full_name, Member.id)
-        )
+            .order_by(Member.id)
+        ),
+        key=lambda m: name_sort_key(m.full_name),
     )
     return RoundView(ballot_round, meeting, cell, candidates, voters, tellers)
 

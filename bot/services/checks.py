@@ -25,6 +25,7 @@ from bot.services.reviews import grassroots_root, score_of
 from rules.breaches import Breach
 from rules.caps import check_member
 from rules.levels import Level
+from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota
 from storage.models import Cycle, Member, Organisation, OrgKind, Rating, RatingState, SelfReview
 from storage.queries import subtree_range
@@ -54,10 +55,10 @@ async def rated_members(
             Rating.cycle_id == cycle.id,
             Rating.state != RatingState.CANCELLED,
         )
-        .order_by(Member.full_name)
+        .order_by(Member.id)
     )
     found = []
-    for member, rating, review in rows:
+    for member, rating, review in sorted(rows, key=lambda row: name_sort_key(row[0].full_name)):
         code = rating.decided_level or rating.proposed_level
         if code:
             found.append(RatedMember(member, rating, Level(code), review))

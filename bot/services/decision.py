@@ -19,6 +19,7 @@ from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_
 from bot.services.cycles import cycle_for_org
 from bot.services.reviews import grassroots_root
 from rules.breaches import Breach, Severity
+from rules.people import name_sort_key
 from storage.models import (
     AuditEntry,
     Cycle,
@@ -195,10 +196,10 @@ async def role_accounts(
             TelegramAccount.started_at.is_not(None),
             TelegramAccount.blocked_at.is_(None),
         )
-        .order_by(Member.full_name)
+        .order_by(Member.id)
     )
     seen, found = set(), []
-    for member, account in rows:
+    for member, account in sorted(rows, key=lambda row: name_sort_key(row[0].full_name)):
         if member.id not in seen:
             seen.add(member.id)
             found.append((member, account))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rules.people import name_sort_key
 from storage.models import AuditEntry, InviteToken, Member, Organisation, TelegramAccount
 from storage.queries import subtree_range
 
@@ -49,9 +50,10 @@ async def create_invites(
             select(Member, Organisation)
             .join(Organisation, Member.org_id == Organisation.id)
             .where(subtree_range(org.path), Member.id.not_in(linked))
-            .order_by(Organisation.path, Member.full_name, Member.code)
+            .order_by(Organisation.path, Member.code)
         )
     ).all()
+    rows.sort(key=lambda row: (row[1].path, name_sort_key(row[0].full_name)))
     member_ids = [member.id for member, _ in rows]
     if member_ids:
         await session.execute(

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from telegram import InlineKeyboardMarkup
 
 from bot.delivery import Outcome, Owed, deliver
+from rules.people import name_sort_key
 from storage.db import Database
 from storage.models import Member, NoticeState, Role, RoleKind, SentNotice, TelegramAccount
 
@@ -224,9 +225,9 @@ async def role_holders(
         select(Member, Role)
         .join(Role, Role.member_id == Member.id)
         .where(Role.org_id.in_(list(org_ids)), Role.role.in_([r.value for r in roles]))
-        .order_by(Member.full_name, Member.id)
+        .order_by(Member.id)
     )
-    return [(m, r) for m, r in rows]
+    return sorted(((m, r) for m, r in rows), key=lambda row: name_sort_key(row[0].full_name))
 
 
 async def secretaries_of(session, org_id: int) -> list[Member]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import Translator
 from bot.services.sheets import looks_like_formula
 from bot.services.status import LEVEL_CODES, Figures, Status, by_member
+from rules.people import name_sort_key
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
 
@@ -204,18 +207,28 @@ def _member_query(session: AsyncSession, status: Status):
             Member.status,
             Rating.decided_level,
             Rating.decided_at,
+            Organisation.path,
         )
         .join(Organisation, Member.org_id == Organisation.id)
         .outerjoin(Rating, rating_join)
         .where(subtree_range(status.org.path))
-        .order_by(Organisation.path, Member.full_name, Member.code)
+        .order_by(Organisation.path, Member.code)
     )
+
+
+def _by_name_per_org(rows: Iterable) -> Iterator[list]:
+    """The rows of ``_member_query`` (ordered by organisation) one organisation at a time,
+    each in Vietnamese name order (``rules.people.name_sort_key``; SQL cannot collate so),
+    without the path column. Only one organisation's rows are held at once."""
+    for _path, group in groupby(rows, key=lambda row: row[6]):
+        yield [tuple(row[:6]) for row in sorted(group, key=lambda row: name_sort_key(row[1]))]
 
 
 async def member_levels(session: AsyncSession, status: Status) -> list:
     """Every member of the subtree with their live decided level, if any, as plain rows
-    (code, full_name, cell, status, level, decided_at)."""
-    return (await session.execute(_member_query(session, status))).all()
+    (code, full_name, cell, status, level, decided_at), by organisation then by name."""
+    rows = (await session.execute(_member_query(session, status))).all()
+    return [row for group in _by_name_per_org(rows) for row in group]
 
 
 async def status_workbook(
@@ -249,8 +262,17 @@ async def status_workbook(
     result = await session.stream(
         _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
     )
+    pending: list = []  # the rows of the organisation still being read
     async for batch in result.partitions(MEMBER_BATCH):
-        await asyncio.to_thread(_write_members, members, batch, t)
+        pending += batch
+        groups = list(_by_name_per_org(pending))
+        last_path = pending[-1][6]
+        pending = [row for row in pending if row[6] == last_path]
+        done = [row for group in groups[:-1] for row in group]
+        if done:
+            await asyncio.to_thread(_write_members, members, done, t)
+    if pending:
+        await asyncio.to_thread(_write_members, members, next(_by_name_per_org(pending)), t)
     await asyncio.to_thread(_write_breaches, book, status, labels, t)
     return await asyncio.to_thread(_save, book)
 

@@ -38,6 +38,7 @@ from bot.roster import (
     read_roster,
     validate,
 )
+from rules.people import name_sort_key
 from storage.models import AuditEntry, Member, Organisation, Role, RoleKind
 from storage.queries import place_org
 
@@ -440,6 +441,7 @@ MAX_LISTED = 30  # names shown per group in a preview; the rest are counted
 
 
 def _names(t: Translator, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    pairs = sorted(pairs, key=lambda pair: name_sort_key(pair[1]))
     lines = [f"  - {name} ({code})" for code, name in pairs[:MAX_LISTED]]
     if len(pairs) > MAX_LISTED:
         lines.append("  " + t("… and {count} more", count=t.number(len(pairs) - MAX_LISTED)))

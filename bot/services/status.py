@@ -28,6 +28,7 @@ from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
+from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
 from storage.models import (
     BallotRound,
@@ -420,9 +421,11 @@ async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -
                 and_(SelfReview.general_score.is_not(None), SelfReview.task_score.is_not(None)),
             ),
         )
-        .order_by(Member.full_name)
+        .order_by(Member.id)
     )
-    return [row for row in rows if _may_be_capped(row)]
+    return sorted(
+        (row for row in rows if _may_be_capped(row)), key=lambda row: name_sort_key(row.full_name)
+    )
 
 
 async def subtree_breaches(
@@ -520,7 +523,9 @@ async def subtree_breaches(
         return paths[member_id].startswith(org.path)
 
     for unit in candidates:
-        proposals = dict(sorted(groups[unit].items(), key=lambda kv: (names[kv[0]], int(kv[0]))))
+        proposals = dict(
+            sorted(groups[unit].items(), key=lambda kv: (name_sort_key(names[kv[0]]), int(kv[0])))
+        )
         for b in check_quota(
             proposals,
             rulebook,

@@ -63,15 +63,18 @@ async def test_the_secretary_names_the_committee_and_k_of_them_open_the_box(
     users = cell.users
     an = users["DV01"]
     meeting = await open_meeting(an)
-    # The default for six: the secretary and the first two others by name, two of three.
-    assert "Ban kiểm phiếu: Nguyễn Văn An, Hoàng Văn Em, Lê Văn Cường; cần 2/3" in meeting.text
+    # The default for six: the secretary and the first two others by name (given name first),
+    # two of three.
+    assert "Ban kiểm phiếu: Nguyễn Văn An, Trần Thị Bình, Lê Văn Cường; cần 2/3" in meeting.text
     await press(an, "🧮 Ban kiểm phiếu", meeting)
     assert "bỏ phiếu lại, như khi hòm phiếu giấy bị hỏng" in meeting.text  # a lost share
-    await press(an, "☑ Hoàng Văn Em", meeting)  # off
-    await press(an, "☐ Trần Thị Bình", meeting)  # on
+    await press(an, "☐ Hoàng Văn Em", meeting)  # on
+    await press(an, "☑ Hoàng Văn Em", meeting)  # off again
     await press(an, "☐ Vũ Thị Giang", meeting)  # on: four members
+    assert "3/4 ✓" in meeting.button_labels()  # four members: three of them by default
+    await press(an, "2/4", meeting)
     await press(an, "3/4", meeting)
-    assert "Ban kiểm phiếu: Lê Văn Cường, Nguyễn Văn An, Trần Thị Bình, Vũ Thị Giang; cần 3/4" in meeting.text
+    assert "Ban kiểm phiếu: Nguyễn Văn An, Trần Thị Bình, Lê Văn Cường, Vũ Thị Giang; cần 3/4" in meeting.text
     await press(an, "⬅ Quay lại", meeting)
     assert "cần 3/4 đồng chí để mở hòm phiếu" in meeting.text
 
@@ -101,7 +104,7 @@ async def test_the_secretary_names_the_committee_and_k_of_them_open_the_box(
     called = newest(users["DV06"], "Đã kết thúc bỏ phiếu ở vòng 1")
     assert "bấm “🔓 Mở hòm phiếu”" in called.text and "3/4" in called.text
     progress = newest(an, "Đã kết thúc bỏ phiếu: 6/6")
-    assert "Lê Văn Cường, Nguyễn Văn An, Trần Thị Bình, Vũ Thị Giang" in progress.text
+    assert "Nguyễn Văn An, Trần Thị Bình, Lê Văn Cường, Vũ Thị Giang" in progress.text
 
     # Two of the three needed press: still sealed; the secretary hears who has not pressed.
     first = await press(users["DV03"], UNLOCK, newest(users["DV03"], KEY_MESSAGE))

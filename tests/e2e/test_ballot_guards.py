@@ -154,7 +154,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     assert await _voted(database_url) == 1
     # The secretary's round message follows, in place.
     await until(lambda: "1/3 đã bỏ phiếu" in progress.text)
-    assert "Chưa bỏ phiếu: Lê Văn Cường, Trần Thị Bình" in progress.text
+    assert "Chưa bỏ phiếu: Trần Thị Bình, Lê Văn Cường" in progress.text  # by given name
     assert "HTXS" not in progress.text  # who, never how
     assert "hòm chưa được mở" in (await ask(an, f"/kiem_tra_phieu {code}")).text
     pointer = await ask(an, "/phieu")  # the receipt again: a reply to the receipt message

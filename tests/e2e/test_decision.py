@@ -78,7 +78,7 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
                           "Nếu không đồng ý, đồng chí có thể gửi đơn khiếu nại bằng /khieu_nai."]
     assert "HTT (Hoàn thành tốt nhiệm vụ)" in told[cuong][0]
     listing = next(m.text for m in an.messages() if m.text and m.text.startswith("Kết quả xếp loại đã quyết định"))
-    assert "1. Lê Văn Cường: HTT" in listing and "Trần Thị Bình: HTXS" in listing
+    assert "3. Lê Văn Cường: HTT" in listing and "2. Trần Thị Bình: HTXS" in listing  # by given name
     assert len([line for line in listing.splitlines() if line[:1].isdigit()]) == 4
 
     async def stored(session):
@@ -169,7 +169,7 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
         f"Năm {YEAR - back}: HTXS" for back in range(4, -1, -1)]
     assert "HTXS 5 năm liền" in mine.text  # the secretary sees their cell's
     runs = await ask(committee, "/ket_qua")
-    section = runs.text.split("Đảng viên của Đảng bộ Công ty Điện lực được xếp loại HTXS 5 năm liền (R-A5):")[1]
+    section = runs.text.split("Đảng viên của Đảng bộ Công ty Điện lực được xếp loại HTXS 5 năm liền:")[1]
     assert section.strip().splitlines() == [
         f"• Nguyễn Văn An (DV101), Chi bộ Phòng Kỹ thuật: {YEAR - 4}–{YEAR}"]
     plain = await ask(cuong, "/ket_qua")
