@@ -173,7 +173,8 @@ async def deliver(
             log.warning("a long message stopped after %d parts: %s", len(sent), type(error).__name__)
             return Outcome.SENT, sent[0]
         return await _failed(bot, db, owed, now, error)
-    message_id = sent[0] if sent else (message.message_id if message else owed.message_id)
+    # The last part's id: the one with the buttons, which a later edit changes.
+    message_id = message.message_id if message is not None else owed.message_id
     if owed.track is not None and message_id is not None:
         hook = SENT_HOOKS.get(owed.track[0])
         if hook is not None:

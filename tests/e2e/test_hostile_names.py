@@ -38,6 +38,14 @@ def texts(user) -> list[str]:
     return [m.text or m.caption or "" for m in user.messages()]
 
 
+async def next_with(user, needle: str):
+    """The user's next message containing `needle` (the ones before it are passed over)."""
+    while True:
+        message = await user.wait_message(timeout=30)
+        if needle in (message.text or ""):
+            return message
+
+
 async def walk(user) -> None:
     for command in COMMANDS:
         await user.send(command)
@@ -61,14 +69,15 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
 
     # Typed text echoed back: a date the bot cannot read.
     await secretary.send("/lich_hop")
-    await secretary.collect(quiet=0.1)
+    await secretary.wait_message()  # the calendar
     await secretary.send('<a href="https://evil.example/">mai</a> & <b>')
-    echo = (await secretary.collect(quiet=0.1))[-1]
+    echo = await secretary.wait_message()
     assert '<a href="https://evil.example/">mai</a>' in echo.text
     await secretary.send("05/12/2026 08:00")
-    await secretary.collect(quiet=0.1)
+    await next_with(secretary, "Đã đặt lịch họp")
 
     # A self-review with hostile text, submitted, opened and returned with a hostile reason.
+    deputy._msg_cursor[deputy.chat_id] = len(deputy.messages())  # the greeting was read
     await deputy.send("/kiem_diem")
     await deputy.wait_message()  # the introduction
     await fill_form(deputy, {1: '<a href="https://evil.example/">Tôi</a> & "chúng tôi" <i>'})
@@ -81,10 +90,10 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
     opened = await secretary.wait_message()
     assert '<a href="https://evil.example/">Tôi</a> & "chúng tôi" <i>' in opened.text
     await secretary.press("↩️ Trả lại để sửa", message=opened)
-    await secretary.collect(quiet=0.1)
+    await secretary.wait_message()  # the reason is asked
     await secretary.send('Viết lại <a href="https://evil.example/">phần 1</a> & <b>rõ hơn')
-    await secretary.collect(quiet=0.1)
-    notice = (await deputy.collect(quiet=0.1))[-1]
+    await secretary.wait_message()
+    notice = await next_with(deputy, "phần 1")
     assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in notice.text
     await deputy.send("/kiem_diem")  # the returned review shows the reason again
     again = "\n".join(m.text or "" for m in await deputy.collect(quiet=0.1))
