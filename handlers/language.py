@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import LOCALES, Translator
+from bot.services.menus import owe as owe_menu
 from handlers.base import Refusal, Turn, turn_handler
 from storage.models import AuditEntry
 
@@ -38,6 +39,7 @@ async def language_chosen(turn: Turn) -> None:
     if code not in LOCALES:
         raise Refusal("This button is no longer valid.")
     turn.account.chosen_locale = code
+    await owe_menu(turn.session, telegram_ids=[turn.account.telegram_id])  # the menu follows
     turn.session.add(
         AuditEntry.record(
             turn.actor, "account.language", "account", turn.account.telegram_id, locale=code
