@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, event, or_, select, update
+from sqlalchemy import bindparam, case, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -95,7 +95,7 @@ async def owe(
         update(TelegramAccount)
         .where(or_(*conditions))
         .values(menu_owed=TelegramAccount.menu_owed + 1)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)  # no loaded account reads it
     )
     _kick_after_commit(session)
 
@@ -118,6 +118,32 @@ def _kick_after_commit(session: AsyncSession) -> None:
         sync.kick()
 
     event.listen(session.sync_session, "after_commit", after_commit, once=True)
+
+
+async def _identities(
+    session: AsyncSession, accounts: Sequence[TelegramAccount]
+) -> list[tuple[TelegramAccount, Identity]]:
+    """Each account's identity, as `identify` gives it, in a few queries for the batch: the
+    members at once, and roles only for those who hold some."""
+    member_ids = [a.member_id for a in accounts if a.member_id is not None]
+    members: dict[int, Member] = {}
+    with_roles: set[int] = set()
+    for chunk in _chunks(member_ids):
+        members |= {m.id: m for m in await session.scalars(select(Member).where(Member.id.in_(chunk)))}
+        with_roles |= set(
+            await session.scalars(select(Role.member_id).where(Role.member_id.in_(chunk)).distinct())
+        )
+    found = []
+    for account in accounts:
+        member = members.get(account.member_id) if account.member_id is not None else None
+        if member is None:
+            identity = NOBODY
+        elif member.id in with_roles:
+            identity = await identify(session, account)
+        else:
+            identity = Identity(member, ())
+        found.append((account, identity))
+    return found
 
 
 def digest_of(prefix: str, commands: Sequence[tuple[str, str]]) -> str:
@@ -247,8 +273,8 @@ class MenuSync:
             ).all()
             # The counter is read before the roles: a change committed after it was read
             # leaves the counter higher than the one cleared below, so it stays owed.
-            for account in accounts:
-                wanted = self.wanted(account, await identify(session, account))
+            for account, identity in await _identities(session, accounts):
+                wanted = self.wanted(account, identity)
                 plans.append((account.telegram_id, account.menu_owed, account.menu, wanted))
         # No transaction is open from here while Telegram is called.
         done: list[tuple[int, int, str | None]] = []
@@ -295,19 +321,21 @@ class MenuSync:
     async def _record(self, done: list[tuple[int, int, str | None]], blocked: list[int]) -> None:
         if not done and not blocked:
             return
+        accounts = TelegramAccount.__table__
         async with self.db.session() as session:
-            for telegram_id, owed, shown in done:
+            if done:
                 await session.execute(
-                    update(TelegramAccount)
-                    .where(TelegramAccount.telegram_id == telegram_id)
+                    update(accounts)
+                    .where(accounts.c.telegram_id == bindparam("account"))
                     .values(
-                        menu=shown,
+                        menu=bindparam("shown"),
                         # Cleared only if nothing was owed since it was read.
                         menu_owed=case(
-                            (TelegramAccount.menu_owed == owed, 0),
-                            else_=TelegramAccount.menu_owed,
+                            (accounts.c.menu_owed == bindparam("owed"), 0),
+                            else_=accounts.c.menu_owed,
                         ),
-                    )
+                    ),
+                    [{"account": i, "owed": owed, "shown": shown} for i, owed, shown in done],
                 )
             for chunk in _chunks(blocked):
                 await session.execute(
