@@ -58,6 +58,19 @@ async def test_menus_follow_roles_language_and_a_roster_upload(tmp_path, cli_env
     menu = await _menu(fake_telegram, guest)
     assert set(menu) == EVERYONE and menu["ngon_ngu"] == "Đổi ngôn ngữ"
     assert _chat_menu_calls(fake_telegram, guest) == 0
+    # An unlinked user who chooses English gets the same commands in English, then the
+    # default menu again when they choose Vietnamese, the default menu's language.
+    await guest.send("/ngon_ngu en")
+    assert (await guest.wait_message()).text == "From now on I will write to you in English."
+    assert await _menu(fake_telegram, guest) == {
+        "start": "Start, or link your account with an invite",
+        "help": "What I can do for you",
+        "ngon_ngu": "Change language",
+    }
+    await guest.send("/ngon_ngu vi")
+    await guest.wait_message()
+    assert set(await _menu(fake_telegram, guest)) == EVERYONE
+    assert fake_telegram.my_commands(scope_type="chat", chat_id=guest.id) == []
 
     member = await _join(fake_telegram, "Cường", tokens["DV003"])
     menu = await _menu(fake_telegram, member)
@@ -72,8 +85,8 @@ async def test_menus_follow_roles_language_and_a_roster_upload(tmp_path, cli_env
 
     deputy = await _join(fake_telegram, "Bình", tokens["DV002"])
     assert set(await _menu(fake_telegram, deputy)) == MEMBER | CELL | MANAGER
-    await deputy.send("/ngon_ngu")
-    await deputy.wait_answer(await deputy.press("English", message=await deputy.wait_message()))
+    await deputy.send("/ngon_ngu en")
+    await deputy.wait_message()
     menu = await _menu(fake_telegram, deputy)
     assert set(menu) == MEMBER | CELL | MANAGER
     assert menu["ngon_ngu"] == "Change language" and menu["lich_hop"] == "Set the cell meeting date"
