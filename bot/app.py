@@ -103,8 +103,7 @@ def build_application(
         schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)
         # Menus owed by another process (the CLI's roster import) or left by a failure.
         application.job_queue.run_repeating(
-            lambda _context: menus.kick(), interval=MENU_PASS_SECONDS, first=MENU_PASS_SECONDS,
-            name="menus",
+            _kick_menus, interval=MENU_PASS_SECONDS, first=MENU_PASS_SECONDS, name="menus"
         )
 
     async def post_shutdown(application: Application) -> None:
@@ -136,6 +135,10 @@ def build_application(
     application.updater = Updater(application.bot, update_queue=queue)  # type: ignore[arg-type]
     add_handlers(application)
     return application
+
+
+async def _kick_menus(context: BotContext) -> None:
+    context.application.bot_data[MENUS_KEY].kick()
 
 
 def _wall_clock() -> dt.datetime:
