@@ -118,9 +118,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.ROLE, Action.SET_PLAN),
 )
 
-# Things done without a command, listed in /help for whom they concern.
+
 @dataclass(frozen=True)
 class Tip:
+    """Something done without a command, listed in /help for whom it concerns."""
+
     text: str  # msgid
     audience: Audience
     action: Action | None = None

@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, event, or_, select, update
+from sqlalchemy import bindparam, case, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -89,15 +89,17 @@ async def owe(
         )
         for chunk in _chunks(org_codes)
     ]
-    if not conditions:
-        return
-    await session.execute(
-        update(TelegramAccount)
-        .where(or_(*conditions))
-        .values(menu_owed=TelegramAccount.menu_owed + 1)
-        .execution_options(synchronize_session=False)  # no loaded account reads it
-    )
-    _kick_after_commit(session)
+    # One statement per chunk, so that no statement outgrows the database's parameter limit
+    # (an account named twice is owed twice: harmless, the counter only says "something").
+    for condition in conditions:
+        await session.execute(
+            update(TelegramAccount)
+            .where(condition)
+            .values(menu_owed=TelegramAccount.menu_owed + 1)
+            .execution_options(synchronize_session=False)  # no loaded account reads it
+        )
+    if conditions:
+        _kick_after_commit(session)
 
 
 # The running bot's MenuSync for each database engine, so that `owe()` can wake it after the
