@@ -47,7 +47,9 @@ def _chat_menu_calls(fake, user) -> int:
     )
 
 
-async def test_menus_follow_roles_language_and_a_roster_upload(tmp_path, cli_env, bot, fake_telegram):
+async def test_menus_follow_roles_language_and_roster_imports(
+    tmp_path, cli_env, bot, fake_telegram, database_url
+):
     # Bình starts as the cell's deputy secretary; the cell secretary's upload will remove that.
     tokens = await _setup(tmp_path, cli_env, ROLES + [["DV002", "CB01", "Phó bí thư"]])
 
@@ -108,17 +110,10 @@ async def test_menus_follow_roles_language_and_a_roster_upload(tmp_path, cli_env
     assert set(await _menu(fake_telegram, secretary)) == MEMBER | CELL | MANAGER
 
 
-async def test_menus_owed_by_the_cli_are_set_after_a_restart(
-    tmp_path, cli_env, bot, fake_telegram, database_url
-):
-    tokens = await _setup(tmp_path, cli_env, ROLES)
-    secretary = await _join(fake_telegram, "An", tokens["DV001"])
-    assert set(await _menu(fake_telegram, secretary)) == MEMBER | CELL | MANAGER
-    await bot.stop()
-
     # While the bot is down, the operator's import takes An's role away. An account of a
     # user who never started the bot (seen only in a group) is owed a menu too: it is skipped,
-    # since Telegram refuses a chat it does not know.
+    # since Telegram refuses a chat it does not know. The restart loses neither.
+    await bot.stop()
     path = roster_workbook(tmp_path / "ds2.xlsx", orgs=ORGS, members=MEMBERS, roles=ROLES[1:])
     result = await run_cli("import-roster", str(path), env=cli_env)
     assert result.code == 0, result.err
@@ -127,9 +122,9 @@ async def test_menus_owed_by_the_cli_are_set_after_a_restart(
     async with db.session() as session:
         session.add(TelegramAccount(telegram_id=never_started.id, failed_invites=0, menu_owed=1))
     await db.dispose()
-
     await bot.start()
     assert set(await _menu(fake_telegram, secretary)) == MEMBER
+    assert set(await _menu(fake_telegram, upper)) == MEMBER | CELL | MANAGER | DECIDING
     assert _chat_menu_calls(fake_telegram, never_started) == 0
     db = Database(database_url)
     async with db.session() as session:
@@ -137,4 +132,3 @@ async def test_menus_owed_by_the_cli_are_set_after_a_restart(
         assert account.menu_owed == 0 and account.menu is not None
         assert (await session.get(TelegramAccount, never_started.id)).menu_owed == 1
     await db.dispose()
-
