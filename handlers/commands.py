@@ -23,6 +23,18 @@ class Audience(enum.Enum):
     ROLE = "role"  # a role that allows the command's action, on any organisation
     CELL_ROLE = "cell_role"  # such a role held on a cell (chi bộ)
     DECIDING_ROLE = "deciding_role"  # such a role held on a deciding level (DOMAIN §1 step 6)
+    # The same audiences by whom they are without an action of their own (see TYPICAL).
+    INVITER = "role"  # secretary, deputy, committee member or organising office
+    CELL_SECRETARY = "cell_role"  # secretary or deputy of a chi bộ
+    DECIDER = "deciding_role"  # a deciding role on a grassroots committee or grassroots cell
+
+
+# The action that stands for a role-bound audience when no command names one.
+TYPICAL = {
+    Audience.ROLE: Action.INVITE,
+    Audience.CELL_ROLE: Action.RUN_MEETING,
+    Audience.DECIDING_ROLE: Action.DECIDE,
+}
 
 
 @dataclass(frozen=True)
@@ -31,12 +43,12 @@ class CommandSpec:
     description: str  # msgid, short: shown in Telegram's command menu
     help: str  # msgid, one line in /help
     audience: Audience
-    action: Action | None = None  # the permission a role-bound audience needs
+    # The permission a role-bound audience needs (its TYPICAL action if none is named).
+    action: Action | None = None
 
     def __post_init__(self) -> None:
-        role_bound = self.audience not in (Audience.EVERYONE, Audience.MEMBER)
-        if role_bound != (self.action is not None):
-            raise ValueError(f"/{self.name}: a role-bound command names its action, others none")
+        if self.action is not None and self.audience in (Audience.EVERYONE, Audience.MEMBER):
+            raise ValueError(f"/{self.name}: only a role-bound command names an action")
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -140,14 +152,15 @@ TIPS = (
 )
 
 
-def reaches(audience: Audience, action: Action | None, identity: Identity) -> bool:
+def reaches(audience: Audience, identity: Identity, action: Action | None = None) -> bool:
+    """Whether `identity` is in the audience: for a role-bound one, holds a role that allows
+    `action` (the audience's typical action if none is given) where the audience says."""
     match audience:
         case Audience.EVERYONE:
             return True
         case Audience.MEMBER:
             return identity.is_member
-    assert action is not None
-    grants = grants_for(identity.grants, action)
+    grants = grants_for(identity.grants, action or TYPICAL[audience])
     match audience:
         case Audience.CELL_ROLE:
             return any(g.org_is_cell for g in grants)
@@ -158,12 +171,12 @@ def reaches(audience: Audience, action: Action | None, identity: Identity) -> bo
 
 def commands_for(identity: Identity) -> list[CommandSpec]:
     """The commands this person may use, in the declared order."""
-    return [spec for spec in COMMANDS if reaches(spec.audience, spec.action, identity)]
+    return [spec for spec in COMMANDS if reaches(spec.audience, identity, spec.action)]
 
 
 def help_lines(t: Translator, identity: Identity) -> list[str]:
     lines = [t(spec.help) for spec in commands_for(identity)]
-    lines += [t(tip.text) for tip in TIPS if reaches(tip.audience, tip.action, identity)]
+    lines += [t(tip.text) for tip in TIPS if reaches(tip.audience, identity, tip.action)]
     return lines
 
 
