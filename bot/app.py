@@ -6,7 +6,7 @@ import datetime as dt
 import html
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import NetworkError, TimedOut
 from telegram.ext import (
@@ -31,6 +31,7 @@ from bot.intake import (
 )
 from bot.jobs import schedule_monitor
 from bot.services import Services
+from bot.services.menus import MenuSync
 from conversations import engine, self_review
 from handlers import (
     appeal,
@@ -47,7 +48,7 @@ from handlers import (
     start,
     status,
 )
-from handlers.commands import COMMANDS
+from handlers.commands import declaration_digest, menu
 from storage.db import Database
 from storage.models import TelegramAccount
 
@@ -58,16 +59,8 @@ RATE_LIMIT_RETRIES = 5
 # What the bot takes from Telegram: messages (and their edits: a corrected piece of a
 # self-review replaces the piece) and button presses.
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-
-
-async def register_commands(application: Application, default_locale: str) -> None:
-    """setMyCommands in Vietnamese and English (and the default locale for everyone else)."""
-    for language_code, locale in (("", default_locale), ("vi", "vi"), ("en", "en")):
-        t = Translator(locale)
-        commands = [BotCommand(spec.name, t(spec.description)) for spec in COMMANDS]
-        await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language_code or None
-        )
+MENUS_KEY = "menus"
+MENU_PASS_SECONDS = 300  # how often menus owed by the CLI are looked for
 
 
 def build_application(
@@ -85,7 +78,17 @@ def build_application(
             await services.db.migrate()
         services.bot_username = application.bot.username
         install_services(application, services)
-        await register_commands(application, settings.default_locale)
+        # Command menus: the default one, then each person's, owed ones set in the background.
+        menus = MenuSync(
+            application.bot,
+            services.db,
+            menu_for=menu,
+            declaration=declaration_digest(),
+            default_locale=settings.default_locale,
+            clock=services.now,
+        )
+        application.bot_data[MENUS_KEY] = menus
+        await menus.start()
         # What a crash left: messages owed are delivered, then stored updates handled,
         # before anything new is fetched.
         await forget_old(services.db, _wall_clock() - KEEP_HANDLED)
@@ -97,8 +100,15 @@ def build_application(
         if recovered or replayed:
             log.info("start-up: %s owed messages delivered, %s updates to handle", recovered, replayed)
         schedule_monitor(application, settings.tz)  # the deadline monitor (bot/jobs.py)
+        # Menus owed by another process (the CLI's roster import) or left by a failure.
+        application.job_queue.run_repeating(
+            _kick_menus, interval=MENU_PASS_SECONDS, first=MENU_PASS_SECONDS, name="menus"
+        )
 
     async def post_shutdown(application: Application) -> None:
+        menus = application.bot_data.pop(MENUS_KEY, None)
+        if menus is not None:
+            await menus.close()
         await services.db.dispose()
 
     defaults = Defaults(
@@ -124,6 +134,10 @@ def build_application(
     application.updater = Updater(application.bot, update_queue=queue)  # type: ignore[arg-type]
     add_handlers(application)
     return application
+
+
+async def _kick_menus(context: BotContext) -> None:
+    context.application.bot_data[MENUS_KEY].kick()
 
 
 def _wall_clock() -> dt.datetime:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -16,15 +17,64 @@ from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from storage.db import Database
 
 EXIT_USAGE = 2
-TOKEN_HELP = (
+TOKEN_HELP = N_(
     "BOT_TOKEN is missing or malformed.\n"
     "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
     "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
 )
+TOKEN_REFUSED = N_("Telegram refused BOT_TOKEN.")
+
+# argparse's own words (Python's argparse module), said in the CLI's language: see
+# argparse_speaks(). A Python whose argparse words them differently shows those in English.
+ARGPARSE_TEXTS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("the following arguments are required: %s"),
+    N_("one of the arguments %s is required"),
+    N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("expected one argument"),
+    N_("expected at most one argument"),
+    N_("expected at least one argument"),
+    N_("expected %s argument"),
+    N_("expected %s arguments"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"),
+    N_("ignored explicit argument %r"),
+    N_("unknown parser %(parser_name)r (choices: %(choices)s)"),
+    N_("can't open '%(filename)s': %(error)s"),
+)
+
+
+def cli_translator() -> Translator:
+    """The CLI's language: the settings' default locale (BOT_DEFAULT_LOCALE, Vietnamese unless
+    set), for its help and its errors as for its output; Vietnamese if the settings are wrong."""
+    try:
+        settings = load_settings(require_token=False)
+    except SettingsError:
+        return Translator("vi")
+    return Translator(settings.default_locale, settings.tz)
+
+
+@contextlib.contextmanager
+def argparse_speaks(t: Translator):
+    """argparse's own words (usage, options, its errors) through the catalogs meanwhile."""
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._ = t.gettext  # type: ignore[attr-defined]
+    argparse.ngettext = lambda one, many, n: t.gettext(one if n == 1 else many)
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
 
 
 class RedactingFilter(logging.Filter):
@@ -55,7 +105,8 @@ def _settings(require_token: bool) -> Settings:
     try:
         return load_settings(require_token=require_token)
     except SettingsError as error:
-        sys.stderr.write(TOKEN_HELP if str(error) == "token" else f"{error}\n")
+        t = cli_translator()
+        sys.stderr.write(t(TOKEN_HELP) if str(error) == "token" else f"{error}\n")
         raise SystemExit(EXIT_USAGE) from None
 
 
@@ -66,7 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging(settings.bot_token)
     try:
         if not asyncio.run(_token_accepted(settings)):
-            sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
+            t = Translator(settings.default_locale)
+            sys.stderr.write(t(TOKEN_REFUSED) + " " + t(TOKEN_HELP))
             return EXIT_USAGE
     except TelegramError as error:
         t = Translator(settings.default_locale)
@@ -79,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isascii() or not port.isdigit():
-        print("--listen takes HOST:PORT, for example 127.0.0.1:8443", file=sys.stderr)
+        t = Translator(settings.default_locale)
+        print(t("--listen takes HOST:PORT, for example 127.0.0.1:8443"), file=sys.stderr)
         return EXIT_USAGE
     # Telegram sends the secret with every update; a new one each start is enough.
     application.run_webhook(
@@ -187,7 +240,7 @@ async def _invite(settings: Settings, org_code: str, out: str | None) -> int:
         async with Bot(settings.bot_token, base_url=settings.api_base_url) as bot:
             username = bot.username
     except InvalidToken:
-        sys.stderr.write("Telegram refused BOT_TOKEN. " + TOKEN_HELP)
+        sys.stderr.write(t(TOKEN_REFUSED) + " " + t(TOKEN_HELP))
         return EXIT_USAGE
     except TelegramError as error:
         print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
@@ -230,7 +283,8 @@ def _date(text: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%d/%m/%Y").date()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected dd/mm/yyyy") from None
+        t = cli_translator()
+        raise argparse.ArgumentTypeError(t("{text}: expected dd/mm/yyyy", text=repr(text))) from None
 
 
 def cmd_cycle_create(args: argparse.Namespace) -> int:
@@ -302,7 +356,8 @@ def _setting(text: str) -> tuple[str, object]:
     """KEY=VALUE for a rulebook setting (issue 5): an integer, none, true/false or a word."""
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+        t = cli_translator()
+        raise argparse.ArgumentTypeError(t("{text}: expected KEY=VALUE", text=repr(text)))
     word = value.strip().lower()
     parsed: object = value.strip()
     if word in ("none", "null", "không"):
@@ -319,7 +374,8 @@ def _setting(text: str) -> tuple[str, object]:
 def _deadline(text: str) -> tuple[str, dt.date]:
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=dd/mm/yyyy")
+        t = cli_translator()
+        raise argparse.ArgumentTypeError(t("{text}: expected KEY=dd/mm/yyyy", text=repr(text)))
     return key.strip(), _date(value.strip())
 
 
@@ -390,81 +446,95 @@ async def _cycle_list(settings: Settings) -> int:
         await db.dispose()
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(t: Translator | None = None) -> argparse.ArgumentParser:
+    """The command line; its help in `t`'s language (the CLI's, see cli_translator())."""
+    t = t or cli_translator()
     root = argparse.ArgumentParser(
-        prog="kiemdiem", description="Kiểm điểm, đánh giá, xếp loại đảng viên"
+        prog="kiemdiem", description=t("Review and quality rating of party members")
     )
-    sub = root.add_subparsers(dest="command", required=True)
+    sub = root.add_subparsers(dest="command", required=True, metavar=t("COMMAND"))
     run = sub.add_parser(
-        "run", help="migrate the database, then run the bot (long polling, or a webhook)"
+        "run", help=t("migrate the database, then run the bot (long polling, or a webhook)")
     )
     run.add_argument(
         "--webhook",
         metavar="URL",
-        help="receive updates at this public HTTPS URL (behind a reverse proxy) instead of "
-        "long polling",
+        help=t(
+            "receive updates at this public HTTPS URL (behind a reverse proxy) instead of "
+            "long polling"
+        ),
     )
     run.add_argument(
         "--listen",
         metavar="HOST:PORT",
         default="127.0.0.1:8443",
-        help="where the webhook server listens (default 127.0.0.1:8443)",
+        help=t("where the webhook server listens (default 127.0.0.1:8443)"),
     )
     run.set_defaults(fn=cmd_run)
-    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+    sub.add_parser("migrate", help=t("bring the database schema up to date")).set_defaults(
         fn=cmd_migrate
     )
-    template = sub.add_parser("roster-template", help="write an empty roster spreadsheet")
-    template.add_argument("file")
+    template = sub.add_parser("roster-template", help=t("write an empty roster spreadsheet"))
+    template.add_argument("file", metavar=t("FILE"), help=t("the .xlsx file to write"))
     template.set_defaults(fn=cmd_roster_template)
     importer = sub.add_parser(
-        "import-roster", help="import organisations and members (.xlsx or .csv)"
+        "import-roster", help=t("import organisations and members (.xlsx or .csv)")
     )
-    importer.add_argument("files", nargs="+")
+    importer.add_argument(
+        "files", nargs="+", metavar=t("FILE"), help=t("an .xlsx file, or .csv files, one per sheet")
+    )
     importer.set_defaults(fn=cmd_import_roster)
-    invite = sub.add_parser("invite", help="personal invite links for members without an account")
+    invite = sub.add_parser("invite", help=t("personal invite links for members without an account"))
     invite.add_argument(
-        "--org", required=True, help="organisation code; its whole subtree is covered"
+        "--org", required=True, help=t("organisation code; its whole subtree is covered")
     )
-    invite.add_argument("--out", help="write an .xlsx instead of printing")
+    invite.add_argument("--out", help=t("write an .xlsx instead of printing"))
     invite.set_defaults(fn=cmd_invite)
-    cycle = sub.add_parser("cycle", help="the year's review plans").add_subparsers(
-        dest="cycle", required=True
+    cycle = sub.add_parser("cycle", help=t("the year's review plans")).add_subparsers(
+        dest="cycle", required=True, metavar=t("COMMAND")
     )
-    create = cycle.add_parser("create", help="open the year's plan for an organisation's subtree")
-    create.add_argument("--org", required=True, help="organisation code")
-    create.add_argument("--year", required=True, type=int)
-    create.add_argument("--rulebook", required=True, choices=["qd366-2025", "hd21-2019"])
+    create = cycle.add_parser("create", help=t("open the year's plan for an organisation's subtree"))
+    create.add_argument("--org", required=True, help=t("organisation code"))
+    create.add_argument("--year", required=True, type=int, help=t("the year under review"))
     create.add_argument(
-        "--finish-by", required=True, type=_date, help="dd/mm/yyyy: reviews and ratings done"
+        "--rulebook", required=True, choices=["qd366-2025", "hd21-2019"],
+        help=t("the rules the review follows"),
     )
     create.add_argument(
-        "--report-by", required=True, type=_date, help="dd/mm/yyyy: results reported upward"
+        "--finish-by", required=True, type=_date, help=t("dd/mm/yyyy: reviews and ratings done")
+    )
+    create.add_argument(
+        "--report-by", required=True, type=_date, help=t("dd/mm/yyyy: results reported upward")
     )
     create.add_argument(
         "--set", action="append", type=_setting, metavar="KEY=VALUE",
-        help="change a rulebook setting, e.g. htxs_quota_percent=15 (repeatable)",
+        help=t("change a rulebook setting, e.g. htxs_quota_percent=15 (repeatable)"),
     )
     create.add_argument(
         "--deadline", action="append", type=_deadline, metavar="KEY=dd/mm/yyyy",
-        help="a plan deadline (R-D5), e.g. grassroots_done=20/12/2026 (repeatable)",
+        help=t("a deadline of the plan, e.g. grassroots_done=20/12/2026 (repeatable)"),
     )
     create.set_defaults(fn=cmd_cycle_create)
     deadline = cycle.add_parser(
-        "deadline", help="a unit under a plan sets earlier deadlines for itself (R-D5)"
+        "deadline", help=t("a unit under a plan sets earlier deadlines for itself")
     )
-    deadline.add_argument("--org", required=True, help="organisation code")
-    deadline.add_argument("--year", required=True, type=int)
-    deadline.add_argument("deadlines", nargs="+", type=_deadline, metavar="KEY=dd/mm/yyyy")
+    deadline.add_argument("--org", required=True, help=t("organisation code"))
+    deadline.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
+    deadline.add_argument(
+        "deadlines", nargs="+", type=_deadline, metavar="KEY=dd/mm/yyyy",
+        help=t("a deadline and its new, earlier date"),
+    )
     deadline.set_defaults(fn=cmd_cycle_deadline)
-    cycle.add_parser("list", help="list the plans").set_defaults(fn=cmd_cycle_list)
+    cycle.add_parser("list", help=t("list the plans")).set_defaults(fn=cmd_cycle_list)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     # Opt in to PTB 22's timedelta retry_after now rather than at its next major version.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
-    args = parser().parse_args(argv)
+    t = cli_translator()
+    with argparse_speaks(t):
+        args = parser(t).parse_args(argv)
     return args.fn(args)
 
 

@@ -1,23 +1,40 @@
-"""The bot's commands: one list feeds setMyCommands, /help and the greeting."""
+"""The bot's commands, declared once: each says who it reaches, and that one declaration feeds
+/help, the greeting, the default menu and every person's own menu (bot/services/menus.py).
+
+Who a role-bound command reaches comes from the policy table (bot/permissions.py): a command
+names the action it performs, and reaches whoever holds a role that allows that action (on a
+cell, or on a deciding level, where the command is about one)."""
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 
-from bot.i18n import N_, Translator
-from bot.permissions import Action, grants_for
+from bot.i18n import LOCALES, N_, Translator
+from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
 from handlers import ballot_texts, plan_texts, status_texts
-from storage.models import RoleKind
 
 
 class Audience(enum.Enum):
-    EVERYONE = "everyone"
+    EVERYONE = "everyone"  # whoever writes to the bot, linked or not
     MEMBER = "member"  # a linked party member
-    INVITER = "inviter"  # secretary, deputy, committee member or organising office
-    CELL_SECRETARY = "cell_secretary"  # secretary or deputy of a chi bộ
-    DECIDER = "decider"  # holds a deciding role on a grassroots committee or grassroots cell
+    ROLE = "role"  # a role that allows the command's action, on any organisation
+    CELL_ROLE = "cell_role"  # such a role held on a cell (chi bộ)
+    DECIDING_ROLE = "deciding_role"  # such a role held on a deciding level (DOMAIN §1 step 6)
+    # The same audiences by whom they are without an action of their own (see TYPICAL).
+    INVITER = "role"  # secretary, deputy, committee member or organising office
+    CELL_SECRETARY = "cell_role"  # secretary or deputy of a chi bộ
+    DECIDER = "deciding_role"  # a deciding role on a grassroots committee or grassroots cell
+
+
+# The action that stands for a role-bound audience when no command names one.
+TYPICAL = {
+    Audience.ROLE: Action.INVITE,
+    Audience.CELL_ROLE: Action.RUN_MEETING,
+    Audience.DECIDING_ROLE: Action.DECIDE,
+}
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,12 @@ class CommandSpec:
     description: str  # msgid, short: shown in Telegram's command menu
     help: str  # msgid, one line in /help
     audience: Audience
+    # The permission a role-bound audience needs (its TYPICAL action if none is named).
+    action: Action | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.audience in (Audience.EVERYONE, Audience.MEMBER):
+            raise ValueError(f"/{self.name}: only a role-bound command names an action")
 
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -39,6 +62,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "help",
         N_("What I can do for you"),
         N_("/help: what you can do here"),
+        Audience.EVERYONE,
+    ),
+    CommandSpec(
+        "huy",
+        N_("Stop what you are doing"),
+        N_("/huy: stop what you are doing (a form, a reason, a choice); what you saved is kept"),
         Audience.EVERYONE,
     ),
     CommandSpec(
@@ -63,7 +92,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "lich_hop",
         N_("Set the cell meeting date"),
         N_("/lich_hop: set the date and time of the cell's review meeting"),
-        Audience.CELL_SECRETARY,
+        Audience.CELL_ROLE,
+        Action.SCHEDULE_MEETING,
     ),
     CommandSpec(
         "kiem_diem_chi_bo",
@@ -72,7 +102,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
             "/kiem_diem_chi_bo [code]: who has submitted, who is late or looks copied; "
             "read, return for revision, or download them as Word files"
         ),
-        Audience.CELL_SECRETARY,
+        Audience.CELL_ROLE,
+        Action.READ_REVIEWS,
     ),
     CommandSpec(
         "moi",
@@ -81,50 +112,93 @@ COMMANDS: tuple[CommandSpec, ...] = (
             "/moi [code]: personal invite links for the members of your organisation "
             "(or of a unit under it, by its code) who have not linked their account yet"
         ),
-        Audience.INVITER,
+        Audience.ROLE,
+        Action.INVITE,
     ),
     # The secret ballot: msgids in the "ballot" gettext domain (handlers/ballot_texts.py).
-    CommandSpec("hop", *ballot_texts.HOP, Audience.CELL_SECRETARY),
-    CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_SECRETARY),
+    CommandSpec("hop", *ballot_texts.HOP, Audience.CELL_ROLE, Action.RUN_MEETING),
+    CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_ROLE, Action.RUN_BALLOT),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
     CommandSpec("kiem_tra_phieu", *ballot_texts.KIEM_TRA_PHIEU, Audience.MEMBER),
     # Status, decisions, appeals: msgids in the "status" domain (handlers/status_texts.py).
     CommandSpec("tinh_trang", *status_texts.TINH_TRANG, Audience.MEMBER),
-    CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.INVITER),
-    CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.INVITER),
-    CommandSpec("quyet_dinh", *status_texts.QUYET_DINH, Audience.DECIDER),
-    CommandSpec("xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.DECIDER),
+    CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.ROLE, Action.VIEW_STATUS),
+    CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.ROLE, Action.VIEW_STATUS),
+    CommandSpec(
+        "quyet_dinh", *status_texts.QUYET_DINH, Audience.DECIDING_ROLE, Action.DECIDE
+    ),
+    CommandSpec(
+        "xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.DECIDING_ROLE, Action.DECIDE
+    ),
     CommandSpec("khieu_nai", *status_texts.KHIEU_NAI, Audience.MEMBER),
     CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
     # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
-    CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.INVITER),
+    CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.ROLE, Action.SET_PLAN),
 )
 
-# Things done without a command, listed in /help for whom they concern.
-CELL_SECRETARY_TIPS = (
-    N_(
-        "Send me the roster spreadsheet (.xlsx) of your cell to add or update its members: "
-        "I show what would change and apply it only when you confirm"
+
+@dataclass(frozen=True)
+class Tip:
+    """Something done without a command, listed in /help for whom it concerns."""
+
+    text: str  # msgid
+    audience: Audience
+    action: Action | None = None
+
+
+TIPS = (
+    Tip(
+        N_(
+            "Send me the roster spreadsheet (.xlsx) of your cell to add or update its members: "
+            "I show what would change and apply it only when you confirm"
+        ),
+        Audience.CELL_ROLE,
+        Action.IMPORT_ROSTER,
     ),
 )
 
 
-def reaches(audience: Audience, identity: Identity) -> bool:
+def reaches(audience: Audience, identity: Identity, action: Action | None = None) -> bool:
+    """Whether `identity` is in the audience: for a role-bound one, holds a role that allows
+    `action` (the audience's typical action if none is given) where the audience says."""
     match audience:
         case Audience.EVERYONE:
             return True
         case Audience.MEMBER:
             return identity.is_member
-        case Audience.INVITER:
-            return identity.is_manager
-        case Audience.CELL_SECRETARY:
-            return identity.holds_on_cell(RoleKind.SECRETARY, RoleKind.DEPUTY)
-        case Audience.DECIDER:
-            return any(g.org_decides for g in grants_for(identity.grants, Action.DECIDE))
+    grants = grants_for(identity.grants, action or TYPICAL[audience])
+    match audience:
+        case Audience.CELL_ROLE:
+            return any(g.org_is_cell for g in grants)
+        case Audience.DECIDING_ROLE:
+            return any(g.org_decides for g in grants)
+    return bool(grants)
+
+
+def commands_for(identity: Identity) -> list[CommandSpec]:
+    """The commands this person may use, in the declared order."""
+    return [spec for spec in COMMANDS if reaches(spec.audience, identity, spec.action)]
 
 
 def help_lines(t: Translator, identity: Identity) -> list[str]:
-    lines = [t(spec.help) for spec in COMMANDS if reaches(spec.audience, identity)]
-    if reaches(Audience.CELL_SECRETARY, identity):
-        lines += [t(tip) for tip in CELL_SECRETARY_TIPS]
+    lines = [t(spec.help) for spec in commands_for(identity)]
+    lines += [t(tip.text) for tip in TIPS if reaches(tip.audience, identity, tip.action)]
     return lines
+
+
+def menu(t: Translator, identity: Identity) -> list[tuple[str, str]]:
+    """(command, description) pairs of this person's Telegram menu, in their language."""
+    return [(spec.name, t(spec.description)) for spec in commands_for(identity)]
+
+
+def declaration_digest() -> str:
+    """A digest of everything a menu is made of: the commands, whom they reach, the policy
+    behind them and their descriptions in every language. A release that changes any of it
+    has a new digest, and every menu set before is updated at start-up."""
+    parts: list[str] = []
+    for spec in COMMANDS:
+        roles = sorted(POLICY[spec.action]) if spec.action else []
+        parts.append(f"{spec.name}|{spec.audience.value}|{spec.action}|{','.join(roles)}")
+        parts += [Translator(locale)(spec.description) for locale in LOCALES]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
+

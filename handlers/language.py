@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import LOCALES, Translator
+from bot.services.menus import owe as owe_menu
 from handlers.base import Refusal, Turn, turn_handler
 from storage.models import AuditEntry
 
@@ -29,6 +30,13 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
 
 @turn_handler()
 async def choose_language(turn: Turn) -> None:
+    """/ngon_ngu shows the choice; /ngon_ngu vi or /ngon_ngu en makes it at once."""
+    args = turn.context.args or []
+    code = args[0].strip().lower() if len(args) == 1 else ""
+    if code in LOCALES:
+        await _choose(turn, code)
+        await turn.reply(turn.t("From now on I will write to you in English."))
+        return
     await turn.reply(turn.t("Choose your language:"), reply_markup=language_keyboard(turn.t.locale))
 
 
@@ -37,18 +45,24 @@ async def language_chosen(turn: Turn) -> None:
     code = turn.query.data.removeprefix(CALLBACK_PREFIX)
     if code not in LOCALES:
         raise Refusal("This button is no longer valid.")
+    await _choose(turn, code)
+    await turn.answer(turn.t("Language: {language}", language=LANGUAGE_LABELS[code]))
+    await turn.edit(
+        turn.t("From now on I will write to you in English."),
+        reply_markup=None,
+    )
+
+
+async def _choose(turn: Turn, code: str) -> None:
+    """The account's language from now on; its command menu follows (bot/services/menus.py)."""
     turn.account.chosen_locale = code
     turn.session.add(
         AuditEntry.record(
             turn.actor, "account.language", "account", turn.account.telegram_id, locale=code
         )
     )
+    await owe_menu(turn.session, telegram_ids=[turn.account.telegram_id])
     turn.t = Translator(code, turn.t.timezone)
-    await turn.answer(turn.t("Language: {language}", language=LANGUAGE_LABELS[code]))
-    await turn.edit(
-        turn.t("From now on I will write to you in English."),
-        reply_markup=None,
-    )
 
 
 HANDLERS = [

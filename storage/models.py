@@ -182,6 +182,11 @@ class TelegramAccount(Base):
     linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     failed_invites: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_invite_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The command menu of this chat (bot/services/menus.py): a digest of what setMyCommands
+    # last set for it (None: none of its own, the default menu shows), and how many changes
+    # since then may alter it (0: up to date). Kept here so a restart loses no menu update.
+    menu: Mapped[str | None] = mapped_column(String(40))
+    menu_owed: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     member: Mapped[Member | None] = relationship()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
 from storage.models import AuditEntry, InviteToken, Member, Organisation, TelegramAccount
 from storage.queries import subtree_range
@@ -132,6 +133,7 @@ async def redeem(
     account.linked_at = now
     account.failed_invites = 0
     account.last_failed_invite_at = None
+    await owe_menu(session, telegram_ids=[account.telegram_id])  # their roles' menu, after the commit
     session.add(
         AuditEntry.record(
             f"tg:{account.telegram_id}",

@@ -38,6 +38,7 @@ from bot.roster import (
     read_roster,
     validate,
 )
+from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
 from storage.models import AuditEntry, Member, Organisation, Role, RoleKind
 from storage.queries import place_org
@@ -189,8 +190,12 @@ async def apply_roster(
                 diff.members_missing.append((member.code, member.full_name))
     if not dry_run:
         await session.flush()
-    await _apply_roles(session, roster, orgs, members, diff, dry_run)
+    role_changes = await _apply_roles(session, roster, orgs, members, diff, dry_run)
     if not dry_run:
+        # Menus follow roles: those whose roles changed, who moved, or who hold a role on a
+        # changed organisation. Set by the bot after the commit (bot/services/menus.py).
+        moved = {c.code for c in diff.members_changed if {"org_code", "temporary_org_code"} & set(c.fields)}
+        await owe_menu(session, member_codes=role_changes | moved, org_codes=diff.orgs_changed)
         session.add(
             AuditEntry.record(
                 actor,
@@ -281,11 +286,13 @@ async def _apply_member(
 
 async def _apply_roles(
     session, roster: Roster, orgs, members, diff: RosterDiff, dry_run: bool
-) -> None:
-    """Roles of the organisations the file covers become exactly the file's roles."""
+) -> set[str]:
+    """Roles of the organisations the file covers become exactly the file's roles; returns
+    the codes of the members whose roles changed."""
     covered = {r.org_code for r in roster.roles} | {o.code for o in roster.orgs}
     wanted = {(r.member_code, r.org_code, r.role) for r in roster.roles}
     existing = set()
+    changed: set[str] = set()
     covered_ids = [orgs[c].id for c in covered if c in orgs and orgs[c].id is not None]
     if covered_ids:
         rows = await session.execute(
@@ -298,15 +305,18 @@ async def _apply_roles(
             existing.add((member_code, org_code, role))
             if (member_code, org_code, role) not in wanted:
                 diff.roles_removed += 1
+                changed.add(member_code)
                 if not dry_run:
                     await session.execute(delete(Role).where(Role.id == role_id))
     for member_code, org_code, role in sorted(wanted - existing):
         diff.roles_added += 1
+        changed.add(member_code)
         if not dry_run:
             member = members.get(member_code) or await session.scalar(
                 select(Member).where(Member.code == member_code)
             )
             session.add(Role(member_id=member.id, org_id=orgs[org_code].id, role=role))
+    return changed
 
 
 # Why a cell secretary's file reaches outside their cell: one error per row, located like the

@@ -661,6 +661,20 @@ class FakeTelegram:
                     chat_id: int | None = None, user_id: int | None = None) -> list[dict]:
         return list(self.commands.get(((scope_type, chat_id, user_id), language_code), []))
 
+    def menu(self, user: FakeUser) -> list[dict]:
+        """The command menu ``user`` sees in their private chat with the bot, chosen as
+        Telegram does (core.telegram.org/bots/features#determining-list-of-commands): the
+        first scope with commands among the chat's, all private chats', the default, each
+        first for the user's language and then for every language."""
+        lang = (user.language_code or "")[:2].lower()
+        for scope in (("chat", user.id, None), ("all_private_chats", None, None),
+                      ("default", None, None)):
+            for language in ([lang] if lang else []) + [""]:
+                found = self.commands.get((scope, language))
+                if found:
+                    return list(found)
+        return []
+
     def menu_button(self, chat_id: int | None = None) -> dict:
         if chat_id is not None and self._chats.get(chat_id) and self._chats[chat_id].menu_button:
             return dict(self._chats[chat_id].menu_button)  # type: ignore[arg-type]
@@ -1361,8 +1375,11 @@ class FakeTelegram:
         if t in ("chat", "chat_administrators", "chat_member"):
             chat_id = scope.get("chat_id")
             chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
-            if chat is None:
+            # A user who never started the bot is a chat the bot cannot know, as for getChat.
+            if chat is None or (chat.user is not None and not chat.user.started):
                 raise ApiError(400, "Bad Request: chat not found")
+            if chat.user is not None and t != "chat":
+                raise ApiError(400, "Bad Request: fake: a private chat has no administrators or members")
             if t == "chat_member":
                 uid = scope.get("user_id")
                 if uid not in self._users:

@@ -431,6 +431,37 @@ async def test_commands_and_menu(bot: Bot, fake_telegram: FakeTelegram, alice):
     assert fake_telegram.menu_button(alice.id) == {"type": "commands"}
 
 
+
+@pytest.mark.allow_refused
+async def test_a_chats_menu_is_chosen_as_telegram_does(bot: Bot, fake_telegram: FakeTelegram, alice):
+    from telegram import (
+        BotCommandScopeAllPrivateChats,
+        BotCommandScopeChat,
+        BotCommandScopeChatMember,
+    )
+    english = fake_telegram.user("Eve", language_code="en-GB")
+    await english.send("/start")
+    assert fake_telegram.menu(alice) == []
+    await bot.set_my_commands([("start", "Start")])  # default scope, every language
+    assert [c["command"] for c in fake_telegram.menu(alice)] == ["start"]
+    await bot.set_my_commands([("help", "Trợ giúp")], scope=BotCommandScopeAllPrivateChats())
+    await bot.set_my_commands([("help", "Help")], scope=BotCommandScopeAllPrivateChats(),
+                              language_code="en")
+    assert fake_telegram.menu(alice)[0]["description"] == "Trợ giúp"  # alice's language is vi
+    assert fake_telegram.menu(english)[0]["description"] == "Help"
+    await bot.set_my_commands([("moi", "Mời")], scope=BotCommandScopeChat(alice.id))
+    assert [c["command"] for c in fake_telegram.menu(alice)] == ["moi"]
+    assert fake_telegram.menu(english)[0]["description"] == "Help"  # another chat's is not hers
+    assert await bot.delete_my_commands(scope=BotCommandScopeChat(alice.id))
+    assert fake_telegram.menu(alice)[0]["description"] == "Trợ giúp"
+    # A user who never started the bot is a chat the bot does not know.
+    stranger = fake_telegram.user("Mallory")
+    with pytest.raises(BadRequest, match="Chat not found"):
+        await bot.set_my_commands([("moi", "Mời")], scope=BotCommandScopeChat(stranger.id))
+    with pytest.raises(BadRequest):
+        await bot.set_my_commands([("moi", "Mời")], scope=BotCommandScopeChatMember(alice.id, alice.id))
+    assert fake_telegram.my_commands(scope_type="chat", chat_id=stranger.id) == []
+
 # --- getUpdates --------------------------------------------------------------------------------
 
 
