@@ -37,6 +37,7 @@ from handlers import (
     ballot,
     decision,
     fallback,
+    frameworks,
     invites,
     language,
     meeting_schedule,
@@ -151,6 +152,7 @@ def add_handlers(application: Application) -> None:
         status,
         decision,
         appeal,
+        frameworks,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to whatever the user was last asked for (text_input).

@@ -458,6 +458,10 @@ def parser() -> argparse.ArgumentParser:
     deadline.add_argument("deadlines", nargs="+", type=_deadline, metavar="KEY=dd/mm/yyyy")
     deadline.set_defaults(fn=cmd_cycle_deadline)
     cycle.add_parser("list", help="list the plans").set_defaults(fn=cmd_cycle_list)
+    # Criteria frameworks (issue 14): framework-template, import-framework.
+    from bot.framework_cli import add_commands as add_framework_commands
+
+    add_framework_commands(sub)
     return root
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.i18n import N_, Translator
 from bot.permissions import Action, grants_for
 from bot.services.accounts import Identity
-from handlers import ballot_texts, plan_texts, status_texts
+from handlers import ballot_texts, framework_texts, plan_texts, status_texts
 from storage.models import RoleKind
 
 
@@ -98,6 +98,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
     # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
     CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.INVITER),
+    # Criteria frameworks (issue 14): msgids in the "frameworks" domain.
+    CommandSpec("mau_khung", *framework_texts.MAU_KHUNG, Audience.INVITER),
+    CommandSpec("khung_tieu_chi", *framework_texts.KHUNG_TIEU_CHI, Audience.INVITER),
 )
 
 # Things done without a command, listed in /help for whom they concern.

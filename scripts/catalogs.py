@@ -33,6 +33,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py",
+            "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
         ],
     ),
     "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
@@ -51,6 +52,10 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "roster": (["bot/roster.py"], []),
+    # Issue 14: criteria frameworks (khung tiêu chí), their template, import and display.
+    "frameworks": (
+        ["bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py"], []
+    ),
     "rules": (["rules/**/*.py"], []),
 }
 
