@@ -43,6 +43,7 @@ from handlers import (
     meeting_schedule,
     plan,
     plan_checks,
+    prompts,
     review_admin,
     roster,
     start,
@@ -153,6 +154,7 @@ def add_handlers(application: Application) -> None:
         decision,
         appeal,
         frameworks,
+        prompts,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to whatever the user was last asked for (text_input).

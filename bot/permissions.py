@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     # Send a criteria framework (khung tiêu chí) for a committee of the subtree; never on a cell
     # (bot/services/frameworks.py).
     LOAD_FRAMEWORK = "load_framework"
+    SEND_PROMPT = "send_prompt"  # /goi_y: written points for a member's self-review (part IV)
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -66,6 +67,14 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
     ),
     Action.LOWER_PROPOSAL: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
     Action.LOAD_FRAMEWORK: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    Action.SEND_PROMPT: frozenset(
         {
             RoleKind.SECRETARY,
             RoleKind.DEPUTY,

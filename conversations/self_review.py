@@ -21,14 +21,15 @@ from telegram.ext import (
 from bot.callbacks import typed_int
 from bot.context import BotContext
 from bot.services import reviews
-from bot.services.review_docx import ReviewDocument, render_review_docx
+from bot.services.prompts import prompts_for
+from bot.services.review_docx import PROMPTS_KEY, ReviewDocument, render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.text_input import expect_text, stop_expecting, text_input
 from rules.forms import FORM_TITLES
 from rules.levels import Level
-from rules.review_form import MAX_SECTION_CHARS
+from rules.review_form import MAX_SECTION_CHARS, PROMPTS_FROM
 from storage.models import Organisation, PendingInput, ReviewState, SelfReview
 
 PREFIX = "kd:"
@@ -186,6 +187,7 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
         t("Part {n} of {total}", n=stages.index(stage) + 1, total=len(setting.sections)),
         f"<b>{esc(t(section.heading))}</b>",
         f"<i>{esc(t(section.hint))}</i>",
+        *await _prompt_lines(turn, setting, stage),
         "",
         t(
             "Written so far: {count} characters. Send more to continue, or press «Done».",
@@ -199,6 +201,16 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
         ),
     ]
     await turn.reply("\n".join(lines), reply_markup=_section_keyboard(turn, setting, review, stage))
+
+
+async def _prompt_lines(turn: Turn, setting: ReviewSetting, stage: str) -> list[str]:
+    """Part IV: the points an upper level sent the member (issue 14), to answer here."""
+    if stage != PROMPTS_KEY:
+        return []
+    lines = []
+    for prompt in await prompts_for(turn.session, setting.cycle.id, setting.member.id):
+        lines += ["", esc(turn.t(PROMPTS_FROM, org=prompt.org_name)), esc(prompt.text)]
+    return lines
 
 
 async def _show_levels(turn: Turn, setting: ReviewSetting, review: SelfReview) -> None:
@@ -520,6 +532,10 @@ async def build_document(turn: Turn, setting: ReviewSetting, review: SelfReview)
         proposed_level=Level(review.proposed_level) if review.proposed_level else None,
         place=None,
         signed_on=(review.submitted_at or turn.services.now()).astimezone(tz).date(),
+        prompts=tuple(
+            (p.org_name, p.text)
+            for p in await prompts_for(session, setting.cycle.id, setting.member.id)
+        ),
     )
 
 

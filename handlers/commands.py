@@ -101,6 +101,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Criteria frameworks (issue 14): msgids in the "frameworks" domain.
     CommandSpec("mau_khung", *framework_texts.MAU_KHUNG, Audience.INVITER),
     CommandSpec("khung_tieu_chi", *framework_texts.KHUNG_TIEU_CHI, Audience.INVITER),
+    CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.INVITER),
 )
 
 # Things done without a command, listed in /help for whom they concern.

@@ -19,3 +19,10 @@ KHUNG_TIEU_CHI = (
         "is scored on, and which committee loaded it"
     ),
 )
+GOI_Y = (
+    N_("Send points for a member's self-review"),
+    N_(
+        "/goi_y MEMBER_CODE text: send a member of your subtree written points to address in "
+        "part IV of their self-review (gợi ý kiểm điểm), in one message"
+    ),
+)

@@ -34,6 +34,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py",
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py",
         ],
     ),
     "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
@@ -52,9 +53,14 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "roster": (["bot/roster.py"], []),
-    # Issue 14: criteria frameworks (khung tiêu chí), their template, import and display.
+    # Issue 14: criteria frameworks (khung tiêu chí), their template, import and display, and
+    # review prompts (gợi ý kiểm điểm).
     "frameworks": (
-        ["bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py"], []
+        [
+            "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py",
+        ],
+        [],
     ),
     "rules": (["rules/**/*.py"], []),
 }

@@ -728,3 +728,20 @@ class FrameworkUpload(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewPrompt(Base):
+    """Written points an upper level asks a member to address in part IV of their self-review
+    (gợi ý kiểm điểm, DOMAIN §6), in a cycle. ``org_id``: the organisation on which the sender
+    holds the role that allowed it."""
+
+    __tablename__ = "review_prompts"
+    __table_args__ = (Index("ix_review_prompts_cycle_member", "cycle_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,5 +1,5 @@
-"""criteria frameworks: a committee's criteria for a year, and framework files awaiting
-confirmation (issue 14)
+"""criteria frameworks: a committee's criteria for a year, framework files awaiting
+confirmation, and review prompts (gợi ý kiểm điểm) to members (issue 14)
 
 Revision ID: 0014
 Revises: 0011
@@ -60,9 +60,28 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("framework_uploads", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_framework_uploads_telegram_id"), ["telegram_id"], unique=False)
+    op.create_table(
+        "review_prompts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("cycle_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("sent_by", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["cycle_id"], ["cycles.id"], name=op.f("fk_review_prompts_cycle_id_cycles"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["member_id"], ["members.id"], name=op.f("fk_review_prompts_member_id_members"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_review_prompts_org_id_organisations"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_prompts")),
+    )
+    with op.batch_alter_table("review_prompts", schema=None) as batch_op:
+        batch_op.create_index("ix_review_prompts_cycle_member", ["cycle_id", "member_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("review_prompts", schema=None) as batch_op:
+        batch_op.drop_index("ix_review_prompts_cycle_member")
+    op.drop_table("review_prompts")
     with op.batch_alter_table("framework_uploads", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_framework_uploads_telegram_id"))
     op.drop_table("framework_uploads")
