@@ -137,7 +137,7 @@ class FrameworkFile:
 
 
 E_NOT_XLSX = N_("A criteria framework is read from an Excel workbook (.xlsx) only.")
-E_NO_SHEET = N_("The workbook has no sheet «{sheet}».")
+E_NO_SHEET = N_("The workbook has no sheet «{name}».")
 E_UNKNOWN_COLUMN = N_("Unknown column. The columns are: {columns}.")
 E_MISSING_COLUMN = N_("This required column is missing.")
 E_DUPLICATE_COLUMN = N_("This column appears more than once.")
@@ -281,7 +281,7 @@ def _read_rows(filename: str, content: bytes, st: _ReadState,
         sheet = next((ws for ws in workbook.worksheets
                       if _fold(ws.title) == _fold(FRAMEWORK_SHEET)), None)
         if sheet is None:
-            st.error(filename, None, None, E_NO_SHEET, sheet=FRAMEWORK_SHEET)
+            st.error(filename, None, None, E_NO_SHEET, name=FRAMEWORK_SHEET)
             return []
         try:
             with warnings.catch_warnings():

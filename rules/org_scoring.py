@@ -97,7 +97,8 @@ def check_framework(framework: Framework, rulebook: Rulebook) -> list[FrameworkP
     (``org_score_max``, 100) and each criterion's sub-criteria add up to the criterion."""
     problems = []
     expected = rulebook.org_score_max * 10
-    for kind in sorted(framework.kinds):
+    order = {kind: i for i, kind in enumerate(RATED_KINDS)}
+    for kind in sorted(framework.kinds, key=lambda k: (order.get(k, len(order)), k)):
         own = framework.for_kind(kind)
         total = own.total_tenths()
         if total != expected:

@@ -690,10 +690,6 @@ class CriteriaFramework(Base):
     loaded_by: Mapped[str] = mapped_column(String(64))  # "cli", "tg:<telegram id>"
     loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    criteria: Mapped[list[FrameworkCriterion]] = relationship(
-        order_by="FrameworkCriterion.position", cascade="all, delete-orphan"
-    )
-
 
 class FrameworkCriterion(Base):
     """A criterion or sub-criterion (``parent_code``), its text, maximum points in tenths and
