@@ -17,8 +17,8 @@ from handlers.scope import member_by_code
 from storage.models import Organisation
 
 USAGE = N_(
-    "Write the member's code and the points in one message, for example:\n"
-    "/goi_y DV103 Làm rõ trách nhiệm trong việc chậm triển khai nghị quyết của chi bộ."
+    "Write the member's code and the points in one message:\n"
+    "/goi_y MEMBER_CODE the points the member should address"
 )
 
 
