@@ -38,11 +38,13 @@ from handlers import (
     ballot,
     decision,
     fallback,
+    frameworks,
     invites,
     language,
     meeting_schedule,
     plan,
     plan_checks,
+    prompts,
     review_admin,
     roster,
     start,
@@ -166,6 +168,8 @@ def add_handlers(application: Application) -> None:
         status,
         decision,
         appeal,
+        frameworks,
+        prompts,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

@@ -526,6 +526,10 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     )
     deadline.set_defaults(fn=cmd_cycle_deadline)
     cycle.add_parser("list", help=t("list the plans")).set_defaults(fn=cmd_cycle_list)
+    # Criteria frameworks (issue 14): framework-template, import-framework.
+    from bot.framework_cli import add_commands as add_framework_commands
+
+    add_framework_commands(sub, t)
     return root
 
 

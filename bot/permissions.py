@@ -24,6 +24,10 @@ class Action(enum.StrEnum):
     LOWER_PROPOSAL = "lower_proposal"  # lower a proposed level after a breach, with a reason
     VIEW_STATUS = "view_status"  # /tinh_trang, /bieu_do, /bao_cao: figures of the subtree
     DECIDE = "decide"  # /quyet_dinh, /xep_loai_lai, answer appeals: held on the deciding level
+    # Send a criteria framework (khung tiêu chí) for a committee of the subtree; never on a cell
+    # (bot/services/frameworks.py).
+    LOAD_FRAMEWORK = "load_framework"
+    SEND_PROMPT = "send_prompt"  # /goi_y: written points for a member's self-review (part IV)
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -62,6 +66,22 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
         }
     ),
     Action.LOWER_PROPOSAL: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.LOAD_FRAMEWORK: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    Action.SEND_PROMPT: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
 }
 
 

@@ -60,6 +60,9 @@ class Flow:
     steps: tuple[Step, ...]
     entry: tuple[str, ...] = ()  # the commands that start it (for /help and the tests)
     kept: str | None = None
+    # Commands of the same feature that run without leaving the flow (e.g. the Word file of
+    # the review being written).
+    keeps: tuple[str, ...] = ()
     step_names: dict[str, Step] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -233,7 +236,7 @@ async def leave_for_command(turn: Turn) -> None:
     step = flow.step(state.step) if flow is not None else None
     if step is not None and not step.waits_for_text:
         return  # a step that waits for a button keeps: its buttons say where they belong
-    if flow is not None and _command_name(turn) in flow.entry:
+    if flow is not None and _command_name(turn) in flow.entry + flow.keeps:
         return  # the flow's own command takes it up again where it stands
     await finish(turn)
     await turn.reply(_left_text(turn.t, flow))

@@ -23,14 +23,15 @@ from bot.callbacks import typed_int
 from bot.context import BotContext
 from bot.i18n import N_
 from bot.services import reviews
-from bot.services.review_docx import ReviewDocument, render_review_docx
+from bot.services.prompts import prompts_for
+from bot.services.review_docx import PROMPTS_KEY, ReviewDocument, render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
 from bot.text import esc
 from conversations import engine as flows
 from handlers.base import Refusal, Turn, turn_handler
 from rules.forms import FORM_TITLES
 from rules.levels import Level
-from rules.review_form import MAX_SECTION_CHARS
+from rules.review_form import MAX_SECTION_CHARS, PROMPTS_FROM
 from storage.models import FlowState, Organisation, ReviewState, SelfReview
 
 PREFIX = "kd:"
@@ -188,6 +189,7 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
         t("Part {n} of {total}", n=stages.index(stage) + 1, total=len(setting.sections)),
         f"<b>{esc(t(section.heading))}</b>",
         f"<i>{esc(t(section.hint))}</i>",
+        *await _prompt_lines(turn, setting, stage),
         "",
         t(
             "Written so far: {count} characters. Send more to continue, or press «Done».",
@@ -202,6 +204,16 @@ async def show_stage(turn: Turn, setting: ReviewSetting, review: SelfReview) -> 
     ]
     keyboard = _section_keyboard(turn, setting, review, stage)
     await flows.ask(turn, REVIEW_FLOW, "\n".join(lines), reply_markup=keyboard)
+
+
+async def _prompt_lines(turn: Turn, setting: ReviewSetting, stage: str) -> list[str]:
+    """Part IV: the points an upper level sent the member (issue 14), to answer here."""
+    if stage != PROMPTS_KEY:
+        return []
+    lines = []
+    for prompt in await prompts_for(turn.session, setting.cycle.id, setting.member.id):
+        lines += ["", esc(turn.t(PROMPTS_FROM, org=prompt.org_name)), esc(prompt.text)]
+    return lines
 
 
 async def _show_levels(turn: Turn, setting: ReviewSetting, review: SelfReview) -> None:
@@ -516,6 +528,10 @@ async def build_document(turn: Turn, setting: ReviewSetting, review: SelfReview)
         proposed_level=Level(review.proposed_level) if review.proposed_level else None,
         place=None,
         signed_on=(review.submitted_at or turn.services.now()).astimezone(tz).date(),
+        prompts=tuple(
+            (p.org_name, p.text)
+            for p in await prompts_for(session, setting.cycle.id, setting.member.id)
+        ),
     )
 
 
@@ -604,6 +620,7 @@ REVIEW_FLOW = flows.declare(
         N_("writing your self-review"),
         (flows.Step("write", on_text=review_message),),
         kept=N_("Everything you wrote is saved; send /kiem_diem to go on."),
+        keeps=("tai_ban_kiem_diem",),
         entry=('kiem_diem',),
     )
 )

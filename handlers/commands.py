@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import ballot_texts, plan_texts, status_texts
+from handlers import ballot_texts, framework_texts, plan_texts, status_texts
 
 
 class Audience(enum.Enum):
@@ -134,6 +134,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
     # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
     CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.ROLE, Action.SET_PLAN),
+    # Criteria frameworks (issue 14): msgids in the "frameworks" domain.
+    CommandSpec("mau_khung", *framework_texts.MAU_KHUNG, Audience.ROLE, Action.LOAD_FRAMEWORK),
+    CommandSpec(
+        "khung_tieu_chi", *framework_texts.KHUNG_TIEU_CHI, Audience.ROLE, Action.LOAD_FRAMEWORK
+    ),
+    CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.ROLE, Action.SEND_PROMPT),
 )
 
 

@@ -10,6 +10,7 @@ from bot.permissions import Action, grants_for
 from bot.roster import BOT_LIMITS, RosterInvalid
 from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
 from bot.text import esc
+from handlers import frameworks
 from handlers.base import Refusal, Turn, turn_handler
 from storage.models import Organisation, PendingImport
 
@@ -70,14 +71,21 @@ async def roster_file(turn: Turn) -> None:
             "I can only read the roster as an .xlsx spreadsheet or a .csv file. "
             "Ask your upper committee for the template."
         )
+    content = None
+    if filename.lower().endswith(".xlsx"):
+        # A workbook goes to its importer by its sheets: a criteria framework is handled there.
+        content = await frameworks.take_workbook(turn, document, filename)
+        if content is None:
+            return
     cell = await _own_cell(turn)
-    if document.file_size and document.file_size > MAX_FILE_BYTES:
-        raise Refusal(
-            "The file is too large (at most {size} MB).", size=MAX_FILE_BYTES // 1024 // 1024
-        )
-    await turn.release()  # no transaction open while the file comes from Telegram
-    telegram_file = await document.get_file()
-    content = bytes(await telegram_file.download_as_bytearray())
+    if content is None:
+        if document.file_size and document.file_size > MAX_FILE_BYTES:
+            raise Refusal(
+                "The file is too large (at most {size} MB).", size=MAX_FILE_BYTES // 1024 // 1024
+            )
+        await turn.release()  # no transaction open while the file comes from Telegram
+        telegram_file = await document.get_file()
+        content = bytes(await telegram_file.download_as_bytearray())
     roster = await _check(turn, cell, filename, content)
     if roster is None:
         return

@@ -154,6 +154,9 @@ _PROMPTS = Section(
     part="IV",
 )
 
+# Shown in part IV, above the member's answers: the points an upper level sent (one line each).
+PROMPTS_FROM = N_("Points for review suggested by {org}:")
+
 _COLLECTIVE = Section(
     key="collective",
     heading=N_(

@@ -89,6 +89,16 @@ class Rulebook:
     org_target_penalty_tenths: int = 5
     org_target_penalty_max_tenths: int = 20
     org_bonus_max_tenths: int = 20
+    # Organisation level bands on the framework's points (rules/org_scoring.py). Neither
+    # rulebook's central text gives them: hd21-2019 leaves the bands to the province (seed 004
+    # B.1.2 points to Quy định 19-QĐ/TU, whose numbers are not in the seeds), so 90/70/50 on
+    # 100 is local practice, the bands most provincial frameworks use; qd366-2025 takes the
+    # same numbers as the member's score bands (R-C5), an assumption until the upper level's
+    # framework says otherwise. Both are settings a plan may change.
+    org_score_max: int = 100  # a framework's criteria add up to this many points per kind
+    org_band_htxs_min: int = 90  # local practice
+    org_band_htt_min: int = 70  # local practice
+    org_band_ht_min: int = 50  # local practice
     # Ballot (R-B*).
     counting_rule: CountingRule = CountingRule.CUMULATIVE
     denominator_rule: DenominatorRule = DenominatorRule.CONVENED

@@ -33,6 +33,8 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py",
+            "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py",
         ],
     ),
     "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
@@ -51,6 +53,15 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "roster": (["bot/roster.py"], []),
+    # Issue 14: criteria frameworks (khung tiêu chí), their template, import and display, and
+    # review prompts (gợi ý kiểm điểm).
+    "frameworks": (
+        [
+            "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py",
+        ],
+        [],
+    ),
     "rules": (["rules/**/*.py"], []),
 }
 

@@ -681,3 +681,73 @@ class OutboxMessage(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[str] = mapped_column(Text)  # JSON: bot.delivery.Owed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- Criteria frameworks (issue 14; bot/frameworks.py, bot/services/frameworks.py) ----------
+
+
+class CriteriaFramework(Base):
+    """A committee's criteria framework (khung tiêu chí) for a year: the criteria its units are
+    scored on. A unit uses the framework of its nearest ancestor-or-self for its plan's year."""
+
+    __tablename__ = "frameworks"
+    __table_args__ = (UniqueConstraint("org_id", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    loaded_by: Mapped[str] = mapped_column(String(64))  # "cli", "tg:<telegram id>"
+    loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FrameworkCriterion(Base):
+    """A criterion or sub-criterion (``parent_code``), its text, maximum points in tenths and
+    the kinds of organisation (OrgKind values, comma-separated) it applies to."""
+
+    __tablename__ = "framework_criteria"
+    __table_args__ = (UniqueConstraint("framework_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    framework_id: Mapped[int] = mapped_column(
+        ForeignKey("frameworks.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    max_tenths: Mapped[int] = mapped_column(Integer)
+    kinds: Mapped[str] = mapped_column(String(64))
+    guidance: Mapped[str | None] = mapped_column(Text)
+
+
+class FrameworkUpload(Base):
+    """A framework file sent to the bot, kept until its preview is confirmed or cancelled."""
+
+    __tablename__ = "framework_uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewPrompt(Base):
+    """Written points an upper level asks a member to address in part IV of their self-review
+    (gợi ý kiểm điểm, DOMAIN §6), in a cycle. ``org_id``: the organisation on which the sender
+    holds the role that allowed it."""
+
+    __tablename__ = "review_prompts"
+    __table_args__ = (Index("ix_review_prompts_cycle_member", "cycle_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,7 +27,15 @@ from docx.text.paragraph import Paragraph
 
 from bot.i18n import Translator
 from rules.levels import Level
-from rules.review_form import CONTENT_HEADING, PART_TITLES, RATING_HEADING, Section
+from rules.review_form import (
+    CONTENT_HEADING,
+    PART_TITLES,
+    PROMPTS_FROM,
+    RATING_HEADING,
+    Section,
+)
+
+PROMPTS_KEY = "prompts"  # the section of part IV (rules/review_form.py)
 
 FONT = "Times New Roman"
 BODY_PT = 14
@@ -56,6 +64,8 @@ class ReviewDocument:
     proposed_level: Level | None  # None when the member is not rated
     place: str | None
     signed_on: date
+    # Part IV: the points an upper level sent (gợi ý kiểm điểm), as (organisation, text).
+    prompts: tuple[tuple[str, str], ...] = ()
 
 
 def clean_text(text: str) -> str:
@@ -189,6 +199,11 @@ def _content(document, doc: ReviewDocument, t: Translator) -> None:
         heading = _line(document.add_paragraph(), t(section.heading), bold=True)
         heading.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
         heading.paragraph_format.space_before = Pt(6)
+        if section.key == PROMPTS_KEY:
+            for org_name, prompt in doc.prompts:
+                _line(document.add_paragraph(), t(PROMPTS_FROM, org=org_name), italic=True)
+                for line in paragraphs_of(prompt):
+                    _line(document.add_paragraph(), line, italic=True)
         lines = paragraphs_of(text or "")
         if not lines:
             lines = [t("None.") if section.optional else BLANK]

@@ -1,0 +1,71 @@
+"""/goi_y MEMBER_CODE text: an upper level's written points for a member's self-review (gợi ý
+kiểm điểm), in one message; the member is told, and the points appear in part IV of their
+form and of its Word file."""
+
+from __future__ import annotations
+
+from telegram.ext import CommandHandler
+
+from bot.i18n import N_
+from bot.permissions import POLICY, Action, in_subtree
+from bot.services.cycles import cycle_for_org
+from bot.services.decision import reachable_account
+from bot.services.prompts import PROMPT_MAX, add_prompt
+from bot.text import esc
+from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.scope import member_by_code
+from storage.models import Organisation
+
+USAGE = N_(
+    "Write the member's code and the points in one message:\n"
+    "/goi_y MEMBER_CODE the points the member should address"
+)
+
+
+@turn_handler()
+async def prompt_command(turn: Turn) -> None:
+    turn.require_member()
+    parts = (turn.update.effective_message.text or "").split(maxsplit=2)
+    if len(parts) < 2:
+        raise Refusal(USAGE)
+    member = await member_by_code(turn, parts[1])
+    cell = await turn.session.get(Organisation, member.org_id)
+    turn.require(Action.SEND_PROMPT, cell)
+    text = parts[2].strip() if len(parts) > 2 else ""
+    if not text:
+        raise Refusal(USAGE)
+    if len(text) > PROMPT_MAX:
+        raise Refusal("The points are {length} characters long; at most {max} in one message.",
+                      length=turn.t.number(len(text)), max=turn.t.number(PROMPT_MAX))
+    cycle = await cycle_for_org(turn.session, cell)
+    if cycle is None:
+        raise Refusal("There is no plan for {org} yet: open the year's plan first (/ke_hoach).",
+                      org=esc(cell.name))
+    # The sender speaks for the nearest organisation above the cell where their role allows it.
+    grants = [g for g in turn.identity.grants
+              if g.role in POLICY[Action.SEND_PROMPT] and in_subtree(g.org_path, cell.path)]
+    grant = max(grants, key=lambda g: len(g.org_path))
+    org = await turn.session.get(Organisation, grant.org_id)
+    await add_prompt(turn.session, cycle, member, org, text, actor=turn.actor)
+    t = turn.t
+    account = await reachable_account(turn.session, member.id)
+    if account is not None:
+        mt = translator_for(account, turn.services)
+        turn.notify(
+            account.telegram_id,
+            mt(N_("{org} suggests points for your self-review of {year}; answer them in part IV "
+                  "(/kiem_diem):"), org=f"<b>{esc(org.name)}</b>", year=cycle.year)
+            + "\n\n" + esc(text),
+            unreachable=t("{name} could not be reached on Telegram; the points are kept and "
+                          "shown in their self-review.", name=esc(member.full_name)),
+        )
+        await turn.reply(t("Sent to {name} ({code}): the points appear in part IV of their "
+                           "self-review of {year}.", name=esc(member.full_name),
+                           code=esc(member.code), year=cycle.year))
+        return
+    await turn.reply(t("Recorded for {name} ({code}), who has not linked a Telegram account yet: "
+                       "the points appear in part IV of their self-review of {year}.",
+                       name=esc(member.full_name), code=esc(member.code), year=cycle.year))
+
+
+HANDLERS = [CommandHandler("goi_y", prompt_command)]
