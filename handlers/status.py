@@ -19,7 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
-from bot.services.report import status_chart, status_workbook
+from bot.services.report import heavy_slot, status_chart, status_workbook
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
@@ -280,8 +280,11 @@ async def status_command(turn: Turn) -> None:
 
 async def _send_chart(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
-    status = await _status(turn, org)
-    png = await asyncio.to_thread(status_chart, status, turn.t)
+    await turn.release()  # commit; then "sending a photo…" shows while the chart is drawn
+    await turn.context.bot.send_chat_action(turn.chat_id, "upload_photo")
+    async with heavy_slot():
+        status = await _status(turn, org)
+        png = await asyncio.to_thread(status_chart, status, turn.t)
     caption = turn.t("Progress and levels of {org}", org=esc(org.name))
     chat_id, bot = turn.chat_id, turn.context.bot
     turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
@@ -291,8 +294,9 @@ async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     await turn.answer()
     progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
-    status = await _status(turn, org)
-    content = await status_workbook(turn.session, status, turn.t, _today(turn))
+    async with heavy_slot():
+        status = await _status(turn, org)
+        content = await status_workbook(turn.session, status, turn.t, _today(turn))
     year = status.cycle.year if status.cycle else ""
     filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
     caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))

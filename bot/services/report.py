@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -21,6 +24,27 @@ from bot.services.sheets import looks_like_formula
 from bot.services.status import LEVEL_CODES, Figures, Status, by_member
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
+
+# --- heavy work, bounded ----------------------------------------------------------------------
+#
+# Reports and charts are built off the event loop (their CPU-bound parts in worker threads, their
+# queries on the driver's own thread), so the bot keeps answering everyone while one is built;
+# at most HEAVY_AT_ONCE of them at a time (the machine's cores), the others wait their turn
+# behind the progress note the user was already sent.
+HEAVY_AT_ONCE = 2
+_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def heavy_slot() -> AsyncIterator[None]:
+    """One of the HEAVY_AT_ONCE places for a report or chart (per event loop)."""
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(HEAVY_AT_ONCE)
+    async with slot:
+        yield
+
 
 MAX_CHART_ROWS = 30  # more children than this: the ones furthest behind
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
