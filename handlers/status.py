@@ -167,12 +167,12 @@ def full_text(t: Translator, status: Status, page: int) -> str:
     for item in status.breaches[:MAX_BREACH_LINES]:
         text = item.breach.render(t.gettext)
         lines.append("   – " + esc(text if len(text) <= 160 else text[:159] + "…"))
-    if len(status.breaches) > MAX_BREACH_LINES:
+    if status.breach_count > MAX_BREACH_LINES:
         lines.append(
             "   – "
             + t(
                 "and {count} more: see /bao_cao",
-                count=t.number(len(status.breaches) - MAX_BREACH_LINES),
+                count=t.number(status.breach_count - MAX_BREACH_LINES),
             )
         )
     if status.finish_by_passed and status.total.deadline_breaches:
@@ -247,14 +247,21 @@ def keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-async def _status(turn: Turn, org: Organisation, *, full: bool = True) -> Status:
+async def _status(
+    turn: Turn, org: Organisation, *, full: bool = True, limit: int | None = None
+) -> Status:
     return await subtree_status(
-        turn.session, org, now=turn.services.now(), today=_today(turn), with_breaches=full
+        turn.session,
+        org,
+        now=turn.services.now(),
+        today=_today(turn),
+        with_breaches=full,
+        breach_limit=limit,
     )
 
 
 async def _view(turn: Turn, org: Organisation, full: bool, page: int):
-    status = await _status(turn, org, full=full)
+    status = await _status(turn, org, full=full, limit=MAX_BREACH_LINES)
     if not full:
         return progress_text(turn.t, status), None
     pages = max((len(status.children) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
@@ -283,7 +290,7 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
     await turn.release()  # commit; then "sending a photo…" shows while the chart is drawn
     await turn.context.bot.send_chat_action(turn.chat_id, "upload_photo")
     async with heavy_slot():
-        status = await _status(turn, org)
+        status = await _status(turn, org, full=False)  # the chart counts, names no breach
         png = await asyncio.to_thread(status_chart, status, turn.t)
     caption = turn.t("Progress and levels of {org}", org=esc(org.name))
     chat_id, bot = turn.chat_id, turn.context.bot

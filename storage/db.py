@@ -113,6 +113,15 @@ def _install_write_lock(engine: AsyncEngine, write_lock: WriteLock) -> None:
     event.listen(engine.sync_engine.pool, "invalidate", invalidate)
 
 
+async def holds_write_lock(session: AsyncSession) -> bool:
+    """Whether the session's transaction has written on SQLite (and so holds the write lock:
+    another session of the same task would wait for it)."""
+    if session.bind is None or session.bind.dialect.name != "sqlite" or not session.in_transaction():
+        return False
+    connection = await session.connection()
+    return _HOLDS in connection.sync_connection.info
+
+
 # Connections enough for every concurrent update, the intake, the monitor and a report.
 POOL_SIZE = 24
 POOL_OVERFLOW = 16
