@@ -6,26 +6,29 @@ members, to be reviewed and rated, self-reviews submitted and late, cells, meeti
 scheduled, ballot rounds open and closed, proposed and decided levels, quota and cap breaches.
 A province's status reads its own row and its children's.
 
-Upkeep: every service that writes something these figures count calls ``changed(session,
-org_id)`` in the write's own transaction; it bumps the version (``UnitVersion``) of the
-organisation and of each ancestor. A row holds while the organisation's version equals the one
-it was counted at (``fresh``), so a reader never trusts a row a write has touched since, even
-one that had not committed when the row was counted. A row no longer valid is counted again
-when read: from the base tables for the organisation's own members, meetings and ratings, plus
-its children's rows (valid ones as they are, the others counted again the same way), so a
-write in one cell costs the next reader that cell and its ancestors, not the tree.
+Upkeep: a write of anything these figures count bumps the version (``UnitVersion``) of its
+organisation and of each ancestor, in the write's own transaction. Writes through the ORM
+(members, self-reviews, ratings, meetings, ballot rounds, organisations: the services, the
+roster import, the handlers alike) are noticed by a ``before_flush`` hook (``_noticed``);
+the few Core UPDATE and DELETE statements call ``changed(session, org_id)`` (or
+``round_changed``) where they are made, in ``bot/services/``. A row holds while the
+organisation's version equals the one it was counted at (``fresh``), so a reader never trusts a
+row a write has touched since, even one not yet committed when the row was counted. A row no
+longer valid is counted again when read: from the base tables for the organisation's own
+members, meetings and ratings, plus its children's rows (valid ones as they are, the others
+counted again the same way). A write in one cell costs the next reader that cell and its
+ancestors, not the tree.
 
 A row also records the conditions it was counted under, and is counted again when one changes:
-the plan's rules (``rule_key``), the admission cut-off of new members (a row holds while
-today's cut-off stays between the admissions around it) and the time (meetings "held" once
-their time passed). Writers that do not call ``changed`` yet (the roster import, the meeting
-date set by a secretary, a review returned by the secretary, the plan's settings: see the
-README) are caught by ``MAX_AGE``: no row is trusted longer than that. ``forget`` (at start-up)
-drops every row, so writes made by another process while the bot was stopped count.
+the plan's rules (``rule_key``), the admission cut-off of new members (a row holds while today's
+cut-off stays between the admissions around it) and the time (a meeting is "held" once its time
+passed). Rows are kept in a short transaction of their own, never in the reader's. A write
+made around the ORM and without ``changed`` (raw SQL by hand) is caught by ``MAX_AGE`` at the
+latest; ``forget`` drops every row (they are counted again as they are read).
 
 Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
-counts alone, so it is decided from the unit's row; caps are checked on the members a cap can
-concern, per organisation.
+counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
+members a cap can concern.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 
-from sqlalchemy import and_, case, delete, event, func, inspect, literal, select
+from sqlalchemy import and_, case, delete, event, func, inspect, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,9 +64,11 @@ from storage.models import (
     UnitFigures,
     UnitVersion,
 )
+from storage.queries import subtree_range
 
-MAX_AGE = dt.timedelta(minutes=15)  # writes made around the ORM are seen within this
+MAX_AGE = dt.timedelta(days=1)  # the last resort for writes made around the ORM
 CHUNK = 500  # organisations per query
+BULK = 2000  # more organisations to count than this: one pass over their subtrees
 CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
 UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
 COUNTS = (
@@ -141,7 +146,7 @@ async def round_changed(session: AsyncSession, round_id: int) -> None:
     await changed(session, org_id)
 
 
-_WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound)
+_WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound, Organisation)
 
 
 @event.listens_for(Session, "before_flush")
@@ -167,6 +172,9 @@ def _noticed(session: Session, _context, _instances) -> None:
             member_ids.add(o.member_id)
         elif isinstance(o, Meeting):
             org_ids.add(o.org_id)
+        elif isinstance(o, Organisation):  # a unit added, renamed or moved: old and new places
+            org_ids.update((o.id, o.parent_id))
+            org_ids.update(inspect(o).attrs.parent_id.history.deleted or ())
         else:
             meeting_ids.add(o.meeting_id)
     with session.no_autoflush:
@@ -271,6 +279,7 @@ class _Node:
     parent_id: int | None
     kind: str
     depth: int
+    path: str
     version: int
     row: UnitFigures | None
     children: list[int] = field(default_factory=list)
@@ -308,6 +317,7 @@ async def _nodes(session: AsyncSession, context: _Context, where) -> list[_Node]
             Organisation.parent_id,
             Organisation.kind,
             Organisation.depth,
+            Organisation.path,
             func.coalesce(UnitVersion.version, 0),
             UnitFigures,
         )
@@ -372,7 +382,13 @@ async def unit_counts(
         n.id: Counts.from_row(n.row) for n in nodes.values() if n.id not in is_stale
     }
     if stale:
-        own = await _own_counts(session, context, stale, nodes)
+        if len(stale) > BULK:  # most of a subtree: one pass over it beats lists of ids
+            tops = [nodes[i].path for i in stale if nodes[i].parent_id not in is_stale]
+            inside = select(Organisation.id).where(or_(*(subtree_range(p) for p in tops)))
+            chunks = [inside]
+        else:
+            chunks = list(_chunks(stale))
+        own = await _own_counts(session, context, stale, nodes, chunks)
         limits: dict[tuple[int, int], int] = {}
         for node in sorted((nodes[i] for i in stale), key=lambda n: -n.depth):
             total = own[node.id]
@@ -399,7 +415,11 @@ def _quota_breaches(counts: Counts, rulebook, limits: dict[tuple[int, int], int]
 
 
 async def _own_counts(
-    session: AsyncSession, context: _Context, ids: list[int], nodes: dict[int, _Node]
+    session: AsyncSession,
+    context: _Context,
+    ids: list[int],
+    nodes: dict[int, _Node],
+    chunks: list,
 ) -> dict[int, Counts]:
     """What each organisation counts of its own: its members, meetings, rounds and ratings (not
     its children's), grouped by organisation, CHUNK organisations a query."""
@@ -420,7 +440,7 @@ async def _own_counts(
     held = Meeting.scheduled_at <= context.now
     is_open = BallotRound.state == "open"
     level = func.coalesce(Rating.decided_level, Rating.proposed_level)
-    for chunk in _chunks(ids):
+    for chunk in chunks:  # lists of organisation ids, or a subquery of them
         rows = await session.execute(
             select(
                 Member.org_id,
@@ -439,6 +459,8 @@ async def _own_counts(
             .group_by(Member.org_id)
         )
         for org_id, members, to_review, to_rate, done, late, lo, hi in rows:
+            if org_id not in own:
+                continue
             c = own[org_id]
             c.values.update(
                 members=members,
@@ -463,6 +485,8 @@ async def _own_counts(
             .group_by(Meeting.org_id)
         )
         for org_id, held_count, scheduled, lo, hi in rows:
+            if org_id not in own:
+                continue
             c = own[org_id]
             c.values["meetings_held"] = held_count or 0
             c.values["meetings_scheduled"] = scheduled or 0
@@ -478,6 +502,8 @@ async def _own_counts(
             .group_by(Meeting.org_id)
         )
         for org_id, opened, closed in rows:
+            if org_id not in own:
+                continue
             own[org_id].values["ballots_open"] = opened or 0
             own[org_id].values["ballots_closed"] = closed or 0
         rows = await session.execute(
@@ -492,10 +518,13 @@ async def _own_counts(
             .group_by(Member.org_id, Rating.state, level)
         )
         for org_id, state, code, count in rows:
+            if org_id not in own:
+                continue
             target = own[org_id].decided if state == RatingState.DECIDED else own[org_id].proposed
             target[code] += count
         for org_id, count in (await _capped_rows_of(session, context.cycle, chunk)).items():
-            own[org_id].values["cap_breaches"] = count
+            if org_id in own:
+                own[org_id].values["cap_breaches"] = count
     return own
 
 
