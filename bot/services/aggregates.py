@@ -97,7 +97,7 @@ _BUMPED = "aggregates_bumped"  # session.info: organisations bumped in this tran
 
 
 def _ancestors(paths: Iterable[str]) -> list[int]:
-    return sorted({int(part) for path in paths for part in path.strip("/").split("/")})
+    return sorted({int(part) for path in paths for part in path.strip("/").split("/") if part})
 
 
 def _bump_statement(dialect: str, org_ids: list[int]):
