@@ -19,7 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
-from bot.services.report import heavy_slot, status_chart, status_workbook
+from bot.services.report import heavy_slot, report_off_loop, status_chart
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
@@ -301,9 +301,10 @@ async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     await turn.answer()
     progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
-    async with heavy_slot():
-        status = await _status(turn, org)
-        content = await status_workbook(turn.session, status, turn.t, _today(turn))
+    async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
+        status, content = await report_off_loop(
+            turn.services.db.url, org.id, turn.t, now=turn.services.now(), today=_today(turn)
+        )
     year = status.cycle.year if status.cycle else ""
     filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
     caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))

@@ -51,6 +51,29 @@ async def heavy_slot() -> AsyncIterator[None]:
         yield
 
 
+async def report_off_loop(
+    url: str, org_id: int, t: Translator, *, now: dt.datetime, today: dt.date
+) -> tuple[Status, bytes]:
+    """The status and the spreadsheet of an organisation, built in a worker thread with an
+    event loop and a database engine of its own: neither its queries nor its Python work (the
+    breach checks over a province, the rows) hold the bot's event loop for a moment. It only
+    reads (the figures it counts again are kept in a short transaction of its own)."""
+    from bot.services.status import subtree_status
+    from storage.db import Database
+
+    async def build() -> tuple[Status, bytes]:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                org = await session.get(Organisation, org_id)
+                status = await subtree_status(session, org, now=now, today=today)
+                return status, await status_workbook(session, status, t, today)
+        finally:
+            await db.dispose()
+
+    return await asyncio.to_thread(asyncio.run, build())
+
+
 MAX_CHART_ROWS = 30  # more children than this: the ones furthest behind
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 DATE_FORMAT = "dd/mm/yyyy"

@@ -1,6 +1,11 @@
 """Where every unit of a subtree stands (/tinh_trang, /bieu_do, /bao_cao): figures by child.
 
-Every figure is a grouped aggregate over the subtree: a mapping (child, organisation) is built
+``subtree_status`` reads the figures kept per organisation (``bot.services.aggregates``: the
+organisation's row and its children's, counted again only where a write touched them), so a
+province's status reads a few hundred rows. ``count_status`` counts them from scratch, as
+described below; the kept figures must equal it (``tests/unit/test_aggregates.py``).
+
+Counted from scratch, every figure is a grouped aggregate over the subtree: a mapping (child, organisation) is built
 by joining each child to the organisations whose path falls in the child's range (an index
 range scan per child, see ``storage.queries.subtree_range``), then members, self-reviews,
 meetings, ballot rounds and ratings are counted with one GROUP BY child each. Nothing loops
