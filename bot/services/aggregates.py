@@ -147,6 +147,22 @@ async def round_changed(session: AsyncSession, round_id: int) -> None:
 
 
 _WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound, Organisation)
+# What of a changed row the figures read (a self-review being written changes its text and
+# stage at every message: that bumps nothing); for the others, any change counts.
+_COUNTED = {
+    SelfReview: ("state", "late", "general_score", "task_score", "cycle_id", "member_id"),
+    Organisation: ("parent_id", "path", "kind"),
+    Meeting: ("scheduled_at", "org_id", "cycle_id"),
+    BallotRound: ("state", "meeting_id"),
+}
+
+
+def _counts_changed(o: object) -> bool:
+    state = inspect(o)
+    names = _COUNTED.get(type(o))
+    if names is None:
+        return any(a.history.has_changes() for a in state.attrs)
+    return any(state.attrs[name].history.has_changes() for name in names)
 
 
 @event.listens_for(Session, "before_flush")
@@ -157,7 +173,7 @@ def _noticed(session: Session, _context, _instances) -> None:
     objects = [
         o
         for o in chain(session.new, session.dirty, session.deleted)
-        if isinstance(o, _WATCHED) and (o not in session.dirty or session.is_modified(o))
+        if isinstance(o, _WATCHED) and (o not in session.dirty or _counts_changed(o))
     ]
     if not objects:
         return
