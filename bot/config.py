@@ -30,8 +30,9 @@ class Settings:
     # Seconds after its arrival a button press is still answered as a toast or alert; later
     # the answer goes out as a message (Telegram drops a callback query after about 15 s).
     answer_window_seconds: float = 12.0
-    # Updates of different chats handled side by side (one chat's always in order).
-    concurrent_updates: int = 1
+    # Updates of different chats handled side by side (one chat's always in order); SQLite
+    # keeps one writer at a time (storage/db.py), so this is safe on both databases.
+    concurrent_updates: int = 16
 
     @property
     def tz(self) -> ZoneInfo:
@@ -76,6 +77,9 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
         answer_window = -1.0
     if not 0 < answer_window <= 15:
         raise SettingsError("BOT_ANSWER_WINDOW_SECONDS must be a number of seconds, above 0, at most 15")
+    concurrency = _env("BOT_CONCURRENT_UPDATES", "16")
+    if not concurrency.isascii() or not concurrency.isdigit() or not 1 <= int(concurrency) <= 256:
+        raise SettingsError("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256")
     return Settings(
         bot_token=token,
         telegram_api_url=_env("TELEGRAM_API_URL", "https://api.telegram.org"),
@@ -84,4 +88,5 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
         default_locale=locale,
         invite_ttl_days=int(ttl),
         answer_window_seconds=answer_window,
+        concurrent_updates=int(concurrency),
     )

@@ -19,7 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
-from bot.services.report import status_chart, status_workbook
+from bot.services.report import heavy_slot, report_off_loop, status_chart
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
@@ -167,12 +167,12 @@ def full_text(t: Translator, status: Status, page: int) -> str:
     for item in status.breaches[:MAX_BREACH_LINES]:
         text = item.breach.render(t.gettext)
         lines.append("   – " + esc(text if len(text) <= 160 else text[:159] + "…"))
-    if len(status.breaches) > MAX_BREACH_LINES:
+    if status.breach_count > MAX_BREACH_LINES:
         lines.append(
             "   – "
             + t(
                 "and {count} more: see /bao_cao",
-                count=t.number(len(status.breaches) - MAX_BREACH_LINES),
+                count=t.number(status.breach_count - MAX_BREACH_LINES),
             )
         )
     if status.finish_by_passed and status.total.deadline_breaches:
@@ -247,14 +247,21 @@ def keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-async def _status(turn: Turn, org: Organisation, *, full: bool = True) -> Status:
+async def _status(
+    turn: Turn, org: Organisation, *, full: bool = True, limit: int | None = None
+) -> Status:
     return await subtree_status(
-        turn.session, org, now=turn.services.now(), today=_today(turn), with_breaches=full
+        turn.session,
+        org,
+        now=turn.services.now(),
+        today=_today(turn),
+        with_breaches=full,
+        breach_limit=limit,
     )
 
 
 async def _view(turn: Turn, org: Organisation, full: bool, page: int):
-    status = await _status(turn, org, full=full)
+    status = await _status(turn, org, full=full, limit=MAX_BREACH_LINES)
     if not full:
         return progress_text(turn.t, status), None
     pages = max((len(status.children) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
@@ -280,8 +287,11 @@ async def status_command(turn: Turn) -> None:
 
 async def _send_chart(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
-    status = await _status(turn, org)
-    png = await asyncio.to_thread(status_chart, status, turn.t)
+    await turn.release()  # commit; then "sending a photo…" shows while the chart is drawn
+    await turn.context.bot.send_chat_action(turn.chat_id, "upload_photo")
+    async with heavy_slot():
+        status = await _status(turn, org, full=False)  # the chart counts, names no breach
+        png = await asyncio.to_thread(status_chart, status, turn.t)
     caption = turn.t("Progress and levels of {org}", org=esc(org.name))
     chat_id, bot = turn.chat_id, turn.context.bot
     turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
@@ -291,8 +301,10 @@ async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     await turn.answer()
     progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
-    status = await _status(turn, org)
-    content = await status_workbook(turn.session, status, turn.t, _today(turn))
+    async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
+        status, content = await report_off_loop(
+            turn.services.db.url, org.id, turn.t, now=turn.services.now(), today=_today(turn)
+        )
     year = status.cycle.year if status.cycle else ""
     filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
     caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))

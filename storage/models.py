@@ -751,3 +751,33 @@ class ReviewPrompt(Base):
     text: Mapped[str] = mapped_column(Text)
     sent_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+class UnitVersion(Base):
+    """How many times the figures of an organisation's subtree changed: every write that
+    changes a figure of /tinh_trang bumps its organisation and every ancestor, in the write's
+    own transaction (``bot.services.aggregates.changed``)."""
+
+    __tablename__ = "unit_versions"
+
+    org_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UnitFigures(Base):
+    """The figures of an organisation's subtree for one plan (the plan a status is read
+    under), as of ``fresh`` (the organisation's UnitVersion when they were counted). They
+    hold while the version is unchanged, the plan's rules are those of ``rule_key``, today's
+    admission cut-off lies in [cutoff_lo, cutoff_hi) and now in [held_lo, held_hi)."""
+
+    __tablename__ = "unit_figures"
+
+    org_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    cycle_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fresh: Mapped[int] = mapped_column(Integer)
+    rule_key: Mapped[str] = mapped_column(String(200))
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cutoff_lo: Mapped[dt.date | None] = mapped_column(Date)
+    cutoff_hi: Mapped[dt.date | None] = mapped_column(Date)
+    held_lo: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    held_hi: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    figures: Mapped[str] = mapped_column(Text)  # JSON: the counts (bot/services/aggregates.py)

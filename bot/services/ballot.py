@@ -64,6 +64,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
+from bot.services import aggregates
 from bot.services import ballot_box as box
 from bot.services.ballot_box import RECEIPT_LENGTH, Share
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
@@ -483,11 +484,13 @@ async def activate(session: AsyncSession, round_id: int) -> bool:
         .values(state=OPEN)
         .execution_options(synchronize_session=False)
     )
+    await aggregates.round_changed(session, round_id)
     return done.rowcount == 1
 
 
 async def void(session: AsyncSession, round_id: int) -> None:
     """A share could not be delivered (or a crash came first): the round never opened."""
+    await aggregates.round_changed(session, round_id)
     await session.execute(
         delete(BallotRound).where(BallotRound.id == round_id, BallotRound.state == PENDING)
     )
@@ -823,6 +826,7 @@ async def open_box(
         .values(state=CLOSED, closed_at=now)
         .execution_options(synchronize_session=False)
     )
+    await aggregates.round_changed(session, round_id)
     if closed.rowcount != 1:
         raise round_closed()
     await session.refresh(ballot_round)

@@ -8,11 +8,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+import weakref
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from itertools import groupby
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, select
@@ -24,6 +31,50 @@ from bot.services.status import LEVEL_CODES, Figures, Status, by_member
 from rules.people import name_sort_key
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
+
+# --- heavy work, bounded ----------------------------------------------------------------------
+#
+# Reports and charts are built off the event loop (their CPU-bound parts in worker threads, their
+# queries on the driver's own thread), so the bot keeps answering everyone while one is built;
+# at most HEAVY_AT_ONCE of them at a time (the machine's cores), the others wait their turn
+# behind the progress note the user was already sent.
+HEAVY_AT_ONCE = 2
+_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def heavy_slot() -> AsyncIterator[None]:
+    """One of the HEAVY_AT_ONCE places for a report or chart (per event loop)."""
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(HEAVY_AT_ONCE)
+    async with slot:
+        yield
+
+
+async def report_off_loop(
+    url: str, org_id: int, t: Translator, *, now: dt.datetime, today: dt.date
+) -> tuple[Status, bytes]:
+    """The status and the spreadsheet of an organisation, built in a worker thread with an
+    event loop and a database engine of its own: neither its queries nor its Python work (the
+    breach checks over a province, the rows) hold the bot's event loop for a moment. It only
+    reads (the figures it counts again are kept in a short transaction of its own)."""
+    from bot.services.status import subtree_status
+    from storage.db import Database
+
+    async def build() -> tuple[Status, bytes]:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                org = await session.get(Organisation, org_id)
+                status = await subtree_status(session, org, now=now, today=today)
+                return status, await status_workbook(session, status, t, today)
+        finally:
+            await db.dispose()
+
+    return await asyncio.to_thread(asyncio.run, build())
+
 
 MAX_CHART_ROWS = 30  # more children than this: the ones furthest behind
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -270,11 +321,11 @@ async def status_workbook(
         pending = [row for row in pending if row[6] == last_path]
         done = [row for group in groups[:-1] for row in group]
         if done:
-            await asyncio.to_thread(_write_members, members, done, t)
+            await asyncio.to_thread(members.write, done, t)
     if pending:
-        await asyncio.to_thread(_write_members, members, next(_by_name_per_org(pending)), t)
+        await asyncio.to_thread(members.write, next(_by_name_per_org(pending)), t)
     await asyncio.to_thread(_write_breaches, book, status, labels, t)
-    return await asyncio.to_thread(_save, book)
+    return await asyncio.to_thread(members.save_into, await asyncio.to_thread(_save, book))
 
 
 def _write_summary(book: Workbook, status: Status, t: Translator, today: dt.date) -> None:
@@ -305,7 +356,7 @@ def _bold(sheet, value: object, font: Font) -> WriteOnlyCell:
     return cell
 
 
-def _start_members(book: Workbook, t: Translator):
+def _start_members(book: Workbook, t: Translator) -> _MemberRows:
     members = book.create_sheet(t("Members"))
     _start_sheet(members, [14, 30, 32, 14, 16, 14], 1)
     members.append(
@@ -321,26 +372,84 @@ def _start_members(book: Workbook, t: Translator):
             ],
         )
     )
-    return members
+    # The styles the rows use, registered with the workbook (see _MemberRows).
+    quoted = WriteOnlyCell(members, value="=")
+    quoted.quotePrefix = True
+    dated = _date(members, dt.date(2000, 1, 1))
+    return _MemberRows(book.index(members) + 1, quoted.style_id, dated.style_id)
 
 
-def _write_members(members, rows, t: Translator) -> None:
-    status_names = {
-        MemberStatus.OFFICIAL: t("official"),
-        MemberStatus.PROBATIONARY: t("probationary"),
-    }
-    tz = t.timezone or dt.UTC
-    for code, name, cell, member_status, level, decided_at in rows:
-        decided_on = decided_at.astimezone(tz).date() if decided_at else None
-        members.append(
-            [
-                *_row(
-                    members,
-                    [code, name, cell, status_names.get(member_status, member_status), level],
-                ),
-                _date(members, decided_on),
-            ]
-        )
+_EPOCH = dt.date(1899, 12, 30)  # day 0 of the spreadsheet's 1900 date system
+
+
+class _MemberRows:
+    """The member rows of the Members sheet, written as the worksheet's XML straight to a
+    temporary file, then put into the sheet openpyxl wrote (its header only) when the workbook
+    is saved. openpyxl builds a cell object per value, about 8 s for a province's 900,000
+    cells; these rows are plain strings, the same XML openpyxl writes in write-only mode:
+    every string an inline string (``t="inlineStr"``, text, never a formula; one that looks
+    like a formula also has the quote-prefix style, so Excel keeps it text when edited), the
+    date a serial number with the dd/mm/yyyy style."""
+
+    def __init__(self, sheet_number: int, quoted_style: int, date_style: int) -> None:
+        self.part = f"xl/worksheets/sheet{sheet_number}.xml"
+        self.quoted = f' s="{quoted_style}"'
+        self.dated = f' s="{date_style}"'
+        self.file = tempfile.TemporaryFile()
+        self.row = 1
+
+    def _text(self, column: str, value: str | None) -> str:
+        if value is None:
+            return ""
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        style = self.quoted if looks_like_formula(value) else ""
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        value = escape(value).replace("\r", "&#13;")
+        return f'<c r="{column}{self.row}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
+
+    def write(self, rows, t: Translator) -> None:
+        status_names = {
+            MemberStatus.OFFICIAL: t("official"),
+            MemberStatus.PROBATIONARY: t("probationary"),
+        }
+        tz = t.timezone or dt.UTC
+        text = self._text
+        out = []
+        for code, name, cell, member_status, level, decided_at in rows:
+            self.row += 1
+            decided = ""
+            if decided_at:
+                serial = (decided_at.astimezone(tz).date() - _EPOCH).days
+                decided = f'<c r="F{self.row}"{self.dated} t="n"><v>{serial}</v></c>'
+            out.append(
+                f'<row r="{self.row}">{text("A", code)}{text("B", name)}{text("C", cell)}'
+                f"{text('D', status_names.get(member_status, member_status))}"
+                f'{text("E", level)}{decided}</row>'
+            )
+        self.file.write("".join(out).encode())
+
+    def save_into(self, workbook: bytes) -> bytes:
+        """The workbook openpyxl saved, with these rows in the Members sheet."""
+        self.file.seek(0)
+        out = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(workbook)) as source,
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+        ):
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename != self.part:
+                    target.writestr(info, data)
+                    continue
+                head, tail = data.split(b"</sheetData>", 1)
+                rebuilt = zipfile.ZipInfo(info.filename, info.date_time)
+                rebuilt.compress_type = zipfile.ZIP_DEFLATED
+                with target.open(rebuilt, "w") as part:
+                    part.write(head)
+                    shutil.copyfileobj(self.file, part, 1 << 20)
+                    part.write(b"</sheetData>" + tail)
+        self.file.close()
+        return out.getvalue()
 
 
 def _write_breaches(

@@ -1,6 +1,11 @@
 """Where every unit of a subtree stands (/tinh_trang, /bieu_do, /bao_cao): figures by child.
 
-Every figure is a grouped aggregate over the subtree: a mapping (child, organisation) is built
+``subtree_status`` reads the figures kept per organisation (``bot.services.aggregates``: the
+organisation's row and its children's, counted again only where a write touched them), so a
+province's status reads a few hundred rows. ``count_status`` counts them from scratch, as
+described below; the kept figures must equal it (``tests/unit/test_aggregates.py``).
+
+Counted from scratch, every figure is a grouped aggregate over the subtree: a mapping (child, organisation) is built
 by joining each child to the organisations whose path falls in the child's range (an index
 range scan per child, see ``storage.queries.subtree_range``), then members, self-reviews,
 meetings, ballot rounds and ratings are counted with one GROUP BY child each. Nothing loops
@@ -24,6 +29,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.services import aggregates
 from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
@@ -96,7 +102,7 @@ class Figures:
     def breaches(self) -> int:
         return self.quota_breaches + self.cap_breaches + self.deadline_breaches
 
-    def add(self, other: Figures) -> None:
+    def add(self, other: Figures, sign: int = 1) -> None:
         for name in (
             "members",
             "to_review",
@@ -112,9 +118,17 @@ class Figures:
             "cap_breaches",
             "deadline_breaches",
         ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.proposed.update(other.proposed)
-        self.decided.update(other.decided)
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        if sign > 0:
+            self.proposed.update(other.proposed)
+            self.decided.update(other.decided)
+        else:
+            self.proposed.subtract(other.proposed)
+            self.decided.subtract(other.decided)
+            self.proposed, self.decided = +self.proposed, +self.decided
+
+    def subtract(self, other: Figures) -> None:
+        self.add(other, -1)
 
 
 @dataclass
@@ -134,6 +148,7 @@ class Status:
     children: list[tuple[Organisation, Figures]]
     breaches: list[UnitBreach]
     finish_by_passed: bool
+    breach_count: int = 0  # every breach of the subtree (``breaches`` may hold only the first)
 
 
 async def status_cycles(session: AsyncSession, org: Organisation) -> tuple[Cycle | None, list[int]]:
@@ -197,8 +212,90 @@ async def subtree_status(
     now: dt.datetime,
     today: dt.date,
     with_breaches: bool = True,
+    breach_limit: int | None = None,
 ) -> Status:
-    """The figures of `org` and of each of its children."""
+    """The figures of `org` and of each of its children, from the figures kept per
+    organisation (``bot.services.aggregates``). The breaches themselves (with names) are read
+    when `with_breaches`: all of them, or with `breach_limit` on a large subtree only enough
+    for that many lines, unit by unit (``Status.breach_count`` counts them all)."""
+    cycle, cycle_ids = await status_cycles(session, org)
+    if cycle is None:
+        return await count_status(session, org, now=now, today=today, with_breaches=False)
+    children = (
+        await session.scalars(
+            select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)
+        )
+    ).all()
+    rulebook = cycle_rulebook(cycle)
+    cutoff = months_back(today, rulebook.new_member_months)
+    unit_above = await enclosing_unit(session, org)
+    wanted = [org.id, *(c.id for c in children)]
+    if unit_above is not None:
+        wanted.append(unit_above.id)
+    counts = await aggregates.unit_counts(
+        session, cycle, cycle_ids, wanted, now=now, today=today, new_member_cutoff=cutoff
+    )
+    figures = {child.id: _figures(counts[child.id]) for child in children}
+    own = _figures(counts[org.id])
+    for child in children:
+        own.subtract(figures[child.id])
+    if unit_above is not None:  # the unit's quota is told on `org`, whatever is below it
+        for f in figures.values():
+            f.quota_breaches = 0
+        own.quota_breaches = counts[unit_above.id].own_quota
+    figures[org.id] = own
+    finish_by_passed = today > cycle.finish_by
+    if finish_by_passed:
+        for f in figures.values():
+            f.deadline_breaches = max(f.to_rate - f.decided_total, 0)
+    total = Figures()
+    for f in figures.values():
+        total.add(f)
+    found: list[UnitBreach] = []
+    if with_breaches and (total.quota_breaches or total.cap_breaches):
+        if breach_limit is None or total.members <= SMALL_SUBTREE or unit_above is not None:
+            found = await subtree_breaches(session, cycle, org)
+        else:
+            for child in children:  # enough for the lines shown, unit by unit, in code order
+                if figures[child.id].quota_breaches or figures[child.id].cap_breaches:
+                    found += await subtree_breaches(session, cycle, child)
+                    if len(found) >= breach_limit:
+                        break
+    return Status(
+        org=org,
+        cycle=cycle,
+        cycle_ids=cycle_ids,
+        total=total,
+        children=[(child, figures[child.id]) for child in children],
+        breaches=found,
+        finish_by_passed=finish_by_passed,
+        breach_count=total.quota_breaches + total.cap_breaches,
+    )
+
+
+# Up to this many members the status reads every breach whatever it shows.
+SMALL_SUBTREE = 5000
+
+
+def _figures(counts: aggregates.Counts) -> Figures:
+    values = counts.values
+    return Figures(
+        **{name: values[name] for name in aggregates.COUNTS},
+        proposed=Counter(counts.proposed),
+        decided=Counter(counts.decided),
+    )
+
+
+async def count_status(
+    session: AsyncSession,
+    org: Organisation,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    with_breaches: bool = True,
+) -> Status:
+    """The figures of `org` and of each of its children, counted from scratch over the
+    subtree (what the kept figures must equal; used when no plan covers the subtree)."""
     cycle, cycle_ids = await status_cycles(session, org)
     children = (
         await session.scalars(
@@ -330,6 +427,7 @@ async def subtree_status(
         children=[(child, figures[child.id]) for child in children],
         breaches=found,
         finish_by_passed=finish_by_passed,
+        breach_count=len(found),
     )
 
 
@@ -403,6 +501,20 @@ def _live(session: AsyncSession, cycle: Cycle):
 async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -> list:
     """The rated members of the subtree a cap can concern (``_may_be_capped``, in SQL), as
     plain rows with the facts the rules read, by name."""
+    return await _capped_where(session, cycle, subtree_range(org.path))
+
+
+async def _capped_rows_of(session: AsyncSession, cycle: Cycle, org_ids: list[int]) -> Counter:
+    """Cap breaches counted per organisation, over the members of `org_ids` themselves."""
+    capped = [
+        RatedMember(row, None, Level(row.level), row)
+        for row in await _capped_where(session, cycle, Member.org_id.in_(org_ids))
+    ]
+    org_of = {str(r.member.id): r.member.org_id for r in capped}
+    return Counter(org_of[b.member_ids[0]] for b in cap_breaches(capped, cycle) if b.member_ids)
+
+
+async def _capped_where(session: AsyncSession, cycle: Cycle, where) -> list:
     level, live = _live(session, cycle)
     rows = await session.execute(
         select(*FACT_COLUMNS, level.label("level"), SelfReview.general_score, SelfReview.task_score)
@@ -412,7 +524,7 @@ async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -
             SelfReview, (SelfReview.member_id == Member.id) & (SelfReview.cycle_id == cycle.id)
         )
         .where(
-            subtree_range(org.path),
+            where,
             *live,
             or_(
                 Member.sick_leave_months > 0,

@@ -1,0 +1,294 @@
+"""Every figure of issue 13's table at province scale, on SQLite and PostgreSQL: prints them,
+asserts nothing.
+
+    .venv/bin/python -m benchmarks.scale [--db sqlite,postgresql] [--members 150000]
+        [--per-cell 10] [--pg-url URL] [--skip monitor,bot] [--whole-party]
+
+Builds a province with ``benchmarks/status.py``'s builder (1 province -> 100 upper units ->
+grassroots committees of 10 cells; 150,000 members make 16,601 units) and
+``benchmarks/province.py``'s people (a secretary per cell, committee members above, an account
+for every member), once per database, then prints:
+
+- ``/tinh_trang`` of the province in-process (``subtree_status`` as the handler calls it): the
+  first read after the build (nothing kept yet: every unit counted), p50 / p95 of repeated reads,
+  the read right after a write in one cell (a proposal through the ratings service), and one
+  cell's p50 and CPU;
+- ``/bao_cao`` of the province, in a child process of its own so its RSS peak is the report's
+  (not the build's): time and peak RSS;
+- the deadline monitor, one run in-process with an instant fake bot (``benchmarks/province.py``);
+- through the real bot and the fake Bot API (``tests/fakebot``), with concurrent updates as
+  configured: ``/tinh_trang`` of the province p50 / p95; another user's ``/help`` latency
+  (p50, p95, worst) while one province ``/tinh_trang`` runs, and while one province
+  ``/bao_cao`` runs; the CPU per ``/help`` of a linked member against a bare
+  python-telegram-bot echo bot on the same fake (``benchmarks/intake.py``'s).
+
+PostgreSQL: a server of its own is started like ``scripts/test.sh`` does (``--pg-url`` uses
+yours instead; its ``public`` schema is dropped). ``--whole-party`` builds 5.3 million members
+in about 250,000 cells instead (PostgreSQL only; hours and several GiB to build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from benchmarks.province import add_people, time_monitor
+from benchmarks.status import NOW, TODAY, build
+from bot.app import ALLOWED_UPDATES, build_application
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.services import Services, ratings
+from bot.services.report import status_workbook
+from bot.services.status import subtree_status
+from storage.db import Database
+from storage.models import Member, Organisation, Rating, RatingState, Role, TelegramAccount
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(int(len(ordered) * 0.95 + 0.5) - 1, 0)]
+
+
+def _line(label: str, values: list[float], unit: str = "ms") -> None:
+    print(
+        f"  {label:<58} p50 {statistics.median(values):8.1f} {unit}  p95 {_p95(values):8.1f} "
+        f"{unit}  worst {max(values):8.1f} {unit}  (n={len(values)})"
+    )
+
+
+async def _status_ms(db: Database, org_id: int) -> tuple[float, float]:
+    async with db.session() as session:
+        org = await session.get(Organisation, org_id)
+        start, cpu = time.perf_counter(), time.process_time()
+        await subtree_status(session, org, now=NOW, today=TODAY, breach_limit=6)
+        return (time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000
+
+
+async def in_process(db: Database, ids: dict[int, list[int]], repeat: int) -> None:
+    province = ids[0][0]
+    first, _ = await _status_ms(db, province)
+    print(f"  /tinh_trang province, first read after the build (every unit counted): {first:,.0f} ms")
+    _line("/tinh_trang province (kept figures)", [(await _status_ms(db, province))[0]
+                                                 for _ in range(repeat)])
+    after = []
+    for cell in ids[3][:: max(len(ids[3]) // 10, 1)][:10]:
+        async with db.session() as session:
+            members = (await session.scalars(select(Member.id).where(Member.org_id == cell))).all()
+            live = (await session.scalars(select(Rating.member_id).where(
+                Rating.member_id.in_(members), Rating.state == RatingState.DECIDED))).all()
+            await ratings.record_proposals(
+                session, 1, {m: "HT" for m in members if m not in set(live)}, actor="bench",
+                now=NOW)
+        after.append((await _status_ms(db, province))[0])
+    _line("/tinh_trang province, right after a write in one cell", after)
+    cells = [await _status_ms(db, cell) for cell in ids[3][:50]]
+    _line("/tinh_trang one cell", [w for w, _ in cells])
+    _line("/tinh_trang one cell, CPU of this process", [c for _, c in cells])
+
+
+def report_child(url: str, org_id: int) -> None:
+    """Run in a child process: the province's /bao_cao, then its time and RSS peak as JSON."""
+
+    async def run() -> dict:
+        db = Database(url)
+        try:
+            async with db.session() as session:
+                org = await session.get(Organisation, org_id)
+                start = time.perf_counter()
+                status = await subtree_status(session, org, now=NOW, today=TODAY)
+                content = await status_workbook(session, status, Translator("vi"), TODAY)
+                took = time.perf_counter() - start
+        finally:
+            await db.dispose()
+        return {"seconds": took, "bytes": len(content)}
+
+    result = asyncio.run(run())
+    result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def report_in_child(url: str, org_id: int) -> None:
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.scale", "--report-child", url, str(org_id)],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    seconds = statistics.median(r["seconds"] for r in runs)
+    rss = statistics.median(r["rss_mib"] for r in runs)
+    print(
+        f"  /bao_cao province (its own process, median of 3): {seconds:.2f} s, "
+        f"{runs[0]['bytes'] / 1e6:.1f} MB, RSS peak {rss:.0f} MiB (the whole process)"
+    )
+
+
+async def _link(db: Database, member_id: int, telegram_id: int) -> None:
+    async with db.session() as session:
+        await session.execute(
+            update(TelegramAccount)
+            .where(TelegramAccount.member_id == member_id)
+            .values(telegram_id=telegram_id)
+        )
+
+
+async def through_bot(db: Database, url: str, ids: dict[int, list[int]], repeat: int) -> None:
+    from benchmarks.intake import _bot_run
+    from tests.fakebot.server import FakeTelegram
+
+    province = ids[0][0]
+    async with db.session() as session:
+        chief = await session.scalar(select(Role.member_id).where(
+            Role.org_id == province, Role.role == "committee_member"))
+        plain = await session.scalar(select(Member.id).where(
+            Member.org_id == ids[3][-1]).order_by(Member.id.desc()).limit(1))
+    async with FakeTelegram(global_per_second=1_000_000) as fake:
+        settings = Settings(bot_token=fake.token, telegram_api_url=fake.url, database_url=url)
+        heavy, cheap = fake.user("Tinh", language_code="vi"), fake.user("Binh", language_code="vi")
+        heavy.started = cheap.started = True
+        await _link(db, chief, heavy.id)
+        await _link(db, plain, cheap.id)
+        # 23:00 in Vietnam: the monitor keeps quiet (it is timed on its own above)
+        services = Services(settings=settings, db=db, clock=lambda: NOW.replace(hour=16))
+        import bot.app
+
+        bot.app.schedule_monitor = lambda *_args, **_kwargs: None  # timed on its own above
+        app = build_application(settings, services=services)
+        await app.initialize()
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+        await app.start()
+        try:
+            await cheap.send("/help")
+            await cheap.wait_message(timeout=60)
+
+            timings = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                await heavy.send("/tinh_trang")
+                await heavy.wait_message(timeout=120)
+                timings.append((time.perf_counter() - start) * 1000)
+            _line("bot: /tinh_trang province", timings)
+
+            for label, command, answers in (
+                ("/tinh_trang", "/tinh_trang", 1),
+                ("/bao_cao", "/bao_cao", 2),  # the progress note, then the file
+            ):
+                latencies = []
+                for _ in range(3):
+                    await heavy.send(command)
+                    waiting = asyncio.create_task(_answers(heavy, answers))
+                    while True:
+                        start = time.perf_counter()
+                        await cheap.send("/help")
+                        await cheap.wait_message(timeout=120)
+                        latencies.append((time.perf_counter() - start) * 1000)
+                        if waiting.done():
+                            break
+                    await waiting
+                _line(f"bot: another user's /help while a province {label} runs", latencies)
+
+            count = 200
+            cpu = time.process_time()
+            for _ in range(count):
+                await cheap.send("/help")
+                await cheap.wait_message(timeout=60)
+            per_update = (time.process_time() - cpu) * 1000 / count
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+    _wall, echo_cpu = await _bot_run("echo", 1, count, None)
+    echo = echo_cpu * 1000 / count
+    print(
+        f"  CPU per /help of a linked member: {per_update:.2f} ms vs {echo:.2f} ms for a bare "
+        f"echo bot (x{per_update / echo:.1f}; the fake Bot API included in both)"
+    )
+
+
+async def _answers(user, count: int) -> None:
+    for _ in range(count):
+        await user.wait_message(timeout=300)
+
+
+async def one_database(name: str, url: str, members: int, per_cell: int, skip: set[str],
+                       repeat: int) -> None:
+    print(f"== {name}, {members:,} members")
+    db = Database(url)
+    if not url.startswith("sqlite"):
+        async with db.engine.begin() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
+    await db.migrate()
+    start = time.perf_counter()
+    ids = await build(db, members, per_cell)
+    await add_people(db)
+    if not url.startswith("sqlite"):
+        async with db.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.exec_driver_sql("VACUUM ANALYZE")
+            version = (await connection.exec_driver_sql("SHOW server_version")).scalar()
+            print(f"  (PostgreSQL {version})")
+    print(f"  (built in {time.perf_counter() - start:.0f} s)")
+    try:
+        if "status" not in skip:
+            await in_process(db, ids, repeat)
+        if "report" not in skip:
+            report_in_child(url, ids[0][0])
+        if "monitor" not in skip:
+            await time_monitor(db, url)
+        if "bot" not in skip:
+            await through_bot(db, url, ids, repeat)
+    finally:
+        await db.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--members", type=int, default=150_000)
+    parser.add_argument("--per-cell", type=int, default=10)
+    parser.add_argument("--pg-url", help="postgresql+asyncpg://… of yours (its schema is dropped)")
+    parser.add_argument("--skip", default="", help="any of status,report,monitor,bot")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--whole-party", action="store_true",
+                        help="5.3 million members, about 250,000 cells (PostgreSQL only)")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    members, per_cell, databases = args.members, args.per_cell, args.db.split(",")
+    if args.whole_party:
+        members, per_cell, databases = 5_300_000, 21, ["postgresql"]
+    for name in databases:
+        if name == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                url = f"sqlite+aiosqlite:///{Path(folder) / 'province.db'}"
+                await one_database("SQLite", url, members, per_cell, skip, args.repeat)
+        elif args.pg_url:
+            await one_database("PostgreSQL", args.pg_url, members, per_cell, skip, args.repeat)
+        else:
+            from benchmarks.pgserver import postgresql_server
+
+            with postgresql_server() as url:
+                print("(a PostgreSQL server started for this run)")
+                await one_database("PostgreSQL", url, members, per_cell, skip, args.repeat)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--report-child":
+        report_child(sys.argv[2], int(sys.argv[3]))
+    else:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())

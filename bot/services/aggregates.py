@@ -1,0 +1,602 @@
+"""The figures of /tinh_trang kept per organisation, so a province's status reads a few hundred
+rows instead of counting 150,000 members (issue 13 item 3).
+
+Each organisation has a row per plan (``UnitFigures``) with the counts of its whole subtree:
+members, to be reviewed and rated, self-reviews submitted and late, cells, meetings held and
+scheduled, ballot rounds open and closed, proposed and decided levels, quota and cap breaches.
+A province's status reads its own row and its children's.
+
+Upkeep: a write of anything these figures count bumps the version (``UnitVersion``) of its
+organisation and of each ancestor, in the write's own transaction. Writes through the ORM
+(members, self-reviews, ratings, meetings, ballot rounds, organisations: the services, the
+roster import, the handlers alike) are noticed by a ``before_flush`` hook (``_noticed``);
+the few Core UPDATE and DELETE statements call ``changed(session, org_id)`` (or
+``round_changed``) where they are made, in ``bot/services/``. A row holds while the
+organisation's version equals the one it was counted at (``fresh``), so a reader never trusts a
+row a write has touched since, even one not yet committed when the row was counted. A row no
+longer valid is counted again when read: from the base tables for the organisation's own
+members, meetings and ratings, plus its children's rows (valid ones as they are, the others
+counted again the same way). A write in one cell costs the next reader that cell and its
+ancestors, not the tree.
+
+A row also records the conditions it was counted under, and is counted again when one changes:
+the plan's rules (``rule_key``), the admission cut-off of new members (a row holds while today's
+cut-off stays between the admissions around it) and the time (a meeting is "held" once its time
+passed). Rows are kept in a short transaction of their own, never in the reader's. A write
+made around the ORM and without ``changed`` (raw SQL by hand) is caught by ``MAX_AGE`` at the
+latest; ``forget`` drops every row (they are counted again as they are read).
+
+Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
+counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
+members a cap can concern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain
+
+from sqlalchemy import and_, case, delete, event, func, inspect, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from bot.services.cycles import cycle_rulebook
+from rules.levels import Level
+from rules.quotas import htt_base, htxs_limit
+from storage.models import (
+    BallotRound,
+    Cycle,
+    Meeting,
+    Member,
+    Organisation,
+    OrgKind,
+    Rating,
+    RatingState,
+    ReviewState,
+    SelfReview,
+    UnitFigures,
+    UnitVersion,
+)
+from storage.queries import subtree_range
+
+MAX_AGE = dt.timedelta(days=1)  # the last resort for writes made around the ORM
+CHUNK = 500  # organisations per query
+BULK = 2000  # more organisations to count than this: one pass over their subtrees
+CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
+UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
+COUNTS = (
+    "members",
+    "to_review",
+    "to_rate",
+    "submitted",
+    "late",
+    "cells",
+    "meetings_held",
+    "meetings_scheduled",
+    "ballots_open",
+    "ballots_closed",
+    "quota_breaches",
+    "cap_breaches",
+)
+
+
+def _insert(session: AsyncSession):
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+# --- upkeep: the writers' hook ----------------------------------------------------------------
+
+_BUMPED = "aggregates_bumped"  # session.info: organisations bumped in this transaction
+
+
+def _ancestors(paths: Iterable[str]) -> list[int]:
+    return sorted({int(part) for path in paths for part in path.strip("/").split("/") if part})
+
+
+def _bump_statement(dialect: str, org_ids: list[int]):
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(UnitVersion).values([{"org_id": i, "version": 1} for i in org_ids])
+    return statement.on_conflict_do_update(
+        index_elements=["org_id"], set_={"version": UnitVersion.version + 1}
+    )
+
+
+def _bump(session: Session, org_ids: set[int]) -> None:
+    """Bump the organisations and their ancestors, once a transaction each (a reader sees the
+    new version only once the transaction commits, and keeps nothing counted meanwhile)."""
+    bumped = session.info.setdefault(_BUMPED, set())
+    org_ids = {i for i in org_ids if i is not None} - bumped
+    if not org_ids:
+        return
+    with session.no_autoflush:
+        paths = session.scalars(select(Organisation.path).where(Organisation.id.in_(org_ids)))
+        affected = [i for i in _ancestors(paths.all()) if i not in bumped]
+        if affected:
+            session.execute(_bump_statement(session.get_bind().dialect.name, affected))
+    bumped.update(org_ids)
+    bumped.update(affected)
+
+
+async def changed(session: AsyncSession, org_ids: int | Iterable[int | None] | None) -> None:
+    """In the writing transaction: the figures of these organisations (and of every one above
+    them) changed. For writes the ORM does not see (Core UPDATE and DELETE statements); what
+    goes through the ORM is noticed by itself (``_noticed``). One statement; the counting waits
+    for the next reader."""
+    if org_ids is None:
+        return
+    ids = {org_ids} if isinstance(org_ids, int) else {i for i in org_ids if i is not None}
+    if ids:
+        await session.run_sync(_bump, ids)
+
+
+async def round_changed(session: AsyncSession, round_id: int) -> None:
+    """A ballot round's state changed (opened, voided, closed) by a Core statement."""
+    org_id = await session.scalar(
+        select(Meeting.org_id)
+        .join(BallotRound, BallotRound.meeting_id == Meeting.id)
+        .where(BallotRound.id == round_id)
+    )
+    await changed(session, org_id)
+
+
+_WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound, Organisation)
+# What of a changed row the figures read (a self-review being written changes its text and
+# stage at every message: that bumps nothing); for the others, any change counts.
+_COUNTED = {
+    SelfReview: ("state", "late", "general_score", "task_score", "cycle_id", "member_id"),
+    Organisation: ("parent_id", "path", "kind"),
+    Meeting: ("scheduled_at", "org_id", "cycle_id"),
+    BallotRound: ("state", "meeting_id"),
+}
+
+
+def _counts_changed(o: object) -> bool:
+    state = inspect(o)
+    names = _COUNTED.get(type(o))
+    if names is None:
+        return any(a.history.has_changes() for a in state.attrs)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+@event.listens_for(Session, "before_flush")
+def _noticed(session: Session, _context, _instances) -> None:
+    """Every ORM write of something /tinh_trang counts (members, self-reviews, ratings,
+    meetings, ballot rounds), wherever it is made, bumps the organisations concerned in the
+    same transaction."""
+    objects = [
+        o
+        for o in chain(session.new, session.dirty, session.deleted)
+        if isinstance(o, _WATCHED) and (o not in session.dirty or _counts_changed(o))
+    ]
+    if not objects:
+        return
+    org_ids: set[int] = set()
+    member_ids: set[int] = set()
+    meeting_ids: set[int] = set()
+    for o in objects:
+        if isinstance(o, Member):
+            org_ids.add(o.org_id)
+            org_ids.update(inspect(o).attrs.org_id.history.deleted or ())  # moved from
+        elif isinstance(o, SelfReview | Rating):
+            member_ids.add(o.member_id)
+        elif isinstance(o, Meeting):
+            org_ids.add(o.org_id)
+        elif isinstance(o, Organisation):  # a unit added, renamed or moved: old and new places
+            org_ids.update((o.id, o.parent_id))
+            org_ids.update(inspect(o).attrs.parent_id.history.deleted or ())
+        else:
+            meeting_ids.add(o.meeting_id)
+    with session.no_autoflush:
+        if member_ids - {None}:
+            org_ids.update(
+                session.scalars(
+                    select(Member.org_id).where(Member.id.in_(member_ids - {None}))
+                ).all()
+            )
+        if meeting_ids - {None}:
+            org_ids.update(
+                session.scalars(
+                    select(Meeting.org_id).where(Meeting.id.in_(meeting_ids - {None}))
+                ).all()
+            )
+    _bump(session, org_ids)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _transaction_over(session: Session) -> None:
+    session.info.pop(_BUMPED, None)
+
+
+async def forget(session: AsyncSession) -> None:
+    """Drop every kept figure (they are counted again as they are read)."""
+    await session.execute(delete(UnitFigures))
+
+
+# --- the figures --------------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    """The counts of one subtree (or of one organisation's own rows), and the conditions they
+    hold under."""
+
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    proposed: Counter = field(default_factory=Counter)
+    decided: Counter = field(default_factory=Counter)
+    own_quota: int = 0  # quota breaches of this organisation itself, when it is a unit
+    cutoff_lo: dt.date | None = None
+    cutoff_hi: dt.date | None = None
+    held_lo: dt.datetime | None = None
+    held_hi: dt.datetime | None = None
+
+    def add(self, other: Counts) -> None:
+        for name in COUNTS:
+            self.values[name] += other.values[name]
+        self.proposed.update(other.proposed)
+        self.decided.update(other.decided)
+        self.cutoff_lo = _max(self.cutoff_lo, other.cutoff_lo)
+        self.cutoff_hi = _min(self.cutoff_hi, other.cutoff_hi)
+        self.held_lo = _max(self.held_lo, other.held_lo)
+        self.held_hi = _min(self.held_hi, other.held_hi)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "v": self.values,
+                "p": dict(self.proposed),
+                "d": dict(self.decided),
+                "q": self.own_quota,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_row(cls, row: UnitFigures) -> Counts:
+        data = json.loads(row.figures)
+        values = dict.fromkeys(COUNTS, 0)
+        values.update(data["v"])
+        return cls(
+            values=values,
+            proposed=Counter(data["p"]),
+            decided=Counter(data["d"]),
+            own_quota=data["q"],
+            cutoff_lo=row.cutoff_lo,
+            cutoff_hi=row.cutoff_hi,
+            held_lo=row.held_lo,
+            held_hi=row.held_hi,
+        )
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def rule_key(cycle: Cycle) -> str:
+    """What of the plan the counts depend on: its rulebook and settings."""
+    digest = hashlib.sha256((cycle.overrides or "").encode()).hexdigest()[:16]
+    return f"{cycle.id}:{cycle.rulebook}:{digest}"
+
+
+@dataclass
+class _Node:
+    id: int
+    parent_id: int | None
+    kind: str
+    depth: int
+    path: str
+    version: int
+    row: UnitFigures | None
+    children: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    cycle: Cycle
+    cycle_ids: list[int]
+    cutoff: dt.date
+    reviewed_new: bool
+    now: dt.datetime
+    wall: dt.datetime
+    rule: str
+
+    def valid(self, node: _Node) -> bool:
+        row = node.row
+        return (
+            row is not None
+            and row.fresh == node.version
+            and row.rule_key == self.rule
+            and self.wall - row.computed_at < MAX_AGE
+            and row.computed_at <= self.wall
+            and (row.cutoff_lo is None or row.cutoff_lo <= self.cutoff)
+            and (row.cutoff_hi is None or self.cutoff < row.cutoff_hi)
+            and (row.held_lo is None or row.held_lo <= self.now)
+            and (row.held_hi is None or self.now < row.held_hi)
+        )
+
+
+async def _nodes(session: AsyncSession, context: _Context, where) -> list[_Node]:
+    rows = await session.execute(
+        select(
+            Organisation.id,
+            Organisation.parent_id,
+            Organisation.kind,
+            Organisation.depth,
+            Organisation.path,
+            func.coalesce(UnitVersion.version, 0),
+            UnitFigures,
+        )
+        .outerjoin(UnitVersion, UnitVersion.org_id == Organisation.id)
+        .outerjoin(
+            UnitFigures,
+            and_(UnitFigures.org_id == Organisation.id, UnitFigures.cycle_id == context.cycle.id),
+        )
+        .where(where)
+    )
+    return [_Node(*row) for row in rows]
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+async def unit_counts(
+    session: AsyncSession,
+    cycle: Cycle,
+    cycle_ids: list[int],
+    org_ids: list[int],
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    new_member_cutoff: dt.date,
+) -> dict[int, Counts]:
+    """The subtree counts of each organisation in `org_ids`, from the kept rows, counting
+    again (and keeping) those no longer valid."""
+    rulebook = cycle_rulebook(cycle)
+    # Every plan of the year: a row counts the same whichever organisation's status reads it.
+    year_ids = (await session.scalars(select(Cycle.id).where(Cycle.year == cycle.year))).all()
+    context = _Context(
+        cycle=cycle,
+        cycle_ids=sorted(set(year_ids) | set(cycle_ids)),
+        cutoff=new_member_cutoff,
+        reviewed_new=rulebook.new_member_reviewed,
+        now=now,
+        wall=dt.datetime.now(dt.UTC),
+        rule=rule_key(cycle),
+    )
+    nodes: dict[int, _Node] = {}
+    for chunk in _chunks(sorted(set(org_ids))):
+        for node in await _nodes(session, context, Organisation.id.in_(chunk)):
+            nodes[node.id] = node
+    stale = [n.id for n in nodes.values() if not context.valid(n)]
+    is_stale = set(stale)
+    frontier = list(stale)
+    while frontier:  # down the tree, only below what is no longer valid (each node once)
+        below = []
+        for chunk in _chunks(frontier):
+            for node in await _nodes(session, context, Organisation.parent_id.in_(chunk)):
+                node = nodes.setdefault(node.id, node)
+                nodes[node.parent_id].children.append(node.id)
+                if node.id not in is_stale and not context.valid(node):
+                    is_stale.add(node.id)
+                    stale.append(node.id)
+                    below.append(node.id)
+        frontier = below
+    counted: dict[int, Counts] = {
+        n.id: Counts.from_row(n.row) for n in nodes.values() if n.id not in is_stale
+    }
+    if stale:
+        if len(stale) > BULK:  # most of a subtree: one pass over it beats lists of ids
+            tops = [nodes[i].path for i in stale if nodes[i].parent_id not in is_stale]
+            inside = select(Organisation.id).where(or_(*(subtree_range(p) for p in tops)))
+            chunks = [inside]
+        else:
+            chunks = list(_chunks(stale))
+        own = await _own_counts(session, context, stale, nodes, chunks)
+        limits: dict[tuple[int, int], int] = {}
+        for node in sorted((nodes[i] for i in stale), key=lambda n: -n.depth):
+            total = own[node.id]
+            for child in node.children:
+                total.add(counted[child])
+            if node.kind in UNIT_KINDS:
+                total.own_quota = _quota_breaches(total, rulebook, limits)
+                total.values["quota_breaches"] += total.own_quota
+            counted[node.id] = total
+        await _keep(session, context, [(nodes[i], counted[i]) for i in stale])
+    return {i: counted[i] for i in org_ids}
+
+
+def _quota_breaches(counts: Counts, rulebook, limits: dict[tuple[int, int], int]) -> int:
+    """R-Q5 over the unit: HTXS above the share of those reaching HTT (the rule counts levels
+    only: ``rules.quotas.check_quota`` gives one breach or none)."""
+    live = counts.proposed + counts.decided
+    htxs, htt = live.get(Level.HTXS.value, 0), live.get(Level.HTT.value, 0)
+    key = (htxs, htt)
+    if key not in limits:
+        proposals = {f"{c}{i}": Level(c) for c, n in live.items() for i in range(n)}
+        limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
+    return int(htxs > limits[key])
+
+
+async def _own_counts(
+    session: AsyncSession,
+    context: _Context,
+    ids: list[int],
+    nodes: dict[int, _Node],
+    chunks: list,
+) -> dict[int, Counts]:
+    """What each organisation counts of its own: its members, meetings, rounds and ratings (not
+    its children's), grouped by organisation, CHUNK organisations a query."""
+    from bot.services.status import _capped_rows_of, by_member  # status imports this module
+
+    own = {i: Counts() for i in ids}
+    for i in ids:
+        own[i].values["cells"] = int(nodes[i].kind in CELL_KINDS)
+    not_excused = and_(Member.exempt.is_(False), Member.suspended.is_(False))
+    rated = and_(not_excused, Member.admitted_on <= context.cutoff)
+    reviewed = not_excused if context.reviewed_new else rated
+    submitted = and_(reviewed, SelfReview.state == ReviewState.SUBMITTED)
+    one = literal(1)
+    review_join = and_(
+        SelfReview.member_id == Member.id,
+        by_member(session, SelfReview.cycle_id).in_(context.cycle_ids),
+    )
+    held = Meeting.scheduled_at <= context.now
+    is_open = BallotRound.state == "open"
+    level = func.coalesce(Rating.decided_level, Rating.proposed_level)
+    for chunk in chunks:  # lists of organisation ids, or a subquery of them
+        rows = await session.execute(
+            select(
+                Member.org_id,
+                func.count(Member.id),
+                func.sum(case((reviewed, one), else_=0)),
+                func.sum(case((rated, one), else_=0)),
+                func.sum(case((submitted, one), else_=0)),
+                func.sum(case((and_(submitted, SelfReview.late.is_(True)), one), else_=0)),
+                func.max(case((and_(not_excused, Member.admitted_on <= context.cutoff),
+                               Member.admitted_on))),
+                func.min(case((and_(not_excused, Member.admitted_on > context.cutoff),
+                               Member.admitted_on))),
+            )
+            .outerjoin(SelfReview, review_join)
+            .where(Member.org_id.in_(chunk))
+            .group_by(Member.org_id)
+        )
+        for org_id, members, to_review, to_rate, done, late, lo, hi in rows:
+            if org_id not in own:
+                continue
+            c = own[org_id]
+            c.values.update(
+                members=members,
+                to_review=to_review or 0,
+                to_rate=to_rate or 0,
+                submitted=done or 0,
+                late=late or 0,
+            )
+            # The counts hold while the cut-off stays in [lo, hi): past hi one more is counted.
+            c.cutoff_lo, c.cutoff_hi = _as_date(lo), _as_date(hi)
+        if not context.cycle_ids:
+            continue
+        rows = await session.execute(
+            select(
+                Meeting.org_id,
+                func.sum(case((held, one), else_=0)),
+                func.sum(case((held, 0), else_=1)),
+                func.max(case((held, Meeting.scheduled_at))),
+                func.min(case((Meeting.scheduled_at > context.now, Meeting.scheduled_at))),
+            )
+            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(context.cycle_ids))
+            .group_by(Meeting.org_id)
+        )
+        for org_id, held_count, scheduled, lo, hi in rows:
+            if org_id not in own:
+                continue
+            c = own[org_id]
+            c.values["meetings_held"] = held_count or 0
+            c.values["meetings_scheduled"] = scheduled or 0
+            c.held_lo, c.held_hi = _as_time(lo), _as_time(hi)
+        rows = await session.execute(
+            select(
+                Meeting.org_id,
+                func.sum(case((is_open, one), else_=0)),
+                func.sum(case((is_open, 0), else_=1)),
+            )
+            .join(BallotRound, BallotRound.meeting_id == Meeting.id)
+            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(context.cycle_ids))
+            .group_by(Meeting.org_id)
+        )
+        for org_id, opened, closed in rows:
+            if org_id not in own:
+                continue
+            own[org_id].values["ballots_open"] = opened or 0
+            own[org_id].values["ballots_closed"] = closed or 0
+        rows = await session.execute(
+            select(Member.org_id, Rating.state, level, func.count())
+            .join(Rating, Rating.member_id == Member.id)
+            .where(
+                Member.org_id.in_(chunk),
+                by_member(session, Rating.cycle_id).in_(context.cycle_ids),
+                Rating.state != RatingState.CANCELLED,
+                level.is_not(None),
+            )
+            .group_by(Member.org_id, Rating.state, level)
+        )
+        for org_id, state, code, count in rows:
+            if org_id not in own:
+                continue
+            target = own[org_id].decided if state == RatingState.DECIDED else own[org_id].proposed
+            target[code] += count
+        for org_id, count in (await _capped_rows_of(session, context.cycle, chunk)).items():
+            if org_id in own:
+                own[org_id].values["cap_breaches"] = count
+    return own
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _as_time(value) -> dt.datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+async def _keep(
+    session: AsyncSession, context: _Context, counted: list[tuple[_Node, Counts]]
+) -> None:
+    """Keep what was counted, in a short transaction of its own (never in the caller's, which
+    may go on for long: a report). Skipped while the caller's transaction holds SQLite's write
+    lock (the new transaction would wait for it); the next reader keeps them."""
+    from storage.db import holds_write_lock
+
+    if session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
+        return  # the caller wrote: what it counted may not hold once it commits
+    rows = [
+        {
+            "org_id": node.id,
+            "cycle_id": context.cycle.id,
+            "fresh": node.version,
+            "rule_key": context.rule,
+            "computed_at": context.wall,
+            "cutoff_lo": counts.cutoff_lo,
+            "cutoff_hi": counts.cutoff_hi,
+            "held_lo": counts.held_lo,
+            "held_hi": counts.held_hi,
+            "figures": counts.to_json(),
+        }
+        for node, counts in sorted(counted, key=lambda item: item[0].id)
+    ]
+    insert = _insert(session)
+    async with AsyncSession(session.bind) as keeper:
+        for start in range(0, len(rows), CHUNK):
+            statement = insert(UnitFigures)
+            update = {
+                name: getattr(statement.excluded, name)
+                for name in ("fresh", "rule_key", "computed_at", "cutoff_lo", "cutoff_hi",
+                             "held_lo", "held_hi", "figures")
+            }
+            await keeper.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["org_id", "cycle_id"], set_=update
+                ),
+                rows[start : start + CHUNK],
+            )
+        await keeper.commit()
+
