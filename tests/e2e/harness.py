@@ -7,14 +7,17 @@ import datetime as dt
 import os
 import socket
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
+from bot.intake import chat_key
 from bot.services import Services
 from storage.db import Database
 
@@ -75,6 +78,7 @@ class BotRunner:
         self.webhook = webhook  # receive updates by webhook instead of long polling
         self.application = None
         self.db: Database | None = None
+        self._probe = None
 
     @property
     def settings(self) -> Settings:
@@ -89,6 +93,7 @@ class BotRunner:
         await self.db.migrate()
         services = Services(settings=self.settings, db=self.db, clock=self.clock)
         app = build_application(self.settings, services=services)
+        work = ChatWork(app)  # before anything reaches the queue (start-up replays do)
         await app.initialize()
         await app.post_init(app)
         if self.webhook:
@@ -107,19 +112,102 @@ class BotRunner:
             )
         await app.start()
         self.application = app
+        self._probe = lambda horizon, chat_id=None: busy_reason(app, horizon, chat_id, work)
+        self.fake.add_idle_probe(self._probe)
+
+    async def idle(self, *, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot has handled every update it was given and sent every answer
+        (no quiet window: see FakeTelegram.bot_idle)."""
+        await self.fake.bot_idle(timeout=timeout)
 
     async def stop(self) -> None:
         app, self.application = self.application, None
         if app is None:
             return
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await app.post_shutdown(app)
+        try:
+            await app.updater.stop()
+            await app.stop()
+            await app.shutdown()
+            await app.post_shutdown(app)
+        finally:  # (a stopped Application is never busy: the probe may stay until here)
+            if self._probe is not None:
+                self.fake.remove_idle_probe(self._probe)
+                self._probe = None
 
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+
+class ChatWork:
+    """Which chats' updates the Application `app` took from its queue and has not finished
+    handling: counted when the update leaves the queue, until its update processor is done."""
+
+    def __init__(self, app) -> None:
+        self.counts: Counter[int | None] = Counter()
+        queue, processor = app.update_queue, app.update_processor
+        take, process = queue.get, processor.process_update
+
+        async def get():
+            update = await take()
+            if isinstance(update, Update):
+                self.counts[chat_key(update)] += 1
+            return update
+
+        async def process_update(update, coroutine) -> None:
+            try:
+                await process(update, coroutine)
+            finally:
+                if isinstance(update, Update):
+                    key = chat_key(update)
+                    self.counts[key] -= 1
+                    if self.counts[key] <= 0:
+                        del self.counts[key]
+
+        queue.get = get
+        processor.process_update = process_update
+
+    def busy(self, chat_id: int) -> bool:
+        return bool(self.counts.get(chat_id) or self.counts.get(None))
+
+
+_UPDATE_TASK = ":process_concurrent_update"
+
+
+def busy_reason(app, horizon: float = 0.0, chat_id: int | None = None,
+                work: ChatWork | None = None) -> str | None:
+    """Why the running Application `app` is not done (None when it is): updates in its queue
+    or being handled (every update runs as an `Application.create_task` task, since the
+    bot's update processor runs updates side by side), other tasks it started (handlers with
+    block=False, `create_task`), a job running or due within `horizon` seconds. With
+    `chat_id` (and `work`), only the updates of that chat count, besides the tasks and jobs."""
+    if not app.running:
+        return None
+    queue = app.update_queue
+    tasks = getattr(app, "_Application__create_task_tasks", None)
+    if tasks is None:  # python-telegram-bot renamed its bookkeeping: fail loudly, not flakily
+        raise RuntimeError("tests.e2e.harness.busy_reason: Application has no task set")
+    if chat_id is None or work is None:
+        if queue.qsize() or getattr(queue, "_unfinished_tasks", 0):
+            return "updates being handled"
+        if any(not task.done() for task in tasks):
+            return "tasks running"
+    else:
+        if work.busy(chat_id) or any(
+                chat_key(update) in (chat_id, None) for update in list(queue._queue)):
+            return f"updates of chat {chat_id} being handled"
+        if any(not task.done() and not task.get_name().endswith(_UPDATE_TASK) for task in tasks):
+            return "tasks running"
+    job_queue = app.job_queue
+    if job_queue is not None and job_queue.scheduler.running:
+        executor = job_queue._executor
+        if any(not f.done() for f in getattr(executor, "_pending_futures", ())):
+            return "a job running"
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=horizon)
+        for job in job_queue.scheduler.get_jobs():
+            if job.next_run_time is not None and job.next_run_time <= soon:
+                return f"job {job.name} due"
+    return None
 
 
 def free_port() -> int:
