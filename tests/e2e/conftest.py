@@ -1,7 +1,14 @@
 import pytest
 
 from tests.conftest import migrated
-from tests.e2e.harness import BotRunner, Clock
+from tests.e2e.harness import BotRunner, Clock, start_fork_server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fork_server():
+    """The fork server of the end-to-end tests' child processes starts with the first of them
+    and imports the application while they run (tests/e2e/cli_zygote.py)."""
+    start_fork_server()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import random
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from storage.models import (
     TelegramAccount,
 )
 from storage.queries import place_org
-from tests.e2e.harness import ROOT
+from tests.e2e.harness import ROOT, spawn_module
 
 KILLS = int(os.environ.get("KIEMDIEM_CRASH_KILLS", "20"))
 WRITERS = 10
@@ -143,16 +142,14 @@ class BotProcess:
             "PYTHONPATH": str(ROOT),
         })
         self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
+        self.process = None  # an asyncio Process, or a child of the fork server
 
     async def start(self) -> float:
         polls = self._polls()
         started = asyncio.get_running_loop().time()
         with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", env=self.env, cwd=str(ROOT),
-                stdout=log, stderr=log,
-            )
+            self.process = await spawn_module("bot.cli", "run", env=self.env, cwd=ROOT,
+                                              stdout=log, stderr=log)
         while self._polls() <= polls:  # up when it polls Telegram
             if self.process.returncode is not None:
                 raise AssertionError("the bot exited:\n" + self.log_path.read_text()[-3000:])
