@@ -22,6 +22,13 @@ make are prefixed ``fake:``. Every HTTP call is kept in ``fake.calls``; wrong ca
 ``fake.refused``, flood 429s in ``fake.throttled`` and ``inject_error`` failures in
 ``fake.injected``. ``fake.transcript()`` prints a readable log.
 
+Waiting: ``wait_message``/``wait_edit``/``wait_answer`` wait for what the test expects.
+To conclude that the bot said nothing more, a bot running in the test's event loop (as
+``tests.e2e.harness.BotRunner`` runs it) registers an idle probe (:meth:`FakeTelegram.
+add_idle_probe`): ``await fake.bot_idle()`` (or ``wait_idle()``, ``user.collect()``) then
+returns as soon as every update is handled, no call is in flight, no task of the bot runs and
+no job is due, with no quiet window to guess. A bot in another process gets the quiet window.
+
 Simplifications: flood limits count only new messages (send*); group chats are plain
 ``"group"`` chats with privacy mode on (the bot only receives commands and replies to its
 own messages, as Telegram does by default; pass ``group_privacy=False`` to get all);
