@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -111,17 +112,35 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _serve_one(conn: socket.socket) -> None:
-    """In the runner: read the request, fork the child, report its pid and status."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    """In the runner: read the request, fork the child, report its pid and status. If the
+    caller goes away (its end of the connection closes: the test process died or dropped the
+    child), the child is killed rather than left running."""
     request, fds = _receive(conn)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the select below
     pid = os.fork()
     if pid == 0:
+        signal.set_wakeup_fd(-1)
+        for fd in (wake_read, wake_write):
+            os.close(fd)
         conn.close()
         _exec_module(request, fds)
     for fd in fds:
         os.close(fd)
     conn.sendall(f"pid {pid}\n".encode())
-    _, status = os.waitpid(pid, 0)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        readable, _, _ = select.select([conn, wake_read], [], [])
+        if wake_read in readable:
+            os.read(wake_read, 512)
+        if conn in readable and not conn.recv(1):  # the caller is gone
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
     code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
     conn.sendall(f"exit {code}\n".encode())
     conn.close()
