@@ -45,6 +45,7 @@ CALLBACK_TTL = 10.0  # the fake drops a press's callback query after this
 ANSWER_WINDOW = "4"  # the bot answers later presses in a message instead
 DONE_LABEL = "✅ Xong"
 RECEIPT = re.compile(r"Mã biên nhận: ([0-9A-Z]{5}-[0-9A-Z]{5})")
+STUCK_PRESSES = 15
 CANDIDATE = re.compile(r"Đảng viên \d+/\d+: (.+)")
 
 
@@ -256,6 +257,7 @@ async def _vote(person: Person, cast: Cast, fake) -> None:
     user = person.user
     pressed: tuple | None = None
     waited = 0.0
+    unchanged = 0  # presses in a row that changed nothing on the screen
     while True:
         receipt, screen = _screen(user)
         if receipt is not None:
@@ -263,6 +265,12 @@ async def _vote(person: Person, cast: Cast, fake) -> None:
             return
         state = None if screen is None else (screen.message_id, screen.text, repr(screen.buttons))
         if screen is not None and (state != pressed or waited > 4.0):
+            unchanged = unchanged + 1 if state == pressed else 0
+            # Kills are over long before this many: a voter stuck on a screen that no press
+            # changes fails the test instead of pressing forever.
+            assert unchanged <= STUCK_PRESSES, (
+                f"{person.code}: {unchanged} presses in a row changed nothing and no receipt "
+                f"is shown; the screen: {screen!r}")
             if CAST_LABEL in screen.button_labels():
                 label = CAST_LABEL
             else:
