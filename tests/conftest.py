@@ -1,6 +1,9 @@
 import asyncio
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -150,3 +153,105 @@ def new_database_url(tmp_path) -> Iterator[Callable[[str], str]]:
 def database_url(new_database_url: Callable[[str], str]) -> str:
     """A fresh, empty database for this test on the suite's backend (KIEMDIEM_TEST_DB)."""
     return new_database_url("kiemdiem")
+
+
+# --- a migrated template, copied for every test that runs the bot ------------------------------
+# Migrating a fresh database takes a few hundred milliseconds (dozens of DDL statements through
+# Alembic); the bot does it at every start. `migrated(url)` instead makes a fresh, still empty
+# database a copy of one migrated once per session: a file copy on SQLite, CREATE DATABASE ...
+# TEMPLATE on PostgreSQL. The bot's own migrate() then finds the schema at head. The `bot`
+# fixture does this; `database_url` itself stays empty (tests of migrating from nothing use it).
+_templates: dict[str, str] = {}  # backend -> template (SQLite file path / PostgreSQL database)
+_template_lock = threading.Lock()
+
+
+async def _migrate(url: str) -> None:
+    from storage.db import Database
+
+    db = Database(url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+
+
+def _sqlite_template() -> str:
+    with _template_lock:
+        if "sqlite" not in _templates:
+            directory = tempfile.mkdtemp(prefix="kiemdiem-template-")
+            atexit.register(shutil.rmtree, directory, True)
+            path = os.path.join(directory, "template.db")
+            _run_admin(_migrate(f"sqlite+aiosqlite:///{path}"))
+            # The engine is disposed: SQLite has folded the WAL into the file and removed it.
+            leftovers = [f for f in (path + "-wal", path + "-shm") if os.path.exists(f)]
+            if leftovers:
+                raise RuntimeError(f"the SQLite template left {leftovers} behind")
+            _templates["sqlite"] = path
+        return _templates["sqlite"]
+
+
+def _postgresql_template(admin_url: str) -> str:
+    with _template_lock:
+        if admin_url not in _templates:
+            name, url = new_postgresql_database(admin_url)
+            atexit.register(drop_postgresql_database, admin_url, name)
+            _run_admin(_migrate(url))
+            _templates[admin_url] = name
+        return _templates[admin_url]
+
+
+async def _count_relations(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=30)
+    try:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public'")
+    finally:
+        await conn.close()
+
+
+async def _recreate_from(admin_url: str, name: str, template: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url, timeout=30)
+    try:
+        try:
+            await conn.execute(f'DROP DATABASE "{name}"')  # refused if anyone is connected
+        except asyncpg.PostgresError:
+            return False
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            return True
+        except asyncpg.PostgresError:
+            await conn.execute(f'CREATE DATABASE "{name}"')  # empty again, as it was
+            return False
+    finally:
+        await conn.close()
+
+
+def migrated(url: str) -> bool:
+    """Make the fresh, empty test database at `url` a copy of the session's migrated template
+    (built at the first call). Returns False, changing nothing, when the database is not
+    empty any more (or is not one of the suite's), so that the bot migrates it itself."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or os.path.exists(path):
+            return False
+        template = _sqlite_template()
+        shutil.copyfile(template, path)
+        return True
+    if parsed.get_backend_name() == "postgresql" and PG_ADMIN_URL:
+        name = parsed.database
+        if not name or not name.startswith("test_"):
+            return False
+        template = _postgresql_template(PG_ADMIN_URL)
+        plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        if _run_admin(_count_relations(plain)):
+            return False
+        return bool(_run_admin(_recreate_from(PG_ADMIN_URL, name, template)))
+    return False

@@ -1,6 +1,14 @@
 import pytest
 
-from tests.e2e.harness import BotRunner, Clock
+from tests.conftest import migrated
+from tests.e2e.harness import BotRunner, Clock, start_fork_server
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fork_server():
+    """The fork server of the end-to-end tests' child processes starts with the first of them
+    and imports the application while they run (tests/e2e/cli_zygote.py)."""
+    start_fork_server()
 
 
 @pytest.fixture
@@ -21,6 +29,9 @@ def cli_env(fake_telegram, database_url):
 
 @pytest.fixture
 async def bot(fake_telegram, database_url, clock):
+    # A copy of the session's migrated template: the bot's migrate() then finds the schema
+    # at head (it would build the same schema on the empty database, only slower).
+    migrated(database_url)
     runner = BotRunner(fake_telegram, database_url, clock)
     await runner.start()
     yield runner

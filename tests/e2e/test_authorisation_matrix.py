@@ -279,7 +279,7 @@ async def build(tmp_path, cli_env, fake, database_url) -> dict:
         return org_ids, member_ids
 
     org_ids, member_ids = await query(database_url, fill)
-    return {"users": users, "org_ids": org_ids, "member_ids": member_ids}
+    return {"users": users, "org_ids": org_ids, "member_ids": member_ids, "fake": fake}
 
 
 # --- the database, unit by unit ------------------------------------------------------------------
@@ -508,7 +508,7 @@ def forged_plan(harvested: list[str], prefixes: list[str], root: str, tree: dict
     return plan
 
 
-async def harvest(users: dict) -> list[str]:
+async def harvest(users: dict, fake) -> list[str]:
     """Press nothing: only collect the buttons B's secretaries get for their own units."""
     found = []
     for _persona, (code, root) in HARVESTERS.items():
@@ -518,7 +518,7 @@ async def harvest(users: dict) -> list[str]:
                  for name in ("tinh_trang", "quyet_dinh", "kiem_diem_chi_bo", "moi", "ke_hoach",
                               "lich_hop", "hop", "bo_phieu")]
         await run_steps(user, "harvest", plan, Results())
-        await asyncio.sleep(0.5)
+        await fake.wait_idle(quiet=0.5, timeout=60)  # the last answers' late parts
         for message in user.messages():
             for row in message.buttons:
                 for button in row:
@@ -541,7 +541,8 @@ async def walk_phase(phase: str, personas: dict, tree: dict, harvested: list[str
     *batches, extra = await asyncio.gather(*(
         run_steps(tree["users"][code], persona, plans[persona], results)
         for persona, (code, _root) in personas.items()), alongside)
-    await asyncio.sleep(1.0)  # late parts of the last answers (documents, edits)
+    # Late parts of the last answers (documents, edits): the bot has sent all it will.
+    await tree["fake"].wait_idle(quiet=1.0, timeout=60)
     for persona, steps in zip(personas, batches, strict=True):
         code, root = personas[persona]
         secrets = secrets_for(root)
@@ -599,7 +600,7 @@ async def matrix(tmp_path, cli_env, fake, bot, database_url) -> Results:
     tree = await build(tmp_path, cli_env, fake, database_url)
     database_path = database_url.split("///", 1)[1]
     marks = [("tree", time.monotonic())]
-    harvested = await harvest(tree["users"])
+    harvested = await harvest(tree["users"], fake)
     marks.append(("harvest", time.monotonic()))
     prefixes = callback_prefixes(bot.application)
     results = Results()

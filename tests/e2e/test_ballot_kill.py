@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import random
 import signal
-import sys
 
 import pytest
 from sqlalchemy import func, select
@@ -33,7 +32,7 @@ from storage.models import (
 )
 from storage.queries import place_org
 from tests.e2e.ballot_caster import choices_for
-from tests.e2e.harness import ROOT
+from tests.e2e.harness import ROOT, spawn_module
 from tests.e2e.test_ballot_box import pg_url  # noqa: F401  (a fixture)
 
 VOTERS = 40
@@ -81,9 +80,9 @@ async def _run_child(url: str, round_id: int, kill_after: float | None) -> tuple
     """Start the caster; SIGKILL it `kill_after` s after it is ready. Returns the lines it
     printed and whether it was killed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.e2e.ballot_caster", url, str(round_id),
-        env=env, cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    child = await spawn_module(
+        "tests.e2e.ballot_caster", url, str(round_id),
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     lines: list[str] = []
     killed = False

@@ -30,10 +30,11 @@ async def fake_telegram(request: pytest.FixtureRequest) -> AsyncIterator[FakeTel
     await fake.start()
     try:
         yield fake
-        try:
-            await fake.wait_idle(quiet=0.1, timeout=2)
-        except AssertionError:
-            pass
+        if not fake.bots_gone():  # a bot in another process may still be calling
+            try:
+                await fake.wait_idle(quiet=0.1, timeout=2)
+            except AssertionError:
+                pass
     finally:
         await fake.stop()
     report = fake_telegram_problems(

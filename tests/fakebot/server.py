@@ -22,6 +22,13 @@ make are prefixed ``fake:``. Every HTTP call is kept in ``fake.calls``; wrong ca
 ``fake.refused``, flood 429s in ``fake.throttled`` and ``inject_error`` failures in
 ``fake.injected``. ``fake.transcript()`` prints a readable log.
 
+Waiting: ``wait_message``/``wait_edit``/``wait_answer`` wait for what the test expects.
+To conclude that the bot said nothing more, a bot running in the test's event loop (as
+``tests.e2e.harness.BotRunner`` runs it) registers an idle probe (:meth:`FakeTelegram.
+add_idle_probe`): ``await fake.bot_idle()`` (or ``wait_idle()``, ``user.collect()``) then
+returns as soon as every update is handled, no call is in flight, no task of the bot runs and
+no job is due, with no quiet window to guess. A bot in another process gets the quiet window.
+
 Simplifications: flood limits count only new messages (send*); group chats are plain
 ``"group"`` chats with privacy mode on (the bot only receives commands and replies to its
 own messages, as Telegram does by default; pass ``group_privacy=False`` to get all);
@@ -43,6 +50,7 @@ import re
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -497,9 +505,12 @@ class FakeUser:
         return callback
 
     async def collect(self, *, quiet: float = 0.5, timeout: float = 10, chat: FakeGroup | None = None) -> list[BotMessage]:  # noqa: ASYNC109
-        """Wait until the bot is idle for ``quiet`` s, then return all unconsumed messages."""
-        await self._fake.wait_idle(quiet=quiet, timeout=timeout)
+        """Wait until the bot is idle as far as this chat is concerned
+        (:meth:`FakeTelegram.wait_idle` with the chat: its updates handled, and the bot done or
+        quiet for ``quiet`` s; for a bot in another process, quiet for ``quiet`` s), then
+        return all unconsumed messages."""
         c = self._chat(chat)
+        await self._fake.wait_idle(quiet=quiet, timeout=timeout, chat_id=c.id)
         idx = self._msg_cursor.get(c.id, 0)
         self._msg_cursor[c.id] = len(c.bot_messages)
         return c.bot_messages[idx:]
@@ -567,6 +578,10 @@ class FakeTelegram:
         self._webhook: dict | None = None
         self._webhook_task: asyncio.Task | None = None
         self.webhook_attempts: list[tuple[int, int | str]] = []  # (update_id, status or error)
+        # Busy probes of the bots running in this event loop (see add_idle_probe).
+        self._idle_probes: list[Callable[..., str | None]] = []
+        self._probes_seen = False
+        self._probe_removed_at = float("-inf")
 
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -692,16 +707,84 @@ class FakeTelegram:
             lines = [f"... ({len(lines) - tail} earlier lines)"] + lines[-tail:]
         return "--- fake telegram transcript ---\n" + "\n".join(lines)
 
-    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10) -> None:  # noqa: ASYNC109
-        """Wait until no bot call happened for ``quiet`` s and, if the bot is polling,
-        all updates were fetched and confirmed. Raises AssertionError on timeout."""
+    def add_idle_probe(self, probe: Callable[..., str | None]) -> None:
+        """Let the fake see inside a bot that runs in this event loop: ``probe(horizon,
+        chat_id=None)`` returns why the bot is busy (updates being handled, tasks running, a
+        job due within ``horizon`` seconds; with ``chat_id``, only what concerns that chat and
+        the bot as a whole) or None when it has finished everything it was given. With a probe,
+        :meth:`wait_idle`, :meth:`bot_idle` and :meth:`FakeUser.collect` know when the bot is
+        done instead of guessing from a quiet window. ``tests.e2e.harness.BotRunner`` adds one
+        at start and removes it at stop."""
+        self._idle_probes.append(probe)
+        self._probes_seen = True
+
+    def remove_idle_probe(self, probe: Callable[..., str | None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._idle_probes.remove(probe)
+        self._probe_removed_at = time.monotonic()
+
+    def bots_gone(self) -> bool:
+        """Whether every bot this fake served ran in this event loop and has stopped, and no
+        call or poll came since: nothing more can arrive (teardown need not wait for it)."""
+        return (self._probes_seen and not self._idle_probes and self._inflight == 0
+                and self._polls_active == 0
+                and self._last_activity <= self._probe_removed_at
+                and self._last_poll <= self._probe_removed_at)
+
+    @property
+    def knows_idle(self) -> bool:
+        """Whether a bot in this event loop tells the fake when it is busy (an idle probe)."""
+        return bool(self._idle_probes)
+
+    def _busy(self, horizon: float, chat_id: int | None = None) -> str | None:
+        """Why the bot is not done (None when it is), as far as the fake and the probes see;
+        with ``chat_id``, as far as that chat is concerned (needs a probe)."""
+        if chat_id is None and self._inflight:
+            return f"{self._inflight} calls in flight"
+        if self._updates and (self._idle_probes or self._webhook is not None
+                              or self._polls_active > 0
+                              or time.monotonic() - self._last_poll < 1.0):
+            mine = (self._updates if chat_id is None else
+                    [u for u in self._updates if _update_chat(u) in (chat_id, None)])
+            if mine:
+                return f"{len(mine)} undelivered/unconfirmed updates"
+        for probe in self._idle_probes:
+            why = probe(horizon) if chat_id is None else probe(horizon, chat_id=chat_id)
+            if why:
+                return why
+        return None
+
+    def _quiet_for(self, quiet: float) -> bool:
+        """The quiet-window guess: no bot call for ``quiet`` s, none in flight, and no update
+        waiting for a bot that polls."""
+        now = time.monotonic()
+        polling = self._polls_active > 0 or now - self._last_poll < 1.0
+        pending = bool(self._updates) and (polling or self._webhook is not None)
+        return not pending and self._inflight == 0 and now - self._last_activity >= quiet
+
+    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10, *,  # noqa: ASYNC109
+                        chat_id: int | None = None) -> None:
+        """Wait until the bot has finished what it was given; raises AssertionError on timeout.
+
+        With an idle probe (a bot running in this event loop, :meth:`add_idle_probe`): until
+        every update is fetched, confirmed and handled, no call is in flight, no task the bot
+        started runs and no job of its job queue is due within ``quiet`` seconds (no quiet
+        window: while other users keep the bot busy it is not idle). With ``chat_id`` (what
+        :meth:`FakeUser.collect` passes): until every update of that chat is handled, no
+        task or job of the bot as a whole runs, and then either the whole bot is idle or no
+        bot call happened for ``quiet`` s. Without a probe (a bot in another process): until
+        no bot call happened for ``quiet`` s and, if the bot is polling, all updates were
+        fetched and confirmed."""
+        if self._idle_probes:
+            if chat_id is None:
+                await self.bot_idle(timeout=timeout, horizon=quiet)
+            else:
+                await self._chat_idle(chat_id, quiet=quiet, timeout=timeout)
+            return
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            since = now - self._last_activity
-            polling = self._polls_active > 0 or now - self._last_poll < 1.0
-            pending = bool(self._updates) and (polling or self._webhook is not None)
-            if not pending and self._inflight == 0 and since >= quiet:
+            if self._quiet_for(quiet):
                 return
             if now >= deadline:
                 why = (f"{len(self._updates)} undelivered/unconfirmed updates" if self._updates
@@ -709,7 +792,59 @@ class FakeTelegram:
                        else "bot kept calling")
                 raise AssertionError(f"bot not idle after {timeout}s ({why})\n"
                                      + self.transcript(tail=25))
+            since = now - self._last_activity
             await self._wait_change(min(deadline - now, max(quiet - since, 0.01)))
+
+    async def _chat_idle(self, chat_id: int, *, quiet: float, timeout: float) -> None:  # noqa: ASYNC109
+        deadline = time.monotonic() + timeout
+        calm = 0
+        while True:
+            why = self._busy(quiet, chat_id)
+            if why is None and (self._busy(quiet) is None or self._quiet_for(quiet)):
+                calm += 1
+                if calm >= 2:
+                    return
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                continue
+            calm = 0
+            if time.monotonic() >= deadline:
+                why = why or self._busy(quiet) or "bot kept calling"
+                raise AssertionError(f"bot not idle for chat {chat_id} after {timeout}s "
+                                     f"({why})\n" + self.transcript(tail=25))
+            await self._wait_change(0.005)
+
+    async def bot_idle(self, *, timeout: float = 10, horizon: float = 0.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has finished handling everything it was given: no update waits
+        to be fetched, confirmed or handled, no call is in flight, no task it started runs,
+        and no job is due within ``horizon`` seconds. Event-driven, no quiet window: use it
+        after an input to conclude that every answer to it has been sent (the messages are
+        then in ``messages()``, or ``collect(quiet=0)``). Needs an idle probe (a bot run by
+        ``BotRunner``); for a bot in another process it falls back to a 0.3 s quiet window.
+        Raises AssertionError on timeout."""
+        if not self._idle_probes:
+            await self.wait_idle(quiet=0.3, timeout=timeout)
+            return
+        deadline = time.monotonic() + timeout
+        calm = 0
+        while True:
+            why = self._busy(horizon)
+            if why is None:
+                calm += 1
+                # Idle twice in a row, a few loop turns apart: any callback already scheduled
+                # (a finished request waking its task) has had its turn to show.
+                if calm >= 2:
+                    return
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                continue
+            calm = 0
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"bot not idle after {timeout}s ({why})\n"
+                                     + self.transcript(tail=25))
+            # What the bot does between calls (database work) notifies nothing: look again
+            # soon, or at once when the fake sees a change.
+            await self._wait_change(0.005)
 
     # --- internals: events ------------------------------------------------------------------
     def _notify(self) -> None:
@@ -1661,6 +1796,19 @@ def _coerce(name: str, value: Any, types: list[str]) -> Any:
         return json.loads(value)
     except ValueError:
         raise ApiError(400, f"Bad Request: can't parse {name} JSON object") from None
+
+
+def _update_chat(u: dict) -> int | None:
+    """The chat an update belongs to (a press: the chat of its message), None if none."""
+    body = u[_update_kind(u)]
+    if not isinstance(body, dict):
+        return None
+    holder = body.get("message") if "chat" not in body else body
+    chat = holder.get("chat") if isinstance(holder, dict) else None
+    if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+        return chat["id"]
+    sender = body.get("from")
+    return sender.get("id") if isinstance(sender, dict) else None
 
 
 def _update_kind(u: dict) -> str:
