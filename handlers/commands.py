@@ -23,6 +23,7 @@ class Audience(enum.Enum):
     ROLE = "role"  # a role that allows the command's action, on any organisation
     CELL_ROLE = "cell_role"  # such a role held on a cell (chi bộ)
     DECIDING_ROLE = "deciding_role"  # such a role held on a deciding level (DOMAIN §1 step 6)
+    COMMITTEE_ROLE = "committee_role"  # such a role held above the cells (a đảng ủy, a đảng bộ)
     # The same audiences by whom they are without an action of their own (see TYPICAL).
     INVITER = "role"  # secretary, deputy, committee member or organising office
     CELL_SECRETARY = "cell_role"  # secretary or deputy of a chi bộ
@@ -135,11 +136,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
     CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.ROLE, Action.SET_PLAN),
     # Criteria frameworks (issue 14): msgids in the "frameworks" domain.
-    CommandSpec("mau_khung", *framework_texts.MAU_KHUNG, Audience.ROLE, Action.LOAD_FRAMEWORK),
+    # Loading a framework and sending review prompts are the upper level's (never a cell's).
     CommandSpec(
-        "khung_tieu_chi", *framework_texts.KHUNG_TIEU_CHI, Audience.ROLE, Action.LOAD_FRAMEWORK
+        "mau_khung", *framework_texts.MAU_KHUNG, Audience.COMMITTEE_ROLE, Action.LOAD_FRAMEWORK
     ),
-    CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.ROLE, Action.SEND_PROMPT),
+    CommandSpec(
+        "khung_tieu_chi",
+        *framework_texts.KHUNG_TIEU_CHI,
+        Audience.COMMITTEE_ROLE,
+        Action.LOAD_FRAMEWORK,
+    ),
+    CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
 )
 
 
@@ -178,6 +185,8 @@ def reaches(audience: Audience, identity: Identity, action: Action | None = None
             return any(g.org_is_cell for g in grants)
         case Audience.DECIDING_ROLE:
             return any(g.org_decides for g in grants)
+        case Audience.COMMITTEE_ROLE:
+            return any(not g.org_is_cell for g in grants)
     return bool(grants)
 
 

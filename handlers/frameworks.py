@@ -24,6 +24,7 @@ from bot.frameworks import (
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.roster import BOT_LIMITS, RosterInvalid
+from bot.services import orgs
 from bot.services.frameworks import (
     E_CELL,
     FrameworkRefused,
@@ -32,6 +33,8 @@ from bot.services.frameworks import (
     compare,
     describe_diff,
     framework_for,
+    held_upload,
+    hold_upload,
     nearest_framework,
     points_text,
     read_file,
@@ -40,7 +43,7 @@ from bot.services.frameworks import (
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import unit_by_code
-from storage.models import FrameworkUpload, Organisation, OrgKind
+from storage.models import Organisation, OrgKind
 
 CALLBACK_PREFIX = "khung:"
 TEMPLATE_NAME = "mau-khung-tieu-chi.xlsx"
@@ -71,7 +74,7 @@ async def template_command(turn: Turn) -> None:
         committees = _committees(turn)
         if not committees:
             raise Refusal(ONLY_COMMITTEES)
-        org = await turn.session.get(Organisation, committees[0].org_id)
+        org = await orgs.organisation(turn.session, committees[0].org_id)
     if OrgKind(org.kind).is_cell:
         raise Refusal(E_CELL, org=esc(org.name))
     t = turn.t
@@ -132,7 +135,7 @@ async def _target_org(turn: Turn) -> Organisation:
     committees = _committees(turn)
     if not committees:
         raise Refusal(ONLY_COMMITTEES)
-    return await turn.session.get(Organisation, committees[0].org_id)
+    return await orgs.organisation(turn.session, committees[0].org_id)
 
 
 def _errors(turn: Turn, invalid: RosterInvalid) -> str:
@@ -163,12 +166,9 @@ async def _framework_file(turn: Turn, filename: str, content: bytes) -> None:
             org=esc(org.name), year=target.year))
         return
     await turn.session.commit()  # the reads were one snapshot; the writes start afresh
-    upload = FrameworkUpload(
-        telegram_id=turn.account.telegram_id, org_id=org.id, year=target.year,
-        filename=filename, content=content,
+    upload = await hold_upload(
+        turn.session, turn.account.telegram_id, org, target.year, filename, content
     )
-    turn.session.add(upload)
-    await turn.session.flush()
     lines = [t("Preview of the criteria framework for {org}:", org=f"<b>{esc(org.name)}</b>"), ""]
     lines += [esc(line) for line in describe_diff(t, target, diff)]
     lines += ["", t("Units below {org} without a framework of their own will be scored on it. "
@@ -185,7 +185,7 @@ async def framework_decision(turn: Turn) -> None:
     t = turn.t
     action, upload_id = split_fields(turn.query.data, CALLBACK_PREFIX, 2)
     parse_choice(action, ("apply", "cancel"))
-    upload = await turn.session.get(FrameworkUpload, parse_int(upload_id))
+    upload = await held_upload(turn.session, parse_int(upload_id))
     if upload is None or upload.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")
     if upload.finished_at is not None:
@@ -196,7 +196,7 @@ async def framework_decision(turn: Turn) -> None:
         await turn.edit(t("Loading the framework was cancelled; nothing was changed."))
         return
     turn.require_member()
-    org = await turn.session.get(Organisation, upload.org_id)
+    org = await orgs.organisation(turn.session, upload.org_id)
     turn.require(Action.LOAD_FRAMEWORK, org)
     try:
         target = await target_for(turn.session, org, upload.year)
@@ -229,7 +229,7 @@ async def show_command(turn: Turn) -> None:
                 "Only the secretary, deputies, committee members or organising office see the "
                 "criteria framework here."
             )
-        org = await turn.session.get(Organisation, roots[0].org_id)
+        org = await orgs.organisation(turn.session, roots[0].org_id)
     turn.require(Action.VIEW_STATUS, org)
     found = await framework_for(turn.session, org)
     t = turn.t

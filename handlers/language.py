@@ -6,9 +6,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import LOCALES, Translator
-from bot.services.menus import owe as owe_menu
+from bot.services.menus import choose_locale
 from handlers.base import Refusal, Turn, turn_handler
-from storage.models import AuditEntry
 
 LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language, untranslated
 CALLBACK_PREFIX = "lang:"
@@ -55,13 +54,7 @@ async def language_chosen(turn: Turn) -> None:
 
 async def _choose(turn: Turn, code: str) -> None:
     """The account's language from now on; its command menu follows (bot/services/menus.py)."""
-    turn.account.chosen_locale = code
-    turn.session.add(
-        AuditEntry.record(
-            turn.actor, "account.language", "account", turn.account.telegram_id, locale=code
-        )
-    )
-    await owe_menu(turn.session, telegram_ids=[turn.account.telegram_id])
+    await choose_locale(turn.session, turn.account, code, actor=turn.actor)
     turn.t = Translator(code, turn.t.timezone)
 
 

@@ -7,9 +7,8 @@ unit exists, nor names it, outside the caller's reach.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.permissions import Action, grants_for, sees
+from bot.services import orgs
 from bot.text import esc
 from handlers.base import Refusal, Turn
 from storage.models import Member, Organisation, OrgKind
@@ -42,9 +41,9 @@ async def unit_by_code(turn: Turn, code: str) -> Organisation:
 async def member_by_code(turn: Turn, code: str) -> Member:
     """The member with this code, if the caller may see their cell; refused the same way if
     there is no such member."""
-    member = await turn.session.scalar(select(Member).where(Member.code == code.upper()))
+    member = await orgs.member_with_code(turn.session, code)
     if member is not None:
-        cell = await turn.session.get(Organisation, member.org_id)
+        cell = await orgs.organisation(turn.session, member.org_id)
         if cell is not None and can_see(turn, cell):
             return member
     raise Refusal("There is no member with the code {code} within your reach.", code=esc(code))
@@ -62,4 +61,4 @@ async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> O
     cells = [g for g in grants_for(turn.identity.grants, action) if g.org_is_cell]
     if not cells:
         raise Refusal("This is for the secretary or deputy secretary of a cell.")
-    return await turn.session.get(Organisation, cells[0].org_id)
+    return await orgs.organisation(turn.session, cells[0].org_id)

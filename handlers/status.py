@@ -19,6 +19,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
+from bot.services import orgs
 from bot.services.report import heavy_slot, report_off_loop, status_chart
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
@@ -55,12 +56,12 @@ async def _target(turn: Turn, code: str | None) -> tuple[Organisation, bool]:
     roots = grants_for(turn.identity.grants, Action.VIEW_STATUS)
     if roots:
         top = min(roots, key=lambda g: (g.org_path.count("/"), g.org_path))
-        return await turn.session.get(Organisation, top.org_id), True
-    return await turn.session.get(Organisation, member.org_id), False
+        return await orgs.organisation(turn.session, top.org_id), True
+    return await orgs.organisation(turn.session, member.org_id), False
 
 
 async def _org_from_button(turn: Turn, org_id: str) -> Organisation:
-    org = await turn.session.get(Organisation, parse_int(org_id))
+    org = await orgs.organisation(turn.session, parse_int(org_id))
     if org is None:
         raise Refusal(INVALID)
     return org
@@ -268,7 +269,7 @@ async def _view(turn: Turn, org: Organisation, full: bool, page: int):
     page = min(max(page, 0), pages - 1)
     parent = None
     if org.parent_id is not None:
-        candidate = await turn.session.get(Organisation, org.parent_id)
+        candidate = await orgs.organisation(turn.session, org.parent_id)
         if allowed(turn.identity.grants, Action.VIEW_STATUS, candidate.path):
             parent = candidate
     return full_text(turn.t, status, page), keyboard(turn, status, page, parent)

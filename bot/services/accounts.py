@@ -72,3 +72,4 @@ async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
         for role, org in await roles_of_member(session, member.id)
     )
     return Identity(member, grants)
+

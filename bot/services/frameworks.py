@@ -30,6 +30,7 @@ from storage.models import (
     CriteriaFramework,
     Cycle,
     FrameworkCriterion,
+    FrameworkUpload,
     Organisation,
     OrgKind,
 )
@@ -295,3 +296,24 @@ def describe_diff(t: Translator, target: Target, diff: FrameworkDiff) -> list[st
                 lines.append("  " + t(msgid, codes=_codes(t, codes)))
     return lines
 
+
+
+async def hold_upload(
+    session: AsyncSession,
+    telegram_id: int,
+    org: Organisation,
+    year: int,
+    filename: str,
+    content: bytes,
+) -> FrameworkUpload:
+    """Keep an uploaded framework until its sender confirms or cancels the preview."""
+    upload = FrameworkUpload(
+        telegram_id=telegram_id, org_id=org.id, year=year, filename=filename, content=content
+    )
+    session.add(upload)
+    await session.flush()
+    return upload
+
+
+async def held_upload(session: AsyncSession, upload_id: int) -> FrameworkUpload | None:
+    return await session.get(FrameworkUpload, upload_id)

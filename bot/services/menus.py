@@ -40,7 +40,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.i18n import Translator, locale_for
 from bot.services.accounts import Identity, identify
 from storage.db import Database
-from storage.models import Member, Organisation, Role, TelegramAccount
+from storage.models import AuditEntry, Member, Organisation, Role, TelegramAccount
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,13 @@ class MenuSync:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._next_call = 0.0
+        self._working = False
         self.calls = 0  # Telegram calls made, for tests and benchmarks
+
+    @property
+    def busy(self) -> bool:
+        """Whether owed menus are being looked for or set (tests wait for it to end)."""
+        return self._working or self._wake.is_set()
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -235,6 +241,7 @@ class MenuSync:
     async def _work(self) -> None:
         while True:
             await self._wake.wait()
+            self._working = True
             self._wake.clear()
             try:
                 while await self.run_pass():
@@ -247,6 +254,8 @@ class MenuSync:
                 log.exception("menus: the update failed; trying again in %ss", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
                 self.kick()
+            finally:
+                self._working = False
 
     def wanted(self, account: TelegramAccount, identity: Identity) -> Wanted:
         locale = locale_for(account.language_code, account.chosen_locale, self.default_locale)
@@ -345,3 +354,14 @@ class MenuSync:
                     .where(TelegramAccount.telegram_id.in_(chunk))
                     .values(blocked_at=self.clock())
                 )
+
+
+async def choose_locale(
+    session: AsyncSession, account: TelegramAccount, code: str, *, actor: str
+) -> None:
+    """The account's language from now on; its command menu follows (bot/services/menus.py)."""
+    account.chosen_locale = code
+    session.add(
+        AuditEntry.record(actor, "account.language", "account", account.telegram_id, locale=code)
+    )
+    await owe(session, telegram_ids=[account.telegram_id])

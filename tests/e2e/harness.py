@@ -206,6 +206,9 @@ def busy_reason(app, horizon: float = 0.0, chat_id: int | None = None,
             return f"updates of chat {chat_id} being handled"
         if any(not task.done() and not task.get_name().endswith(_UPDATE_TASK) for task in tasks):
             return "tasks running"
+    menus = app.bot_data.get("menus")
+    if menus is not None and menus.busy:
+        return "menus being set"
     job_queue = app.job_queue
     if job_queue is not None and job_queue.scheduler.running:
         executor = job_queue._executor

@@ -14,6 +14,7 @@ MEMBER = EVERYONE | {
 CELL = {"lich_hop", "kiem_diem_chi_bo", "hop", "bo_phieu"}  # a secretary or deputy of a chi bộ
 MANAGER = {"moi", "bieu_do", "bao_cao", "ke_hoach"}  # any role
 DECIDING = {"quyet_dinh", "xep_loai_lai"}  # a role on a deciding level (the đảng ủy)
+COMMITTEE = {"mau_khung", "khung_tieu_chi", "goi_y"}  # a role above the cells
 
 
 async def _setup(tmp_path, cli_env, roles):
@@ -84,7 +85,7 @@ async def test_menus_follow_roles_language_and_roster_imports(
     assert set(await _menu(fake_telegram, secretary)) == MEMBER | CELL | MANAGER
 
     upper = await _join(fake_telegram, "Dung", tokens["DV004"])  # secretary of CB02 and of the đảng ủy
-    assert set(await _menu(fake_telegram, upper)) == MEMBER | CELL | MANAGER | DECIDING
+    assert set(await _menu(fake_telegram, upper)) == MEMBER | CELL | MANAGER | DECIDING | COMMITTEE
 
     deputy = await _join(fake_telegram, "Bình", tokens["DV002"])
     assert set(await _menu(fake_telegram, deputy)) == MEMBER | CELL | MANAGER
@@ -125,7 +126,7 @@ async def test_menus_follow_roles_language_and_roster_imports(
     await db.dispose()
     await bot.start()
     assert set(await _menu(fake_telegram, secretary)) == MEMBER
-    assert set(await _menu(fake_telegram, upper)) == MEMBER | CELL | MANAGER | DECIDING
+    assert set(await _menu(fake_telegram, upper)) == MEMBER | CELL | MANAGER | DECIDING | COMMITTEE
     assert _chat_menu_calls(fake_telegram, never_started) == 0
     db = Database(database_url)
     async with db.session() as session:
