@@ -28,6 +28,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.callbacks import ButtonData
 from bot.delivery import KEYBOARD, Owed, on_sent
 from bot.i18n import N_, Translator
+from bot.services import flow_states
 from handlers.base import Turn, turn_handler
 from storage.models import FlowState
 
@@ -113,7 +114,7 @@ def payload(state: FlowState) -> dict[str, Any]:
 
 
 async def current(session: AsyncSession, telegram_id: int) -> FlowState | None:
-    return await session.get(FlowState, telegram_id)
+    return await flow_states.load(session, telegram_id)
 
 
 async def active(turn: Turn, flow: Flow) -> FlowState | None:
@@ -125,12 +126,8 @@ async def active(turn: Turn, flow: Flow) -> FlowState | None:
 async def begin(turn: Turn, flow: Flow, step: str, **values: Any) -> FlowState:
     """Enter `flow` at `step` with `values` as its payload, leaving whatever flow was open."""
     _check_step(flow, step)
-    state = await current(turn.session, turn.account.telegram_id)
-    if state is None:
-        state = FlowState(telegram_id=turn.account.telegram_id)
-        turn.session.add(state)
-    else:
-        _strip_prompt(turn, state)
+    state = await flow_states.load_or_new(turn.session, turn.account.telegram_id)
+    _strip_prompt(turn, state)
     state.flow, state.step = flow.name, step
     state.payload = json.dumps(values, ensure_ascii=False)
     state.prompt_chat_id = state.prompt_message_id = None
@@ -154,7 +151,7 @@ async def finish(turn: Turn) -> FlowState | None:
     state = await current(turn.session, turn.account.telegram_id)
     if state is not None:
         _strip_prompt(turn, state)
-        await turn.session.delete(state)
+        await flow_states.forget(turn.session, state)
     return state
 
 
@@ -186,9 +183,7 @@ async def ask(
 @on_sent(PROMPT_HOOK)
 async def _prompt_sent(session: AsyncSession, ref: str, message_id: int) -> None:
     telegram_id, _, flow = ref.partition(":")
-    state = await session.get(FlowState, int(telegram_id))
-    if state is not None and state.flow == flow:  # the latest prompt sent is the live one
-        state.prompt_chat_id, state.prompt_message_id = int(telegram_id), message_id
+    await flow_states.prompt_sent(session, int(telegram_id), flow, message_id)  # the latest
 
 
 def _strip_prompt(turn: Turn, state: FlowState) -> None:

@@ -8,13 +8,13 @@ from telegram.ext import CommandHandler
 
 from bot.i18n import N_
 from bot.permissions import POLICY, Action, in_subtree
+from bot.services import orgs
 from bot.services.cycles import cycle_for_org
 from bot.services.decision import reachable_account
 from bot.services.prompts import PROMPT_MAX, add_prompt
 from bot.text import esc
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import member_by_code
-from storage.models import Organisation
 
 USAGE = N_(
     "Write the member's code and the points in one message:\n"
@@ -29,7 +29,7 @@ async def prompt_command(turn: Turn) -> None:
     if len(parts) < 2:
         raise Refusal(USAGE)
     member = await member_by_code(turn, parts[1])
-    cell = await turn.session.get(Organisation, member.org_id)
+    cell = await orgs.organisation(turn.session, member.org_id)
     turn.require(Action.SEND_PROMPT, cell)
     text = parts[2].strip() if len(parts) > 2 else ""
     if not text:
@@ -45,7 +45,7 @@ async def prompt_command(turn: Turn) -> None:
     grants = [g for g in turn.identity.grants
               if g.role in POLICY[Action.SEND_PROMPT] and in_subtree(g.org_path, cell.path)]
     grant = max(grants, key=lambda g: len(g.org_path))
-    org = await turn.session.get(Organisation, grant.org_id)
+    org = await orgs.organisation(turn.session, grant.org_id)
     await add_prompt(turn.session, cycle, member, org, text, actor=turn.actor)
     t = turn.t
     account = await reachable_account(turn.session, member.id)

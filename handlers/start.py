@@ -119,8 +119,7 @@ async def _redeem(turn: Turn, token: str) -> None:
     result = await redeem(turn.session, turn.account, token, now=turn.services.now())
     match result.outcome:
         case Redeem.LINKED | Redeem.ALREADY_YOURS:
-            await turn.session.flush()
-            turn.identity = await identify(turn.session, turn.account)
+            turn.identity = await identify(turn.session, turn.account)  # autoflush: the link
         case Redeem.SLOWED_DOWN:
             assert result.wait is not None
             raise Refusal(
