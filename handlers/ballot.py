@@ -49,6 +49,8 @@ from bot.services import ballot_logs
 from bot.services.ballot import BLANK, CHOICES, BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.text import esc
+from conversations import ballot as conversation
+from conversations import engine as flows
 from handlers import plan_checks
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
@@ -325,17 +327,21 @@ async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     text = meeting_text(turn.t, state, open_round, committee)
     markup = meeting_keyboard(turn.t, state)
     if edit:
-        await turn.edit(text, reply_markup=markup)
+        await conversation.meeting_step(turn, "attendance")
+        await turn.edit(text, reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup))
     else:
-        await turn.reply(text, reply_markup=markup)
+        await flows.begin(turn, conversation.MEETING, "attendance", meeting=meeting.id)
+        await flows.ask(turn, conversation.MEETING, text, reply_markup=markup)
 
 
 async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)
+    await conversation.meeting_step(turn, "committee")
+    markup = committee_keyboard(turn.t, state, committee)
     await turn.edit(
         committee_text(turn.t, state, committee),
-        reply_markup=committee_keyboard(turn.t, state, committee),
+        reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup),
     )
 
 
@@ -396,7 +402,8 @@ async def meeting_pressed(turn: Turn) -> None:
         elif kind == "open":
             _, meeting_id = _ids(data, "", 2)
             meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
-            await _open_round(turn, meeting)
+            if await _open_round(turn, meeting):
+                await turn.edit_keyboard(None)  # the meeting's screen is done
             return
         else:
             raise Refusal(INVALID)
@@ -447,7 +454,10 @@ def _replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> s
     return "\n".join(lines)
 
 
-async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
+async def _open_round(
+    turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None
+) -> bool:
+    """Open a round (True), or show the one open, or say why it cannot open (False)."""
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
@@ -456,7 +466,7 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
         view = await service.round_view(turn.session, current.id)
         await turn.answer(t("Ballot round {number} is open.", number=view.round.number))
         turn.after_commit(lambda: _send_progress(turn.context, turn.chat_id, view.round.id))
-        return
+        return False
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)
     accounts = await service.accounts_of(turn.session, [m.id for m in committee.members])
@@ -468,7 +478,7 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
     if missing:
         await turn.answer()
         await turn.reply(_replace_tellers_text(t, missing))
-        return
+        return False
     try:
         opened = await service.open_round(
             turn.session,
@@ -485,8 +495,10 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
     ]
     opened.shares.clear()
     await turn.answer(t("Round {number} is open.", number=opened.round.number))
+    await conversation.end_meeting(turn)
     context, chat_id, round_id = turn.context, turn.chat_id, opened.round.id
     turn.after_commit(lambda: _hand_out_and_open(context, chat_id, round_id, holders))
+    return True
 
 
 def share_text(t: Translator, view: RoundView) -> str:
@@ -1340,49 +1352,70 @@ async def secretary_pressed(turn: Turn) -> None:
             raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
         await _open_round(turn, meeting, concerned)
         return
-    if kind not in ("close", "closeyes", "keep"):
+    if kind not in ("close", "yes"):
         raise Refusal(INVALID)
     _, round_id = _ids(data, "", 2)
     view = await _round_of_button(turn, round_id)
-    if not view.voting:
-        raise _refusal(service.round_closed())
-    if kind == "keep":
-        await turn.answer()
-        await turn.edit(t("The round stays open."))
+    if kind == "close":
+        await _ask_to_close(turn, view)
         return
-    if kind == "close" and view.waiting:
-        await turn.answer()
-        await turn.reply(
-            t(
-                "{count} voters have not voted yet: {names}. Close the round anyway? They will "
-                "not be able to vote in it.",
-                count=len(view.waiting),
-                names=_names(view.waiting, t),
-            ),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            t("🔒 Close now"),
-                            callback_data=f"{SECRETARY_PREFIX}closeyes:{view.round.id}",
-                        ),
-                        InlineKeyboardButton(
-                            t("Keep it open"),
-                            callback_data=f"{SECRETARY_PREFIX}keep:{view.round.id}",
-                        ),
-                    ]
-                ]
-            ),
-        )
+    # ✅ Confirm: everything is checked again, the message may be old.
+    if await conversation.closing(turn, view.round.id) is None:
+        await turn.edit_keyboard(None)
+        await turn.answer(t(INVALID), alert=True)
         return
-    if not await service.end_voting(turn.session, view.round.id, now=turn.services.now()):
-        raise _refusal(service.round_closed())
+    await flows.finish(turn)
+    if not view.voting or not await service.end_voting(
+        turn.session, view.round.id, now=turn.services.now()
+    ):
+        closed = service.round_closed()
+        await turn.answer(t(closed.msgid, **closed.params), alert=True)
+        await turn.edit(t(closed.msgid, **closed.params))
+        return
     await turn.session.refresh(view.round)
     await turn.answer(t("The round is closed."))
-    if kind == "closeyes":
-        await turn.edit(t("The round is closed."))
+    await turn.edit(t("The round is closed."))
     context = turn.context
     turn.after_commit(lambda: announce_end(context, view))
+
+
+def close_text(t: Translator, view: RoundView) -> str:
+    """What closing the round now does, for the confirmation step."""
+    where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
+    title = t("Close the ballot round now?")
+    lines = [f"🔒 <b>{esc(title)}</b> — {esc(where)}", ""]
+    if view.waiting:
+        lines.append(
+            t(
+                "{count} voters have not voted yet: {names}. They will not be able to vote in "
+                "this round.",
+                count=len(view.waiting),
+                names=_names(view.waiting, t),
+            )
+        )
+    lines.append(
+        t(
+            "Voting ends for good: this cannot be undone. Then the counting committee opens "
+            "the ballot box."
+        )
+    )
+    return "\n".join(lines)
+
+
+async def _ask_to_close(turn: Turn, view: RoundView) -> None:
+    if not view.voting:
+        raise _refusal(service.round_closed())
+    await flows.begin(turn, conversation.ROUND_CLOSE, "confirm", round=view.round.id)
+    confirm = InlineKeyboardButton(
+        turn.t("✅ Confirm"), callback_data=f"{SECRETARY_PREFIX}yes:{view.round.id}"
+    )
+    await turn.answer()
+    await flows.ask(
+        turn,
+        conversation.ROUND_CLOSE,
+        close_text(turn.t, view),
+        reply_markup=InlineKeyboardMarkup([[confirm]]),
+    )
 
 
 # --- receipts ------------------------------------------------------------------------------------
