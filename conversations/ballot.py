@@ -3,7 +3,8 @@
 
 - ``meeting`` (``/hop``): the secretary's meeting screen, ``attendance`` (one button per
   member) then, on 🧮, ``committee`` (the counting committee), and back. Every press is saved
-  at once, so leaving keeps what was taken; opening the ballot ends the flow.
+  at once, so leaving keeps what was taken. The screen stays while rounds are voted: a round
+  that cannot open (a share not delivered) sends the secretary back to 🧮.
 - ``round_close``: closing a round by hand is irreversible, so ``confirm`` shows who has not
   voted and waits for "✅ Xác nhận" (re-checked when pressed) or "✖ Hủy".
 
@@ -48,12 +49,6 @@ async def meeting_step(turn: Turn, step: str) -> None:
     kept = state.prompt_chat_id, state.prompt_message_id
     await flows.move(turn, state, step)
     state.prompt_chat_id, state.prompt_message_id = kept
-
-
-async def end_meeting(turn: Turn) -> None:
-    """The ballot is open: the meeting flow is over (its screen loses its buttons)."""
-    if await flows.active(turn, MEETING) is not None:
-        await flows.finish(turn)
 
 
 async def closing(turn: Turn, round_id: int) -> FlowState | None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from bot.i18n import N_, Translator
 from bot.permissions import Action, grants_for
 from bot.services.accounts import Identity
-from handlers import ballot_texts, plan_texts, status_texts
+from handlers import plan_texts, status_texts
+from handlers.views import ballot as ballot_texts
 from storage.models import RoleKind
 
 
@@ -83,7 +84,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ),
         Audience.INVITER,
     ),
-    # The secret ballot: msgids in the "ballot" gettext domain (handlers/ballot_texts.py).
+    # The secret ballot: msgids in the "ballot" gettext domain (handlers/views/ballot.py).
     CommandSpec("hop", *ballot_texts.HOP, Audience.CELL_SECRETARY),
     CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_SECRETARY),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
