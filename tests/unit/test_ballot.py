@@ -296,3 +296,24 @@ def test_log_filters_drop_payloads_and_sql_parameters():
     SqlParametersFilter().filter(record)
     line = record.getMessage()
     assert "UPDATE ballot_counts" in line and "HTXS" not in line and "[redacted]" in line
+
+
+async def test_the_round_message_locks_are_forgotten_once_idle():
+    import asyncio
+
+    locks, order = service.RoundLocks(), []
+
+    async def edit(round_id: int, name: str) -> None:
+        async with locks.hold(round_id):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    await asyncio.gather(edit(1, "a"), edit(1, "b"), edit(2, "c"))
+    assert order.index("a out") < order.index("b in")  # one edit at a time per round
+    assert order.index("c in") < order.index("a out")  # other rounds do not wait
+    assert len(locks) == 0  # every round's lock dropped when nobody holds or waits for it
+    for round_id in range(1000):
+        async with locks.hold(round_id):
+            pass
+    assert len(locks) == 0
