@@ -1,18 +1,21 @@
 """The meeting and the secret ballot by private message (DOMAIN §7, R-B1..R-B9), with the
-sealed ballot box of issue 11 (the design is in ``bot/services/ballot.py``).
+sealed ballot box of issue 11 (the design is in ``bot/services/ballot.py``). The screens and
+the typed buttons are in ``handlers/views/ballot.py``, the flows (the meeting screen, closing
+a round) in ``conversations/ballot.py``, the majority and the other rules in ``rules/ballot.py``.
 
 - ``/hop [code]`` (secretary or deputy): the meeting's attendance, one button per member
   (✅ present → 🟡 absent with an accepted excuse → ❌ absent), the denominator (R-B3), the
   quorum (R-B9) and the counting committee (🧮: who holds a key share, and how many of them
-  open the box).
+  open the box). The screen is the ``meeting`` flow: /huy or ✖ Hủy leaves it, and what was
+  pressed stays saved.
 - ``/bo_phieu [code]`` or "🗳 Open the secret ballot": a round. Each committee member first
   gets their share of the round's key in the "🔓 Mở hòm phiếu" button of a private message
   (sent straight to Telegram, never stored); if one cannot be reached the round does not open
   and the secretary is told whom to replace. Then each voter (R-B1) gets a private ballot and
   the secretary the round message ("3/12 have voted", who has not), edited in place at most
   once per ``PROGRESS_DEBOUNCE_SECONDS``.
-- The voter goes candidate by candidate (``bv:<round>:<position>:<choice>``), sees a summary,
-  changes any choice (``bv:<round>:<position>:?``) and confirms (``bv:<round>:ok``). Every
+- The voter goes candidate by candidate (``VoteButton(round, position, choice)``), sees a
+  summary, changes any choice (choice "edit") and confirms (choice "ok", no position). Every
   press is checked against the database. Choices in progress live in ``context.user_data``
   only; the stored copy of a choice press has the choice cut out (``bot.intake``); screens
   that show choices are sent with ``durable=False``.
@@ -20,25 +23,24 @@ sealed ballot box of issue 11 (the design is in ``bot/services/ballot.py``).
   the outbox (so a crash after the commit still delivers the receipt); ``/phieu`` later
   replies to the receipt message, whose id is recorded once it was delivered.
 - Voting ends when everyone has voted (also found at start-up after a crash: ``recover``) or
-  the secretary ends it; then k committee members press their button, the box is opened and
-  the results, with the list of counted receipts, go to the secretary and every voter;
-  undecided candidates get a button for another round.
+  the secretary ends it (🔒, then a confirmation step that says who has not voted, re-checked
+  when ✅ is pressed); then k committee members press their button, the box is opened and the
+  results, then the list of counted receipts in a message of its own, go to the secretary and
+  every voter; undecided candidates get a button for another round.
 - ``/kiem_tra_phieu CODE``: whether the ballot with that receipt was counted (R-B8).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import logging
 from types import SimpleNamespace
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import parse_int
 from bot.context import SERVICES_KEY, BotContext
 from bot.delivery import EDIT, Owed, deliver, on_sent
 from bot.i18n import N_, Translator
@@ -46,52 +48,31 @@ from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
 from bot.services import ballot_logs
-from bot.services.ballot import BLANK, CHOICES, BallotError, RoundResult, RoundView
+from bot.services.ballot import BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.text import esc
-from handlers import plan_checks
+from conversations import ballot as conversation
+from conversations import engine as flows
+from handlers import plan_checks, scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import managed_cell
-from rules.levels import Level
-from rules.people import Presence, name_sort_key
-from rules.rulebooks import CountingRule, DenominatorRule
-from storage.models import BallotRound, Meeting, Member, Organisation, TelegramAccount
+from handlers.views import ballot as views
+from rules.people import Presence
+from storage.models import Meeting, Member, Organisation, TelegramAccount
 
 log = logging.getLogger(__name__)
 ballot_logs.install()
 
-MEETING_PREFIX = "hop:"
-SECRETARY_PREFIX = "bs:"
-VOTER_PREFIX = "bv:"
-KEY_PREFIX = "bk:"
-REDACTED = "#"
 RECEIPT_HOOK = "ballot-receipt"
 DRAFTS_KEY = "ballot_drafts"
 PROGRESS_DEBOUNCE_SECONDS = 1.0
-MAX_NAMES_SHOWN = 60
-EDIT_BUTTONS_PER_ROW = 5
 RECEIPTS_KEPT_DAYS = 60  # /phieu points to receipts of rounds opened this recently
 
-PRESENCE_MARKS = {Presence.PRESENT: "✅", Presence.ABSENT_EXCUSED: "🟡", Presence.ABSENT: "❌"}
 INVALID = N_("This button is no longer valid.")
 
 
-def _redact_vote(data: str) -> str:
-    """What the database may keep of a voter's press: never the choice."""
-    parts = data.removeprefix(VOTER_PREFIX).split(":")
-    if len(parts) == 3 and parts[2] != "?":
-        parts[2] = REDACTED
-    return VOTER_PREFIX + ":".join(parts)
-
-
-def _redact_key(data: str) -> str:
-    """What the database may keep of a committee member's press: never the share."""
-    parts = data.removeprefix(KEY_PREFIX).split(":")
-    return KEY_PREFIX + ":".join([*parts[:2], REDACTED])
-
-
-redact_callbacks(VOTER_PREFIX, _redact_vote)
-redact_callbacks(KEY_PREFIX, _redact_key)
+redact_callbacks(views.VoteButton.PREFIX, views.redact_vote)
+redact_callbacks(views.KeyButton.PREFIX, views.redact_key)
 
 
 @on_sent(RECEIPT_HOOK)
@@ -117,33 +98,6 @@ def _today(turn: Turn):
     return turn.services.now().astimezone(turn.services.settings.tz).date()
 
 
-def _ids(data: str, prefix: str, count: int) -> list[str]:
-    parts = data.removeprefix(prefix).split(":")
-    if len(parts) != count:
-        raise Refusal(INVALID)
-    return parts
-
-
-def _int(value: str) -> int:
-    """A field of a button: ASCII digits only, capped (bot/callbacks.py)."""
-    return parse_int(value)
-
-
-def _choice_label(t: Translator, choice: str | None) -> str:
-    if choice is None:
-        return "…"
-    return t("blank") if choice == BLANK else choice
-
-
-def _names(members: list[Member], t: Translator) -> str:
-    members = sorted(members, key=lambda m: name_sort_key(m.full_name))
-    shown = [esc(m.full_name) for m in members[:MAX_NAMES_SHOWN]]
-    more = len(members) - len(shown)
-    if more > 0:
-        shown.append(t("and {count} more", count=more))
-    return ", ".join(shown)
-
-
 def _app_context(application: Application) -> SimpleNamespace:
     """What the announcing functions use of a context, outside any update (start-up)."""
     return SimpleNamespace(
@@ -156,186 +110,28 @@ def _app_context(application: Application) -> SimpleNamespace:
 # --- the meeting -------------------------------------------------------------------------------
 
 
-def _needed(denominator: int) -> int:
-    """The smallest number of votes that is more than half."""
-    return denominator // 2 + 1
-
-
-def committee_line(t: Translator, committee: service.Committee) -> str:
-    if not committee.members:
-        return t("Counting committee: nobody yet; name it with 🧮 before opening the ballot.")
-    return t(
-        "Counting committee: {names}; {k} of {n} open the ballot box.",
-        names=_names(committee.members, t),
-        k=committee.threshold,
-        n=committee.size,
-    )
-
-
-def meeting_text(
-    t: Translator,
-    state: service.MeetingState,
-    open_round: BallotRound | None,
-    committee: service.Committee,
-) -> str:
-    title = t("Review meeting of {org}, {year}", org=state.cell.name, year=state.cycle.year)
-    lines = [
-        f"<b>{esc(title)}</b>",
-        t(
-            "Attendance: press a name to change it "
-            "(✅ present → 🟡 absent with an accepted excuse → ❌ absent)."
-        ),
-        "",
-        t(
-            "Present: {present} of {total} members; official members present, who vote: {voters}.",
-            present=state.present_total(),
-            total=len(state.members),
-            voters=len(state.voters()),
-        ),
-    ]
-    denominator = state.denominator()
-    if state.rulebook.denominator_rule is DenominatorRule.BALLOTS_CAST:
-        lines.append(t("Denominator for “more than half”: the number of ballots cast."))
-    else:
-        lines.append(
-            t(
-                "Denominator: {denominator}; more than half means at least {needed} votes.",
-                denominator=denominator,
-                needed=_needed(denominator),
-            )
-        )
-    if state.quorum():
-        lines.append(
-            t(
-                "Members present: enough ({present}/{denominator}, two thirds needed).",
-                present=state.present_counted(),
-                denominator=denominator,
-            )
-        )
-    else:
-        lines.append(
-            t(
-                "Members present: not enough ({present}/{denominator}, two thirds needed).",
-                present=state.present_counted(),
-                denominator=denominator,
-            )
-        )
-    lines.append(t("To be rated at this meeting: {count}.", count=len(state.candidates())))
-    lines.append(committee_line(t, committee))
-    if open_round is not None:
-        lines.append(t("Ballot round {number} is open.", number=open_round.number))
-    return "\n".join(lines)
-
-
-def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboardMarkup:
-    meeting_id = state.meeting.id
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"{PRESENCE_MARKS[state.presence[m.id]]} {m.full_name}",
-                callback_data=f"{MEETING_PREFIX}p:{meeting_id}:{m.id}",
-            )
-        ]
-        for m in state.members
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                t("✅ Everyone present"), callback_data=f"{MEETING_PREFIX}all:{meeting_id}"
-            )
-        ]
-    )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                t("🧮 Counting committee"), callback_data=f"{MEETING_PREFIX}cm:{meeting_id}"
-            )
-        ]
-    )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                t("🗳 Open the secret ballot"), callback_data=f"{MEETING_PREFIX}open:{meeting_id}"
-            )
-        ]
-    )
-    return InlineKeyboardMarkup(rows)
-
-
-def committee_text(t: Translator, state: service.MeetingState, committee: service.Committee) -> str:
-    title = t("Counting committee of {org}", org=state.cell.name)
-    return "\n".join(
-        [
-            f"🧮 <b>{esc(title)}</b>",
-            "",
-            t(
-                "Each member of the committee gets one share of the key of the ballot box in a "
-                'private message, on a "🔓 Mở hòm phiếu" button. After voting ends, the box is '
-                "opened when enough of them press it; nobody, the secretary and the bot's "
-                "operators included, can read a ballot before that."
-            ),
-            t(
-                "Press a name to add or remove them, and set how many presses open the box. A "
-                "share that is lost (a deleted message, a lost phone) cannot be replaced: if "
-                "fewer members than that are left, the round is voted again, as with a spoilt "
-                "ballot box."
-            ),
-            "",
-            committee_line(t, committee),
-        ]
-    )
-
-
-def committee_keyboard(
-    t: Translator, state: service.MeetingState, committee: service.Committee
-) -> InlineKeyboardMarkup:
-    meeting_id = state.meeting.id
-    chosen = {m.id for m in committee.members}
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"{'☑' if m.id in chosen else '☐'} {m.full_name}",
-                callback_data=f"{MEETING_PREFIX}ct:{meeting_id}:{m.id}",
-            )
-        ]
-        for m in state.members
-        if state.presence.get(m.id) is Presence.PRESENT
-    ]
-    if committee.size > 1:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    t("{k} of {n}", k=k, n=committee.size)
-                    + (" ✓" if k == committee.threshold else ""),
-                    callback_data=f"{MEETING_PREFIX}ck:{meeting_id}:{k}",
-                )
-                for k in range(1, committee.size + 1)
-            ]
-        )
-    rows.append(
-        [InlineKeyboardButton(t("⬅ Back"), callback_data=f"{MEETING_PREFIX}back:{meeting_id}")]
-    )
-    return InlineKeyboardMarkup(rows)
-
-
 async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     open_round = await service.open_round_of(turn.session, meeting.id)
     committee = await service.committee_of(turn.session, state)
-    text = meeting_text(turn.t, state, open_round, committee)
-    markup = meeting_keyboard(turn.t, state)
+    text = views.meeting_text(turn.t, state, open_round, committee)
+    markup = views.meeting_keyboard(turn.t, state)
     if edit:
-        await turn.edit(text, reply_markup=markup)
+        await conversation.meeting_step(turn, "attendance")
+        await turn.edit(text, reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup))
     else:
-        await turn.reply(text, reply_markup=markup)
+        await flows.begin(turn, conversation.MEETING, "attendance", meeting=meeting.id)
+        await flows.ask(turn, conversation.MEETING, text, reply_markup=markup)
 
 
 async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)
+    await conversation.meeting_step(turn, "committee")
+    markup = views.committee_keyboard(turn.t, state, committee)
     await turn.edit(
-        committee_text(turn.t, state, committee),
-        reply_markup=committee_keyboard(turn.t, state, committee),
+        views.committee_text(turn.t, state, committee),
+        reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup),
     )
 
 
@@ -351,58 +147,51 @@ async def meeting_command(turn: Turn) -> None:
     await _show_meeting(turn, meeting, edit=False)
 
 
-async def _meeting_of_button(turn: Turn, meeting_id: str, action: Action) -> Meeting:
-    turn.require_member()
-    meeting = await turn.session.get(Meeting, _int(meeting_id))
+async def _meeting_of(turn: Turn) -> Meeting:
+    meeting = await service.meeting_by_id(turn.session, turn.button.meeting_id)
     if meeting is None:
         raise Refusal(INVALID)
-    turn.require(action, await turn.session.get(Organisation, meeting.org_id))
     return meeting
 
 
-@turn_handler()
+@turn_handler(button=views.MeetingButton, action=Action.RUN_MEETING, target=scope.meeting_cell)
 async def meeting_pressed(turn: Turn) -> None:
-    data = turn.query.data.removeprefix(MEETING_PREFIX)
-    kind = data.split(":", 1)[0]
+    pressed: views.MeetingButton = turn.button
+    meeting = await _meeting_of(turn)
     try:
-        if kind == "p":
-            _, meeting_id, member_id = _ids(data, "", 3)
-            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
-            state = await service.meeting_state(turn.session, meeting, _today(turn))
-            member_id = _int(member_id)
-            if member_id not in state.presence:
+        state = await service.meeting_state(turn.session, meeting, _today(turn))
+        if pressed.action == "p":
+            if pressed.value not in state.presence:
                 raise Refusal(INVALID)
-            new = service.NEXT_PRESENCE[state.presence[member_id]]
-            await service.set_presence(turn.session, meeting, [member_id], new)
-        elif kind == "all":
-            _, meeting_id = _ids(data, "", 2)
-            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
-            state = await service.meeting_state(turn.session, meeting, _today(turn))
+            new = service.NEXT_PRESENCE[state.presence[pressed.value]]
+            await service.set_presence(turn.session, meeting, [pressed.value], new)
+        elif pressed.action == "all":
             ids = [m.id for m in state.members]
             await service.set_presence(turn.session, meeting, ids, Presence.PRESENT)
-        elif kind in ("cm", "ct", "ck"):
-            parts = _ids(data, "", 2 if kind == "cm" else 3)
-            meeting = await _meeting_of_button(turn, parts[1], Action.RUN_MEETING)
-            state = await service.meeting_state(turn.session, meeting, _today(turn))
-            if kind == "ct":
-                await service.toggle_teller(turn.session, state, _int(parts[2]))
-            elif kind == "ck":
-                await service.set_threshold(turn.session, state, _int(parts[2]))
+        elif pressed.action in ("cm", "ct", "ck"):
+            if pressed.action == "ct" and pressed.value is not None:
+                await service.toggle_teller(turn.session, state, pressed.value)
+            elif pressed.action == "ck" and pressed.value is not None:
+                await service.set_threshold(turn.session, state, pressed.value)
             await _show_committee(turn, meeting)
             return
-        elif kind == "back":
-            _, meeting_id = _ids(data, "", 2)
-            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_MEETING)
-        elif kind == "open":
-            _, meeting_id = _ids(data, "", 2)
-            meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
-            await _open_round(turn, meeting)
-            return
-        else:
-            raise Refusal(INVALID)
     except BallotError as error:
         raise _refusal(error) from None
     await _show_meeting(turn, meeting, edit=True)
+
+
+@turn_handler(button=views.OpenButton, action=Action.RUN_BALLOT, target=scope.meeting_cell)
+async def open_pressed(turn: Turn) -> None:
+    """Open a round from the meeting screen, for the undecided, or to vote again (R-Q6)."""
+    pressed: views.OpenButton = turn.button
+    meeting = await _meeting_of(turn)
+    if pressed.action == "revote":  # R-Q6: the members whose proposals break a rule
+        concerned = await plan_checks.members_to_revote(turn.session, meeting)
+        if not concerned:
+            raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
+        await _open_round(turn, meeting, concerned)
+        return
+    await _open_round(turn, meeting)
 
 
 # --- opening a round ---------------------------------------------------------------------------
@@ -422,31 +211,6 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
-def _why_unreachable(t: Translator, account: TelegramAccount | None) -> str:
-    if account is not None and account.blocked_at is not None:
-        return t("has blocked the bot")
-    return t("has not started the bot or linked their account")
-
-
-def _replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> str:
-    lines = [
-        t(
-            "The round was not opened: I could not give their share of the ballot box key to "
-            "{count} members of the counting committee:",
-            count=len(missing),
-        )
-    ]
-    lines += [f"• {esc(member.full_name)}: {reason}" for member, reason in missing]
-    lines += [
-        "",
-        t(
-            "Replace them in the counting committee (/hop, 🧮), or ask them to start the bot, "
-            "then open the round again."
-        ),
-    ]
-    return "\n".join(lines)
-
-
 async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
@@ -461,13 +225,13 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
     committee = await service.committee_of(turn.session, state)
     accounts = await service.accounts_of(turn.session, [m.id for m in committee.members])
     missing = [
-        (member, _why_unreachable(t, accounts.get(member.id)))
+        (member, views.why_unreachable(t, accounts.get(member.id)))
         for member in committee.members
         if not service.reachable(accounts.get(member.id))
     ]
     if missing:
         await turn.answer()
-        await turn.reply(_replace_tellers_text(t, missing))
+        await turn.reply(views.replace_tellers_text(t, missing))
         return
     try:
         opened = await service.open_round(
@@ -487,39 +251,6 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
     await turn.answer(t("Round {number} is open.", number=opened.round.number))
     context, chat_id, round_id = turn.context, turn.chat_id, opened.round.id
     turn.after_commit(lambda: _hand_out_and_open(context, chat_id, round_id, holders))
-
-
-def share_text(t: Translator, view: RoundView) -> str:
-    title = t("Counting committee: your key to the ballot box")
-    where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
-    return "\n".join(
-        [
-            f"🔑 <b>{esc(title)}</b> — {esc(where)}",
-            "",
-            t(
-                "You are on the counting committee. The button below holds your share of the "
-                "key of the ballot box; the bot does not keep it. After voting ends, press it: "
-                "the box opens when {k} of the {n} members have pressed.",
-                k=view.round.threshold,
-                n=len(view.tellers),
-            ),
-            t(
-                "Do not delete this message. If fewer than {k} shares are left, the round has "
-                "to be voted again.",
-                k=view.round.threshold,
-            ),
-        ]
-    )
-
-
-def share_keyboard(t: Translator, view: RoundView, share: Share) -> InlineKeyboardMarkup:
-    data = (
-        f"{KEY_PREFIX}{view.round.id}:{share.index}:{share.encode()}:"
-        f"{key_id(view.round.public_key)}"
-    )
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t("🔓 Open the ballot box"), callback_data=data)]]
-    )
 
 
 async def _hand_out_and_open(
@@ -543,8 +274,8 @@ async def _hand_out_and_open(
             try:
                 message = await context.bot.send_message(
                     account.telegram_id,
-                    share_text(holder_t, view),
-                    reply_markup=share_keyboard(holder_t, view, share),
+                    views.share_text(holder_t, view),
+                    reply_markup=views.share_keyboard(holder_t, view, share),
                 )
                 sent.append((account.telegram_id, message.message_id))
             except Forbidden:
@@ -563,7 +294,7 @@ async def _hand_out_and_open(
                 await context.bot.delete_message(holder_chat, message_id)
             except TelegramError:
                 log.warning("could not delete a share of a round that did not open")
-        await _say(context, chat_id, _replace_tellers_text(secretary_t, missing))
+        await _say(context, chat_id, views.replace_tellers_text(secretary_t, missing))
         return
     async with services.db.session() as session:
         await service.activate(session, round_id)
@@ -574,7 +305,7 @@ async def _hand_out_and_open(
 
 async def _account(services, telegram_id: int) -> TelegramAccount | None:
     async with services.db.session() as session:
-        return await session.get(TelegramAccount, telegram_id)
+        return await service.account(session, telegram_id)
 
 
 async def _say(
@@ -597,10 +328,10 @@ async def _send_ballots(
     for member, _voted in view.voters:
         account = accounts.get(member.id)
         if not service.reachable(account):
-            unreachable.append((member, _why_unreachable(t, account)))
+            unreachable.append((member, views.why_unreachable(t, account)))
             continue
         voter_t = translator_for(account, services)
-        text, markup = ballot_screen(voter_t, view, {}, 0)
+        text, markup = views.ballot_screen(voter_t, view, {}, 0)
         try:
             await context.bot.send_message(account.telegram_id, text, reply_markup=markup)
         except Forbidden:
@@ -628,138 +359,20 @@ async def _send_progress(context: BotContext, chat_id: int, round_id: int) -> No
     services = context.services
     async with services.db.session() as session:
         view = await service.round_view(session, round_id)
-        account = await session.get(TelegramAccount, chat_id)
+        account = await service.account(session, chat_id)
     t = translator_for(account, services) if account else Translator("vi")
-    text, markup = progress_screen(t, view)
+    text, markup = views.progress_screen(t, view)
     try:
         message = await context.bot.send_message(chat_id, text, reply_markup=markup)
     except TelegramError as error:
         log.warning("could not send the round message: %s", type(error).__name__)
         return
     async with services.db.session() as session:
-        ballot_round = await session.get(BallotRound, round_id)
-        ballot_round.chat_id = chat_id
-        ballot_round.message_id = message.message_id
-        ballot_round.progress_shown = _progress_key(view)
+        shown = _progress_key(view)
+        await service.record_round_message(session, round_id, shown, chat_id, message.message_id)
 
 
 # --- the voter's ballot ---------------------------------------------------------------------
-
-
-def _header(t: Translator, view: RoundView, *, progress: bool = False) -> str:
-    title = t("Secret ballot: progress") if progress else t("Secret ballot")
-    where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
-    return f"🗳 <b>{esc(title)}</b> — {esc(where)}"
-
-
-def _next_position(positions: list[int], choices: dict[int, str], after: int | None) -> int | None:
-    missing = [p for p in positions if p not in choices]
-    if not missing:
-        return None
-    later = [p for p in missing if after is not None and p > after]
-    return later[0] if later else missing[0]
-
-
-def ballot_screen(
-    t: Translator,
-    view: RoundView,
-    choices: dict[int, str],
-    position: int | None,
-    *,
-    note: str | None = None,
-) -> tuple[str, InlineKeyboardMarkup]:
-    """The candidate at `position`, or the summary when `position` is None."""
-    round_id = view.round.id
-    lines = [_header(t, view)]
-    if note:
-        lines += ["", f"<i>{esc(note)}</i>"]
-    if position is None:
-        lines += ["", t("Your choices:")]
-        for index, (candidate, member) in enumerate(view.candidates, start=1):
-            choice = _choice_label(t, choices.get(candidate.position))
-            lines.append(f"{index}. {esc(member.full_name)}: <b>{esc(choice)}</b>")
-        lines += [
-            "",
-            t(
-                "Press a number to change that choice, or confirm to cast your ballot. "
-                "Once cast, it cannot be changed."
-            ),
-        ]
-        buttons = [
-            InlineKeyboardButton(
-                f"✏ {index}", callback_data=f"{VOTER_PREFIX}{round_id}:{candidate.position}:?"
-            )
-            for index, (candidate, _member) in enumerate(view.candidates, start=1)
-        ]
-        rows = [
-            buttons[i : i + EDIT_BUTTONS_PER_ROW]
-            for i in range(0, len(buttons), EDIT_BUTTONS_PER_ROW)
-        ]
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    t("✅ Cast my ballot"), callback_data=f"{VOTER_PREFIX}{round_id}:ok"
-                )
-            ]
-        )
-        return "\n".join(lines), InlineKeyboardMarkup(rows)
-    index = next(i for i, (c, _m) in enumerate(view.candidates) if c.position == position)
-    member = view.candidates[index][1]
-    lines += [
-        "",
-        t(
-            "Member {index} of {count}: {name}",
-            index=index + 1,
-            count=len(view.candidates),
-            name=f"<b>{esc(member.full_name)}</b>",
-        ),
-        "",
-    ]
-    lines += [f"<b>{level.value}</b>: {esc(t(level.name_msgid))}" for level in Level]
-    if position in choices:
-        lines += [
-            "",
-            t("Your current choice: {choice}", choice=esc(_choice_label(t, choices[position]))),
-        ]
-    lines += [
-        "",
-        t(
-            "Choose one level, or leave it blank. Your ballot is cast only when you confirm "
-            "at the end; nobody can see what you choose."
-        ),
-    ]
-
-    def button(label: str, choice: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            label, callback_data=f"{VOTER_PREFIX}{round_id}:{position}:{choice}"
-        )
-
-    rows = [
-        [button(Level.HTXS.value, Level.HTXS.value), button(Level.HTT.value, Level.HTT.value)],
-        [button(Level.HT.value, Level.HT.value), button(Level.KHT.value, Level.KHT.value)],
-        [button(t("Leave blank"), BLANK)],
-    ]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
-
-
-def cast_screen(t: Translator, view: RoundView, code: str) -> str:
-    shown = service.show_receipt(code)
-    return "\n".join(
-        [
-            _header(t, view),
-            "",
-            "✅ " + t("Your ballot has been cast."),
-            t("Receipt code: {code}", code=f"<code>{shown}</code>"),
-            "",
-            t(
-                "The code is the fingerprint of your sealed ballot. When the counting committee "
-                "opens the box, the codes of all counted ballots are published; send "
-                "/kiem_tra_phieu {code} to check yours. It says nothing about your choices, and "
-                "I do not keep it next to your name: keep this message (/phieu finds it again).",
-                code=shown,
-            ),
-        ]
-    )
 
 
 async def _voter_checks(turn: Turn, round_id: int):
@@ -770,7 +383,7 @@ async def _voter_checks(turn: Turn, round_id: int):
     member = turn.identity.member
     if member is None:
         raise Refusal("You are not a voter in this ballot round.")
-    ballot_round = await turn.session.get(BallotRound, round_id)
+    ballot_round = await service.round_by_id(turn.session, round_id)
     if ballot_round is None or ballot_round.state == service.PENDING:
         raise Refusal(INVALID)
     voter = await service.voter_row(turn.session, round_id, member.id)
@@ -796,13 +409,11 @@ async def _show_ballot(turn: Turn, draft: dict, text: str, markup: InlineKeyboar
     draft["shown"][message_id] = key
 
 
-@turn_handler()
+@turn_handler(button=views.VoteButton)
 async def vote_pressed(turn: Turn) -> None:
-    parts = turn.query.data.removeprefix(VOTER_PREFIX).split(":")
-    if len(parts) not in (2, 3):
-        raise Refusal(INVALID)
-    round_id = _int(parts[0])
-    if len(parts) == 2 and parts[1] != "ok":
+    pressed: views.VoteButton = turn.button
+    round_id, position, choice = pressed.round_id, pressed.position, pressed.choice
+    if (choice == views.CAST) != (position is None):
         raise Refusal(INVALID)
     member, drafts = await _voter_checks(turn, round_id)
     view = await service.round_view(turn.session, round_id)
@@ -814,29 +425,30 @@ async def vote_pressed(turn: Turn) -> None:
     lost_note = t(
         "I lost the choices you had not confirmed yet (the bot restarted). Please choose again."
     )
-    if len(parts) == 2:  # confirm
-        missing = _next_position(positions, choices, None)
+    if choice == views.CAST:
+        missing = views.next_position(positions, choices, None)
         if missing is not None:
             note = lost_note if lost or not choices else t("Some members have no choice yet.")
             await turn.answer(note, alert=True)
-            await _show_ballot(turn, draft, *ballot_screen(t, view, choices, missing, note=note))
+            await _show_ballot(
+                turn, draft, *views.ballot_screen(t, view, choices, missing, note=note)
+            )
             return
         await _cast(turn, view, member, dict(choices))
         return
-    position, choice = _int(parts[1]), parts[2]
-    if position not in positions or (choice not in ("?", REDACTED) and choice not in CHOICES):
+    if position not in positions:
         raise Refusal(INVALID)
-    if choice == REDACTED:  # a press stored before a restart: its choice was never kept
+    if choice == views.REDACTED:  # a press stored before a restart: its choice was never kept
         await turn.answer(lost_note, alert=True)
-        screen = ballot_screen(t, view, choices, position, note=lost_note)
-    elif choice == "?":
+        screen = views.ballot_screen(t, view, choices, position, note=lost_note)
+    elif choice == views.EDIT_CHOICE:
         note = lost_note if lost and position != positions[0] else None
-        screen = ballot_screen(t, view, choices, position, note=note)
+        screen = views.ballot_screen(t, view, choices, position, note=note)
     else:
         note = lost_note if lost and position != positions[0] else None
         choices[position] = choice
-        following = _next_position(positions, choices, position)
-        screen = ballot_screen(t, view, choices, following, note=note)
+        following = views.next_position(positions, choices, position)
+        screen = views.ballot_screen(t, view, choices, following, note=note)
     await _show_ballot(turn, draft, *screen)
 
 
@@ -858,7 +470,7 @@ async def _cast(turn: Turn, view: RoundView, member: Member, choices: dict[int, 
     turn.owe(
         Owed.message(
             message.chat.id,
-            cast_screen(t, view, cast.code),
+            views.cast_screen(t, view, cast.code),
             None,
             kind=EDIT,
             message_id=message.message_id,
@@ -899,7 +511,9 @@ async def my_ballot_command(turn: Turn) -> None:
         ballots += 1
         choices = drafts.get(row.round_id, {}).get("choices", {})
         positions = [candidate.position for candidate, _member in view.candidates]
-        text, markup = ballot_screen(t, view, choices, _next_position(positions, choices, None))
+        text, markup = views.ballot_screen(
+            t, view, choices, views.next_position(positions, choices, None)
+        )
         await turn.reply(text, reply_markup=markup, durable=False)
     for round_id in voted:
         view = await service.round_view(turn.session, round_id)
@@ -942,65 +556,6 @@ def _progress_key(view: RoundView) -> str:
     return f"{phase}:{view.voted}"
 
 
-def progress_screen(t: Translator, view: RoundView) -> tuple[str, InlineKeyboardMarkup | None]:
-    total = len(view.voters)
-    lines = [_header(t, view, progress=True), ""]
-    if view.voting:
-        if view.round.denominator is None:
-            lines.append(
-                t(
-                    "Open. Members to rate: {count}. Denominator: the ballots cast.",
-                    count=len(view.candidates),
-                )
-            )
-        else:
-            lines.append(
-                t(
-                    "Open. Members to rate: {count}. Denominator: {denominator}.",
-                    count=len(view.candidates),
-                    denominator=view.round.denominator,
-                )
-            )
-        voted = t("{voted}/{total} have voted", voted=view.voted, total=total)
-        lines.append(f"<b>{esc(voted)}</b>")
-        if view.waiting:
-            lines.append(t("Not voted yet: {names}", names=_names(view.waiting, t)))
-        lines += [
-            "",
-            t(
-                "The ballots are sealed: nobody can read them until the counting committee "
-                "opens the box after voting ends."
-            ),
-        ]
-        markup = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        t("🔒 Close the round"),
-                        callback_data=f"{SECRETARY_PREFIX}close:{view.round.id}",
-                    )
-                ]
-            ]
-        )
-        return "\n".join(lines), markup
-    if view.sealed:
-        lines.append(
-            t(
-                "Voting has ended: {voted}/{total} voted. The box is sealed until {k} of the "
-                "counting committee ({names}) press 🔓 in their private chat.",
-                voted=view.voted,
-                total=total,
-                k=view.round.threshold or 1,
-                names=_names(view.tellers, t),
-            )
-        )
-        return "\n".join(lines), None
-    lines.append(
-        t("Closed: {voted}/{total} voted. The results follow.", voted=view.voted, total=total)
-    )
-    return "\n".join(lines), None
-
-
 def schedule_progress(context: BotContext, round_id: int) -> None:
     """Edit the secretary's round message soon: at most one edit per debounce period."""
     queue = context.application.job_queue
@@ -1017,13 +572,9 @@ async def _progress_job(context: BotContext) -> None:
     await update_progress(context, context.job.data)
 
 
-_progress_locks: dict[int, asyncio.Lock] = {}
-
-
 async def update_progress(context: BotContext, round_id: int) -> None:
     """Edit the round message if what it shows changed; one at a time per round."""
-    lock = _progress_locks.setdefault(round_id, asyncio.Lock())
-    async with lock:
+    async with service.PROGRESS_LOCKS.hold(round_id):
         await _update_progress(context, round_id)
 
 
@@ -1036,8 +587,8 @@ async def _update_progress(context: BotContext, round_id: int) -> None:
         key = _progress_key(view)
         if key == view.round.progress_shown:
             return  # Telegram refuses an edit that changes nothing
-        account = await session.get(TelegramAccount, view.round.chat_id)
-    text, markup = progress_screen(translator_for(account, services), view)
+        account = await service.account(session, view.round.chat_id)
+    text, markup = views.progress_screen(translator_for(account, services), view)
     try:
         await context.bot.edit_message_text(
             text, chat_id=view.round.chat_id, message_id=view.round.message_id, reply_markup=markup
@@ -1046,8 +597,7 @@ async def _update_progress(context: BotContext, round_id: int) -> None:
         log.warning("could not update the progress of ballot round %s: %s", round_id, error)
         return
     async with services.db.session() as session:
-        ballot_round = await session.get(BallotRound, round_id)
-        ballot_round.progress_shown = key
+        await service.record_round_message(session, round_id, key, None, None)
 
 
 def _stop_progress_jobs(context: BotContext, round_id: int) -> None:
@@ -1117,13 +667,11 @@ def _pressed_shares(application: Application) -> dict[int, dict[int, Share]]:
     return application.bot_data.setdefault(SHARES_KEY, {})
 
 
-@turn_handler()
+@turn_handler(button=views.KeyButton)
 async def key_pressed(turn: Turn) -> None:
     t = turn.t
-    parts = turn.query.data.removeprefix(KEY_PREFIX).split(":")
-    if len(parts) not in (3, 4):
-        raise Refusal(INVALID)
-    round_id, index = _int(parts[0]), _int(parts[1])
+    pressed: views.KeyButton = turn.button
+    round_id = pressed.round_id
     message = turn.query.message
     if message is None or message.chat.id != turn.query.from_user.id:
         raise Refusal("This key is not yours.")
@@ -1140,10 +688,10 @@ async def key_pressed(turn: Turn) -> None:
         raise Refusal(
             "Voting is still going on. Press this button again after it ends; keep the message."
         )
-    if len(parts) == 3:  # stored before a restart, with the share cut out
+    if pressed.share == views.REDACTED:  # stored before a restart, with the share cut out
         raise Refusal("The bot restarted before it could use your press: please press again.")
-    share = Share.decode(index, parts[2])
-    if share is None or parts[3] != key_id(view.round.public_key):
+    share = Share.decode(pressed.index, pressed.share)
+    if share is None or pressed.key != key_id(view.round.public_key):
         raise Refusal(INVALID)
     memory = _pressed_shares(turn.context.application)
     pressed = memory.setdefault(round_id, {})
@@ -1156,7 +704,7 @@ async def key_pressed(turn: Turn) -> None:
                 "Your key is in. {count} of {k} needed; waiting for: {names}.",
                 count=len(pressed),
                 k=threshold,
-                names=_names(waiting, t),
+                names=views.names(waiting, t),
             ),
             alert=True,
         )
@@ -1188,7 +736,7 @@ async def _tell_secretary_presses(
 ) -> None:
     if view.round.chat_id is None:
         return
-    account = await turn.session.get(TelegramAccount, view.round.chat_id)
+    account = await service.account(turn.session, view.round.chat_id)
     if account is None:
         return
     t = translator_for(account, turn.services)
@@ -1201,7 +749,7 @@ async def _tell_secretary_presses(
             number=view.round.number,
             count=len(pressed),
             k=threshold,
-            names=_names(waiting, t),
+            names=views.names(waiting, t),
         ),
     )
 
@@ -1211,7 +759,7 @@ async def _results_owed(session, services, result: RoundResult) -> list[Owed]:
     voter_ids = [member.id for member, _voted in result.view.voters]
     accounts = await service.accounts_of(session, voter_ids)
     secretary = (
-        await session.get(TelegramAccount, result.view.round.chat_id)
+        await service.account(session, result.view.round.chat_id)
         if result.view.round.chat_id
         else None
     )
@@ -1219,27 +767,23 @@ async def _results_owed(session, services, result: RoundResult) -> list[Owed]:
     seen: set[int] = set()
     if secretary is not None:
         t = translator_for(secretary, services)
-        markup = None
-        if result.undecided:
-            markup = InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            t("🗳 Vote again on {count} members", count=len(result.undecided)),
-                            callback_data=f"{SECRETARY_PREFIX}next:{result.view.meeting.id}",
-                        )
-                    ]
-                ]
-            )
-        owed.append(Owed.message(secretary.telegram_id, results_text(t, result), markup))
+        markup = views.results_keyboard(t, result)
+        owed.append(Owed.message(secretary.telegram_id, views.results_text(t, result), markup))
+        owed += _receipts_owed(t, secretary.telegram_id, result)
         seen.add(secretary.telegram_id)
     for account in accounts.values():
         if account.telegram_id in seen or not service.reachable(account):
             continue
         t = translator_for(account, services)
-        owed.append(Owed.message(account.telegram_id, results_text(t, result)))
+        owed.append(Owed.message(account.telegram_id, views.results_text(t, result)))
+        owed += _receipts_owed(t, account.telegram_id, result)
         seen.add(account.telegram_id)
     return owed
+
+
+def _receipts_owed(t: Translator, chat_id: int, result: RoundResult) -> list[Owed]:
+    text = views.receipts_text(t, result)
+    return [Owed.message(chat_id, text)] if text else []
 
 
 async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -> None:
@@ -1256,133 +800,45 @@ async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -
     await plan_checks.announce_breaches(context, round_id)
 
 
-RULE_NAMES = {
-    CountingRule.CUMULATIVE: N_(
-        "Counting: cumulative from the top, a vote for a level also agrees with every lower "
-        "one."
-    ),
-    CountingRule.PLURALITY: N_("Counting: only the votes at each exact level."),
-    CountingRule.STRICT_2011: N_("Counting: by the 2011 guidance, HTXS needs two thirds."),
-}
-
-
-def results_text(t: Translator, result: RoundResult) -> str:
-    view = result.view
-    title = t("Results of the secret ballot")
-    where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
-    lines = [
-        f"📊 <b>{esc(title)}</b> — {esc(where)}",
-        "",
-        t(
-            "Ballots cast: {cast} of {voters}. Denominator: {denominator}; more than half means "
-            "at least {needed} votes.",
-            cast=result.cast,
-            voters=len(view.voters),
-            denominator=result.denominator,
-            needed=_needed(result.denominator),
-        ),
-        t(RULE_NAMES[result.rule]),
-        "",
-    ]
-    for index, outcome in enumerate(result.results, start=1):
-        counts = " · ".join(f"{_choice_label(t, code)} {outcome.counts[code]}" for code in CHOICES)
-        decision = outcome.decision
-        if decision is None or decision.undecided:
-            verdict = t("no decision: vote again")
-        else:
-            verdict = decision.level.value
-        lines.append(
-            f"{index}. <b>{esc(outcome.member.full_name)}</b>: {counts} → <b>{esc(verdict)}</b>"
-        )
-    if result.undecided:
-        lines += [
-            "",
-            t(
-                "No level has more than half of the votes for: {names}. The cell votes again on "
-                "them in another round.",
-                names=_names(result.undecided, t),
-            ),
-        ]
-    if result.receipts:
-        codes = ", ".join(f"<code>{service.show_receipt(code)}</code>" for code in result.receipts)
-        lines += [
-            "",
-            t("Receipt codes of the {count} counted ballots:", count=len(result.receipts)),
-            codes,
-        ]
-    return "\n".join(lines)
-
-
-async def _round_of_button(turn: Turn, round_id: str) -> RoundView:
-    turn.require_member()
-    view = await service.round_view(turn.session, _int(round_id))
-    if view is None:
-        raise Refusal(INVALID)
-    turn.require(Action.RUN_BALLOT, view.cell)
-    return view
-
-
-@turn_handler()
-async def secretary_pressed(turn: Turn) -> None:
+@turn_handler(button=views.CloseButton, action=Action.RUN_BALLOT, target=scope.round_cell)
+async def close_pressed(turn: Turn) -> None:
     t = turn.t
-    data = turn.query.data.removeprefix(SECRETARY_PREFIX)
-    kind = data.split(":", 1)[0]
-    if kind == "next":
-        _, meeting_id = _ids(data, "", 2)
-        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
-        await _open_round(turn, meeting)
+    pressed: views.CloseButton = turn.button
+    view = await service.round_view(turn.session, pressed.round_id)
+    if pressed.action == "close":
+        await _ask_to_close(turn, view)
         return
-    if kind == "revote":  # R-Q6: vote again on the members whose proposals break a rule
-        _, meeting_id = _ids(data, "", 2)
-        meeting = await _meeting_of_button(turn, meeting_id, Action.RUN_BALLOT)
-        concerned = await plan_checks.members_to_revote(turn.session, meeting)
-        if not concerned:
-            raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
-        await _open_round(turn, meeting, concerned)
+    # ✅ Confirm: everything is checked again, the message may be old.
+    if await conversation.closing(turn, view.round.id) is None:
+        await turn.edit_keyboard(None)
+        await turn.answer(t(INVALID), alert=True)
         return
-    if kind not in ("close", "closeyes", "keep"):
-        raise Refusal(INVALID)
-    _, round_id = _ids(data, "", 2)
-    view = await _round_of_button(turn, round_id)
-    if not view.voting:
-        raise _refusal(service.round_closed())
-    if kind == "keep":
-        await turn.answer()
-        await turn.edit(t("The round stays open."))
+    await flows.finish(turn)
+    if not view.voting or not await service.end_voting(
+        turn.session, view.round.id, now=turn.services.now()
+    ):
+        closed = service.round_closed()
+        await turn.answer(t(closed.msgid, **closed.params), alert=True)
+        await turn.edit(t(closed.msgid, **closed.params))
         return
-    if kind == "close" and view.waiting:
-        await turn.answer()
-        await turn.reply(
-            t(
-                "{count} voters have not voted yet: {names}. Close the round anyway? They will "
-                "not be able to vote in it.",
-                count=len(view.waiting),
-                names=_names(view.waiting, t),
-            ),
-            reply_markup=InlineKeyboardMarkup(
-                [
-                    [
-                        InlineKeyboardButton(
-                            t("🔒 Close now"),
-                            callback_data=f"{SECRETARY_PREFIX}closeyes:{view.round.id}",
-                        ),
-                        InlineKeyboardButton(
-                            t("Keep it open"),
-                            callback_data=f"{SECRETARY_PREFIX}keep:{view.round.id}",
-                        ),
-                    ]
-                ]
-            ),
-        )
-        return
-    if not await service.end_voting(turn.session, view.round.id, now=turn.services.now()):
-        raise _refusal(service.round_closed())
-    await turn.session.refresh(view.round)
+    await service.reload(turn.session, view.round)
     await turn.answer(t("The round is closed."))
-    if kind == "closeyes":
-        await turn.edit(t("The round is closed."))
+    await turn.edit(t("The round is closed."))
     context = turn.context
     turn.after_commit(lambda: announce_end(context, view))
+
+
+async def _ask_to_close(turn: Turn, view: RoundView) -> None:
+    if not view.voting:
+        raise _refusal(service.round_closed())
+    await flows.begin(turn, conversation.ROUND_CLOSE, "confirm", round=view.round.id)
+    await turn.answer()
+    await flows.ask(
+        turn,
+        conversation.ROUND_CLOSE,
+        views.close_text(turn.t, view),
+        reply_markup=views.close_keyboard(turn.t, view),
+    )
 
 
 # --- receipts ------------------------------------------------------------------------------------
@@ -1443,7 +899,7 @@ async def recover(application: Application) -> None:
         voided = []
         for ballot_round in found.voided:
             chat = ballot_round.opened_by.removeprefix("tg:")
-            account = await session.get(TelegramAccount, int(chat)) if chat.isdigit() else None
+            account = await service.account(session, int(chat)) if chat.isdigit() else None
             if account is not None:
                 voided.append((account, ballot_round.number))
     for account, number in voided:
@@ -1467,8 +923,9 @@ HANDLERS = [
     CommandHandler("bo_phieu", ballot_command),
     CommandHandler("phieu", my_ballot_command),
     CommandHandler("kiem_tra_phieu", check_receipt_command),
-    CallbackQueryHandler(meeting_pressed, pattern=f"^{MEETING_PREFIX}"),
-    CallbackQueryHandler(secretary_pressed, pattern=f"^{SECRETARY_PREFIX}"),
-    CallbackQueryHandler(vote_pressed, pattern=f"^{VOTER_PREFIX}"),
-    CallbackQueryHandler(key_pressed, pattern=f"^{KEY_PREFIX}"),
+    CallbackQueryHandler(meeting_pressed, pattern=views.MeetingButton.pattern()),
+    CallbackQueryHandler(open_pressed, pattern=views.OpenButton.pattern()),
+    CallbackQueryHandler(close_pressed, pattern=views.CloseButton.pattern()),
+    CallbackQueryHandler(vote_pressed, pattern=views.VoteButton.pattern()),
+    CallbackQueryHandler(key_pressed, pattern=views.KeyButton.pattern()),
 ]

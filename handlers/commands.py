@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import ballot_texts, framework_texts, plan_texts, status_texts
+from handlers import framework_texts, plan_texts, status_texts
+from handlers.views import ballot as ballot_texts
 
 
 class Audience(enum.Enum):
@@ -116,7 +117,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Audience.ROLE,
         Action.INVITE,
     ),
-    # The secret ballot: msgids in the "ballot" gettext domain (handlers/ballot_texts.py).
+    # The secret ballot: msgids in the "ballot" gettext domain (handlers/views/ballot.py).
     CommandSpec("hop", *ballot_texts.HOP, Audience.CELL_ROLE, Action.RUN_MEETING),
     CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_ROLE, Action.RUN_BALLOT),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),

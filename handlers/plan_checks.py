@@ -35,6 +35,7 @@ from bot.services.reviews import meeting_for
 from bot.text import esc
 from conversations import engine as flows
 from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.views.ballot import OpenButton
 from rules.breaches import Breach
 from rules.levels import LEVELS_DESC, Level
 from storage.models import (
@@ -157,7 +158,7 @@ async def lower_buttons(
             [
                 InlineKeyboardButton(
                     t("🗳 Vote again on the members concerned"),
-                    callback_data=f"bs:revote:{meeting_id}",  # handled by handlers/ballot.py
+                    callback_data=OpenButton("revote", meeting_id).encode(),  # handlers/ballot.py
                 )
             ]
         )

@@ -62,3 +62,24 @@ async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> O
     if not cells:
         raise Refusal("This is for the secretary or deputy secretary of a cell.")
     return await orgs.organisation(turn.session, cells[0].org_id)
+
+
+# --- meeting and ballot (imported here: this section is the ballot's own)
+from bot.callbacks import InvalidButton  # noqa: E402
+from bot.services import ballot  # noqa: E402
+
+
+async def meeting_cell(turn: Turn, action: Action) -> Organisation:
+    """The cell of the meeting a button names (`turn.button.meeting_id`)."""
+    meeting = await ballot.meeting_by_id(turn.session, turn.button.meeting_id)
+    if meeting is None:
+        raise InvalidButton()
+    return await ballot.cell_of(turn.session, meeting.org_id)
+
+
+async def round_cell(turn: Turn, action: Action) -> Organisation:
+    """The cell of the ballot round a button names (`turn.button.round_id`)."""
+    view = await ballot.round_view(turn.session, turn.button.round_id)
+    if view is None:
+        raise InvalidButton()
+    return view.cell

@@ -139,3 +139,8 @@ def _adopt(level: Level, counts: Counts, denominator: int, rule: CountingRule,
             "half ({rules})"), rule_id, level=level.value, votes=votes,
             denominator=denominator))
     return None
+
+
+def needed(denominator: int) -> int:
+    """The smallest number of votes that is more than half of `denominator`."""
+    return denominator // 2 + 1

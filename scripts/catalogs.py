@@ -29,6 +29,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         ["bot/**/*.py", "handlers/**/*.py", "conversations/**/*.py"],
         [
             "bot/roster.py", "handlers/ballot*.py", "bot/services/ballot*.py",
+            "handlers/views/ballot*.py", "conversations/ballot*.py",
             "bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py",
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
@@ -37,7 +38,13 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "bot/services/prompts*.py", "handlers/prompts*.py",
         ],
     ),
-    "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
+    "ballot": (
+        [
+            "handlers/ballot*.py", "handlers/views/ballot*.py", "bot/services/ballot*.py",
+            "conversations/ballot*.py",
+        ],
+        [],
+    ),
     # Issue 5: plans, checks after the ballot, the deadline monitor and its messages.
     "plans": (
         ["bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py"],

@@ -52,11 +52,13 @@ choice:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from nacl.public import PrivateKey
@@ -981,3 +983,66 @@ async def mark_blocked(db: Database, telegram_ids: Sequence[int], now: dt.dateti
             .values(blocked_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+async def meeting_by_id(session: AsyncSession, meeting_id: int) -> Meeting | None:
+    return await session.get(Meeting, meeting_id)
+
+
+async def cell_of(session: AsyncSession, org_id: int) -> Organisation:
+    return await session.get(Organisation, org_id)
+
+
+async def account(session: AsyncSession, telegram_id: int) -> TelegramAccount | None:
+    return await session.get(TelegramAccount, telegram_id)
+
+
+async def round_by_id(session: AsyncSession, round_id: int) -> BallotRound | None:
+    return await session.get(BallotRound, round_id)
+
+
+async def reload(session: AsyncSession, ballot_round: BallotRound) -> None:
+    """Read the round again (after an UPDATE that bypassed the session's copy)."""
+    await session.refresh(ballot_round)
+
+
+async def record_round_message(
+    session: AsyncSession, round_id: int, shown: str, chat_id: int | None, message_id: int | None
+) -> None:
+    """The secretary's round message (where progress edits go) and what it shows. A None
+    chat keeps the message and records only what it shows now."""
+    ballot_round = await session.get(BallotRound, round_id)
+    if ballot_round is None:
+        return
+    if chat_id is not None:
+        ballot_round.chat_id, ballot_round.message_id = chat_id, message_id
+    ballot_round.progress_shown = shown
+
+
+class RoundLocks:
+    """One lock per ballot round, so that its progress message is edited one edit at a time;
+    a round's lock is dropped once nobody holds or waits for it (like bot.intake's
+    ChatOrderedProcessor), so the table does not grow with every round ever voted."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, round_id: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(round_id, asyncio.Lock())
+        self._users[round_id] = self._users.get(round_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[round_id] -= 1
+            if not self._users[round_id]:
+                del self._users[round_id]
+                del self._locks[round_id]
+
+
+PROGRESS_LOCKS = RoundLocks()  # the secretary's round messages, edited one edit at a time

@@ -33,11 +33,12 @@ from tests.e2e.harness import clock_start, vietnam_today
 EVERYONE = "✅ Tất cả có mặt"
 CAST = "✅ Xác nhận bỏ phiếu"
 CLOSE = "🔒 Kết thúc vòng bỏ phiếu"
-CLOSE_NOW = "🔒 Kết thúc ngay"
+CLOSE_NOW = "✅ Xác nhận"  # the confirmation step of closing a round early
 LABELS = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "Để trống"}
 CODES = {"X": "HTXS", "T": "HTT", "H": "HT", "K": "KHT", "-": "BLANK"}
 UNLOCK = "🔓 Mở hòm phiếu"
 KEY_MESSAGE = "chìa khóa hòm phiếu của đồng chí"
+RECEIPTS = "phiếu đã được tính:"  # the published receipt codes, after the results
 RECEIPT = re.compile(r"Mã biên nhận: ([0-9A-Z]{5}-[0-9A-Z]{5})")
 CANDIDATE = re.compile(r"Đảng viên \d+/\d+: (.+)")
 
@@ -358,7 +359,9 @@ async def test_a_cell_of_fifteen_votes_and_the_tally_matches_the_hand_count(
         assert "Số phiếu bầu: 12/12. Mẫu số: 12" in results.text
         assert "Nguyễn Văn An: HTXS 7 · HTT 4 · HT 1 · KHT 0 · để trống 0 → HTXS" in results.text
         assert "Vũ Thị Giang: HTXS 0 · HTT 0 · HT 3 · KHT 3 · để trống 6 → chưa có kết quả" in results.text
-        assert all(code in results.text for code in codes)  # every counted receipt, published
+        receipts = newest(users[code], RECEIPTS)  # every counted receipt, published
+        assert all(receipt in receipts.text for receipt in codes) and "/kiem_tra_phieu" in receipts.text
+        assert not any(receipt in results.text for receipt in codes)  # a message of its own
     results = newest(secretary, "Kết quả bỏ phiếu kín")
     assert results.button_labels() == ["🗳 Bỏ phiếu lại cho 1 đồng chí"]
 
@@ -461,7 +464,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     await start_round(users["DV01"], fake_telegram)
     key = newest(users["DV01"], KEY_MESSAGE)  # a cell of 4: the secretary alone holds the key
     share_data = key.buttons[0][0]["callback_data"]
-    assert share_data.startswith("bk:") and len(share_data.encode()) <= 64
+    assert share_data.startswith("bk1:") and len(share_data.encode()) <= 64
 
     # Voter rows exist from the opening; no count row exists before the box is opened.
     voters_before = await _rowids(database_url, "ballot_voters")
@@ -526,7 +529,7 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
         for receipt in receipts:
             for form in (receipt, receipt.replace("-", "")):
                 assert form.encode() not in main and form.encode() not in wal
-        for marker in (b'"choices"', b'"shown"', b"bv:", share, *(blob[:24] for blob in sealed)):
+        for marker in (b'"choices"', b'"shown"', b"bv1:", share, *(blob[:24] for blob in sealed)):
             assert marker not in main and marker not in wal, marker
 
     # The logs: no receipt code, no callback data, no share, no member's name, no level.
@@ -540,6 +543,6 @@ async def test_nothing_links_a_voter_to_a_choice(bot, fake_telegram, database_ur
     for record in caplog.records:
         line = record.getMessage()
         assert not any(r in line or r.replace("-", "") in line for r in receipts), line
-        assert "bv:" not in line and "bk:" not in line and share.decode() not in line, line
+        assert "bv1:" not in line and "bk1:" not in line and share.decode() not in line, line
         assert not any(name in line for name in names), line
         assert not level_word.search(line), line

@@ -10,6 +10,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from handlers.views.ballot import CloseButton, MeetingButton, OpenButton
 from storage.models import BallotRound, BallotVoter, TelegramAccount
 from tests.e2e.test_ballot import (
     CAST,
@@ -87,19 +88,20 @@ async def test_only_the_cells_own_secretary_runs_its_meeting_and_ballot(bot, fak
     assert "Hội nghị kiểm điểm năm" in own.text and "Chi bộ Khu phố 2" in own.text
     await press(other_secretary, "✅ Tất cả có mặt", own)  # nothing changes: no edit is made
     for data in (
-        f"hop:p:{ballot_round.meeting_id}:{cb01.member_ids['DV02']}",
-        f"hop:all:{ballot_round.meeting_id}",
-        f"hop:open:{ballot_round.meeting_id}",
-        f"bs:close:{ballot_round.id}",
-        f"bs:closeyes:{ballot_round.id}",
-        f"bs:next:{ballot_round.meeting_id}",
+        MeetingButton("p", ballot_round.meeting_id, cb01.member_ids["DV02"]).encode(),
+        MeetingButton("all", ballot_round.meeting_id).encode(),
+        OpenButton("open", ballot_round.meeting_id).encode(),
+        CloseButton("close", ballot_round.id).encode(),
+        CloseButton("yes", ballot_round.id).encode(),
+        OpenButton("next", ballot_round.meeting_id).encode(),
+        f"bs:closeyes:{ballot_round.id}",  # the data of the version before
     ):
         answer = await other_secretary.wait_answer(await other_secretary.press_data(data, message=own))
         assert answer.text == "Nút này không còn hiệu lực."
         assert answer.show_alert
     # A plain member of CB01 cannot close the round either.
     ballot = newest(member, "Phiếu bầu kín")
-    answer = await member.wait_answer(await member.press_data(f"bs:close:{ballot_round.id}", message=ballot))
+    answer = await member.wait_answer(await member.press_data(CloseButton("close", ballot_round.id).encode(), message=ballot))
     assert "không có quyền" in answer.text
     assert (await _round(database_url)).state == "open"
 
@@ -128,14 +130,16 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     # an unknown level, garbage; and a member who is not a voter.
     first = an_ballot.buttons[0][0]["callback_data"]
     await refused(binh, first, an_ballot, "Đây không phải phiếu bầu của đồng chí.")
-    await refused(binh, f"bv:{round_id + 1}:0:HTT", binh_ballot, "Nút này không còn hiệu lực.")
-    await refused(binh, f"bv:{round_id}:99:HTT", binh_ballot, "Nút này không còn hiệu lực.")
-    await refused(binh, f"bv:{round_id}:0:ZZZ", binh_ballot, "Nút này không còn hiệu lực.")
-    await refused(binh, "bv:garbage", binh_ballot, "Nút này không còn hiệu lực.")
-    await refused(binh, f"bv:{round_id}:0:HTT:x", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv1:{round_id + 1}:0:HTT", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv1:{round_id}:99:HTT", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv1:{round_id}:0:ZZZ", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, "bv1:garbage", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv1:{round_id}:0:HTT:x", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv1:{round_id}::HTT", binh_ballot, "Nút này không còn hiệu lực.")
+    await refused(binh, f"bv:{round_id}:0:HTT", binh_ballot, "Nút này không còn hiệu lực.")
     not_voter = await ask(quynh, "/phieu")
     assert not_voter.text == "Hiện không có vòng bỏ phiếu nào dành cho đồng chí."
-    await refused(quynh, f"bv:{round_id}:0:HTT", not_voter, "không thuộc danh sách bỏ phiếu")
+    await refused(quynh, f"bv1:{round_id}:0:HTT", not_voter, "không thuộc danh sách bỏ phiếu")
     assert await _voted(database_url) == 0
 
     # An confirms twice at the same moment: one cast, one refusal.
@@ -149,7 +153,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     code = (await until(lambda: re.search(r"[0-9A-Z]{5}-[0-9A-Z]{5}", an_ballot.text))).group(0)
     assert an_ballot.buttons == []
     # Replays of the confirm and of a level press are refused, counts unchanged.
-    await refused(an, f"bv:{round_id}:ok", an_ballot, "đã bỏ phiếu trong vòng này")
+    await refused(an, f"bv1:{round_id}::ok", an_ballot, "đã bỏ phiếu trong vòng này")
     await refused(an, first, an_ballot, "đã bỏ phiếu trong vòng này")
     assert await _voted(database_url) == 1
     # The secretary's round message follows, in place.
@@ -173,11 +177,27 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await bot.restart()
     receipt = await until(lambda: next(
         (m for m in binh.messages()[before:] if "Mã biên nhận" in (m.text or "")), None))
-    await refused(binh, f"bv:{round_id}:ok", binh_ballot, "đã bỏ phiếu trong vòng này")
+    await refused(binh, f"bv1:{round_id}::ok", binh_ballot, "đã bỏ phiếu trong vòng này")
     pointer = await ask(binh, "/phieu")
     assert pointer.text.startswith("Đồng chí đã bỏ phiếu ở vòng 1")
     assert pointer.reply_to_message_id == receipt.message_id
     assert await _voted(database_url) == 2
+
+    # Closing is confirmed: ✖ Hủy keeps the round open, and the ✅ of that message, pressed
+    # later (a stale or forged press), is checked again and refused.
+    before = len(an.messages())
+    await press(an, CLOSE, progress)
+    await until(lambda: len(an.messages()) > before)
+    asked = an.messages()[before]
+    yes = CloseButton("yes", round_id).encode()
+    assert [b["callback_data"] for row in asked.buttons for b in row][0] == yes
+    before = len(an.messages())
+    await press(an, "✖ Hủy", asked)
+    await until(lambda: len(an.messages()) > before)
+    assert an.messages()[before].text == "Đã dừng việc kết thúc vòng bỏ phiếu. Vòng bỏ phiếu vẫn tiếp tục."
+    assert asked.buttons == []
+    await refused(an, yes, asked, "Nút này không còn hiệu lực.")
+    assert (await _round(database_url)).state == "open" and (await _round(database_url)).ended_at is None
 
     # The secretary closes with Cường not having voted; Cường's press comes too late.
     cuong_ballot = newest(cuong, "Phiếu bầu kín")
@@ -186,7 +206,10 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await until(lambda: len(an.messages()) > before)
     confirm = an.messages()[before]
     assert "Còn 1 đồng chí chưa bỏ phiếu: Lê Văn Cường" in confirm.text
+    assert "không thể hoàn tác" in confirm.text
+    assert confirm.button_labels() == [CLOSE_NOW, "✖ Hủy"]
     await press(an, CLOSE_NOW, confirm)
+    assert confirm.button_labels() == []  # the finished step keeps no live button
     await fake_telegram.wait_idle()
     assert "Đã kết thúc bỏ phiếu: 2/3" in progress.text
     await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
@@ -198,7 +221,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     assert "Đã kết thúc: 2/3 đã bỏ phiếu" in progress.text
     assert "0/3 đã bỏ phiếu" in first_progress.text  # the replaced message is left alone
     await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
-    await refused(an, f"bv:{round_id}:ok", an_ballot, "đã bỏ phiếu trong vòng này")
+    await refused(an, f"bv1:{round_id}::ok", an_ballot, "đã bỏ phiếu trong vòng này")
     for user in (an, binh, cuong):
         assert "Số phiếu bầu: 2/3. Mẫu số: 3" in newest(user, "Kết quả bỏ phiếu kín").text
 

@@ -31,7 +31,7 @@ COMMANDS = [
     '/xep_loai_lai <a href="https://evil.example/">x</a>',
 ]
 # Buttons pressed on the answers: drill-downs, reviews, calendars (not the secret ballot).
-SKIP_PREFIXES = ("bv:", "bs:", "hop:", "tt:x", "tt:c", "kdcb:all", "kdcb:doc", "lh:t:")
+SKIP_PREFIXES = ("bv1:", "bs1:", "bc1:", "hop1:", "tt:x", "tt:c", "kdcb:all", "kdcb:doc", "lh:t:")
 
 
 def texts(user) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.services import ballot as service
 from bot.services import ballot_box as box
 from bot.services.ballot_logs import SqlParametersFilter, TelegramPayloadFilter
+from handlers.views.ballot import REDACTED, KeyButton, VoteButton, redact_key, redact_vote
 from rules.people import Presence
 from storage.db import Database
 from storage.models import (
@@ -252,20 +253,26 @@ async def test_every_sealed_ballot_of_a_round_has_the_same_size(db):
 def test_a_share_fits_in_a_button():
     keys = box.new_round_keys(3, 5)
     for share in keys.shares:
-        data = f"bk:{10**12 - 1}:{share.index}:{share.encode()}:{box.key_id(keys.public_key)}"
+        # The largest round id a button takes; encode() raises over 64 bytes.
+        data = KeyButton(2**31 - 1, share.index, share.encode(), box.key_id(keys.public_key)).encode()
         assert len(data.encode()) <= 64, len(data)
+        assert KeyButton.decode(data).share == share.encode()
         assert box.Share.decode(share.index, share.encode()) == share
     assert box.Share.decode(1, "not base64!") is None and box.Share.decode(0, keys.shares[0].encode()) is None
 
 
 def test_the_stored_copy_of_a_press_has_no_choice_and_no_share():
-    from handlers import ballot as handlers
-
-    assert handlers._redact_vote("bv:12:3:HTXS") == "bv:12:3:#"
-    assert handlers._redact_vote("bv:12:3:?") == "bv:12:3:?"
-    assert handlers._redact_vote("bv:12:ok") == "bv:12:ok"
+    assert redact_vote(VoteButton(12, 3, "HTXS").encode()) == "bv1:12:3:x"
+    assert redact_vote(VoteButton(12, 3, "edit").encode()) == "bv1:12:3:edit"
+    assert redact_vote(VoteButton(12, None, "ok").encode()) == "bv1:12::ok"
+    assert redact_vote("bv1:12:HTXS") == "bv1:x"  # any other shape: nothing of it is kept
+    # What is kept still decodes, to a press the handler knows was cut.
+    assert VoteButton.decode("bv1:12:3:x").choice == REDACTED
     share = box.new_round_keys(1, 1).shares[0]
-    assert handlers._redact_key(f"bk:12:1:{share.encode()}:abcdef") == "bk:12:1:#"
+    data = KeyButton(12, 1, share.encode(), "abcdef").encode()
+    assert redact_key(data) == "bk1:12:1:x:abcdef"
+    assert share.encode() not in redact_key(data)
+    assert redact_key(f"bk1:12:{share.encode()}") == "bk1:x"
 
 
 def _record(name: str, msg: str, args: tuple) -> logging.LogRecord:
@@ -274,10 +281,10 @@ def _record(name: str, msg: str, args: tuple) -> logging.LogRecord:
 
 def test_log_filters_drop_payloads_and_sql_parameters():
     record = _record("telegram.ext.ExtBot", "Calling Bot API endpoint `%s` with parameters `%s`",
-                     ("editMessageText", {"text": "Nguyễn Văn An: HTXS", "callback_data": "bv:1:0:HTXS"}))
+                     ("editMessageText", {"text": "Nguyễn Văn An: HTXS", "callback_data": "bv1:1:0:HTXS"}))
     TelegramPayloadFilter().filter(record)
     assert record.getMessage() == "Calling Bot API endpoint `editMessageText` with parameters `[redacted]`"
-    record = _record("telegram.ext.Application", "Processing update %s", ({"data": "bv:1:0:HT"},))
+    record = _record("telegram.ext.Application", "Processing update %s", ({"data": "bv1:1:0:HT"},))
     TelegramPayloadFilter().filter(record)
     assert record.getMessage() == "Processing update [redacted]"
 
@@ -289,3 +296,24 @@ def test_log_filters_drop_payloads_and_sql_parameters():
     SqlParametersFilter().filter(record)
     line = record.getMessage()
     assert "UPDATE ballot_counts" in line and "HTXS" not in line and "[redacted]" in line
+
+
+async def test_the_round_message_locks_are_forgotten_once_idle():
+    import asyncio
+
+    locks, order = service.RoundLocks(), []
+
+    async def edit(round_id: int, name: str) -> None:
+        async with locks.hold(round_id):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{name} out")
+
+    await asyncio.gather(edit(1, "a"), edit(1, "b"), edit(2, "c"))
+    assert order.index("a out") < order.index("b in")  # one edit at a time per round
+    assert order.index("c in") < order.index("a out")  # other rounds do not wait
+    assert len(locks) == 0  # every round's lock dropped when nobody holds or waits for it
+    for round_id in range(1000):
+        async with locks.hold(round_id):
+            pass
+    assert len(locks) == 0

@@ -1,0 +1,1 @@
+"""Pure screens of the features: (translator, data) -> text and keyboard; no Telegram, no database."""
