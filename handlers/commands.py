@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from bot.i18n import N_, Translator
 from bot.permissions import Action, grants_for
 from bot.services.accounts import Identity
-from handlers import ballot_texts, plan_texts, status_texts
+from handlers import ballot_texts, status_texts
+from handlers.views import plan as plan_texts
 from storage.models import RoleKind
 
 
@@ -96,7 +97,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("xep_loai_lai", *status_texts.XEP_LOAI_LAI, Audience.DECIDER),
     CommandSpec("khieu_nai", *status_texts.KHIEU_NAI, Audience.MEMBER),
     CommandSpec("ket_qua", *status_texts.KET_QUA, Audience.MEMBER),
-    # Plans (issue 5): msgids in the "plans" domain (handlers/plan_texts.py).
+    # Plans (issue 5): msgids in the "plans" domain (handlers/views/plan.py).
     CommandSpec("ke_hoach", *plan_texts.KE_HOACH, Audience.INVITER),
 )
 

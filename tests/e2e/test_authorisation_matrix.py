@@ -111,7 +111,7 @@ TARGETS = {
 }
 MEETINGS = {"CBA11": -2, "CBA12": 4, "CBB21": -1, "CBB22": 6}
 # Tables whose rows belong to no unit (the caller's own session state and the audit trail).
-UNATTRIBUTED = {"audit_log", "pending_imports", "plan_drafts", "telegram_accounts",
+UNATTRIBUTED = {"audit_log", "pending_imports", "telegram_accounts",
                 "sent_notices"}
 
 
