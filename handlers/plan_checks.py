@@ -1,8 +1,9 @@
 """Checks after the ballot (DOMAIN §5): the secretary hears of every breach at once, and may
 lower a proposal with a reason (the flow is in conversations/plan.py).
 
-``announce_breaches(context, round_id)`` runs right after a round closes (called from
-handlers/ballot.py): the cell's proposals are checked (caps on each member, the quota in the
+``breaches_owed(session, services, round_id)`` runs in the transaction that opens a round's
+box (called from handlers/ballot.py, which records what it returns in the outbox with the
+results): the cell's proposals are checked (caps on each member, the quota in the
 cell alone and in its grassroots đảng bộ, R-Q5) and the secretary who ran the ballot (or the
 cell's secretary) gets the breaches with the rule, the figures and the names, and a button per
 member concerned. The upper committee hears of breaches that stand from the deadline monitor
@@ -14,10 +15,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import CallbackQueryHandler
 
-from bot.context import BotContext
-from bot.delivery import Owed, deliver
+from bot.delivery import Owed
 from bot.permissions import Action
-from bot.services import checks
+from bot.services import Services, checks
 from conversations import plan as flow
 from handlers import scope
 from handlers.base import Turn, translator_for, turn_handler
@@ -33,19 +33,17 @@ async def members_to_revote(session: AsyncSession, meeting: Meeting) -> list[int
     return await checks.members_to_revote(session, meeting)
 
 
-async def announce_breaches(context: BotContext, round_id: int) -> None:
-    """After a round closes: tell the secretary what the proposals break, at once."""
-    services = context.services
-    async with services.db.session() as session:
-        found = await checks.breach_announcement(session, round_id)
-        owed = []
-        for reader in found.readers if found is not None else ():
-            t = translator_for(reader.account, services)
-            text = views.breaches_text(t, found.cell.name, reader.breaches)
-            markup = views.lower_keyboard(t, reader.lowerable, flow.revote_data(found.meeting.id))
-            owed.append(Owed.message(reader.account.telegram_id, text, markup))
-    for item in owed:
-        await deliver(context.bot, services.db, item, services.now())  # 403: marked blocked
+async def breaches_owed(session: AsyncSession, services: Services, round_id: int) -> list[Owed]:
+    """What the proposals of a closed round break, owed to the secretary: recorded by the
+    caller in the transaction that closed the round, so a crash loses nothing."""
+    found = await checks.breach_announcement(session, round_id)
+    owed = []
+    for reader in found.readers if found is not None else ():
+        t = translator_for(reader.account, services)
+        text = views.breaches_text(t, found.cell.name, reader.breaches)
+        markup = views.lower_keyboard(t, reader.lowerable, flow.revote_data(found.meeting.id))
+        owed.append(Owed.message(reader.account.telegram_id, text, markup))
+    return owed
 
 
 @turn_handler(button=LowerButton, action=Action.LOWER_PROPOSAL, target=scope.lowered_member_cell)
