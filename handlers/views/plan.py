@@ -113,7 +113,9 @@ def rulebook_screen(t: Translator, year: int) -> Screen:
     return text, InlineKeyboardMarkup(rows)
 
 
-def settings_lines(t: Translator, draft: Draft) -> list[str]:
+def settings_lines(t: Translator, draft: Draft, *, changed_only: bool = False) -> list[str]:
+    """The settings with their values, numbered (`changed_only`: those the plan changes, for
+    the summary, which must fit a phone's screen)."""
     rb = draft.rules()
     base = RULEBOOKS[draft.rulebook]
     lines = [
@@ -126,6 +128,8 @@ def settings_lines(t: Translator, draft: Draft) -> list[str]:
     for index, setting in enumerate(plans.SETTINGS, start=1):
         value = getattr(rb, setting.key)
         mark = "" if value == getattr(base, setting.key) else " ✏"
+        if changed_only and not mark:
+            continue
         lines.append(
             f"{index}. {esc(t(setting.msgid))} ({setting.rule}): "
             f"<b>{esc(value_text(t, value))}</b>{mark}"
@@ -203,7 +207,8 @@ def summary_screen(
     rb = draft.rules()
     lines = [t("The plan to save for {org}:", org=f"<b>{esc(org_name)}</b>")]
     if draft.mode == OWN:
-        lines += settings_lines(t, draft)
+        changed = settings_lines(t, draft, changed_only=True)
+        lines += changed if len(changed) > 1 else [changed[0], t("Every setting as in the rulebook.")]
     else:
         lines.append(
             t("The {year} plan of the upper level applies; your deadlines:", year=draft.year)
