@@ -21,28 +21,27 @@ async def plan_year(world: World) -> Reached:
     return Reached(phuc, prompt, _plan(world))
 
 
-async def plan_rulebook(world: World) -> Reached:
-    reached = await plan_year(world)
-    prompt = await answer_of(reached.user, str(YEAR), reached.prompt)
+async def then_press(reached: Reached, label: str | None = None) -> Reached:
+    """One step further: press `label` (default: the first button) on the step's prompt."""
+    label = label if label is not None else reached.prompt.button_labels()[0]
+    prompt = await answer_of(reached.user, label, reached.prompt)
     return Reached(reached.user, prompt, reached.snapshot)
+
+
+async def plan_rulebook(world: World) -> Reached:
+    return await then_press(await plan_year(world), str(YEAR))
 
 
 async def plan_settings(world: World) -> Reached:
-    reached = await plan_rulebook(world)
-    prompt = await answer_of(reached.user, reached.prompt.button_labels()[0], reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
+    return await then_press(await plan_rulebook(world))
 
 
 async def plan_setting(world: World) -> Reached:
-    reached = await plan_settings(world)
-    prompt = await answer_of(reached.user, "✏ 1", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
+    return await then_press(await plan_settings(world), "✏ 1")
 
 
 async def plan_deadline(world: World) -> Reached:
-    reached = await plan_settings(world)
-    prompt = await answer_of(reached.user, "✅ Giữ các giá trị này", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
+    return await then_press(await plan_settings(world), "✅ Giữ các giá trị này")
 
 
 async def plan_confirm(world: World) -> Reached:
@@ -75,9 +74,7 @@ async def lower_level(world: World) -> Reached:
 
 
 async def lower_reason(world: World) -> Reached:
-    reached = await lower_level(world)
-    prompt = await answer_of(reached.user, "HT", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
+    return await then_press(await lower_level(world), "HT")
 
 
 async def lower_confirm(world: World) -> Reached:
