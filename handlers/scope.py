@@ -10,8 +10,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.permissions import Action, grants_for, sees
+from bot.services.checks import member_cell
+from bot.services.plans import org_by_id
 from bot.text import esc
+from conversations.engine import current, payload
 from handlers.base import Refusal, Turn
+from handlers.views.plan import NOT_COMMITTEE
 from storage.models import Member, Organisation, OrgKind
 from storage.queries import org_by_code
 
@@ -70,8 +74,6 @@ async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> O
 
 async def plan_unit(turn: Turn, action: Action) -> Organisation:
     """/ke_hoach [code]: the unit named, else the highest unit where the caller holds `action`."""
-    from handlers.views.plan import NOT_COMMITTEE
-
     turn.require_member()
     args = turn.context.args or []
     if args:
@@ -80,16 +82,14 @@ async def plan_unit(turn: Turn, action: Action) -> Organisation:
     if not grants:
         raise Refusal(NOT_COMMITTEE)
     top = min(grants, key=lambda g: (g.org_is_cell, g.org_path.count("/"), g.org_path))
-    return await turn.session.get(Organisation, top.org_id)
+    return await org_by_id(turn.session, top.org_id)
 
 
 async def plan_draft_unit(turn: Turn, _action: Action) -> Organisation:
     """The unit of the caller's open /ke_hoach draft (a press without one is stale)."""
-    from conversations.engine import current, payload
-
     state = await current(turn.session, turn.account.telegram_id)
     org_id = payload(state).get("org_id") if state is not None and state.flow == "plan" else None
-    org = await turn.session.get(Organisation, org_id) if isinstance(org_id, int) else None
+    org = await org_by_id(turn.session, org_id) if isinstance(org_id, int) else None
     if org is None:
         raise Refusal("This button is no longer valid.")
     return org
@@ -98,16 +98,13 @@ async def plan_draft_unit(turn: Turn, _action: Action) -> Organisation:
 async def lowered_member_cell(turn: Turn, _action: Action) -> Organisation:
     """The cell of the member whose proposal is lowered: named by the press (turn.button),
     else by the caller's open lowering flow."""
-    from conversations.engine import current, payload
-
     turn.require_member()
     member_id = getattr(turn.button, "member_id", None)
     if member_id is None:
         state = await current(turn.session, turn.account.telegram_id)
         if state is not None and state.flow == "lower_proposal":
             member_id = payload(state).get("member_id")
-    member = await turn.session.get(Member, member_id) if isinstance(member_id, int) else None
-    cell = await turn.session.get(Organisation, member.org_id) if member is not None else None
+    cell = await member_cell(turn.session, member_id) if isinstance(member_id, int) else None
     if cell is None:
         raise Refusal("This button is no longer valid.")
     return cell

@@ -325,6 +325,11 @@ async def breach_announcement(session: AsyncSession, round_id: int) -> Announcem
 # --- lowering a proposal -----------------------------------------------------------------------
 
 
+async def member_cell(session: AsyncSession, member_id: int) -> Organisation | None:
+    member = await session.get(Member, member_id)
+    return await session.get(Organisation, member.org_id) if member is not None else None
+
+
 class AlreadyDecided(Exception):
     """The member's level is decided: the proposal can no longer be lowered."""
 
