@@ -254,12 +254,18 @@ async def _subject(turn: Turn, cycle_id: int, member_id: int, level: Level | Non
     try:
         subject = await checks.lower_subject(turn.session, cycle_id, member_id, level)
     except checks.AlreadyDecided as decided:
-        await flows.finish(turn)
+        await _drop_lowering(turn)
         raise Refusal(views.DECIDED, name=esc(decided.member.full_name)) from None
     if subject is None:
-        await flows.finish(turn)
+        await _drop_lowering(turn)
         raise Refusal(INVALID)
     return subject
+
+
+async def _drop_lowering(turn: Turn) -> None:
+    """A lowering that can no longer happen ends (any other flow the user is in stays)."""
+    if await flows.active(turn, LOWER_FLOW) is not None:
+        await flows.finish(turn)
 
 
 async def _lowering(turn: Turn, step: str) -> dict:
