@@ -388,7 +388,7 @@ async def _cycle_deadline(settings: Settings, args: argparse.Namespace) -> int:
     """A unit under a plan sets earlier deadlines for itself (R-D5)."""
     from bot.services.cycles import CycleError, cycle_for_org
     from bot.services.plans import save_unit_deadlines
-    from handlers import plan_texts
+    from handlers.views import plan as plan_texts
     from storage.queries import org_by_code
 
     t = Translator(settings.default_locale, settings.tz)

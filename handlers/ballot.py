@@ -633,6 +633,7 @@ async def announce_end(context: BotContext, view: RoundView) -> None:
                 session, round_id, None, actor="auto", now=services.now()
             )
             owed = await _results_owed(session, services, result)
+            owed += await plan_checks.breaches_owed(session, services, round_id)
         await _after_opening(context, round_id, owed)
         return
     await update_progress(context, round_id)
@@ -725,6 +726,8 @@ async def key_pressed(turn: Turn) -> None:
         del private  # the key is forgotten
     for item in await _results_owed(turn.session, turn.services, result):
         turn.owe(item)  # in the opening's transaction: the results are never lost
+    for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
+        turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
     await turn.answer(t("The ballot box is open."))
     await turn.edit(t("🔓 You opened the ballot box of round {number}.", number=view.round.number))
     context = turn.context
@@ -796,8 +799,7 @@ async def _after_opening(context: BotContext, round_id: int, owed: list[Owed]) -
     await update_progress(context, round_id)
     for item in owed:
         await deliver(context.bot, services.db, item, services.now())
-    # Issue 5: the proposals are checked at once; the secretary hears of any breach.
-    await plan_checks.announce_breaches(context, round_id)
+    # Issue 5: the breaches of the proposals were owed with the results (breaches_owed).
 
 
 @turn_handler(button=views.CloseButton, action=Action.RUN_BALLOT, target=scope.round_cell)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import framework_texts, plan_texts, status_texts
+from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
+from handlers.views import plan as plan_texts
 
 
 class Audience(enum.Enum):

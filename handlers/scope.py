@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from bot.permissions import Action, grants_for, sees
 from bot.services import orgs
+from bot.services.checks import member_cell
+from bot.services.plans import org_by_id
 from bot.text import esc
+from conversations.engine import current, payload
 from handlers.base import Refusal, Turn
+from handlers.views.plan import NOT_COMMITTEE
 from storage.models import Member, Organisation, OrgKind
 from storage.queries import org_by_code
 
@@ -83,3 +87,44 @@ async def round_cell(turn: Turn, action: Action) -> Organisation:
     if view is None:
         raise InvalidButton()
     return view.cell
+
+
+# --- plan and checks
+
+
+async def plan_unit(turn: Turn, action: Action) -> Organisation:
+    """/ke_hoach [code]: the unit named, else the highest unit where the caller holds `action`."""
+    turn.require_member()
+    args = turn.context.args or []
+    if args:
+        return await unit_by_code(turn, args[0])
+    grants = grants_for(turn.identity.grants, action)
+    if not grants:
+        raise Refusal(NOT_COMMITTEE)
+    top = min(grants, key=lambda g: (g.org_is_cell, g.org_path.count("/"), g.org_path))
+    return await org_by_id(turn.session, top.org_id)
+
+
+async def plan_draft_unit(turn: Turn, _action: Action) -> Organisation:
+    """The unit of the caller's open /ke_hoach draft (a press without one is stale)."""
+    state = await current(turn.session, turn.account.telegram_id)
+    org_id = payload(state).get("org_id") if state is not None and state.flow == "plan" else None
+    org = await org_by_id(turn.session, org_id) if isinstance(org_id, int) else None
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    return org
+
+
+async def lowered_member_cell(turn: Turn, _action: Action) -> Organisation:
+    """The cell of the member whose proposal is lowered: named by the press (turn.button),
+    else by the caller's open lowering flow."""
+    turn.require_member()
+    member_id = getattr(turn.button, "member_id", None)
+    if member_id is None:
+        state = await current(turn.session, turn.account.telegram_id)
+        if state is not None and state.flow == "lower_proposal":
+            member_id = payload(state).get("member_id")
+    cell = await member_cell(turn.session, member_id) if isinstance(member_id, int) else None
+    if cell is None:
+        raise Refusal("This button is no longer valid.")
+    return cell

@@ -31,6 +31,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "bot/roster.py", "handlers/ballot*.py", "bot/services/ballot*.py",
             "handlers/views/ballot*.py", "conversations/ballot*.py",
             "bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py",
+            "handlers/views/plan*.py", "conversations/plan*.py",
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py",
@@ -47,7 +48,10 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     ),
     # Issue 5: plans, checks after the ballot, the deadline monitor and its messages.
     "plans": (
-        ["bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py"],
+        [
+            "bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py",
+            "handlers/views/plan*.py", "conversations/plan*.py",
+        ],
         [],
     ),
     # Issue 6: status across the subtree, charts, reports, decisions, re-rating, appeals.

@@ -602,23 +602,6 @@ class UnitDeadline(Base):
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PlanDraft(Base):
-    """The /ke_hoach answers so far, one draft per Telegram user (a restart keeps them)."""
-
-    __tablename__ = "plan_drafts"
-
-    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
-    # "own": the unit opens or edits its own cycle; "inherit": only earlier deadlines.
-    mode: Mapped[str] = mapped_column(String(8))
-    year: Mapped[int | None] = mapped_column(Integer)
-    rulebook: Mapped[str | None] = mapped_column(String(16))
-    overrides: Mapped[str] = mapped_column(Text, default="{}")  # JSON, Rulebook settings
-    deadlines: Mapped[str] = mapped_column(Text, default="{}")  # JSON, key -> ISO date
-    step: Mapped[str] = mapped_column(String(40))  # what is asked now
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class NoticeState(enum.StrEnum):
     PENDING = "pending"  # claimed, about to be sent (or the process stopped meanwhile)
     SENT = "sent"  # Telegram accepted it

@@ -13,6 +13,7 @@ its figures for every reader, but names only the members the reader may see, see
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -20,14 +21,29 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.permissions import Action, Grant, allowed
+from bot.services import notify
+from bot.services.accounts import identify
 from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.reviews import grassroots_root, score_of
+from bot.services.ratings import live_rating, record_proposals
+from bot.services.reviews import grassroots_root, meeting_for, score_of
 from rules.breaches import Breach
 from rules.caps import check_member
 from rules.levels import Level
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota
-from storage.models import Cycle, Member, Organisation, OrgKind, Rating, RatingState, SelfReview
+from storage.models import (
+    AuditEntry,
+    BallotRound,
+    Cycle,
+    Meeting,
+    Member,
+    Organisation,
+    OrgKind,
+    Rating,
+    RatingState,
+    SelfReview,
+    TelegramAccount,
+)
 from storage.queries import subtree_range
 
 
@@ -192,3 +208,207 @@ async def breaches_for_reader(
     paths = await member_paths(session, (i for b in breaches for i in b.member_ids))
     visible = reader_sees(paths, own_path, grants)
     return [restrict(b, visible) for b in breaches]
+
+
+# --- after the ballot: who is told, whose proposal may be lowered ------------------------------
+
+MAX_BUTTONS = 30
+
+
+@dataclass(frozen=True)
+class Lowerable:
+    """A member whose proposal the reader may lower (a "⬇" button)."""
+
+    cycle_id: int
+    member_id: int
+    name: str
+    level: str
+
+
+def breach_member_ids(breaches: list[Breach]) -> list[int]:
+    return list(
+        dict.fromkeys(int(i) for b in breaches for i in b.member_ids if i.isascii() and i.isdigit())
+    )
+
+
+async def members_to_revote(session: AsyncSession, meeting: Meeting) -> list[int]:
+    """The cell's own members named by its standing breaches whose level is not yet decided
+    (a quota counted over the đảng bộ names members of other cells too: they vote there)."""
+    cycle = await session.get(Cycle, meeting.cycle_id)
+    cell = await session.get(Organisation, meeting.org_id)
+    breaches = await cell_breaches(session, cycle, cell)
+    paths = await member_paths(session, (i for b in breaches for i in b.member_ids))
+    ids = []
+    for member_id in breach_member_ids(breaches):
+        if not paths.get(str(member_id), "").startswith(cell.path):
+            continue
+        rating = await live_rating(session, cycle.id, member_id)
+        if rating is not None and rating.state != RatingState.DECIDED:
+            ids.append(member_id)
+    return ids
+
+
+def _lowerable_rating(rating: Rating | None) -> bool:
+    return (
+        rating is not None
+        and rating.state != RatingState.DECIDED
+        and rating.proposed_level not in (None, Level.KHT.value)
+    )
+
+
+async def lowerable(
+    session: AsyncSession, cycle: Cycle, breaches: list[Breach], grants: Iterable[Grant]
+) -> list[Lowerable]:
+    """The members named whose proposal the reader may lower (their ``grants`` allow lowering
+    on the member's cell), at most MAX_BUTTONS."""
+    grants = tuple(grants)
+    ids = breach_member_ids(breaches)
+    paths = await member_paths(session, (str(i) for i in ids))
+    found: list[Lowerable] = []
+    for member_id in ids:
+        if len(found) >= MAX_BUTTONS:
+            break
+        path = paths.get(str(member_id))
+        if path is None or not allowed(grants, Action.LOWER_PROPOSAL, path):
+            continue
+        rating = await live_rating(session, cycle.id, member_id)
+        if not _lowerable_rating(rating):
+            continue
+        member = await session.get(Member, member_id)
+        found.append(Lowerable(cycle.id, member_id, member.full_name, rating.proposed_level))
+    return found
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Someone told of a cell's breaches: what they may see and lower."""
+
+    account: TelegramAccount
+    breaches: list[Breach]
+    lowerable: list[Lowerable]
+
+
+@dataclass(frozen=True)
+class Announcement:
+    cell: Organisation
+    meeting: Meeting
+    readers: list[Reader]
+
+
+async def breach_announcement(session: AsyncSession, round_id: int) -> Announcement | None:
+    """After a round closed: the cell's breaches as each reader is told them (the secretary
+    who ran the ballot, else the cell's secretaries), or None when nothing breaks a rule."""
+    ballot_round = await session.get(BallotRound, round_id)
+    meeting = await session.get(Meeting, ballot_round.meeting_id)
+    cycle = await session.get(Cycle, meeting.cycle_id)
+    cell = await session.get(Organisation, meeting.org_id)
+    breaches = await cell_breaches(session, cycle, cell)
+    if not breaches:
+        return None
+    account = (
+        await session.get(TelegramAccount, ballot_round.chat_id) if ballot_round.chat_id else None
+    )
+    accounts = [account] if notify.reachable(account) else []
+    if not accounts:
+        secretaries = await notify.secretaries_of(session, cell.id)
+        found = await notify.accounts_by_member(session, [m.id for m in secretaries])
+        accounts = [a for a in found.values() if notify.reachable(a)]
+    readers = []
+    for recipient in accounts:
+        grants = (await identify(session, recipient)).grants
+        # A quota over the đảng bộ names the cell's own members only, unless the reader
+        # holds a role that sees the other cells (issue 12 item 2).
+        shown = await breaches_for_reader(session, breaches, cell.path, grants)
+        readers.append(Reader(recipient, shown, await lowerable(session, cycle, shown, grants)))
+    return Announcement(cell, meeting, readers)
+
+
+# --- lowering a proposal -----------------------------------------------------------------------
+
+
+async def member_cell(session: AsyncSession, member_id: int) -> Organisation | None:
+    member = await session.get(Member, member_id)
+    return await session.get(Organisation, member.org_id) if member is not None else None
+
+
+class AlreadyDecided(Exception):
+    """The member's level is decided: the proposal can no longer be lowered."""
+
+    def __init__(self, member: Member) -> None:
+        super().__init__(member.code)
+        self.member = member
+
+
+@dataclass(frozen=True)
+class Subject:
+    member: Member
+    cycle: Cycle
+    cell: Organisation
+    rating: Rating
+
+    @property
+    def level(self) -> Level:
+        return Level(self.rating.proposed_level)
+
+
+async def lower_subject(
+    session: AsyncSession, cycle_id: int, member_id: int, level: Level | None = None
+) -> Subject | None:
+    """The live, undecided proposal of a member in a cycle (None: there is none), checked that
+    `level` is below it. AlreadyDecided when the level is decided."""
+    member = await session.get(Member, member_id)
+    cycle = await session.get(Cycle, cycle_id)
+    if member is None or cycle is None:
+        return None
+    rating = await live_rating(session, cycle.id, member.id)
+    if rating is None or rating.proposed_level is None:
+        return None
+    if rating.state == RatingState.DECIDED:
+        raise AlreadyDecided(member)
+    if level is not None and not level < Level(rating.proposed_level):
+        return None
+    cell = await session.get(Organisation, member.org_id)
+    return Subject(member, cycle, cell, rating)
+
+
+async def lower_proposal(
+    session: AsyncSession, subject: Subject, level: Level, reason: str, *, actor: str,
+    now: dt.datetime
+) -> None:
+    """Record the lowered proposal with its reason, and the audit entry."""
+    old = subject.rating.proposed_level
+    await record_proposals(
+        session,
+        subject.cycle.id,
+        {subject.member.id: level.value},
+        actor=actor,
+        now=now,
+        kind="lowered",
+        reason=reason,
+    )
+    session.add(
+        AuditEntry.record(
+            actor,
+            "rating.lower",
+            "member",
+            subject.member.code,
+            cycle=subject.cycle.id,
+            old=old,
+            new=level.value,
+            reason=reason,
+        )
+    )
+    await session.flush()
+
+
+async def breaches_after_lowering(
+    session: AsyncSession, subject: Subject, grants: Iterable[Grant]
+) -> tuple[list[Breach], list[Lowerable], int | None]:
+    """What still stands in the subject's cell as the reader sees it, whom they may lower,
+    and the cell's meeting (for the "vote again" button)."""
+    grants = tuple(grants)
+    found = await cell_breaches(session, subject.cycle, subject.cell)
+    breaches = await breaches_for_reader(session, found, subject.cell.path, grants)
+    meeting = await meeting_for(session, subject.cycle, subject.cell.id)
+    return (breaches, await lowerable(session, subject.cycle, breaches, grants),
+            meeting.id if meeting else None)

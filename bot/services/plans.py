@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services.cycles import CycleError, create_cycle, cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
-from rules.deadlines import check_child_deadlines, plan_deadlines
+from rules.deadlines import check_child_deadline, check_child_deadlines, plan_deadlines
 from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
-from storage.models import AuditEntry, Cycle, Organisation, UnitDeadline
+from storage.models import AuditEntry, Cycle, Organisation, OrgKind, UnitDeadline
 from storage.queries import subtree_range
 
 FINISH_BY = "finish_by"
@@ -364,3 +364,153 @@ async def save_unit_deadlines(
 
 async def governing_cycle(session: AsyncSession, org: Organisation) -> Cycle | None:
     return await cycle_for_org(session, org)
+
+
+# --- the /ke_hoach draft (kept in the flow's payload, conversations/plan.py) -----------------
+
+OWN, INHERIT = "own", "inherit"
+
+
+@dataclass
+class Draft:
+    """The answers of a /ke_hoach flow so far: what the flow's payload holds (JSON)."""
+
+    org_id: int
+    mode: str  # OWN: the unit opens or edits its own cycle; INHERIT: earlier deadlines only
+    year: int | None = None
+    rulebook: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    deadlines: dict[str, str] = field(default_factory=dict)  # key -> ISO date
+    key: str | None = None  # the setting or the deadline asked now
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Draft:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def rules(self) -> Rulebook:
+        return check_overrides(self.rulebook, self.overrides)
+
+    def keys(self) -> list[str]:
+        return deadline_keys(self.rules())
+
+    def chosen(self) -> dict[str, dt.date]:
+        return {k: dt.date.fromisoformat(v) for k, v in self.deadlines.items()}
+
+    def choose(self, key: str, due: dt.date) -> None:
+        self.deadlines = {**self.deadlines, key: due.isoformat()}
+
+    def next_deadline(self) -> str | None:
+        """The deadline after the one asked now, or None when they are all answered."""
+        keys = self.keys()
+        index = keys.index(self.key) + 1 if self.key in keys else 0
+        return keys[index] if index < len(keys) else None
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Record a setting's value (PlanError if the rulebook refuses it); a value equal to
+        the rulebook's own is no override."""
+        overrides = self.overrides | {key: value}
+        check_overrides(self.rulebook, overrides)
+        if value == getattr(RULEBOOKS[self.rulebook], key):
+            overrides.pop(key)
+        self.overrides = dict(sorted(overrides.items()))
+
+    def choose_rulebook(self, code: str) -> None:
+        if self.rulebook != code:
+            self.overrides = {}
+        self.rulebook = code
+
+
+async def org_by_id(session: AsyncSession, org_id: int) -> Organisation | None:
+    return await session.get(Organisation, org_id)
+
+
+async def start_draft(session: AsyncSession, org: Organisation, today: dt.date) -> Draft | None:
+    """A new draft for `org`: its own plan (from the year), or — for a cell, or a unit under a
+    plan that still runs — earlier deadlines under the inherited one. None: a unit that must
+    inherit has no plan above it yet."""
+    cycle = await cycle_for_org(session, org)
+    if OrgKind(org.kind).is_cell or (
+        cycle is not None and cycle.org_id != org.id and cycle.report_by >= today
+    ):
+        if cycle is None:
+            return None
+        if cycle.org_id != org.id:
+            return Draft(
+                org.id, INHERIT, cycle.year, cycle.rulebook, overrides_of(cycle), key=FINISH_BY
+            )
+        return Draft(org.id, OWN, cycle.year, cycle.rulebook, overrides_of(cycle))
+    return Draft(org.id, OWN)
+
+
+async def draft_defaults(
+    session: AsyncSession, draft: Draft, org: Organisation
+) -> dict[str, dt.date] | None:
+    """The deadline each question offers to keep: the inherited one, or the plan's (None: the
+    inherited plan is gone)."""
+    if draft.mode == INHERIT:
+        cycle = await cycle_for_org(session, org)
+        return None if cycle is None else await effective_deadlines(session, cycle, org)
+    found = default_deadlines(draft.rules(), draft.year)
+    own = await session.scalar(
+        select(Cycle).where(Cycle.org_id == org.id, Cycle.year == draft.year)
+    )
+    if own is not None and own.rulebook == draft.rulebook:  # editing: offer what is set now
+        found |= await effective_deadlines(session, own, org)
+    return found
+
+
+async def draft_deadlines(
+    session: AsyncSession, draft: Draft, org: Organisation
+) -> dict[str, dt.date] | None:
+    """Every deadline of the draft: the answers, else the defaults."""
+    defaults = await draft_defaults(session, draft, org)
+    return None if defaults is None else defaults | draft.chosen()
+
+
+async def deadline_problem(
+    session: AsyncSession, draft: Draft, org: Organisation, key: str, due: dt.date
+) -> Breach | PlanError | None:
+    """Why `due` cannot be the draft's deadline `key` (R-D5, and the plan's own order)."""
+    if draft.mode == INHERIT:
+        cycle = await cycle_for_org(session, org)
+        if cycle is not None:
+            limits = await effective_deadlines(session, cycle, org, include_self=False)
+            limit = limits.get(key)
+            if limit is not None and (breach := check_child_deadline(key, due, limit)):
+                return breach
+    if key == FINISH_BY and not draft.year - 1 <= due.year <= draft.year + 1:
+        return PlanError(N_("The finish-by date must be near the end of {year}."), year=draft.year)
+    finish = draft.chosen().get(FINISH_BY)
+    if key == REPORT_BY and finish is not None and due < finish:
+        return PlanError(N_("The report date must not be before the finish-by date."))
+    return None
+
+
+async def save_draft(
+    session: AsyncSession, draft: Draft, org: Organisation, *, actor: str, now: dt.datetime
+) -> None:
+    """Save the draft: the unit's own plan, or its earlier deadlines (CycleError if refused)."""
+    chosen = draft.chosen()
+    if draft.mode == OWN:
+        await save_own_plan(
+            session,
+            org,
+            year=draft.year,
+            rulebook_code=draft.rulebook,
+            overrides=draft.overrides,
+            deadlines=chosen,
+            actor=actor,
+            now=now,
+        )
+        return
+    cycle = await cycle_for_org(session, org)
+    if cycle is None:
+        raise PlanError(N_("There is no review plan for {org} yet. Your upper committee opens it."),
+                        org=org.name)
+    limits = await effective_deadlines(session, cycle, org, include_self=False)
+    changed = {k: v for k, v in chosen.items() if v != limits.get(k)}
+    await save_unit_deadlines(session, org, cycle, changed, actor=actor, now=now)

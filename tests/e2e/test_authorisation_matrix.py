@@ -113,7 +113,7 @@ MEETINGS = {"CBA11": -2, "CBA12": 4, "CBB21": -1, "CBB22": 6}
 # Tables whose rows belong to no unit (the caller's own session state and the audit trail), and
 # the figures kept for /tinh_trang (counts derived from the rows checked here, kept as read or
 # bumped by a write inside the subtree on every unit above it).
-UNATTRIBUTED = {"audit_log", "pending_imports", "plan_drafts", "telegram_accounts",
+UNATTRIBUTED = {"audit_log", "pending_imports", "telegram_accounts",
                 "sent_notices", "unit_figures", "unit_versions"}
 
 

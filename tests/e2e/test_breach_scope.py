@@ -11,6 +11,7 @@ import io
 import openpyxl
 from sqlalchemy import select
 
+from handlers.views.plan import LowerButton
 from storage.models import Cycle, Rating, RatingState
 from tests.e2e.test_ballot import open_meeting, unseal_with, until, vote
 from tests.e2e.test_plan_kit import build_tree, query
@@ -71,7 +72,7 @@ async def test_a_quota_over_the_dang_bo_names_only_what_the_reader_may_see(
 
     # A forged press on Giang's proposal is refused and changes nothing.
     before = len(an.messages())
-    answer = await an.wait_answer(await an.press_data(f"pc:m:{cycle_id}:{ids['DV06']}",
+    answer = await an.wait_answer(await an.press_data(LowerButton("member", cycle_id, ids["DV06"]).encode(),
                                                       message=warning))
     assert answer.text == "Nút này không còn hiệu lực.", answer  # confirms nothing (item 3)
     await fake_telegram.wait_idle()

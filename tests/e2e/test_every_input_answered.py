@@ -41,7 +41,7 @@ async def test_media_unknown_commands_and_buttons_are_answered(bot, fake_telegra
     assert "Đồng chí có thể" in (await vi.wait_message()).text
     greeting = vi.messages()[-1]
     for data in ("zz:1", "x", "🙂", "tt:o:²:0", "kdcb:doc:18446744073709551616", "lang:xx",
-                 "qd:ok:٣", "kn:a:99999999999999999999", "kh:y:²⁰²⁶", "lh:d:1:20261340"):
+                 "qd:ok:٣", "kn:a:99999999999999999999", "kh1:year:²⁰²⁶:", "lh:d:1:20261340"):
         press = await vi.press_data(data, message=greeting)
         answered = await vi.wait_answer(press)
         assert answered.text, data

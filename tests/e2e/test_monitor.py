@@ -172,10 +172,14 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     # The secretary lowers two proposals, with reasons.
     await press(an, "⬇ Hạ mức: Lê Văn Cường (HTT)", warning)
     ask = await next_with(an, "Hạ xuống mức")
-    assert ask.button_labels() == ["HT", "KHT"]
+    assert ask.button_labels() == ["HT", "KHT", "✖ Hủy"]
     await press(an, "HT", ask)
     count = len(an.messages())
     await an.send("Nghỉ ốm 4 tháng trong năm (R-C1)")
+    confirm = await next_with(an, "sẽ được hạ từ HTT xuống HT", count)  # irreversible: confirmed
+    assert confirm.button_labels() == ["✅ Xác nhận", "✖ Hủy"]
+    count = len(an.messages())
+    await press(an, "✅ Xác nhận", confirm)
     done = await next_with(an, "Đã hạ mức", count)
     assert done.text.startswith("✅ Đã hạ mức đề xuất của Lê Văn Cường từ HTT xuống HT.")
     assert "vi phạm quy định" in done.text and "Lê Văn Cường" not in done.text.split("\n", 2)[2]
@@ -184,6 +188,9 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     await press(an, "HTT", await next_with(an, "Hạ xuống mức", count))
     count = len(an.messages())
     await an.send("Chi bộ dưới 7 đảng viên chỉ được 1 HTXS")
+    confirm = await next_with(an, "sẽ được hạ", count)
+    count = len(an.messages())
+    await press(an, "✅ Xác nhận", confirm)
     done = await next_with(an, "Đã hạ mức", count)
     assert "không vi phạm tỷ lệ hay giới hạn nào" in done.text
 

@@ -1,0 +1,329 @@
+"""What the plan (/ke_hoach) and the checks after the ballot show: pure functions from data to
+text and buttons, and the buttons' typed data. No Telegram calls, no database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import ButtonData
+from bot.i18n import N_, Translator
+from bot.services import plans
+from bot.services.checks import Lowerable
+from bot.services.plans import INHERIT, OWN, Draft
+from bot.text import esc
+from rules.breaches import Breach
+from rules.levels import LEVELS_DESC, Level
+from rules.rulebooks import RULEBOOKS
+
+# (menu description, /help line) of /ke_hoach.
+KE_HOACH = (
+    N_("The year's review plan"),
+    N_(
+        "/ke_hoach [code]: the year's review plan of your organisation: rulebook, settings "
+        "and deadlines (a unit under the plan may set earlier deadlines)"
+    ),
+)
+
+# The CLI (bot/cli.py).
+NO_PLAN_OVER = N_("There is no {year} plan over {code}.")
+DEADLINES_SAVED = N_("Deadlines of {org} saved.")
+
+NOT_COMMITTEE = N_("This is for the members of a party committee.")
+
+Screen = tuple[str, InlineKeyboardMarkup | None]
+
+
+@dataclass(frozen=True)
+class PlanButton(ButtonData):
+    """A /ke_hoach answer: a year, a rulebook, keep the settings, edit setting n, keep the
+    date offered, save."""
+
+    PREFIX = "kh"
+    action: Literal["year", "book", "keep", "edit", "date", "save"]
+    number: int | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class LowerButton(ButtonData):
+    """Lowering a proposal: choose the member, the level, then confirm."""
+
+    PREFIX = "pc"
+    action: Literal["member", "level", "confirm"]
+    cycle_id: int
+    member_id: int
+    level: Level | None = None
+
+
+def _button(label: str, data: ButtonData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=data.encode())
+
+
+def _with_note(note: str | None, lines: list[str]) -> str:
+    return "\n".join([note, "", *lines] if note else lines)
+
+
+def value_text(t: Translator, value: object) -> str:
+    if value is None:
+        return t("none")
+    if value is True:
+        return t("yes")
+    if value is False:
+        return t("no")
+    return str(value)
+
+
+def setting_hint(t: Translator, setting: plans.Setting) -> str:
+    if setting.kind == "bool":
+        return t("Type “có” (yes) or “không” (no).")
+    if setting.kind == "optional":
+        return t("Type a whole number, or “không” for none.")
+    return t("Type a whole number.")
+
+
+def year_screen(t: Translator, org_name: str, this_year: int, note: str | None = None) -> Screen:
+    text = t(
+        "The review plan of {org}. Which year? Choose, or type the year.",
+        org=f"<b>{esc(org_name)}</b>",
+    )
+    years = (this_year - 1, this_year, this_year + 1)
+    markup = InlineKeyboardMarkup([[_button(str(y), PlanButton("year", y)) for y in years]])
+    return _with_note(note, [text]), markup
+
+
+def bad_year(t: Translator, text: str, this_year: int) -> str:
+    return "❌ " + t(
+        "“{text}” is not a year I can plan: type {first}, {second} or {third}.",
+        text=esc(text[:40]),
+        first=this_year - 1,
+        second=this_year,
+        third=this_year + 1,
+    )
+
+
+def rulebook_screen(t: Translator, year: int) -> Screen:
+    text = t("Which rulebook does the {year} plan follow?", year=year)
+    rows = [[_button(t(rb.title_msgid), PlanButton("book", code=code))]
+            for code, rb in RULEBOOKS.items()]
+    return text, InlineKeyboardMarkup(rows)
+
+
+def settings_lines(t: Translator, draft: Draft, *, changed_only: bool = False) -> list[str]:
+    """The settings with their values, numbered (`changed_only`: those the plan changes, for
+    the summary, which must fit a phone's screen)."""
+    rb = draft.rules()
+    base = RULEBOOKS[draft.rulebook]
+    lines = [
+        t(
+            "Settings of the {year} plan under {rulebook}:",
+            year=draft.year,
+            rulebook=esc(t(rb.title_msgid)),
+        )
+    ]
+    for index, setting in enumerate(plans.SETTINGS, start=1):
+        value = getattr(rb, setting.key)
+        mark = "" if value == getattr(base, setting.key) else " ✏"
+        if changed_only and not mark:
+            continue
+        lines.append(
+            f"{index}. {esc(t(setting.msgid))}: "
+            f"<b>{esc(value_text(t, value))}</b>{mark}"
+        )
+    return lines
+
+
+def settings_screen(t: Translator, draft: Draft) -> Screen:
+    lines = [*settings_lines(t, draft), "",
+             t("Keep these values, or press a number to change that setting.")]
+    numbers = [_button(f"✏ {i}", PlanButton("edit", i)) for i in range(1, len(plans.SETTINGS) + 1)]
+    rows = [[_button(t("✅ Keep these values"), PlanButton("keep"))]]
+    rows += [numbers[i : i + 5] for i in range(0, len(numbers), 5)]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def setting_screen(t: Translator, draft: Draft, key: str, note: str | None = None) -> Screen:
+    setting = plans.SETTING_KEYS[key]
+    text = t(
+        "{label}: now {value}. Type the new value.",
+        label=esc(t(setting.msgid)),
+        value=value_text(t, getattr(draft.rules(), key)),
+    )
+    return _with_note(note, [text, setting_hint(t, setting)]), None
+
+
+def bad_setting(t: Translator, key: str, text: str) -> str:
+    note = "❌ " + t("“{text}” is not a value for this setting.", text=esc(text[:40]))
+    note += " " + setting_hint(t, plans.SETTING_KEYS[key])
+    if key.endswith("_percent"):
+        note += " " + t("A share is from 0 to 100.")
+    return note
+
+
+def deadline_screen(
+    t: Translator, draft: Draft, key: str, current: dt.date, note: str | None = None
+) -> Screen:
+    keys = draft.keys()
+    lines = [
+        t(
+            "Deadline {number}/{total}: {label}. Type the date as dd/mm/yyyy, or keep {date}.",
+            number=keys.index(key) + 1,
+            total=len(keys),
+            label=f"<b>{esc(t(plans.deadline_msgid(draft.rules(), key)))}</b>",
+            date=t.date(current),
+        )
+    ]
+    if draft.mode == INHERIT:
+        lines.append(
+            t(
+                "Your unit may set an earlier date than the upper level's, never a later one."
+            )
+        )
+    keep = _button(t("Keep {date}", date=t.date(current)), PlanButton("date"))
+    return _with_note(note, lines), InlineKeyboardMarkup([[keep]])
+
+
+def bad_date(t: Translator, text: str, year: int) -> str:
+    return "❌ " + t(
+        "“{text}” is not a date: type it as dd/mm/yyyy, for example 20/12/{year}.",
+        text=esc(text[:40]),
+        year=year,
+    )
+
+
+def summary_screen(
+    t: Translator,
+    draft: Draft,
+    org_name: str,
+    deadlines: Mapping[str, dt.date],
+    note: str | None = None,
+) -> Screen:
+    rb = draft.rules()
+    lines = [t("The plan to save for {org}:", org=f"<b>{esc(org_name)}</b>")]
+    if draft.mode == OWN:
+        changed = settings_lines(t, draft, changed_only=True)
+        lines += changed if len(changed) > 1 else [changed[0], t("Every setting as in the rulebook.")]
+    else:
+        lines.append(
+            t("The {year} plan of the upper level applies; your deadlines:", year=draft.year)
+        )
+    lines.append("")
+    for key in plans.deadline_keys(rb):
+        label = esc(t(plans.deadline_msgid(rb, key)))
+        lines.append(f"• {label}: <b>{t.date(deadlines[key])}</b>")
+    markup = InlineKeyboardMarkup([[_button(t("✅ Save the plan"), PlanButton("save"))]])
+    return _with_note(note, lines), markup
+
+
+def refused_text(t: Translator, msgid: str, params: Mapping[str, object],
+                 breaches: Sequence[Breach] = ()) -> str:
+    """Why the plan was not saved (the summary is asked again under it)."""
+    text = esc(t(msgid, **params))
+    for breach in breaches:
+        text += "\n• " + esc(breach.render(t.gettext))
+    return "❌ " + text
+
+
+def saved_text(t: Translator, org_name: str, year: int) -> str:
+    return "✅ " + t(
+        "The plan of {org} for {year} is saved.", org=f"<b>{esc(org_name)}</b>", year=year
+    )
+
+
+# --- the checks after the ballot ---------------------------------------------------------------
+
+
+def breach_line(t: Translator, breach: Breach) -> str:
+    text = esc(breach.render(t.gettext))
+    names = [n for n in breach.member_names if n]
+    if names and not any(n in breach.render(t.gettext) for n in names):
+        text += " — " + ", ".join(esc(n) for n in names)
+    return text
+
+
+def breaches_text(t: Translator, cell_name: str, breaches: Sequence[Breach]) -> str:
+    if not breaches:
+        return "✅ " + t(
+            "The proposed levels of {cell} break no quota or cap.", cell=f"<b>{esc(cell_name)}</b>"
+        )
+    lines = [
+        "⚠️ <b>" + esc(t("The proposed levels of {cell} break the rules:", cell=cell_name)) + "</b>",
+        "",
+    ]
+    lines += [f"• {breach_line(t, b)}" for b in breaches]
+    lines += [
+        "",
+        t(
+            "Lower a proposal with the buttons below, giving a reason (kept in the audit log). "
+            "What still stands is reported to the upper committee, which may ask the cell to "
+            "re-rate."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def lower_keyboard(
+    t: Translator, lowerable: Sequence[Lowerable], revote: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """A "⬇" button for each member, then (`revote`: the ballot's callback data) one to vote
+    again on the members concerned."""
+    rows = [
+        [_button(t("⬇ Lower: {name} ({level})", name=m.name, level=m.level),
+                 LowerButton("member", m.cycle_id, m.member_id))]
+        for m in lowerable
+    ]
+    if rows and revote is not None:
+        rows.append([InlineKeyboardButton(t("🗳 Vote again on the members concerned"),
+                                          callback_data=revote)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def levels_screen(t: Translator, cycle_id: int, member_id: int, name: str, current: Level) -> Screen:
+    text = t("{name} is proposed {level}. Lower it to:", name=f"<b>{esc(name)}</b>",
+             level=current.value)
+    lower = [level for level in LEVELS_DESC if level < current]
+    row = [_button(level.value, LowerButton("level", cycle_id, member_id, level)) for level in lower]
+    return text, InlineKeyboardMarkup([row])
+
+
+def reason_prompt(t: Translator, name: str, old: str, new: str) -> str:
+    return t(
+        "Lower {name} from {old} to {new}. Type the reason; it is kept in the audit log.",
+        name=f"<b>{esc(name)}</b>",
+        old=old,
+        new=new,
+    )
+
+
+def short_reason(t: Translator, limit: int) -> str:
+    return t("Please type the reason in a few words (at most {count} characters).", count=limit)
+
+
+DECIDED = N_("The level of {name} is already decided; it can no longer be lowered here.")
+
+
+def confirm_lower_screen(
+    t: Translator, cycle_id: int, member_id: int, name: str, old: str, new: str, reason: str
+) -> Screen:
+    text = "\n".join([
+        t("The proposal for {name} will be lowered from {old} to {new}, with this reason:",
+          name=f"<b>{esc(name)}</b>", old=old, new=new),
+        f"<i>{esc(reason)}</i>",
+        "",
+        t("This cannot be undone here. Confirm?"),
+    ])
+    confirm = _button(t("✅ Confirm"), LowerButton("confirm", cycle_id, member_id))
+    return text, InlineKeyboardMarkup([[confirm]])
+
+
+def lowered_text(t: Translator, name: str, old: str, new: str) -> str:
+    return "✅ " + t(
+        "The proposal for {name} is lowered from {old} to {new}.",
+        name=f"<b>{esc(name)}</b>",
+        old=old,
+        new=new,
+    )
