@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.permissions import Action, grants_for, sees
+from bot.services.appeal import appeal_parties
+from bot.services.decision import deciding_level
 from bot.text import esc
 from handlers.base import Refusal, Turn
 from storage.models import Member, Organisation, OrgKind
@@ -63,3 +65,60 @@ async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> O
     if not cells:
         raise Refusal("This is for the secretary or deputy secretary of a cell.")
     return await turn.session.get(Organisation, cells[0].org_id)
+
+
+# --- decisions and appeals
+
+
+INVALID = "This button is no longer valid."
+
+
+async def deciding_root(turn: Turn, unit: Organisation) -> Organisation:
+    """The level that decides for `unit`, with Action.DECIDE required on it."""
+    root = await deciding_level(turn.session, unit)
+    if root is None:
+        raise Refusal(
+            "Levels are decided for a cell or a grassroots unit; {org} is above them.",
+            org=esc(unit.name),
+        )
+    turn.require(Action.DECIDE, root)
+    return root
+
+
+async def decision_unit(turn: Turn, code: str | None) -> Organisation:
+    """The cell or grassroots unit named by `code`, or the one the caller decides for;
+    Action.DECIDE required on its deciding level."""
+    turn.require_member()
+    if code:
+        unit = await unit_by_code(turn, code)
+    else:
+        units = set()
+        for g in grants_for(turn.identity.grants, Action.DECIDE):
+            org = await turn.session.get(Organisation, g.org_id)
+            if org.kind in (OrgKind.GRASSROOTS, OrgKind.GRASSROOTS_CELL):
+                units.add(org.id)
+        if len(units) != 1:
+            raise Refusal(
+                "Give the code of the cell or grassroots unit whose levels you decide, "
+                "e.g. /quyet_dinh CB01."
+            )
+        unit = await turn.session.get(Organisation, units.pop())
+    await deciding_root(turn, unit)
+    return unit
+
+
+async def unit_from_button(turn: Turn, org_id: int) -> Organisation:
+    """The unit a decision button names; an id out of reach reads as a stale button."""
+    org = await turn.session.get(Organisation, org_id)
+    if org is None or not can_see(turn, org):
+        raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
+    return await decision_unit(turn, org.code)
+
+
+async def appeal_deciding_org(turn: Turn, action: Action | None) -> Organisation:
+    """The deciding level of the appeal a pressed button names (turn.button.appeal_id)."""
+    turn.require_member()
+    found = await appeal_parties(turn.session, turn.button.appeal_id)
+    if found is None:
+        raise Refusal(INVALID)
+    return found[2]

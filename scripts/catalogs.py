@@ -32,7 +32,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "bot/jobs*.py", "handlers/plan*.py", "bot/services/plans*.py", "bot/services/notify*.py",
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
-            "bot/services/appeal*.py",
+            "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
         ],
     ),
     "ballot": (["handlers/ballot*.py", "bot/services/ballot*.py"], []),
@@ -46,7 +46,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
-            "bot/services/appeal*.py",
+            "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
         ],
         [],
     ),

@@ -23,6 +23,33 @@ async def override_reason(world: World) -> Reached:
     return Reached(giang, prompt, _ratings(world))
 
 
+REASON = "Chi bộ có thành tích nổi bật, cấp trên đã cho phép tỷ lệ 25%."
+
+
+async def override_confirm(world: World) -> Reached:
+    reached = await override_reason(world)
+    prompt = await ask(reached.user, REASON)  # "…are decided despite the breaches" ✅ / ✖
+    return Reached(reached.user, prompt, reached.snapshot)
+
+
+async def rerate_confirm(world: World) -> Reached:
+    reached = await rerate_reason(world)
+    prompt = await ask(reached.user, "Phát hiện vi phạm sau khi đã xếp loại.")
+    return Reached(reached.user, prompt, reached.snapshot)
+
+
+async def appeal_confirm(world: World) -> Reached:
+    reached = await appeal_text(world)
+    prompt = await ask(reached.user, APPEAL)
+    return Reached(reached.user, prompt, reached.snapshot)
+
+
+async def appeal_answer_confirm(world: World) -> Reached:
+    reached = await appeal_answer(world)
+    prompt = await ask(reached.user, "Cấp ủy giữ nguyên mức HT vì đã xem xét đầy đủ.")
+    return Reached(reached.user, prompt, reached.snapshot)
+
+
 async def rerate_reason(world: World) -> Reached:
     lan = world.user("DV301")  # secretary of the grassroots cell CBCS1, which decides itself
     prompt = await ask(lan, "/xep_loai_lai DV302")
@@ -37,11 +64,13 @@ async def appeal_text(world: World) -> Reached:
 
 async def appeal_answer(world: World) -> Reached:
     minh, lan = world.user("DV302"), world.user("DV301")
-    await ask(minh, "/khieu_nai")
-    lan._msg_cursor[lan.chat_id] = len(lan._fake._chats[lan.chat_id].bot_messages)
-    await minh.send(APPEAL)
-    await minh.wait_message()  # "sent to the committee"
-    appeal = await lan.wait_message()
+    appeal = world.notes.get("appeal")
+    if appeal is None:  # file one appeal; later drivers answer the same one
+        await ask(minh, "/khieu_nai")
+        confirm = await ask(minh, APPEAL)
+        lan._msg_cursor[lan.chat_id] = len(lan._fake._chats[lan.chat_id].bot_messages)
+        await answer_of(minh, "✅ Xác nhận", confirm)  # "sent to the committee"
+        appeal = world.notes["appeal"] = await lan.wait_message()
     prompt = await answer_of(lan, "✍️ Trả lời", appeal)
     return Reached(lan, prompt, _ratings(world))
 
@@ -51,4 +80,8 @@ DRIVERS = {
     ("rerate", "reason"): rerate_reason,
     ("appeal", "text"): appeal_text,
     ("appeal_answer", "text"): appeal_answer,
+    ("decision_override", "confirm"): override_confirm,
+    ("rerate", "confirm"): rerate_confirm,
+    ("appeal", "confirm"): appeal_confirm,
+    ("appeal_answer", "confirm"): appeal_answer_confirm,
 }
