@@ -122,3 +122,23 @@ async def appeal_deciding_org(turn: Turn, action: Action | None) -> Organisation
     if found is None:
         raise Refusal(INVALID)
     return found[2]
+
+
+async def org_from_button(turn: Turn, action: Action | None) -> Organisation:
+    """The organisation a pressed button names (turn.button.org_id); a missing one reads as a
+    stale button, and one out of reach is refused by the action's check like any other."""
+    turn.require_member()
+    org = await org_by_id(turn.session, turn.button.org_id)
+    if org is None:
+        raise Refusal(INVALID)
+    return org
+
+
+async def own_grant_org(turn: Turn, action: Action) -> Organisation | None:
+    """The one organisation the caller holds `action` on, or None when none or several."""
+    orgs = {g.org_id for g in grants_for(turn.identity.grants, action)}
+    return await org_by_id(turn.session, orgs.pop()) if len(orgs) == 1 else None
+
+
+async def org_by_id(session, org_id: int) -> Organisation | None:
+    return await session.get(Organisation, org_id)
