@@ -21,6 +21,7 @@ from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
 from conversations import engine as flows
+from conversations.decision import CONFIRM, ask_to_confirm, confirmed
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID, appeal_deciding_org
 from handlers.views import appeal as views
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 
 MIN_TEXT = 10
 MAX_TEXT = 4000
-CONFIRM = "confirm"
 
 
 def _send_long(
@@ -80,12 +80,13 @@ async def _filing(turn: Turn, state: FlowState) -> service.Filing:
 async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
     filing = await _filing(turn, state)
-    await flows.move(turn, state, CONFIRM, text=body)
-    await flows.ask(
+    await ask_to_confirm(
         turn,
         APPEAL_FLOW,
+        state,
         views.appeal_confirm_text(turn.t, filing.deciding_org.name, len(body)),
-        reply_markup=views.confirm_keyboard(turn.t, APPEAL_FLOW.name),
+        views.confirm_keyboard(turn.t, APPEAL_FLOW.name),
+        text=body,
     )
 
 
@@ -143,12 +144,13 @@ async def _answering(turn: Turn, state: FlowState):
 async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
     _appeal, member, _root = await _answering(turn, state)
-    await flows.move(turn, state, CONFIRM, text=body)
-    await flows.ask(
+    await ask_to_confirm(
         turn,
         ANSWER_FLOW,
+        state,
         views.answer_confirm_text(turn.t, member.full_name, len(body)),
-        reply_markup=views.confirm_keyboard(turn.t, ANSWER_FLOW.name),
+        views.confirm_keyboard(turn.t, ANSWER_FLOW.name),
+        text=body,
     )
 
 
@@ -168,11 +170,7 @@ async def answer_confirmed(turn: Turn, state: FlowState) -> None:
 async def confirm_pressed(turn: Turn) -> None:
     pressed: AppealConfirm = turn.button
     flow = APPEAL_FLOW if pressed.flow == APPEAL_FLOW.name else ANSWER_FLOW
-    state = await flows.active(turn, flow)
-    await turn.edit_keyboard(None)  # the confirmation is over either way
-    if state is None or state.step != CONFIRM:
-        raise Refusal(INVALID)
-    await turn.answer()
+    state = await confirmed(turn, flow)
     if flow is APPEAL_FLOW:
         await appeal_confirmed(turn, state)
     else:

@@ -26,6 +26,7 @@ from bot.services import decision as service
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
+from conversations.decision import CONFIRM, ask_to_confirm, confirmed
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import (
     INVALID,
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 MIN_REASON = 10
 MAX_REASON = 2000
-CONFIRM = "confirm"
 
 
 def _reason(text: str) -> str:
@@ -100,12 +100,13 @@ async def decide_button(turn: Turn) -> None:
 async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
     view = await _override_view(turn, state)
-    await flows.move(turn, state, CONFIRM, reason=reason)
-    await flows.ask(
+    await ask_to_confirm(
         turn,
         OVERRIDE_FLOW,
+        state,
         views.override_confirm_text(turn.t, view, reason),
-        reply_markup=views.confirm_keyboard(turn.t, OVERRIDE_FLOW.name),
+        views.confirm_keyboard(turn.t, OVERRIDE_FLOW.name),
+        reason=reason,
     )
 
 
@@ -207,14 +208,15 @@ async def _rerate_subject(turn: Turn, state: FlowState):
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
     rating, member, cycle = await _rerate_subject(turn, state)
-    await flows.move(turn, state, CONFIRM, reason=reason)
-    await flows.ask(
+    await ask_to_confirm(
         turn,
         RERATE_FLOW,
+        state,
         views.rerate_confirm_text(
             turn.t, rating.decided_level, member.full_name, cycle.year, reason
         ),
-        reply_markup=views.confirm_keyboard(turn.t, RERATE_FLOW.name),
+        views.confirm_keyboard(turn.t, RERATE_FLOW.name),
+        reason=reason,
     )
 
 
@@ -248,11 +250,7 @@ async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
 async def confirm_pressed(turn: Turn) -> None:
     pressed: DecisionConfirm = turn.button
     flow = OVERRIDE_FLOW if pressed.flow == OVERRIDE_FLOW.name else RERATE_FLOW
-    state = await flows.active(turn, flow)
-    await turn.edit_keyboard(None)  # the confirmation is over either way
-    if state is None or state.step != CONFIRM:
-        raise Refusal(INVALID)
-    await turn.answer()
+    state = await confirmed(turn, flow)
     try:
         if flow is OVERRIDE_FLOW:
             await override_confirmed(turn, state)

@@ -61,13 +61,18 @@ def appeal_prompt(t: Translator, year: int, level: str) -> str:
     )
 
 
+def _before_sending(t: Translator, msgid: str, length: int, **names: str) -> str:
+    """What sending a written text does, with its length and who it goes to in bold."""
+    bold = {key: f"<b>{esc(value)}</b>" for key, value in names.items()}
+    return t(msgid, count=t.number(length), **bold)
+
+
 def appeal_confirm_text(t: Translator, org: str, length: int) -> str:
-    return t(
+    msgid = N_(
         "Your appeal ({count} characters) is sent to the committee of {org}, which answers "
-        "in writing. It cannot be taken back once sent.",
-        count=t.number(length),
-        org=f"<b>{esc(org)}</b>",
+        "in writing. It cannot be taken back once sent."
     )
+    return _before_sending(t, msgid, length, org=org)
 
 
 def appeal_head(t: Translator, name: str, cell: str, level: str, year: int) -> str:
@@ -104,12 +109,11 @@ def answer_prompt(t: Translator, name: str) -> str:
 
 
 def answer_confirm_text(t: Translator, name: str, length: int) -> str:
-    return t(
+    msgid = N_(
         "Your answer ({count} characters) is recorded as the committee's and sent to {name}. "
-        "It cannot be changed once sent.",
-        count=t.number(length),
-        name=f"<b>{esc(name)}</b>",
+        "It cannot be changed once sent."
     )
+    return _before_sending(t, msgid, length, name=name)
 
 
 def answer_head(t: Translator, org: str) -> str:

@@ -142,26 +142,26 @@ def decided_summary(
     return summary
 
 
+def _about_level(t: Translator, msgid: str, level: str, name: str, year: int, **more: str) -> str:
+    """A text about the level of a member named in bold for a year."""
+    return t(msgid, level=level, name=f"<b>{esc(name)}</b>", year=year, **more)
+
+
 def rerate_reason_prompt(t: Translator, level: str, name: str, year: int) -> str:
-    return t(
+    msgid = N_(
         "Cancel the decided level {level} of {name} for {year} so that it is redone? "
-        "Write the reason.",
-        level=level,
-        name=f"<b>{esc(name)}</b>",
-        year=year,
+        "Write the reason."
     )
+    return _about_level(t, msgid, level, name, year)
 
 
 def rerate_confirm_text(t: Translator, level: str, name: str, year: int, reason: str) -> str:
-    return t(
+    msgid = N_(
         "The level {level} of {name} for {year} is cancelled; the history keeps it. The cell "
         "rates the member again, then you decide. {name} and the cell's secretary are told. "
-        "Reason: {reason}",
-        level=level,
-        name=f"<b>{esc(name)}</b>",
-        year=year,
-        reason=esc(reason),
+        "Reason: {reason}"
     )
+    return _about_level(t, msgid, level, name, year, reason=esc(reason))
 
 
 def rerate_member_notice(t: Translator, level: str, year: int, reason: str) -> str:
@@ -187,10 +187,8 @@ def rerate_secretary_notice(t: Translator, level: str, name: str, year: int, rea
 
 
 def rerate_done(t: Translator, level: str, name: str, year: int) -> str:
-    return t(
+    msgid = N_(
         "Cancelled the level {level} of {name} for {year}; the history keeps it. "
-        "The cell rates the member again, then you decide.",
-        level=level,
-        name=f"<b>{esc(name)}</b>",
-        year=year,
+        "The cell rates the member again, then you decide."
     )
+    return _about_level(t, msgid, level, name, year)

@@ -26,30 +26,6 @@ async def override_reason(world: World) -> Reached:
 REASON = "Chi bộ có thành tích nổi bật, cấp trên đã cho phép tỷ lệ 25%."
 
 
-async def override_confirm(world: World) -> Reached:
-    reached = await override_reason(world)
-    prompt = await ask(reached.user, REASON)  # "…are decided despite the breaches" ✅ / ✖
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def rerate_confirm(world: World) -> Reached:
-    reached = await rerate_reason(world)
-    prompt = await ask(reached.user, "Phát hiện vi phạm sau khi đã xếp loại.")
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def appeal_confirm(world: World) -> Reached:
-    reached = await appeal_text(world)
-    prompt = await ask(reached.user, APPEAL)
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def appeal_answer_confirm(world: World) -> Reached:
-    reached = await appeal_answer(world)
-    prompt = await ask(reached.user, "Cấp ủy giữ nguyên mức HT vì đã xem xét đầy đủ.")
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
 async def rerate_reason(world: World) -> Reached:
     lan = world.user("DV301")  # secretary of the grassroots cell CBCS1, which decides itself
     prompt = await ask(lan, "/xep_loai_lai DV302")
@@ -75,13 +51,24 @@ async def appeal_answer(world: World) -> Reached:
     return Reached(lan, prompt, _ratings(world))
 
 
+def then_typed(driver, text: str):
+    """A driver that reaches a text step with `driver`, then types `text`: the confirmation."""
+
+    async def confirm(world: World) -> Reached:
+        reached = await driver(world)
+        prompt = await ask(reached.user, text)  # what will happen, ✅ Xác nhận / ✖ Hủy
+        return Reached(reached.user, prompt, reached.snapshot)
+
+    return confirm
+
+
 DRIVERS = {
     ("decision_override", "reason"): override_reason,
     ("rerate", "reason"): rerate_reason,
     ("appeal", "text"): appeal_text,
     ("appeal_answer", "text"): appeal_answer,
-    ("decision_override", "confirm"): override_confirm,
-    ("rerate", "confirm"): rerate_confirm,
-    ("appeal", "confirm"): appeal_confirm,
-    ("appeal_answer", "confirm"): appeal_answer_confirm,
+    ("decision_override", "confirm"): then_typed(override_reason, REASON),
+    ("rerate", "confirm"): then_typed(rerate_reason, "Phát hiện vi phạm sau khi đã xếp loại."),
+    ("appeal", "confirm"): then_typed(appeal_text, APPEAL),
+    ("appeal_answer", "confirm"): then_typed(appeal_answer, "Cấp ủy giữ nguyên mức HT vì đã xem xét đủ."),
 }
