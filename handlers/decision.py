@@ -32,8 +32,9 @@ from handlers.scope import (
     INVALID,
     deciding_root,
     decision_unit,
+    decision_unit_named,
+    decision_unit_pressed,
     member_by_code,
-    unit_from_button,
 )
 from handlers.views import decision as views
 from handlers.views.decision import DecideButton, DecisionConfirm
@@ -68,18 +69,16 @@ async def _view(turn: Turn, unit: Organisation) -> DecisionView:
 # --- deciding ----------------------------------------------------------------------------------
 
 
-@turn_handler()
+@turn_handler(target=decision_unit_named)
 async def decide_command(turn: Turn) -> None:
-    args = turn.context.args or []
-    unit = await decision_unit(turn, args[0] if args else None)
-    view = await _view(turn, unit)
+    view = await _view(turn, turn.target)
     await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
 
 
-@turn_handler(button=DecideButton)
+@turn_handler(button=DecideButton, target=decision_unit_pressed)
 async def decide_button(turn: Turn) -> None:
     pressed: DecideButton = turn.button
-    unit = await unit_from_button(turn, pressed.org_id)
+    unit = turn.target
     view = await _view(turn, unit)
     t = turn.t
     await turn.answer()

@@ -7,15 +7,14 @@ unit exists, nor names it, outside the caller's reach.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.permissions import Action, grants_for, sees
 from bot.services.appeal import appeal_parties
 from bot.services.decision import deciding_level
 from bot.text import esc
 from handlers.base import Refusal, Turn
 from storage.models import Member, Organisation, OrgKind
-from storage.queries import org_by_code
+from storage.queries import member_by_code as find_member
+from storage.queries import org_by_code, org_by_id
 
 
 def can_see(turn: Turn, org: Organisation) -> bool:
@@ -44,9 +43,9 @@ async def unit_by_code(turn: Turn, code: str) -> Organisation:
 async def member_by_code(turn: Turn, code: str) -> Member:
     """The member with this code, if the caller may see their cell; refused the same way if
     there is no such member."""
-    member = await turn.session.scalar(select(Member).where(Member.code == code.upper()))
+    member = await find_member(turn.session, code)
     if member is not None:
-        cell = await turn.session.get(Organisation, member.org_id)
+        cell = await org_by_id(turn.session, member.org_id)
         if cell is not None and can_see(turn, cell):
             return member
     raise Refusal("There is no member with the code {code} within your reach.", code=esc(code))
@@ -64,7 +63,7 @@ async def managed_cell(turn: Turn, action: Action, code: str | None = None) -> O
     cells = [g for g in grants_for(turn.identity.grants, action) if g.org_is_cell]
     if not cells:
         raise Refusal("This is for the secretary or deputy secretary of a cell.")
-    return await turn.session.get(Organisation, cells[0].org_id)
+    return await org_by_id(turn.session, cells[0].org_id)
 
 
 # --- decisions and appeals
@@ -94,7 +93,7 @@ async def decision_unit(turn: Turn, code: str | None) -> Organisation:
     else:
         units = set()
         for g in grants_for(turn.identity.grants, Action.DECIDE):
-            org = await turn.session.get(Organisation, g.org_id)
+            org = await org_by_id(turn.session, g.org_id)
             if org.kind in (OrgKind.GRASSROOTS, OrgKind.GRASSROOTS_CELL):
                 units.add(org.id)
         if len(units) != 1:
@@ -102,14 +101,14 @@ async def decision_unit(turn: Turn, code: str | None) -> Organisation:
                 "Give the code of the cell or grassroots unit whose levels you decide, "
                 "e.g. /quyet_dinh CB01."
             )
-        unit = await turn.session.get(Organisation, units.pop())
+        unit = await org_by_id(turn.session, units.pop())
     await deciding_root(turn, unit)
     return unit
 
 
 async def unit_from_button(turn: Turn, org_id: int) -> Organisation:
     """The unit a decision button names; an id out of reach reads as a stale button."""
-    org = await turn.session.get(Organisation, org_id)
+    org = await org_by_id(turn.session, org_id)
     if org is None or not can_see(turn, org):
         raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
     return await decision_unit(turn, org.code)
@@ -140,5 +139,13 @@ async def own_grant_org(turn: Turn, action: Action) -> Organisation | None:
     return await org_by_id(turn.session, orgs.pop()) if len(orgs) == 1 else None
 
 
-async def org_by_id(session, org_id: int) -> Organisation | None:
-    return await session.get(Organisation, org_id)
+async def decision_unit_named(turn: Turn, action: Action | None) -> Organisation:
+    """Target: the unit the command's code names (or the caller's own); Action.DECIDE is
+    required on its deciding level, which may lie above the unit."""
+    args = turn.context.args or []
+    return await decision_unit(turn, args[0] if args else None)
+
+
+async def decision_unit_pressed(turn: Turn, action: Action | None) -> Organisation:
+    """Target: the unit a decision button names (turn.button.org_id)."""
+    return await unit_from_button(turn, turn.button.org_id)

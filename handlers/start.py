@@ -13,7 +13,8 @@ from bot.services.invites import Redeem, redeem
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.commands import COMMANDS, Audience, help_lines, reaches
-from storage.models import Organisation, RoleKind
+from storage.models import RoleKind
+from storage.queries import org_by_id
 
 ROLE_NAMES = {
     RoleKind.SECRETARY: N_("secretary"),
@@ -76,11 +77,11 @@ async def greeting(turn: Turn) -> str:
     if identity.member is None:
         lines.append(t("Hello! I help party cells run the annual review and quality rating."))
     else:
-        org = await turn.session.get(Organisation, identity.member.org_id)
+        org = await org_by_id(turn.session, identity.member.org_id)
         lines.append(t("Hello, comrade {name}!", name=f"<b>{esc(identity.member.full_name)}</b>"))
         lines.append(t("You are a member of {org}.", org=esc(org.name if org else "")))
         for grant in identity.grants:
-            org_of_role = await turn.session.get(Organisation, grant.org_id)
+            org_of_role = await org_by_id(turn.session, grant.org_id)
             lines.append(
                 t(
                     "You are {role} of {org}.",
