@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import parse_int
+from bot.callbacks import ButtonData
 from bot.permissions import Action, grants_for
 from bot.services.invite_sheet import invites_workbook
 from bot.services.invites import create_invites, deep_link
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import unit_by_code
+from handlers.scope import org_from_button, own_grant_org, unit_by_code
 from storage.models import Organisation
 
-CALLBACK_PREFIX = "moi:"
+
+@dataclass(frozen=True)
+class InviteButton(ButtonData):
+    """Which organisation's invite links, when the caller may invite for several."""
+
+    PREFIX = "moi"
+    org_id: int
 
 
 @turn_handler()
@@ -30,11 +37,12 @@ async def invite_command(turn: Turn) -> None:
     roots = grants_for(turn.identity.grants, Action.INVITE)
     if not roots:
         raise Refusal("Only the secretary, deputies and committee members can get invite links.")
-    if len({g.org_id for g in roots}) == 1:
-        await _send_invites(turn, await turn.session.get(Organisation, roots[0].org_id))
+    only = await own_grant_org(turn, Action.INVITE)
+    if only is not None:
+        await _send_invites(turn, only)
         return
     buttons = [
-        [InlineKeyboardButton(g.org_code, callback_data=f"{CALLBACK_PREFIX}{g.org_id}")]
+        [InlineKeyboardButton(g.org_code, callback_data=InviteButton(g.org_id).encode())]
         for g in {g.org_id: g for g in roots}.values()
     ]
     await turn.reply(
@@ -43,15 +51,10 @@ async def invite_command(turn: Turn) -> None:
     )
 
 
-@turn_handler()
+@turn_handler(button=InviteButton, action=Action.INVITE, target=org_from_button)
 async def invite_org_chosen(turn: Turn) -> None:
-    turn.require_member()
-    org_id = turn.query.data.removeprefix(CALLBACK_PREFIX)
-    org = await turn.session.get(Organisation, parse_int(org_id))
-    if org is None:
-        raise Refusal("This button is no longer valid.")
     await turn.answer()
-    await _send_invites(turn, org)
+    await _send_invites(turn, turn.target)
 
 
 async def _send_invites(turn: Turn, org: Organisation) -> None:
@@ -95,5 +98,5 @@ async def _send_invites(turn: Turn, org: Organisation) -> None:
 
 HANDLERS = [
     CommandHandler("moi", invite_command),
-    CallbackQueryHandler(invite_org_chosen, pattern=f"^{CALLBACK_PREFIX}"),
+    CallbackQueryHandler(invite_org_chosen, pattern=InviteButton.pattern()),
 ]

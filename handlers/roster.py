@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.callbacks import parse_int
+from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.roster import BOT_LIMITS, RosterInvalid
+from bot.services import roster_import as service
 from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
 from bot.text import esc
+from conversations import engine as flows
 from handlers import frameworks
 from handlers.base import Refusal, Turn, turn_handler
-from storage.models import Organisation, PendingImport
+from handlers.scope import INVALID
+from handlers.views import roster as views
+from handlers.views.roster import RosterButton
+from storage.models import Organisation
 
-CALLBACK_PREFIX = "roster:"
 MAX_FILE_BYTES = BOT_LIMITS.file_bytes
 ROSTER_SUFFIXES = (".xlsx", ".csv")
 
@@ -26,19 +29,7 @@ async def _own_cell(turn: Turn) -> Organisation:
             "Only a cell's secretary or deputy can import its roster here. "
             "Upper committees import with the command line tool."
         )
-    return await turn.session.get(Organisation, cells[0].org_id)
-
-
-def _render_errors(turn: Turn, errors) -> str:
-    t = turn.t
-    lines = [
-        t(
-            "The file has {count} errors; nothing was changed. Please fix them and send it again:",
-            count=t.number(len(errors)),
-        )
-    ]
-    lines += [f"• {esc(error.render(t.gettext))}" for error in errors]
-    return "\n".join(lines)
+    return await service.organisation(turn.session, cells[0].org_id)
 
 
 async def _check(turn: Turn, cell: Organisation, filename: str, content: bytes):
@@ -48,15 +39,10 @@ async def _check(turn: Turn, cell: Organisation, filename: str, content: bytes):
             turn.session, [(filename, content)], turn.services.now().date(), cell
         )
     except RosterInvalid as invalid:
-        await turn.reply(_render_errors(turn, invalid.errors))
+        await turn.reply(views.errors_text(turn.t, invalid.errors))
         return None
     except OutsideCell as outside:
-        t = turn.t
-        lines = [
-            t("This file reaches outside your cell {org}; nothing was changed:", org=esc(cell.name))
-        ]
-        lines += [f"• {esc(problem.render(t.gettext))}" for problem in outside.errors]
-        await turn.reply("\n".join(lines))
+        await turn.reply(views.outside_text(turn.t, cell.name, outside.errors))
         return None
     return roster
 
@@ -102,64 +88,57 @@ async def roster_file(turn: Turn) -> None:
     # The reads above were one snapshot; the writes start a transaction of their own, so a
     # change committed meanwhile by another chat's update cannot make SQLite refuse them.
     await turn.session.commit()
-    pending = PendingImport(
-        telegram_id=turn.account.telegram_id, org_id=cell.id, filename=filename, content=content
+    pending = await service.keep_pending(
+        turn.session, turn.account.telegram_id, cell, filename, content
     )
-    turn.session.add(pending)
-    await turn.session.flush()
-    lines = [t("Preview of the import into {org}:", org=f"<b>{esc(cell.name)}</b>"), ""]
-    lines += [esc(line) for line in describe_diff(t, diff)]
-    lines += ["", t("Nothing is written until you confirm.")]
-    keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    t("✅ Apply"), callback_data=f"{CALLBACK_PREFIX}apply:{pending.id}"
-                ),
-                InlineKeyboardButton(
-                    t("✖ Cancel"), callback_data=f"{CALLBACK_PREFIX}cancel:{pending.id}"
-                ),
-            ]
-        ]
-    )
-    await turn.reply("\n".join(lines), reply_markup=keyboard)
+    await flows.begin(turn, ROSTER_FLOW, "confirm", pending=pending.id)
+    text, keyboard = views.preview(t, cell.name, describe_diff(t, diff), pending.id)
+    await flows.ask(turn, ROSTER_FLOW, text, reply_markup=keyboard)
 
 
-@turn_handler()
+@turn_handler(button=RosterButton)
 async def roster_decision(turn: Turn) -> None:
     t = turn.t
-    _, action, pending_id = (turn.query.data.split(":") + ["", ""])[:3]
-    pending = (
-        await turn.session.get(PendingImport, parse_int(pending_id))
+    pressed: RosterButton = turn.button
+    pending = await service.pending_import(
+        turn.session, pressed.pending_id, turn.account.telegram_id
     )
-    if pending is None or pending.telegram_id != turn.account.telegram_id:
-        raise Refusal("This button is no longer valid.")
-    if pending.finished_at is not None:
+    if pending is None:
+        raise Refusal(INVALID)
+    state = await flows.active(turn, ROSTER_FLOW)
+    live = state is not None and flows.payload(state).get("pending") == pending.id
+    if pending.finished_at is not None or not live:
+        await turn.edit_keyboard(None)
         raise Refusal("This import was already applied or cancelled.")
     pending.finished_at = turn.services.now()
-    if action == "cancel":
-        await turn.answer(t("Cancelled"))
-        await turn.edit(t("Import cancelled; nothing was changed."))
-        return
+    await flows.finish(turn)
     turn.require_member()
     cell = await _own_cell(turn)
     if cell.id != pending.org_id:
-        raise Refusal("This button is no longer valid.")
+        raise Refusal(INVALID)
     roster = await _check(turn, cell, pending.filename, pending.content)
     if roster is None:
+        await turn.edit_keyboard(None)
         await turn.answer()
         return
     diff = await apply_roster(turn.session, roster, actor=turn.actor)
     await turn.answer(t("Applied"))
-    lines = [t("Import into {org} applied.", org=f"<b>{esc(cell.name)}</b>"), ""]
-    lines += [esc(line) for line in describe_diff(t, diff)]
-    await turn.edit("\n".join(lines))
+    await turn.edit(views.applied(t, cell.name, describe_diff(t, diff)))
 
+
+ROSTER_FLOW = flows.declare(
+    flows.Flow(
+        "roster_preview",
+        N_("importing the roster"),
+        (flows.Step("confirm"),),
+        kept=N_("Nothing was changed."),
+    )
+)
 
 # block=False: reading a roster takes a worker thread up to a few seconds, and the bot goes on
 # answering other updates meanwhile; the update is marked handled when the turn is done
 # (bot/intake.py), so a crash while reading it replays it.
 HANDLERS = [
     MessageHandler(filters.Document.ALL & filters.ChatType.PRIVATE, roster_file, block=False),
-    CallbackQueryHandler(roster_decision, pattern=f"^{CALLBACK_PREFIX}", block=False),
+    CallbackQueryHandler(roster_decision, pattern=RosterButton.pattern(), block=False),
 ]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from bot.permissions import Action, grants_for, sees
 from bot.services import orgs
+from bot.services.appeal import appeal_parties
 from bot.services.checks import member_cell
-from bot.services.plans import org_by_id
+from bot.services.decision import deciding_level
 from bot.text import esc
 from conversations.engine import current, payload
 from handlers.base import Refusal, Turn
 from handlers.views.plan import NOT_COMMITTEE
 from storage.models import Member, Organisation, OrgKind
-from storage.queries import org_by_code
+from storage.queries import org_by_code, org_by_id
 
 
 def can_see(turn: Turn, org: Organisation) -> bool:
@@ -128,3 +129,88 @@ async def lowered_member_cell(turn: Turn, _action: Action) -> Organisation:
     if cell is None:
         raise Refusal("This button is no longer valid.")
     return cell
+
+
+# --- decisions and appeals
+
+
+INVALID = "This button is no longer valid."
+
+
+async def deciding_root(turn: Turn, unit: Organisation) -> Organisation:
+    """The level that decides for `unit`, with Action.DECIDE required on it."""
+    root = await deciding_level(turn.session, unit)
+    if root is None:
+        raise Refusal(
+            "Levels are decided for a cell or a grassroots unit; {org} is above them.",
+            org=esc(unit.name),
+        )
+    turn.require(Action.DECIDE, root)
+    return root
+
+
+async def decision_unit(turn: Turn, code: str | None) -> Organisation:
+    """The cell or grassroots unit named by `code`, or the one the caller decides for;
+    Action.DECIDE required on its deciding level."""
+    turn.require_member()
+    if code:
+        unit = await unit_by_code(turn, code)
+    else:
+        units = set()
+        for g in grants_for(turn.identity.grants, Action.DECIDE):
+            org = await org_by_id(turn.session, g.org_id)
+            if org.kind in (OrgKind.GRASSROOTS, OrgKind.GRASSROOTS_CELL):
+                units.add(org.id)
+        if len(units) != 1:
+            raise Refusal(
+                "Give the code of the cell or grassroots unit whose levels you decide, "
+                "e.g. /quyet_dinh CB01."
+            )
+        unit = await org_by_id(turn.session, units.pop())
+    await deciding_root(turn, unit)
+    return unit
+
+
+async def unit_from_button(turn: Turn, org_id: int) -> Organisation:
+    """The unit a decision button names; an id out of reach reads as a stale button."""
+    org = await org_by_id(turn.session, org_id)
+    if org is None or not can_see(turn, org):
+        raise Refusal(INVALID)  # never name a unit out of reach from an id in a button
+    return await decision_unit(turn, org.code)
+
+
+async def appeal_deciding_org(turn: Turn, action: Action | None) -> Organisation:
+    """The deciding level of the appeal a pressed button names (turn.button.appeal_id)."""
+    turn.require_member()
+    found = await appeal_parties(turn.session, turn.button.appeal_id)
+    if found is None:
+        raise Refusal(INVALID)
+    return found[2]
+
+
+async def org_from_button(turn: Turn, action: Action | None) -> Organisation:
+    """The organisation a pressed button names (turn.button.org_id); a missing one reads as a
+    stale button, and one out of reach is refused by the action's check like any other."""
+    turn.require_member()
+    org = await org_by_id(turn.session, turn.button.org_id)
+    if org is None:
+        raise Refusal(INVALID)
+    return org
+
+
+async def own_grant_org(turn: Turn, action: Action) -> Organisation | None:
+    """The one organisation the caller holds `action` on, or None when none or several."""
+    orgs = {g.org_id for g in grants_for(turn.identity.grants, action)}
+    return await org_by_id(turn.session, orgs.pop()) if len(orgs) == 1 else None
+
+
+async def decision_unit_named(turn: Turn, action: Action | None) -> Organisation:
+    """Target: the unit the command's code names (or the caller's own); Action.DECIDE is
+    required on its deciding level, which may lie above the unit."""
+    args = turn.context.args or []
+    return await decision_unit(turn, args[0] if args else None)
+
+
+async def decision_unit_pressed(turn: Turn, action: Action | None) -> Organisation:
+    """Target: the unit a decision button names (turn.button.org_id)."""
+    return await unit_from_button(turn, turn.button.org_id)

@@ -34,7 +34,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/views/plan*.py", "conversations/plan*.py",
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
-            "bot/services/appeal*.py",
+            "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
             "bot/services/prompts*.py", "handlers/prompts*.py",
         ],
@@ -59,7 +59,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
-            "bot/services/appeal*.py",
+            "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
         ],
         [],
     ),

@@ -64,3 +64,11 @@ async def roles_of_member(session: AsyncSession, member_id: int) -> list[tuple[R
         .order_by(Organisation.path)
     )
     return [(role, org) for role, org in rows]
+
+
+async def org_by_id(session: AsyncSession, org_id: int | None) -> Organisation | None:
+    return await session.get(Organisation, org_id) if org_id is not None else None
+
+
+async def member_by_code(session: AsyncSession, code: str) -> Member | None:
+    return await session.scalar(select(Member).where(Member.code == code.upper()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.decision import deciding_level
 from rules.people import name_sort_key
 from storage.models import (
     Appeal,
@@ -133,3 +134,41 @@ async def htxs_runs(session: AsyncSession, root: Organisation) -> list[Outstandi
     )
     ordered = sorted(rows, key=lambda row: (row[1].path, name_sort_key(row[0].full_name)))
     return [Outstanding(member, cell, first, last) for member, cell in ordered]
+
+
+# --- reads for the edge (handlers hold no SQL) ------------------------------------------------
+
+
+@dataclass
+class Filing:
+    """A member's decided rating that an appeal is against, and who decided it."""
+
+    rating: Rating
+    cycle: Cycle
+    cell: Organisation
+    deciding_org: Organisation
+
+
+async def filing(session: AsyncSession, member: Member, rating_id: int) -> Filing | None:
+    """The member's rating, if it is still decided, with its cycle and deciding level."""
+    rating = await session.get(Rating, rating_id)
+    if rating is None or rating.member_id != member.id or rating.state != RatingState.DECIDED:
+        return None
+    cell = await session.get(Organisation, member.org_id)
+    root = await deciding_level(session, cell) or cell
+    return Filing(rating, await session.get(Cycle, rating.cycle_id), cell, root)
+
+
+async def appeal_parties(
+    session: AsyncSession, appeal_id: int
+) -> tuple[Appeal, Member, Organisation] | None:
+    """The appeal, the member who filed it and the deciding level, or None."""
+    appeal = await session.get(Appeal, appeal_id)
+    if appeal is None:
+        return None
+    member = await session.get(Member, appeal.member_id)
+    return appeal, member, await session.get(Organisation, appeal.deciding_org_id)
+
+
+async def organisations(session: AsyncSession, org_ids: list[int]) -> list[Organisation]:
+    return [await session.get(Organisation, org_id) for org_id in org_ids]

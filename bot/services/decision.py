@@ -204,3 +204,62 @@ async def role_accounts(
             seen.add(member.id)
             found.append((member, account))
     return found
+
+
+# --- reads for the edge (handlers hold no SQL) ------------------------------------------------
+
+
+async def organisation(session: AsyncSession, org_id: int | None) -> Organisation | None:
+    return await session.get(Organisation, org_id) if org_id is not None else None
+
+
+async def decided_rating(session: AsyncSession, cycle: Cycle, member: Member) -> Rating | None:
+    """The member's decided rating in the cycle, if there is one."""
+    return await session.scalar(
+        select(Rating).where(
+            Rating.cycle_id == cycle.id,
+            Rating.member_id == member.id,
+            Rating.state == RatingState.DECIDED,
+        )
+    )
+
+
+async def rating_subject(
+    session: AsyncSession, rating_id: int
+) -> tuple[Rating, Member, Cycle] | None:
+    """The rating with its member and cycle, or None when it is gone."""
+    rating = await session.get(Rating, rating_id)
+    if rating is None:
+        return None
+    member = await session.get(Member, rating.member_id)
+    cycle = await session.get(Cycle, rating.cycle_id)
+    return rating, member, cycle
+
+
+@dataclass
+class Audience:
+    """Who is told of a decision: each member (None: the bot cannot write to them) and each
+    cell's secretaries with the cell's decided members."""
+
+    members: list[tuple[RatedMember, TelegramAccount | None]]
+    cells: list[tuple[Organisation, list[RatedMember], list[TelegramAccount]]]
+    decider: Organisation
+
+
+async def decision_audience(
+    session: AsyncSession, view: DecisionView, decided: list[RatedMember]
+) -> Audience:
+    members = [(r, await reachable_account(session, r.member.id)) for r in decided]
+    by_cell: dict[int, list[RatedMember]] = {}
+    for r in decided:
+        by_cell.setdefault(r.member.org_id, []).append(r)
+    cells = []
+    for cell_id, rated in by_cell.items():
+        accounts = [a for _m, a in await role_accounts(session, cell_id, (RoleKind.SECRETARY,))]
+        cells.append((await session.get(Organisation, cell_id), rated, accounts))
+    decider = await deciding_level(session, view.unit) or view.unit
+    return Audience(members, cells, decider)
+
+
+async def secretary_accounts(session: AsyncSession, org_id: int) -> list[TelegramAccount]:
+    return [a for _m, a in await role_accounts(session, org_id, (RoleKind.SECRETARY,))]

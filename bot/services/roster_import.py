@@ -40,7 +40,7 @@ from bot.roster import (
 )
 from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
-from storage.models import AuditEntry, Member, Organisation, Role, RoleKind
+from storage.models import AuditEntry, Member, Organisation, PendingImport, Role, RoleKind
 from storage.queries import place_org
 
 # MemberRow fields stored as-is on Member (codes of organisations are resolved separately).
@@ -485,3 +485,30 @@ def describe_diff(t: Translator, diff: RosterDiff) -> list[str]:
             )
         )
     return lines
+
+
+# --- the preview a secretary confirms in the bot --------------------------------------------------
+
+
+async def keep_pending(
+    session: AsyncSession, telegram_id: int, cell: Organisation, filename: str, content: bytes
+) -> PendingImport:
+    """Keep the file until its preview is confirmed (the flow's payload points here)."""
+    pending = PendingImport(
+        telegram_id=telegram_id, org_id=cell.id, filename=filename, content=content
+    )
+    session.add(pending)
+    await session.flush()
+    return pending
+
+
+async def pending_import(
+    session: AsyncSession, pending_id: int, telegram_id: int
+) -> PendingImport | None:
+    """The user's own kept file, or None."""
+    pending = await session.get(PendingImport, pending_id)
+    return pending if pending is not None and pending.telegram_id == telegram_id else None
+
+
+async def organisation(session: AsyncSession, org_id: int) -> Organisation | None:
+    return await session.get(Organisation, org_id)

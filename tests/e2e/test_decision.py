@@ -66,6 +66,9 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     await committee.send("ngắn")
     assert "từ 10 đến 2000 ký tự" in (await committee.wait_message()).text
     await committee.send(REASON)
+    confirm = await committee.wait_message()
+    assert "dù còn vi phạm" in confirm.text and confirm.button_labels() == ["✅ Xác nhận", "✖ Hủy"]
+    await committee.wait_answer(await committee.press("✅ Xác nhận", message=confirm))
     done = await committee.wait_message()
     assert done.text.startswith(f"Đã quyết định 4 mức xếp loại của Chi bộ Phòng Kỹ thuật, năm {YEAR}.")
     assert "dù còn vi phạm" in done.text
@@ -110,6 +113,10 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     prompt = await ask(committee, "/xep_loai_lai DV103")
     assert "Hủy mức xếp loại HTT" in prompt.text
     await committee.send("Phát hiện vi phạm sau khi đã xếp loại.")
+    confirm = await committee.wait_message()
+    assert "sẽ bị hủy" in confirm.text and "bí thư chi bộ sẽ được báo" in confirm.text
+    assert await ratings_of(database_url, tree.member_ids["DV103"]) == [("decided", "HTT", "HTT")]
+    await committee.wait_answer(await committee.press("✅ Xác nhận", message=confirm))
     done = await committee.wait_message()
     assert done.text.startswith(f"Đã hủy mức xếp loại HTT năm {YEAR} của đồng chí Lê Văn Cường")
     assert await ratings_of(database_url, tree.member_ids["DV103"]) == [
@@ -131,6 +138,9 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     prompt = await ask(dung, "/khieu_nai")
     assert f"Mức xếp loại năm {YEAR} đã quyết định đối với đồng chí là HTT" in prompt.text
     await dung.send("Tôi đề nghị xem xét lại vì tôi đã hoàn thành vượt mức các chỉ tiêu được giao.")
+    confirm = await dung.wait_message()
+    assert "không rút lại được" in confirm.text
+    await dung.wait_answer(await dung.press("✅ Xác nhận", message=confirm))
     sent = await dung.wait_message()
     assert sent.text.startswith("Đơn khiếu nại của đồng chí đã được gửi đến 1 đồng chí trong cấp ủy")
     appeal = [m for m in committee.messages() if m.text and m.text.startswith("Đơn khiếu nại của đồng chí Phạm Thị Dung")][-1]
@@ -140,6 +150,8 @@ async def test_decide_override_rerate_appeal(bot, fake_telegram, tmp_path, cli_e
     await committee.wait_answer(await committee.press("✍️ Trả lời", message=appeal))
     assert "câu trả lời của cấp ủy" in (await committee.wait_message()).text
     await committee.send("Cấp ủy giữ nguyên mức HTT vì tỷ lệ HTXS của đảng bộ đã đủ.")
+    confirm = await committee.wait_message()
+    await committee.wait_answer(await committee.press("✅ Xác nhận", message=confirm))
     assert (await committee.wait_message()).text == "Câu trả lời đã được lưu và gửi cho đồng chí Phạm Thị Dung."
     answer = dung.messages()[-1]
     assert answer.text.startswith("Trả lời của Đảng bộ Công ty Điện lực về đơn khiếu nại của đồng chí:")

@@ -100,6 +100,8 @@ async def test_long_reason_and_long_appeal(bot, fake_telegram, tmp_path, cli_env
     appeal = "Tôi đề nghị xem xét lại <mức> & \"lý do\". " * 90
     appeal = appeal[:3990]
     await minh.send(appeal)
+    confirm = await minh.wait_message(timeout=30)
+    await minh.wait_answer(await minh.press("✅ Xác nhận", message=confirm))
     told = (await minh.wait_message(timeout=30)).text
     assert told.startswith("Đơn khiếu nại của đồng chí đã được gửi đến 1 đồng chí"), told
     first = await lan.wait_message(timeout=30)

@@ -90,8 +90,9 @@ async def test_cancel_and_files_that_are_refused(tmp_path, cli_env, bot, fake_te
     cell_members[0][1] = "Nguyễn Văn An Khang"
     await secretary.send_document(_cell_file(tmp_path, cell_members), "cb01.xlsx")
     preview = await secretary.wait_message()
-    await secretary.press("✖ Hủy")
-    assert (await secretary.wait_edit(preview)).text == "Đã hủy nhập danh sách; không có gì thay đổi."
+    await secretary.wait_answer(await secretary.press("✖ Hủy", message=preview))
+    assert (await secretary.wait_message()).text == "Đã dừng việc nhập danh sách. Không có gì thay đổi."
+    assert preview.buttons == []  # the preview's buttons are gone
     assert (await _db_members(database_url))["DV001"].full_name == "Nguyễn Văn An"
 
     # Errors: every one listed with its place, nothing written.

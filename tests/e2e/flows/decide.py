@@ -23,6 +23,9 @@ async def override_reason(world: World) -> Reached:
     return Reached(giang, prompt, _ratings(world))
 
 
+REASON = "Chi bộ có thành tích nổi bật, cấp trên đã cho phép tỷ lệ 25%."
+
+
 async def rerate_reason(world: World) -> Reached:
     lan = world.user("DV301")  # secretary of the grassroots cell CBCS1, which decides itself
     prompt = await ask(lan, "/xep_loai_lai DV302")
@@ -37,13 +40,26 @@ async def appeal_text(world: World) -> Reached:
 
 async def appeal_answer(world: World) -> Reached:
     minh, lan = world.user("DV302"), world.user("DV301")
-    await ask(minh, "/khieu_nai")
-    lan._msg_cursor[lan.chat_id] = len(lan._fake._chats[lan.chat_id].bot_messages)
-    await minh.send(APPEAL)
-    await minh.wait_message()  # "sent to the committee"
-    appeal = await lan.wait_message()
+    appeal = world.notes.get("appeal")
+    if appeal is None:  # file one appeal; later drivers answer the same one
+        await ask(minh, "/khieu_nai")
+        confirm = await ask(minh, APPEAL)
+        lan._msg_cursor[lan.chat_id] = len(lan._fake._chats[lan.chat_id].bot_messages)
+        await answer_of(minh, "✅ Xác nhận", confirm)  # "sent to the committee"
+        appeal = world.notes["appeal"] = await lan.wait_message()
     prompt = await answer_of(lan, "✍️ Trả lời", appeal)
     return Reached(lan, prompt, _ratings(world))
+
+
+def then_typed(driver, text: str):
+    """A driver that reaches a text step with `driver`, then types `text`: the confirmation."""
+
+    async def confirm(world: World) -> Reached:
+        reached = await driver(world)
+        prompt = await ask(reached.user, text)  # what will happen, ✅ Xác nhận / ✖ Hủy
+        return Reached(reached.user, prompt, reached.snapshot)
+
+    return confirm
 
 
 DRIVERS = {
@@ -51,4 +67,8 @@ DRIVERS = {
     ("rerate", "reason"): rerate_reason,
     ("appeal", "text"): appeal_text,
     ("appeal_answer", "text"): appeal_answer,
+    ("decision_override", "confirm"): then_typed(override_reason, REASON),
+    ("rerate", "confirm"): then_typed(rerate_reason, "Phát hiện vi phạm sau khi đã xếp loại."),
+    ("appeal", "confirm"): then_typed(appeal_text, APPEAL),
+    ("appeal_answer", "confirm"): then_typed(appeal_answer, "Cấp ủy giữ nguyên mức HT vì đã xem xét đủ."),
 }

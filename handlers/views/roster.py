@@ -1,0 +1,57 @@
+"""What the roster upload shows: errors, the preview of changes, the result. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.callbacks import ButtonData
+from bot.i18n import Translator
+from bot.roster import RosterError
+from bot.text import esc
+
+
+@dataclass(frozen=True)
+class RosterButton(ButtonData):
+    """"✅ Apply" under the preview of a roster file (the flow `roster_preview`)."""
+
+    PREFIX = "roster"
+    action: Literal["apply"]
+    pending_id: int
+
+
+def errors_text(t: Translator, errors: Sequence[RosterError]) -> str:
+    lines = [
+        t(
+            "The file has {count} errors; nothing was changed. Please fix them and send it again:",
+            count=t.number(len(errors)),
+        )
+    ]
+    lines += [f"• {esc(error.render(t.gettext))}" for error in errors]
+    return "\n".join(lines)
+
+
+def outside_text(t: Translator, cell: str, problems: Iterable[RosterError]) -> str:
+    lines = [t("This file reaches outside your cell {org}; nothing was changed:", org=esc(cell))]
+    lines += [f"• {esc(problem.render(t.gettext))}" for problem in problems]
+    return "\n".join(lines)
+
+
+def preview(
+    t: Translator, cell: str, changes: list[str], pending_id: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    lines = [t("Preview of the import into {org}:", org=f"<b>{esc(cell)}</b>"), ""]
+    lines += [esc(line) for line in changes]
+    lines += ["", t("Nothing is written until you confirm.")]
+    data = RosterButton("apply", pending_id).encode()
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(t("✅ Apply"), callback_data=data)]])
+    return "\n".join(lines), keyboard
+
+
+def applied(t: Translator, cell: str, changes: list[str]) -> str:
+    lines = [t("Import into {org} applied.", org=f"<b>{esc(cell)}</b>"), ""]
+    lines += [esc(line) for line in changes]
+    return "\n".join(lines)
