@@ -174,11 +174,13 @@ async def deliver(
             return Outcome.SENT, sent[0]
         return await _failed(bot, db, owed, now, error)
     message_id = sent[0] if sent else (message.message_id if message else owed.message_id)
-    if owed.track is not None and message_id is not None:
+    # A tracked message is tracked for its buttons: those are on the last part of a long one.
+    tracked = message.message_id if message is not None else message_id
+    if owed.track is not None and tracked is not None:
         hook = SENT_HOOKS.get(owed.track[0])
         if hook is not None:
             async with db.session() as session:
-                await hook(session, owed.track[1], message_id)
+                await hook(session, owed.track[1], tracked)
     return Outcome.SENT, message_id
 
 

@@ -31,7 +31,7 @@ COMMANDS = [
     '/xep_loai_lai <a href="https://evil.example/">x</a>',
 ]
 # Buttons pressed on the answers: drill-downs, reviews, calendars (not the secret ballot).
-SKIP_PREFIXES = ("bv:", "bs:", "hop:", "tt:x", "tt:c", "kdcb:all", "kdcb:doc", "lh:t:")
+SKIP_PREFIXES = ("bv:", "bs:", "hop:", "tt:x", "tt:c", "kdcb1:all", "kdcb1:doc", "lh1:t:")
 
 
 def texts(user) -> list[str]:
@@ -83,6 +83,9 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
     await secretary.press("↩️ Trả lại để sửa", message=opened)
     await secretary.collect(quiet=0.1)
     await secretary.send('Viết lại <a href="https://evil.example/">phần 1</a> & <b>rõ hơn')
+    question = (await secretary.collect(quiet=0.1))[-1]  # the return is confirmed first
+    assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in question.text
+    await secretary.press("✅ Xác nhận", message=question)
     await secretary.collect(quiet=0.1)
     notice = (await deputy.collect(quiet=0.1))[-1]
     assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in notice.text

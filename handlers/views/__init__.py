@@ -1,0 +1,1 @@
+"""Pure views: (translator, data) -> text and keyboard; no Telegram calls, no database."""
