@@ -45,10 +45,12 @@ async def cell_reviews(turn: Turn) -> None:
         review = await reviews.find_review(turn.session, setting.cycle, member)
         flagged = bool(review and reviews.flags_of(review))
         rows.append(views.MemberRow(member, setting, review, flagged))
-    text, keyboard = views.listing_screen(
+    parts, keyboard = views.listing_screen(
         turn.t, cell.name, cell.id, rows, turn.services.settings.tz
     )
-    await turn.reply(text, reply_markup=keyboard)
+    for part in parts[:-1]:
+        await turn.reply(part)
+    await turn.reply(parts[-1], reply_markup=keyboard)
 
 
 @turn_handler(button=CellReviewButton, action=Action.READ_REVIEWS, target=review_button_cell)

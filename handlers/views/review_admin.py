@@ -52,10 +52,27 @@ class MemberRow:
     flagged: bool
 
 
+SCREEN_LIMIT = 1200  # characters a phone shows without long scrolling
+
+
+def in_parts(lines: list[str], limit: int = SCREEN_LIMIT) -> list[str]:
+    """The lines as messages of at most about `limit` characters, cut between lines."""
+    parts: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        if parts[-1] and size + len(line) + 1 > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(line)
+        size += len(line) + 1
+    return ["\n".join(part).strip("\n") for part in parts if "".join(part).strip()]
+
+
 def listing_screen(
     t: Translator, cell_name: str, cell_id: int, rows: list[MemberRow], tz: dt.tzinfo
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Who stands where, with a button for each review the secretary can open."""
+) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """Who stands where, with a button for each review the secretary can open; a large cell's
+    list comes in several messages (the counts first, the buttons under the last)."""
     lines, buttons = [], []
     counts = {"due": 0, "submitted": 0, "late": 0, "flagged": 0}
     for index, row in enumerate(rows, 1):
@@ -80,7 +97,7 @@ def listing_screen(
     if counts["submitted"]:
         data = CellReviewButton("all", cell_id).encode()
         keyboard.append([InlineKeyboardButton(t("📥 All submitted as Word files"), callback_data=data)])
-    return "\n".join(head + [""] + lines), InlineKeyboardMarkup(keyboard) if keyboard else None
+    return in_parts(head + [""] + lines), InlineKeyboardMarkup(keyboard) if keyboard else None
 
 
 def _state(t: Translator, row: MemberRow, counts: dict, buttons: list, tz: dt.tzinfo) -> str:

@@ -83,10 +83,10 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
     await secretary.press("↩️ Trả lại để sửa", message=opened)
     await secretary.collect(quiet=0.1)
     await secretary.send('Viết lại <a href="https://evil.example/">phần 1</a> & <b>rõ hơn')
-    question = (await secretary.collect(quiet=0.1))[-1]  # the return is confirmed first
+    question = await secretary.wait_message()  # the return is confirmed first
     assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in question.text
     await secretary.press("✅ Xác nhận", message=question)
-    await secretary.collect(quiet=0.1)
+    await secretary.wait_edit(question)
     notice = (await deputy.collect(quiet=0.1))[-1]
     assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in notice.text
     await deputy.send("/kiem_diem")  # the returned review shows the reason again

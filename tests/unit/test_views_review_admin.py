@@ -30,7 +30,9 @@ def test_listing_counts_and_opens_only_what_was_handed_in():
         views.MemberRow(s.member, s, drafting, flagged=False),
         views.MemberRow(s.member, s, None, flagged=False),
     ]
-    text, keyboard = views.listing_screen(t, "Chi bộ <1>", 3, rows, TZ)
+    parts, keyboard = views.listing_screen(t, "Chi bộ <1>", 3, rows, TZ)
+    assert len(parts) == 1
+    text = parts[0]
     assert "Chi bộ &lt;1&gt;" in text
     assert "Đã nộp 1/3; nộp muộn 1; nghi sao chép 1." in text
     assert "đã nộp 30/11/2026, muộn" in text
@@ -64,3 +66,15 @@ def test_the_return_is_confirmed_with_the_reason_shown():
     assert "Chưa &lt;cụ thể&gt;" in text and "Bình" in text
     assert datas(keyboard) == [ReturnButton("ok", 11).encode()]
     assert [b.text for row in keyboard.inline_keyboard for b in row] == ["✅ Xác nhận"]
+
+
+def test_a_large_cell_is_listed_in_parts_of_a_phone_screen():
+    t = Translator("vi", TZ)
+    s = setting()
+    handed = SelfReview(id=11, state="submitted", submitted_at=SUBMITTED, late=False)
+    rows = [views.MemberRow(s.member, s, handed, flagged=False) for _ in range(60)]
+    parts, keyboard = views.listing_screen(t, "Chi bộ 1", 3, rows, TZ)
+    assert len(parts) > 1 and all(len(part) <= views.SCREEN_LIMIT for part in parts)
+    assert parts[0].startswith("Bản tự kiểm điểm của") and "Đã nộp 60/60" in parts[0]
+    assert "\n".join(parts).count("Trần Thị &lt;Bình&gt;: đã nộp") == 60
+    assert len(datas(keyboard)) == 61
