@@ -32,12 +32,20 @@ async def _preview(world: World):
     dung = world.user("DV104")
     dung._msg_cursor[dung.chat_id] = len(dung._fake._chats[dung.chat_id].bot_messages)
     await dung.send("/kiem_diem")
-    last = (await dung.collect(quiet=0.3))[-1]
+    last = await _prompt(dung)
     if PREVIEW_LABEL not in last.button_labels():
         await dung.wait_answer(await dung.press(WHOLE, message=last))
-        last = (await dung.collect(quiet=0.3))[-1]
+        last = await _prompt(dung)
     assert PREVIEW_LABEL in last.button_labels(), last
     return dung, last
+
+
+async def _prompt(user):
+    """The next message with buttons (a long screen's buttons are under its last part)."""
+    message = await user.wait_message(timeout=30)
+    while not message.buttons:
+        message = await user.wait_message(timeout=30)
+    return message
 
 
 async def self_review_preview(world: World) -> Reached:
@@ -97,7 +105,9 @@ async def self_review_submit(world: World) -> Reached:
 
 async def _return_prompt(world: World):
     an = world.user("DV101")  # the secretary of CB11
-    listing = await ask(an, "/kiem_diem_chi_bo")
+    an._msg_cursor[an.chat_id] = len(an._fake._chats[an.chat_id].bot_messages)
+    await an.send("/kiem_diem_chi_bo")
+    listing = await _prompt(an)  # a long list: its buttons are on the last part
     opened = await answer_of(an, "📄 Lê Văn Cường", listing)
     return an, await answer_of(an, "↩️ Trả lại để sửa", opened)
 
