@@ -8,11 +8,16 @@ from tests.e2e.test_self_review_more import BINH, _write_and_submit
 LEFT = "Đã dừng việc viết bản tự kiểm điểm."
 
 
-async def test_huy_keeps_pieces_and_points_and_kiem_diem_goes_on(tmp_path, cli_env, bot, fake_telegram, clock):
+async def _cell(tmp_path, cli_env, fake_telegram, clock):
+    """The cell of the review kit on 21/11/2026, its meeting set for 05/12: (Bình, An)."""
     clock.current = local(2026, 11, 21, 10, 0)
     users = await planned_cell(tmp_path, cli_env, fake_telegram)
     await schedule(users["DV001"])
-    binh = users["DV002"]
+    return users["DV002"], users["DV001"]
+
+
+async def test_huy_keeps_pieces_and_points_and_kiem_diem_goes_on(tmp_path, cli_env, bot, fake_telegram, clock):
+    binh, _ = await _cell(tmp_path, cli_env, fake_telegram, clock)
     await binh.send("/kiem_diem")
     await binh.wait_message()  # the introduction
     prompt = await write_sections(binh, await binh.wait_message(), BINH)
@@ -43,10 +48,7 @@ async def test_huy_keeps_pieces_and_points_and_kiem_diem_goes_on(tmp_path, cli_e
 
 
 async def test_a_return_is_confirmed_and_a_stale_confirmation_refused(tmp_path, cli_env, bot, fake_telegram, clock):
-    clock.current = local(2026, 11, 21, 10, 0)
-    users = await planned_cell(tmp_path, cli_env, fake_telegram)
-    await schedule(users["DV001"])
-    binh, an = users["DV002"], users["DV001"]
+    binh, an = await _cell(tmp_path, cli_env, fake_telegram, clock)
     await _write_and_submit(binh, BINH)
     binh._msg_cursor[binh.chat_id] = len(binh.messages())
     await an.send("/kiem_diem_chi_bo")
@@ -71,10 +73,8 @@ async def test_a_return_is_confirmed_and_a_stale_confirmation_refused(tmp_path, 
     assert not fake_telegram.refused
 
 
-async def test_meeting_day_then_time_typed(tmp_path, cli_env, bot, fake_telegram, clock):
-    clock.current = local(2026, 11, 21, 10, 0)
-    users = await planned_cell(tmp_path, cli_env, fake_telegram)
-    an = users["DV001"]
+async def test_meeting_moved_by_day_then_time_typed(tmp_path, cli_env, bot, fake_telegram, clock):
+    _, an = await _cell(tmp_path, cli_env, fake_telegram, clock)
     await an.send("/lich_hop")
     menu = await an.wait_message()
     await an.press("25", message=menu)
