@@ -61,12 +61,12 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
 
     # Typed text echoed back: a date the bot cannot read.
     await secretary.send("/lich_hop")
-    await secretary.collect(quiet=0.1)
+    await secretary.wait_message()  # the calendar
     await secretary.send('<a href="https://evil.example/">mai</a> & <b>')
-    echo = (await secretary.collect(quiet=0.1))[-1]
+    echo = await secretary.wait_message()
     assert '<a href="https://evil.example/">mai</a>' in echo.text
     await secretary.send("05/12/2026 08:00")
-    await secretary.collect(quiet=0.1)
+    await secretary.wait_message()  # the meeting is set
 
     # A self-review with hostile text, submitted, opened and returned with a hostile reason.
     await deputy.send("/kiem_diem")
