@@ -214,3 +214,71 @@ async def decision_unit_named(turn: Turn, action: Action | None) -> Organisation
 async def decision_unit_pressed(turn: Turn, action: Action | None) -> Organisation:
     """Target: the unit a decision button names (turn.button.org_id)."""
     return await unit_from_button(turn, turn.button.org_id)
+
+
+# --- self-review and meeting date
+# (imported here, not at the top: each feature's section stays apart from the others')
+from bot.permissions import allowed  # noqa: E402
+from bot.services import reviews  # noqa: E402
+from storage.models import SelfReview  # noqa: E402
+
+
+def may(turn: Turn, action: Action, org: Organisation) -> bool:
+    """Whether the caller may do `action` for `org` (to show a button only to those who may)."""
+    return allowed(turn.identity.grants, action, org.path)
+
+
+async def command_cell(turn: Turn, action: Action) -> Organisation:
+    """The cell named by the command's first argument, or the caller's own cell."""
+    args = turn.context.args or []
+    return await managed_cell(turn, action, args[0] if args else None)
+
+
+async def review_button_cell(turn: Turn, action: Action) -> Organisation:
+    """The cell a self-review button is about: the cell itself for «all», else the cell of
+    the review it names."""
+    pressed = turn.button
+    if getattr(pressed, "action", None) == "all":
+        org = await reviews.org_by_id(turn.session, pressed.ref)
+    else:
+        review_id = pressed.review_id if hasattr(pressed, "review_id") else pressed.ref
+        org = await reviews.cell_of_review(turn.session, review_id)
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    return org
+
+
+async def review_cell(turn: Turn, action: Action, review_id: int) -> Organisation:
+    """The cell of a review a flow's payload names, with `action` required on it (for typed
+    text, which no button declares)."""
+    org = await reviews.cell_of_review(turn.session, review_id)
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    turn.require(action, org)
+    return org
+
+
+async def review_for(turn: Turn, review_id: int) -> tuple[SelfReview, Member]:
+    """A review and its member (the caller's right to it is checked by the target)."""
+    review = await reviews.review_by_id(turn.session, review_id)
+    if review is None:
+        raise Refusal("This button is no longer valid.")
+    member, _cell = await reviews.owner_of(turn.session, review)
+    return review, member
+
+
+async def meeting_button_cell(turn: Turn, action: Action) -> Organisation:
+    """The cell a meeting-calendar button names."""
+    org = await reviews.org_by_id(turn.session, turn.button.cell_id)
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    return org
+
+
+async def meeting_flow_cell(turn: Turn, action: Action, cell_id: int) -> Organisation:
+    """The cell of a meeting flow's payload, with `action` required on it (typed dates)."""
+    org = await reviews.org_by_id(turn.session, cell_id)
+    if org is None:
+        raise Refusal("This button is no longer valid.")
+    turn.require(action, org)
+    return org

@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import Translator
 from bot.services.copycheck import CopyFlag, OtherReview, find_copies
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from bot.services.prompts import prompts_for
+from bot.services.review_docx import PROMPTS_KEY, ReviewDocument
 from rules.caps import AllowedLevels, allowed_levels
 from rules.deadlines import self_review_due
 from rules.eligibility import Eligibility, review_status
 from rules.forms import form_code
 from rules.levels import Level
+from rules.people import name_sort_key
 from rules.review_form import MAX_SECTION_CHARS, Section, sections_for
 from rules.rulebooks import Rulebook
 from rules.scoring import Score
@@ -356,3 +359,180 @@ def audit_submit(review: SelfReview, actor: str) -> AuditEntry:
         late=review.late,
         copy_flags=len(flags_of(review)),
     )
+
+
+# --- what the handlers ask for (no SQL in handlers/ or conversations/) ----------------------
+
+
+def local_today(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    return now.astimezone(tz).date()
+
+
+async def review_by_id(session: AsyncSession, review_id: int) -> SelfReview | None:
+    return await session.get(SelfReview, review_id)
+
+
+def next_stage(setting: ReviewSetting, review: SelfReview, current: str, missing: list[str]) -> str:
+    """Where «Done» on `current` leads: back to the preview once it was reached and nothing
+    is missing, else the next part of the form."""
+    stages = setting.stages()
+    if review.reached_preview and not missing:
+        return PREVIEW
+    index = stages.index(current) if current in stages else -1
+    return stages[min(index + 1, len(stages) - 1)]
+
+
+def previous_stage(setting: ReviewSetting, current: str) -> str:
+    stages = setting.stages()
+    return stages[max(stages.index(current) - 1, 0)]
+
+
+def take_score(setting: ReviewSetting, review: SelfReview, score: int) -> None:
+    """The points typed at the review's current score stage; the form moves on, and a level
+    the new points no longer allow is dropped."""
+    if review.stage == SCORE_GENERAL:
+        review.general_score = score
+        review.stage = SCORE_TASKS
+        return
+    review.task_score = score
+    review.stage = LEVEL
+    level = proposed_level(review)
+    if level is not None and level not in level_choices(setting, review).levels:
+        review.proposed_level = None
+
+
+def record_submit(
+    session: AsyncSession,
+    review: SelfReview,
+    setting: ReviewSetting,
+    flags: list[CopyFlag],
+    now: dt.datetime,
+    tz: dt.tzinfo,
+    actor: str,
+) -> None:
+    submit(review, setting, flags, now, tz)
+    session.add(audit_submit(review, actor))
+
+
+async def build_document(
+    session: AsyncSession, setting: ReviewSetting, review: SelfReview, now: dt.datetime, tz: dt.tzinfo
+) -> ReviewDocument:
+    """The member's review as the official form's content, for the Word file."""
+    cell = await session.get(Organisation, setting.member.org_id)
+    upper = await session.get(Organisation, cell.parent_id) if cell.parent_id else None
+    texts = await section_texts(session, review)
+    return ReviewDocument(
+        form_code=setting.form_code,
+        year=setting.cycle.year,
+        full_name=setting.member.full_name,
+        birth_date=setting.member.birth_date,
+        position=setting.member.position,
+        cell_name=cell.name,
+        upper_org_name=upper.name if upper else None,
+        sections=[(section, texts.get(section.key, "")) for section in setting.sections],
+        general_score=review.general_score if setting.scored else None,
+        task_score=review.task_score if setting.scored else None,
+        proposed_level=Level(review.proposed_level) if review.proposed_level else None,
+        place=None,
+        signed_on=(review.submitted_at or now).astimezone(tz).date(),
+        prompts=tuple(
+            (p.org_name, p.text) for p in await prompts_for(session, setting.cycle.id, setting.member.id)
+        ),
+    )
+
+
+async def prompts_for_part(
+    session: AsyncSession, setting: ReviewSetting, key: str
+) -> tuple[tuple[str, str], ...]:
+    """The points upper levels sent the member (issue 14), for the part that answers them."""
+    if key != PROMPTS_KEY:
+        return ()
+    found = await prompts_for(session, setting.cycle.id, setting.member.id)
+    return tuple((p.org_name, p.text) for p in found)
+
+
+# --- the secretary's side --------------------------------------------------------------------
+
+
+async def cell_members(session: AsyncSession, cell_id: int) -> list[Member]:
+    """The cell's members in Vietnamese name order (SQL cannot collate so)."""
+    found = await session.scalars(
+        select(Member).where(Member.org_id == cell_id).order_by(Member.code)
+    )
+    return sorted(found.all(), key=lambda m: name_sort_key(m.full_name))
+
+
+async def submitted_in_cell(session: AsyncSession, cell_id: int) -> list[tuple[SelfReview, Member]]:
+    rows = await session.execute(
+        select(SelfReview, Member)
+        .join(Member, SelfReview.member_id == Member.id)
+        .where(Member.org_id == cell_id, SelfReview.state == ReviewState.SUBMITTED)
+        .order_by(Member.code)
+    )
+    found = [(review, member) for review, member in rows.all()]
+    return sorted(found, key=lambda row: name_sort_key(row[1].full_name))
+
+
+async def owner_of(session: AsyncSession, review: SelfReview) -> tuple[Member, Organisation]:
+    """The member who wrote `review`, and their cell."""
+    member = await session.get(Member, review.member_id)
+    return member, await session.get(Organisation, member.org_id)
+
+
+async def cell_of_review(session: AsyncSession, review_id: int) -> Organisation | None:
+    review = await review_by_id(session, review_id)
+    return (await owner_of(session, review))[1] if review is not None else None
+
+
+async def org_by_id(session: AsyncSession, org_id: int) -> Organisation | None:
+    return await session.get(Organisation, org_id)
+
+
+@dataclass(frozen=True)
+class FlagView:
+    """A copy flag as the secretary reads it: the part, the source, how alike, and whose."""
+
+    section: str
+    source: str
+    score: int
+    other_name: str | None
+
+
+async def flag_views(session: AsyncSession, review: SelfReview) -> list[FlagView]:
+    found = []
+    for flag in flags_of(review):
+        name = None
+        if flag["source"] != "hint":
+            other = await session.get(SelfReview, flag["other"]) if flag["other"] else None
+            owner = await session.get(Member, other.member_id) if other else None
+            name = owner.full_name if owner else "?"
+        found.append(FlagView(flag["section"], flag["source"], flag["score"], name))
+    return found
+
+
+def return_review(
+    session: AsyncSession, review: SelfReview, reason: str, now: dt.datetime, actor: str
+) -> None:
+    """Send a submitted review back to its member for revision: they take it up at the
+    preview."""
+    review.state = ReviewState.RETURNED
+    review.return_reason = reason
+    review.returned_at = now
+    review.stage = PREVIEW
+    review.reached_preview = True
+    session.add(AuditEntry.record(actor, "self_review.return", "self_review", review.id))
+
+
+async def save_meeting(
+    session: AsyncSession, cycle: Cycle, cell: Organisation, local: dt.datetime, actor: str
+) -> Meeting:
+    """Set (or move) the cell meeting of `cycle` to `local`, with an audit entry."""
+    meeting = await meeting_for(session, cycle, cell.id)
+    if meeting is None:
+        meeting = Meeting(cycle_id=cycle.id, org_id=cell.id, scheduled_at=local)
+        session.add(meeting)
+    meeting.scheduled_at = local.astimezone(dt.UTC)
+    session.add(
+        AuditEntry.record(actor, "meeting.schedule", "organisation", cell.code, at=local.isoformat())
+    )
+    return meeting

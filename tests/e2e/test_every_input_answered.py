@@ -40,8 +40,8 @@ async def test_media_unknown_commands_and_buttons_are_answered(bot, fake_telegra
     await vi.send(f"/help@{fake_telegram.bot_username}")  # a known command for this bot
     assert "Đồng chí có thể" in (await vi.wait_message()).text
     greeting = vi.messages()[-1]
-    for data in ("zz:1", "x", "🙂", "tt:o:²:0", "kdcb:doc:18446744073709551616", "lang:xx",
-                 "qd:ok:٣", "kn:a:99999999999999999999", "kh1:year:²⁰²⁶:", "lh:d:1:20261340"):
+    for data in ("zz:1", "x", "🙂", "tt:o:²:0", "kdcb1:doc:18446744073709551616", "lang:xx",
+                 "qd:ok:٣", "kn:a:99999999999999999999", "kh1:year:²⁰²⁶:", "lh1:d:1:20261340:"):
         press = await vi.press_data(data, message=greeting)
         answered = await vi.wait_answer(press)
         assert answered.text, data
@@ -66,9 +66,9 @@ async def test_numbers_and_dates_typed_or_forged(tmp_path, cli_env, bot, fake_te
     assert "đã qua" in (await ask(an, "01/01/0001 00:00"))[-1]
     cell_id = await query(bot.database_url, lambda s: s.scalar(
         select(Organisation.id).where(Organisation.code == "CB01")))
-    for data in (f"lh:d:{cell_id}:20261340", f"lh:m:{cell_id}:0001-01", f"lh:m:{cell_id}:9999-12",
-                 f"lh:t:{cell_id}:202612052599", f"lh:d:{cell_id}:２０２６１２０５", "lh:d:²:20261205",
-                 f"lh:t:{cell_id}:200001010800"):
+    for data in (f"lh1:d:{cell_id}:20261340:", f"lh1:m:{cell_id}:00010101:", f"lh1:m:{cell_id}:99991201:",
+                 f"lh1:t:{cell_id}:20261205:2599", f"lh1:d:{cell_id}:２０２６１２０５:", "lh1:d:²:20261205:",
+                 f"lh1:t:{cell_id}:20000101:0800", f"lh1:m:{cell_id}:20261205:"):
         press = await an.wait_answer(await an.press_data(data, message=menu))
         assert press.text == INVALID, data
     await an.send("05/12/2026 08:00")
@@ -119,5 +119,8 @@ async def test_long_reason_and_long_appeal(bot, fake_telegram, tmp_path, cli_env
     assert "Nhập lý do" in (await lan.wait_message()).text
     told = (await ask(lan, "Chưa rõ. " * 200))[-1]
     assert told == "Lý do dài 1.799 ký tự, chỉ được tối đa 1.000 ký tự. Đồng chí hãy rút gọn rồi gửi lại."
-    assert "Đảng viên đã được thông báo" in (await ask(lan, "Phần hạn chế còn chung chung."))[-1]
+    assert "Trả lại bản tự kiểm điểm" in (await ask(lan, "Phần hạn chế còn chung chung."))[-1]
+    question = lan.messages()[-1]  # returning is confirmed before it is done
+    await lan.press("✅ Xác nhận", message=question)
+    assert "Đảng viên đã được thông báo" in (await lan.wait_edit(question)).text
     assert not fake_telegram.refused

@@ -31,7 +31,7 @@ COMMANDS = [
     '/xep_loai_lai <a href="https://evil.example/">x</a>',
 ]
 # Buttons pressed on the answers: drill-downs, reviews, calendars (not the secret ballot).
-SKIP_PREFIXES = ("bv1:", "bs1:", "bc1:", "hop1:", "tt:x", "tt:c", "kdcb:all", "kdcb:doc", "lh:t:")
+SKIP_PREFIXES = ("bv1:", "bs1:", "bc1:", "hop1:", "tt:x", "tt:c", "kdcb1:all", "kdcb1:doc", "lh1:t:")
 
 
 def texts(user) -> list[str]:
@@ -92,7 +92,10 @@ async def test_hostile_names_are_shown_not_obeyed(bot, fake_telegram, tmp_path, 
     await secretary.press("↩️ Trả lại để sửa", message=opened)
     await secretary.wait_message()  # the reason is asked
     await secretary.send('Viết lại <a href="https://evil.example/">phần 1</a> & <b>rõ hơn')
-    await secretary.wait_message()
+    question = await secretary.wait_message()  # the return is confirmed first
+    assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in question.text
+    await secretary.press("✅ Xác nhận", message=question)
+    await secretary.wait_edit(question)
     notice = await next_with(deputy, "phần 1")
     assert '<a href="https://evil.example/">phần 1</a> & <b>rõ hơn' in notice.text
     await deputy.send("/kiem_diem")  # the returned review shows the reason again

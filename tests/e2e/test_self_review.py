@@ -85,7 +85,7 @@ async def test_full_2b_form_with_scores_caps_and_docx(tmp_path, cli_env, bot, fa
     assert not any(label.startswith("HTXS") for label in labels)
     assert any(label.startswith("HTT") for label in labels)
     # A forged press for HTXS is refused.
-    forged = await binh.wait_answer(await binh.press_data("kd:lvl:HTXS", message=levels))
+    forged = await binh.wait_answer(await binh.press_data("kd1:lvl:HTXS", message=levels))
     assert "không cho phép" in forged.text
     await binh.press(next(label for label in labels if label.startswith("HTT")), message=levels)
     preview = await binh.wait_message()

@@ -108,7 +108,10 @@ async def test_secretary_returns_and_member_resubmits(tmp_path, cli_env, bot, fa
     await an.press("↩️ Trả lại để sửa", message=opened)
     assert "Nhập lý do" in (await an.wait_message()).text
     await an.send("Phần hạn chế còn chung chung, đề nghị nêu cụ thể.")
-    assert "Đảng viên đã được thông báo" in (await an.wait_message()).text
+    question = await an.wait_message()  # returning is confirmed first: nothing is sent yet
+    assert "còn chung chung" in question.text and "✅ Xác nhận" in question.button_labels()
+    await an.press("✅ Xác nhận", message=question)
+    assert "Đảng viên đã được thông báo" in (await an.wait_edit(question)).text
     notice = await binh.wait_message()
     assert "đã trả lại" in notice.text and "còn chung chung" in notice.text
 
@@ -161,8 +164,9 @@ async def test_a_long_review_is_split_and_all_word_files_are_sent(tmp_path, cli_
     prompt = await binh.wait_message()
     for _ in range(3):  # three long messages: about 11,000 characters in one part
         await binh.send(paragraph.strip())
-        await binh.wait_message()
-    await binh.press("✅ Xong", message=prompt)
+        saved = await binh.wait_message()
+        assert "✅ Xong" not in prompt.button_labels()  # the part's buttons moved on
+    await binh.press("✅ Xong", message=saved)  # they are under the newest acknowledgement
     preview = await fill_form(binh)
     parts = [preview]
     while "📨 Nộp" not in preview.button_labels():
