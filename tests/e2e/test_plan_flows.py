@@ -60,7 +60,7 @@ async def test_the_plan_survives_a_restart_and_huy_saves_nothing(bot, fake_teleg
     assert reached.prompt.button_labels() == []  # the finished step's buttons are gone
     await bot.restart()
     settings = await said(phuc, "15", "Các tham số")  # the monitor may speak first
-    assert "(R-Q1): 15 ✏" in settings.text, settings
+    assert "đạt HTT: 15 ✏" in settings.text and "(R-" not in settings.text, settings
     left = await said(phuc, "/huy", "Đã dừng")
     assert left.text == "Đã dừng việc lập kế hoạch. Kế hoạch chưa được lưu."
 

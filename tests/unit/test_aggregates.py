@@ -110,18 +110,23 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
             (await session.get(Member, first)).exempt = True
             (await session.get(Member, second)).org_id = cells[3]
 
+        async def next_id(session, model) -> int:
+            # The builder writes its own ids, which PostgreSQL's sequences do not see.
+            return (await session.scalar(select(func.max(model.id)))) + 1
+
         async def admit(session):  # new: reviewed, not rated until six months have passed
-            session.add(Member(code="NEW1", full_name="Đảng viên mới", org_id=cells[4],
+            session.add(Member(id=await next_id(session, Member), code="NEW1", full_name="Đảng viên mới", org_id=cells[4],
                                status="probationary", admitted_on=today - dt.timedelta(days=20)))
 
         async def meeting_later(session):
-            session.add(Meeting(cycle_id=1, org_id=cells[9],
+            session.add(Meeting(id=await next_id(session, Meeting), cycle_id=1, org_id=cells[9],
                                 scheduled_at=now + dt.timedelta(hours=5)))
 
         async def round_opened_and_voided(session):
             meeting = await session.scalar(
                 select(Meeting).where(Meeting.org_id.in_(cells[:12])).limit(1))
-            round_ = BallotRound(meeting_id=meeting.id, number=9, state="pending",
+            round_ = BallotRound(id=await next_id(session, BallotRound), meeting_id=meeting.id,
+                                 number=9, state="pending",
                                  counting_rule="cumulative", denominator_rule="convened",
                                  opened_by="test", opened_at=now)
             session.add(round_)
@@ -131,7 +136,8 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
         async def void_pending(session):
             meeting = await session.scalar(
                 select(Meeting).where(Meeting.org_id.in_(cells[:12])).limit(1))
-            round_ = BallotRound(meeting_id=meeting.id, number=10, state="pending",
+            round_ = BallotRound(id=await next_id(session, BallotRound), meeting_id=meeting.id,
+                                 number=10, state="pending",
                                  counting_rule="cumulative", denominator_rule="convened",
                                  opened_by="test", opened_at=now)
             session.add(round_)
