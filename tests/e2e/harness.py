@@ -76,6 +76,9 @@ class Clock:
         self.current += dt.timedelta(**delta)
 
 
+STOP_SECONDS = 30  # a graceful stop takes well under a second
+
+
 class BotRunner:
     """Start, stop and restart the bot application in this event loop, polling the fake."""
 
@@ -134,7 +137,16 @@ class BotRunner:
             return
         try:
             await app.updater.stop()
-            await app.stop()
+            try:
+                await asyncio.wait_for(app.stop(), STOP_SECONDS)
+            except TimeoutError:
+                # A graceful stop that hangs is a bug to find (the product survives SIGKILL by
+                # design, so nothing is lost): say what was still running, then move on.
+                stuck = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                print(f"BotRunner.stop: the Application did not stop in {STOP_SECONDS}s; "
+                      f"still running: {[t.get_name() for t in stuck]}", file=sys.stderr)
+                for task in stuck:
+                    task.print_stack(file=sys.stderr)
             await app.shutdown()
             await app.post_shutdown(app)
         finally:  # (a stopped Application is never busy: the probe may stay until here)
