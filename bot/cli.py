@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -171,14 +172,18 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def write_template_file(path: str, write: Callable[[str], object]) -> int:
+    """A template command: write the spreadsheet, say where, in the CLI's language."""
+    settings = _settings(require_token=False)
+    write(path)
+    print(Translator(settings.default_locale)("Template written to {path}", path=path))
+    return 0
+
+
 def cmd_roster_template(args: argparse.Namespace) -> int:
     from bot.roster import write_template
 
-    settings = _settings(require_token=False)
-    write_template(args.file)
-    t = Translator(settings.default_locale)
-    print(t("Template written to {path}", path=args.file))
-    return 0
+    return write_template_file(args.file, write_template)
 
 
 def cmd_import_roster(args: argparse.Namespace) -> int:

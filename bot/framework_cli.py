@@ -13,14 +13,10 @@ from storage.db import Database
 
 
 def cmd_framework_template(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli import write_template_file
     from bot.frameworks import write_template
 
-    settings = _settings(require_token=False)
-    write_template(args.file)
-    t = Translator(settings.default_locale)
-    print(t("Template written to {path}", path=args.file))
-    return 0
+    return write_template_file(args.file, write_template)
 
 
 def cmd_import_framework(args: argparse.Namespace) -> int:
