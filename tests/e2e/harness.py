@@ -136,9 +136,8 @@ class BotRunner:
         if app is None:
             return
         try:
-            await app.updater.stop()
             try:
-                await asyncio.wait_for(app.stop(), STOP_SECONDS)
+                await asyncio.wait_for(self._stop_application(app), STOP_SECONDS)
             except TimeoutError:
                 # A graceful stop that hangs is a bug to find (the product survives SIGKILL by
                 # design, so nothing is lost): say what was still running, then move on.
@@ -147,12 +146,17 @@ class BotRunner:
                       f"still running: {[t.get_name() for t in stuck]}", file=sys.stderr)
                 for task in stuck:
                     task.print_stack(file=sys.stderr)
-            await app.shutdown()
-            await app.post_shutdown(app)
         finally:  # (a stopped Application is never busy: the probe may stay until here)
             if self._probe is not None:
                 self.fake.remove_idle_probe(self._probe)
                 self._probe = None
+
+    @staticmethod
+    async def _stop_application(app) -> None:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await app.post_shutdown(app)
 
     async def restart(self) -> None:
         await self.stop()
