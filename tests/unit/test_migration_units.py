@@ -3,6 +3,8 @@ SQLite it rebuilds ballot_candidates, whose drop would cascade to ballot_counts.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from alembic import command
 from sqlalchemy import text
 
@@ -44,7 +46,7 @@ async def test_counted_ballots_survive_the_units_migration(database_url):
                 "INSERT INTO ballot_counts (round_id, position, level, votes) VALUES (1, 0, 'HTT', 3)",
                 "INSERT INTO ballot_counts (round_id, position, level, votes) VALUES (1, 0, 'HT', 1)",
             ):
-                await conn.execute(text(statement), {"t": "2026-12-01 08:00:00"})
+                await conn.execute(text(statement), {"t": dt.datetime(2026, 12, 1, 1, tzinfo=dt.UTC)})
         await _upgrade_to(db, "0020")
         async with db.engine.connect() as conn:
             counts = (await conn.execute(text(
