@@ -33,15 +33,18 @@ from bot.jobs import schedule_monitor
 from bot.services import Services
 from bot.services.menus import MenuSync
 from conversations import engine, self_review
+from conversations import minutes as minutes_flow  # issue 14 part D
 from handlers import (
     appeal,
     ballot,
     decision,
+    dossier,
     fallback,
     frameworks,
     invites,
     language,
     meeting_schedule,
+    minutes,
     plan,
     plan_checks,
     prompts,
@@ -170,6 +173,10 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        # Issue 14 part D: the minutes, the chair's conclusions and the files.
+        minutes,
+        minutes_flow,
+        dossier,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

@@ -16,6 +16,8 @@ from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
+from handlers.views import dossier as dossier_texts
+from handlers.views import minutes as minutes_texts
 from handlers.views import plan as plan_texts
 
 
@@ -149,6 +151,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14 part D, the minutes and the files: msgids in the "unit_files" domain.
+    CommandSpec("bien_ban", *minutes_texts.BIEN_BAN, Audience.ROLE, Action.VIEW_FILES),
+    CommandSpec("ho_so", *dossier_texts.HO_SO, Audience.MEMBER),
 )
 
 

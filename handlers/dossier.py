@@ -1,0 +1,78 @@
+"""/ho_so [code]: the file (hồ sơ, R-A4) of a collective or a member as a zip, with what it holds
+and what it does not. A member gets their own; a role gets those of the units and members of
+its subtree (Action.VIEW_FILES). Built off the event loop behind a progress note."""
+
+from __future__ import annotations
+
+from telegram.ext import CommandHandler
+
+from bot.permissions import Action
+from bot.services import orgs, units
+from bot.services.cycles import cycle_for_org
+from bot.services.dossier import DossierError, dossier_off_loop
+from bot.services.report import heavy_slot
+from bot.text import esc
+from handlers.base import Refusal, Turn, turn_handler
+from handlers.scope import can_see
+from handlers.views import dossier as views
+from storage.models import Member, Organisation
+from storage.queries import org_by_code
+
+
+async def _subject(turn: Turn) -> Organisation | Member:
+    """The unit or member the file is asked for; the caller's own file without a code."""
+    turn.require_member()
+    me = turn.identity.member
+    args = turn.context.args or []
+    if not args:
+        return me
+    code = args[0]
+    org = await org_by_code(turn.session, code)
+    if org is not None and can_see(turn, org):
+        turn.require(Action.VIEW_FILES, org)
+        if not units.is_rated_kind(org):
+            raise Refusal("{org} is not reviewed as a collective: give the code of a cell, a "
+                          "grassroots organisation or a member.", org=esc(org.name))
+        return org
+    member = await orgs.member_with_code(turn.session, code)
+    if member is not None and member.id == me.id:
+        return member
+    cell = await orgs.organisation(turn.session, member.org_id) if member is not None else None
+    if cell is not None and can_see(turn, cell):
+        turn.require(Action.VIEW_FILES, cell)
+        return member
+    raise Refusal("There is no organisation or member with the code {code} within your reach.",
+                  code=esc(code))
+
+
+@turn_handler()
+async def dossier_command(turn: Turn) -> None:
+    subject = await _subject(turn)
+    is_unit = isinstance(subject, Organisation)
+    unit = subject if is_unit else await orgs.organisation(turn.session, subject.org_id)
+    if await cycle_for_org(turn.session, unit) is None:
+        raise Refusal("No review plan covers {org} yet.", org=esc(unit.name))
+    name = subject.name if is_unit else subject.full_name
+    progress = await turn.reply_now(views.progress_text(turn.t, name))
+    services = turn.services
+    async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
+        try:
+            built = await dossier_off_loop(
+                services.db.url, "unit" if is_unit else "member", subject.id, turn.t,
+                now=services.now(), tz=services.settings.tz,
+            )
+        except DossierError as error:
+            turn.after_commit(progress.delete)
+            raise Refusal(error.msgid, **{k: esc(v) for k, v in error.params.items()}) from None
+    await turn.reply(views.dossier_text(turn.t, built))
+    caption = views.dossier_caption(turn.t, built)
+    chat_id, bot = turn.chat_id, turn.context.bot
+
+    async def send() -> None:
+        await progress.delete()
+        await bot.send_document(chat_id, built.content, filename=built.filename, caption=caption)
+
+    turn.after_commit(send)
+
+
+HANDLERS = [CommandHandler("ho_so", dossier_command)]
