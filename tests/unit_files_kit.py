@@ -91,7 +91,8 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
                present: list[Member], excused: list[Member], secretary_actor: str,
                candidates: list[Member], tellers: list[Member], denominator: int,
                decider_actor: str | None = None,
-               prompted: Member | None = None, now: dt.datetime) -> Records:
+               prompted: Member | None = None, conclusions: bool = True,
+               now: dt.datetime) -> Records:
     """Everything parts A–C record for `cell`'s meeting (held two hours before `now`)."""
     framework = CriteriaFramework(org_id=framework_org.id, year=cycle.year,
                                   filename="khung.xlsx", loaded_by="cli")
@@ -183,7 +184,7 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
                   for m, level, counts in zip(candidates, ("HTT", None), MEMBER_COUNTS,
                                               strict=False)])
     await _round(session, meeting, 3, "members", "open", voters, denominator, now, [])
-    meeting.conclusions = CONCLUSIONS
+    meeting.conclusions = CONCLUSIONS if conclusions else None
     await session.flush()
     return Records(review.id, meeting.id, rating.id)
 

@@ -15,6 +15,9 @@ CELL = {"lich_hop", "kiem_diem_chi_bo", "hop", "bo_phieu"}  # a secretary or dep
 MANAGER = {"moi", "bieu_do", "bao_cao", "ke_hoach"}  # any role
 DECIDING = {"quyet_dinh", "xep_loai_lai"}  # a role on a deciding level (the đảng ủy)
 COMMITTEE = {"mau_khung", "khung_tieu_chi", "goi_y"}  # a role above the cells
+# Issue 14 part D: every member has their own file; any role reads the minutes and files.
+MEMBER |= {"ho_so"}
+MANAGER |= {"bien_ban"}
 
 
 async def _setup(tmp_path, cli_env, roles):
