@@ -64,6 +64,7 @@ async def minutes_command(turn: Turn) -> None:
     keyboard = views.summary_keyboard(turn.t, meeting.id, may(turn, Action.WRITE_MINUTES, org),
                                       data.conclusions is not None)
     await turn.reply(views.summary_text(turn.t, data), reply_markup=keyboard)
+    await turn.release()  # the summary goes now; no transaction waits for the drawing
     async with heavy_slot():  # the Word file is drawn in a worker thread
         content = await asyncio.to_thread(render_minutes_docx, data, turn.t)
     caption, filename = views.file_caption(turn.t, data)

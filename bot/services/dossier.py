@@ -158,7 +158,7 @@ async def unit_dossier(
     today = now.astimezone(tz).date()
     upper = await session.get(Organisation, org.parent_id) if org.parent_id else None
     head = Letterhead(upper.name if upper else None, org.name, cycle.year, today)
-    names = ActorNames(session)
+    names = ActorNames(session, org)
     collectives = await minutes.collective_reviews(session, cycle, org, cycle_rulebook(cycle),
                                                    names)
     rows = {r.subject: r for r in await units.reviews_of(session, cycle.id, org.id)}
@@ -203,7 +203,8 @@ async def unit_dossier(
         appeals = await _unit_appeals(session, row, names) if row is not None else []
         title = _titled(t, N_("Appeals about the rating and their answers"), label)
         if appeals:
-            name = files.add("khieu-nai" + suffix, appeals_docx(t, head, org.name, appeals))
+            name = files.add("khieu-nai" + suffix, appeals_docx(
+                t, head, org.name, appeals, deciding.name if deciding else None))
             entries.append(Entry(title, HELD, name))
         else:
             entries.append(Entry(title, NONE))
@@ -342,7 +343,7 @@ async def member_dossier(
     upper = await session.get(Organisation, cell.parent_id) if cell.parent_id else None
     head = Letterhead(upper.name if upper else None, cell.name, cycle.year, today)
     whom = t("Comrade {name}", name=member.full_name)
-    names = ActorNames(session)
+    names = ActorNames(session, cell)
     files, entries = _Files(), []
     review = await reviews.find_review(session, cycle, member)
     title = t("Personal self-review")
@@ -380,8 +381,8 @@ async def member_dossier(
     appeals = await _member_appeals(session, cycle, member, names)
     title = t("Appeals about the rating and their answers")
     if appeals:
-        entries.append(Entry(title, HELD, files.add("khieu-nai", appeals_docx(t, head, whom,
-                                                                              appeals))))
+        content = appeals_docx(t, head, whom, appeals, deciding.name if deciding else None)
+        entries.append(Entry(title, HELD, files.add("khieu-nai", content)))
     else:
         entries.append(Entry(title, NONE))
     return _finish(t, head, whom, member.code, entries, files, now, tz)

@@ -50,6 +50,7 @@ BODY_NAMES = {
     ParticipantBody.LEADERSHIP.value: N_("Leadership of the agency or unit"),
     ParticipantBody.ADVISORY.value: N_("Advisory bodies of the upper committee"),
 }
+UPSTAIRS = ("decided", "cancelled")  # changes the deciding level makes
 CHANGE_NAMES = {
     "proposed": N_("proposed"),
     "lowered": N_("lowered"),
@@ -239,12 +240,13 @@ def _record(document, t: Translator, record: RatingRecord, deciding: str | None)
         body(document, t("Not decided yet by {org}.", org=deciding or BLANK))
     if record.changes:
         rows = [[t.datetime(c.at), t(CHANGE_NAMES.get(c.kind, c.kind)), c.level or "",
-                 c.reason or "", c.by or ""] for c in record.changes]
+                 c.reason or "", c.by or (deciding or "" if c.kind in UPSTAIRS else "")]
+                for c in record.changes]
         table(document, [t("When"), t("What"), t("Level"), t("Reason"), t("By")], rows)
 
 
-def appeals_docx(t: Translator, head: Letterhead, whom: str,
-                 appeals: list[AppealRecord]) -> bytes:
+def appeals_docx(t: Translator, head: Letterhead, whom: str, appeals: list[AppealRecord],
+                 deciding: str | None) -> bytes:
     """Written appeals against the level (R-A1) and the deciding level's written answers."""
     document = _start(t, head, t("Appeals about the rating, {year}", year=head.year), whom)
     for number, appeal in enumerate(appeals, 1):
@@ -254,7 +256,7 @@ def appeals_docx(t: Translator, head: Letterhead, whom: str,
         if appeal.answer is None:
             body(document, t("Answer: not yet."))
             continue
-        body(document, t("Answer of {by} on {date}:", by=appeal.answered_by or BLANK,
+        body(document, t("Answer of {by} on {date}:", by=appeal.answered_by or deciding or BLANK,
                          date=day(t, appeal.answered_at)))
         _paragraphs(document, appeal.answer)
     return document_bytes(document)

@@ -249,7 +249,7 @@ async def gather(session: AsyncSession, meeting: Meeting, *, today: dt.date) -> 
     cycle = await session.get(Cycle, meeting.cycle_id)
     rulebook = cycle_rulebook(cycle)
     upper = await session.get(Organisation, org.parent_id) if org.parent_id else None
-    names = ActorNames(session)
+    names = ActorNames(session, org)
     committee = await session.get(CountingCommittee, meeting.id)
     return MinutesData(
         year=cycle.year,
@@ -310,22 +310,28 @@ async def attendance(
 
 
 class ActorNames:
-    """Names of the people behind audit actors ("tg:<telegram id>"), looked up once each."""
+    """Names of the people behind audit actors ("tg:<telegram id>"), looked up once each, for
+    the people of the unit `within` only: whoever reads a unit's papers may see their own
+    unit's people, not a member of another cell who sits on the committee that decided (the
+    papers name that committee instead)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, within: Organisation) -> None:
         self.session = session
+        self.within = within.path
         self.known: dict[str, str | None] = {}
 
     async def of(self, actor: str | None) -> str | None:
         if not actor or not actor.startswith("tg:") or not actor[3:].isdigit():
             return None
         if actor not in self.known:
-            member = await self.session.scalar(
-                select(Member)
+            row = (await self.session.execute(
+                select(Member.full_name, Organisation.path)
                 .join(TelegramAccount, TelegramAccount.member_id == Member.id)
+                .join(Organisation, Organisation.id == Member.org_id)
                 .where(TelegramAccount.telegram_id == int(actor[3:]))
-            )
-            self.known[actor] = member.full_name if member else None
+            )).first()
+            inside = row is not None and row.path.startswith(self.within)
+            self.known[actor] = row.full_name if inside else None
         return self.known[actor]
 
 
@@ -335,7 +341,7 @@ async def collective_reviews(
 ) -> list[CollectiveReview]:
     """The unit's collectives, each with its review as far as it went: every subject the unit
     is reviewed as (and any review row beyond them), the organisation first."""
-    names = names or ActorNames(session)
+    names = names or ActorNames(session, org)
     rows = {r.subject: r for r in await units.reviews_of(session, cycle.id, org.id)}
     subjects = [s.value for s in await units.subjects_of(session, org)]
     subjects += [s for s in rows if s not in subjects]

@@ -25,6 +25,8 @@ REFUSALS = [
     "There is no organisation with the code {code} within your reach.",
     "There is no member with the code {code} within your reach.",
     "You do not have permission to do this.",
+    # Issue 14 part D: /ho_so takes a unit's or a member's code.
+    "There is no organisation or member with the code {code} within your reach.",
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
 ERROR = VI("Sorry, something went wrong on my side. Please try again in a moment.")
@@ -52,6 +54,9 @@ SCOPED = {
     "quyet_dinh": ("org", {"committee"}),  # the deciding level is DBCS1, not the cell
     "xep_loai_lai": ("member", {"committee"}),
     "ke_hoach": ("org", {"secretary", "deputy", "committee"}),
+    # Issue 14 part D: the minutes of a unit, the file of a member (a plain member: their own only).
+    "bien_ban": ("org", {"secretary", "deputy", "committee"}),
+    "ho_so": ("member", {"secretary", "deputy", "committee"}),
 }
 
 

@@ -69,13 +69,17 @@ async def test_the_file_of_a_collective(db):
     assert "BIÊN BẢN\nHỘI NGHỊ KIỂM ĐIỂM" in words(files["03-bien-ban-hoi-nghi.docx"])
     rating = words(files["04-xep-loai.docx"])
     assert "Đảng bộ Công ty Điện lực quyết định ngày 05/12/2026: Hoàn thành tốt nhiệm vụ" in rating
-    assert "Ngô Thị Lan" in rating  # who decided, from the audit actor
+    # Who decided sits in another cell: the papers of CB1 name the deciding committee, not them.
+    assert "Ngô Thị Lan" not in rating
+    assert "quyết định | HTT |  | Đảng bộ Công ty Điện lực" in rating.replace("\n", " | ")
     assert kit.COLLECTIVE_PROMPT in words(files["05-goi-y-kiem-diem.docx"])
     opinions = words(files["06-y-kien-tham-gia.docx"])
     assert "Thường trực HĐND, UBND" in opinions and kit.OPINION in opinions
     assert kit.COMMENT in opinions
     appeals = words(files["07-khieu-nai.docx"])
     assert kit.APPEAL in appeals and kit.APPEAL_ANSWER in appeals
+    assert "Trả lời của Đảng bộ Công ty Điện lực ngày 05/12/2026:" in appeals
+    assert "Vũ Văn Bình" in appeals  # the cell's own member who filed it
     index = words(files["00-danh-muc-ho-so.docx"])
     assert "DANH MỤC HỒ SƠ NĂM 2026" in index
     assert [e.title for e in built.missing] == [
