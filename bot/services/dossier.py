@@ -261,15 +261,21 @@ async def _unit_ratings(session: AsyncSession, review: UnitReview,
     ratings = await session.scalars(
         select(UnitRating).where(UnitRating.review_id == review.id).order_by(UnitRating.id)
     )
+    return await _records(session, list(ratings), UnitRatingChange, names)
+
+
+async def _records(session: AsyncSession, ratings: list, changes_of: type,
+                   names: ActorNames) -> list[RatingRecord]:
+    """Ratings (a member's or a unit's) with their history, changes in the order made."""
     found = []
     for rating in ratings:
         changes = await session.scalars(
-            select(UnitRatingChange).where(UnitRatingChange.rating_id == rating.id)
-            .order_by(UnitRatingChange.at, UnitRatingChange.id)
+            select(changes_of).where(changes_of.rating_id == rating.id)
+            .order_by(changes_of.at, changes_of.id)
         )
         found.append(RatingRecord(
             rating.state, rating.proposed_level, rating.decided_level, rating.decided_at,
-            rating.not_rated, rating.score_tenths,
+            getattr(rating, "not_rated", False), getattr(rating, "score_tenths", None),
             tuple([Change(c.at, c.kind, c.level, c.reason, await names.of(c.actor))
                    for c in changes]),
         ))
@@ -407,18 +413,7 @@ async def _member_ratings(session: AsyncSession, cycle: Cycle, member: Member,
         select(Rating).where(Rating.cycle_id == cycle.id, Rating.member_id == member.id)
         .order_by(Rating.id)
     )
-    found = []
-    for rating in ratings:
-        changes = await session.scalars(
-            select(RatingChange).where(RatingChange.rating_id == rating.id)
-            .order_by(RatingChange.at, RatingChange.id)
-        )
-        found.append(RatingRecord(
-            rating.state, rating.proposed_level, rating.decided_level, rating.decided_at, False,
-            None, tuple([Change(c.at, c.kind, c.level, c.reason, await names.of(c.actor))
-                         for c in changes]),
-        ))
-    return found
+    return await _records(session, list(ratings), RatingChange, names)
 
 
 async def _member_appeals(session: AsyncSession, cycle: Cycle, member: Member,
