@@ -2,7 +2,7 @@
 (a framework, the collective's review, its typed report, comments, score sheets, deductions and
 additions, the combined score, the ballot rounds of units and members, opinions, a rating, an
 appeal, prompts), written straight into the database from the schema, and the figures a test
-expects from it. Imported by tests/unit/test_minutes.py and tests/e2e/test_unit_files.py."""
+expects from it. Imported by tests/unit/test_minutes.py, test_dossier.py and tests/e2e/test_unit_files.py."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
         meeting = Meeting(cycle_id=cycle.id, org_id=cell.id, scheduled_at=now)
         session.add(meeting)
     meeting.scheduled_at = now - dt.timedelta(hours=2)
-    meeting.order_reason = ORDER_REASON
+    meeting.order_reason = ORDER_REASON  # the members' ballot opened before the review ended
     await session.flush()
     for member in present:
         session.add(MeetingAttendance(meeting_id=meeting.id, member_id=member.id,
@@ -119,7 +119,7 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
     review = UnitReview(cycle_id=cycle.id, org_id=cell.id, subject="organisation",
                         state="reviewed", prepared_by=secretary_actor,
                         circulated_at=now - dt.timedelta(days=5), circulated_by=secretary_actor,
-                        meeting_id=meeting.id, reviewed_at=now - dt.timedelta(hours=1),
+                        meeting_id=meeting.id, reviewed_at=now - dt.timedelta(minutes=20),
                         combined_tenths=COMBINED_TENTHS)
     session.add(review)
     await session.flush()

@@ -204,6 +204,18 @@ class MinutesData:
     def is_cell(self) -> bool:
         return OrgKind(self.unit_kind).is_cell
 
+    @property
+    def ballot_before_collectives(self) -> bool:
+        """R-D3 not followed: the members' ballot opened before every collective was reviewed
+        (the secretary recorded why, or the times say so)."""
+        if self.order_reason:
+            return True
+        opened = [r.opened_at for r in self.rounds if r.kind == "members"]
+        if not opened or not self.reviews:
+            return False
+        reviewed = [r.reviewed_at for r in self.reviews]
+        return any(at is None for at in reviewed) or min(opened) < max(reviewed)
+
 
 # --- which meeting -----------------------------------------------------------------------------
 

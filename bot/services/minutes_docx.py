@@ -284,7 +284,12 @@ def _attendance(document, t: Translator, data: MinutesData) -> None:
 
 def _order(document, t: Translator, data: MinutesData) -> None:
     heading(document, t("II. Order of the meeting"))
-    body(document, t("The meeting reviewed the collectives first, then the individuals."))
+    if data.ballot_before_collectives:
+        body(document, t("The ballot on the members' levels was opened before the collectives' "
+                         "review was done. Reason recorded: {reason}",
+                         reason=data.order_reason or t("not recorded")))
+    else:
+        body(document, t("The meeting reviewed the collectives first, then the individuals."))
     for review in data.reviews:
         what = subject_text(t, review.subject, review.unit_name)
         if review.reviewed_at is not None:
@@ -298,9 +303,6 @@ def _order(document, t: Translator, data: MinutesData) -> None:
                                count=t.number(len(data.presented)), names=", ".join(data.presented)))
         else:
             bullet(document, t("Members' self-reviews: not yet."))
-    if data.order_reason:
-        body(document, t("The ballot on the members' levels was opened before the collectives' "
-                         "review was done. Reason recorded: {reason}", reason=data.order_reason))
 
 
 def _collectives(document, t: Translator, data: MinutesData) -> None:

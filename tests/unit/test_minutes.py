@@ -89,9 +89,12 @@ async def test_the_minutes_hold_what_the_meeting_recorded(db):
             "(có mặt ít nhất hai phần ba).") in who
 
     order = between(lines, HEADINGS[1], HEADINGS[2])
-    assert "– Tổ chức đảng: Chi bộ Phòng Kỹ thuật: đã kiểm điểm lúc 09:00 05/12/2026." in order
-    assert order[-1] == ("Việc bỏ phiếu xếp loại đảng viên được tiến hành trước khi hoàn thành "
-                         f"kiểm điểm tập thể. Lý do: {kit.ORDER_REASON}")
+    assert order[1:] == [
+        "Việc bỏ phiếu xếp loại đảng viên được tiến hành trước khi hoàn thành kiểm điểm tập thể. "
+        f"Lý do: {kit.ORDER_REASON}",
+        "– Tổ chức đảng: Chi bộ Phòng Kỹ thuật: đã kiểm điểm lúc 09:40 05/12/2026.",
+        "– Bản tự kiểm điểm của đảng viên: chưa có.",
+    ]
 
     collective = between(lines, HEADINGS[2], HEADINGS[3])
     assert ("Đồng chí Vũ Văn Bình trình bày báo cáo kiểm điểm của tập thể (soạn trên hệ thống)."
@@ -180,6 +183,23 @@ async def test_a_meeting_with_nothing_recorded_says_so_in_every_part(db):
     assert "Ban kiểm phiếu: chưa có." in lines and "Các vòng bỏ phiếu: chưa có." in lines
     assert lines[lines.index(HEADINGS[4]) + 1] == "Không có."
     assert lines[lines.index(HEADINGS[5]) + 1] == "Chưa có."
+    assert lines[lines.index(HEADINGS[1]) + 1] == "Hội nghị kiểm điểm tập thể trước, cá nhân sau."
+
+
+async def test_a_members_ballot_before_the_collective_is_reviewed_is_told(db):
+    """R-D3: the times say the members' ballot opened while the collective was not reviewed,
+    and no reason was recorded."""
+    async with db.session() as session:
+        cycle, _cell, other, people, _records = await kit.tree(session, NOW)
+        meeting = Meeting(cycle_id=cycle.id, org_id=other.id, scheduled_at=NOW)
+        session.add(meeting)
+        await session.flush()
+        await kit._round(session, meeting, 1, "members", "open", [people["DV9"]], 1, NOW, [])
+    _data, document = await minutes_of(db, "CB2")
+    lines = texts(document)
+    assert lines[lines.index(HEADINGS[1]) + 1] == (
+        "Việc bỏ phiếu xếp loại đảng viên được tiến hành trước khi hoàn thành kiểm điểm tập thể. "
+        "Lý do: chưa ghi nhận")
 
 
 async def test_the_minutes_in_english(db):
