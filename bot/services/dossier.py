@@ -61,12 +61,15 @@ from rules.scoring import score_band
 from storage.models import (
     Appeal,
     Cycle,
+    Meeting,
     Member,
     Organisation,
     ParticipantOpinion,
     Rating,
     RatingChange,
     ReviewPrompt,
+    ReviewState,
+    SelfReview,
     UnitAppeal,
     UnitRating,
     UnitRatingChange,
@@ -148,6 +151,18 @@ def _extension(filename: str | None) -> str:
 # --- a collective's file -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Collective:
+    """One collective of the unit in its file: its review as read for the minutes, its row
+    (None before it was started), how titles name it (only where the unit has several) and
+    the suffix of its files' names."""
+
+    review: CollectiveReview
+    row: UnitReview | None
+    label: CollectiveReview | None
+    suffix: str
+
+
 async def unit_dossier(
     session: AsyncSession, org: Organisation, t: Translator, *, now: dt.datetime,
     tz: dt.tzinfo,
@@ -159,70 +174,64 @@ async def unit_dossier(
     upper = await session.get(Organisation, org.parent_id) if org.parent_id else None
     head = Letterhead(upper.name if upper else None, org.name, cycle.year, today)
     names = ActorNames(session, org)
-    collectives = await minutes.collective_reviews(session, cycle, org, cycle_rulebook(cycle),
-                                                   names)
+    reviews = await minutes.collective_reviews(session, cycle, org, cycle_rulebook(cycle), names)
     rows = {r.subject: r for r in await units.reviews_of(session, cycle.id, org.id)}
-    several = len(collectives) > 1
+    collectives = [
+        _Collective(r, rows.get(r.subject), r if len(reviews) > 1 else None,
+                    SUFFIXES.get(r.subject, "-" + r.subject))
+        for r in reviews
+    ]
     deciding = await units.deciding_org(session, org)
+    decider = deciding.name if deciding else None
     files, entries = _Files(), []
-    for review in collectives:
-        label = review if several else None
-        suffix = SUFFIXES.get(review.subject, "-" + review.subject)
-        row = rows.get(review.subject)
-        entries.append(await _report(session, t, head, files, review, row, label, suffix))
-        title = _titled(t, N_("Scores of the collective (score sheet)"), label)
-        if review.scores.held:
-            name = files.add("ket-qua-cham-diem" + suffix, score_sheet_docx(t, head, review))
-            entries.append(Entry(title, HELD, name))
-        else:
-            entries.append(Entry(title, MISSING, note=t("not scored in the bot yet")))
-    title = t("Minutes of the review meeting")
-    if meeting is not None:
-        data = await minutes.gather(session, meeting, today=today)
-        name = files.add("bien-ban-hoi-nghi", render_minutes_docx(data, t))
-        entries.append(Entry(title, HELD, name, t("a draft to complete and sign")))
-    else:
-        entries.append(Entry(title, MISSING, note=t("no meeting recorded in the bot")))
+    for c in collectives:  # the report with its scores (R-A4: "báo cáo …, kết quả chấm điểm")
+        entries.append(await _report(session, t, head, files, c))
+        entries.append(_scores(t, head, files, c))
+    entries.append(await _minutes(session, t, files, meeting, today))
     entries.append(Entry(t("Summary of the appraisal by the agencies, units and organisations"),
                          MISSING, note=t(NOT_KEPT)))
-    for review in collectives:
-        label = review if several else None
-        suffix = SUFFIXES.get(review.subject, "-" + review.subject)
-        row = rows.get(review.subject)
-        records = await _unit_ratings(session, row, names) if row is not None else []
-        title = _titled(t, N_("Decision, conclusion and level from the competent level"), label)
-        entries.append(_rating_entry(t, head, files, title, records, suffix, org.name,
-                                     deciding.name if deciding else None))
+    for c in collectives:
+        records = await _unit_ratings(session, c.row, names) if c.row is not None else []
+        title = _titled(t, N_("Decision, conclusion and level from the competent level"), c.label)
+        entries.append(_rating_entry(t, head, files, title, records, c.suffix, org.name, decider))
     entries.append(await _unit_prompts(session, t, head, files, cycle, org))
-    for review in collectives:
-        label = review if several else None
-        suffix = SUFFIXES.get(review.subject, "-" + review.subject)
-        row = rows.get(review.subject)
-        entries.append(await _opinions(session, t, head, files, review, row, label, suffix,
-                                       names))
-        appeals = await _unit_appeals(session, row, names) if row is not None else []
-        title = _titled(t, N_("Appeals about the rating and their answers"), label)
-        if appeals:
-            name = files.add("khieu-nai" + suffix, appeals_docx(
-                t, head, org.name, appeals, deciding.name if deciding else None))
-            entries.append(Entry(title, HELD, name))
-        else:
-            entries.append(Entry(title, NONE))
+    for c in collectives:
+        entries.append(await _opinions(session, t, head, files, c, names))
+        entries.append(await _unit_appeals(session, t, head, files, c, names, org.name, decider))
     return _finish(t, head, org.name, org.code, entries, files, now, tz)
 
 
+def _scores(t: Translator, head: Letterhead, files: _Files, c: _Collective) -> Entry:
+    title = _titled(t, N_("Scores of the collective (score sheet)"), c.label)
+    if not c.review.scores.held:
+        return Entry(title, MISSING, note=t("not scored in the bot yet"))
+    name = files.add("ket-qua-cham-diem" + c.suffix, score_sheet_docx(t, head, c.review))
+    return Entry(title, HELD, name)
+
+
+async def _minutes(session: AsyncSession, t: Translator, files: _Files, meeting: Meeting | None,
+                   today: dt.date) -> Entry:
+    title = t("Minutes of the review meeting")
+    if meeting is None:
+        return Entry(title, MISSING, note=t("no meeting recorded in the bot"))
+    data = await minutes.gather(session, meeting, today=today)
+    name = files.add("bien-ban-hoi-nghi", render_minutes_docx(data, t))
+    return Entry(title, HELD, name, t("a draft to complete and sign"))
+
+
 async def _report(session: AsyncSession, t: Translator, head: Letterhead, files: _Files,
-                  review: CollectiveReview, row: UnitReview | None,
-                  label: CollectiveReview | None, suffix: str) -> Entry:
-    title = _titled(t, N_("Review report of the collective"), label)
+                  c: _Collective) -> Entry:
+    title = _titled(t, N_("Review report of the collective"), c.label)
+    row = c.row
     if row is not None and row.report_docx:
-        name = files.add("bao-cao-kiem-diem" + suffix, row.report_docx,
+        name = files.add("bao-cao-kiem-diem" + c.suffix, row.report_docx,
                          _extension(row.report_filename), droppable=True)
         return Entry(title, HELD, name, t("the file sent to the bot: {name}",
                                           name=row.report_filename or name))
     sections = await report_sections(session, row.id) if row is not None else []
     if sections:
-        name = files.add("bao-cao-kiem-diem" + suffix, report_docx(t, head, review, sections))
+        name = files.add("bao-cao-kiem-diem" + c.suffix,
+                         report_docx(t, head, c.review, sections))
         return Entry(title, HELD, name, t("written in the bot"))
     return Entry(title, MISSING, note=t("not prepared in the bot yet"))
 
@@ -303,34 +312,41 @@ def _prompts_entry(t: Translator, head: Letterhead, files: _Files, whom: str,
 
 
 async def _opinions(session: AsyncSession, t: Translator, head: Letterhead, files: _Files,
-                    review: CollectiveReview, row: UnitReview | None,
-                    label: CollectiveReview | None, suffix: str, names: ActorNames) -> Entry:
-    title = _titled(t, N_("Opinions of the bodies and people taking part (if any)"), label)
+                    c: _Collective, names: ActorNames) -> Entry:
+    title = _titled(t, N_("Opinions of the bodies and people taking part (if any)"), c.label)
     opinions = []
-    if row is not None:
+    if c.row is not None:
         found = await session.scalars(
-            select(ParticipantOpinion).where(ParticipantOpinion.review_id == row.id)
+            select(ParticipantOpinion).where(ParticipantOpinion.review_id == c.row.id)
             .order_by(ParticipantOpinion.id)
         )
         opinions = [Opinion(o.body, o.level, o.text, await names.of(o.entered_by), o.at)
                     for o in found]
-    if not opinions and not review.comments:
+    if not opinions and not c.review.comments:
         return Entry(title, NONE)
-    name = files.add("y-kien-tham-gia" + suffix, opinions_docx(t, head, review, opinions))
+    name = files.add("y-kien-tham-gia" + c.suffix, opinions_docx(t, head, c.review, opinions))
     return Entry(title, HELD, name)
 
 
-async def _unit_appeals(session: AsyncSession, review: UnitReview,
-                        names: ActorNames) -> list[AppealRecord]:
+async def _unit_appeals(session: AsyncSession, t: Translator, head: Letterhead, files: _Files,
+                        c: _Collective, names: ActorNames, whom: str,
+                        decider: str | None) -> Entry:
+    title = _titled(t, N_("Appeals about the rating and their answers"), c.label)
+    if c.row is None:
+        return Entry(title, NONE)
     rows = await session.execute(
         select(UnitAppeal, Member.full_name)
         .join(UnitRating, UnitRating.id == UnitAppeal.rating_id)
         .join(Member, Member.id == UnitAppeal.filed_by)
-        .where(UnitRating.review_id == review.id)
+        .where(UnitRating.review_id == c.row.id)
         .order_by(UnitAppeal.filed_at, UnitAppeal.id)
     )
-    return [AppealRecord(by, a.filed_at, a.text, a.answer, a.answered_at,
-                         await names.of(a.answered_by)) for a, by in rows]
+    appeals = [AppealRecord(by, a.filed_at, a.text, a.answer, a.answered_at,
+                            await names.of(a.answered_by)) for a, by in rows]
+    if not appeals:
+        return Entry(title, NONE)
+    name = files.add("khieu-nai" + c.suffix, appeals_docx(t, head, whom, appeals, decider))
+    return Entry(title, HELD, name)
 
 
 # --- a member's file ---------------------------------------------------------------------------
@@ -350,48 +366,57 @@ async def member_dossier(
     head = Letterhead(upper.name if upper else None, cell.name, cycle.year, today)
     whom = t("Comrade {name}", name=member.full_name)
     names = ActorNames(session, cell)
-    files, entries = _Files(), []
+    deciding = await deciding_level(session, cell)
+    decider = deciding.name if deciding else None
+    files = _Files()
     review = await reviews.find_review(session, cycle, member)
-    title = t("Personal self-review")
-    if review is not None:
-        document = await reviews.build_document(session, setting, review, now, tz)
-        name = files.add("ban-tu-kiem-diem", render_review_docx(document, t))
-        note = (t("submitted on {date}", date=day(t, review.submitted_at))
-                if review.submitted_at and review.state == "submitted"
-                else t("a draft, not submitted"))
-        entries.append(Entry(title, HELD, name, note))
-    else:
-        entries.append(Entry(title, MISSING, note=t("not written in the bot")))
-    entries.append(_member_scores(t, head, files, whom, setting, review))
-    for msgid in (N_("Supplementary sheet of the party member's records"),
-                  N_("Comments of the party committee where the member resides")):
-        entries.append(Entry(t(msgid), MISSING, note=t(NOT_KEPT)))
-    if member.leader or member.head:
-        entries.append(Entry(t("Declaration of assets (leaders and managers)"), MISSING,
-                             note=t(NOT_KEPT)))
-    if member.temporary_org_id is not None:
-        entries.append(Entry(t("Comments of the cell where the member is temporarily active"),
-                             MISSING, note=t(NOT_KEPT)))
-    if member.transferred_in_on is not None and member.transferred_in_on.year == cycle.year:
-        entries.append(Entry(t("Comments of the former cell (if the member was there six months "
-                               "or more)"), MISSING, note=t(NOT_KEPT)))
+    entries = [await _self_review(session, t, files, setting, review, now, tz),
+               _member_scores(t, head, files, whom, setting, review),
+               *_not_kept(t, member, cycle)]
     prompts = [PromptRecord(p.org_name, p.text, None)
                for p in await prompts_for(session, cycle.id, member.id)]
     entries.append(_prompts_entry(t, head, files, whom, prompts))
     records = await _member_ratings(session, cycle, member, names)
     earlier = [(year, level) for year, level, _state in await levels_by_year(session, member.id)
                if year < cycle.year]
-    deciding = await deciding_level(session, cell)
     entries.append(_rating_entry(t, head, files, t("Decision and level, with their history"),
-                                 records, "", whom, deciding.name if deciding else None, earlier))
+                                 records, "", whom, decider, earlier))
     appeals = await _member_appeals(session, cycle, member, names)
     title = t("Appeals about the rating and their answers")
     if appeals:
-        content = appeals_docx(t, head, whom, appeals, deciding.name if deciding else None)
+        content = appeals_docx(t, head, whom, appeals, decider)
         entries.append(Entry(title, HELD, files.add("khieu-nai", content)))
     else:
         entries.append(Entry(title, NONE))
     return _finish(t, head, whom, member.code, entries, files, now, tz)
+
+
+async def _self_review(session: AsyncSession, t: Translator, files: _Files, setting,
+                       review: SelfReview | None, now: dt.datetime, tz: dt.tzinfo) -> Entry:
+    title = t("Personal self-review")
+    if review is None:
+        return Entry(title, MISSING, note=t("not written in the bot"))
+    document = await reviews.build_document(session, setting, review, now, tz)
+    name = files.add("ban-tu-kiem-diem", render_review_docx(document, t))
+    submitted = review.submitted_at is not None and review.state == ReviewState.SUBMITTED
+    note = (t("submitted on {date}", date=day(t, review.submitted_at)) if submitted
+            else t("a draft, not submitted"))
+    return Entry(title, HELD, name, note)
+
+
+def _not_kept(t: Translator, member: Member, cycle: Cycle) -> list[Entry]:
+    """What seed 004 B.7.b lists for a member that the bot never holds (some only where they
+    apply: a leader's assets, a temporary or a former cell's comments, R-E6, R-E7)."""
+    msgids = [N_("Supplementary sheet of the party member's records"),
+              N_("Comments of the party committee where the member resides")]
+    if member.leader or member.head:
+        msgids.append(N_("Declaration of assets (leaders and managers)"))
+    if member.temporary_org_id is not None:
+        msgids.append(N_("Comments of the cell where the member is temporarily active"))
+    if member.transferred_in_on is not None and member.transferred_in_on.year == cycle.year:
+        msgids.append(N_("Comments of the former cell (if the member was there six months or "
+                         "more)"))
+    return [Entry(t(msgid), MISSING, note=t(NOT_KEPT)) for msgid in msgids]
 
 
 def _member_scores(t: Translator, head: Letterhead, files: _Files, whom: str, setting,

@@ -194,9 +194,13 @@ def opinions_docx(t: Translator, head: Letterhead, review: CollectiveReview,
     for opinion in opinions:
         name = BODY_NAMES.get(opinion.body)
         level = level_text(t, opinion.level) or t("no level proposed")
-        body(document, t("{body} ({date}; entered by {by}); level proposed: {level}",
-                         body=t(name) if name else opinion.body, date=day(t, opinion.at),
-                         by=opinion.by or BLANK, level=level))
+        who = t(name) if name else opinion.body
+        if opinion.by:
+            body(document, t("{body} ({date}; entered by {by}); level proposed: {level}",
+                             body=who, date=day(t, opinion.at), by=opinion.by, level=level))
+        else:
+            body(document, t("{body} ({date}); level proposed: {level}", body=who,
+                             date=day(t, opinion.at), level=level))
         for paragraph in paragraphs_of(opinion.text):
             bullet(document, paragraph)
     heading(document, t("Comments on the draft report"))
