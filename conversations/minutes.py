@@ -1,7 +1,7 @@
 """The chair's conclusions in the minutes (Meeting.conclusions): "✍️ Ghi kết luận" under
 /bien_ban's summary asks for them in one message ("text"), shows them and waits for
-"✅ Ghi vào biên bản" ("confirm": they replace what the minutes said). /huy leaves at any step
-and nothing is written."""
+"✅ Ghi vào biên bản" ("confirm": they replace what the minutes said; another message typed
+there becomes the draft instead). /huy leaves at any step and nothing is written."""
 
 from __future__ import annotations
 
@@ -79,7 +79,9 @@ CONCLUSIONS_FLOW = flows.declare(
     flows.Flow(
         "minutes_conclusions",
         N_("writing the chair's conclusions"),
-        (flows.Step("text", on_text=typed_conclusions), flows.Step(CONFIRM)),
+        # Text typed at the confirmation replaces the draft and is shown again.
+        (flows.Step("text", on_text=typed_conclusions),
+         flows.Step(CONFIRM, on_text=typed_conclusions)),
         entry=("bien_ban",),
     )
 )

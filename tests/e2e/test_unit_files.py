@@ -99,8 +99,12 @@ async def test_minutes_downloaded_reopened_and_concluded(tmp_path, cli_env, bot,
     # Written, shown, confirmed.
     await an.wait_answer(await an.press(WRITE, message=summary))
     await an.wait_message()
-    await an.send(TYPED)
+    await an.send("Bản nháp đầu tiên.")
+    first = await an.wait_message()
+    assert first.text.endswith("\n\nBản nháp đầu tiên.") and CONFIRM in first.button_labels()
+    await an.send(TYPED)  # typed again at the confirmation: the new text is the draft
     confirm = await an.wait_message()
+    assert first.button_labels() == []
     assert confirm.text == ("Kết luận sau sẽ được ghi vào biên bản hội nghị của Chi bộ Khu phố 1:"
                             f"\n\n{TYPED}")
     assert confirm.button_labels() == [CONFIRM, CANCEL]
