@@ -484,6 +484,26 @@ async def deadline_problem(
     return None
 
 
+async def open_plan(
+    session: AsyncSession, org: Organisation, draft: Draft, *, actor: str, now: dt.datetime
+) -> None:
+    """`kiemdiem cycle create`: a new plan for `org`'s subtree (CycleError if it has one for
+    the draft's year), then, if the draft changes settings or deadlines other than its two
+    dates, those saved as /ke_hoach saves them."""
+    chosen = draft.chosen()
+    await create_cycle(
+        session,
+        org,
+        year=draft.year,
+        rulebook_code=draft.rulebook,
+        finish_by=chosen[FINISH_BY],
+        report_by=chosen[REPORT_BY],
+        actor=actor,
+    )
+    if draft.overrides or chosen.keys() - {FINISH_BY, REPORT_BY}:
+        await save_draft(session, draft, org, actor=actor, now=now)
+
+
 async def save_draft(
     session: AsyncSession, draft: Draft, org: Organisation, *, actor: str, now: dt.datetime
 ) -> None:
