@@ -246,7 +246,8 @@ def write_template_file(path: str, write: Callable[[str], object]) -> int:
     """A template command: write the spreadsheet, say where, in the CLI's language."""
     settings = _settings(require_token=False)
     write(path)
-    print(Translator(settings.default_locale)("Template written to {path}", path=path))
+    t = Translator(settings.default_locale)
+    print(t("Template written to {path}", path=path))
     return 0
 
 
@@ -462,9 +463,15 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     create = cycle.add_parser("create", help=t("open the year's plan for an organisation's subtree"))
     create.add_argument("--org", required=True, help=t("organisation code"))
     create.add_argument("--year", required=True, type=int, help=t("the year under review"))
+    from rules.rulebooks import RULEBOOKS
+
+    rulebooks = sorted(RULEBOOKS.values(), key=lambda rb: rb.code, reverse=True)  # newest first
     create.add_argument(
-        "--rulebook", required=True, choices=["qd366-2025", "hd21-2019"],
-        help=t("the rules the review follows"),
+        "--rulebook", required=True, choices=[rb.code for rb in rulebooks],
+        help=t(
+            "the rules the review follows: {rulebooks}",
+            rulebooks="; ".join(f"{rb.code} — {t(rb.title_msgid)}" for rb in rulebooks),
+        ),
     )
     create.add_argument(
         "--finish-by", required=True, type=_date, help=t("dd/mm/yyyy: reviews and ratings done")
@@ -482,7 +489,11 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     )
     create.set_defaults(fn=cmd_cycle_create)
     deadline = cycle.add_parser(
-        "deadline", help=t("a unit under a plan sets earlier deadlines for itself")
+        "deadline",
+        help=t(
+            "a unit under a plan sets earlier deadlines for itself, never later than those of "
+            "the plan above it"
+        ),
     )
     deadline.add_argument("--org", required=True, help=t("organisation code"))
     deadline.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
