@@ -19,18 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import TOKEN_HELP, Settings, SettingsError, default_locale, load_settings
 from bot.i18n import N_, Translator
 from bot.roster import RosterInvalid
 from storage.db import Database
 from storage.models import Organisation
 
 EXIT_USAGE = 2
-TOKEN_HELP = N_(
-    "BOT_TOKEN is missing or malformed.\n"
-    "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
-    "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
-)
 TOKEN_REFUSED = N_("Telegram refused BOT_TOKEN.")
 NO_ORG = N_("There is no organisation with the code {code}.")
 NO_TELEGRAM = N_("Could not reach Telegram: {error}")
@@ -64,11 +59,11 @@ ARGPARSE_TEXTS = (
 
 def cli_translator() -> Translator:
     """The CLI's language: the settings' default locale (BOT_DEFAULT_LOCALE, Vietnamese unless
-    set), for its help and its errors as for its output; Vietnamese if the settings are wrong."""
+    set), for its help and its errors as for its output, a wrong setting's included."""
     try:
         settings = load_settings(require_token=False)
     except SettingsError:
-        return Translator("vi")
+        return Translator(default_locale())
     return Translator(settings.default_locale, settings.tz)
 
 
@@ -112,8 +107,8 @@ def _settings(require_token: bool) -> Settings:
     try:
         return load_settings(require_token=require_token)
     except SettingsError as error:
-        t = cli_translator()
-        sys.stderr.write(t(TOKEN_HELP) if str(error) == "token" else f"{error}\n")
+        text = cli_translator()(error.msgid, **error.params)
+        sys.stderr.write(text if text.endswith("\n") else f"{text}\n")
         raise SystemExit(EXIT_USAGE) from None
 
 
