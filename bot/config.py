@@ -28,25 +28,6 @@ TOKEN_HELP = N_(
     "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
     "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
 )
-E_API_URL = N_(
-    "TELEGRAM_API_URL must be an http:// or https:// address, such as https://api.telegram.org."
-)
-E_DATABASE_URL = N_(
-    "DATABASE_URL is not a database address. Write sqlite+aiosqlite:///kiemdiem.db for SQLite, "
-    "or postgresql+asyncpg://user:pass@host/db for PostgreSQL."
-)
-E_DATABASE_DRIVER = N_(
-    "DATABASE_URL starts with {scheme}://, a database or driver the bot does not use. Write "
-    "sqlite+aiosqlite:///kiemdiem.db for SQLite, or postgresql+asyncpg://user:pass@host/db for "
-    "PostgreSQL."
-)
-E_TIMEZONE = N_("BOT_TIMEZONE={value} is not a known time zone; write one such as Asia/Ho_Chi_Minh.")
-E_LOCALE = N_("BOT_DEFAULT_LOCALE={value} is not a language the bot speaks; write {choices}.")
-E_INVITE_TTL = N_("INVITE_TTL_DAYS must be a whole number of days, at least 1.")
-E_ANSWER_WINDOW = N_(
-    "BOT_ANSWER_WINDOW_SECONDS must be a number of seconds above 0 and at most 15."
-)
-E_CONCURRENCY = N_("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256.")
 
 
 class SettingsError(ValueError):
@@ -98,23 +79,77 @@ def default_locale() -> str:
     return locale if locale in SUPPORTED_LOCALES else "vi"
 
 
-def _whole(text: str, low: int, high: int | None = None) -> bool:
-    """Whether `text` is a whole number (ASCII digits) from `low` up to `high`, if given."""
-    if not (text.isascii() and text.isdigit()):
-        return False
-    return int(text) >= low and (high is None or int(text) <= high)
+def _whole(name: str, default: str, low: int, high: int, msgid: str) -> int:
+    """A setting that is a whole number (ASCII digits) from `low` to `high`."""
+    text = _env(name, default)
+    if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+        raise SettingsError(msgid)
+    return int(text)
 
 
-def _check_database_url(url: str) -> None:
+def _api_url() -> str:
+    url = _env("TELEGRAM_API_URL", "https://api.telegram.org")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(N_(
+            "TELEGRAM_API_URL must be an http:// or https:// address, such as "
+            "https://api.telegram.org."
+        ))
+    return url
+
+
+def _database_url() -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    url = _env("DATABASE_URL", "sqlite+aiosqlite:///kiemdiem.db")
     try:
         driver = make_url(url).drivername
     except (ArgumentError, ValueError):  # unparsable, or a port that is not a number
-        raise SettingsError(E_DATABASE_URL) from None
+        raise SettingsError(N_(
+            "DATABASE_URL is not a database address. Write sqlite+aiosqlite:///kiemdiem.db for "
+            "SQLite, or postgresql+asyncpg://user:pass@host/db for PostgreSQL."
+        )) from None
     if driver not in DATABASE_DRIVERS:  # only the scheme is told: the URL may hold a password
-        raise SettingsError(E_DATABASE_DRIVER, scheme=driver)
+        raise SettingsError(N_(
+            "DATABASE_URL starts with {scheme}://, a database or driver the bot does not use. "
+            "Write sqlite+aiosqlite:///kiemdiem.db for SQLite, or "
+            "postgresql+asyncpg://user:pass@host/db for PostgreSQL."
+        ), scheme=driver)
+    return url
+
+
+def _timezone() -> str:
+    name = _env("BOT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(N_(
+            "BOT_TIMEZONE={value} is not a known time zone; write one such as Asia/Ho_Chi_Minh."
+        ), value=name) from None
+    return name
+
+
+def _locale() -> str:
+    locale = _env("BOT_DEFAULT_LOCALE", "vi")
+    if locale not in SUPPORTED_LOCALES:
+        raise SettingsError(
+            N_("BOT_DEFAULT_LOCALE={value} is not a language the bot speaks; write {choices}."),
+            value=locale, choices=" / ".join(SUPPORTED_LOCALES),
+        )
+    return locale
+
+
+def _answer_window() -> float:
+    try:
+        seconds = float(_env("BOT_ANSWER_WINDOW_SECONDS", "12"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 15:
+        raise SettingsError(N_(
+            "BOT_ANSWER_WINDOW_SECONDS must be a number of seconds above 0 and at most 15."
+        ))
+    return seconds
 
 
 def load_settings(*, require_token: bool = True, env_file: str | Path | None = ".env") -> Settings:
@@ -124,40 +159,19 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
     token = os.environ.get("BOT_TOKEN", "").strip()
     if require_token and not TOKEN_PATTERN.match(token):
         raise SettingsError(TOKEN_HELP)
-    api_url = _env("TELEGRAM_API_URL", "https://api.telegram.org")
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(E_API_URL)
-    database_url = _env("DATABASE_URL", "sqlite+aiosqlite:///kiemdiem.db")
-    _check_database_url(database_url)
-    tz_name = _env("BOT_TIMEZONE", "Asia/Ho_Chi_Minh")
-    try:
-        ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(E_TIMEZONE, value=tz_name) from None
-    locale = _env("BOT_DEFAULT_LOCALE", "vi")
-    if locale not in SUPPORTED_LOCALES:
-        raise SettingsError(E_LOCALE, value=locale, choices=" / ".join(SUPPORTED_LOCALES))
-    ttl = _env("INVITE_TTL_DAYS", "14")
-    if not _whole(ttl, 1):
-        raise SettingsError(E_INVITE_TTL)
-    window = _env("BOT_ANSWER_WINDOW_SECONDS", "12")
-    try:
-        answer_window = float(window)
-    except ValueError:
-        answer_window = -1.0
-    if not 0 < answer_window <= 15:
-        raise SettingsError(E_ANSWER_WINDOW)
-    concurrency = _env("BOT_CONCURRENT_UPDATES", "16")
-    if not _whole(concurrency, 1, 256):
-        raise SettingsError(E_CONCURRENCY)
     return Settings(
         bot_token=token,
-        telegram_api_url=api_url,
-        database_url=database_url,
-        timezone=tz_name,
-        default_locale=locale,
-        invite_ttl_days=int(ttl),
-        answer_window_seconds=answer_window,
-        concurrent_updates=int(concurrency),
+        telegram_api_url=_api_url(),
+        database_url=_database_url(),
+        timezone=_timezone(),
+        default_locale=_locale(),
+        invite_ttl_days=_whole(
+            "INVITE_TTL_DAYS", "14", 1, 3650,  # ten years: far beyond, dates overflow
+            N_("INVITE_TTL_DAYS must be a whole number of days from 1 to 3650."),
+        ),
+        answer_window_seconds=_answer_window(),
+        concurrent_updates=_whole(
+            "BOT_CONCURRENT_UPDATES", "16", 1, 256,
+            N_("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256."),
+        ),
     )

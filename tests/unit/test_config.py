@@ -98,8 +98,11 @@ def told(capsys, *argv: str) -> str:
          "TELEGRAM_API_URL phải là một địa chỉ http:// hoặc https://",
          "TELEGRAM_API_URL must be an http:// or https:// address"),
         ("INVITE_TTL_DAYS", "0",
-         "INVITE_TTL_DAYS phải là một số ngày nguyên, ít nhất là 1.",
-         "INVITE_TTL_DAYS must be a whole number of days, at least 1."),
+         "INVITE_TTL_DAYS phải là một số ngày nguyên từ 1 đến 3650.",
+         "INVITE_TTL_DAYS must be a whole number of days from 1 to 3650."),
+        ("INVITE_TTL_DAYS", "99999999999",
+         "INVITE_TTL_DAYS phải là một số ngày nguyên từ 1 đến 3650.",
+         "INVITE_TTL_DAYS must be a whole number of days from 1 to 3650."),
     ],
 )
 @pytest.mark.parametrize("locale", ["vi", "en"])
