@@ -484,11 +484,7 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     )
     create.set_defaults(fn=cmd_cycle_create)
     deadline = cycle.add_parser(
-        "deadline",
-        help=t(
-            "a unit under a plan sets earlier deadlines for itself, never later than those of "
-            "the plan above it"
-        ),
+        "deadline", help=t("a unit under a plan sets earlier deadlines for itself")
     )
     deadline.add_argument("--org", required=True, help=t("organisation code"))
     deadline.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
