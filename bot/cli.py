@@ -391,8 +391,41 @@ def cmd_cycle_deadline(args: argparse.Namespace) -> int:
 
 async def _cycle_deadline(settings: Settings, args: argparse.Namespace) -> int:
     """A unit under a plan sets earlier deadlines for itself (R-D5)."""
-    from bot.services.cycles import CycleError, cycle_for_org
     from bot.services.plans import save_unit_deadlines
+    from handlers.views import plan as plan_texts
+
+    async def apply(session, org, cycle) -> None:
+        await save_unit_deadlines(
+            session, org, cycle, dict(args.deadlines), actor="cli", now=dt.datetime.now(dt.UTC)
+        )
+
+    return await _on_unit_plan(settings, args, apply, plan_texts.DEADLINES_SAVED)
+
+
+def cmd_cycle_unit(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    return asyncio.run(_cycle_unit(settings, args))
+
+
+async def _cycle_unit(settings: Settings, args: argparse.Namespace) -> int:
+    """The settings an upper level gives a unit in its plan (issue 14): an outstanding unit's
+    raised HTXS share (R-Q1), the peer group its quotas are counted in (R-Q5)."""
+    from bot.services.plans import save_unit_settings
+    from handlers.views import plan as plan_texts
+
+    async def apply(session, org, cycle) -> None:
+        await save_unit_settings(
+            session, org=org, cycle=cycle, values=dict(args.set), actor="cli",
+            now=dt.datetime.now(dt.UTC),
+        )
+
+    return await _on_unit_plan(settings, args, apply, plan_texts.UNIT_SETTINGS_SAVED)
+
+
+async def _on_unit_plan(settings: Settings, args: argparse.Namespace, apply, done: str) -> int:
+    """Run `apply(session, org, cycle)` for the unit `--org` under the `--year` plan above it;
+    print `done` (a msgid naming {org}), or why not."""
+    from bot.services.cycles import CycleError, cycle_for_org
     from handlers.views import plan as plan_texts
     from storage.queries import org_by_code
 
@@ -410,16 +443,13 @@ async def _cycle_deadline(settings: Settings, args: argparse.Namespace) -> int:
                 )
                 return 1
             try:
-                await save_unit_deadlines(
-                    session, org, cycle, dict(args.deadlines), actor="cli",
-                    now=dt.datetime.now(dt.UTC),
-                )
+                await apply(session, org, cycle)
             except CycleError as error:
                 print(t(error.msgid, **error.params), file=sys.stderr)
                 for breach in getattr(error, "breaches", []):
                     print(breach.render(t.gettext), file=sys.stderr)
                 return 1
-        print(t(plan_texts.DEADLINES_SAVED, org=org.name))
+        print(t(done, org=org.name))
         return 0
     finally:
         await db.dispose()
@@ -530,6 +560,17 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
         help=t("a deadline and its new, earlier date"),
     )
     deadline.set_defaults(fn=cmd_cycle_deadline)
+    # Issue 14: what an upper level gives one unit in its plan.
+    unit = cycle.add_parser(
+        "unit", help=t("give a unit settings in the plan above it (outstanding unit, peer group)")
+    )
+    unit.add_argument("--org", required=True, help=t("organisation code"))
+    unit.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
+    unit.add_argument(
+        "--set", action="append", required=True, type=_setting, metavar="KEY=VALUE",
+        help=t("outstanding_unit=yes|no or peer_group=LABEL|none (repeatable)"),
+    )
+    unit.set_defaults(fn=cmd_cycle_unit)
     cycle.add_parser("list", help=t("list the plans")).set_defaults(fn=cmd_cycle_list)
     # Criteria frameworks (issue 14): framework-template, import-framework.
     from bot.framework_cli import add_commands as add_framework_commands

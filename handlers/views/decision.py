@@ -52,6 +52,12 @@ def view_text(t: Translator, view: DecisionView) -> str:
     lines += [_member_line(r) for r in view.proposals[:MAX_LISTED]]
     if len(view.proposals) > MAX_LISTED:
         lines.append(t("and {count} more", count=t.number(len(view.proposals) - MAX_LISTED)))
+    if view.waiting:  # R-C4: a head waits for the level of the units they lead
+        lines.append(
+            t("Waiting for the rating of the collective they lead: {count}",
+              count=t.number(len(view.waiting)))
+        )
+        lines += [_member_line(r) for r in view.waiting[:MAX_LISTED]]
     if view.decided:
         lines.append(t("Already decided: {count}", count=t.number(len(view.decided))))
     if view.breaches:
