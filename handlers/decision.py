@@ -47,7 +47,6 @@ from handlers.scope import (
     decision_unit,
     decision_unit_pressed,
     member_by_code,
-    unit_by_code,
 )
 from handlers.views import decision as views
 from handlers.views import unit_decision as unit_views
@@ -306,14 +305,11 @@ async def rerate_command(turn: Turn) -> None:
         raise Refusal("Give the member's code, e.g. /xep_loai_lai DV001.")
     member = await orgs.member_with_code(turn.session, args[0])
     if member is None and await org_by_code(turn.session, args[0]) is not None:
-        org = await unit_by_code(turn, args[0])
-        decided = await units.decided_units(turn, org)
+        decided = await units.rerate_choices(turn, args[0])
         if len(decided) > 1:
             text, markup = unit_views.choice_screen(turn.t, UnitRerateButton, decided)
             await turn.reply(text, reply_markup=markup)
             return
-        if not decided:
-            raise Refusal("{org} has no decided rating to cancel.", org=esc(org.name))
         await _start_rerate(turn, {"unit_rating": decided[0].rating.id})
         return
     member = await member_by_code(turn, args[0])

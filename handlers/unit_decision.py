@@ -199,6 +199,20 @@ async def decided_units(turn: Turn, org: Organisation) -> list[RatedUnit]:
     return await service.decided_of(turn.session, org, _today(turn))
 
 
+async def rerate_choices(turn: Turn, code: str) -> list[RatedUnit]:
+    """``/xep_loai_lai CODE`` of a unit: its decided ratings, with DECIDE on its deciding
+    level (refused before anything about the unit is said)."""
+    org = await unit_by_code(turn, code)
+    decider = await deciding_org(turn.session, org)
+    if decider is None:
+        raise Refusal("{org} is not rated as an organisation.", org=esc(org.name))
+    turn.require(Action.DECIDE, decider)
+    found = await decided_units(turn, org)
+    if not found:
+        raise Refusal("{org} has no decided rating to cancel.", org=esc(org.name))
+    return found
+
+
 @dataclass
 class Rerating:
     """A unit's decided rating to cancel, authorised on its deciding level."""
