@@ -16,26 +16,30 @@ flows, their payload naming a unit's rating (``unit_rating``) or a unit's appeal
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services import unit_appeal
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from conversations.decision import (
+    CONFIRM,
+    Appealing,
+    ask_to_confirm,
+    confirmed,
+    open_flow,
+    reload,
+)
 from handlers import unit_decision as units
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID
 from handlers.views import appeal as views
-from handlers.views import unit_decision as unit_views
 from handlers.views.appeal import AnswerButton, AppealConfirm
-from handlers.views.unit_decision import UnitAppealButton
 from storage.models import FlowState, Member, Organisation
 
 log = logging.getLogger(__name__)
@@ -63,31 +67,22 @@ def _check_length(text: str) -> str:
 # --- filing -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class _MemberAppealing:
+def _member_appealing(filing: service.Filing) -> Appealing:
     """A member's decided level they appeal against (the members' side of the shared flow)."""
+    rating, year = filing.rating, filing.cycle.year
 
-    filing: service.Filing
-    kind = "a"
-
-    @property
-    def deciding_org(self) -> Organisation:
-        return self.filing.deciding_org
-
-    def prompt(self, t: Translator) -> str:
-        return views.appeal_prompt(t, self.filing.cycle.year, self.filing.rating.decided_level)
-
-    def head(self, t: Translator, name: str) -> str:
-        filing = self.filing
-        return views.appeal_head(t, name, filing.cell.name, filing.rating.decided_level,
-                                 filing.cycle.year)
-
-    async def file(self, turn: Turn, text: str) -> int:
-        appeal = await service.file_appeal(
-            turn.session, self.filing.rating, self.filing.deciding_org, text, actor=turn.actor,
-            now=turn.services.now()
-        )
+    async def file(turn: Turn, text: str) -> int:
+        appeal = await service.file_appeal(turn.session, rating, filing.deciding_org, text,
+                                           actor=turn.actor, now=turn.services.now())
         return appeal.id
+
+    return Appealing(
+        "a",
+        filing.deciding_org,
+        lambda t: views.appeal_prompt(t, year, rating.decided_level),
+        lambda t, name: views.appeal_head(t, name, filing.cell.name, rating.decided_level, year),
+        file,
+    )
 
 
 @turn_handler()
@@ -97,53 +92,28 @@ async def appeal_command(turn: Turn) -> None:
     args = turn.context.args or []
     if args:
         decided = await units.appealable_units(turn, args[0])
-        if len(decided) > 1:
-            text, markup = unit_views.choice_screen(turn.t, UnitAppealButton, decided)
-            await turn.reply(text, reply_markup=markup)
-            return
-        await _start_appeal(turn, {"unit_rating": decided[0].rating.id})
+        await units.open_on(turn, decided, "appeal", APPEAL_FLOW, "text", appealing_of)
         return
     found = await service.latest_decided(turn.session, turn.identity.member.id)
     if found is None:
         raise Refusal("You have no decided level to appeal against yet.")
-    await _start_appeal(turn, {"rating": found[0].id})
+    await open_flow(turn, APPEAL_FLOW, "text", appealing_of, {"rating": found[0].id})
 
 
-@turn_handler(button=UnitAppealButton)
-async def unit_appeal_pressed(turn: Turn) -> None:
-    pressed: UnitAppealButton = turn.button
-    await turn.answer()
-    await _start_appeal(turn, {"unit_rating": pressed.rating_id})
-
-
-async def _start_appeal(turn: Turn, values: dict) -> None:
-    subject = await _appealing_of(turn, values)
-    await flows.begin(turn, APPEAL_FLOW, "text", **values)
-    await flows.ask(turn, APPEAL_FLOW, subject.prompt(turn.t))
-
-
-async def _appealing_of(turn: Turn, values: dict) -> Any:
+async def appealing_of(turn: Turn, values: dict) -> Appealing:
+    """What the payload's appeal is against, still decided and the caller's to appeal."""
     if "unit_rating" in values:
         return await units.appealing(turn, values["unit_rating"])
     turn.require_member()
     filing = await service.filing(turn.session, turn.identity.member, values["rating"])
     if filing is None:
         raise Refusal("This level is no longer decided; your appeal was not sent.")
-    return _MemberAppealing(filing)
-
-
-async def _filing(turn: Turn, state: FlowState) -> Any:
-    """What the appeal is against, still decided; the flow ends otherwise."""
-    try:
-        return await _appealing_of(turn, flows.payload(state))
-    except Refusal:
-        await flows.finish(turn)
-        raise
+    return _member_appealing(filing)
 
 
 async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    subject = await _filing(turn, state)
+    subject = await reload(turn, appealing_of, state)
     await ask_to_confirm(
         turn,
         APPEAL_FLOW,
@@ -156,7 +126,7 @@ async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
 
 async def appeal_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    subject = await _filing(turn, state)
+    subject = await reload(turn, appealing_of, state)
     await flows.finish(turn)
     member, root = turn.identity.member, subject.deciding_org
     appeal_id = await subject.file(turn, body)
@@ -208,20 +178,15 @@ async def answer_button(turn: Turn) -> None:
     await flows.ask(turn, ANSWER_FLOW, views.answer_prompt(turn.t, member.full_name))
 
 
-async def _answering(turn: Turn, state: FlowState):
-    """The appeal still unanswered, authorised again; the flow ends otherwise."""
-    values = flows.payload(state)
+async def _answered_of(turn: Turn, values: dict):
+    """The payload's appeal still unanswered (either kind), authorised again."""
     kind = "u" if "unit_appeal" in values else "a"
-    try:
-        return kind, await _open_appeal(turn, kind, values[_PAYLOAD[kind]])
-    except Refusal:
-        await flows.finish(turn)
-        raise
+    return kind, await _open_appeal(turn, kind, values[_PAYLOAD[kind]])
 
 
 async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    _kind, (_appeal, member, _root) = await _answering(turn, state)
+    _kind, (_appeal, member, _root) = await reload(turn, _answered_of, state)
     await ask_to_confirm(
         turn,
         ANSWER_FLOW,
@@ -234,7 +199,7 @@ async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
 
 async def answer_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    kind, (appeal, member, root) = await _answering(turn, state)
+    kind, (appeal, member, root) = await reload(turn, _answered_of, state)
     await flows.finish(turn)
     _ANSWER[kind](turn.session, appeal, body, actor=turn.actor, now=turn.services.now())
     account = await reachable_account(turn.session, member.id)
@@ -296,6 +261,4 @@ HANDLERS = [
     CommandHandler("ket_qua", results_command),
     CallbackQueryHandler(answer_button, pattern=AnswerButton.pattern()),
     CallbackQueryHandler(confirm_pressed, pattern=AppealConfirm.pattern()),
-    # A unit's appeal (issue 14, part C): which of its decided ratings.
-    CallbackQueryHandler(unit_appeal_pressed, pattern=UnitAppealButton.pattern()),
 ]

@@ -38,7 +38,15 @@ from bot.services import orgs
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from conversations.decision import (
+    CONFIRM,
+    Rerating,
+    ask_to_confirm,
+    confirmed,
+    open_flow,
+    reload,
+)
+from handlers import appeal
 from handlers import unit_decision as units
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import (
@@ -51,7 +59,7 @@ from handlers.scope import (
 from handlers.views import decision as views
 from handlers.views import unit_decision as unit_views
 from handlers.views.decision import DecideButton, DecisionConfirm
-from handlers.views.unit_decision import UnitDecideButton, UnitRerateButton
+from handlers.views.unit_decision import UnitChoiceButton, UnitDecideButton
 from storage.models import Cycle, FlowState, Member, Organisation, RatingState
 from storage.queries import org_by_code
 
@@ -259,25 +267,11 @@ async def _decided(turn: Turn, member: Member):
     return rating, cycle
 
 
-@dataclass
-class _MemberRerating:
+def _member_rerating(rating: Any, member: Member, cycle: Cycle) -> Rerating:
     """A member's decided level to cancel (the members' side of the shared flow)."""
+    level, name, year = rating.decided_level, member.full_name, cycle.year
 
-    rating: Any
-    member: Member
-    cycle: Cycle
-
-    def prompt(self, t: Translator) -> str:
-        return views.rerate_reason_prompt(t, self.rating.decided_level, self.member.full_name,
-                                          self.cycle.year)
-
-    def confirm_text(self, t: Translator, reason: str) -> str:
-        return views.rerate_confirm_text(t, self.rating.decided_level, self.member.full_name,
-                                         self.cycle.year, reason)
-
-    async def cancel(self, turn: Turn, reason: str) -> None:
-        rating, member, cycle = self.rating, self.member, self.cycle
-        old_level = rating.decided_level
+    async def cancel(turn: Turn, reason: str) -> None:
         await service.cancel_decided(
             turn.session, rating, actor=turn.actor, now=turn.services.now(), reason=reason
         )
@@ -285,15 +279,20 @@ class _MemberRerating:
         services = turn.services
         if account is not None:
             mt = translator_for(account, services)
-            text = views.rerate_member_notice(mt, old_level, cycle.year, reason)
-            turn.notify(account.telegram_id, text)
+            turn.notify(account.telegram_id, views.rerate_member_notice(mt, level, year, reason))
         for secretary in await service.secretary_accounts(turn.session, member.org_id):
             if account is not None and secretary.telegram_id == account.telegram_id:
                 continue
             st = translator_for(secretary, services)
-            text = views.rerate_secretary_notice(st, old_level, member.full_name, cycle.year, reason)
+            text = views.rerate_secretary_notice(st, level, name, year, reason)
             turn.notify(secretary.telegram_id, text)
-        await turn.reply(views.rerate_done(turn.t, old_level, member.full_name, cycle.year))
+        await turn.reply(views.rerate_done(turn.t, level, name, year))
+
+    return Rerating(
+        lambda t: views.rerate_reason_prompt(t, level, name, year),
+        lambda t, reason: views.rerate_confirm_text(t, level, name, year, reason),
+        cancel,
+    )
 
 
 @turn_handler()
@@ -306,31 +305,28 @@ async def rerate_command(turn: Turn) -> None:
     member = await orgs.member_with_code(turn.session, args[0])
     if member is None and await org_by_code(turn.session, args[0]) is not None:
         decided = await units.rerate_choices(turn, args[0])
-        if len(decided) > 1:
-            text, markup = unit_views.choice_screen(turn.t, UnitRerateButton, decided)
-            await turn.reply(text, reply_markup=markup)
-            return
-        await _start_rerate(turn, {"unit_rating": decided[0].rating.id})
+        await units.open_on(turn, decided, "rerate", RERATE_FLOW, "reason", _rerating_of)
         return
     member = await member_by_code(turn, args[0])
     rating, cycle = await _decided(turn, member)
-    await _start_rerate(turn, {"rating": rating.id})
+    await open_flow(turn, RERATE_FLOW, "reason", _rerating_of, {"rating": rating.id})
 
 
-@turn_handler(button=UnitRerateButton)
-async def unit_rerate_pressed(turn: Turn) -> None:
-    pressed: UnitRerateButton = turn.button
+@turn_handler(button=UnitChoiceButton)
+async def unit_choice_pressed(turn: Turn) -> None:
+    """One of a unit's decided ratings chosen: the re-rating or the appeal flow opens on it."""
+    pressed: UnitChoiceButton = turn.button
+    flow, step, load = (
+        (RERATE_FLOW, "reason", _rerating_of)
+        if pressed.flow == "rerate"
+        else (appeal.APPEAL_FLOW, "text", appeal.appealing_of)
+    )
     await turn.answer()
-    await _start_rerate(turn, {"unit_rating": pressed.rating_id})
+    await open_flow(turn, flow, step, load, {"unit_rating": pressed.rating_id})
 
 
-async def _start_rerate(turn: Turn, values: dict) -> None:
-    subject = await _rerating_of(turn, values)
-    await flows.begin(turn, RERATE_FLOW, "reason", **values)
-    await flows.ask(turn, RERATE_FLOW, subject.prompt(turn.t))
-
-
-async def _rerating_of(turn: Turn, values: dict):
+async def _rerating_of(turn: Turn, values: dict) -> Rerating:
+    """The rating the payload names, still decided, authorised on its deciding level."""
     if "unit_rating" in values:
         return await units.rerating(turn, values["unit_rating"])
     found = await service.rating_subject(turn.session, values["rating"])
@@ -338,21 +334,12 @@ async def _rerating_of(turn: Turn, values: dict):
         raise Refusal("This level is no longer decided; nothing was cancelled.")
     rating, member, cycle = found
     await _decided(turn, member)
-    return _MemberRerating(rating, member, cycle)
-
-
-async def _rerate_subject(turn: Turn, state: FlowState):
-    """The rating still decided, authorised again; the flow ends otherwise."""
-    try:
-        return await _rerating_of(turn, flows.payload(state))
-    except Refusal:
-        await flows.finish(turn)
-        raise
+    return _member_rerating(rating, member, cycle)
 
 
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
-    subject = await _rerate_subject(turn, state)
+    subject = await reload(turn, _rerating_of, state)
     await ask_to_confirm(
         turn,
         RERATE_FLOW,
@@ -365,7 +352,7 @@ async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
 
 async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
-    subject = await _rerate_subject(turn, state)
+    subject = await reload(turn, _rerating_of, state)
     await flows.finish(turn)
     await subject.cancel(turn, reason)
 
@@ -418,6 +405,6 @@ HANDLERS = [
     CallbackQueryHandler(confirm_pressed, pattern=DecisionConfirm.pattern()),
     # Units (issue 14, part C).
     CallbackQueryHandler(unit_decide_button, pattern=UnitDecideButton.pattern()),
-    CallbackQueryHandler(unit_rerate_pressed, pattern=UnitRerateButton.pattern()),
+    CallbackQueryHandler(unit_choice_pressed, pattern=UnitChoiceButton.pattern()),
     *units.HANDLERS,
 ]

@@ -9,7 +9,6 @@ alike. ``Action.DECIDE`` is required on the unit's deciding level
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from telegram.ext import CallbackQueryHandler
 
@@ -21,7 +20,7 @@ from bot.services.unit_decision import RatedUnit, UnitDecisionView
 from bot.services.units import deciding_org
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import CONFIRM
+from conversations.decision import CONFIRM, Appealing, Rerating, open_flow
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID, can_see, may, own_grant_org, unit_by_code
 from handlers.views import unit_decision as views
@@ -199,6 +198,17 @@ async def decided_units(turn: Turn, org: Organisation) -> list[RatedUnit]:
     return await service.decided_of(turn.session, org, _today(turn))
 
 
+async def open_on(turn: Turn, decided: list[RatedUnit], which: str, flow: flows.Flow,
+                  step: str, load) -> None:
+    """Open `flow` on the unit's one decided rating, or offer the choice where the
+    organisation and its committee are both decided (`which`: "rerate" or "appeal")."""
+    if len(decided) > 1:
+        text, markup = views.choice_screen(turn.t, which, decided)
+        await turn.reply(text, reply_markup=markup)
+        return
+    await open_flow(turn, flow, step, load, {"unit_rating": decided[0].rating.id})
+
+
 async def rerate_choices(turn: Turn, code: str) -> list[RatedUnit]:
     """``/xep_loai_lai CODE`` of a unit: its decided ratings, with DECIDE on its deciding
     level (refused before anything about the unit is said)."""
@@ -213,34 +223,9 @@ async def rerate_choices(turn: Turn, code: str) -> list[RatedUnit]:
     return found
 
 
-@dataclass
-class Rerating:
-    """A unit's decided rating to cancel, authorised on its deciding level."""
-
-    unit: RatedUnit
-    year: int
-
-    def prompt(self, t) -> str:
-        return views.rerate_reason_prompt(t, self.unit, self.year)
-
-    def confirm_text(self, t, reason: str) -> str:
-        return views.rerate_confirm_text(t, self.unit, self.year, reason)
-
-    async def cancel(self, turn: Turn, reason: str) -> None:
-        unit, services = self.unit, turn.services
-        level = unit.rating.decided_level
-        await service.cancel_decided(turn.session, unit, actor=turn.actor, now=services.now(),
-                                     reason=reason)
-        for _member, account in await service.head_accounts(turn.session, unit.org.id):
-            ht = translator_for(account, services)
-            text = views.rerate_head_notice(ht, views.unit_label(ht, unit), level, self.year,
-                                            reason)
-            turn.notify(account.telegram_id, text)
-        await turn.reply(views.rerate_done(turn.t, views.unit_label(turn.t, unit), level, self.year))
-
-
 async def rerating(turn: Turn, rating_id: int) -> Rerating:
-    """The unit rating, still decided, with DECIDE on its deciding level."""
+    """The unit rating, still decided, with DECIDE on its deciding level: what the shared
+    re-rating flow shows and does for it."""
     found = await service.rating_unit(turn.session, rating_id, _today(turn))
     if found is None or not found[0].decided or not can_see(turn, found[0].org):
         raise Refusal("This rating is no longer decided; nothing was cancelled.")
@@ -249,40 +234,47 @@ async def rerating(turn: Turn, rating_id: int) -> Rerating:
     if decider is None:
         raise Refusal(INVALID)
     turn.require(Action.DECIDE, decider)
-    return Rerating(unit, cycle.year)
+    level, year = unit.rating.decided_level, cycle.year
+
+    async def cancel(turn: Turn, reason: str) -> None:
+        services = turn.services
+        await service.cancel_decided(turn.session, unit, actor=turn.actor, now=services.now(),
+                                     reason=reason)
+        for _member, account in await service.head_accounts(turn.session, unit.org.id):
+            ht = translator_for(account, services)
+            text = views.rerate_head_notice(ht, views.unit_label(ht, unit), level, year, reason)
+            turn.notify(account.telegram_id, text)
+        await turn.reply(views.rerate_done(turn.t, views.unit_label(turn.t, unit), level, year))
+
+    return Rerating(
+        lambda t: views.rerate_reason_prompt(t, unit, year),
+        lambda t, reason: views.rerate_confirm_text(t, unit, year, reason),
+        cancel,
+    )
 
 
-@dataclass
-class UnitAppealing:
-    """A unit's decided rating its head appeals against."""
-
-    filing: appeals.UnitFiling
-    kind = "u"
-
-    @property
-    def deciding_org(self) -> Organisation:
-        return self.filing.deciding_org
-
-    def prompt(self, t) -> str:
-        return views.appeal_prompt(t, self.filing.unit, self.filing.cycle.year)
-
-    def head(self, t, name: str) -> str:
-        unit = self.filing.unit
-        return views.appeal_head(t, name, views.unit_label(t, unit), unit.rating.decided_level,
-                                 self.filing.cycle.year)
-
-    async def file(self, turn: Turn, text: str) -> int:
-        appeal = await appeals.file_appeal(turn.session, self.filing, turn.identity.member, text,
-                                           actor=turn.actor, now=turn.services.now())
-        return appeal.id
-
-
-async def appealing(turn: Turn, rating_id: int) -> UnitAppealing:
+async def appealing(turn: Turn, rating_id: int) -> Appealing:
+    """The unit's decided rating its head appeals against: what the shared appeal flow shows
+    and does for it."""
     turn.require_member()
     found = await appeals.filing(turn.session, turn.identity.member, rating_id, _today(turn))
     if found is None:
         raise Refusal("This rating is no longer decided; the appeal was not sent.")
-    return UnitAppealing(found)
+    unit, year = found.unit, found.cycle.year
+
+    async def file(turn: Turn, text: str) -> int:
+        appeal = await appeals.file_appeal(turn.session, found, turn.identity.member, text,
+                                           actor=turn.actor, now=turn.services.now())
+        return appeal.id
+
+    return Appealing(
+        "u",
+        found.deciding_org,
+        lambda t: views.appeal_prompt(t, unit, year),
+        lambda t, name: views.appeal_head(t, name, views.unit_label(t, unit),
+                                          unit.rating.decided_level, year),
+        file,
+    )
 
 
 async def appealable_units(turn: Turn, code: str) -> list[RatedUnit]:

@@ -197,6 +197,17 @@ def overrides_of(cycle: Cycle) -> dict[str, Any]:
 # --- writing ---------------------------------------------------------------------------------
 
 
+async def _keyed(
+    session: AsyncSession, model: type[UnitDeadline] | type[UnitPlanSetting], cycle: Cycle,
+    org: Organisation,
+) -> dict:
+    """A plan's rows of one unit (deadlines or settings), by key."""
+    rows = await session.scalars(
+        select(model).where(model.cycle_id == cycle.id, model.org_id == org.id)
+    )
+    return {row.key: row for row in rows}
+
+
 async def _set_rows(
     session: AsyncSession,
     cycle: Cycle,
@@ -205,14 +216,7 @@ async def _set_rows(
     actor: str,
     now: dt.datetime,
 ) -> None:
-    existing = {
-        r.key: r
-        for r in await session.scalars(
-            select(UnitDeadline).where(
-                UnitDeadline.cycle_id == cycle.id, UnitDeadline.org_id == org.id
-            )
-        )
-    }
+    existing = await _keyed(session, UnitDeadline, cycle, org)
     for key, due in deadlines.items():
         row = existing.get(key)
         if row is None:
@@ -453,14 +457,7 @@ async def save_unit_settings(
         parsed = {key: parse_unit_setting(key, value) for key, value in values.items()}
     except ValueError:
         raise PlanError(N_("A setting has a value the rulebook does not accept.")) from None
-    rows = {
-        r.key: r
-        for r in await session.scalars(
-            select(UnitPlanSetting).where(
-                UnitPlanSetting.cycle_id == cycle.id, UnitPlanSetting.org_id == org.id
-            )
-        )
-    }
+    rows = await _keyed(session, UnitPlanSetting, cycle, org)
     for key, value in parsed.items():
         row = rows.get(key)
         if value in (None, False):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.appeal import answer_appeal as members_answer
 from bot.services.unit_decision import RatedUnit, is_head, rating_unit
 from bot.services.units import deciding_org
 from storage.models import AuditEntry, Cycle, Member, Organisation, UnitAppeal
@@ -68,10 +69,7 @@ async def file_appeal(
 def answer_appeal(
     session: AsyncSession, appeal: UnitAppeal, answer: str, *, actor: str, now: dt.datetime
 ) -> None:
-    appeal.answer = answer
-    appeal.answered_at = now
-    appeal.answered_by = actor
-    session.add(AuditEntry.record(actor, "unit_appeal.answer", "unit_appeal", appeal.id))
+    members_answer(session, appeal, answer, actor=actor, now=now, kind="unit_appeal")
 
 
 async def appeal_parties(

@@ -14,6 +14,7 @@ from bot.i18n import N_, Translator
 from bot.services.unit_decision import CappedHead, RatedUnit, UnitDecisionView
 from bot.services.unit_opinion import BODY_NAMES
 from bot.text import esc
+from handlers.views.decision import decide_button, decision_tail, overriding
 from rules.levels import LEVELS_DESC, Level
 from storage.models import ParticipantBody, UnitSubject
 
@@ -48,18 +49,12 @@ class UnitLowerButton(ButtonData):
 
 
 @dataclass(frozen=True)
-class UnitRerateButton(ButtonData):
-    """Which of a unit's decided ratings (the organisation, its committee) to cancel."""
+class UnitChoiceButton(ButtonData):
+    """Which of a unit's decided ratings (the organisation, its committee) to cancel, or to
+    appeal against: it opens that flow."""
 
     PREFIX = "qr"
-    rating_id: int
-
-
-@dataclass(frozen=True)
-class UnitAppealButton(ButtonData):
-    """Which of a unit's decided ratings to appeal against."""
-
-    PREFIX = "qa"
+    flow: Literal["rerate", "appeal"]
     rating_id: int
 
 
@@ -125,16 +120,9 @@ def view_text(t: Translator, view: UnitDecisionView) -> str:
     if view.waiting:
         names = ", ".join(esc(unit_label(t, u)) for u in view.waiting[:MAX_LISTED])
         lines.append(t("Not yet proposed: {count} ({names})", count=t.number(len(view.waiting)), names=names))
-    if view.decided:
-        lines.append(t("Already decided: {count}", count=t.number(len(view.decided))))
-    if view.breaches:
-        lines += ["", "⛔ " + t("Blocked by breaches that stand:")]
-        lines += ["– " + esc(b.render(t.gettext)) for b in view.breaches]
-        lines.append(t("Lower a proposal, or override with a written reason: it is kept in the "
-                       "audit log."))
-    elif not view.proposals:
-        lines += ["", t("There is nothing to decide.")]
-    return "\n".join(lines)
+    advice = N_("Lower a proposal, or override with a written reason: it is kept in the audit "
+                "log.")
+    return "\n".join(lines + decision_tail(t, view, advice))
 
 
 def view_keyboard(t: Translator, view: UnitDecisionView) -> InlineKeyboardMarkup | None:
@@ -147,11 +135,9 @@ def view_keyboard(t: Translator, view: UnitDecisionView) -> InlineKeyboardMarkup
         if unit.level is not None and unit.level is not Level.KHT:
             label = "⬇ " + t("Lower {unit}", unit=unit_label(t, unit))
             rows.append([_button(label, UnitLowerButton("unit", unit.rating.id))])
-    if view.blocked:
-        label, action = t("✍️ Override with a reason"), "ov"
-    else:
-        label, action = t("✅ Decide {count} units", count=len(view.proposals)), "ok"
-    rows.append([_button(label, UnitDecideButton(action, view.decider.id, view.scope.id))])
+    rows.append([decide_button(t, view, N_("✅ Decide {count} units"),
+                               lambda action: UnitDecideButton(action, view.decider.id,
+                                                               view.scope.id))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -161,14 +147,10 @@ def override_reason_prompt(t: Translator, org: str) -> str:
 
 
 def override_confirm_text(t: Translator, view: UnitDecisionView, reason: str) -> str:
-    return t(
-        "The {count} proposals of the units are decided by {org} for {year} despite the "
-        "breaches; each unit's secretary is told. Your reason, kept in the audit log: {reason}",
-        count=t.number(len(view.proposals)),
-        org=f"<b>{esc(view.decider.name)}</b>",
-        year=view.cycle.year,
-        reason=esc(reason),
-    )
+    msgid = N_("The {count} proposals of the units are decided by {org} for {year} despite the "
+               "breaches; each unit's secretary is told. Your reason, kept in the audit log: "
+               "{reason}")
+    return overriding(t, msgid, view, view.decider.name, reason)
 
 
 def decided_notice(t: Translator, decider: str, unit: str, year: int, level: str | None) -> str:
@@ -239,15 +221,15 @@ def lowered_text(t: Translator, unit: RatedUnit, old: str, new: str) -> str:
 
 
 def choice_screen(
-    t: Translator, button: type[UnitRerateButton | UnitAppealButton], units: list[RatedUnit]
+    t: Translator, flow: Literal["rerate", "appeal"], units: list[RatedUnit]
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The unit's decided ratings as buttons: which one to cancel, or to appeal against."""
-    if button is UnitRerateButton:
+    if flow == "rerate":
         text = t("Which decided rating do you cancel?")
     else:
         text = t("Which decided rating does the unit appeal against?")
     rows = [[_button(f"{unit_label(t, u)}: {level_text(t, u.rating.decided_level)}",
-                     button(u.rating.id))] for u in units]
+                     UnitChoiceButton(flow, u.rating.id))] for u in units]
     return text, InlineKeyboardMarkup(rows)
 
 

@@ -15,8 +15,11 @@ from storage.models import (
     AuditEntry,
     ParticipantOpinion,
     UnitAppeal,
+    UnitPlanSetting,
     UnitRatingChange,
 )
+from tests.e2e.harness import run_cli
+from tests.e2e.test_decision import ask, skip_read
 from tests.e2e.test_status_tree import query
 from tests.e2e.unitkit import (
     NAME,
@@ -29,16 +32,6 @@ from tests.e2e.unitkit import (
 
 REASON = "Các chi bộ hoàn thành vượt mức chỉ tiêu, cấp trên cho phép vượt tỷ lệ."
 OPINION = "Chi bộ phối hợp tốt với Mặt trận trong công tác vận động nhân dân."
-
-
-def skip_read(user) -> None:
-    user._msg_cursor[user.chat_id] = len(user.messages())
-
-
-async def ask(user, text: str):
-    skip_read(user)
-    await user.send(text)
-    return await user.wait_message()
 
 
 async def press(user, label: str, message):
@@ -261,4 +254,60 @@ async def test_head_waits_for_the_cell_then_is_capped(bot, fake_telegram, tmp_pa
     await duc.wait_message()
     members = await duc.wait_message()
     assert "vi phạm" not in members.text and members.button_labels() == ["✅ Quyết định 1 mức xếp loại"]
+    assert not fake_telegram.refused
+
+
+async def test_the_upper_level_gives_units_their_settings(bot, fake_telegram, tmp_path, cli_env,
+                                                          database_url, clock):
+    """Item 8: the outstanding share (R-Q1) and the peer group (R-Q5) a level above gives a unit,
+    in /ke_hoach and on the command line, and what they change in the decision."""
+    now = clock()
+    tree = await unit_tree(tmp_path, cli_env, fake_telegram, database_url, now)
+    await propose_units(tree, {"CB1": "HTXS", "CB2": "HTXS", "CB3": "HTT", "CB4": "HTT",
+                               "CB5": "HTT"}, now)
+    duc, tuan = tree.users["D01"], tree.users["S2"]
+
+    # A cell's own secretary sets earlier deadlines only: never a share for itself.
+    assert (await ask(tuan, "/ke_hoach CB2")).text.startswith("Thời hạn 1/")
+    await ask(tuan, "/huy")
+    # The đảng ủy's secretary gives CB1 the outstanding share and a peer group.
+    unit = await ask(duc, "/ke_hoach CB1")
+    assert unit.text.startswith(f"Cấp trên giao cho Chi bộ Thôn Bình An trong kế hoạch năm {YEAR}:")
+    assert "1. Đơn vị có thành tích nổi bật: tỷ lệ HTXS được nâng lên: không" in unit.text
+    unit = await press(duc, "✏ 1", unit)
+    assert "có, tối đa 25%" in unit.text
+    prompt = await press(duc, "✏ 2", unit)
+    assert "Nhóm tương đồng: hiện là không" in prompt.text
+    assert "không phải là nhãn hợp lệ" in (await ask(duc, "thôn bình an")).text
+    unit = await ask(duc, "thon")
+    assert "2. Nhóm tương đồng để tính tỷ lệ: THON" in unit.text
+    step = await press(duc, "✅ Giữ các giá trị này", unit)
+    while any(label.startswith("Giữ ") for label in step.button_labels()):
+        step = await press(duc, step.button_labels()[0], step)
+    assert "THON" in step.text and "✅ Lưu kế hoạch" in step.button_labels()
+    saved = await press(duc, "✅ Lưu kế hoạch", step)
+    assert saved.text == f"✅ Đã lưu kế hoạch năm {YEAR} của Chi bộ Thôn Bình An."
+    # The operator puts CB2 in the same group from the command line.
+    result = await run_cli("cycle", "unit", "--org", "CB2", "--year", str(YEAR), "--set",
+                           "peer_group=THON", env=cli_env)
+    assert result.code == 0, result.err
+    assert "Đã lưu các thiết lập của Chi bộ Phòng Kỹ thuật." in result.out
+    result = await run_cli("cycle", "unit", "--org", "XA", "--year", str(YEAR), "--set",
+                           "outstanding_unit=yes", env=cli_env)
+    assert result.code == 1 and "cấp trên giao" in result.err  # the plan's own organisation
+
+    async def settings(session):
+        rows = await session.scalars(select(UnitPlanSetting).order_by(UnitPlanSetting.id))
+        return [(r.org_id, r.key, json.loads(r.value)) for r in rows]
+    assert await query(database_url, settings) == [
+        (tree.org_ids["CB1"], "outstanding_unit", True), (tree.org_ids["CB1"], "peer_group", "THON"),
+        (tree.org_ids["CB2"], "peer_group", "THON")]
+
+    # THON holds CB1 and CB2, both HTXS: of 2 reaching HTT one may be (R-Q4), and the group is
+    # not outstanding as a whole (CB2 is not); the three others break nothing.
+    view = await ask(duc, "/quyet_dinh CB3")
+    assert "⛔" not in view.text
+    await duc.wait_message()  # the members' screen
+    view = await ask(duc, "/quyet_dinh CB2")
+    assert "2 tổ chức được đề nghị HTXS, tối đa 1" in view.text
     assert not fake_telegram.refused

@@ -7,7 +7,6 @@ as parts A and B leave them."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from storage.models import (
     UnitReview,
 )
 from tests.e2e.harness import run_cli, vietnam_today
-from tests.e2e.test_status_tree import query
+from tests.e2e.test_status_tree import Tree, query
 
 YEAR = vietnam_today().year
 ORGS = [  # code, name, kind, parent, village
@@ -61,34 +60,26 @@ ROLES = [
 def roster(path) -> None:
     book = Workbook()
     book.remove(book.active)
-    sheet = book.create_sheet("Tổ chức")
-    sheet.append(["Mã tổ chức", "Tên tổ chức", "Loại", "Mã tổ chức cấp trên", "Ngày thành lập",
-                  "Chi bộ thôn, tổ dân phố"])
-    for code, name, kind, parent, village in ORGS:
-        sheet.append([code, name, kind, parent, "01/01/2000", village])
-    sheet = book.create_sheet("Đảng viên")
-    sheet.append(["Mã đảng viên", "Họ và tên", "Ngày sinh", "Mã chi bộ", "Loại đảng viên",
-                  "Ngày kết nạp", "Cán bộ, công chức"])
-    for code, name, cell, servant in PEOPLE:
-        sheet.append([code, name, "01/01/1975", cell, "Chính thức", "01/06/2005", servant])
-    sheet = book.create_sheet("Vai trò")
-    sheet.append(["Mã đảng viên", "Mã tổ chức", "Vai trò"])
-    for row in ROLES:
-        sheet.append(list(row))
+    sheets = (
+        ("Tổ chức", ["Mã tổ chức", "Tên tổ chức", "Loại", "Mã tổ chức cấp trên", "Ngày thành lập",
+                     "Chi bộ thôn, tổ dân phố"],
+         [[code, name, kind, parent, "01/01/2000", village]
+          for code, name, kind, parent, village in ORGS]),
+        ("Đảng viên", ["Mã đảng viên", "Họ và tên", "Ngày sinh", "Mã chi bộ", "Loại đảng viên",
+                       "Ngày kết nạp", "Cán bộ, công chức"],
+         [[code, name, "01/01/1975", cell, "Chính thức", "01/06/2005", servant]
+          for code, name, cell, servant in PEOPLE]),
+        ("Vai trò", ["Mã đảng viên", "Mã tổ chức", "Vai trò"], [list(row) for row in ROLES]),
+    )
+    for title, headers, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in [headers, *rows]:
+            sheet.append(row)
     book.save(path)
 
 
-@dataclass
-class UnitTree:
-    database_url: str
-    users: dict = field(default_factory=dict)  # member code -> FakeUser
-    org_ids: dict = field(default_factory=dict)
-    member_ids: dict = field(default_factory=dict)
-    cycle_id: int = 0
-
-
 async def unit_tree(tmp_path, cli_env, fake, database_url: str, now: dt.datetime,
-                    rulebook: str = "qd366-2025", *sets: str) -> UnitTree:
+                    rulebook: str = "qd366-2025", *sets: str) -> Tree:
     """Import the tree, open the plan on the commune (`sets`: KEY=VALUE settings) and link every
     person to a Telegram user who has started the bot."""
     roster(tmp_path / "xa.xlsx")
@@ -99,7 +90,7 @@ async def unit_tree(tmp_path, cli_env, fake, database_url: str, now: dt.datetime
                            rulebook, "--finish-by", f"31/12/{YEAR}", "--report-by",
                            f"15/01/{YEAR + 1}", *options, env=cli_env)
     assert result.code == 0, result.out + result.err
-    tree = UnitTree(database_url)
+    tree = Tree(database_url)
 
     async def fill(session):
         tree.org_ids = dict((await session.execute(select(Organisation.code, Organisation.id))).all())
@@ -118,7 +109,7 @@ async def unit_tree(tmp_path, cli_env, fake, database_url: str, now: dt.datetime
     return tree
 
 
-async def propose_units(tree: UnitTree, levels: dict[str, str], now: dt.datetime) -> dict[str, int]:
+async def propose_units(tree: Tree, levels: dict[str, str], now: dt.datetime) -> dict[str, int]:
     """Each cell's review and its proposal (its vote, with a combined score), as part B leaves
     them; returns the rating ids by cell code."""
     ids = {}
@@ -142,7 +133,7 @@ async def propose_units(tree: UnitTree, levels: dict[str, str], now: dt.datetime
     return ids
 
 
-async def propose_members(tree: UnitTree, levels: dict[str, str], now: dt.datetime) -> None:
+async def propose_members(tree: Tree, levels: dict[str, str], now: dt.datetime) -> None:
     async def write(session):
         for code, level in levels.items():
             rating = Rating(cycle_id=tree.cycle_id, member_id=tree.member_ids[code],

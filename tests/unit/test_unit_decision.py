@@ -17,7 +17,6 @@ from bot.services.checks import cell_breaches
 from bot.services.decision import decision_view as member_decision_view
 from bot.services.unit_rating import head_caps
 from rules.levels import Level
-from storage.db import Database
 from storage.models import (
     Cycle,
     Member,
@@ -32,17 +31,11 @@ from storage.models import (
     UnitReview,
 )
 from storage.queries import place_org
+from tests.unit import test_units
 
+db = test_units.db  # the fixture: a migrated database
 NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 async def _org(session, code, kind, parent=None, **facts):
@@ -235,3 +228,32 @@ async def test_head_waits_then_is_capped(db):
         village_secretary.public_servant = True
         await session.flush()
         assert "cap.head" in [b.code for b in await cell_breaches(session, cycle, village)]
+
+
+async def test_members_quota_counts_the_plan_settings(db):
+    """Item 8: R-Q1's outstanding share granted in the plan, and R-Q5's peer groups, reach the
+    members' quota checks (qd366-2025)."""
+    async with db.session() as session:
+        _upper, root, cells, cycle = await _tree(session, cells=4)
+        for i, cell in enumerate(cells):  # two members each: 8 reaching HTT, 2 HTXS in CB0
+            for j in range(2):
+                member = await _member(session, f"M{i}{j}", cell)
+                session.add(Rating(cycle_id=cycle.id, member_id=member.id, state="proposed",
+                                   proposed_level="HTXS" if i == 0 else "HTT"))
+        await session.flush()
+
+        def codes(found):
+            return sorted(b.code for b in found if b.severity.value == "error")
+
+        assert codes(await cell_breaches(session, cycle, cells[1])) == ["quota.htxs_share"]  # 1 of 8
+        await plans.save_unit_settings(session, cycle, root, {plans.OUTSTANDING: True},
+                                       actor="cli", now=NOW)
+        assert codes(await cell_breaches(session, cycle, cells[1])) == []  # 25% of 8 is 2
+        await plans.save_unit_settings(session, cycle, root, {plans.OUTSTANDING: False},
+                                       actor="cli", now=NOW)
+        # The deciding level puts CB0 and CB1 in one group: 2 HTXS of 4 (small group: 1).
+        for cell in cells[:2]:
+            await plans.save_unit_settings(session, cycle, cell, {plans.PEER_GROUP: "a"},
+                                           actor="cli", now=NOW)
+        assert codes(await cell_breaches(session, cycle, cells[1])) == ["quota.htxs_small_group"]
+        assert codes(await cell_breaches(session, cycle, cells[3])) == []  # the other group

@@ -48,35 +48,32 @@ def _snapshot(world: World):
     return snapshot
 
 
+def pressing(driver, label: str):
+    """A driver one step further: `driver`, then `label` pressed on its prompt."""
+
+    async def step(world: World) -> Reached:
+        reached = await driver(world)
+        prompt = await answer_of(reached.user, label, reached.prompt)
+        return Reached(reached.user, prompt, reached.snapshot)
+
+    return step
+
+
+def typing(driver, text: str):
+    """A driver one step further: `driver`, then `text` typed at its step."""
+
+    async def step(world: World) -> Reached:
+        reached = await driver(world)
+        return Reached(reached.user, await ask(reached.user, text), reached.snapshot)
+
+    return step
+
+
 async def opinion_unit(world: World) -> Reached:
     await _units(world)
     giang = world.user("DV201")
     prompt = await ask(giang, "/y_kien")  # two cells wait: which one
     return Reached(giang, prompt, _snapshot(world))
-
-
-async def opinion_body(world: World) -> Reached:
-    reached = await opinion_unit(world)
-    prompt = await answer_of(reached.user, "Chi bộ Phòng Kỹ thuật", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def opinion_level(world: World) -> Reached:
-    reached = await opinion_body(world)
-    prompt = await answer_of(reached.user, "Tập thể lãnh đạo cơ quan, đơn vị", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def opinion_text(world: World) -> Reached:
-    reached = await opinion_level(world)
-    prompt = await answer_of(reached.user, "HTT (Hoàn thành tốt nhiệm vụ)", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def opinion_confirm(world: World) -> Reached:
-    reached = await opinion_text(world)
-    prompt = await ask(reached.user, OPINION)
-    return Reached(reached.user, prompt, reached.snapshot)
 
 
 async def lower_level(world: World) -> Reached:
@@ -88,39 +85,26 @@ async def lower_level(world: World) -> Reached:
     return Reached(giang, prompt, _snapshot(world))
 
 
-async def lower_reason(world: World) -> Reached:
-    reached = await lower_level(world)
-    prompt = await answer_of(reached.user, "HTT (Hoàn thành tốt nhiệm vụ)", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
-async def lower_confirm(world: World) -> Reached:
-    reached = await lower_reason(world)
-    prompt = await ask(reached.user, "Chưa hoàn thành chỉ tiêu an toàn lao động.")
-    return Reached(reached.user, prompt, reached.snapshot)
-
-
 async def plan_unit(world: World) -> Reached:
     phuc = world.user("DV401")  # a member of the province's committee, above the cell
     prompt = await ask(phuc, "/ke_hoach CB11")  # qd366-2025: the outstanding share, the group
     return Reached(phuc, prompt, _snapshot(world))
 
 
-async def plan_group(world: World) -> Reached:
-    reached = await plan_unit(world)
-    prompt = await answer_of(reached.user, "✏ 2", reached.prompt)
-    return Reached(reached.user, prompt, reached.snapshot)
-
+opinion_body = pressing(opinion_unit, "Chi bộ Phòng Kỹ thuật")
+opinion_level = pressing(opinion_body, "Tập thể lãnh đạo cơ quan, đơn vị")
+opinion_text = pressing(opinion_level, "HTT (Hoàn thành tốt nhiệm vụ)")
+lower_reason = pressing(lower_level, "HTT (Hoàn thành tốt nhiệm vụ)")
 
 DRIVERS = {
     ("unit_opinion", "unit"): opinion_unit,
     ("unit_opinion", "body"): opinion_body,
     ("unit_opinion", "level"): opinion_level,
     ("unit_opinion", "text"): opinion_text,
-    ("unit_opinion", "confirm"): opinion_confirm,
+    ("unit_opinion", "confirm"): typing(opinion_text, OPINION),
     ("unit_lower", "level"): lower_level,
     ("unit_lower", "reason"): lower_reason,
-    ("unit_lower", "confirm"): lower_confirm,
+    ("unit_lower", "confirm"): typing(lower_reason, "Chưa hoàn thành chỉ tiêu an toàn lao động."),
     ("plan", "unit"): plan_unit,
-    ("plan", "group"): plan_group,
+    ("plan", "group"): pressing(plan_unit, "✏ 2"),
 }
