@@ -88,8 +88,10 @@ class RatedUnit:
 
     @property
     def ready(self) -> bool:
-        """A proposal the deciding level can decide: a level, or reviewed not rated."""
-        return not self.decided and (self.not_rated or self.rating.proposed_level is not None)
+        """A proposal the deciding level can decide: the unit's vote gave a level, or it was
+        reviewed and is not to be rated (R-E4). A review with no rating yet waits."""
+        proposed = self.rating.id is not None and not self.decided
+        return proposed and (self.not_rated or self.rating.proposed_level is not None)
 
     @property
     def key(self) -> str:
@@ -248,8 +250,6 @@ async def decide(
     decided = []
     for unit in view.proposals:
         rating = unit.rating
-        if rating.id is None:
-            continue  # nothing proposed yet
         rating.state = RatingState.DECIDED
         rating.not_rated = unit.not_rated
         rating.decided_level = None if unit.not_rated else rating.proposed_level
