@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import plans
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from bot.services.decision import RatedMember, rated_members, role_accounts
+from bot.services.ratings import record_change
 from bot.services.unit_opinion import opinions_of
 from bot.services.unit_rating import head_caps
 from bot.services.units import deciding_org, is_rated_kind, org_facts
@@ -281,10 +282,9 @@ def _change(
     level: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Append to a unit rating's history (proposed, lowered, decided, cancelled, reopened)."""
-    session.add(
-        UnitRatingChange(rating_id=rating.id, at=now, actor=actor, kind=kind, level=level, reason=reason)
-    )
+    """Append to a unit rating's history (lowered, decided, cancelled, reopened)."""
+    record_change(session, rating.id, kind, actor=actor, now=now, level=level, reason=reason,
+                  history=UnitRatingChange)
 
 
 async def rating_unit(
