@@ -52,6 +52,7 @@ from handlers import (
     roster,
     start,
     status,
+    unit_opinion,
 )
 from handlers.commands import declaration_digest, menu
 from storage.db import Database
@@ -173,6 +174,7 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        unit_opinion,  # issue 14, part C: participants' opinions (/y_kien)
         # Issue 14 part D: the minutes, the chair's conclusions and the files.
         minutes,
         minutes_flow,
