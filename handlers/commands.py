@@ -17,6 +17,7 @@ from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import unit_review as unit_review_texts
 
 
 class Audience(enum.Enum):
@@ -149,6 +150,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14, part A: the collective's report and draft score sheet, comments on the draft;
+    # msgids in the "unit_prep" domain (handlers/views/unit_review.py).
+    CommandSpec(
+        "tap_the", *unit_review_texts.TAP_THE, Audience.ROLE, Action.PREPARE_UNIT_REPORT
+    ),
+    CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
 )
 
 
