@@ -59,6 +59,10 @@ FILE_OUTSIDE = N_(
     "To send a collective's review report as a Word file, open /tap_the and press «📎 Word "
     "file» first."
 )
+UNKNOWN_FILE = N_(
+    "I read spreadsheets (.xlsx or .csv: a roster, a criteria framework) and, for a "
+    "collective's review report, Word files (.docx, from /tap_the). This file is neither."
+)
 NOT_DOCX = N_(
     "I take the report only as a Word file (.docx). Open it in Word and save it as .docx "
     "(«Save as», «Word Document»), then send it again."
@@ -289,11 +293,12 @@ async def report_document(turn: Turn) -> None:
     """A Word file (or another word-processor file) sent to the bot."""
     turn.require_member()
     document: Document = turn.update.effective_message.document
+    is_docx = _suffix(document.file_name or "") == report.DOCX_SUFFIX
     state = await flows.active(turn, UNIT_FLOW)
     if state is None or state.step != FILE:
-        raise Refusal(FILE_OUTSIDE)
+        raise Refusal(FILE_OUTSIDE if is_docx else UNKNOWN_FILE)
     review, _org = await _review(turn, flows.payload(state).get("review"))
-    if _suffix(document.file_name or "") != report.DOCX_SUFFIX:
+    if not is_docx:
         raise Refusal(NOT_DOCX)
     if document.file_size and document.file_size > BOT_LIMITS.file_bytes:
         raise Refusal(report.E_TOO_LARGE, size=BOT_LIMITS.file_bytes // 1024 // 1024)

@@ -16,6 +16,7 @@ from tests.e2e.unit_review_kit import (
     press,
     reviews_of,
     unit_world,
+    word_file,
 )
 
 CB01 = "Chi bộ Phòng Kỹ thuật"
@@ -67,6 +68,8 @@ async def test_a_cell_prepares_its_draft_and_circulates_it(
     assert "không có quyền" in (await ask(dung, "/tap_the CB01")).text
     assert (await ask(gam, "/tap_the CB01")).text == \
         "Không có tổ chức mã CB01 trong phạm vi của đồng chí."
+    await gam.send_document(b"%PDF-1.4", "bao-cao.pdf")  # neither a spreadsheet nor a report
+    assert (await gam.wait_message()).text.startswith("Tôi đọc bảng tính (.xlsx hoặc .csv")
 
     home = await ask(an, "/tap_the")
     assert home.text.startswith("📋 Kiểm điểm Chi bộ Phòng Kỹ thuật (tổ chức đảng) năm 2026")
@@ -200,3 +203,124 @@ async def test_a_cell_prepares_its_draft_and_circulates_it(
     assert NAMES["DV001"] == "Nguyễn Văn An"
     assert not fake_telegram.refused
     assert isinstance(clock(), dt.datetime)
+
+
+POINTS = "Làm rõ trách nhiệm của Đảng ủy trong việc <chậm> thu phí nước sạch năm 2026."
+
+
+async def _meeting(database_url: str, org_code: str, when: dt.datetime) -> None:
+    """The đảng ủy's own meeting (its committee's): /lich_hop is the cells', so it is written
+    here as the meeting part of issue 14 will."""
+    from sqlalchemy import select
+
+    from storage.models import Cycle, Meeting, Organisation
+    from tests.e2e.test_plan_kit import query
+
+    async def run(session):
+        org = await session.scalar(select(Organisation).where(Organisation.code == org_code))
+        cycle = await session.scalar(select(Cycle))
+        session.add(Meeting(cycle_id=cycle.id, org_id=org.id, scheduled_at=when))
+        await session.commit()
+
+    await query(database_url, run)
+
+
+async def test_a_grassroots_committee_sends_a_word_file_and_answers_prompts(
+    tmp_path, cli_env, bot, fake_telegram, database_url, clock
+):
+    users = await unit_world(tmp_path, cli_env, fake_telegram, clock, rulebook="qd366-2025")
+    dung, em, gam, lan, hai = (users[c] for c in ("DV004", "DV005", "DV006", "DV008", "DV007"))
+    await _meeting(database_url, "DBCS01", local(2026, 12, 3, 8, 0))
+
+    # The upper committee's points to the đảng bộ's collective: its secretary is told.
+    assert (await ask(gam, f"/goi_y DBCS01 {POINTS}")).text == (
+        "Không có đảng viên hay tổ chức mã DBCS01 trong phạm vi của đồng chí.")
+    assert (await ask(em, f"/goi_y DBCS01 {POINTS}")).text == (
+        "Gợi ý kiểm điểm do cấp trên gửi: đồng chí không giữ vai trò nào ở cấp trên của Đảng bộ "
+        "Công ty Cấp nước để gửi.")
+    sent = await ask(lan, f"/goi_y DBCS01 {POINTS}")
+    assert sent.text.startswith("Đã gửi cho tập thể Đảng bộ Công ty Cấp nước (DBCS01) để kiểm "
+                                "điểm năm 2026"), sent.text
+    told = await dung.wait_message()
+    assert told.text.startswith("Đảng bộ Phường Sài Gòn gợi ý nội dung kiểm điểm đối với Đảng "
+                                "bộ Công ty Cấp nước năm 2026"), told.text
+    assert POINTS in told.text and "tối thiểu một ngày" in told.text
+    await ask(lan, "/goi_y CBCS01 Làm rõ việc chậm sửa chữa phòng học.")
+    await hai.wait_message()
+    calendar = await ask(hai, "/lich_hop")
+    assert "Hội nghị kiểm điểm tối thiểu một ngày: cấp trên có gợi ý kiểm điểm." in calendar.text
+
+    # Dung heads a cell and the đảng bộ: she chooses; the đảng bộ has two reviews (two leaders).
+    choice = await ask(dung, "/tap_the")
+    assert choice.text.startswith("Đồng chí đứng đầu nhiều đơn vị")
+    await dung.press("Đảng bộ Công ty Cấp nước (DBCS01)", message=choice)
+    organisation = await dung.wait_message()
+    committee = await dung.wait_message()
+    assert organisation.text.startswith("📋 Kiểm điểm Đảng bộ Công ty Cấp nước (tổ chức đảng)")
+    assert committee.text.startswith("📋 Kiểm điểm Đảng bộ Công ty Cấp nước (tập thể cấp ủy)")
+    for screen in (organisation, committee):
+        assert "Hội nghị kiểm điểm tối thiểu một ngày" in screen.text
+        assert "❗ Cấp trên có 1 văn bản gợi ý kiểm điểm" in screen.text
+        assert "chậm nhất ngày 30/11/2026" in screen.text
+
+    # The report as a Word file: refused outside its step, as another format, as a fake.
+    report = word_file("BÁO CÁO KIỂM ĐIỂM TẬP THỂ NĂM 2026", "I. Ưu điểm, kết quả đạt được",
+                       "Hoàn thành 95% kế hoạch cấp nước.")
+    await dung.send_document(report, "bao-cao.docx")
+    assert (await dung.wait_message()).text.startswith(
+        "Để gửi báo cáo kiểm điểm của tập thể bằng tệp Word")
+    prompt = await press(dung, "📎 Tệp Word", organisation)
+    assert "tối đa 5 MB" in prompt.text
+    assert (await ask(dung, "Tôi gửi sau")).text.startswith("Tôi đang chờ báo cáo dạng tệp Word")
+    await dung.send_document(b"%PDF-1.4 ...", "bao-cao.pdf")
+    assert (await dung.wait_message()).text.startswith("Tôi chỉ nhận báo cáo dạng tệp Word")
+    await dung.send_document(b"PK\x03\x04 not a zip at all", "bao-cao.docx")
+    assert (await dung.wait_message()).text.startswith("Đây không phải tệp Word (.docx)")
+    await dung.send_document(report, "bao-cao.docx")
+    taken = await dung.wait_message()
+    assert taken.text == ("Tệp Word «bao-cao.docx» nay là báo cáo của Đảng bộ Công ty Cấp nước "
+                          "(22 từ).")
+    home = await dung.wait_message()
+    assert "📝 Báo cáo: tệp Word «bao-cao.docx»" in home.text
+    [organisation_review, committee_review] = await reviews_of(database_url, "DBCS01")
+    assert organisation_review.report_docx == report
+    assert committee_review.report_docx is None
+
+    # Part IV shows the upper level's points above the answer.
+    parts = await press(dung, "📝 Báo cáo", home, edited=True)
+    assert "Tệp Word «bao-cao.docx» là báo cáo" in parts.text
+    part_iv = await press(dung, label_starting(parts, "✏️ IV."), parts)
+    assert "Nội dung gợi ý kiểm điểm của Đảng bộ Phường Sài Gòn:" in part_iv.text
+    assert part_iv.text.index("Đảng bộ Phường Sài Gòn:") < part_iv.text.index(POINTS)
+    await ask(dung, "Đảng ủy nhận trách nhiệm; đã giao giám đốc khắc phục trong quý I.")
+    home = await press(dung, "◀ Quay lại", parts, edited=True)
+
+    # The sheet, quickly; then circulated to the đảng bộ's committee (its participants).
+    sheet = await press(dung, "📊 Phiếu chấm điểm", home, edited=True)
+    prompt = await press(dung, "▶ Chấm tiêu chí tiếp", sheet)
+    for typed in ("9; Tốt; Học tập đủ", "9; Tốt; Nắm tư tưởng", "36; Tốt; Đạt 95% kế hoạch",
+                  "18; Tốt; Kết nạp 3 đảng viên", "9; Tốt; Không vi phạm"):
+        prompt = await ask(dung, typed)
+        assert prompt.text.startswith("✅ Đã lưu"), prompt.text
+    done = await ask(dung, "9; Tốt; Phối hợp tốt")
+    assert "Tổng: 90 điểm" in done.text and "Hoàn thành xuất sắc nhiệm vụ" in done.text
+    home = await ask(dung, "/tap_the DBCS01")
+    await dung.wait_message()  # the committee's screen
+    question = await press(dung, "📤 Gửi dự thảo", home)
+    assert "đến 2 đồng chí dự hội nghị?" in question.text
+    assert "Hạn gửi là ngày" not in question.text
+    await press(dung, "✅ Gửi dự thảo", question, edited=True)
+    notice = await em.wait_message()
+    assert "Báo cáo là tệp Word: bấm «📄 Tệp Word» để nhận." in notice.text
+    assert notice.button_labels() == ["💬 Góp ý", "📄 Tệp Word"]
+    await em.press("📄 Tệp Word", message=notice)
+    document = await em.wait_message()
+    assert document.document.file_name == "bao-cao.docx"
+    assert document.document.content == report
+
+    # The committee's own review was not sent: its draft is not complete.
+    committee = (await ask(dung, "/tap_the DBCS01"), await dung.wait_message())[1]
+    refused = await dung.wait_answer(await dung.press("📤 Gửi dự thảo", message=committee))
+    assert refused.text.startswith("Dự thảo chưa hoàn chỉnh. Còn phải làm: I, II, III, IV, V; "
+                                   "6 tiêu chí của phiếu chấm điểm chưa chấm."), refused.text
+    assert not fake_telegram.refused
