@@ -177,24 +177,16 @@ async def _edit_screen(turn: Turn, screen) -> None:
     await turn.edit(text, reply_markup=keyboard)
 
 
-async def _home(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
+# The screens a button shows in place of the pressed message; no typed text is awaited there.
+SCREENS = {
+    "home": views.head_screen, "report": views.report_screen, "sheet": views.sheet_screen,
+    "adj": views.adjustments_screen,
+}
+
+
+async def _screen(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
     await _leave_steps(turn)
-    await _edit_screen(turn, views.head_screen(turn.t, draft))
-
-
-async def _report(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
-    await _leave_steps(turn)
-    await _edit_screen(turn, views.report_screen(turn.t, draft))
-
-
-async def _sheet(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
-    await _leave_steps(turn)
-    await _edit_screen(turn, views.sheet_screen(turn.t, draft))
-
-
-async def _adjustments(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
-    await _leave_steps(turn)
-    await _edit_screen(turn, views.adjustments_screen(turn.t, draft))
+    await _edit_screen(turn, SCREENS[pressed.action](turn.t, draft))
 
 
 async def _comments(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
@@ -264,6 +256,32 @@ async def part_text(turn: Turn, state: FlowState, text: str) -> None:
         ) from None
     await flows.ask(turn, UNIT_FLOW, views.saved_text(turn.t, length),
                     reply_markup=views.part_keyboard(turn.t, review.id, key))
+
+
+async def take_edit(turn: Turn) -> bool:
+    """An edited message that is a piece of a collective's report: the piece takes the new
+    text (self_review's edit handler asks here first). False when it is no such piece."""
+    message = turn.update.edited_message
+    found = await report.piece_of_message(turn.session, turn.actor, message.message_id) \
+        if message.text else None
+    if found is None:
+        return False
+    review, piece = found
+    review, org = await _review(turn, review.id)
+    try:
+        service.require_open(await _draft(turn, review))
+        length = await report.replace_piece(turn.session, review, piece, message.text)
+    except UnitReviewRefused as refused:
+        raise refusal(turn, refused) from None
+    except report.PartFull as full:
+        raise Refusal(
+            "This part can hold at most {max} characters; the edit was not taken. {room} "
+            "characters are left for that message.",
+            max=turn.t.number(MAX_SECTION_CHARS), room=turn.t.number(full.room),
+        ) from None
+    heading = report.section(piece.section_key)
+    await turn.reply(views.edit_taken_text(turn.t, org.name, heading, length))
+    return True
 
 
 async def _file(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
@@ -521,9 +539,10 @@ async def _confirm(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
 
 
 _HANDLERS = {
-    "home": _home, "report": _report, "part": _open_part, "file": _file, "nofile": _no_file,
-    "show": _show_part, "undo": _undo, "done": _done, "sheet": _sheet, "mark": _mark,
-    "grade": _grade, "next": _next, "adj": _adjustments, "ded": _propose, "add": _propose,
+    **dict.fromkeys(SCREENS, _screen),
+    "part": _open_part, "file": _file, "nofile": _no_file,
+    "show": _show_part, "undo": _undo, "done": _done, "mark": _mark,
+    "grade": _grade, "next": _next, "ded": _propose, "add": _propose,
     "drop": _drop, "comments": _comments, "consult": _consult, "send": _send,
     "confirm": _confirm,
 }

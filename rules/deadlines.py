@@ -48,6 +48,15 @@ def meeting_days_min(prompted: bool) -> Decimal:
     return PROMPTED_MEETING_DAYS if prompted else MEETING_DAYS
 
 
+def reminder_stage(due: date, today: date, days: tuple[int, ...] = (3, 1, 0)) -> str | None:
+    """Which reminder of a deadline is due today: with the default days, "d3" from 3 days
+    before until 2, "d1" the day before, "d0" on the day; None before and after."""
+    left = (due - today).days
+    if left < 0 or left > days[0]:
+        return None
+    return f"d{min(d for d in days if d >= left)}"
+
+
 def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:
     return day.weekday() < 5 and day not in holidays  # Saturday is 5, Sunday 6
 

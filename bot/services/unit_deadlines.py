@@ -35,7 +35,7 @@ from bot.services.cycles import cycle_rulebook
 from bot.services.notify import COMMITTEE_ROLES, Key, member_target
 from bot.services.unit_review import SUBJECT_NAMES
 from bot.text import esc
-from rules.deadlines import draft_report_due
+from rules.deadlines import draft_report_due, reminder_stage
 from rules.org_scoring import RATED_KINDS
 from rules.people import name_sort_key
 from storage.models import (
@@ -54,9 +54,8 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-REMINDER_DAYS = (3, 1, 0)  # days before the draft is due
-LOOKBACK_DAYS = 31  # meetings this long past still owe their warning
-ACTIVE_DAYS_AFTER_REPORT = 31  # as the monitor: a plan is watched a month past its report-by
+REMINDER_DAYS = (3, 1, 0)  # days before the draft is due (rules.deadlines.reminder_stage)
+LOOKBACK_DAYS = 31  # meetings this long past still owe their warning; so long a plan is watched
 CHUNK = 500
 DUE, LATE, LATE_UPPER = "draft_due", "draft_late", "draft_late_upper"
 
@@ -86,14 +85,6 @@ class Notice:
     cycle_id: int
     stage: str
     owed: Owed
-
-
-def reminder_stage(due: dt.date, today: dt.date) -> str | None:
-    """"d3" from 3 days before the due day until 2, "d1" the day before, "d0" on the day."""
-    left = (due - today).days
-    if left < 0 or left > REMINDER_DAYS[0]:
-        return None
-    return f"d{REMINDER_DAYS[0]}" if left > REMINDER_DAYS[1] else f"d{left}"
 
 
 def _chunks(values: list) -> list[list]:
@@ -140,7 +131,7 @@ async def owed_drafts(session: AsyncSession, cycle: Cycle, today: dt.date, tz: d
     found = []
     for meeting_at, org in rows:
         due = draft_report_due(meeting_at.astimezone(tz).date(), rulebook)
-        stage, late = reminder_stage(due, today), today > due
+        stage, late = reminder_stage(due, today, REMINDER_DAYS), today > due
         if stage is None and not late:
             continue
         for subject in units.subjects_for(org, leaders.get(org.id, 0)):
@@ -211,7 +202,7 @@ async def _deciders(session: AsyncSession, late: list[Owed]) -> dict[int, list[i
 async def decide(session: AsyncSession, now: dt.datetime, tz: dt.tzinfo) -> list[Notice]:
     """Everything R-D1 calls for now that the ledger does not show as sent."""
     today = now.astimezone(tz).date()
-    since = today - dt.timedelta(days=ACTIVE_DAYS_AFTER_REPORT)
+    since = today - dt.timedelta(days=LOOKBACK_DAYS)
     notices: list[Notice] = []
     for cycle in await session.scalars(select(Cycle).where(Cycle.report_by >= since)):
         owed = await owed_drafts(session, cycle, today, tz)

@@ -160,24 +160,48 @@ async def add_piece(
         )
     )
     session.add(UnitReportPiece(review_id=review.id, section_key=key, seq=(last or 0) + 1,
-                                text=text, message_id=message_id))
+                                text=text, message_id=message_id, author=actor))
     review.prepared_by = review.prepared_by or actor
     await session.flush()
     return length + joiner + len(text)
 
 
-async def drop_last_piece(session: AsyncSession, review: UnitReview, key: str) -> bool:
-    last = await session.scalar(
-        select(UnitReportPiece)
-        .where(UnitReportPiece.review_id == review.id, UnitReportPiece.section_key == key)
-        .order_by(UnitReportPiece.seq.desc())
+async def piece_of_message(
+    session: AsyncSession, actor: str, message_id: int
+) -> tuple[UnitReview, UnitReportPiece] | None:
+    """The piece of a report that came from `actor`'s message `message_id`."""
+    row = (await session.execute(
+        select(UnitReview, UnitReportPiece)
+        .join(UnitReportPiece, UnitReportPiece.review_id == UnitReview.id)
+        .where(UnitReportPiece.author == actor, UnitReportPiece.message_id == message_id)
+        .order_by(UnitReportPiece.id.desc())
         .limit(1)
-    )
-    if last is None:
-        return False
-    await session.execute(delete(UnitReportPiece).where(UnitReportPiece.id == last.id))
+    )).first()
+    return (row[0], row[1]) if row else None
+
+
+async def replace_piece(
+    session: AsyncSession, review: UnitReview, piece: UnitReportPiece, text: str
+) -> int:
+    """The head edited the message a piece came from: the piece takes the new text; returns
+    the part's new length."""
+    length = joined_length(await section_texts(session, review.id), piece.section_key)
+    new_length = length - len(piece.text) + len(text)
+    if new_length > MAX_SECTION_CHARS:
+        raise PartFull(max(MAX_SECTION_CHARS - (length - len(piece.text)), 0))
+    piece.text = text
     await session.flush()
-    return True
+    return new_length
+
+
+async def drop_last_piece(session: AsyncSession, review: UnitReview, key: str) -> bool:
+    """The part's last message withdrawn (one statement); False when the part is empty."""
+    part = (UnitReportPiece.review_id == review.id, UnitReportPiece.section_key == key)
+    last = select(func.max(UnitReportPiece.seq)).where(*part).scalar_subquery()
+    deleted = await session.execute(
+        delete(UnitReportPiece).where(*part, UnitReportPiece.seq == last)
+        .execution_options(synchronize_session=False))
+    return deleted.rowcount > 0
 
 
 # --- the Word file -------------------------------------------------------------------------

@@ -331,6 +331,14 @@ def saved_text(t: Translator, length: int) -> str:
              count=t.number(length), max=t.number(MAX_SECTION_CHARS))
 
 
+def edit_taken_text(
+    t: Translator, org_name: str, section: ReportSection | None, length: int
+) -> str:
+    part = t(section.heading) if section is not None else ""
+    return t("Edit taken: {part} of the report of {org} now has {count} characters.",
+             part=esc(part), org=esc(org_name), count=t.number(length))
+
+
 def file_prompt(t: Translator, draft: Draft, max_mb: int) -> str:
     return t("Send the report of {org} as a Word file (.docx), at most {size} MB. It becomes the "
              "report; the parts typed here stay saved.", org=f"<b>{esc(draft.org.name)}</b>",

@@ -36,7 +36,16 @@ async def _write_report(an, home):
         prompt.text.startswith("I. Ưu điểm, kết quả đạt được"), prompt.text
     for number in ("I.", "II.", "III.", "IV.", "V."):
         assert prompt.text.startswith(number), (number, prompt.text)
-        if number in PARTS:
+        if number == "I.":  # sent with a slip, then corrected in Telegram: the piece follows
+            sent = await an.send(PARTS[number].replace("18/20", "81/20"))
+            saved = await an.wait_message()
+            assert saved.text.startswith("Đã lưu (")
+            await an.edit(sent, PARTS[number])
+            taken = await an.wait_message()
+            assert taken.text.startswith("Đã ghi nhận nội dung sửa: phần «I. Ưu điểm, kết quả đạt "
+                                         "được» trong báo cáo của Chi bộ Phòng Kỹ thuật"), taken
+            prompt = await press(an, "✅ Xong", saved)
+        elif number in PARTS:
             saved = await ask(an, PARTS[number])
             assert saved.text.startswith("Đã lưu ("), saved.text
             prompt = await press(an, "✅ Xong", saved)

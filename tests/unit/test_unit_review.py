@@ -18,6 +18,7 @@ from bot.services import prompts, unit_deadlines, unit_report, units
 from bot.services import unit_review as service
 from bot.services.frameworks import apply_framework, target_for
 from bot.services.unit_review import TypedMark, UnitReviewRefused
+from rules.deadlines import reminder_stage
 from rules.org_scoring import Criterion, Framework
 from rules.rulebooks import rulebook
 from storage.db import Database
@@ -129,7 +130,7 @@ def test_adjustments_follow_the_seeds_rule():
     (dt.date(2026, 11, 26), dt.date(2026, 11, 27), None),
 ])
 def test_reminder_stages(due, today, stage):
-    assert unit_deadlines.reminder_stage(due, today) == stage
+    assert reminder_stage(due, today) == stage
 
 
 # --- the Word file ----------------------------------------------------------------------------
