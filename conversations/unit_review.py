@@ -19,6 +19,7 @@ crash or a restart loses nothing; the payload only says which input is awaited.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from telegram import Document
@@ -237,23 +238,38 @@ async def _done(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
     await ask_part(turn, draft, following)
 
 
+PART_FULL = N_(
+    "This part can hold at most {max} characters; that message was not saved. {room} "
+    "characters are left."
+)
+EDIT_FULL = N_(
+    "This part can hold at most {max} characters; the edit was not taken. {room} characters are "
+    "left for that message."
+)
+
+
+async def _written(
+    turn: Turn, draft: Draft, write: Callable[[], Awaitable[int]], full: str
+) -> int:
+    """Text written into a part of an open draft: the part's new length, or the refusal."""
+    try:
+        service.require_open(draft)
+        return await write()
+    except UnitReviewRefused as refused:
+        raise refusal(turn, refused) from None
+    except report.PartFull as overflow:
+        raise Refusal(full, max=turn.t.number(MAX_SECTION_CHARS),
+                      room=turn.t.number(overflow.room)) from None
+
+
 async def part_text(turn: Turn, state: FlowState, text: str) -> None:
     values = flows.payload(state)
     review, _org = await _review(turn, values.get("review"))
     draft = await _draft(turn, review)
     key = _part(values.get("part", ""))
-    try:
-        service.require_open(draft)
-        length = await report.add_piece(turn.session, review, key, text,
-                                        turn.update.effective_message.message_id, turn.actor)
-    except UnitReviewRefused as refused:
-        raise refusal(turn, refused) from None
-    except report.PartFull as full:
-        raise Refusal(
-            "This part can hold at most {max} characters; that message was not saved. "
-            "{room} characters are left.",
-            max=turn.t.number(MAX_SECTION_CHARS), room=turn.t.number(full.room),
-        ) from None
+    message_id = turn.update.effective_message.message_id
+    length = await _written(turn, draft, lambda: report.add_piece(
+        turn.session, review, key, text, message_id, turn.actor), PART_FULL)
     await flows.ask(turn, UNIT_FLOW, views.saved_text(turn.t, length),
                     reply_markup=views.part_keyboard(turn.t, review.id, key))
 
@@ -268,17 +284,9 @@ async def take_edit(turn: Turn) -> bool:
         return False
     review, piece = found
     review, org = await _review(turn, review.id)
-    try:
-        service.require_open(await _draft(turn, review))
-        length = await report.replace_piece(turn.session, review, piece, message.text)
-    except UnitReviewRefused as refused:
-        raise refusal(turn, refused) from None
-    except report.PartFull as full:
-        raise Refusal(
-            "This part can hold at most {max} characters; the edit was not taken. {room} "
-            "characters are left for that message.",
-            max=turn.t.number(MAX_SECTION_CHARS), room=turn.t.number(full.room),
-        ) from None
+    length = await _written(turn, await _draft(turn, review),
+                            lambda: report.replace_piece(turn.session, review, piece,
+                                                         message.text), EDIT_FULL)
     heading = report.section(piece.section_key)
     await turn.reply(views.edit_taken_text(turn.t, org.name, heading, length))
     return True

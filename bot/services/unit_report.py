@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.i18n import N_
 from bot.roster import BOT_LIMITS, Limits
@@ -196,10 +197,13 @@ async def replace_piece(
 
 async def drop_last_piece(session: AsyncSession, review: UnitReview, key: str) -> bool:
     """The part's last message withdrawn (one statement); False when the part is empty."""
-    part = (UnitReportPiece.review_id == review.id, UnitReportPiece.section_key == key)
-    last = select(func.max(UnitReportPiece.seq)).where(*part).scalar_subquery()
+    inner = aliased(UnitReportPiece)  # not correlated with the row being deleted
+    last = select(func.max(inner.seq)).where(
+        inner.review_id == review.id, inner.section_key == key).scalar_subquery()
     deleted = await session.execute(
-        delete(UnitReportPiece).where(*part, UnitReportPiece.seq == last)
+        delete(UnitReportPiece)
+        .where(UnitReportPiece.review_id == review.id, UnitReportPiece.section_key == key,
+               UnitReportPiece.seq == last)
         .execution_options(synchronize_session=False))
     return deleted.rowcount > 0
 

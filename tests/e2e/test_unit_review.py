@@ -46,6 +46,10 @@ async def _write_report(an, home):
                                          "được» trong báo cáo của Chi bộ Phòng Kỹ thuật"), taken
             prompt = await press(an, "✅ Xong", saved)
         elif number in PARTS:
+            if number == "II.":  # one message too many, withdrawn
+                extra = await ask(an, "Gửi nhầm tin nhắn này.")
+                undone = await an.wait_answer(await an.press("↩️ Xóa tin nhắn cuối", message=extra))
+                assert undone.text == "Đã xóa tin nhắn cuối."
             saved = await ask(an, PARTS[number])
             assert saved.text.startswith("Đã lưu ("), saved.text
             prompt = await press(an, "✅ Xong", saved)
@@ -54,6 +58,14 @@ async def _write_report(an, home):
     assert "✅ I. Ưu điểm, kết quả đạt được:" in prompt.text  # the report's parts again
     assert "➖ IV. Giải trình" in prompt.text
     return prompt
+
+
+async def reviews_texts(database_url: str, org_code: str) -> dict[str, str]:
+    from bot.services.unit_report import section_texts
+    from tests.e2e.test_plan_kit import query
+
+    [review] = await reviews_of(database_url, org_code)
+    return await query(database_url, lambda session: section_texts(session, review.id))
 
 
 async def test_a_cell_prepares_its_draft_and_circulates_it(
@@ -90,6 +102,7 @@ async def test_a_cell_prepares_its_draft_and_circulates_it(
     # The report, typed part by part; part IV has no points to answer, so it may stay empty.
     report = await _write_report(an, home)
     home = await press(an, "◀ Quay lại", report, edited=True)
+    assert "Gửi nhầm" not in (await reviews_texts(database_url, "CB01"))["shortcomings"]
     assert "📝 Báo cáo soạn trực tiếp: đã viết 4/5 phần." in home.text
 
     # The draft score sheet: six criteria, one message each, the grade typed or pressed.

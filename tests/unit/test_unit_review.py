@@ -9,7 +9,6 @@ import io
 import zipfile
 from decimal import Decimal
 
-import docx
 import pytest
 
 from bot.frameworks import read_framework, template_bytes
@@ -38,6 +37,7 @@ from storage.models import (
     UnitSubject,
 )
 from storage.queries import place_org
+from tests.e2e.unit_review_kit import word_file
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 HD21 = rulebook("hd21-2019")
@@ -136,15 +136,6 @@ def test_reminder_stages(due, today, stage):
 # --- the Word file ----------------------------------------------------------------------------
 
 
-def _docx(*paragraphs: str) -> bytes:
-    document = docx.Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
-
-
 def _rezip(content: bytes, change) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
@@ -156,7 +147,7 @@ def _rezip(content: bytes, change) -> bytes:
 
 
 def test_a_word_file_is_checked_before_it_becomes_the_report():
-    found = unit_report.read_report_docx(_docx("BÁO CÁO KIỂM ĐIỂM", "Kết quả đạt được năm 2026"))
+    found = unit_report.read_report_docx(word_file("BÁO CÁO KIỂM ĐIỂM", "Kết quả đạt được năm 2026"))
     assert (found.words, found.paragraphs) == (10, 2)
 
     def refused(content, limits=BOT_LIMITS):
@@ -164,10 +155,10 @@ def test_a_word_file_is_checked_before_it_becomes_the_report():
             unit_report.read_report_docx(content, limits)
         return caught.value.msgid
 
-    assert refused(_docx()) == unit_report.E_EMPTY
+    assert refused(word_file()) == unit_report.E_EMPTY
     assert refused(b"\xd0\xcf\x11\xe0 an old .doc or an encrypted file") == unit_report.E_NOT_DOCX
     assert refused(b"PK\x03\x04 broken") == unit_report.E_NOT_DOCX
-    good = _docx("Nội dung")
+    good = word_file("Nội dung")
     assert refused(_rezip(good, lambda name, data: None if name == "word/document.xml" else data)) \
         == unit_report.E_NOT_DOCX
     macro = _rezip(good, lambda name, data: data.replace(
@@ -269,7 +260,11 @@ async def test_the_draft_from_its_first_mark_to_circulation(db):
         assert draft.missing_parts() == ["shortcomings", "earlier_fixes", "direction"]
         for key in ("shortcomings", "earlier_fixes", "direction"):
             await unit_report.add_piece(session, review, key, "Nội dung.", None, "tg:1")
+        await unit_report.add_piece(session, review, "direction", "Gửi nhầm.", None, "tg:1")
         assert await unit_report.drop_last_piece(session, review, "direction")
+        assert (await unit_report.section_texts(session, review.id))["direction"] == "Nội dung."
+        assert await unit_report.drop_last_piece(session, review, "direction")
+        assert not await unit_report.drop_last_piece(session, review, "direction")
         await unit_report.add_piece(session, review, "direction", "Biện pháp.", None, "tg:1")
         [deduction, _addition] = await service.proposed_adjustments(session, review.id)
         assert await service.remove_adjustment(session, review, deduction.id)
