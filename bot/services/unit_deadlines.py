@@ -13,9 +13,10 @@ before anything else about what is due, and ``notify.send_once`` claims, sends a
 ``run`` is called by the monitor's run (bot/jobs.py) inside its lock and outside quiet hours.
 
 Set-based and linear in what is due: per active plan, one query for the meetings in the window
-(with their units), one for the units' leader counts, one for their reviews, one of the ledger
-for the stages due, one for the heads and, where a breach stands, one for the units above and
-one for their committee members; lists are read in chunks of ``CHUNK`` ids.
+(with their units), one for the units' leader counts, one for the reviews already sent and one
+for the heads (each filtered by the window's units as a subquery, not by lists of ids), one of
+the ledger for the stages due and, where a breach stands, one for the units above and one for
+their committee members (those lists read in chunks of ``CHUNK``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
@@ -37,11 +39,9 @@ from bot.services.unit_review import SUBJECT_NAMES
 from bot.text import esc
 from rules.deadlines import draft_report_due, reminder_stage
 from rules.org_scoring import RATED_KINDS
-from rules.people import name_sort_key
 from storage.models import (
     Cycle,
     Meeting,
-    Member,
     NoticeState,
     Organisation,
     OrgKind,
@@ -65,7 +65,7 @@ class Owed:
     """One review whose draft has not gone out, with what its dates call for today."""
 
     cycle_id: int
-    org: Organisation
+    org: Unit
     subject: str
     meeting_at: dt.datetime
     due: dt.date
@@ -100,36 +100,56 @@ def _window(today: dt.date, working_days: int, tz: dt.tzinfo) -> tuple[dt.dateti
     return start, end
 
 
-async def owed_drafts(session: AsyncSession, cycle: Cycle, today: dt.date, tz: dt.tzinfo) -> list[Owed]:
+class Unit(NamedTuple):
+    """An organisation as the monitor needs it (plain values, no ORM object per unit)."""
+
+    id: int
+    name: str
+    path: str
+    kind: str
+    parent_id: int | None
+
+
+def _in_window(cycle: Cycle, start: dt.datetime, end: dt.datetime):
+    """The plan's rated units whose meeting falls in [start, end): a subquery of their ids, so
+    the statements below filter by it in the database instead of by long lists of ids."""
+    return (select(Meeting.org_id)
+            .join(Organisation, Organisation.id == Meeting.org_id)
+            .where(Meeting.cycle_id == cycle.id, Meeting.scheduled_at >= start,
+                   Meeting.scheduled_at < end, Organisation.kind.in_(RATED_KINDS)))
+
+
+async def owed_drafts(
+    session: AsyncSession, cycle: Cycle, today: dt.date, tz: dt.tzinfo
+) -> tuple[list[Owed], Select]:
     """The reviews of the plan's units with a meeting in the window whose draft has not gone
-    out, and what is due for them today."""
+    out, and what is due for them today; and the window's units (a subquery)."""
     rulebook = cycle_rulebook(cycle)
     days = rulebook.draft_report_working_days_before
     start, end = _window(today, days, tz)
+    window = _in_window(cycle, start, end)
     rows = (await session.execute(
-        select(Meeting.scheduled_at, Organisation)
+        select(Meeting.scheduled_at, Organisation.id, Organisation.name, Organisation.path,
+               Organisation.kind, Organisation.parent_id)
         .join(Organisation, Organisation.id == Meeting.org_id)
         .where(Meeting.cycle_id == cycle.id, Meeting.scheduled_at >= start,
                Meeting.scheduled_at < end, Organisation.kind.in_(RATED_KINDS))
     )).all()
     if not rows:
-        return []
-    org_ids = [org.id for _, org in rows]
-    leaders: dict[int, int] = {}
-    circulated: set[tuple[int, str]] = set()
-    for chunk in _chunks(org_ids):
-        leaders.update((await session.execute(
-            select(Role.org_id, func.count(func.distinct(Role.member_id)))
-            .where(Role.org_id.in_(chunk), Role.role.in_([r.value for r in units.LEADER_ROLES]))
-            .group_by(Role.org_id)
-        )).all())
-        circulated.update((await session.execute(
-            select(UnitReview.org_id, UnitReview.subject)
-            .where(UnitReview.cycle_id == cycle.id, UnitReview.org_id.in_(chunk),
-                   UnitReview.circulated_at.is_not(None))
-        )).all())
+        return [], window
+    leaders = dict((await session.execute(
+        select(Role.org_id, func.count(func.distinct(Role.member_id)))
+        .where(Role.org_id.in_(window), Role.role.in_([r.value for r in units.LEADER_ROLES]))
+        .group_by(Role.org_id)
+    )).all())
+    circulated = set((await session.execute(
+        select(UnitReview.org_id, UnitReview.subject)
+        .where(UnitReview.cycle_id == cycle.id, UnitReview.org_id.in_(window),
+               UnitReview.circulated_at.is_not(None))
+    )).all())
     found = []
-    for meeting_at, org in rows:
+    for meeting_at, *columns in rows:
+        org = Unit(*columns)
         due = draft_report_due(meeting_at.astimezone(tz).date(), rulebook)
         stage, late = reminder_stage(due, today, REMINDER_DAYS), today > due
         if stage is None and not late:
@@ -138,7 +158,7 @@ async def owed_drafts(session: AsyncSession, cycle: Cycle, today: dt.date, tz: d
             if (org.id, subject.value) not in circulated:
                 found.append(Owed(cycle.id, org, subject.value, meeting_at, due, days, stage,
                                   late))
-    return found
+    return found, window
 
 
 async def _ledger(session: AsyncSession, cycle_id: int, stages: set[str]) -> set[tuple[str, str, str]]:
@@ -152,22 +172,18 @@ async def _ledger(session: AsyncSession, cycle_id: int, stages: set[str]) -> set
     return found
 
 
-async def _heads(session: AsyncSession, org_ids: list[int]) -> dict[int, list[int]]:
+async def _heads(session: AsyncSession, window: Select) -> dict[int, list[int]]:
     """Each unit's secretaries, else its deputies (member ids), as the monitor tells them."""
-    found: dict[int, dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
-    for chunk in _chunks(org_ids):
-        for org_id, role, member_id, name in await session.execute(
-            select(Role.org_id, Role.role, Member.id, Member.full_name)
-            .join(Member, Member.id == Role.member_id)
-            .where(Role.org_id.in_(chunk),
-                   Role.role.in_([RoleKind.SECRETARY.value, RoleKind.DEPUTY.value]))
-        ):
-            found[org_id][role].append((name, member_id))
-    heads = {}
-    for org_id, roles in found.items():
-        people = roles.get(RoleKind.SECRETARY.value) or roles.get(RoleKind.DEPUTY.value) or []
-        heads[org_id] = [m for _, m in sorted(people, key=lambda p: name_sort_key(p[0]))]
-    return heads
+    found: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for org_id, role, member_id in await session.execute(
+        select(Role.org_id, Role.role, Role.member_id)
+        .where(Role.org_id.in_(window),
+               Role.role.in_([RoleKind.SECRETARY.value, RoleKind.DEPUTY.value]))
+        .order_by(Role.member_id)
+    ):
+        found[org_id][role].append(member_id)
+    return {org_id: roles.get(RoleKind.SECRETARY.value) or roles.get(RoleKind.DEPUTY.value) or []
+            for org_id, roles in found.items()}
 
 
 async def _deciders(session: AsyncSession, late: list[Owed]) -> dict[int, list[int]]:
@@ -205,10 +221,10 @@ async def decide(session: AsyncSession, now: dt.datetime, tz: dt.tzinfo) -> list
     since = today - dt.timedelta(days=LOOKBACK_DAYS)
     notices: list[Notice] = []
     for cycle in await session.scalars(select(Cycle).where(Cycle.report_by >= since)):
-        owed = await owed_drafts(session, cycle, today, tz)
+        owed, window = await owed_drafts(session, cycle, today, tz)
         if not owed:
             continue
-        heads = await _heads(session, sorted({o.org.id for o in owed}))
+        heads = await _heads(session, window)
         late = [o for o in owed if o.late]
         upper = await _deciders(session, late) if late else {}
         wanted: list[Notice] = []

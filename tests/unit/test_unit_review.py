@@ -349,7 +349,7 @@ async def test_draft_deadline_notices_are_decided_from_the_database(db):
         async with db.session() as session:
             found = await unit_deadlines.decide(
                 session, dt.datetime.combine(day, dt.time(10), TZ), TZ)
-            return sorted((n.kind, n.owed.org.code, n.owed.subject, n.stage.rsplit(":", 1)[-1],
+            return sorted((n.kind, n.owed.org.name.removeprefix("Tổ chức "), n.owed.subject, n.stage.rsplit(":", 1)[-1],
                            n.member_id) for n in found)
 
     head, committee, deputy = (people[k].id for k in ("head", "committee", "deputy"))
