@@ -17,6 +17,7 @@ from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import unit_opinion as opinion_texts
 from handlers.views import unit_review as unit_review_texts
 
 
@@ -156,6 +157,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "tap_the", *unit_review_texts.TAP_THE, Audience.ROLE, Action.PREPARE_UNIT_REPORT
     ),
     CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
+    # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
+    # representatives of the participating bodies reach this command and no other of a role.
+    CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),
 )
 
 
