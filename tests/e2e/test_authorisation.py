@@ -24,6 +24,7 @@ REFUSALS = [
     # Outside the caller's reach: the same answer as for a code that does not exist.
     "There is no organisation with the code {code} within your reach.",
     "There is no member with the code {code} within your reach.",
+    "There is no member or organisation with the code {code} within your reach.",
     "You do not have permission to do this.",
     # Issue 14 part D: /ho_so takes a unit's or a member's code.
     "There is no organisation or member with the code {code} within your reach.",
@@ -54,6 +55,7 @@ SCOPED = {
     "quyet_dinh": ("org", {"committee"}),  # the deciding level is DBCS1, not the cell
     "xep_loai_lai": ("member", {"committee"}),
     "ke_hoach": ("org", {"secretary", "deputy", "committee"}),
+    "tap_the": ("org", {"secretary", "deputy"}),  # the unit's own heads, not the đảng ủy
     # Issue 14 part D: the minutes of a unit, the file of a member (a plain member: their own only).
     "bien_ban": ("org", {"secretary", "deputy", "committee"}),
     "ho_so": ("member", {"secretary", "deputy", "committee"}),
