@@ -11,11 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from bot.services import unit_report, unit_review, units
 from storage.models import (
     BallotCandidate,
     BallotCount,
     BallotRound,
     BallotVoter,
+    CommentStage,
     CountingCommittee,
     CountingCommitteeMember,
     CriteriaFramework,
@@ -32,15 +34,14 @@ from storage.models import (
     ReviewPrompt,
     Role,
     ScoreAdjustment,
+    ScoreGrade,
     ScoreMark,
     ScoreSheet,
     SelfReview,
     TelegramAccount,
     UnitAppeal,
-    UnitComment,
     UnitRating,
     UnitRatingChange,
-    UnitReportPiece,
     UnitReview,
 )
 from storage.queries import place_org
@@ -123,16 +124,17 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
                         combined_tenths=COMBINED_TENTHS)
     session.add(review)
     await session.flush()
-    for seq, (key, text) in enumerate(REPORT):
-        session.add(UnitReportPiece(review_id=review.id, section_key=key, seq=seq, text=text))
-    session.add(UnitComment(review_id=review.id, member_id=present[-1].id, stage="participant",
-                            text=COMMENT, at=now - dt.timedelta(days=2)))
-    draft = ScoreSheet(review_id=review.id, member_id=None)
-    session.add(draft)
-    await session.flush()
+    # The report, the comment and the draft sheet as part A's /tap_the and /gop_y store them.
+    for key, text in REPORT:
+        await unit_report.add_piece(session, review, key, text, None, secretary_actor)
+    await unit_review.add_comment(session, review, present[-1], CommentStage.PARTICIPANT,
+                                  COMMENT, now - dt.timedelta(days=2))
+    framework_rules = await units.criteria_of(session, cell)
     for code, tenths in DRAFT.items():
-        session.add(ScoreMark(sheet_id=draft.id, criterion=code, tenths=tenths, grade="good",
-                              result="Đạt 95% kế hoạch"))
+        await unit_review.save_mark(
+            session, review, framework_rules.get(code),
+            unit_review.TypedMark(tenths, None, "Đạt 95% kế hoạch"), ScoreGrade.GOOD,
+            secretary_actor)
     for member, marks in zip(present, SHEETS, strict=False):  # the first three present
         sheet = ScoreSheet(review_id=review.id, member_id=member.id, submitted_at=now)
         session.add(sheet)

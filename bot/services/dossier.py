@@ -21,14 +21,13 @@ import asyncio
 import datetime as dt
 import io
 import zipfile
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
-from bot.services import minutes, reviews, units
+from bot.services import minutes, reviews, unit_report, units
 from bot.services.appeal import levels_by_year
 from bot.services.cycles import cycle_rulebook
 from bot.services.decision import deciding_level
@@ -73,7 +72,6 @@ from storage.models import (
     UnitAppeal,
     UnitRating,
     UnitRatingChange,
-    UnitReportPiece,
     UnitReview,
     UnitSubject,
 )
@@ -87,9 +85,6 @@ SUFFIXES = {
     UnitSubject.STANDING.value: "-ban-thuong-vu",
 }
 INDEX_NAME = "00-danh-muc-ho-so.docx"
-# Headings of the sections of a collective's typed report, by section key (msgids). The part
-# that declares the report's sections fills this; a key not here is numbered ("Phần 2").
-REPORT_HEADINGS: dict[str, str] = {}
 
 NOT_KEPT = N_("not kept in the bot")
 
@@ -237,20 +232,11 @@ async def _report(session: AsyncSession, t: Translator, head: Letterhead, files:
 
 
 async def report_sections(session: AsyncSession, review_id: int) -> list[ReportSection]:
-    """The typed report, its sections in the order they were begun, each one's pieces in
-    order."""
-    pieces = await session.scalars(
-        select(UnitReportPiece).where(UnitReportPiece.review_id == review_id)
-        .order_by(UnitReportPiece.id)
-    )
-    grouped: dict[str, list[UnitReportPiece]] = defaultdict(list)
-    for piece in pieces:
-        grouped[piece.section_key].append(piece)
-    return [
-        ReportSection(REPORT_HEADINGS.get(key),
-                      "\n".join(p.text for p in sorted(found, key=lambda p: (p.seq, p.id))))
-        for key, found in grouped.items()
-    ]
+    """The report as typed through /tap_the (bot/services/unit_report.py): the parts of Mẫu 01
+    that hold text, in the form's order, each under the form's heading (a msgid)."""
+    texts = await unit_report.section_texts(session, review_id)
+    return [ReportSection(part.heading, texts[part.key])
+            for part in unit_report.SECTIONS if texts.get(part.key)]
 
 
 def _rating_entry(t: Translator, head: Letterhead, files: _Files, title: str,

@@ -82,7 +82,7 @@ class Entry:
 
 @dataclass(frozen=True)
 class ReportSection:
-    heading: str | None  # None: the section's number stands for it
+    heading: str  # msgid: the part's heading on the form
     text: str
 
 
@@ -162,8 +162,8 @@ def report_docx(t: Translator, head: Letterhead, review: CollectiveReview,
     """The collective's review report as typed in the bot, section by section."""
     what = subject_text(t, review.subject, review.unit_name)
     document = _start(t, head, t("Review report of the collective, {year}", year=head.year), what)
-    for number, section in enumerate(sections, 1):
-        heading(document, section.heading or t("Part {number}", number=number))
+    for section in sections:
+        heading(document, t(section.heading))
         _paragraphs(document, section.text)
     signature_block(document, t, [(t("On behalf of {unit}", unit=head.unit_name),
                                    review.prepared_by)])

@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import units
+from bot.services import unit_report, unit_review, units
 from bot.services.ballot import CHOICES, MeetingState, cell_members
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.levels import Level
@@ -52,8 +52,6 @@ from storage.models import (
     ScoreSheet,
     SelfReview,
     TelegramAccount,
-    UnitComment,
-    UnitReportPiece,
     UnitReview,
 )
 
@@ -380,20 +378,11 @@ async def _review(
     session: AsyncSession, review: UnitReview, org: Organisation, rulebook: Rulebook,
     names: ActorNames, deciding: Organisation | None,
 ) -> CollectiveReview:
-    typed = await session.scalar(
-        select(func.count()).select_from(UnitReportPiece)
-        .where(UnitReportPiece.review_id == review.id)
-    )
+    # The report and comments as /tap_the and /gop_y store them (issue 14 part A).
+    typed = any(await unit_report.section_texts(session, review.id))
     report = "file" if review.report_docx else ("typed" if typed else None)
-    comments = []
-    rows = await session.execute(
-        select(UnitComment, Member.full_name)
-        .join(Member, Member.id == UnitComment.member_id)
-        .where(UnitComment.review_id == review.id)
-        .order_by(UnitComment.at, UnitComment.id)
-    )
-    for comment, name in rows:
-        comments.append(Comment(name, comment.stage, comment.text))
+    comments = [Comment(c.author, c.stage.value, c.text)
+                for c in await unit_review.comments_of(session, review.id)]
     rating = await units.live_rating(session, review.id)
     return CollectiveReview(
         subject=review.subject,

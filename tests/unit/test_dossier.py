@@ -61,8 +61,10 @@ async def test_the_file_of_a_collective(db):
     assert all(name.isascii() for name in files) and built.filename == "ho-so-CB1-2026.zip"
     report = words(files["01-bao-cao-kiem-diem.docx"])
     assert "BÁO CÁO KIỂM ĐIỂM TẬP THỂ NĂM 2026" in report
-    assert ("Phần 1\nChi bộ đã lãnh đạo hoàn thành các chỉ tiêu chủ yếu.\nKết nạp 2 đảng viên mới."
-            "\nPhần 2\nSinh hoạt chuyên đề còn ít.") in report
+    # Typed through /tap_the (part A's service), under the headings of Mẫu 01.
+    assert ("I. Ưu điểm, kết quả đạt được\nChi bộ đã lãnh đạo hoàn thành các chỉ tiêu chủ yếu."
+            "\nKết nạp 2 đảng viên mới.\nII. Hạn chế, khuyết điểm và nguyên nhân\n"
+            "Sinh hoạt chuyên đề còn ít.") in report
     assert "T/M CHI BỘ PHÒNG KỸ THUẬT" in report and "Vũ Văn Bình" in report
     scores = words(files["02-ket-qua-cham-diem.docx"])
     assert "90,8 điểm" in scores and kit.DEDUCTION_REASON in scores and "27,7" in scores

@@ -97,6 +97,7 @@ async def test_the_minutes_hold_what_the_meeting_recorded(db):
     ]
 
     collective = between(lines, HEADINGS[2], HEADINGS[3])
+    # The report typed and the comment made through part A's services (tests/unit_files_kit.py).
     assert ("Đồng chí Vũ Văn Bình trình bày báo cáo kiểm điểm của tập thể (soạn trên hệ thống)."
             in collective)
     assert ("Dự thảo báo cáo và kết quả chấm điểm dự kiến đã gửi đến người tham dự ngày "
