@@ -14,6 +14,7 @@ from bot.services.report import heavy_slot
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import can_see
+from handlers.unit_review_prompt import NO_SUCH_CODE
 from handlers.views import dossier as views
 from storage.models import Member, Organisation
 from storage.queries import org_by_code
@@ -41,8 +42,7 @@ async def _subject(turn: Turn) -> Organisation | Member:
     if cell is not None and can_see(turn, cell):
         turn.require(Action.VIEW_FILES, cell)
         return member
-    raise Refusal("There is no organisation or member with the code {code} within your reach.",
-                  code=esc(code))
+    raise Refusal(NO_SUCH_CODE, code=esc(code))  # the same words as /goi_y's
 
 
 @turn_handler()

@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pytest
 from sqlalchemy import select
 
 from bot.services import unit_report, unit_review, units
+from storage.db import Database
 from storage.models import (
     BallotCandidate,
     BallotCount,
@@ -45,6 +47,15 @@ from storage.models import (
     UnitReview,
 )
 from storage.queries import place_org
+
+
+@pytest.fixture
+async def db(database_url):
+    """A migrated database of the suite's backend (tests take it with `db = kit.db`)."""
+    database = Database(database_url)
+    await database.migrate()
+    yield database
+    await database.dispose()
 
 # The framework: criterion 1 (30 points) in two sub-criteria, criterion 2 (70 points).
 CRITERIA = [("1", None, "Công tác chính trị, tư tưởng", 300),

@@ -26,8 +26,6 @@ REFUSALS = [
     "There is no member with the code {code} within your reach.",
     "There is no member or organisation with the code {code} within your reach.",
     "You do not have permission to do this.",
-    # Issue 14 part D: /ho_so takes a unit's or a member's code.
-    "There is no organisation or member with the code {code} within your reach.",
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
 ERROR = VI("Sorry, something went wrong on my side. Please try again in a moment.")

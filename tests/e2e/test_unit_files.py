@@ -139,7 +139,7 @@ async def test_who_may_read_the_minutes_and_files(tmp_path, cli_env, bot, fake_t
     for code in ("CB01", "DV002"):
         await em.send(f"/ho_so {code}")
         assert (await em.wait_message()).text == (
-            f"Không có tổ chức hay đảng viên mã {code} trong phạm vi của đồng chí.")
+            f"Không có đảng viên hay tổ chức mã {code} trong phạm vi của đồng chí.")
     meeting_id = await query(database_url, lambda s: s.scalar(select(Meeting.id)))
     anchor = em.messages()[-1]
     answer = await em.wait_answer(await em.press_data(ConclusionsButton(meeting_id).encode(),

@@ -10,13 +10,11 @@ import io
 import zipfile
 from zoneinfo import ZoneInfo
 
-import pytest
 from docx import Document
 
 from bot.i18n import Translator
 from bot.services import dossier
 from bot.services.dossier import dossier_off_loop, member_dossier, unit_dossier
-from storage.db import Database
 from storage.models import Cycle, UnitReview
 from storage.queries import member_by_code, org_by_code
 from tests import unit_files_kit as kit
@@ -26,12 +24,7 @@ VI = Translator("vi", VIETNAM)
 NOW = dt.datetime(2026, 12, 5, 3, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
+db = kit.db  # a migrated database of the suite's backend
 
 
 def opened(content: bytes) -> dict[str, bytes]:

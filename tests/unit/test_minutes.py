@@ -10,13 +10,11 @@ import io
 import re
 from zoneinfo import ZoneInfo
 
-import pytest
 from docx import Document
 
 from bot.i18n import Translator
 from bot.services import minutes
 from bot.services.minutes_docx import render_minutes_docx
-from storage.db import Database
 from storage.models import Meeting
 from storage.queries import org_by_code
 from tests import unit_files_kit as kit
@@ -31,12 +29,7 @@ HEADINGS = ["I. Thời gian, địa điểm, thành phần", "II. Trình tự h�
             "V. Gợi ý kiểm điểm của cấp trên", "VI. Kết luận của chủ trì hội nghị"]
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    await database.migrate()
-    yield database
-    await database.dispose()
+db = kit.db  # a migrated database of the suite's backend
 
 
 def texts(document) -> list[str]:
