@@ -49,6 +49,8 @@ from handlers import (
     roster,
     start,
     status,
+    unit_meeting,
+    unit_scoring,
 )
 from handlers.commands import declaration_digest, menu
 from storage.db import Database
@@ -170,6 +172,9 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        # Issue 14 part B: the meeting's order, the members' scores of their organisation.
+        unit_meeting,
+        unit_scoring,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

@@ -47,16 +47,17 @@ from bot.i18n import N_, Translator
 from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
-from bot.services import ballot_logs
+from bot.services import ballot_logs, unit_meeting
 from bot.services.ballot import BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.text import esc
 from conversations import ballot as conversation
 from conversations import engine as flows
 from handlers import plan_checks, scope
+from handlers import unit_meeting as unit_handlers
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import managed_cell
 from handlers.views import ballot as views
+from handlers.views import unit_meeting as unit_views
 from rules.people import Presence
 from storage.models import Meeting, Member, Organisation, TelegramAccount
 
@@ -89,9 +90,10 @@ def _refusal(error: BallotError) -> Refusal:
 
 
 async def _cell(turn: Turn, action: Action) -> Organisation:
-    """The cell named in the command's argument, or the caller's own cell for `action`."""
+    """The cell named in the command's argument, or the caller's own cell for `action`; or a
+    đảng bộ cơ sở, whose meeting is its committee's (issue 14)."""
     args = turn.context.args or []
-    return await managed_cell(turn, action, args[0] if args else None)
+    return await unit_handlers.meeting_unit(turn, action, args[0] if args else None)
 
 
 def _today(turn: Turn):
@@ -115,7 +117,7 @@ async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     open_round = await service.open_round_of(turn.session, meeting.id)
     committee = await service.committee_of(turn.session, state)
     text = views.meeting_text(turn.t, state, open_round, committee)
-    markup = views.meeting_keyboard(turn.t, state)
+    markup = views.meeting_keyboard(turn.t, state, [[unit_views.order_button(turn.t, meeting.id)]])
     if edit:
         await conversation.meeting_step(turn, "attendance")
         await turn.edit(text, reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup))
@@ -220,6 +222,15 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
         view = await service.round_view(turn.session, current.id)
         await turn.answer(t("Ballot round {number} is open.", number=view.round.number))
         turn.after_commit(lambda: _send_progress(turn.context, turn.chat_id, view.round.id))
+        return
+    # R-D3: the members' ballot waits for the collectives, unless the meeting said why not.
+    waits = await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
+    if waits is not None:
+        await turn.answer()
+        await turn.reply(
+            unit_views.ballot_waits_text(t, waits),
+            reply_markup=unit_views.ballot_waits_keyboard(t, meeting.id),
+        )
         return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)

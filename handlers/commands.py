@@ -17,6 +17,7 @@ from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import unit_scoring as unit_scoring_texts
 
 
 class Audience(enum.Enum):
@@ -149,6 +150,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14 part B (the meeting's order, members' scores, the unit's vote): msgids in the
+    # "unit_meeting" domain (handlers/views/unit_scoring.py).
+    CommandSpec("cham_diem", *unit_scoring_texts.CHAM_DIEM, Audience.MEMBER),
 )
 
 

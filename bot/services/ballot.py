@@ -66,7 +66,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services import aggregates
+from bot.services import aggregates, units
 from bot.services import ballot_box as box
 from bot.services.ballot_box import RECEIPT_LENGTH, Share
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
@@ -92,6 +92,7 @@ from storage.models import (
     MeetingAttendance,
     Member,
     Organisation,
+    OrgKind,
     Role,
     RoleKind,
     SealedBallot,
@@ -144,6 +145,8 @@ class MeetingState:
         return [m for m in self.members if str(m.id) in ids]
 
     def candidates(self) -> list[Member]:
+        if not OrgKind(self.cell.kind).is_cell:
+            return []  # a đảng bộ's committee meeting rates its collectives, not members
         chosen = rules.candidates(
             self.facts, self.rulebook, self.review_date, self._presence_by_fact_id
         )
@@ -172,7 +175,11 @@ class MeetingState:
 
 
 async def cell_members(session: AsyncSession, cell: Organisation) -> list[Member]:
-    """The cell's members in Vietnamese name order (which also orders the candidates)."""
+    """Who attends the meeting, in Vietnamese name order (which also orders the candidates):
+    a cell's members; at a đảng bộ cơ sở, the meeting is its committee's (the đảng ủy, seed
+    004 B.1.4), so its leaders."""
+    if not OrgKind(cell.kind).is_cell:
+        return await units.leaders(session, cell.id)
     members = await session.scalars(
         select(Member).where(Member.org_id == cell.id).order_by(Member.id)
     )

@@ -220,7 +220,13 @@ def meeting_text(
     return "\n".join(lines)
 
 
-def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboardMarkup:
+def meeting_keyboard(
+    t: Translator,
+    state: service.MeetingState,
+    extra: list[list[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup:
+    """The attendance, the committee, `extra` rows (the order of the meeting, issue 14) and
+    the ballot."""
     meeting_id = state.meeting.id
     rows = [
         [
@@ -245,6 +251,7 @@ def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboa
             )
         ]
     )
+    rows += [list(row) for row in extra]
     rows.append(
         [
             InlineKeyboardButton(

@@ -1,0 +1,268 @@
+"""Issue 14 part B through the fake Bot API: the meeting's order (R-D3), the members' ballot
+refused before the collectives and allowed with a recorded reason, the members scoring their
+cell (one changes marks, one types a wrong value first), a deduction and an addition agreed,
+the draft's proposal agreed, and the combined score computed by hand."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Meeting, ScoreAdjustment, ScoreSheet, UnitReview
+from tests.e2e.test_ballot import (
+    Cell,
+    Person,
+    build,
+    newest,
+    open_meeting,
+    press,
+    query,
+    start_round,
+    until,
+)
+from tests.e2e.unitkit import (
+    AGREE_DRAFT,
+    CONFIRM,
+    ORDER,
+    SCORING,
+    SHEET,
+    SUBMIT,
+    add_draft,
+    add_framework,
+    draft_marks,
+    points,
+)
+
+PEOPLE = [
+    Person("DV01", "Nguyễn Văn An", role="secretary"),
+    Person("DV02", "Trần Thị Bình", role="deputy"),
+    Person("DV03", "Lê Văn Cường"),
+    Person("DV04", "Phạm Thị Dung"),
+    Person("DV05", "Hoàng Văn Em", official=False, admitted_months_ago=8),
+    Person("DV06", "Vũ Thị Giang", started=False),  # no linked account: no sheet reaches her
+]
+REASON_TOO_SHORT = "Gấp"
+REASON = "Đồng chí bí thư đảng ủy phải về trước, hội nghị thống nhất bỏ phiếu đảng viên trước."
+
+
+async def _cell(database_url, fake, *, framework=True, draft=True):
+    cell = Cell("CB01", "Chi bộ Khu phố 1", PEOPLE)
+    await build(database_url, fake, [cell])
+    year = await query(database_url, lambda s: _year(s))
+    if framework:
+        await add_framework(database_url, "DBCS01", year)
+    if draft:
+        await add_draft(database_url, "CB01")
+    return cell
+
+
+async def _year(session):
+    from storage.models import Cycle
+
+    return (await session.scalar(select(Cycle))).year
+
+
+def _skip(user) -> None:
+    """The next wait_message returns a message sent from now on."""
+    user._msg_cursor[user.chat_id] = len(user._fake._chats[user.chat_id].bot_messages)
+
+
+async def _answer(user, label, message):
+    return (await user.wait_answer(await user.press(label, message=message))).text
+
+
+async def test_order_then_scoring_with_agreed_adjustments(bot, fake_telegram, database_url):
+    cell = await _cell(database_url, fake_telegram)
+    an, binh, cuong, dung, em = (cell.users[c] for c in ("DV01", "DV02", "DV03", "DV04", "DV05"))
+
+    meeting = await open_meeting(an)
+    assert ORDER in meeting.button_labels()
+
+    # The members' ballot waits for the collectives (R-D3).
+    before = len(an.messages())
+    await an.send("/bo_phieu")
+    refused = await until(lambda: next((m for m in an.messages()[before:]
+                                        if "Kiểm điểm tập thể trước" in (m.text or "")), None))
+    assert "Chưa kiểm điểm: Chi bộ Khu phố 1." in refused.text
+    assert "✍ Ghi lý do bỏ phiếu trước" in refused.button_labels()
+
+    # The order: the collectives, then the head, the deputy, the members by name.
+    await press(an, ORDER, meeting)
+    text = meeting.text
+    assert "Trình tự hội nghị Chi bộ Khu phố 1" in text
+    assert "Chi bộ Khu phố 1: báo cáo đã gửi trước cho người dự hội nghị." in text
+    people = ["1. Nguyễn Văn An — bí thư", "2. Trần Thị Bình — phó bí thư", "3. Lê Văn Cường",
+              "4. Phạm Thị Dung", "5. Hoàng Văn Em", "6. Vũ Thị Giang"]
+    positions = [text.index(line) for line in people]
+    assert positions == sorted(positions), text
+    assert "đồng chí cấp phó chủ trì" in text
+    assert SCORING not in meeting.button_labels()  # scoring comes after the collectives
+    assert await _answer(an, "✅ Đã kiểm điểm: Chi bộ Khu phố 1", meeting) == \
+        "Đã ghi nhận đã kiểm điểm."
+    assert "✅ Chi bộ Khu phố 1: đã kiểm điểm tại hội nghị này." in meeting.text
+    assert "có thể mở bỏ phiếu kín xếp loại đảng viên" in meeting.text
+
+    # Scoring opens: a sheet for each of the six present, five reach their phones.
+    await press(an, SCORING, meeting)
+    assert "0/6 đã chấm" in meeting.text, meeting.text
+    assert "Chưa gửi được phiếu cho: Vũ Thị Giang" in meeting.text
+    assert "1. ☐ Cộng điểm, tiêu chí 3: +1 điểm (đề xuất, chưa thống nhất)" in meeting.text
+    sheets = {user: await until(lambda u=user: next(
+        (m for m in u.messages() if SHEET in (m.text or "")), None)) for user in (an, binh, cuong, dung, em)}
+    sheet = sheets[cuong]
+    assert "Phiếu đã điền sẵn theo dự thảo" in sheet.text
+    assert "1.2 Công tác giáo dục chính trị, tư tưởng: nội dung… — 4,5/5" in sheet.text
+    assert "Tổng điểm các tiêu chí: 95,5/100 điểm." in sheet.text
+    assert len([b for b in sheet.button_labels() if ":" in b]) == 22
+
+    # Cường changes 2.1 by typing: a word, then too many points, then 3,5.
+    await press(cuong, "2.1: 5", sheet)
+    assert "Tiêu chí 2.1 (tối đa 5 điểm)" in sheet.text
+    _skip(cuong)
+    await cuong.send("ba điểm")
+    assert (await cuong.wait_message()).text == "Đồng chí gõ số điểm, ví dụ 8 hoặc 8,5."
+    await cuong.send("7")
+    assert (await cuong.wait_message()).text == "Tiêu chí 2.1 chấm từ 0 đến 5 điểm."
+    await cuong.send("3,5")
+    again = await cuong.wait_message()
+    assert "2.1 Lãnh đạo thực hiện nhiệm vụ chính trị: nội dung… — 3,5/5 ✏ (dự thảo: 5)" in again.text
+    assert AGREE_DRAFT not in again.button_labels()
+    assert await _answer(cuong, SUBMIT, again) == "Đã gửi."
+    assert "Đồng chí đã gửi phiếu chấm điểm Chi bộ Khu phố 1: 94 điểm." in again.text
+
+    # Bình raises 2.3 with a quick button; An and Em agree with the draft; Dung does nothing.
+    sheet = sheets[binh]
+    await press(binh, "2.3: 4", sheet)
+    await press(binh, "5", sheet)
+    assert "2.3 Lãnh đạo thực hiện nhiệm vụ chính trị: nội dung… — 5/5 ✏ (dự thảo: 4)" in sheet.text
+    await press(binh, SUBMIT, sheet)
+    for user in (an, em):
+        assert await _answer(user, AGREE_DRAFT, sheets[user]) == "Đã gửi."
+    await press(an, "🔄 Cập nhật", meeting)
+    assert "4/6 đã chấm" in meeting.text and "Chưa chấm: Phạm Thị Dung, Vũ Thị Giang" in meeting.text
+
+    # The meeting agrees the draft's addition, a deduction and another addition.
+    await press(an, "☐ 1", meeting)
+    assert "1. ✅ Cộng điểm, tiêu chí 3: +1 điểm" in meeting.text
+    await press(an, "➖ Trừ điểm", meeting)
+    prompt = newest(an, "Tiêu chí nào?")
+    assert "✖ Hủy" in prompt.button_labels()
+    _skip(an)
+    await an.send("9.9")
+    assert (await an.wait_message()).text == "Khung tiêu chí của Chi bộ Khu phố 1 không có tiêu chí 9.9."
+    await press(an, "2", prompt)
+    amount = await an.wait_message()
+    assert "Chỉ tiêu không đạt bao nhiêu phần trăm?" in amount.text
+    await an.send("nhiều")
+    assert (await an.wait_message()).text == "Đồng chí gõ một số, ví dụ 12 hoặc 1,5."
+    await an.send("12%")
+    assert "Lý do?" in (await an.wait_message()).text
+    await an.send("Thu ngân sách chỉ đạt 88% chỉ tiêu nghị quyết.")
+    assert "chịu trách nhiệm" in (await an.wait_message()).text
+    await an.send("Đồng chí Lê Văn Cường, phụ trách kinh tế")
+    screen = await an.wait_message()
+    assert "Đã lưu: hội nghị đã thống nhất." in screen.text
+    assert "2. ✅ Trừ điểm, tiêu chí 2: chỉ tiêu không đạt 12% → −1 điểm" in screen.text
+
+    await press(an, "➕ Cộng điểm", screen)
+    prompt = newest(an, "Tiêu chí nào?")
+    _skip(an)
+    await press(an, "4", prompt)
+    await an.wait_message()
+    await an.send("3")
+    assert (await an.wait_message()).text == "Điểm cộng phải lớn hơn 0 và tối đa 2 điểm cho mỗi nội dung."
+    await an.send("1,5")
+    await an.wait_message()
+    await an.send("Không có đảng viên vi phạm kỷ luật năm thứ năm liên tiếp.")
+    await an.wait_message()
+    await an.send("Chi ủy")
+    screen = await an.wait_message()
+    assert "3. ✅ Cộng điểm, tiêu chí 4: +1,5 điểm" in screen.text
+
+    # The meeting lowers that addition to 0,5, keeping the rest.
+    await press(an, "✏ 3", screen)
+    prompt = newest(an, "Tiêu chí nào?")
+    _skip(an)
+    await press(an, "➡ Giữ nguyên: 4", prompt)
+    await an.wait_message()
+    await an.send("0,5")
+    keep = await an.wait_message()
+    await press(an, next(b for b in keep.button_labels() if b.startswith("➡ Giữ nguyên")), keep)
+    keep = await an.wait_message()
+    await press(an, "➡ Giữ nguyên: Chi ủy", keep)
+    screen = await an.wait_message()
+    assert "3. ✅ Cộng điểm, tiêu chí 4: +0,5 điểm" in screen.text
+
+    # Closing asks first, and says whose sheets are not counted.
+    await press(an, "🔒 Kết thúc chấm điểm", screen)
+    confirm = newest(an, "Kết thúc chấm điểm Chi bộ Khu phố 1?")
+    assert "Không tính, chưa gửi phiếu: Phạm Thị Dung, Vũ Thị Giang." in confirm.text
+    await press(an, CONFIRM, confirm)
+    result = await until(lambda: next((m for m in an.messages()
+                                       if "Đã kết thúc chấm điểm" in (m.text or "")), None))
+    # By hand: the draft totals 95,5; the agreed adjustments add +1 −1 +0,5 = +0,5.
+    draft = sum(points(v) for v in draft_marks().values())
+    assert draft == points(955)
+    totals = [draft + points(5), draft + points(5), draft + points(15), draft - points(10)]
+    assert sorted(totals) == sorted([points(960), points(960), points(970), points(945)])
+    # The mean 95,875 rounds half up to a tenth: 95,9, in the band of HTXS (90 and above).
+    assert "Điểm tổng hợp: 95,9 điểm; mức xếp loại tương ứng: HTXS." in result.text
+    assert "Số phiếu được tính: 4." in result.text
+
+    async def stored(session):
+        review = await session.scalar(select(UnitReview))
+        adjustments = (await session.scalars(select(ScoreAdjustment))).all()
+        sheets = (await session.scalars(select(ScoreSheet).where(ScoreSheet.member_id.is_not(None)))).all()
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+        return review, adjustments, sheets, actions
+
+    review, adjustments, sheets_stored, actions = await query(database_url, stored)
+    assert review.combined_tenths == 959 and review.state == "reviewed" and review.meeting_id
+    assert [(a.kind, a.criterion, a.agreed) for a in adjustments] == [
+        ("addition", "3", True), ("deduction", "2", True), ("addition", "4", True)]
+    assert adjustments[1].shortfall_tenths == 120 and adjustments[2].points_tenths == 5
+    assert sum(1 for s in sheets_stored if s.submitted_at) == 4
+    assert {"unit.reviewed", "unit.scoring_open", "unit.scoring_close"} <= set(actions)
+    # Dung hears the result; her sheet no longer takes marks.
+    notice = await until(lambda: next((m for m in dung.messages()
+                                       if "Đã kết thúc chấm điểm" in (m.text or "")), None))
+    assert "95,9" in notice.text
+    answer = await _answer(dung, AGREE_DRAFT, sheets[dung])
+    assert answer == "Việc chấm điểm Chi bộ Khu phố 1 đã kết thúc; không thể sửa điểm nữa."
+
+    # The collectives are reviewed: the members' ballot opens.
+    progress = await start_round(an, fake_telegram)
+    assert "0/5 đã bỏ phiếu" in progress.text
+    assert not fake_telegram.refused
+    assert not fake_telegram.unanswered_callbacks()
+
+
+async def test_the_ballot_goes_first_with_a_recorded_reason(bot, fake_telegram, database_url):
+    cell = await _cell(database_url, fake_telegram, framework=False, draft=False)
+    an = cell.users["DV01"]
+    await open_meeting(an)
+    before = len(an.messages())
+    await an.send("/bo_phieu")
+    refused = await until(lambda: next((m for m in an.messages()[before:]
+                                        if "Kiểm điểm tập thể trước" in (m.text or "")), None))
+    await press(an, "✍ Ghi lý do bỏ phiếu trước", refused)
+    prompt = newest(an, "Vì sao hội nghị")
+    assert "✖ Hủy" in prompt.button_labels()
+    _skip(an)
+    await an.send(REASON_TOO_SHORT)
+    assert (await an.wait_message()).text == "Đồng chí ghi lý do từ 10 đến 1000 ký tự."
+    await an.send(REASON)
+    confirm = await an.wait_message()
+    assert REASON in confirm.text
+    await press(an, CONFIRM, confirm)
+    saved = await an.wait_message()
+    assert saved.text == "Đã ghi lý do. Đồng chí có thể mở bỏ phiếu kín xếp loại đảng viên."
+    stored = await query(database_url, lambda s: s.scalar(select(Meeting.order_reason)))
+    assert stored == REASON
+
+    before = len(an.messages())
+    await press(an, "🗳 Mở bỏ phiếu kín", saved)
+    progress = await until(lambda: next(
+        (m for m in an.messages()[before:] if "đã bỏ phiếu" in (m.text or "")), None), 30)
+    assert "0/5 đã bỏ phiếu" in progress.text
+    assert not fake_telegram.refused
+    assert not fake_telegram.unanswered_callbacks()
