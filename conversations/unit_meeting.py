@@ -20,7 +20,8 @@ from handlers.views import unit_meeting as views
 from storage.models import FlowState, Meeting
 
 
-def refusal(error: service.OrderError) -> Refusal:
+def refusal(error: Exception) -> Refusal:
+    """A unit service's refusal (msgid and params), its values escaped for HTML."""
     return Refusal(error.msgid, **{k: esc(v) for k, v in error.params.items()})
 
 

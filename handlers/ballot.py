@@ -47,7 +47,7 @@ from bot.i18n import N_, Translator
 from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
-from bot.services import ballot_logs, unit_meeting
+from bot.services import ballot_logs, unit_ballot, unit_meeting
 from bot.services.ballot import BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.text import esc
@@ -193,7 +193,7 @@ async def open_pressed(turn: Turn) -> None:
             raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
         await _open_round(turn, meeting, concerned)
         return
-    await _open_round(turn, meeting)
+    await _open_round(turn, meeting, units=pressed.action == "units")
 
 
 # --- opening a round ---------------------------------------------------------------------------
@@ -213,7 +213,10 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
-async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
+async def _open_round(
+    turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None, *, units: bool = False
+) -> None:
+    """A members' round, or (`units`) a round on the collectives' levels (issue 14)."""
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
@@ -223,8 +226,14 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
         await turn.answer(t("Ballot round {number} is open.", number=view.round.number))
         turn.after_commit(lambda: _send_progress(turn.context, turn.chat_id, view.round.id))
         return
+    reviews = None
+    if units:
+        try:
+            reviews = await unit_ballot.review_ids_to_rate(turn.session, meeting, _today(turn))
+        except unit_ballot.UnitBallotError as error:
+            raise unit_handlers.refusal(error) from None
     # R-D3: the members' ballot waits for the collectives, unless the meeting said why not.
-    waits = await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
+    waits = None if units else await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
     if waits is not None:
         await turn.answer()
         await turn.reply(
@@ -251,6 +260,7 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
             actor=turn.actor,
             now=turn.services.now(),
             candidate_ids=candidate_ids,
+            reviews=reviews,
         )
     except BallotError as error:
         raise _refusal(error) from None
@@ -737,8 +747,9 @@ async def key_pressed(turn: Turn) -> None:
         del private  # the key is forgotten
     for item in await _results_owed(turn.session, turn.services, result):
         turn.owe(item)  # in the opening's transaction: the results are never lost
-    for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
-        turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
+    if view.round.kind != unit_ballot.UNITS:  # the members' checks (a units round: part C's)
+        for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
+            turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
     await turn.answer(t("The ballot box is open."))
     await turn.edit(t("🔓 You opened the ballot box of round {number}.", number=view.round.number))
     context = turn.context

@@ -49,6 +49,9 @@ async def meeting_unit(turn: Turn, action: Action, code: str | None = None) -> O
     raise Refusal("This is for the secretary or deputy secretary of a cell.")
 
 
+refusal = conversation.refusal  # a unit service's refusal, its values escaped
+
+
 def _today(turn: Turn):
     return turn.services.now().astimezone(turn.services.settings.tz).date()
 
@@ -66,6 +69,8 @@ async def show_order(turn: Turn, meeting: Meeting) -> None:
     extra = []
     if order.collectives_done and order.rated:
         extra.append([scoring_views.open_button(turn.t, meeting.id)])
+        if order.to_vote:
+            extra.append([scoring_views.vote_button(turn.t, meeting.id)])
     await conversation.show_meeting_step(
         turn,
         meeting.id,

@@ -95,6 +95,7 @@ class MeetingOrder:
     deferred: list[Member]  # absent: reviewed and rated at the next meeting (R-E5)
     lower_pending: list[Organisation]  # a đảng bộ's cells not yet reviewed (lower levels first)
     members_rounds: int  # members' ballot rounds already opened at this meeting
+    ratings: dict[int, UnitRating]  # review id -> its live rating (proposed by the vote)
 
     @property
     def collectives_done(self) -> bool:
@@ -112,6 +113,17 @@ class MeetingOrder:
     @property
     def ballot_may_open(self) -> bool:
         return ballot_may_open(self.collectives_done, self.reason, self.members_rounds)
+
+    @property
+    def to_vote(self) -> bool:
+        """Some collective reviewed here and rated has no proposed level yet."""
+        return self.rated and any(
+            c.reviewed and not (self.rating(c) and self.rating(c).proposed_level)
+            for c in self.collectives
+        )
+
+    def rating(self, collective: Collective) -> UnitRating | None:
+        return self.ratings.get(collective.review.id) if collective.review is not None else None
 
     def collective(self, subject: UnitSubject) -> Collective | None:
         return next((c for c in self.collectives if c.subject == subject), None)
@@ -202,6 +214,12 @@ async def order_of(session: AsyncSession, meeting: Meeting, today: dt.date) -> M
         await _collective(session, cycle, org, subject, rated)
         for subject in await units.subjects_of(session, org)
     ]
+    ratings = {}
+    for collective in collectives:
+        if collective.review is not None:
+            rating = await units.live_rating(session, collective.review.id)
+            if rating is not None:
+                ratings[collective.review.id] = rating
     seats = await _seats(session, org.id)
     individuals: list[Individual] = []
     deferred: list[Member] = []
@@ -223,6 +241,7 @@ async def order_of(session: AsyncSession, meeting: Meeting, today: dt.date) -> M
         deferred,
         await _lower_pending(session, cycle, org),
         await members_rounds(session, meeting.id),
+        ratings,
     )
 
 

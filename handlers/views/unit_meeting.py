@@ -57,10 +57,17 @@ def order_button(t: Translator, meeting_id: int) -> InlineKeyboardButton:
     )
 
 
-def _collective_line(t: Translator, collective: Collective) -> str:
+def _collective_line(t: Translator, order: MeetingOrder, collective: Collective) -> str:
     label = esc(subject_label(t, collective.org.name, collective.subject))
     if collective.reviewed:
-        return "✅ " + t("{name}: reviewed at this meeting.", name=f"<b>{label}</b>")
+        line = "✅ " + t("{name}: reviewed at this meeting.", name=f"<b>{label}</b>")
+        rating = order.rating(collective)
+        if rating is not None and rating.not_rated:
+            line += " " + t("Not rated this year.")
+        elif rating is not None and rating.proposed_level:
+            line += " " + t("Level proposed by the vote: {level}.",
+                            level=f"<b>{rating.proposed_level}</b>")
+        return line
     parts = []
     review = collective.review
     if review is not None and review.state == UnitReviewState.CIRCULATED:
@@ -91,7 +98,7 @@ def order_text(t: Translator, order: MeetingOrder) -> str:
         "<b>" + esc(t("1. The collectives")) + "</b>",
         t("Each report is presented, the members comment, then mark it reviewed."),
     ]
-    lines += [_collective_line(t, c) for c in order.collectives]
+    lines += [_collective_line(t, order, c) for c in order.collectives]
     if order.lower_pending:
         lines.append(
             t(

@@ -14,7 +14,7 @@ from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
 from bot.services.unit_scoring import Closed, Scoring, SheetView
 from bot.text import esc
-from handlers.views.ballot import names
+from handlers.views.ballot import OpenButton, names
 from handlers.views.unit_meeting import OrderButton
 from rules.breaches import Breach
 from rules.levels import Level
@@ -421,12 +421,20 @@ def closed_text(t: Translator, closed: Closed) -> str:
     return "\n".join(lines)
 
 
+def vote_button(t: Translator, meeting_id: int) -> InlineKeyboardButton:
+    """The way to the vote on the collectives' levels (a units round)."""
+    return InlineKeyboardButton(
+        t("🗳 Vote on the level of the collectives"),
+        callback_data=OpenButton("units", meeting_id).encode(),
+    )
+
+
 def closed_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarkup:
-    """After the scoring: on to the order of the meeting (and the unit's vote)."""
+    """After the scoring: the vote on the collectives' levels, or the order of the meeting."""
     order = InlineKeyboardButton(
         t("📋 Order of the meeting"), callback_data=OrderButton("show", meeting_id).encode()
     )
-    return InlineKeyboardMarkup([[order]])
+    return InlineKeyboardMarkup([[vote_button(t, meeting_id)], [order]])
 
 
 def closed_notice(t: Translator, closed: Closed) -> str:

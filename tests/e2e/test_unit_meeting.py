@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Meeting, ScoreAdjustment, ScoreSheet, UnitReview
+from storage.models import (
+    AuditEntry,
+    BallotCandidate,
+    BallotRound,
+    Meeting,
+    ScoreAdjustment,
+    ScoreSheet,
+    UnitRating,
+    UnitRatingChange,
+    UnitReview,
+)
 from tests.e2e.test_ballot import (
     Cell,
     Person,
@@ -17,6 +27,7 @@ from tests.e2e.test_ballot import (
     press,
     query,
     start_round,
+    unseal,
     until,
 )
 from tests.e2e.unitkit import (
@@ -46,7 +57,7 @@ REASON = "Đồng chí bí thư đảng ủy phải về trước, hội nghị 
 
 async def _cell(database_url, fake, *, framework=True, draft=True):
     cell = Cell("CB01", "Chi bộ Khu phố 1", PEOPLE)
-    await build(database_url, fake, [cell])
+    await build(database_url, fake, [cell], collectives=False)
     year = await query(database_url, lambda s: _year(s))
     if framework:
         await add_framework(database_url, "DBCS01", year)
@@ -229,11 +240,66 @@ async def test_order_then_scoring_with_agreed_adjustments(bot, fake_telegram, da
     answer = await _answer(dung, AGREE_DRAFT, sheets[dung])
     assert answer == "Việc chấm điểm Chi bộ Khu phố 1 đã kết thúc; không thể sửa điểm nữa."
 
-    # The collectives are reviewed: the members' ballot opens.
+    # The cell votes on its level by secret ballot: the combined score's band is suggested.
+    # Round 1 decides nothing: HTXS 1, with HTT 2 of the denominator 5 (3 needed, R-B4).
+    votes_1 = {an: "HTXS", binh: "HTT", cuong: "Để trống", dung: "Để trống"}
+    await _unit_round(an, fake_telegram, "🗳 Bỏ phiếu xếp loại tập thể", result, votes_1)
+    first = newest(an, "Kết quả bỏ phiếu kín")
+    assert "Chi bộ Khu phố 1: HTXS 1 · HTT 1 · HT 0 · KHT 0 · để trống 2 → chưa có kết quả, bỏ phiếu lại" in first.text
+    assert await query(database_url, lambda s: s.scalar(select(UnitRating))) is None
+    # Round 2 on the undecided collective: HTXS 3 of 5.
+    votes_2 = {an: "HTXS", binh: "HTXS", cuong: "HTXS", dung: "HTT"}
+    await _unit_round(an, fake_telegram, "🗳 Bỏ phiếu lại cho 1 tập thể", first, votes_2)
+    second = newest(an, "Kết quả bỏ phiếu kín")
+    assert "Chi bộ Khu phố 1: HTXS 3 · HTT 1 · HT 0 · KHT 0 · để trống 0 → HTXS" in second.text
+    assert "Mức được biểu quyết là mức đề xuất của các tập thể" in second.text
+
+    async def proposal(session):
+        rating = await session.scalar(select(UnitRating))
+        history = (await session.scalars(select(UnitRatingChange))).all()
+        rounds = (await session.scalars(select(BallotRound).order_by(BallotRound.number))).all()
+        candidates = (await session.scalars(select(BallotCandidate))).all()
+        return rating, history, rounds, candidates
+
+    rating, history, rounds, candidates = await query(database_url, proposal)
+    assert (rating.proposed_level, rating.score_tenths, rating.state) == ("HTXS", 959, "proposed")
+    assert [(h.kind, h.level) for h in history] == [("proposed", "HTXS")]
+    assert [(r.number, r.kind, r.state) for r in rounds] == [(1, "units", "closed"), (2, "units", "closed")]
+    assert all(c.review_id == review.id and c.candidate_id is None for c in candidates)
+    await press(an, ORDER, result)  # the closed scoring's message shows the order
+    shown = result
+    assert "Mức đề xuất theo kết quả bỏ phiếu: HTXS." in shown.text
+    assert "🗳 Bỏ phiếu xếp loại tập thể" not in shown.button_labels()
+
+    # The collectives are reviewed: the members' ballot opens, numbered after the units'.
     progress = await start_round(an, fake_telegram)
-    assert "0/5 đã bỏ phiếu" in progress.text
+    assert "0/5 đã bỏ phiếu" in progress.text and "vòng 3" in progress.text
     assert not fake_telegram.refused
     assert not fake_telegram.unanswered_callbacks()
+
+
+async def _unit_round(secretary, fake, label, message, votes) -> None:
+    """Open a round on the collectives from `message`, cast `votes` (user -> the button of the
+    level), close the round (a voter cannot be reached), and open the box."""
+    before = len(secretary.messages())
+    await press(secretary, label, message)
+    progress = await until(lambda: next(
+        (m for m in secretary.messages()[before:] if "đã bỏ phiếu" in (m.text or "")), None), 30)
+    assert "Số tập thể được xếp loại: 1" in progress.text
+    for user, choice in votes.items():
+        ballot = newest(user, "Phiếu bầu kín")
+        assert "Tập thể 1/1: Chi bộ Khu phố 1" in ballot.text
+        assert "Điểm tổng hợp 95,9 điểm: mức xếp loại tương ứng là HTXS." in ballot.text
+        await press(user, choice, ballot)
+        assert "Chi bộ Khu phố 1: " in ballot.text and "Đồng chí đã chọn:" in ballot.text
+        assert (await press(user, "✅ Xác nhận bỏ phiếu", ballot)).text == "Đồng chí đã bỏ phiếu."
+    await fake.wait_idle()
+    await press(secretary, "🔒 Kết thúc vòng bỏ phiếu", progress)
+    await press(secretary, CONFIRM, newest(secretary, "Kết thúc vòng bỏ phiếu"))
+    await fake.wait_idle()
+    binh = next(u for u in votes if u is not secretary)
+    await unseal(secretary, binh)
+    await fake.wait_idle()
 
 
 async def test_the_ballot_goes_first_with_a_recorded_reason(bot, fake_telegram, database_url):
