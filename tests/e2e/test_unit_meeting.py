@@ -5,6 +5,8 @@ the draft's proposal agreed, and the combined score computed by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from storage.models import (
@@ -12,6 +14,8 @@ from storage.models import (
     BallotCandidate,
     BallotRound,
     Meeting,
+    Organisation,
+    Role,
     ScoreAdjustment,
     ScoreSheet,
     UnitRating,
@@ -33,6 +37,7 @@ from tests.e2e.test_ballot import (
 from tests.e2e.unitkit import (
     AGREE_DRAFT,
     CONFIRM,
+    EVERYONE,
     ORDER,
     SCORING,
     SHEET,
@@ -330,5 +335,147 @@ async def test_the_ballot_goes_first_with_a_recorded_reason(bot, fake_telegram, 
     progress = await until(lambda: next(
         (m for m in an.messages()[before:] if "đã bỏ phiếu" in (m.text or "")), None), 30)
     assert "0/5 đã bỏ phiếu" in progress.text
+    assert not fake_telegram.refused
+    assert not fake_telegram.unanswered_callbacks()
+
+
+# --- a đảng bộ cơ sở: its committee's meeting -----------------------------------------------------
+
+OTHERS = [Person("DV21", "Đỗ Văn Khánh", role="secretary"), Person("DV22", "Hồ Thị Lan")]
+LEADERS = {"DV01": "secretary", "DV02": "deputy", "DV04": "committee_member",
+           "DV21": "committee_member"}
+
+
+async def _leaders(database_url, cells) -> None:
+    async def run(session):
+        root = await session.scalar(select(Organisation).where(Organisation.code == "DBCS01"))
+        for cell in cells:
+            for code, role in LEADERS.items():
+                if code in cell.member_ids:
+                    session.add(Role(member_id=cell.member_ids[code], org_id=root.id, role=role))
+
+    await query(database_url, run)
+
+
+async def test_a_grassroots_committee_reviews_scores_and_votes(bot, fake_telegram, database_url):
+    cb01 = Cell("CB01", "Chi bộ Khu phố 1", PEOPLE)
+    cb02 = Cell("CB02", "Chi bộ Khu phố 2", OTHERS)
+    await build(database_url, fake_telegram, [cb01, cb02], collectives=False)
+    await _leaders(database_url, [cb01, cb02])
+    year = await query(database_url, lambda s: _year(s))
+    await add_framework(database_url, "DBCS01", year)
+    await add_draft(database_url, "DBCS01")
+    an, binh, dung, khanh = cb01.users["DV01"], cb01.users["DV02"], cb01.users["DV04"], cb02.users["DV21"]
+    leaders = (an, binh, dung, khanh)
+
+    # /hop DBCS01: the attendance is the committee's four members, not the cells'.
+    _skip(an)
+    await an.send("/hop DBCS01")
+    meeting = await an.wait_message()
+    assert "Hội nghị kiểm điểm năm 2026 — Đảng bộ Phường Bến Thành" in meeting.text, meeting.text
+    names = [b for b in meeting.button_labels() if b.startswith("❌")]
+    assert names == ["❌ Nguyễn Văn An", "❌ Trần Thị Bình", "❌ Phạm Thị Dung", "❌ Đỗ Văn Khánh"]
+    await press(an, EVERYONE, meeting)
+    await press(an, ORDER, meeting)
+    text = meeting.text
+    assert "Đảng bộ Phường Bến Thành: báo cáo đã gửi trước" in text
+    assert "Tập thể cấp ủy Đảng bộ Phường Bến Thành: chưa có báo cáo trên hệ thống" in text
+    assert "Cấp dưới kiểm điểm trước; các chi bộ sau chưa kiểm điểm: Chi bộ Khu phố 1, Chi bộ Khu phố 2." in text
+    assert text.index("1. Nguyễn Văn An — bí thư") < text.index("2. Trần Thị Bình — phó bí thư") \
+        < text.index("3. Phạm Thị Dung") < text.index("4. Đỗ Văn Khánh")
+    assert "Đảng ủy biểu quyết mức xếp loại của đảng bộ và của tập thể đảng ủy." in text
+    await press(an, "✅ Đã kiểm điểm: Đảng bộ Phường Bến Thành", meeting)
+    await press(an, "✅ Đã kiểm điểm: Tập thể cấp ủy Đảng bộ Phường Bến Thành", meeting)
+
+    # The committee's members score the đảng bộ; everyone agrees with the draft.
+    await press(an, SCORING, meeting)
+    assert "0/4 đã chấm" in meeting.text
+    for user in leaders:
+        sheet = await until(lambda u=user: next(
+            (m for m in u.messages() if "Phiếu chấm điểm Đảng bộ Phường Bến Thành" in (m.text or "")), None))
+        await press(user, AGREE_DRAFT, sheet)
+    await press(an, "🔄 Cập nhật", meeting)
+    await press(an, "🔒 Kết thúc chấm điểm", meeting)
+    await press(an, CONFIRM, newest(an, "Kết thúc chấm điểm"))
+    result = await until(lambda: next((m for m in an.messages()
+                                       if "Đã kết thúc chấm điểm" in (m.text or "")), None))
+    assert "Điểm tổng hợp: 95,5 điểm; mức xếp loại tương ứng: HTXS." in result.text
+
+    # One round on both collectives; voters: the four official members of the committee.
+    before = len(an.messages())
+    await press(an, "🗳 Bỏ phiếu xếp loại tập thể", result)
+    await until(lambda: next((m for m in an.messages()[before:]
+                              if "0/4 đã bỏ phiếu" in (m.text or "")), None), 30)
+    for user, committee in zip(leaders, ("HTT", "HTT", "HTT", "HTXS"), strict=True):
+        ballot = newest(user, "Phiếu bầu kín")
+        assert "Tập thể 1/2: Đảng bộ Phường Bến Thành" in ballot.text
+        await press(user, "HTXS", ballot)
+        assert "Tập thể 2/2: Tập thể cấp ủy Đảng bộ Phường Bến Thành" in ballot.text
+        assert "Không chấm điểm: không có mức gợi ý." in ballot.text
+        await press(user, committee, ballot)
+        await press(user, "✅ Xác nhận bỏ phiếu", ballot)
+    await fake_telegram.wait_idle()
+    await unseal(an)  # a committee of four: the secretary alone holds the key (1 of 1)
+    await fake_telegram.wait_idle()
+    results = newest(an, "Kết quả bỏ phiếu kín")
+    assert "Đảng bộ Phường Bến Thành: HTXS 4" in results.text
+    assert "Tập thể cấp ủy Đảng bộ Phường Bến Thành: HTXS 1 · HTT 3" in results.text
+
+    async def ratings(session):
+        rows = await session.execute(
+            select(UnitReview.subject, UnitRating.proposed_level, UnitRating.score_tenths)
+            .join(UnitRating, UnitRating.review_id == UnitReview.id).order_by(UnitReview.subject))
+        return [tuple(r) for r in rows]
+
+    assert await query(database_url, ratings) == [("committee", "HTT", None),
+                                                  ("organisation", "HTXS", 955)]
+    # No member of the đảng ủy is rated here: the members' ballot has nobody to vote on.
+    _skip(an)
+    await an.send("/bo_phieu DBCS01")
+    assert "Chưa có đảng viên nào được xếp loại" in (await an.wait_message()).text
+    assert not fake_telegram.refused
+    assert not fake_telegram.unanswered_callbacks()
+
+
+async def test_a_new_cell_is_not_rated_and_a_cell_without_framework_votes_unscored(
+    bot, fake_telegram, database_url, clock
+):
+    cb01 = Cell("CB01", "Chi bộ Khu phố 1", PEOPLE)
+    cb02 = Cell("CB02", "Chi bộ Khu phố 2", OTHERS)
+    await build(database_url, fake_telegram, [cb01, cb02], collectives=False)
+    founded = clock.today() - dt.timedelta(days=60)
+
+    async def young(session):
+        org = await session.scalar(select(Organisation).where(Organisation.code == "CB01"))
+        org.founded_on = founded
+
+    await query(database_url, young)
+    an = cb01.users["DV01"]
+    meeting = await open_meeting(an)
+    await press(an, ORDER, meeting)
+    assert "thành lập chưa đủ 6 tháng: kiểm điểm, không xếp loại" in meeting.text
+    await press(an, "✅ Đã kiểm điểm: Chi bộ Khu phố 1", meeting)
+    assert "đã kiểm điểm tại hội nghị này. Không xếp loại chất lượng." in meeting.text
+    assert SCORING not in meeting.button_labels()
+    assert "🗳 Bỏ phiếu xếp loại tập thể" not in meeting.button_labels()
+    stored = await query(database_url, lambda s: s.scalar(select(UnitRating)))
+    assert stored.not_rated and stored.proposed_level is None
+    history = await query(database_url, lambda s: s.scalar(select(UnitRatingChange.kind)))
+    assert history == "not_rated"
+
+    # CB02 has no framework: scoring is refused with the reason; the vote has no suggestion.
+    khanh = cb02.users["DV21"]
+    meeting = await open_meeting(khanh)
+    await press(khanh, ORDER, meeting)
+    await press(khanh, "✅ Đã kiểm điểm: Chi bộ Khu phố 2", meeting)
+    refused = await press(khanh, SCORING, meeting)
+    assert refused.text == ("Chưa có khung tiêu chí áp dụng cho Chi bộ Khu phố 2 nên chưa chấm "
+                            "điểm được. Cấp ủy cấp trên nạp khung tiêu chí (/mau_khung).")
+    before = len(khanh.messages())
+    await press(khanh, "🗳 Bỏ phiếu xếp loại tập thể", meeting)
+    ballot = await until(lambda: next((m for m in khanh.messages()[before:]
+                                       if "Phiếu bầu kín" in (m.text or "")), None), 30)
+    assert "Tập thể 1/1: Chi bộ Khu phố 2" in ballot.text
+    assert "Không chấm điểm: không có mức gợi ý." in ballot.text
     assert not fake_telegram.refused
     assert not fake_telegram.unanswered_callbacks()
