@@ -6,6 +6,8 @@ the collectives were reviewed (``order_reason``: the reason typed, then confirme
 
 from __future__ import annotations
 
+import datetime as dt
+
 from telegram import InlineKeyboardMarkup
 
 from bot.i18n import N_
@@ -18,6 +20,19 @@ from conversations.decision import CONFIRM, ask_to_confirm
 from handlers.base import Refusal, Turn
 from handlers.views import unit_meeting as views
 from storage.models import FlowState, Meeting
+
+
+def today(turn: Turn) -> dt.date:
+    """The date in the bot's time zone (Vietnam's)."""
+    return turn.services.now().astimezone(turn.services.settings.tz).date()
+
+
+async def pressed_meeting(turn: Turn, meeting_id: int) -> Meeting:
+    """The meeting a button names (a missing one is a stale button)."""
+    meeting = await service.meeting_by_id(turn.session, meeting_id)
+    if meeting is None:
+        raise Refusal("This button is no longer valid.")
+    return meeting
 
 
 def refusal(error: Exception) -> Refusal:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -26,14 +25,10 @@ from bot.text import esc
 from conversations import ballot as meeting_flow
 from conversations import engine as flows
 from conversations.decision import CONFIRM
-from conversations.unit_meeting import show_meeting_step
+from conversations.unit_meeting import show_meeting_step, today
 from handlers.base import Refusal, Turn
 from handlers.views import unit_scoring as views
 from storage.models import AdjustmentKind, FlowState, Meeting
-
-
-def today(turn: Turn) -> dt.date:
-    return turn.services.now().astimezone(turn.services.settings.tz).date()
 
 
 def refusal(turn: Turn, error: service.ScoringError) -> Refusal:

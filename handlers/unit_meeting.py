@@ -52,15 +52,8 @@ async def meeting_unit(turn: Turn, action: Action, code: str | None = None) -> O
 refusal = conversation.refusal  # a unit service's refusal, its values escaped
 
 
-def _today(turn: Turn):
-    return turn.services.now().astimezone(turn.services.settings.tz).date()
-
-
-async def _meeting(turn: Turn, meeting_id: int) -> Meeting:
-    meeting = await service.meeting_by_id(turn.session, meeting_id)
-    if meeting is None:
-        raise Refusal("This button is no longer valid.")
-    return meeting
+_today = conversation.today
+_meeting = conversation.pressed_meeting
 
 
 async def show_order(turn: Turn, meeting: Meeting) -> None:

@@ -19,6 +19,7 @@ from bot.services import unit_scoring as service
 from conversations import engine as flows
 from conversations import unit_scoring as conversation
 from conversations.decision import confirmed
+from conversations.unit_meeting import pressed_meeting
 from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.views import unit_scoring as views
@@ -27,11 +28,7 @@ from storage.models import AdjustmentKind, Meeting
 INVALID = "This button is no longer valid."
 
 
-async def _meeting(turn: Turn, meeting_id: int) -> Meeting:
-    meeting = await ballot_service.meeting_by_id(turn.session, meeting_id)
-    if meeting is None:
-        raise Refusal(INVALID)
-    return meeting
+_meeting = pressed_meeting
 
 
 # --- the secretary ----------------------------------------------------------------------------------

@@ -46,13 +46,18 @@ from storage.models import (
 MEMBERS, UNITS = "members", "units"
 
 
-class UnitBallotError(Exception):
-    """A refusal with a msgid for the user's language."""
+class UnitRefusal(Exception):
+    """A refusal of the meeting's unit services (order, scoring, the units' round), with a
+    msgid for the user's language."""
 
     def __init__(self, msgid: str, **params: object) -> None:
         super().__init__(msgid)
         self.msgid = msgid
         self.params = params
+
+
+class UnitBallotError(UnitRefusal):
+    pass
 
 
 @dataclass(frozen=True)

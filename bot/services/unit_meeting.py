@@ -24,6 +24,7 @@ from bot.i18n import N_
 from bot.services import units
 from bot.services.ballot import meeting_state
 from bot.services.cycles import member_facts
+from bot.services.unit_ballot import UnitRefusal
 from rules.eligibility import org_review_status, review_status
 from rules.meeting_order import Seat, ballot_may_open, individuals_order
 from rules.people import Presence
@@ -51,13 +52,8 @@ REASON_MAX = 1000  # characters of the reason for voting before the collectives'
 REASON_MIN = 10
 
 
-class OrderError(Exception):
-    """A refusal with a msgid for the user's language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
+class OrderError(UnitRefusal):
+    pass
 
 
 @dataclass

@@ -33,6 +33,7 @@ from bot.i18n import N_
 from bot.services import units
 from bot.services.ballot import meeting_state
 from bot.services.cycles import cycle_rulebook
+from bot.services.unit_ballot import UnitRefusal
 from bot.services.unit_meeting import order_of
 from rules.breaches import Breach
 from rules.eligibility import org_review_status
@@ -71,13 +72,8 @@ SHORTFALL_MAX_TENTHS = 1000  # a target missed by 100%
 _POINTS = re.compile(r"[0-9]{1,4}(?:[.,][0-9])?")
 
 
-class ScoringError(Exception):
-    """A refusal with a msgid for the user's language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
+class ScoringError(UnitRefusal):
+    pass
 
 
 E_INVALID = N_("This button is no longer valid.")
@@ -491,6 +487,15 @@ def _adjustable(scoring: Scoring) -> None:
     _may_score(scoring)
 
 
+def _adjustment_of(scoring: Scoring, adjustment_id: int) -> ScoreAdjustment:
+    """One of the unit's adjustments, while the scoring is open."""
+    _adjustable(scoring)
+    row = next((a for a in scoring.adjustments if a.id == adjustment_id), None)
+    if row is None:
+        raise ScoringError(E_INVALID)
+    return row
+
+
 async def save_adjustment(
     session: AsyncSession,
     scoring: Scoring,
@@ -552,10 +557,7 @@ async def set_agreed(
     now: dt.datetime,
 ) -> ScoreAdjustment:
     """The meeting agrees a proposal as it stands, or takes its agreement back."""
-    _adjustable(scoring)
-    row = next((a for a in scoring.adjustments if a.id == adjustment_id), None)
-    if row is None:
-        raise ScoringError(E_INVALID)
+    row = _adjustment_of(scoring, adjustment_id)
     if agreed:
         item = AdjustmentInput(AdjustmentKind(row.kind), row.criterion,
                                row.shortfall_tenths or row.points_tenths or 0,
@@ -584,10 +586,7 @@ async def remove_adjustment(
     now: dt.datetime,
 ) -> None:
     """The meeting drops a deduction or addition; the audit log keeps what it was."""
-    _adjustable(scoring)
-    row = next((a for a in scoring.adjustments if a.id == adjustment_id), None)
-    if row is None:
-        raise ScoringError(E_INVALID)
+    row = _adjustment_of(scoring, adjustment_id)
     await _claim(session, scoring.review.id, now)
     session.add(
         AuditEntry.record(
