@@ -59,7 +59,7 @@ from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.views import ballot as views
 from handlers.views import unit_meeting as unit_views
 from rules.people import Presence
-from storage.models import Meeting, Member, Organisation, TelegramAccount
+from storage.models import Meeting, Member, TelegramAccount
 
 log = logging.getLogger(__name__)
 ballot_logs.install()
@@ -87,13 +87,6 @@ async def _receipt_delivered(session, ref: str, message_id: int) -> None:
 
 def _refusal(error: BallotError) -> Refusal:
     return Refusal(error.msgid, **error.params)
-
-
-async def _cell(turn: Turn, action: Action) -> Organisation:
-    """The cell named in the command's argument, or the caller's own cell for `action`; or a
-    đảng bộ cơ sở, whose meeting is its committee's (issue 14)."""
-    args = turn.context.args or []
-    return await unit_handlers.meeting_unit(turn, action, args[0] if args else None)
 
 
 def _today(turn: Turn):
@@ -137,9 +130,10 @@ async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     )
 
 
-@turn_handler()
+# /hop and /bo_phieu act on a cell, or on a đảng bộ cơ sở whose committee meets (issue 14).
+@turn_handler(action=Action.RUN_MEETING, target=unit_handlers.meeting_unit)
 async def meeting_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_MEETING)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=True
@@ -199,9 +193,9 @@ async def open_pressed(turn: Turn) -> None:
 # --- opening a round ---------------------------------------------------------------------------
 
 
-@turn_handler()
+@turn_handler(action=Action.RUN_BALLOT, target=unit_handlers.meeting_unit)
 async def ballot_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_BALLOT)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=False

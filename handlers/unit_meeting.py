@@ -23,20 +23,21 @@ from handlers.views import unit_scoring as scoring_views
 from storage.models import Meeting, Organisation, OrgKind
 
 
-async def meeting_unit(turn: Turn, action: Action, code: str | None = None) -> Organisation:
-    """The unit whose meeting /hop and /bo_phieu run: a cell, or a đảng bộ cơ sở (its
-    committee's meeting rates the đảng bộ and its committee). Without a code, the caller's own
-    cell, else the đảng bộ cơ sở they hold `action` on."""
+async def meeting_unit(turn: Turn, action: Action) -> Organisation:
+    """Target of /hop and /bo_phieu: the unit whose meeting they run (the command's code, or
+    the caller's own): a cell, or a đảng bộ cơ sở (its committee's meeting rates the đảng bộ
+    and its committee). Without a code, the caller's own cell, else the đảng bộ cơ sở they
+    hold `action` on; the action is required on it by the turn's declared edge."""
     turn.require_member()
-    if code:
-        org = await scope.unit_by_code(turn, code)
+    args = turn.context.args or []
+    if args:
+        org = await scope.unit_by_code(turn, args[0])
         if not OrgKind(org.kind).is_cell and org.kind != OrgKind.GRASSROOTS:
             raise Refusal(
                 "{org} holds no review meeting here; give the code of a cell or of a "
                 "grassroots party committee.",
                 org=esc(org.name),
             )
-        turn.require(action, org)
         return org
     grants = grants_for(turn.identity.grants, action)
     cells = [g for g in grants if g.org_is_cell]
@@ -77,11 +78,6 @@ async def show_order(turn: Turn, meeting: Meeting) -> None:
 async def order_pressed(turn: Turn) -> None:
     pressed: views.OrderButton = turn.button
     meeting = await _meeting(turn, pressed.meeting_id)
-    if pressed.action == "reason":
-        turn.require(Action.RUN_BALLOT, turn.target)
-        await turn.answer()
-        await conversation.begin_reason(turn, meeting)
-        return
     if pressed.action == "done":
         if pressed.subject is None:
             raise Refusal("This button is no longer valid.")
@@ -96,6 +92,14 @@ async def order_pressed(turn: Turn) -> None:
     await show_order(turn, meeting)
 
 
+@turn_handler(button=views.ReasonStart, action=Action.RUN_BALLOT, target=scope.meeting_cell)
+async def reason_started(turn: Turn) -> None:
+    """"✍ Ghi lý do bỏ phiếu trước": the reason flow (RUN_BALLOT: it opens the ballot)."""
+    meeting = await _meeting(turn, turn.button.meeting_id)
+    await turn.answer()
+    await conversation.begin_reason(turn, meeting)
+
+
 @turn_handler(button=views.ReasonButton, action=Action.RUN_BALLOT, target=scope.meeting_cell)
 async def reason_pressed(turn: Turn) -> None:
     state = await confirmed(turn, conversation.ORDER_REASON)
@@ -106,5 +110,6 @@ async def reason_pressed(turn: Turn) -> None:
 
 HANDLERS = [
     CallbackQueryHandler(order_pressed, pattern=views.OrderButton.pattern()),
+    CallbackQueryHandler(reason_started, pattern=views.ReasonStart.pattern()),
     CallbackQueryHandler(reason_pressed, pattern=views.ReasonButton.pattern()),
 ]

@@ -19,13 +19,20 @@ from storage.models import OrgKind, UnitReviewState, UnitSubject
 
 @dataclass(frozen=True)
 class OrderButton(ButtonData):
-    """The order screen (show), a collective marked reviewed (done, its subject), the reason
-    for voting on members before the collectives (reason)."""
+    """The order screen (show), a collective marked reviewed (done, its subject)."""
 
     PREFIX = "uo"
-    action: Literal["show", "done", "reason"]
+    action: Literal["show", "done"]
     meeting_id: int
     subject: UnitSubject | None = None
+
+
+@dataclass(frozen=True)
+class ReasonStart(ButtonData):
+    """Record why the members' ballot goes before the collectives (the order_reason flow)."""
+
+    PREFIX = "uoq"
+    meeting_id: int
 
 
 @dataclass(frozen=True)
@@ -195,7 +202,7 @@ def ballot_waits_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarku
             [
                 InlineKeyboardButton(
                     t("✍ Record why the ballot goes first"),
-                    callback_data=OrderButton("reason", meeting_id).encode(),
+                    callback_data=ReasonStart(meeting_id).encode(),
                 )
             ],
         ]
