@@ -209,6 +209,22 @@ async def sheet_pressed(turn: Turn) -> None:
             await flows.finish(turn)
         await turn.answer(turn.t("Submitted."))
         await turn.edit(views.submitted_text(turn.t, view, score.total))
+        if not view.scoring.waiting:
+            await _all_scored(turn, view.scoring)
+
+
+async def _all_scored(turn: Turn, scoring: service.Scoring) -> None:
+    """The last sheet is in: the meeting's secretary and deputies hear it, with their screen."""
+    heads = await service.heads(turn.session, scoring.org.id)
+    accounts = await ballot_service.accounts_of(turn.session, [m.id for m in heads])
+    for account in accounts.values():
+        if ballot_service.reachable(account):
+            ht = translator_for(account, turn.services)
+            turn.notify(
+                account.telegram_id,
+                views.all_scored_text(ht, scoring),
+                reply_markup=views.all_scored_keyboard(ht, scoring.meeting.id),
+            )
 
 
 @turn_handler()

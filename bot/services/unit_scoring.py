@@ -233,6 +233,11 @@ async def scoring_of(session: AsyncSession, meeting: Meeting, today: dt.date) ->
     return scoring
 
 
+async def heads(session: AsyncSession, org_id: int) -> list[Member]:
+    """Who runs the unit's meeting: its secretary and deputies."""
+    return await units.heads(session, org_id)
+
+
 def _may_score(scoring: Scoring) -> None:
     if not scoring.collectives_done or scoring.review is None:
         raise ScoringError(

@@ -254,6 +254,19 @@ def submitted_text(t: Translator, view: SheetView, total: Decimal) -> str:
     )
 
 
+def all_scored_text(t: Translator, scoring: Scoring) -> str:
+    return t(
+        "Every member present has scored {org} ({count} sheets). Close the scoring on its "
+        "screen (🔒) once the meeting has agreed the deductions and additions.",
+        org=f"<b>{esc(scoring.org.name)}</b>",
+        count=len(scoring.sheets),
+    )
+
+
+def all_scored_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[open_button(t, meeting_id)]])
+
+
 def scoring_started_note(t: Translator, org_name: str) -> str:
     return t(
         "The meeting of {org} has opened scoring: here is your sheet.", org=org_name

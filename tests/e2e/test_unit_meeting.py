@@ -394,7 +394,11 @@ async def test_a_grassroots_committee_reviews_scores_and_votes(bot, fake_telegra
         sheet = await until(lambda u=user: next(
             (m for m in u.messages() if "Phiếu chấm điểm Đảng bộ Phường Bến Thành" in (m.text or "")), None))
         await press(user, AGREE_DRAFT, sheet)
+    done = await until(lambda: next((m for m in binh.messages() if "Tất cả đảng viên có mặt đã chấm"
+                                     in (m.text or "")), None))  # the deputy hears it too
+    assert "(4 phiếu)" in done.text and SCORING in done.button_labels()
     await press(an, "🔄 Cập nhật", meeting)
+    assert "4/4 đã chấm" in meeting.text
     await press(an, "🔒 Kết thúc chấm điểm", meeting)
     await press(an, CONFIRM, newest(an, "Kết thúc chấm điểm"))
     result = await until(lambda: next((m for m in an.messages()
