@@ -227,7 +227,10 @@ async def _open_round(
         except unit_ballot.UnitBallotError as error:
             raise unit_handlers.refusal(error) from None
     # R-D3: the members' ballot waits for the collectives, unless the meeting said why not.
-    waits = None if units else await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
+    try:
+        waits = None if units else await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
+    except unit_meeting.OrderError as error:
+        raise unit_handlers.refusal(error) from None
     if waits is not None:
         await turn.answer()
         await turn.reply(

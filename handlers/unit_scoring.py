@@ -35,7 +35,13 @@ _meeting = pressed_meeting
 
 
 async def _open(turn: Turn, meeting: Meeting) -> None:
-    """Open the scoring (or give sheets to those present since), tell each new holder."""
+    """Open the scoring (or give sheets to those present since), tell each new holder; a
+    closed scoring shows its result."""
+    scoring = await conversation.scoring_for(turn, meeting)
+    if scoring.closed:
+        await turn.answer()
+        await conversation.show_scoring(turn, scoring)
+        return
     try:
         scoring, made = await service.open_scoring(
             turn.session, meeting, conversation.today(turn), actor=turn.actor,

@@ -304,6 +304,14 @@ async def ballot_waits(
     session: AsyncSession, meeting: Meeting, today: dt.date
 ) -> MeetingOrder | None:
     """The order, when the members' ballot must wait for the collectives (R-D3); None when it
-    may open."""
+    may open. OrderError at a đảng bộ's committee meeting, where no member is rated."""
     order = await order_of(session, meeting, today)
+    if not OrgKind(order.org.kind).is_cell:
+        raise OrderError(
+            N_(
+                "At the meeting of the committee of {org} no member is rated (each is rated in "
+                "their cell): vote on the levels of the collectives instead."
+            ),
+            org=order.org.name,
+        )
     return None if order.ballot_may_open else order
