@@ -91,6 +91,7 @@ def _collective_line(t: Translator, order: MeetingOrder, collective: Collective)
 
 
 SEATS = {Seat.HEAD: N_("secretary"), Seat.DEPUTY: N_("deputy secretary")}
+MAX_LISTED = 60  # individuals listed on the order screen (edited in place: one message)
 
 
 def order_text(t: Translator, order: MeetingOrder) -> str:
@@ -114,13 +115,15 @@ def order_text(t: Translator, order: MeetingOrder) -> str:
             )
         )
     lines += ["", "<b>" + esc(t("2. The individuals")) + "</b>"]
-    for index, person in enumerate(order.individuals, start=1):
+    for index, person in enumerate(order.individuals[:MAX_LISTED], start=1):
         line = f"{index}. {esc(person.member.full_name)}"
         if person.seat in SEATS:
             line += f" — {esc(t(SEATS[person.seat]))}"
         if person.seat is Seat.HEAD:
             line += " " + t("(a deputy chairs while the head is reviewed)")
         lines.append(line)
+    if len(order.individuals) > MAX_LISTED:
+        lines.append(t("… and {count} more, by name.", count=len(order.individuals) - MAX_LISTED))
     if not order.individuals:
         lines.append(t("Nobody present is to be reviewed here."))
     if order.deferred:

@@ -31,7 +31,10 @@ CHAM_DIEM = (
 
 CRITERIA_PER_ROW = 4
 QUICK_PER_ROW = 4
-TEXT_SHOWN = 48  # characters of a criterion's text on the sheet's list
+# Characters of a criterion's text on the sheet's list: shorter, then none, when a large
+# framework would not fit one message (the sheet is edited in place: it cannot be split).
+TEXT_WIDTHS = (48, 24, 0)
+SHEET_BUDGET = 3800
 QUICK_STEPS = (0, 5, 10, 15, 20, 30, 50)  # tenths below the maximum offered as buttons
 MAX_ADJUSTMENT_BUTTON_ROWS = 30
 
@@ -83,9 +86,11 @@ def pts(t: Translator, tenths: int | Decimal) -> str:
     return t.number(value)
 
 
-def _short(text: str) -> str:
+def _short(text: str, width: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1].rstrip() + "…"
+    if width == 0:
+        return ""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def breach_lines(t: Translator, breaches: list[Breach]) -> list[str]:
@@ -120,17 +125,11 @@ def sheet_text(t: Translator, view: SheetView, *, note: str | None = None) -> st
     else:
         lines.append(t("There is no draft: press each criterion's number to give its points."))
     lines.append("")
-    for criterion in scoring.leaves:
-        mark = mine.marks.get(criterion.code)
-        shown = "…" if mark is None else pts(t, mark)
-        line = (
-            f"<b>{esc(criterion.code)}</b> {esc(_short(criterion.text))} — "
-            f"<b>{shown}</b>/{pts(t, criterion.max_tenths)}"
-        )
-        draft = scoring.draft.get(criterion.code)
-        if mark is not None and draft is not None and draft != mark:
-            line += " ✏ " + t("(draft: {points})", points=pts(t, draft))
-        lines.append(line)
+    for width in TEXT_WIDTHS:
+        marks = _mark_lines(t, view, width)
+        if sum(len(line) + 1 for line in marks) < SHEET_BUDGET - sum(len(x) for x in lines):
+            break
+    lines += marks
     lines.append("")
     lines.append(
         t(
@@ -161,6 +160,25 @@ def sheet_text(t: Translator, view: SheetView, *, note: str | None = None) -> st
             )
         )
     return "\n".join(lines)
+
+
+def _mark_lines(t: Translator, view: SheetView, width: int) -> list[str]:
+    """One line per criterion: its number, its text cut to `width`, the mark of its maximum."""
+    scoring, mine = view.scoring, view.mine
+    lines = []
+    for criterion in scoring.leaves:
+        mark = mine.marks.get(criterion.code)
+        shown = "…" if mark is None else pts(t, mark)
+        text = _short(criterion.text, width)
+        line = (
+            f"<b>{esc(criterion.code)}</b> {esc(text) + ' ' if text else ''}— "
+            f"<b>{shown}</b>/{pts(t, criterion.max_tenths)}"
+        )
+        draft = scoring.draft.get(criterion.code)
+        if mark is not None and draft is not None and draft != mark:
+            line += " ✏ " + t("(draft: {points})", points=pts(t, draft))
+        lines.append(line)
+    return lines
 
 
 def sheet_keyboard(t: Translator, view: SheetView) -> InlineKeyboardMarkup:

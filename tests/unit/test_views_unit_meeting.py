@@ -71,6 +71,14 @@ def test_a_sheet_of_twenty_four_criteria_fits_a_phone():
     assert decoded == SheetButton("crit", 987654321, "9.1.a.b.c")
 
 
+def test_a_large_framework_still_fits_one_message():
+    view = _view(80)
+    text = views.sheet_text(VI, view)
+    assert len(text) < 4096 and "9.80.a.b.c" in text
+    buttons = [b for row in views.sheet_keyboard(VI, view).inline_keyboard for b in row]
+    assert len(buttons) == 81
+
+
 def test_an_empty_sheet_asks_for_every_criterion_and_a_changed_one_shows_the_draft():
     empty = _view(4, draft=False)
     assert "Còn phải chấm: 9.1.a.b.c, 9.2.a.b.c, 9.3.a.b.c, 9.4.a.b.c." in views.sheet_text(VI, empty)
