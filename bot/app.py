@@ -50,6 +50,7 @@ from handlers import (
     start,
     status,
     unit_meeting,
+    unit_opinion,
     unit_scoring,
 )
 from handlers.commands import declaration_digest, menu
@@ -175,6 +176,7 @@ def add_handlers(application: Application) -> None:
         # Issue 14 part B: the meeting's order, the members' scores of their organisation.
         unit_meeting,
         unit_scoring,
+        unit_opinion,  # issue 14, part C: participants' opinions (/y_kien)
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

@@ -17,6 +17,7 @@ from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import unit_opinion as opinion_texts
 from handlers.views import unit_scoring as unit_scoring_texts
 
 
@@ -153,6 +154,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Issue 14 part B (the meeting's order, members' scores, the unit's vote): msgids in the
     # "unit_meeting" domain (handlers/views/unit_scoring.py).
     CommandSpec("cham_diem", *unit_scoring_texts.CHAM_DIEM, Audience.MEMBER),
+    # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
+    # representatives of the participating bodies reach this command and no other of a role.
+    CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),
 )
 
 

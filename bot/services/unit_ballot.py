@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services import units
 from bot.services.cycles import cycle_rulebook
+from bot.services.ratings import record_change
 from rules.eligibility import org_review_status
 from rules.levels import Level
 from rules.org_scoring import org_band, points
@@ -168,9 +169,8 @@ async def record_unit_proposals(
         rating.proposed_at = now
         rating.score_tenths = review.combined_tenths
         await session.flush()
-        session.add(
-            UnitRatingChange(rating_id=rating.id, at=now, actor=actor, kind="proposed", level=level)
-        )
+        record_change(session, rating.id, "proposed", actor=actor, now=now, level=level,
+                      history=UnitRatingChange)
         session.add(
             AuditEntry.record(
                 actor, "unit.proposed", "unit_review", review_id, level=level,

@@ -24,6 +24,7 @@ from bot.i18n import N_
 from bot.services import units
 from bot.services.ballot import meeting_state
 from bot.services.cycles import member_facts
+from bot.services.ratings import record_change
 from bot.services.unit_ballot import UnitRefusal
 from rules.eligibility import org_review_status, review_status
 from rules.meeting_order import Seat, ballot_may_open, individuals_order
@@ -267,7 +268,8 @@ async def mark_reviewed(
         rating = UnitRating(review_id=review.id, not_rated=True, proposed_at=now)
         session.add(rating)
         await session.flush()
-        session.add(UnitRatingChange(rating_id=rating.id, at=now, actor=actor, kind="not_rated"))
+        record_change(session, rating.id, "not_rated", actor=actor, now=now,
+                      history=UnitRatingChange)
     session.add(
         AuditEntry.record(
             actor, "unit.reviewed", "unit_review", review.id,

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from bot.services.ballot import CHOICES
 from storage.models import BallotCount, BallotRound, Organisation, Role, SealedBallot, UnitRating
+from tests.e2e.meetingkit import ORDER
 from tests.e2e.test_ballot import (
     RECEIPT,
     Cell,
@@ -37,7 +38,6 @@ from tests.e2e.test_ballot_box import (
     sqlite_copy,
     sqlite_diff,
 )
-from tests.e2e.unitkit import ORDER
 
 ORG = "Đảng bộ Phường Bến Thành"
 COMMITTEE = f"Tập thể cấp ủy {ORG}"

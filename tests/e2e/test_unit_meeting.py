@@ -22,19 +22,7 @@ from storage.models import (
     UnitRatingChange,
     UnitReview,
 )
-from tests.e2e.test_ballot import (
-    Cell,
-    Person,
-    build,
-    newest,
-    open_meeting,
-    press,
-    query,
-    start_round,
-    unseal,
-    until,
-)
-from tests.e2e.unitkit import (
+from tests.e2e.meetingkit import (
     AGREE_DRAFT,
     CONFIRM,
     EVERYONE,
@@ -46,6 +34,18 @@ from tests.e2e.unitkit import (
     add_framework,
     draft_marks,
     points,
+)
+from tests.e2e.test_ballot import (
+    Cell,
+    Person,
+    build,
+    newest,
+    open_meeting,
+    press,
+    query,
+    start_round,
+    unseal,
+    until,
 )
 
 PEOPLE = [

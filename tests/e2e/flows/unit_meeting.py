@@ -19,8 +19,8 @@ from storage.models import (
     UnitReview,
 )
 from tests.e2e.flows import Reached, World, answer_of, ask
+from tests.e2e.meetingkit import EVERYONE, ORDER, SCORING, add_framework
 from tests.e2e.test_status_tree import YEAR, query
-from tests.e2e.unitkit import EVERYONE, ORDER, SCORING, add_framework
 
 SETUP = "unit_scoring_open"
 
