@@ -178,3 +178,36 @@ async def test_two_secretaries_opening_scoring_at_once_give_one_sheet_each(db):
         sheets = await session.scalar(
             select(func.count()).select_from(ScoreSheet).where(ScoreSheet.member_id.is_not(None)))
         assert sheets == 6
+
+
+async def test_a_units_round_under_the_strict_rule_counts_htxs_over_every_official_member(db):
+    """R-B5 strict in a round of kind "units": HTXS needs two thirds of the cell's official
+    members (7), not of those present (5); 4 HTXS and 1 HTT adopt HTT."""
+    meeting_id, people = await _unit(db, members=7)
+    async with db.session() as session:
+        cycle = await session.scalar(select(Cycle))
+        cycle.overrides = '{"counting_rule": "strict-2011"}'
+        meeting = await unit_meeting.meeting_by_id(session, meeting_id)
+        await ballot.set_presence(session, meeting, people[5:], Presence.ABSENT_EXCUSED)
+        await unit_meeting.mark_reviewed(session, meeting, UnitSubject.ORGANISATION,
+                                         actor="t", now=NOW, today=TODAY)
+        review = await session.scalar(select(UnitReview))
+        review.combined_tenths = 925
+        reviews = await unit_ballot.review_ids_to_rate(session, meeting, TODAY)
+        state = await ballot.meeting_state(session, meeting, TODAY)
+        opened = await ballot.open_round(session, state, actor="t", now=NOW, reviews=reviews)
+        assert opened.round.counting_rule == "strict-2011"
+        shares = list(opened.shares)
+        await ballot.activate(session, opened.round.id)
+    for member_id, level in zip(people[:5], ("HTXS",) * 4 + ("HTT",), strict=True):
+        async with db.session() as session:
+            await ballot.cast(session, opened.round.id, member_id, {0: level})
+    async with db.session() as session:
+        await ballot.end_voting(session, opened.round.id, now=NOW)
+        ballot_round = await ballot.round_by_id(session, opened.round.id)
+        result = await ballot.open_box(session, opened.round.id,
+                                       ballot.unlock(ballot_round, shares), actor="t", now=NOW)
+        assert result.results[0].decision.level.value == "HTT"
+    async with db.session() as session:
+        rating = await session.scalar(select(UnitRating))
+        assert (rating.proposed_level, rating.score_tenths) == ("HTT", 925)
