@@ -52,7 +52,9 @@ from handlers import (
     roster,
     start,
     status,
+    unit_meeting,
     unit_opinion,
+    unit_scoring,
 )
 from handlers.commands import declaration_digest, menu
 from storage.db import Database
@@ -178,6 +180,9 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        # Issue 14 part B: the meeting's order, the members' scores of their organisation.
+        unit_meeting,
+        unit_scoring,
         unit_opinion,  # issue 14, part C: participants' opinions (/y_kien)
         # Issue 14 part D: the minutes, the chair's conclusions and the files.
         minutes,

@@ -47,19 +47,20 @@ from bot.i18n import N_, Translator
 from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
-from bot.services import ballot_logs, unit_review
+from bot.services import ballot_logs, unit_ballot, unit_meeting, unit_review
 from bot.services.ballot import BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.text import esc
 from conversations import ballot as conversation
 from conversations import engine as flows
 from handlers import plan_checks, scope
+from handlers import unit_meeting as unit_handlers
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import managed_cell
 from handlers.views import ballot as views
-from handlers.views import unit_review as unit_views
+from handlers.views import unit_meeting as unit_views
+from handlers.views import unit_review as review_views
 from rules.people import Presence
-from storage.models import Meeting, Member, Organisation, TelegramAccount
+from storage.models import Meeting, Member, TelegramAccount
 
 log = logging.getLogger(__name__)
 ballot_logs.install()
@@ -89,12 +90,6 @@ def _refusal(error: BallotError) -> Refusal:
     return Refusal(error.msgid, **error.params)
 
 
-async def _cell(turn: Turn, action: Action) -> Organisation:
-    """The cell named in the command's argument, or the caller's own cell for `action`."""
-    args = turn.context.args or []
-    return await managed_cell(turn, action, args[0] if args else None)
-
-
 def _today(turn: Turn):
     return turn.services.now().astimezone(turn.services.settings.tz).date()
 
@@ -118,8 +113,9 @@ async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     text = views.meeting_text(turn.t, state, open_round, committee)
     # Issue 14, part A: the meeting's least length (R-D4) and the draft's due date (R-D1).
     needs = await unit_review.meeting_needs_of(turn.session, meeting, turn.services.settings.tz)
-    text += "\n\n" + unit_views.meeting_needs_text(turn.t, needs)
-    markup = views.meeting_keyboard(turn.t, state)
+    text += "\n\n" + review_views.meeting_needs_text(turn.t, needs)
+    # Issue 14, part B: the meeting's order (R-D3).
+    markup = views.meeting_keyboard(turn.t, state, [[unit_views.order_button(turn.t, meeting.id)]])
     if edit:
         await conversation.meeting_step(turn, "attendance")
         await turn.edit(text, reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup))
@@ -139,9 +135,10 @@ async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     )
 
 
-@turn_handler()
+# /hop and /bo_phieu act on a cell, or on a đảng bộ cơ sở whose committee meets (issue 14).
+@turn_handler(action=Action.RUN_MEETING, target=unit_handlers.meeting_unit)
 async def meeting_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_MEETING)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=True
@@ -195,15 +192,15 @@ async def open_pressed(turn: Turn) -> None:
             raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
         await _open_round(turn, meeting, concerned)
         return
-    await _open_round(turn, meeting)
+    await _open_round(turn, meeting, units=pressed.action == "units")
 
 
 # --- opening a round ---------------------------------------------------------------------------
 
 
-@turn_handler()
+@turn_handler(action=Action.RUN_BALLOT, target=unit_handlers.meeting_unit)
 async def ballot_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_BALLOT)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=False
@@ -215,7 +212,10 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
-async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
+async def _open_round(
+    turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None, *, units: bool = False
+) -> None:
+    """A members' round, or (`units`) a round on the collectives' levels (issue 14)."""
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
@@ -224,6 +224,24 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
         view = await service.round_view(turn.session, current.id)
         await turn.answer(t("Ballot round {number} is open.", number=view.round.number))
         turn.after_commit(lambda: _send_progress(turn.context, turn.chat_id, view.round.id))
+        return
+    reviews = None
+    if units:
+        try:
+            reviews = await unit_ballot.review_ids_to_rate(turn.session, meeting, _today(turn))
+        except unit_ballot.UnitBallotError as error:
+            raise unit_handlers.refusal(error) from None
+    # R-D3: the members' ballot waits for the collectives, unless the meeting said why not.
+    try:
+        waits = None if units else await unit_meeting.ballot_waits(turn.session, meeting, _today(turn))
+    except unit_meeting.OrderError as error:
+        raise unit_handlers.refusal(error) from None
+    if waits is not None:
+        await turn.answer()
+        await turn.reply(
+            unit_views.ballot_waits_text(t, waits),
+            reply_markup=unit_views.ballot_waits_keyboard(t, meeting.id),
+        )
         return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)
@@ -244,6 +262,7 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
             actor=turn.actor,
             now=turn.services.now(),
             candidate_ids=candidate_ids,
+            reviews=reviews,
         )
     except BallotError as error:
         raise _refusal(error) from None
@@ -730,8 +749,9 @@ async def key_pressed(turn: Turn) -> None:
         del private  # the key is forgotten
     for item in await _results_owed(turn.session, turn.services, result):
         turn.owe(item)  # in the opening's transaction: the results are never lost
-    for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
-        turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
+    if view.round.kind != unit_ballot.UNITS:  # the members' checks (a units round: part C's)
+        for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
+            turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
     await turn.answer(t("The ballot box is open."))
     await turn.edit(t("🔓 You opened the ballot box of round {number}.", number=view.round.number))
     context = turn.context

@@ -39,7 +39,8 @@ PERSONAS = {"plain": "DV103", "secretary": "DV101", "deputy": "DV102", "committe
 INSIDE, OUTSIDE = {"org": "CB11", "member": "DV104"}, {"org": "CB21", "member": "DV402"}
 # Commands about the caller themself: sent once, never refused to a linked member.
 SELF = {"start": "", "help": "", "huy": "", "ngon_ngu": "", "kiem_diem": "", "tai_ban_kiem_diem": "",
-        "phieu": "", "kiem_tra_phieu": "ABCDE-FGHIJ", "khieu_nai": "", "ket_qua": ""}
+        "phieu": "", "kiem_tra_phieu": "ABCDE-FGHIJ", "khieu_nai": "", "ket_qua": "",
+        "cham_diem": ""}
 # Commands about a place: who may use them inside it (outside, nobody may).
 SCOPED = {
     "moi": ("org", {"secretary", "deputy", "committee"}),

@@ -10,7 +10,7 @@ from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
 EVERYONE = {"start", "help", "huy", "ngon_ngu"}
 MEMBER = EVERYONE | {
     "kiem_diem", "tai_ban_kiem_diem", "phieu", "kiem_tra_phieu", "tinh_trang", "khieu_nai", "ket_qua",
-    "gop_y",
+    "cham_diem", "gop_y",
 }
 # A secretary or deputy of a chi bộ (/tap_the: the secretary or deputy of any unit).
 CELL = {"lich_hop", "kiem_diem_chi_bo", "hop", "bo_phieu", "tap_the"}
