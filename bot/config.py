@@ -33,6 +33,10 @@ class Settings:
     # Updates of different chats handled side by side (one chat's always in order); SQLite
     # keeps one writer at a time (storage/db.py), so this is safe on both databases.
     concurrent_updates: int = 16
+    # What one file of /bao_cao may hold (bot/services/report.py): rows a sheet (Excel's limit)
+    # and bytes (Telegram's upload limit for bots); a larger report comes as several files.
+    report_max_rows: int = 1_048_576
+    report_max_bytes: int = 50_000_000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -80,6 +84,12 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
     concurrency = _env("BOT_CONCURRENT_UPDATES", "16")
     if not concurrency.isascii() or not concurrency.isdigit() or not 1 <= int(concurrency) <= 256:
         raise SettingsError("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256")
+    max_rows = _env("REPORT_MAX_ROWS", "1048576")
+    if not max_rows.isascii() or not max_rows.isdigit() or not 3 <= int(max_rows) <= 1_048_576:
+        raise SettingsError("REPORT_MAX_ROWS must be a whole number from 3 to 1048576")
+    max_bytes = _env("REPORT_MAX_BYTES", "50000000")
+    if not max_bytes.isascii() or not max_bytes.isdigit() or not 100_000 <= int(max_bytes):
+        raise SettingsError("REPORT_MAX_BYTES must be a whole number of bytes, at least 100000")
     return Settings(
         bot_token=token,
         telegram_api_url=_env("TELEGRAM_API_URL", "https://api.telegram.org"),
@@ -89,4 +99,6 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
         invite_ttl_days=int(ttl),
         answer_window_seconds=answer_window,
         concurrent_updates=int(concurrency),
+        report_max_rows=int(max_rows),
+        report_max_bytes=int(max_bytes),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,9 +30,15 @@ class QuotaLimit:
 
 def htt_base(levels: Mapping[str, Level], rulebook: Rulebook) -> int:
     """R-Q2: the members reaching the HTT standard (HTXS included unless set otherwise)."""
-    counted = {Level.HTT} if rulebook.quota_base is QuotaBase.FINAL_HTT else {Level.HTXS,
-                                                                             Level.HTT}
-    return sum(1 for level in levels.values() if level in counted)
+    return counted_base(Counter(levels.values()), rulebook)
+
+
+def counted_base(counts: Mapping[Level, int], rulebook: Rulebook) -> int:
+    """``htt_base`` from the number of members at each level."""
+    base = counts.get(Level.HTT, 0)
+    if rulebook.quota_base is not QuotaBase.FINAL_HTT:
+        base += counts.get(Level.HTXS, 0)
+    return base
 
 
 def quota_percent(rulebook: Rulebook, outstanding_unit: bool = False) -> int:
@@ -77,9 +84,41 @@ def check_quota(
 
     ``group_size`` is the chi bộ's membership, read by the 2017 small-cell rule (R-Q4).
     """
-    quota = htxs_limit(htt_base(proposals, rulebook), rulebook, group_size=group_size,
-                       outstanding_unit=outstanding_unit)
     top = tuple(mid for mid, level in proposals.items() if level is Level.HTXS)
+    return check_counted_quota(
+        Counter(proposals.values()), top, rulebook, group_size,
+        outstanding_unit=outstanding_unit, scope=scope, names=names,
+    )
+
+
+def quota_exceeded(
+    counts: Mapping[Level, int],
+    rulebook: Rulebook,
+    group_size: int | None = None,
+    *,
+    outstanding_unit: bool = False,
+) -> bool:
+    """Whether a group with these numbers of members per level breaks the quota: the counts
+    decide it, so a large group is checked without reading its members."""
+    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
+                       outstanding_unit=outstanding_unit)
+    return counts.get(Level.HTXS, 0) > quota.limit
+
+
+def check_counted_quota(
+    counts: Mapping[Level, int],
+    top: tuple[str, ...],
+    rulebook: Rulebook,
+    group_size: int | None = None,
+    *,
+    outstanding_unit: bool = False,
+    scope: QuotaScope = QuotaScope.PEER_GROUP,
+    names: Mapping[str, str] | None = None,
+) -> list[Breach]:
+    """``check_quota`` from the numbers of members per level and the HTXS members (``top``,
+    their ids in the order they are named)."""
+    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
+                       outstanding_unit=outstanding_unit)
     if len(top) <= quota.limit:
         return []
     names = names or {}
