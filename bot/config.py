@@ -85,8 +85,8 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
     if not concurrency.isascii() or not concurrency.isdigit() or not 1 <= int(concurrency) <= 256:
         raise SettingsError("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256")
     max_rows = _env("REPORT_MAX_ROWS", "1048576")
-    if not max_rows.isascii() or not max_rows.isdigit() or not 3 <= int(max_rows) <= 1_048_576:
-        raise SettingsError("REPORT_MAX_ROWS must be a whole number from 3 to 1048576")
+    if not max_rows.isascii() or not max_rows.isdigit() or not 5 <= int(max_rows) <= 1_048_576:
+        raise SettingsError("REPORT_MAX_ROWS must be a whole number from 5 to 1048576")
     max_bytes = _env("REPORT_MAX_BYTES", "50000000")
     if not max_bytes.isascii() or not max_bytes.isdigit() or not 100_000 <= int(max_bytes):
         raise SettingsError("REPORT_MAX_BYTES must be a whole number of bytes, at least 100000")

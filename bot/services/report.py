@@ -434,12 +434,13 @@ class _Sheets:
         sheet.freeze_panes = f"C{len(rows) + 1}"  # before the first row, in write-only mode
         for row in rows:
             sheet.append(row)
-        self.count = len(rows)
+        self.count = self.headed = len(rows)
         return sheet
 
     def append(self, build: Callable) -> None:
-        """Append ``build(sheet)``, the row made for the sheet it goes to."""
-        if self.count >= self.max_rows:
+        """Append ``build(sheet)``, the row made for the sheet it goes to (a sheet takes one
+        row at least, whatever its heading)."""
+        if self.count >= self.max_rows and self.count > self.headed:
             self.sheet = self._next()
         self.sheet.append(build(self.sheet))
         self.count += 1
