@@ -65,7 +65,7 @@ def _rows(path: str, max_rows: int) -> list[tuple]:
 @pytest.mark.parametrize(
     ("limits", "least_files"),
     [(ReportLimits(max_rows=1_048_576, max_bytes=200_000), 3),
-     (ReportLimits(max_rows=5000, max_bytes=50_000_000), 3)],
+     (ReportLimits(max_rows=3000, max_bytes=50_000_000), 3)],
 )
 def test_member_rows_are_cut_into_files_within_the_limits(tmp_path, limits, least_files):
     groups = _groups(units=6, cells=30, members=100)
