@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -47,9 +49,8 @@ from benchmarks.province import add_people, time_monitor
 from benchmarks.status import NOW, TODAY, build
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
-from bot.i18n import Translator
 from bot.services import Services, ratings
-from bot.services.report import status_workbook
+from bot.services.report import ReportRequest, build_report
 from bot.services.status import subtree_status
 from storage.db import Database
 from storage.models import Member, Organisation, Rating, RatingState, Role, TelegramAccount
@@ -100,23 +101,20 @@ async def in_process(db: Database, ids: dict[int, list[int]], repeat: int) -> No
 
 
 def report_child(url: str, org_id: int) -> None:
-    """Run in a child process: the province's /bao_cao, then its time and RSS peak as JSON."""
-
-    async def run() -> dict:
-        db = Database(url)
-        try:
-            async with db.session() as session:
-                org = await session.get(Organisation, org_id)
-                start = time.perf_counter()
-                status = await subtree_status(session, org, now=NOW, today=TODAY)
-                content = await status_workbook(session, status, Translator("vi"), TODAY)
-                took = time.perf_counter() - start
-        finally:
-            await db.dispose()
-        return {"seconds": took, "bytes": len(content)}
-
-    result = asyncio.run(run())
-    result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Run in a child process, as the bot's report worker runs: the province's /bao_cao
+    (``report.build_report``: status, breaches, files), then its time, CPU, RSS peak and the
+    files' sizes as JSON."""
+    request = ReportRequest(url, org_id, "vi", ZoneInfo("Asia/Ho_Chi_Minh"), NOW, TODAY)
+    start, cpu = time.perf_counter(), time.process_time()
+    built = build_report(request)
+    result = {
+        "seconds": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu,
+        "bytes": [Path(f.path).stat().st_size for f in built.files],
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load": os.getloadavg()[0],
+    }
+    built.remove()
     print(json.dumps(result))
 
 
@@ -129,10 +127,14 @@ def report_in_child(url: str, org_id: int) -> None:
         )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     seconds = statistics.median(r["seconds"] for r in runs)
+    cpu = statistics.median(r["cpu"] for r in runs)
     rss = statistics.median(r["rss_mib"] for r in runs)
+    load = statistics.median(r["load"] for r in runs)
+    files = ", ".join(f"{size / 1e6:.1f}" for size in runs[0]["bytes"])
     print(
-        f"  /bao_cao province (its own process, median of 3): {seconds:.2f} s, "
-        f"{runs[0]['bytes'] / 1e6:.1f} MB, RSS peak {rss:.0f} MiB (the whole process)"
+        f"  /bao_cao province (its own process, as the bot's worker, median of 3): "
+        f"{seconds:.2f} s, {cpu:.2f} s CPU, RSS peak {rss:.0f} MiB (the whole process), "
+        f"{len(runs[0]['bytes'])} file(s) of {files} MB (load {load:.1f})"
     )
 
 

@@ -45,7 +45,7 @@ from sqlalchemy import String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
-from bot.i18n import Translator, locale_for
+from bot.i18n import N_, Translator, locale_for
 from bot.services import Services, breaches, notify
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, member_target
@@ -169,7 +169,8 @@ Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 @dataclass(frozen=True)
 class Unit:
-    """An organisation as the monitor needs it (plain values, no ORM object per cell)."""
+    """An organisation as the monitor needs it (plain values, no ORM object per cell), read
+    as ``UNIT_COLUMNS``."""
 
     id: int
     name: str
@@ -206,6 +207,15 @@ class CyclePlan:
     plans: list[CellPlan]
 
 
+UNIT_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.path,
+    Organisation.kind,
+    Organisation.parent_id,
+)
+
+
 def _chunks(values: list) -> list[list]:
     return [values[i : i + CHUNK] for i in range(0, len(values), CHUNK)]
 
@@ -227,13 +237,7 @@ async def _governed_cells(
     ``cycle_for_org``, the newest cycle on the nearest ancestor that has one."""
     root = await session.get(Organisation, cycle.org_id)
     rows = await session.execute(
-        select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.path,
-            Organisation.kind,
-            Organisation.parent_id,
-        )
+        select(*UNIT_COLUMNS)
         .where(
             subtree_range(root.path),
             Organisation.kind.in_([OrgKind.CELL, OrgKind.GRASSROOTS_CELL]),
@@ -496,6 +500,13 @@ async def _closed_meetings(session: AsyncSession, meeting_ids: list[int]) -> set
     return found
 
 
+def _on_a_day(
+    icon: str, msgid: str, cell: str, day: dt.date
+) -> Callable[[Translator], str]:
+    """A notice about a cell (its name in bold) and a date, in the reader's language."""
+    return lambda t: f"{icon} " + t(msgid, cell=f"<b>{esc(cell)}</b>", date=t.date(day))
+
+
 async def _cell_notices(
     session: AsyncSession, plan: Plan, cycle: Cycle, plans: list[CellPlan], today: dt.date
 ) -> None:
@@ -557,14 +568,14 @@ async def _cell_notices(
                 to_secretaries(
                     "no_meeting",
                     finish_by.isoformat(),
-                    lambda t, name=name, finish_by=finish_by: (
-                        "📅 "
-                        + t(
+                    _on_a_day(
+                        "📅",
+                        N_(
                             "{cell} has no review meeting scheduled, and the plan's finish-by "
-                            "date is {date}. Set it with /lich_hop.",
-                            cell=f"<b>{esc(name)}</b>",
-                            date=t.date(finish_by),
-                        )
+                            "date is {date}. Set it with /lich_hop."
+                        ),
+                        name,
+                        finish_by,
                     ),
                 )
         else:
@@ -625,14 +636,14 @@ async def _cell_notices(
                 to_secretaries(
                     "no_ballot",
                     meeting_day.isoformat(),
-                    lambda t, name=name, meeting_day=meeting_day: (
-                        "🗳 "
-                        + t(
+                    _on_a_day(
+                        "🗳",
+                        N_(
                             "The meeting of {cell} was on {date}, and no secret ballot has "
-                            "been closed. Run it with /bo_phieu.",
-                            cell=f"<b>{esc(name)}</b>",
-                            date=t.date(meeting_day),
-                        )
+                            "been closed. Run it with /bo_phieu."
+                        ),
+                        name,
+                        meeting_day,
                     ),
                 )
         if today > finish_by and cell.id in undecided_rows:
@@ -689,13 +700,9 @@ async def _collect_breaches(
     grassroots: dict[int, Unit] = {}
     for chunk in _chunks(ancestor_ids):
         for row in await session.execute(
-            select(
-                Organisation.id,
-                Organisation.name,
-                Organisation.path,
-                Organisation.kind,
-                Organisation.parent_id,
-            ).where(Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)
+            select(*UNIT_COLUMNS).where(
+                Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS
+            )
         ):
             grassroots[row.id] = Unit(*row)
 

@@ -79,46 +79,18 @@ def check_quota(
     outstanding_unit: bool = False,
     scope: QuotaScope = QuotaScope.PEER_GROUP,
     names: Mapping[str, str] | None = None,
+    counts: Mapping[Level, int] | None = None,
 ) -> list[Breach]:
     """Breach when the HTXS among ``proposals`` (member id → level) exceed the quota.
 
-    ``group_size`` is the chi bộ's membership, read by the 2017 small-cell rule (R-Q4).
+    ``group_size`` is the chi bộ's membership, read by the 2017 small-cell rule (R-Q4). With
+    ``counts`` (the group's members per level), ``proposals`` need hold only its HTXS members,
+    in the order they are named: a large group is checked without reading the others.
     """
+    counts = Counter(proposals.values()) if counts is None else counts
+    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
+                       outstanding_unit=outstanding_unit)
     top = tuple(mid for mid, level in proposals.items() if level is Level.HTXS)
-    return check_counted_quota(
-        Counter(proposals.values()), top, rulebook, group_size,
-        outstanding_unit=outstanding_unit, scope=scope, names=names,
-    )
-
-
-def quota_exceeded(
-    counts: Mapping[Level, int],
-    rulebook: Rulebook,
-    group_size: int | None = None,
-    *,
-    outstanding_unit: bool = False,
-) -> bool:
-    """Whether a group with these numbers of members per level breaks the quota: the counts
-    decide it, so a large group is checked without reading its members."""
-    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
-                       outstanding_unit=outstanding_unit)
-    return counts.get(Level.HTXS, 0) > quota.limit
-
-
-def check_counted_quota(
-    counts: Mapping[Level, int],
-    top: tuple[str, ...],
-    rulebook: Rulebook,
-    group_size: int | None = None,
-    *,
-    outstanding_unit: bool = False,
-    scope: QuotaScope = QuotaScope.PEER_GROUP,
-    names: Mapping[str, str] | None = None,
-) -> list[Breach]:
-    """``check_quota`` from the numbers of members per level and the HTXS members (``top``,
-    their ids in the order they are named)."""
-    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
-                       outstanding_unit=outstanding_unit)
     if len(top) <= quota.limit:
         return []
     names = names or {}
@@ -136,6 +108,14 @@ def check_counted_quota(
         "reaching HTT ({rules})"), member_ids=top, member_names=member_names,
         severity=severity, count=len(top), limit=quota.limit, percent=quota.percent,
         base=quota.base)]
+
+
+def quota_exceeded(counts: Mapping[Level, int], rulebook: Rulebook,
+                   group_size: int | None = None) -> bool:
+    """Whether a group with these numbers of members per level breaks the quota (R-Q1..R-Q4):
+    the counts decide it, so a large group is checked without reading its members."""
+    limit = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size).limit
+    return counts.get(Level.HTXS, 0) > limit
 
 
 def check_org_quota(levels: Mapping[str, Level], rulebook: Rulebook, *,

@@ -27,7 +27,7 @@ from bot.services.status import FACT_COLUMNS, UNIT_KINDS, by_member, enclosing_u
 from rules.breaches import Breach
 from rules.levels import Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_counted_quota, quota_exceeded
+from rules.quotas import QuotaScope, check_quota, quota_exceeded
 from rules.rulebooks import Rulebook
 from storage.models import Cycle, Member, Organisation, Rating, RatingState, SelfReview
 from storage.queries import subtree_range
@@ -114,13 +114,13 @@ async def quota_breaches(
             key=lambda m: (name_sort_key(m[1]), m[0]),
         )
         names = {str(member_id): name for member_id, name in members}
-        found[(group.key, group.scope)] = check_counted_quota(
-            group.levels,
-            tuple(names),
+        found[(group.key, group.scope)] = check_quota(
+            dict.fromkeys(names, Level.HTXS),
             rulebook,
             group.size,
             scope=group.scope,
             names=names,
+            counts=group.levels,
         )
     return found
 

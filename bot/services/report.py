@@ -43,6 +43,7 @@ from bot.services.sheets import (
     StreamedSheet,
     looks_like_formula,
     text_cell_xml,
+    text_content,
 )
 from bot.services.status import LEVEL_CODES, Figures, Status, UnitBreach, by_member
 from rules.people import name_sort_key
@@ -65,7 +66,7 @@ log = logging.getLogger(__name__)
 # from a small server process started once with the application imported ("forkserver"), so a
 # job starts in milliseconds and inherits nothing of the bot's threads or connections.
 HEAVY_AT_ONCE = 2
-WORKER_NICE = 10
+WORKER_NICE = 5  # a lower priority than the bot's, not starved on a busy machine
 _slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _pool: ProcessPoolExecutor | None = None
 
@@ -524,17 +525,6 @@ def _write_breaches(
 STATUS_NAMES = {MemberStatus.OFFICIAL: N_("official"), MemberStatus.PROBATIONARY: N_("probationary")}
 
 
-def _member_headers(t: Translator) -> list[str]:
-    return [
-        t("Member code"),
-        t("Full name"),
-        t("Cell"),
-        t("Status"),
-        t("Decided level"),
-        t("Decided on"),
-    ]
-
-
 def _start_members(book: Workbook, t: Translator) -> tuple[int, int, int]:
     """The Members sheet with its header only (the rows are streamed in later, see
     ``_MemberFiles``); its number, and the styles the rows use, registered with the book."""
@@ -542,7 +532,9 @@ def _start_members(book: Workbook, t: Translator) -> tuple[int, int, int]:
     for column, width in enumerate([14, 30, 32, 14, 16, 14], 1):
         members.column_dimensions[get_column_letter(column)].width = width
     members.freeze_panes = "C2"
-    members.append(_header(members, _member_headers(t)))
+    titles = (N_("Member code"), N_("Full name"), N_("Cell"), N_("Status"), N_("Decided level"),
+              N_("Decided on"))
+    members.append(_header(members, [t.gettext(title) for title in titles]))
     quoted = WriteOnlyCell(members, value="=")
     quoted.quotePrefix = True
     dated = _date(members, dt.date(2000, 1, 1))
@@ -735,7 +727,8 @@ class _MemberFiles:
     def _write_rows(self, rows: list) -> None:
         """Rows of one organisation (its name, the statuses and the levels are made once);
         every column but the level and its date always has a value."""
-        text, quoted, fixed, tz, dated = text_cell_xml, self.quoted, self.fixed, self.tz, self.dated
+        text, quoted, fixed, tz, dated = text_content, self.quoted, self.fixed, self.tz, self.dated
+        serials: dict[dt.datetime, int] = {}
         cell_attributes, cell = text(rows[0][2], quoted)
         out = []
         number = self.rows + 1
@@ -754,7 +747,11 @@ class _MemberFiles:
                 level_attributes, level = fixed.get(level) or text(level, quoted)
                 line += f'<c r="E{number}"{level_attributes}>{level}</c>'
             if decided_at:
-                serial = (decided_at.astimezone(tz).date() - SPREADSHEET_EPOCH).days
+                serial = serials.get(decided_at)
+                if serial is None:  # a cell's levels are mostly decided at one moment
+                    serial = serials[decided_at] = (
+                        decided_at.astimezone(tz).date() - SPREADSHEET_EPOCH
+                    ).days
                 line += f'<c r="F{number}"{dated} t="n"><v>{serial}</v></c>'
             out.append(line + "</row>")
         self.sheet.write("".join(out))

@@ -30,12 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.services import aggregates
-from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.breaches import Breach
-from rules.levels import LEVELS_DESC, Level
-from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
+from rules.levels import LEVELS_DESC
 from storage.models import (
     BallotRound,
     Cycle,
@@ -478,66 +475,13 @@ FACT_COLUMNS = (
 )
 
 
-def _may_be_capped(row) -> bool:
-    """Only these facts can cap a level (R-C1, R-C3, R-C4, R-C5); others need no check."""
-    return bool(
-        row.sick_leave_months
-        or row.discipline_form
-        or row.head
-        or (row.general_score is not None and row.task_score is not None)
-    )
-
-
-def _live(session: AsyncSession, cycle: Cycle):
-    level = func.coalesce(Rating.decided_level, Rating.proposed_level)
-    return level, (
-        # Look ratings up by member, not by scanning the whole cycle (see by_member).
-        by_member(session, Rating.cycle_id) == cycle.id,
-        Rating.state != RatingState.CANCELLED,
-        level.is_not(None),
-    )
-
-
-async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -> list:
-    """The rated members of the subtree a cap can concern (``_may_be_capped``, in SQL), as
-    plain rows with the facts the rules read, by name."""
-    return await _capped_where(session, cycle, subtree_range(org.path))
-
-
 async def _capped_rows_of(session: AsyncSession, cycle: Cycle, org_ids: list[int]) -> Counter:
     """Cap breaches counted per organisation, over the members of `org_ids` themselves."""
-    capped = [
-        RatedMember(row, None, Level(row.level), row)
-        for row in await _capped_where(session, cycle, Member.org_id.in_(org_ids))
-    ]
-    org_of = {str(r.member.id): r.member.org_id for r in capped}
-    return Counter(org_of[b.member_ids[0]] for b in cap_breaches(capped, cycle) if b.member_ids)
+    from bot.services import breaches  # it imports this module
 
-
-async def _capped_where(session: AsyncSession, cycle: Cycle, where) -> list:
-    level, live = _live(session, cycle)
-    rows = await session.execute(
-        select(*FACT_COLUMNS, level.label("level"), SelfReview.general_score, SelfReview.task_score)
-        .join(Organisation, Member.org_id == Organisation.id)
-        .join(Rating, Rating.member_id == Member.id)
-        .outerjoin(
-            SelfReview, (SelfReview.member_id == Member.id) & (SelfReview.cycle_id == cycle.id)
-        )
-        .where(
-            where,
-            *live,
-            or_(
-                Member.sick_leave_months > 0,
-                Member.discipline_form.is_not(None),
-                Member.head.is_(True),
-                and_(SelfReview.general_score.is_not(None), SelfReview.task_score.is_not(None)),
-            ),
-        )
-        .order_by(Member.id)
-    )
-    return sorted(
-        (row for row in rows if _may_be_capped(row)), key=lambda row: name_sort_key(row.full_name)
-    )
+    found = await breaches.cap_breaches_where(session, cycle, Member.org_id.in_(org_ids),
+                                              by_org=True)
+    return Counter(org_id for org_id, _breach in found)
 
 
 async def subtree_breaches(
@@ -545,107 +489,10 @@ async def subtree_breaches(
 ) -> list[UnitBreach]:
     """Caps on every rated member of the subtree (reported on their cell) and the peer quota
     of every grassroots unit (reported on it, or on `org` when the unit is above it): the
-    same rules as ``checks.unit_breaches``. The quotas are decided from the levels counted per
-    organisation in one GROUP BY; only the units whose HTXS count may exceed their quota are
-    read member by member. Breaches name members of `org`'s subtree only (issue 12 item 2)."""
-    unit_above = await enclosing_unit(session, org)
-    scope = unit_above or org
-    rulebook = cycle_rulebook(cycle)
-    level, live = _live(session, cycle)
-    counts = (
-        await session.execute(
-            select(Organisation.id, Organisation.path, level, func.count())
-            .select_from(Member)
-            .join(Organisation, Member.org_id == Organisation.id)
-            .join(Rating, Rating.member_id == Member.id)
-            .where(subtree_range(scope.path), *live)
-            .group_by(Organisation.id, Organisation.path, level)
-        )
-    ).all()
-    if not counts:
-        return []
-    if unit_above is not None:
-        units = {unit_above.id: unit_above.path}
-    else:
-        units = dict(
-            (
-                await session.execute(
-                    select(Organisation.id, Organisation.path).where(
-                        subtree_range(org.path), Organisation.kind.in_(UNIT_KINDS)
-                    )
-                )
-            ).all()
-        )
-    per_unit: dict[int, Counter] = {}
-    orgs_of: dict[int, list[int]] = {}
-    for org_id, path, code, count in counts:
-        unit = next((int(p) for p in path.strip("/").split("/") if int(p) in units), None)
-        if unit is not None:
-            per_unit.setdefault(unit, Counter())[code] += count
-            orgs_of.setdefault(unit, []).append(org_id)
+    same rules as ``checks.unit_breaches``, checked per peer group in SQL
+    (``bot.services.breaches``). Breaches name members of `org`'s subtree only (issue 12 item
+    2)."""
+    from bot.services import breaches  # it imports this module
 
-    found = []
-    capped = [
-        RatedMember(row, None, Level(row.level), row)
-        for row in await _capped_rows(session, cycle, org)
-    ]
-    org_of = {str(r.member.id): r.member.org_id for r in capped}
-    found = [
-        UnitBreach(org_of[b.member_ids[0]] if b.member_ids else org.id, b)
-        for b in cap_breaches(capped, cycle)
-    ]
-
-    limits: dict[tuple[int, int], int] = {}
-
-    def may_exceed(counter: Counter) -> bool:
-        """From the counts alone (the exact check then runs on the unit's members)."""
-        htxs = counter.get(Level.HTXS.value, 0)
-        key = (htxs, counter.get(Level.HTT.value, 0))
-        if key not in limits:
-            proposals = {f"{c}{i}": Level(c) for c, n in counter.items() for i in range(n)}
-            limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
-        return htxs > limits[key]
-
-    candidates = sorted(
-        (u for u, counter in per_unit.items() if may_exceed(counter)), key=lambda u: units[u]
-    )
-    if not candidates:
-        return found
-    wanted = [o for u in candidates for o in orgs_of[u]]
-    unit_of = {o: u for u in candidates for o in orgs_of[u]}
-    groups: dict[int, dict[str, Level]] = {u: {} for u in candidates}
-    names: dict[str, str] = {}
-    paths: dict[str, str] = {}
-    for start in range(0, len(wanted), 500):
-        rows = await session.execute(
-            select(Member.id, Member.full_name, Member.org_id, Organisation.path, level)
-            .join(Organisation, Member.org_id == Organisation.id)
-            .join(Rating, Rating.member_id == Member.id)
-            .where(Member.org_id.in_(wanted[start : start + 500]), *live)
-            .order_by(Member.full_name, Member.id)
-        )
-        for member_id, name, member_org, path, code in rows:
-            groups[unit_of[member_org]][str(member_id)] = Level(code)
-            names[str(member_id)] = name
-            paths[str(member_id)] = path
-
-    # A quota counted over a unit above `org` keeps its figures but names only the members
-    # of `org`'s subtree: who may read this status may see those and no others.
-    def in_view(member_id: str) -> bool:
-        return paths[member_id].startswith(org.path)
-
-    for unit in candidates:
-        proposals = dict(
-            sorted(groups[unit].items(), key=lambda kv: (name_sort_key(names[kv[0]]), int(kv[0])))
-        )
-        for b in check_quota(
-            proposals,
-            rulebook,
-            None,
-            scope=QuotaScope.PEER_GROUP,
-            names={member_id: names[member_id] for member_id in proposals},
-        ):
-            found.append(
-                UnitBreach(org.id if unit_above is not None else unit, restrict(b, in_view))
-            )
-    return found
+    found = await breaches.subtree_breaches(session, cycle, org)
+    return [UnitBreach(org_id, breach) for org_id, breach in found]
