@@ -883,12 +883,10 @@ async def run_monitor(services: Services, bot, *, now: dt.datetime | None = None
 
 
 async def _run(services: Services, bot, now: dt.datetime) -> int:
-    sender = _Sender(services, bot, now)
-    try:
+    async with notify.Ledger(services.db, now) as ledger:  # marks the last ones at the end
+        sender = _Sender(services, bot, ledger)
         async for part in decide_in_parts(services.db.session, services, now):
             await sender.send(part)
-    finally:
-        await sender.ledger.flush()  # the marks of the last messages sent
     sent = sender.sent + await _tell_blocked(services, bot, sender.blocked, now)
     log.info("deadline monitor: %d messages sent", sent)
     return sent
@@ -899,9 +897,8 @@ class _Sender:
     breaches grouped into one message per person; each message claimed, sent and marked
     through one ledger (``notify.Ledger``: a transaction per message)."""
 
-    def __init__(self, services: Services, bot, now: dt.datetime) -> None:
-        self.services, self.bot = services, bot
-        self.ledger = notify.Ledger(services.db, now)
+    def __init__(self, services: Services, bot, ledger: notify.Ledger) -> None:
+        self.services, self.bot, self.ledger = services, bot, ledger
         self.translators: dict[str, Translator] = {}
         self.sent = 0
         self.blocked: list[tuple[int, Item]] = []  # (member id, an item of theirs)

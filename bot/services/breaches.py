@@ -53,7 +53,7 @@ class OrgCounts:
     """The live levels of one organisation's own members."""
 
     path: str
-    levels: Counter  # Level -> members
+    levels: Counter  # level code ("HTXS") -> members: strings hash faster than Level
 
 
 async def level_counts(
@@ -74,7 +74,7 @@ async def level_counts(
         query = query.where(subtree_range(org.path), *live_ratings(cycle, session))
     found: dict[int, OrgCounts] = {}
     for org_id, path, code, count in await session.execute(query):
-        found.setdefault(org_id, OrgCounts(path, Counter())).levels[Level(code)] += count
+        found.setdefault(org_id, OrgCounts(path, Counter())).levels[code] += count
     return found
 
 
@@ -85,7 +85,7 @@ class Group:
 
     key: int  # the unit the group is told on
     org_ids: list[int]
-    levels: Counter
+    levels: Counter  # level code -> members
     scope: QuotaScope = QuotaScope.PEER_GROUP
     size: int | None = None
 
@@ -100,9 +100,9 @@ async def quota_breaches(
 
     def exceeded(group: Group) -> bool:
         levels = group.levels
-        key = (levels.get(Level.HTXS, 0), levels.get(Level.HTT, 0), group.size)
+        key = (levels.get(Level.HTXS.value, 0), levels.get(Level.HTT.value, 0), group.size)
         if key not in decided:
-            decided[key] = quota_exceeded(levels, rulebook, group.size)
+            decided[key] = quota_exceeded(_by_level(levels), rulebook, group.size)
         return decided[key]
 
     breaking = [group for group in groups if exceeded(group)]
@@ -120,9 +120,13 @@ async def quota_breaches(
             group.size,
             scope=group.scope,
             names=names,
-            counts=group.levels,
+            counts=_by_level(group.levels),
         )
     return found
+
+
+def _by_level(levels: Counter) -> dict[Level, int]:
+    return {Level(code): count for code, count in levels.items()}
 
 
 async def _htxs_members(
