@@ -17,6 +17,7 @@ from bot.services.accounts import Identity
 from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import unit_opinion as opinion_texts
 
 
 class Audience(enum.Enum):
@@ -149,6 +150,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
+    # representatives of the participating bodies reach this command and no other of a role.
+    CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),
 )
 
 

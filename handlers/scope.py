@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bot.permissions import Action, grants_for, sees
 from bot.services import orgs
-from bot.services.appeal import appeal_parties
 from bot.services.checks import member_cell
 from bot.services.decision import deciding_level
 from bot.text import esc
@@ -179,15 +178,6 @@ async def unit_from_button(turn: Turn, org_id: int) -> Organisation:
     return await decision_unit(turn, org.code)
 
 
-async def appeal_deciding_org(turn: Turn, action: Action | None) -> Organisation:
-    """The deciding level of the appeal a pressed button names (turn.button.appeal_id)."""
-    turn.require_member()
-    found = await appeal_parties(turn.session, turn.button.appeal_id)
-    if found is None:
-        raise Refusal(INVALID)
-    return found[2]
-
-
 async def org_from_button(turn: Turn, action: Action | None) -> Organisation:
     """The organisation a pressed button names (turn.button.org_id); a missing one reads as a
     stale button, and one out of reach is refused by the action's check like any other."""
@@ -202,13 +192,6 @@ async def own_grant_org(turn: Turn, action: Action) -> Organisation | None:
     """The one organisation the caller holds `action` on, or None when none or several."""
     orgs = {g.org_id for g in grants_for(turn.identity.grants, action)}
     return await org_by_id(turn.session, orgs.pop()) if len(orgs) == 1 else None
-
-
-async def decision_unit_named(turn: Turn, action: Action | None) -> Organisation:
-    """Target: the unit the command's code names (or the caller's own); Action.DECIDE is
-    required on its deciding level, which may lie above the unit."""
-    args = turn.context.args or []
-    return await decision_unit(turn, args[0] if args else None)
 
 
 async def decision_unit_pressed(turn: Turn, action: Action | None) -> Organisation:

@@ -22,8 +22,9 @@ from storage.models import (
     Organisation,
     Rating,
     RatingState,
+    UnitAppeal,
 )
-from storage.queries import subtree_range
+from storage.queries import subtree_range, with_referenced
 
 RUN_YEARS = 5  # R-A5: rated HTXS five years in a row
 
@@ -64,12 +65,20 @@ async def file_appeal(
 
 
 def answer_appeal(
-    session: AsyncSession, appeal: Appeal, answer: str, *, actor: str, now: dt.datetime
+    session: AsyncSession,
+    appeal: Appeal | UnitAppeal,
+    answer: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    kind: str = "appeal",
 ) -> None:
+    """Record the deciding level's written answer (a member's appeal, or with `kind`
+    "unit_appeal" a unit's); the audit log names the appeal, never the text."""
     appeal.answer = answer
     appeal.answered_at = now
     appeal.answered_by = actor
-    session.add(AuditEntry.record(actor, "appeal.answer", "appeal", appeal.id))
+    session.add(AuditEntry.record(actor, f"{kind}.answer", kind, appeal.id))
 
 
 async def levels_by_year(session: AsyncSession, member_id: int) -> list[tuple[int, str, str]]:
@@ -163,11 +172,9 @@ async def appeal_parties(
     session: AsyncSession, appeal_id: int
 ) -> tuple[Appeal, Member, Organisation] | None:
     """The appeal, the member who filed it and the deciding level, or None."""
-    appeal = await session.get(Appeal, appeal_id)
-    if appeal is None:
-        return None
-    member = await session.get(Member, appeal.member_id)
-    return appeal, member, await session.get(Organisation, appeal.deciding_org_id)
+    return await with_referenced(
+        session, Appeal, appeal_id, (Member, "member_id"), (Organisation, "deciding_org_id")
+    )
 
 
 async def organisations(session: AsyncSession, org_ids: list[int]) -> list[Organisation]:

@@ -10,14 +10,16 @@ written reason when a standing quota or cap breach was overridden.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_breaches
 from bot.services.cycles import cycle_for_org
+from bot.services.ratings import record_change
 from bot.services.reviews import grassroots_root
+from bot.services.unit_rating import head_caps
 from rules.breaches import Breach, Severity
 from rules.people import name_sort_key
 from storage.models import (
@@ -28,12 +30,12 @@ from storage.models import (
     Organisation,
     OrgKind,
     Rating,
-    RatingChange,
     RatingState,
     Role,
     RoleKind,
     TelegramAccount,
 )
+from storage.queries import with_referenced
 
 COMMITTEE_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER)
 
@@ -55,6 +57,8 @@ class DecisionView:
     proposals: list[RatedMember]  # live proposals, to be decided
     decided: list[RatedMember]
     breaches: list[Breach]  # standing errors: they block unless overridden
+    # Heads whose units are still to be decided (R-C4): they wait, outside this decision.
+    waiting: list[RatedMember] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -65,6 +69,10 @@ async def decision_view(session: AsyncSession, unit: Organisation, cycle: Cycle)
     rated = await rated_members(session, cycle, unit)
     proposals = [r for r in rated if r.rating.state == RatingState.PROPOSED]
     decided = [r for r in rated if r.rating.state == RatingState.DECIDED]
+    heads = await head_caps(session, cycle, [r.member for r in proposals])
+    waits = {member_id for member_id, cap in heads.items() if cap.waits}
+    waiting = [r for r in proposals if r.member.id in waits]
+    proposals = [r for r in proposals if r.member.id not in waits]
     if OrgKind(unit.kind) is OrgKind.CELL:
         found = await cell_breaches(session, cycle, unit)
     else:
@@ -76,7 +84,7 @@ async def decision_view(session: AsyncSession, unit: Organisation, cycle: Cycle)
         if b.severity is Severity.ERROR
         and (b.code.startswith("quota.") or any(m in pending for m in b.member_ids))
     ]
-    return DecisionView(unit, cycle, proposals, decided, breaches)
+    return DecisionView(unit, cycle, proposals, decided, breaches, waiting)
 
 
 async def unit_cycle(session: AsyncSession, unit: Organisation) -> Cycle | None:
@@ -98,15 +106,9 @@ async def decide(
         rating.decided_level = rating.proposed_level
         rating.decided_at = now
         rating.decided_by = actor
-        session.add(
-            RatingChange(
-                rating_id=rating.id,
-                at=now,
-                actor=actor,
-                kind="decided",
-                level=rating.decided_level,
-                reason=reason,
-            )
+        record_change(
+            session, rating.id, "decided", actor=actor, now=now, level=rating.decided_level,
+            reason=reason,
         )
     session.add(
         Decision(
@@ -140,23 +142,14 @@ async def cancel_decided(
     """R-A2: the decided rating is cancelled (kept as history) and a new one reopened."""
     old_level = rating.decided_level
     rating.state = RatingState.CANCELLED
-    session.add(
-        RatingChange(
-            rating_id=rating.id,
-            at=now,
-            actor=actor,
-            kind="cancelled",
-            level=old_level,
-            reason=reason,
-        )
+    record_change(
+        session, rating.id, "cancelled", actor=actor, now=now, level=old_level, reason=reason
     )
     await session.flush()  # the cancelled row no longer counts as live
     fresh = Rating(cycle_id=rating.cycle_id, member_id=rating.member_id, state=RatingState.PROPOSED)
     session.add(fresh)
     await session.flush()
-    session.add(
-        RatingChange(rating_id=fresh.id, at=now, actor=actor, kind="reopened", reason=reason)
-    )
+    record_change(session, fresh.id, "reopened", actor=actor, now=now, reason=reason)
     session.add(
         AuditEntry.record(
             actor,
@@ -228,12 +221,9 @@ async def rating_subject(
     session: AsyncSession, rating_id: int
 ) -> tuple[Rating, Member, Cycle] | None:
     """The rating with its member and cycle, or None when it is gone."""
-    rating = await session.get(Rating, rating_id)
-    if rating is None:
-        return None
-    member = await session.get(Member, rating.member_id)
-    cycle = await session.get(Cycle, rating.cycle_id)
-    return rating, member, cycle
+    return await with_referenced(
+        session, Rating, rating_id, (Member, "member_id"), (Cycle, "cycle_id")
+    )
 
 
 @dataclass

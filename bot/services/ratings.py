@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Rating, RatingChange, RatingState
+from storage.models import Rating, RatingChange, RatingState, UnitRatingChange
 
 
 async def live_rating(session: AsyncSession, cycle_id: int, member_id: int) -> Rating | None:
@@ -47,10 +47,24 @@ async def record_proposals(
         rating.proposed_level = level
         rating.proposed_at = now
         await session.flush()
-        session.add(
-            RatingChange(
-                rating_id=rating.id, at=now, actor=actor, kind=kind, level=level, reason=reason
-            )
-        )
+        record_change(session, rating.id, kind, actor=actor, now=now, level=level, reason=reason)
         changed.append(rating)
     return changed
+
+
+def record_change(
+    session: AsyncSession,
+    rating_id: int,
+    kind: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    level: str | None = None,
+    reason: str | None = None,
+    history: type[RatingChange] | type[UnitRatingChange] = RatingChange,
+) -> None:
+    """Append a change to a rating's history: what (`kind`, `level`), who, when and why
+    (`history`: a member's rating, or a unit's, issue 14)."""
+    session.add(
+        history(rating_id=rating_id, at=now, actor=actor, kind=kind, level=level, reason=reason)
+    )
