@@ -258,6 +258,8 @@ async def main() -> None:
             start = time.perf_counter()
             await build_party(args.url, args.members, args.per_cell)
             print(f"  (built in {time.perf_counter() - start:.0f} s)", flush=True)
+        else:
+            await db.migrate()  # a tree built before the newest migrations
         async with db.session() as session:
             members = await session.scalar(select(func.count()).select_from(Member))
             units = await session.scalar(select(func.count()).select_from(Organisation))

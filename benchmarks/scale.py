@@ -13,8 +13,8 @@ for every member), once per database, then prints:
   first read after the build (nothing kept yet: every unit counted), p50 / p95 of repeated reads,
   the read right after a write in one cell (a proposal through the ratings service), and one
   cell's p50 and CPU;
-- ``/bao_cao`` of the province, in a child process of its own so its RSS peak is the report's
-  (not the build's): time and peak RSS;
+- ``/bao_cao`` of the province as the bot builds it, in its worker process
+  (``benchmarks/province.py``'s ``time_report``): time, CPU and RSS peak of the worker, 3 times;
 - the deadline monitor, one run in-process with an instant fake bot (``benchmarks/province.py``);
 - through the real bot and the fake Bot API (``tests/fakebot``), with concurrent updates as
   configured: ``/tinh_trang`` of the province p50 / p95; another user's ``/help`` latency
@@ -32,25 +32,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
-import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from benchmarks.province import add_people, time_monitor
+from benchmarks.province import add_people, time_monitor, time_report
 from benchmarks.status import NOW, TODAY, build
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.config import Settings
 from bot.services import Services, ratings
-from bot.services.report import ReportRequest, build_report
 from bot.services.status import subtree_status
 from storage.db import Database
 from storage.models import Member, Organisation, Rating, RatingState, Role, TelegramAccount
@@ -98,44 +91,6 @@ async def in_process(db: Database, ids: dict[int, list[int]], repeat: int) -> No
     cells = [await _status_ms(db, cell) for cell in ids[3][:50]]
     _line("/tinh_trang one cell", [w for w, _ in cells])
     _line("/tinh_trang one cell, CPU of this process", [c for _, c in cells])
-
-
-def report_child(url: str, org_id: int) -> None:
-    """Run in a child process, as the bot's report worker runs: the province's /bao_cao
-    (``report.build_report``: status, breaches, files), then its time, CPU, RSS peak and the
-    files' sizes as JSON."""
-    request = ReportRequest(url, org_id, "vi", ZoneInfo("Asia/Ho_Chi_Minh"), NOW, TODAY)
-    start, cpu = time.perf_counter(), time.process_time()
-    built = build_report(request)
-    result = {
-        "seconds": time.perf_counter() - start,
-        "cpu": time.process_time() - cpu,
-        "bytes": [Path(f.path).stat().st_size for f in built.files],
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "load": os.getloadavg()[0],
-    }
-    built.remove()
-    print(json.dumps(result))
-
-
-def report_in_child(url: str, org_id: int) -> None:
-    runs = []
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.scale", "--report-child", url, str(org_id)],
-            cwd=ROOT, capture_output=True, text=True, check=True,
-        )
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    seconds = statistics.median(r["seconds"] for r in runs)
-    cpu = statistics.median(r["cpu"] for r in runs)
-    rss = statistics.median(r["rss_mib"] for r in runs)
-    load = statistics.median(r["load"] for r in runs)
-    files = ", ".join(f"{size / 1e6:.1f}" for size in runs[0]["bytes"])
-    print(
-        f"  /bao_cao province (its own process, as the bot's worker, median of 3): "
-        f"{seconds:.2f} s, {cpu:.2f} s CPU, RSS peak {rss:.0f} MiB (the whole process), "
-        f"{len(runs[0]['bytes'])} file(s) of {files} MB (load {load:.1f})"
-    )
 
 
 async def _link(db: Database, member_id: int, telegram_id: int) -> None:
@@ -249,7 +204,7 @@ async def one_database(name: str, url: str, members: int, per_cell: int, skip: s
         if "status" not in skip:
             await in_process(db, ids, repeat)
         if "report" not in skip:
-            report_in_child(url, ids[0][0])
+            await time_report(url, ids[0][0])
         if "monitor" not in skip:
             await time_monitor(db, url)
         if "bot" not in skip:
@@ -289,8 +244,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--report-child":
-        report_child(sys.argv[2], int(sys.argv[3]))
-    else:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
