@@ -636,13 +636,6 @@ def _by_name_per_org(rows: Iterable) -> Iterator[list]:
         yield sorted(group, key=lambda row: name_sort_key(row[1]))
 
 
-async def member_levels(session: AsyncSession, status: Status) -> list:
-    """Every member of the subtree with their live decided level, if any, as plain rows
-    (code, full_name, cell, status, level, decided_at), by organisation then by name."""
-    rows = (await session.execute(_member_query(session, status))).all()
-    return [tuple(row[:6]) for group in _by_name_per_org(rows) for row in group]
-
-
 class _MemberFiles:
     """The member rows, organisation by organisation, into as many files as they need.
 

@@ -90,12 +90,6 @@ def text_content(value: str, quoted_style: str = "") -> tuple[str, str]:
     return text_cell_xml(value, quoted_style)
 
 
-def inline_text(reference: str, value: str, quoted_style: str = "") -> str:
-    """The XML of a cell `reference` (``A1``) holding `value` as text."""
-    attributes, content = text_cell_xml(value, quoted_style)
-    return f'<c r="{reference}"{attributes}>{content}</c>'
-
-
 class StreamedSheet:
     """A workbook saved by openpyxl (``template``) copied to `path`, with rows streamed into
     one of its sheets (``part``, e.g. ``xl/worksheets/sheet2.xml``, which holds its header
