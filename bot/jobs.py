@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
@@ -736,12 +736,10 @@ async def _collect_breaches(
                 group.levels.update(counted.levels)
     quotas = await breaches.quota_breaches(session, cycle, list(groups.values()))
 
-    # Caps: only the members a cap can concern are read.
+    # Caps: only the members a cap can concern are read, in one pass over the plan's ratings.
     caps: dict[int, list[Breach]] = defaultdict(list)
-    for chunk in _chunks(sorted(rated_cells)):
-        for org_id, breach in await breaches.cap_breaches_where(
-            session, cycle, Member.org_id.in_(chunk)
-        ):
+    for org_id, breach in await breaches.cap_breaches_where(session, cycle, true()):
+        if org_id in rated_cells:
             caps[org_id].append(breach)
 
     # In the order checks.cell_breaches gives them, cell by cell.
