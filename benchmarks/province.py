@@ -17,6 +17,10 @@ committee and upper unit and a started Telegram account for every member, then p
   and p95 of repeated calls, and of 50 cells.
 - **report**: ``/bao_cao`` of the province as the bot builds it (``report.report_off_loop``: in
   a worker process with its own engine): time, CPU and RSS peak of the worker, the files.
+- **report-bot** (not in the default parts): through the real bot on the fake Bot API, a
+  committee member of the province asks for ``/bao_cao`` ``--reports`` times while another user
+  sends ``/help`` every 0.2 s: the /help latency (p50, p95, worst) while the reports are built,
+  and each report's time until its file arrives.
 - **monitor-bot** (not in the default parts): the monitor through the real bot, its rate
   limiter and the fake Bot API (which refuses more than Telegram's 30 messages a second) for
   ``--bot-seconds``: the messages sent a second, and another user's /help latency meanwhile.
@@ -55,7 +59,15 @@ from bot.services.report import (
 )
 from bot.services.status import subtree_status
 from storage.db import Database
-from storage.models import Member, Organisation, Role, SentNotice, TelegramAccount
+from storage.models import (
+    BallotRound,
+    InboxUpdate,
+    Member,
+    Organisation,
+    Role,
+    SentNotice,
+    TelegramAccount,
+)
 
 ACCOUNT_BASE = 10_000_000
 
@@ -157,6 +169,7 @@ async def time_monitor_in_bot(db: Database, url: str, seconds: float) -> None:
         when = NOW - dt.timedelta(days=4)  # the reminders are due
         # The bot (tests/e2e/harness.py) starts at 23:00 in Vietnam, so that the monitor's own
         # start-up run keeps quiet; the run timed is started by hand.
+        await _ready_for_a_bot(db)
         runner = BotRunner(fake, url, Clock(when.replace(hour=16)))
         await runner.start()
         try:
@@ -189,6 +202,99 @@ async def time_monitor_in_bot(db: Database, url: str, seconds: float) -> None:
         f"{max(latencies, default=0):.0f} ms (n={len(latencies)}, load "
         f"{os.getloadavg()[0]:.1f})"
     )
+
+
+async def _started_users(db: Database, fake, member_ids: list[int]) -> list:
+    """Fake Telegram users, started, whose accounts are these members'."""
+    users = []
+    async with db.session() as session:
+        for member_id in member_ids:
+            user = fake.user(f"U{member_id}", language_code="vi")
+            user.started = True
+            await session.execute(
+                update(TelegramAccount).where(TelegramAccount.member_id == member_id)
+                .values(telegram_id=user.id)
+            )
+            users.append(user)
+    return users
+
+
+async def _ready_for_a_bot(db: Database) -> None:
+    """Before a bot starts on the benchmark's database: the updates an earlier bot stored are
+    forgotten (a new fake Bot API numbers its updates from 1 again, and the bot ignores an
+    update id it has stored); and the builder's open rounds, which have no voters, are ended,
+    or the bot's start-up would take them as rounds whose voters have all cast and announce
+    3,000 of them (to chats the fake does not know), as a first start would."""
+    async with db.session() as session:
+        await session.execute(delete(InboxUpdate))
+        await session.execute(
+            update(BallotRound).where(BallotRound.state == "open", BallotRound.ended_at.is_(None))
+            .values(ended_at=NOW)
+        )
+
+
+async def time_report_in_bot(db: Database, url: str, province_id: int, reports: int) -> None:
+    """Another user's /help while a province /bao_cao is built, through the real bot."""
+    from tests.e2e.harness import BotRunner, Clock
+    from tests.fakebot.server import FakeTelegram
+
+    async with db.session() as session:
+        chief = await session.scalar(select(Role.member_id).where(
+            Role.org_id == province_id, Role.role == "committee_member"))
+        plain = await session.scalar(select(Member.id).order_by(Member.id.desc()).limit(1))
+    await _ready_for_a_bot(db)
+    async with FakeTelegram(global_per_second=1_000_000) as fake:
+        heavy, cheap = await _started_users(db, fake, [chief, plain])
+        runner = BotRunner(fake, url, Clock(NOW.replace(hour=16)))  # 23:00: the monitor is quiet
+        await runner.start()
+        quiet, latencies, took, worst = [], [], [], []
+        try:
+            start = time.perf_counter()
+            while time.perf_counter() - start < 10:  # the same, with no report being built
+                quiet.append(await _help_ms(cheap))
+                await asyncio.sleep(0.2)
+            for _ in range(reports):
+                start = time.perf_counter()
+                await heavy.send("/bao_cao")
+                waiting = asyncio.create_task(_documents(heavy))
+                while not waiting.done():
+                    asked = time.perf_counter() - start
+                    latencies.append(await _help_ms(cheap))
+                    worst.append((latencies[-1], asked))
+                    await asyncio.sleep(0.2)
+                await waiting
+                took.append(time.perf_counter() - start)
+        finally:
+            await runner.stop()
+    slowest = ", ".join(f"{ms:.0f} ms at {at:.1f} s" for ms, at in sorted(worst)[-3:])
+    print(
+        f"  another user's /help, through the bot, with no report built: {_percentiles(quiet)}; "
+        f"while a province /bao_cao is built: {_percentiles(latencies)} (slowest: {slowest}); "
+        f"the reports took {', '.join(f'{t:.1f}' for t in took)} s (load "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+
+
+async def _help_ms(user) -> float:
+    asked = time.perf_counter()
+    await user.send("/help")
+    await user.wait_message(timeout=120)
+    return (time.perf_counter() - asked) * 1000
+
+
+def _percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[max(int(len(ordered) * 0.95 + 0.5) - 1, 0)]
+    return (f"p50 {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms, worst "
+            f"{ordered[-1]:.0f} ms (n={len(ordered)})")
+
+
+async def _documents(user) -> None:
+    """Until a document arrives (after the progress note)."""
+    while True:
+        message = await user.wait_message(timeout=600)
+        if message.document is not None:
+            return
 
 
 async def time_status(db: Database, province_id: int, cell_ids: list[int], repeat: int) -> None:
@@ -237,7 +343,8 @@ async def time_report(url: str, province_id: int, repeat: int = 3) -> None:
 
 
 async def one_size(
-    url: str, members: int, parts: set[str], repeat: int, bot_seconds: float = 30
+    url: str, members: int, parts: set[str], repeat: int, bot_seconds: float = 30,
+    reports: int = 3,
 ) -> None:
     db = Database(url)
     if not url.startswith("sqlite"):
@@ -256,6 +363,8 @@ async def one_size(
             await time_status(db, ids[0][0], ids[3][:50], repeat)
         if "report" in parts:
             await time_report(url, ids[0][0])
+        if "report-bot" in parts:
+            await time_report_in_bot(db, url, ids[0][0], reports)
         if "monitor-bot" in parts:
             await time_monitor_in_bot(db, url, bot_seconds)
     finally:
@@ -271,6 +380,7 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="province /tinh_trang calls")
     parser.add_argument("--bot-seconds", type=float, default=30,
                         help="how long monitor-bot lets the monitor send")
+    parser.add_argument("--reports", type=int, default=3, help="report-bot's /bao_cao")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if args.db == "postgresql" and not args.url:
@@ -285,9 +395,10 @@ async def main() -> None:
                     parts,
                     args.repeat,
                     args.bot_seconds,
+                    args.reports,
                 )
         else:
-            await one_size(args.url, members, parts, args.repeat, args.bot_seconds)
+            await one_size(args.url, members, parts, args.repeat, args.bot_seconds, args.reports)
 
 
 if __name__ == "__main__":

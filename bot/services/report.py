@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -69,6 +70,7 @@ HEAVY_AT_ONCE = 2
 WORKER_NICE = 5  # a lower priority than the bot's, not starved on a busy machine
 _slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @asynccontextmanager
@@ -95,20 +97,24 @@ def _worker_started() -> None:
 
 def _heavy_pool() -> ProcessPoolExecutor:
     global _pool
-    if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["bot.services.report"])
-        _pool = ProcessPoolExecutor(
-            HEAVY_AT_ONCE, mp_context=context, initializer=_worker_started
-        )
-    return _pool
+    with _pool_lock:  # made from the threads that submit
+        if _pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["bot.services.report"])
+            _pool = ProcessPoolExecutor(
+                HEAVY_AT_ONCE, mp_context=context, initializer=_worker_started
+            )
+        return _pool
 
 
 async def off_loop(function: Callable[..., T], *args: object) -> T:
-    """``function(*args)`` in a worker process (it and its arguments are pickled)."""
+    """``function(*args)`` in a worker process (it and its arguments are pickled). Even the
+    submission is made in a thread: it may start a worker, which waits for the server process
+    to fork it (seconds, the first time, while the server imports the application)."""
     global _pool
     try:
-        return await asyncio.get_running_loop().run_in_executor(_heavy_pool(), function, *args)
+        future = await asyncio.to_thread(lambda: _heavy_pool().submit(function, *args))
+        return await asyncio.wrap_future(future)
     except BrokenProcessPool:
         _pool = None  # a worker died (killed, out of memory): the next job gets new ones
         raise
