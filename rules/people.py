@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -148,6 +149,7 @@ _LOOKALIKES = {"\u00f0": "đ"}
 _TONE_MARKS = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
 
 
+@functools.lru_cache(maxsize=16384)  # a few thousand syllables make Vietnamese names
 def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """Primary, secondary (tone) and tertiary (case) weights of one word."""
     clusters: list[str] = []
