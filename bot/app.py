@@ -111,6 +111,7 @@ def build_application(
         menus = application.bot_data.pop(MENUS_KEY, None)
         if menus is not None:
             await menus.close()
+        await services.outbox.close()  # delivered messages forgotten before the database closes
         await services.db.dispose()
 
     defaults = Defaults(
