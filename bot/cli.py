@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -176,7 +177,8 @@ def write_template_file(path: str, write: Callable[[str], object]) -> int:
     """A template command: write the spreadsheet, say where, in the CLI's language."""
     settings = _settings(require_token=False)
     write(path)
-    print(Translator(settings.default_locale)("Template written to {path}", path=path))
+    t = Translator(settings.default_locale)
+    print(t("Template written to {path}", path=path))
     return 0
 
 
@@ -451,6 +453,39 @@ async def _cycle_list(settings: Settings) -> int:
         await db.dispose()
 
 
+def cmd_rebuild_figures(args: argparse.Namespace) -> int:
+    settings = _settings(require_token=False)
+    return asyncio.run(_rebuild_figures(settings, args.year))
+
+
+async def _rebuild_figures(settings: Settings, year: int | None) -> int:
+    from bot.services.status import rebuild_figures
+
+    t = Translator(settings.default_locale, settings.tz)
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        now = dt.datetime.now(dt.UTC)
+        start = time.perf_counter()
+        kept, _plans, year = await rebuild_figures(
+            db, now=now, today=now.astimezone(settings.tz).date(), year=year
+        )
+    finally:
+        await db.dispose()
+    if year is None:
+        print(t("No plan has been opened yet."))
+        return 0
+    print(
+        t(
+            "Status figures of {year} counted again: {units} organisations, in {seconds} s.",
+            units=t.number(kept),
+            year=year,
+            seconds=t.number(round(time.perf_counter() - start, 1)),
+        )
+    )
+    return 0
+
+
 def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     """The command line; its help in `t`'s language (the CLI's, see cli_translator())."""
     t = t or cli_translator()
@@ -531,6 +566,12 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     )
     deadline.set_defaults(fn=cmd_cycle_deadline)
     cycle.add_parser("list", help=t("list the plans")).set_defaults(fn=cmd_cycle_list)
+    rebuild = sub.add_parser(
+        "rebuild-figures",
+        help=t("count again the figures kept for /tinh_trang (every plan of the newest year)"),
+    )
+    rebuild.add_argument("--year", type=int, help=t("the year of the plans (default: the newest)"))
+    rebuild.set_defaults(fn=cmd_rebuild_figures)
     # Criteria frameworks (issue 14): framework-template, import-framework.
     from bot.framework_cli import add_commands as add_framework_commands
 

@@ -225,6 +225,8 @@ class Turn:
                 self.services.shown.remember(item)
         await self._deliver_answer()
         later, self.later = self.later, []
+        if later:  # they see the delivered rows gone (a cast's WAL checkpoint scrubs its receipt)
+            await self.services.outbox.flush()
         for action in later:
             await action()
         if any(item.chat_id == self.chat_id for item in refused):

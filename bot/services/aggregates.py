@@ -224,6 +224,10 @@ async def forget(session: AsyncSession) -> None:
     await session.execute(delete(UnitFigures))
 
 
+async def kept_rows(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(UnitFigures)) or 0
+
+
 # --- the figures --------------------------------------------------------------------------------
 
 

@@ -275,6 +275,30 @@ async def subtree_status(
     )
 
 
+async def rebuild_figures(
+    db, *, now: dt.datetime, today: dt.date, year: int | None = None
+) -> tuple[int, int, int | None]:
+    """Drop every kept figure, then count again and keep the subtree of every plan of `year`
+    (the newest year by default), as their first reads would. Returns the organisations
+    counted, the plans and the year. For figures that drifted (rows written around the ORM)
+    or to spare the first readers after a restore."""
+    async with db.session() as session:
+        await aggregates.forget(session)
+    async with db.session() as session:
+        if year is None:
+            year = await session.scalar(select(func.max(Cycle.year)))
+        cycles = (await session.scalars(select(Cycle).where(Cycle.year == year))).all()
+        counted: set[int] = set()
+        for cycle in cycles:
+            org = await session.get(Organisation, cycle.org_id)
+            scope = counting_scope(await plans_for(session, org), now=now, today=today)
+            if scope.cycle is not None and scope.cycle.id == cycle.id:
+                counted.add(org.id)
+                await aggregates.unit_counts(session, scope, [org.id])
+        kept = await aggregates.kept_rows(session)
+    return kept, len(counted), year
+
+
 # Up to this many members the status reads every breach whatever it shows.
 SMALL_SUBTREE = 5000
 
