@@ -343,7 +343,8 @@ def turn_handler(
             private = chat.type == ChatType.PRIVATE
             async with services.db.session() as session:
                 account, identity = await arrive(
-                    session, user.id, user.language_code, private=private, now=services.now()
+                    session, user.id, user.language_code, private=private, now=services.now(),
+                    default_locale=services.settings.default_locale,
                 )
                 t = translator_for(account, services)
                 turn = Turn(update, context, session, account, identity, t)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import locale_for
 from bot.permissions import Grant
 from bot.services import flow_states
 from storage.models import (
@@ -29,14 +30,32 @@ async def touch_account(
     *,
     private: bool,
     now: dt.datetime,
+    default_locale: str,
 ) -> TelegramAccount:
-    """Load or create the account; a private message means the user has started the bot."""
+    """Load or create the account; a private message means the user has started the bot.
+    A change of the user's Telegram language may owe their menu (``_language_seen``)."""
     account = await session.get(TelegramAccount, telegram_id)
     if account is None:
         account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
         session.add(account)
+    else:
+        await _language_seen(session, account, language_code, default_locale)
     _touched(account, language_code, private=private, now=now)
     return account
+
+
+async def _language_seen(
+    session: AsyncSession, account: TelegramAccount, language_code: str | None, default: str
+) -> None:
+    """Telegram's language of the user may have changed since their last update: if that
+    changes the language the bot speaks to them (they never chose one with /ngon_ngu), their
+    command menu is owed in the new one, in this transaction."""
+    if locale_for(language_code, account.chosen_locale, default) != locale_for(
+        account.language_code, account.chosen_locale, default
+    ):
+        from bot.services.menus import owe  # menus builds on this module
+
+        await owe(session, telegram_ids=[account.telegram_id])
 
 
 def _touched(
@@ -126,6 +145,7 @@ async def arrive(
     *,
     private: bool,
     now: dt.datetime,
+    default_locale: str,
 ) -> tuple[TelegramAccount, Identity]:
     """``touch_account`` and ``identify`` in one query, as every update starts: the account,
     its member and the member's roles (one row per role), and whether a flow holds the user
@@ -133,12 +153,14 @@ async def arrive(
     rows = (await session.execute(_ARRIVAL, {"telegram_id": telegram_id})).all()
     if not rows:
         account = await touch_account(
-            session, telegram_id, language_code, private=private, now=now
+            session, telegram_id, language_code, private=private, now=now,
+            default_locale=default_locale,
         )
         return account, Identity(None, ())
     account, member, in_flow = rows[0][:3]
     if in_flow is None:
         flow_states.known_absent(session, telegram_id)
+    await _language_seen(session, account, language_code, default_locale)
     _touched(account, language_code, private=private, now=now)
     if member is None:
         return account, Identity(None, ())
