@@ -23,27 +23,6 @@ from storage.models import (
 from storage.queries import roles_of_member
 
 
-async def touch_account(
-    session: AsyncSession,
-    telegram_id: int,
-    language_code: str | None,
-    *,
-    private: bool,
-    now: dt.datetime,
-    default_locale: str,
-) -> TelegramAccount:
-    """Load or create the account; a private message means the user has started the bot.
-    A change of the user's Telegram language may owe their menu (``_language_seen``)."""
-    account = await session.get(TelegramAccount, telegram_id)
-    if account is None:
-        account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
-        session.add(account)
-    else:
-        await _language_seen(session, account, language_code, default_locale)
-    _touched(account, language_code, private=private, now=now)
-    return account
-
-
 async def _language_seen(
     session: AsyncSession, account: TelegramAccount, language_code: str | None, default: str
 ) -> None:
@@ -147,15 +126,16 @@ async def arrive(
     now: dt.datetime,
     default_locale: str,
 ) -> tuple[TelegramAccount, Identity]:
-    """``touch_account`` and ``identify`` in one query, as every update starts: the account,
-    its member and the member's roles (one row per role), and whether a flow holds the user
-    (when none does, as for most updates, ``flow_states.load`` asks the database nothing)."""
+    """As every update starts, in one query: the account (created at the user's first
+    update; a private message means they started the bot), its member and the member's roles
+    (one row per role), and whether a flow holds the user (when none does, as for most
+    updates, ``flow_states.load`` asks the database nothing). A change of the user's
+    Telegram language may owe their menu (``_language_seen``)."""
     rows = (await session.execute(_ARRIVAL, {"telegram_id": telegram_id})).all()
     if not rows:
-        account = await touch_account(
-            session, telegram_id, language_code, private=private, now=now,
-            default_locale=default_locale,
-        )
+        account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
+        session.add(account)
+        _touched(account, language_code, private=private, now=now)
         return account, Identity(None, ())
     account, member, in_flow = rows[0][:3]
     if in_flow is None:

@@ -40,6 +40,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, delete, event, func, inspect, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,12 +53,12 @@ from rules.levels import Level
 from rules.quotas import check_quota
 from rules.rulebooks import Rulebook
 from storage.models import (
+    CELL_KINDS,
+    UNIT_KINDS,
     BallotRound,
-    Cycle,
     Meeting,
     Member,
     Organisation,
-    OrgKind,
     Rating,
     RatingState,
     ReviewState,
@@ -67,14 +68,15 @@ from storage.models import (
 )
 from storage.queries import subtree_range
 
+if TYPE_CHECKING:  # annotations only
+    from storage.models import Cycle
+
 MAX_AGE = dt.timedelta(days=1)  # the last resort for writes made around the ORM
 CHUNK = 500  # organisations per query
 FRONTIER = 5000  # parents per query when the tree is walked down
 KEEP_BATCH = 5000  # kept rows written per executemany
 KEY = ("org_id", "cycle_id")
 BULK = 2000  # more organisations to count than this: one pass over their subtrees
-CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
-UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
 COUNTS = (
     "members",
     "to_review",

@@ -55,8 +55,10 @@ SUMMED = (*aggregates.COUNTS, "deadline_breaches")
 
 @dataclass
 class Figures:
-    """The figures of one organisation's subtree."""
+    """The figures of one organisation's subtree: the levels, and the counts (SUMMED)."""
 
+    proposed: Counter = field(default_factory=Counter)  # level code -> live proposals
+    decided: Counter = field(default_factory=Counter)  # level code -> decided levels
     members: int = 0
     to_review: int = 0
     to_rate: int = 0
@@ -67,8 +69,6 @@ class Figures:
     meetings_scheduled: int = 0
     ballots_open: int = 0
     ballots_closed: int = 0
-    proposed: Counter = field(default_factory=Counter)  # level code -> live proposals
-    decided: Counter = field(default_factory=Counter)  # level code -> decided levels
     quota_breaches: int = 0
     cap_breaches: int = 0
     deadline_breaches: int = 0  # members still undecided after the plan's finish-by date

@@ -23,20 +23,8 @@ from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.status import UNIT_KINDS, Figures, count_status, status_cycles, subtree_status
 from rules.eligibility import review_status
 from rules.quotas import check_quota
+from storage import models
 from storage.db import Database
-from storage.models import (
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    Rating,
-    RatingState,
-    ReviewState,
-    SelfReview,
-    UnitFigures,
-)
 
 FIELDS = (
     "members", "to_review", "to_rate", "submitted", "late", "cells", "meetings_held",
@@ -58,7 +46,7 @@ async def _same_everywhere(db: Database, org_ids: list[int], now: dt.datetime, t
         by_hand = await _by_hand(session, now, today)
     for org_id in org_ids:
         async with db.session() as session:
-            org = await session.get(Organisation, org_id)
+            org = await session.get(models.Organisation, org_id)
             kept = await subtree_status(session, org, now=now, today=today)
             counted = await count_status(session, org, now=now, today=today)
         assert _flat(kept.total) == _flat(counted.total), org.code
@@ -86,21 +74,21 @@ class ByHand:
     """Each organisation's own figures counted in Python, member by member, with the pure rules
     and the checks' own queries (``checks.rated_members``): what the SQL must give."""
 
-    orgs: dict[int, Organisation]
+    orgs: dict[int, models.Organisation]
     own: dict[int, Figures]
     caps: dict[int, int]  # cap breaches of each organisation's own members
     quota: dict[int, int]  # quota breaches of each grassroots unit
 
-    def _inside(self, org: Organisation) -> list[int]:
+    def _inside(self, org: models.Organisation) -> list[int]:
         return [i for i, o in self.orgs.items() if o.path.startswith(org.path)]
 
-    def total(self, org: Organisation) -> tuple:
+    def total(self, org: models.Organisation) -> tuple:
         total = Figures()
         for i in self._inside(org):
             total.add(self.own[i])
         return _plain(total)
 
-    def breaches(self, org: Organisation) -> int:
+    def breaches(self, org: models.Organisation) -> int:
         """Caps inside `org`, the quotas of the units inside it or of the unit it is in."""
         above = {int(p) for p in org.path.strip("/").split("/")}
         units = set(self._inside(org)) | above
@@ -110,15 +98,15 @@ class ByHand:
 
 
 async def _by_hand(session, now: dt.datetime, today: dt.date) -> ByHand:
-    top = await session.scalar(select(Organisation).where(Organisation.parent_id.is_(None)))
+    top = await session.scalar(select(models.Organisation).where(models.Organisation.parent_id.is_(None)))
     cycle, cycle_ids = await status_cycles(session, top)
     rulebook = cycle_rulebook(cycle)
-    orgs = {o.id: o for o in (await session.scalars(select(Organisation))).all()}
-    own = {i: Figures(cells=int(OrgKind(o.kind).is_cell)) for i, o in orgs.items()}
+    orgs = {o.id: o for o in (await session.scalars(select(models.Organisation))).all()}
+    own = {i: Figures(cells=int(models.OrgKind(o.kind).is_cell)) for i, o in orgs.items()}
     member_org = {}
     reviews = {r.member_id: r for r in (await session.scalars(
-        select(SelfReview).where(SelfReview.cycle_id.in_(cycle_ids)))).all()}
-    for member in (await session.scalars(select(Member))).all():
+        select(models.SelfReview).where(models.SelfReview.cycle_id.in_(cycle_ids)))).all()}
+    for member in (await session.scalars(select(models.Member))).all():
         member_org[member.id] = member.org_id
         f = own[member.org_id]
         status = review_status(member_facts(member), rulebook, today)
@@ -126,26 +114,26 @@ async def _by_hand(session, now: dt.datetime, today: dt.date) -> ByHand:
         f.to_review += status.reviewed
         f.to_rate += status.rated
         review = reviews.get(member.id)
-        if status.reviewed and review is not None and review.state == ReviewState.SUBMITTED:
+        if status.reviewed and review is not None and review.state == models.ReviewState.SUBMITTED:
             f.submitted += 1
             f.late += bool(review.late)
     meetings = {m.id: m for m in (await session.scalars(
-        select(Meeting).where(Meeting.cycle_id.in_(cycle_ids)))).all()}
+        select(models.Meeting).where(models.Meeting.cycle_id.in_(cycle_ids)))).all()}
     for meeting in meetings.values():
         held = meeting.scheduled_at <= now
         own[meeting.org_id].meetings_held += held
         own[meeting.org_id].meetings_scheduled += not held
-    for round_ in (await session.scalars(select(BallotRound))).all():
+    for round_ in (await session.scalars(select(models.BallotRound))).all():
         if round_.meeting_id in meetings:
             f = own[meetings[round_.meeting_id].org_id]
             f.ballots_open += round_.state == "open"
             f.ballots_closed += round_.state != "open"
-    for rating in (await session.scalars(select(Rating).where(
-            Rating.cycle_id.in_(cycle_ids), Rating.state != RatingState.CANCELLED))).all():
+    for rating in (await session.scalars(select(models.Rating).where(
+            models.Rating.cycle_id.in_(cycle_ids), models.Rating.state != models.RatingState.CANCELLED))).all():
         level = rating.decided_level or rating.proposed_level
         if level is not None:
             f = own[member_org[rating.member_id]]
-            (f.decided if rating.state == RatingState.DECIDED else f.proposed)[level] += 1
+            (f.decided if rating.state == models.RatingState.DECIDED else f.proposed)[level] += 1
     caps: dict[int, int] = {}
     for r in await rated_members(session, cycle, top):
         caps[r.member.org_id] = caps.get(r.member.org_id, 0) + len(cap_breaches([r], cycle))
@@ -168,7 +156,7 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
         now, today = NOW, TODAY
         await _same_everywhere(db, looked_at, now, today)  # counted for the first time
         async with db.session() as session:
-            assert await session.scalar(select(func.count()).select_from(UnitFigures))
+            assert await session.scalar(select(func.count()).select_from(models.UnitFigures))
         await _same_everywhere(db, looked_at, now, today)  # read back as kept
 
         async def step(write) -> None:
@@ -178,7 +166,7 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
 
         async def members_of(session, cell_id: int) -> list[int]:
             return list((await session.scalars(
-                select(Member.id).where(Member.org_id == cell_id).order_by(Member.id))).all())
+                select(models.Member.id).where(models.Member.org_id == cell_id).order_by(models.Member.id))).all())
 
         async def propose(session):  # proposals through the ratings service
             for cell in rng.sample(cells[:12], 4):
@@ -189,43 +177,43 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
 
         async def decide(session):  # a unit's decision
             rated = await ratings.live_rating(session, 1, (await members_of(session, cells[0]))[0])
-            rated.state, rated.decided_level = RatingState.DECIDED, rated.proposed_level
+            rated.state, rated.decided_level = models.RatingState.DECIDED, rated.proposed_level
             rated.decided_at = now
 
         async def re_rate(session):  # R-A2 through the decision service
             rating = await session.scalar(
-                select(Rating).where(Rating.state == RatingState.DECIDED).limit(1))
+                select(models.Rating).where(models.Rating.state == models.RatingState.DECIDED).limit(1))
             await decision.cancel_decided(session, rating, actor="test", now=now, reason="x")
 
         async def submit(session):
             member = (await members_of(session, cells[5]))[-1]
-            review = await session.scalar(select(SelfReview).where(SelfReview.member_id == member))
+            review = await session.scalar(select(models.SelfReview).where(models.SelfReview.member_id == member))
             if review is None:
-                review = SelfReview(cycle_id=1, member_id=member, form_code="2B", stage="preview")
+                review = models.SelfReview(cycle_id=1, member_id=member, form_code="2B", stage="preview")
                 session.add(review)
-            review.state, review.late = ReviewState.SUBMITTED, True
+            review.state, review.late = models.ReviewState.SUBMITTED, True
 
         async def excuse_and_move(session):
             first, second = (await members_of(session, cells[2]))[:2]
-            (await session.get(Member, first)).exempt = True
-            (await session.get(Member, second)).org_id = cells[3]
+            (await session.get(models.Member, first)).exempt = True
+            (await session.get(models.Member, second)).org_id = cells[3]
 
         async def next_id(session, model) -> int:
             # The builder writes its own ids, which PostgreSQL's sequences do not see.
             return (await session.scalar(select(func.max(model.id)))) + 1
 
         async def admit(session):  # new: reviewed, not rated until six months have passed
-            session.add(Member(id=await next_id(session, Member), code="NEW1", full_name="Đảng viên mới", org_id=cells[4],
+            session.add(models.Member(id=await next_id(session, models.Member), code="NEW1", full_name="Đảng viên mới", org_id=cells[4],
                                status="probationary", admitted_on=today - dt.timedelta(days=20)))
 
         async def meeting_later(session):
-            session.add(Meeting(id=await next_id(session, Meeting), cycle_id=1, org_id=cells[9],
+            session.add(models.Meeting(id=await next_id(session, models.Meeting), cycle_id=1, org_id=cells[9],
                                 scheduled_at=now + dt.timedelta(hours=5)))
 
         async def round_opened_and_voided(session):
             meeting = await session.scalar(
-                select(Meeting).where(Meeting.org_id.in_(cells[:12])).limit(1))
-            round_ = BallotRound(id=await next_id(session, BallotRound), meeting_id=meeting.id,
+                select(models.Meeting).where(models.Meeting.org_id.in_(cells[:12])).limit(1))
+            round_ = models.BallotRound(id=await next_id(session, models.BallotRound), meeting_id=meeting.id,
                                  number=9, state="pending",
                                  counting_rule="cumulative", denominator_rule="convened",
                                  opened_by="test", opened_at=now)
@@ -235,8 +223,8 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
 
         async def void_pending(session):
             meeting = await session.scalar(
-                select(Meeting).where(Meeting.org_id.in_(cells[:12])).limit(1))
-            round_ = BallotRound(id=await next_id(session, BallotRound), meeting_id=meeting.id,
+                select(models.Meeting).where(models.Meeting.org_id.in_(cells[:12])).limit(1))
+            round_ = models.BallotRound(id=await next_id(session, models.BallotRound), meeting_id=meeting.id,
                                  number=10, state="pending",
                                  counting_rule="cumulative", denominator_rule="convened",
                                  opened_by="test", opened_at=now)
@@ -253,14 +241,14 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
         now, today = now + dt.timedelta(days=200), today + dt.timedelta(days=200)
         await _same_everywhere(db, looked_at, now, today)
         async with db.session() as session:
-            (await session.get(Cycle, 1)).overrides = '{"htxs_quota_percent": 50}'
+            (await session.get(models.Cycle, 1)).overrides = '{"htxs_quota_percent": 50}'
         await _same_everywhere(db, looked_at, now, today)
 
         # Kept rows that drifted (written around the ORM) are dropped by `forget`; counted
         # again in one pass over the subtree (as a province's first read is).
         async with db.session() as session:
             await aggregates.forget(session)
-            assert not await session.scalar(select(func.count()).select_from(UnitFigures))
+            assert not await session.scalar(select(func.count()).select_from(models.UnitFigures))
         monkeypatch.setattr(aggregates, "BULK", 0)
         await _same_everywhere(db, looked_at, now, today)
     finally:
@@ -270,31 +258,31 @@ async def test_kept_figures_equal_a_count_from_scratch_after_every_write(databas
 async def _parents(db: Database, org_ids: list[int]) -> set[int]:
     async with db.session() as session:
         return set((await session.scalars(
-            select(Organisation.parent_id).where(Organisation.id.in_(org_ids)))).all())
+            select(models.Organisation.parent_id).where(models.Organisation.id.in_(org_ids)))).all())
 
 
 def test_the_rebuild_command_counts_the_kept_figures_again(database_url, monkeypatch, capsys):
     """`kiemdiem rebuild-figures`: kept rows that drifted (written around the ORM) are dropped
     and every plan's subtree counted again; the figures read after it are right."""
 
-    async def drifted() -> Organisation:
+    async def drifted() -> models.Organisation:
         db = Database(database_url)
         await db.migrate()
         try:
             ids = await build(db, 200, 10)
             async with db.session() as session:
-                top = await session.get(Organisation, ids[0][0])
+                top = await session.get(models.Organisation, ids[0][0])
                 await subtree_status(session, top, now=NOW, today=TODAY)  # kept
-                await session.execute(update(UnitFigures).values(figures=Counts().to_json()))
+                await session.execute(update(models.UnitFigures).values(figures=Counts().to_json()))
             return top
         finally:
             await db.dispose()
 
-    async def read(top: Organisation) -> tuple[int, tuple, tuple]:
+    async def read(top: models.Organisation) -> tuple[int, tuple, tuple]:
         db = Database(database_url)
         try:
             async with db.session() as session:
-                org = await session.get(Organisation, top.id)
+                org = await session.get(models.Organisation, top.id)
                 kept = await subtree_status(session, org, now=NOW, today=TODAY)
                 counted = await count_status(session, org, now=NOW, today=TODAY)
                 rows = await aggregates.kept_rows(session)
