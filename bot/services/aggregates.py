@@ -22,9 +22,14 @@ ancestors, not the tree.
 A row also records the conditions it was counted under, and is counted again when one changes:
 the plan's rules (``rule_key``), the admission cut-off of new members (a row holds while today's
 cut-off stays between the admissions around it) and the time (a meeting is "held" once its time
-passed). Rows are kept in a short transaction of their own, never in the reader's. A write
-made around the ORM and without ``changed`` (raw SQL by hand) is caught by ``MAX_AGE`` at the
-latest; ``forget`` drops every row (they are counted again as they are read).
+passed). Rows are kept in a short transaction of their own, never in the reader's, in one
+executemany. A write made around the ORM and without ``changed`` (raw SQL by hand) is caught
+by ``MAX_AGE`` at the latest; ``forget`` drops every row (they are counted again as they are
+read; ``kiemdiem rebuild-figures`` counts them again at once).
+
+The same counting, with a ``Scope`` that keeps nothing, counts a subtree from the base tables
+(``status.count_status``: what the kept rows must equal, and the figures of a subtree no plan
+covers). A subtree with nothing kept (the first read) is read in one pass over its range.
 
 Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
 counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
