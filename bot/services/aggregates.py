@@ -251,6 +251,8 @@ class Counts:
     cutoff_hi: dt.date | None = None
     held_lo: dt.datetime | None = None
     held_hi: dt.datetime | None = None
+    kept: _Kept | None = None  # the kept row these counts were read from
+    notes: dict = field(default_factory=dict)  # what readers kept with the row (``annotate``)
 
     def add(self, other: Counts) -> None:
         for name in COUNTS:
@@ -292,6 +294,8 @@ class Counts:
             cutoff_hi=row.cutoff_hi,
             held_lo=row.held_lo,
             held_hi=row.held_hi,
+            kept=row,
+            notes=data.get("n", {}),
         )
 
 
@@ -477,7 +481,15 @@ async def unit_counts(session: AsyncSession, scope: Scope, org_ids: list[int]) -
             counted[node.id] = total
         if scope.kept:
             await _keep(session, scope, [(nodes[i], counted[i]) for i in stale])
+            for i in org_ids:  # what a reader keeps with them goes with the rows just kept
+                if i in is_stale:
+                    counted[i].kept = _kept_row(scope, nodes[i], counted[i])
     return {i: counted[i] for i in org_ids if i in counted}
+
+
+def _kept_row(scope: Scope, node: _Node, counts: Counts) -> _Kept:
+    return _Kept(node.version, scope.rule, scope.wall, counts.cutoff_lo, counts.cutoff_hi,
+                 counts.held_lo, counts.held_hi, counts.to_json())
 
 
 def _quota_breaches(counts: Counts, rulebook: Rulebook, limits: dict) -> int:
@@ -616,6 +628,33 @@ def _as_time(value) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromisoformat(str(value))
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Counts,
+                   name: str, value) -> None:
+    """Keep `value` (JSON) under `name` with the kept row `counts` was read from, for as long
+    as the row holds (a reader's own summary of the same subtree: the status's first breaches).
+    Nothing is written if the row changed meanwhile, or as ``_keep`` would not write."""
+    from storage.db import holds_write_lock
+
+    row = counts.kept
+    if row is None or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
+        return
+    data = json.loads(row.figures)
+    data["n"] = {**data.get("n", {}), name: value}
+    table = UnitFigures.__table__
+    async with session.bind.connect() as keeper:
+        await keeper.execute(
+            table.update()
+            .where(
+                table.c.org_id == org_id,
+                table.c.cycle_id == scope.cycle.id,
+                table.c.fresh == row.fresh,
+                table.c.computed_at == row.computed_at,
+            )
+            .values(figures=json.dumps(data, separators=(",", ":")))
+        )
+        await keeper.commit()
 
 
 async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[_Node, Counts]]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_, select
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import aggregates
 from bot.services.checks import RatedMember, cap_breaches, restrict
 from bot.services.cycles import cycle_rulebook
-from rules.breaches import Breach
+from rules.breaches import Breach, Severity
 from rules.levels import LEVELS_DESC, Level
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota
@@ -106,6 +107,16 @@ class Figures:
         self.add(other, -1)
 
     @classmethod
+    def sum(cls, items: Iterable[Figures]) -> Figures:
+        """The figures of several subtrees together (a hundred children at every read)."""
+        items = list(items)
+        total = cls(**{name: sum(getattr(f, name) for f in items) for name in SUMMED})
+        for f in items:
+            total.proposed.update(f.proposed)
+            total.decided.update(f.decided)
+        return total
+
+    @classmethod
     def of(cls, counts: aggregates.Counts) -> Figures:
         return cls(
             **{name: counts.values[name] for name in aggregates.COUNTS},
@@ -122,13 +133,26 @@ class UnitBreach:
     breach: Breach
 
 
+# What a status reads of the organisations around it, as plain rows (not ORM objects: a
+# province has a hundred children, read at every /tinh_trang).
+UNIT_COLUMNS = (
+    Organisation.id,
+    Organisation.parent_id,
+    Organisation.code,
+    Organisation.name,
+    Organisation.kind,
+    Organisation.path,
+    Organisation.depth,
+)
+
+
 @dataclass
 class Status:
     org: Organisation
     cycle: Cycle | None  # the plan that applies to the organisation (or the subtree's newest)
     cycle_ids: list[int]
     total: Figures
-    children: list[tuple[Organisation, Figures]]
+    children: list[tuple[Organisation, Figures]]  # each child as a row of UNIT_COLUMNS
     breaches: list[UnitBreach]
     finish_by_passed: bool
     breach_count: int = 0  # every breach of the subtree (``breaches`` may hold only the first)
@@ -224,8 +248,8 @@ async def subtree_status(
     # The ancestors (for the unit above) and the children, in one query.
     ancestors = set(_ancestor_ids(org))
     related = (
-        await session.scalars(
-            select(Organisation).where(
+        await session.execute(
+            select(*UNIT_COLUMNS).where(
                 or_(Organisation.id.in_(ancestors), Organisation.parent_id == org.id)
             )
         )
@@ -239,8 +263,7 @@ async def subtree_status(
     counts = await aggregates.unit_counts(session, scope, wanted)
     figures = {child.id: Figures.of(counts[child.id]) for child in children}
     own = Figures.of(counts[org.id])
-    for child in children:
-        own.subtract(figures[child.id])
+    own.subtract(Figures.sum(figures.values()))
     if unit_above is not None:  # the unit's quota is told on `org`, whatever is below it
         for f in figures.values():
             f.quota_breaches = 0
@@ -251,18 +274,23 @@ async def subtree_status(
     if finish_by_passed:
         for f in figures.values():
             f.deadline_breaches = max(f.to_rate - f.decided_total, 0)
-    total = Figures()
-    for f in figures.values():
-        total.add(f)
+    total = Figures.sum(figures.values())
     found: list[UnitBreach] = []
     if with_breaches and cycle is not None and (total.quota_breaches or total.cap_breaches):
         view = _View(session, scope, org)
         if unit_above is not None:
             found = await view.within_unit(unit_above, counts[unit_above.id], total)
-        else:
-            small = breach_limit is None or total.members <= SMALL_SUBTREE
-            listed = [(c, figures[c.id]) for c in children]
-            found = await view.breaches(org, total, None if small else breach_limit, listed, own)
+        elif breach_limit is None or total.members <= SMALL_SUBTREE:
+            found = await view.breaches(org, total, None)
+        else:  # the first lines, kept with the subtree's figures while they hold
+            found = _first_breaches(counts[org.id], breach_limit)
+            if found is None:
+                listed = [(c, figures[c.id]) for c in children]
+                found = await view.breaches(org, total, breach_limit, listed, own)
+                await aggregates.annotate(
+                    session, scope, org.id, counts[org.id], FIRST_BREACHES,
+                    {"limit": breach_limit, "found": [_breach_json(b) for b in found]},
+                )
     return Status(
         org=org,
         cycle=cycle,
@@ -297,6 +325,30 @@ async def rebuild_figures(
                 await aggregates.unit_counts(session, scope, [org.id])
         kept = await aggregates.kept_rows(session)
     return kept, len(counted), year
+
+
+FIRST_BREACHES = "first_breaches"  # what a large subtree's status keeps with its figures
+
+
+def _first_breaches(counts: aggregates.Counts, limit: int) -> list[UnitBreach] | None:
+    kept = counts.notes.get(FIRST_BREACHES)
+    if kept is None or kept["limit"] < limit:
+        return None
+    return [_breach_of(item) for item in kept["found"]]
+
+
+def _breach_json(item: UnitBreach) -> list:
+    b = item.breach
+    return [item.org_id, b.code, b.rule_ids, b.msgid, b.params, b.member_ids, b.member_names,
+            b.severity.value]
+
+
+def _breach_of(data: list) -> UnitBreach:
+    org_id, code, rule_ids, msgid, params, ids, names, severity = data
+    return UnitBreach(
+        org_id,
+        Breach(code, tuple(rule_ids), msgid, params, tuple(ids), tuple(names), Severity(severity)),
+    )
 
 
 # Up to this many members the status reads every breach whatever it shows.
@@ -361,10 +413,8 @@ class _View:
         if children is None:
             children = await self._children(org)
         if own is None:  # what `org` counts of its own: its total less its children's
-            own = Figures()
-            own.add(total)
-            for _, f in children:
-                own.subtract(f)
+            own = Figures.sum([total])
+            own.subtract(Figures.sum(f for _, f in children))
         found = await self.caps(Member.org_id == org.id) if own.cap_breaches else []
         for child, f in children:
             if len(found) >= limit:
@@ -382,8 +432,8 @@ class _View:
 
     async def _children(self, org: Organisation) -> list[tuple[Organisation, Figures]]:
         children = (
-            await self.session.scalars(
-                select(Organisation)
+            await self.session.execute(
+                select(*UNIT_COLUMNS)
                 .where(Organisation.parent_id == org.id)
                 .order_by(Organisation.code)
             )

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from benchmarks.status import NOW, TODAY, build
 from bot.cli import main
 from bot.services import aggregates, ballot, decision, ratings
+from bot.services import status as status_service
 from bot.services.aggregates import Counts
 from bot.services.checks import cap_breaches, rated_members
 from bot.services.cycles import cycle_rulebook, member_facts
@@ -300,3 +301,42 @@ def test_the_rebuild_command_counts_the_kept_figures_again(database_url, monkeyp
     rows, kept, counted = asyncio.run(read(top))
     assert f"Đã tính lại số liệu tình trạng năm 2026: {rows} tổ chức" in out, out
     assert rows == 1 + 100 + 2 + 20 and kept == counted  # every organisation under the plan
+
+
+async def test_a_large_subtree_keeps_its_first_breaches_while_its_figures_hold(
+    database_url, monkeypatch
+):
+    """The first breach lines of a large subtree's status are kept with its figures: read
+    again as they were, and named afresh once a write touched the subtree."""
+    monkeypatch.setattr(status_service, "SMALL_SUBTREE", 10)  # every subtree here is large
+    db = Database(database_url)
+    await db.migrate()
+    try:
+        ids = await build(db, 600, 10)
+
+        async def first_lines() -> list:
+            async with db.session() as session:
+                top = await session.get(models.Organisation, ids[0][0])
+                status = await subtree_status(session, top, now=NOW, today=TODAY, breach_limit=3)
+                every = await count_status(session, top, now=NOW, today=TODAY)
+            lines = [(b.org_id, b.breach.render()) for b in status.breaches]
+            assert len(lines) >= min(3, len(every.breaches)) and status.breach_count == len(
+                every.breaches)
+            return lines
+
+        counted = await first_lines()
+        async with db.session() as session:
+            kept = await session.scalar(select(models.UnitFigures.figures).where(
+                models.UnitFigures.org_id == ids[0][0]))
+        assert status_service.FIRST_BREACHES in kept  # kept with the province's figures
+        assert await first_lines() == counted  # read back as they were
+        async with db.session() as session:  # every member of the first cells proposed HTXS
+            for cell in ids[3][:6]:
+                members = (await session.scalars(select(models.Member.id).where(
+                    models.Member.org_id == cell))).all()
+                await ratings.record_proposals(
+                    session, 1, dict.fromkeys(members, "HTXS"), actor="test", now=NOW)
+        again = await first_lines()
+        assert again != counted  # named afresh: the quota of the first unit changed
+    finally:
+        await db.dispose()
