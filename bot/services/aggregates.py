@@ -349,12 +349,16 @@ class _Kept:
 
 
 @dataclass
-class _Node:
+class Node:
+    """An organisation as the counting reads it (a status shows its code and name)."""
+
     id: int
     parent_id: int | None
     kind: str
     depth: int
     path: str
+    code: str
+    name: str
     version: int
     row: _Kept | None
     children: list[int] = field(default_factory=list)
@@ -386,7 +390,7 @@ class Scope:
         self.reviewed_new = self.rulebook.new_member_reviewed
         self.rule = rule_key(self.cycle)
 
-    def valid(self, node: _Node) -> bool:
+    def valid(self, node: Node) -> bool:
         row = node.row
         return (
             row is not None
@@ -401,13 +405,16 @@ class Scope:
         )
 
 
-async def _nodes(session: AsyncSession, scope: Scope, where) -> list[_Node]:
+async def nodes(session: AsyncSession, scope: Scope, where) -> list[Node]:
+    """The organisations `where` says, with their versions and kept rows."""
     columns = [
         Organisation.id,
         Organisation.parent_id,
         Organisation.kind,
         Organisation.depth,
         Organisation.path,
+        Organisation.code,
+        Organisation.name,
         func.coalesce(UnitVersion.version, 0),
     ]
     query = select(*columns).outerjoin(UnitVersion, UnitVersion.org_id == Organisation.id)
@@ -416,11 +423,11 @@ async def _nodes(session: AsyncSession, scope: Scope, where) -> list[_Node]:
             UnitFigures,
             and_(UnitFigures.org_id == Organisation.id, UnitFigures.cycle_id == scope.cycle.id),
         )
-    nodes = []
+    found = []
     for row in await session.execute(query.where(where)):
-        kept = _Kept(*row[6:]) if scope.kept and row[6] is not None else None
-        nodes.append(_Node(*row[:6], kept))
-    return nodes
+        kept = _Kept(*row[8:]) if scope.kept and row[8] is not None else None
+        found.append(Node(*row[:8], kept))
+    return found
 
 
 def _chunks(ids: list[int], size: int = CHUNK) -> Iterable[list[int]]:
@@ -428,50 +435,53 @@ def _chunks(ids: list[int], size: int = CHUNK) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-async def unit_counts(session: AsyncSession, scope: Scope, org_ids: list[int]) -> dict[int, Counts]:
+async def unit_counts(
+    session: AsyncSession, scope: Scope, org_ids: list[int], known: Iterable[Node] = ()
+) -> dict[int, Counts]:
     """The subtree counts of each organisation in `org_ids`: from the kept rows, counting
     again (and keeping) those no longer valid; or, when the scope keeps nothing, counted from
-    the base tables."""
-    nodes: dict[int, _Node] = {}
-    for chunk in _chunks(sorted(set(org_ids))):
-        for node in await _nodes(session, scope, Organisation.id.in_(chunk)):
-            nodes[node.id] = node
-    stale = [n.id for n in nodes.values() if not scope.valid(n)]
+    the base tables. `known`: nodes already read (``nodes``), not read again."""
+    wanted = set(org_ids)
+    tree: dict[int, Node] = {n.id: n for n in known if n.id in wanted}
+    for chunk in _chunks(sorted(wanted - set(tree))):
+        for node in await nodes(session, scope, Organisation.id.in_(chunk)):
+            tree[node.id] = node
+    stale = [n.id for n in tree.values() if not scope.valid(n)]
     is_stale = set(stale)
     if scope.kept:
         frontier = list(stale)
         while frontier:  # down the tree, only below what is no longer valid (each node once)
             below = []
             for chunk in _chunks(frontier, FRONTIER):
-                for node in await _nodes(session, scope, Organisation.parent_id.in_(chunk)):
-                    node = nodes.setdefault(node.id, node)
-                    nodes[node.parent_id].children.append(node.id)
+                for node in await nodes(session, scope, Organisation.parent_id.in_(chunk)):
+                    node = tree.setdefault(node.id, node)
+                    tree[node.parent_id].children.append(node.id)
                     if node.id not in is_stale and not scope.valid(node):
                         is_stale.add(node.id)
                         stale.append(node.id)
                         below.append(node.id)
             frontier = below
-    elif nodes:  # nothing kept is read: every organisation of the subtrees, at once
-        paths = sorted(n.path for n in nodes.values())
+    elif tree:  # nothing kept is read: every organisation of the subtrees, at once
+        paths = sorted(n.path for n in tree.values())
         tops = [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
-        for node in await _nodes(session, scope, or_(*(subtree_range(p) for p in tops))):
-            nodes.setdefault(node.id, node)
-        for node in nodes.values():
-            if node.parent_id in nodes:
-                nodes[node.parent_id].children.append(node.id)
-        stale, is_stale = list(nodes), set(nodes)
+        for node in await nodes(session, scope, or_(*(subtree_range(p) for p in tops))):
+            tree.setdefault(node.id, node)
+        for node in tree.values():
+            if node.parent_id in tree:
+                tree[node.parent_id].children.append(node.id)
+        stale, is_stale = list(tree), set(tree)
     counted: dict[int, Counts] = {
-        n.id: Counts.from_row(n.row) for n in nodes.values() if n.id not in is_stale
+        n.id: Counts.from_row(n.row) for n in tree.values() if n.id not in is_stale
     }
     if stale:
         if len(stale) > BULK:  # most of a subtree: one pass over it beats lists of ids
-            tops = [nodes[i].path for i in stale if nodes[i].parent_id not in is_stale]
+            tops = [tree[i].path for i in stale if tree[i].parent_id not in is_stale]
             chunks = [select(Organisation.id).where(or_(*(subtree_range(p) for p in tops)))]
         else:
             chunks = list(_chunks(stale))
-        own = await _own_counts(session, scope, stale, nodes, chunks)
+        own = await _own_counts(session, scope, stale, tree, chunks)
         limits: dict[tuple[int, int], bool] = {}
-        for node in sorted((nodes[i] for i in stale), key=lambda n: -n.depth):
+        for node in sorted((tree[i] for i in stale), key=lambda n: -n.depth):
             total = own[node.id]
             for child in node.children:
                 total.add(counted[child])
@@ -480,14 +490,14 @@ async def unit_counts(session: AsyncSession, scope: Scope, org_ids: list[int]) -
                 total.values["quota_breaches"] += total.own_quota
             counted[node.id] = total
         if scope.kept:
-            await _keep(session, scope, [(nodes[i], counted[i]) for i in stale])
+            await _keep(session, scope, [(tree[i], counted[i]) for i in stale])
             for i in org_ids:  # what a reader keeps with them goes with the rows just kept
                 if i in is_stale:
-                    counted[i].kept = _kept_row(scope, nodes[i], counted[i])
+                    counted[i].kept = _kept_row(scope, tree[i], counted[i])
     return {i: counted[i] for i in org_ids if i in counted}
 
 
-def _kept_row(scope: Scope, node: _Node, counts: Counts) -> _Kept:
+def _kept_row(scope: Scope, node: Node, counts: Counts) -> _Kept:
     return _Kept(node.version, scope.rule, scope.wall, counts.cutoff_lo, counts.cutoff_hi,
                  counts.held_lo, counts.held_hi, counts.to_json())
 
@@ -506,7 +516,7 @@ async def _own_counts(
     session: AsyncSession,
     scope: Scope,
     ids: list[int],
-    nodes: dict[int, _Node],
+    tree: dict[int, Node],
     chunks: list,
 ) -> dict[int, Counts]:
     """What each organisation counts of its own: its members, meetings, rounds and ratings (not
@@ -515,7 +525,7 @@ async def _own_counts(
 
     own = {i: Counts() for i in ids}
     for i in ids:
-        own[i].values["cells"] = int(nodes[i].kind in CELL_KINDS)
+        own[i].values["cells"] = int(tree[i].kind in CELL_KINDS)
     not_excused = and_(Member.exempt.is_(False), Member.suspended.is_(False))
     rated = and_(not_excused, Member.admitted_on <= scope.cutoff)
     reviewed = not_excused if scope.reviewed_new else rated
@@ -657,7 +667,7 @@ async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Cou
         await keeper.commit()
 
 
-async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[_Node, Counts]]) -> None:
+async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[Node, Counts]]) -> None:
     """Keep what was counted, in a short transaction of its own (never in the caller's, which
     may go on for long: a report). Skipped while the caller's transaction holds SQLite's write
     lock (the new transaction would wait for it); the next reader keeps them."""

@@ -152,7 +152,8 @@ class Status:
     cycle: Cycle | None  # the plan that applies to the organisation (or the subtree's newest)
     cycle_ids: list[int]
     total: Figures
-    children: list[tuple[Organisation, Figures]]  # each child as a row of UNIT_COLUMNS
+    # each child as a row (``aggregates.Node``: id, parent_id, code, name, kind, path, depth)
+    children: list[tuple[Organisation, Figures]]
     breaches: list[UnitBreach]
     finish_by_passed: bool
     breach_count: int = 0  # every breach of the subtree (``breaches`` may hold only the first)
@@ -245,22 +246,18 @@ async def subtree_status(
     unit by unit (``Status.breach_count`` counts them all)."""
     plans = await plans_for(session, org)
     scope = counting_scope(plans, now=now, today=today, kept=kept)
-    # The ancestors (for the unit above) and the children, in one query.
+    # The ancestors (for the unit above) and the children, with their kept rows, in one query.
     ancestors = set(_ancestor_ids(org))
-    related = (
-        await session.execute(
-            select(*UNIT_COLUMNS).where(
-                or_(Organisation.id.in_(ancestors), Organisation.parent_id == org.id)
-            )
-        )
-    ).all()
-    children = sorted((o for o in related if o.parent_id == org.id), key=lambda o: o.code)
-    units = [o for o in related if o.id in ancestors and o.kind in UNIT_KINDS]
+    around = await aggregates.nodes(
+        session, scope, or_(Organisation.id.in_(ancestors), Organisation.parent_id == org.id)
+    )
+    children = sorted((o for o in around if o.parent_id == org.id), key=lambda o: o.code)
+    units = [o for o in around if o.id in ancestors and o.kind in UNIT_KINDS]
     unit_above = max(units, key=lambda o: o.depth) if units else None
     wanted = [org.id, *(c.id for c in children)]
     if unit_above is not None:
         wanted.append(unit_above.id)
-    counts = await aggregates.unit_counts(session, scope, wanted)
+    counts = await aggregates.unit_counts(session, scope, wanted, known=around)
     figures = {child.id: Figures.of(counts[child.id]) for child in children}
     own = Figures.of(counts[org.id])
     own.subtract(Figures.sum(figures.values()))
@@ -277,19 +274,29 @@ async def subtree_status(
     total = Figures.sum(figures.values())
     found: list[UnitBreach] = []
     if with_breaches and cycle is not None and (total.quota_breaches or total.cap_breaches):
-        view = _View(session, scope, org)
-        if unit_above is not None:
-            found = await view.within_unit(unit_above, counts[unit_above.id], total)
-        elif breach_limit is None or total.members <= SMALL_SUBTREE:
-            found = await view.breaches(org, total, None)
-        else:  # the first lines, kept with the subtree's figures while they hold
-            found = _first_breaches(counts[org.id], breach_limit)
-            if found is None:
+        # Named once, then kept with the organisation's figures while they (and those of the
+        # unit above, whose quota it is told) hold: a status reads no member.
+        unit = counts[unit_above.id] if unit_above is not None else None
+        stamp = _stamp(unit) if unit is not None else None
+        keeps = unit is None or stamp is not None
+        kept = _kept_breaches(counts[org.id], breach_limit, stamp) if keeps else None
+        if kept is not None:
+            found = kept
+        else:
+            view = _View(session, scope, org)
+            if unit_above is not None:
+                found = await view.within_unit(unit_above, unit, total)
+            elif breach_limit is None or total.members <= SMALL_SUBTREE:
+                found = await view.breaches(org, total, None)
+            else:  # the first lines, unit by unit
                 listed = [(c, figures[c.id]) for c in children]
                 found = await view.breaches(org, total, breach_limit, listed, own)
+            if keeps and (breach_limit is not None or len(found) <= KEEP_BREACHES):
+                complete = breach_limit is None or len(found) < breach_limit
                 await aggregates.annotate(
-                    session, scope, org.id, counts[org.id], FIRST_BREACHES,
-                    {"limit": breach_limit, "found": [_breach_json(b) for b in found]},
+                    session, scope, org.id, counts[org.id], BREACHES,
+                    {"limit": None if complete else breach_limit, "unit": stamp,
+                     "found": [_breach_json(b) for b in found]},
                 )
     return Status(
         org=org,
@@ -327,12 +334,25 @@ async def rebuild_figures(
     return kept, len(counted), year
 
 
-FIRST_BREACHES = "first_breaches"  # what a large subtree's status keeps with its figures
+BREACHES = "breaches"  # the breaches a status named, kept with the organisation's figures
+KEEP_BREACHES = 20  # a longer list (a report's) is named again at each read
 
 
-def _first_breaches(counts: aggregates.Counts, limit: int) -> list[UnitBreach] | None:
-    kept = counts.notes.get(FIRST_BREACHES)
-    if kept is None or kept["limit"] < limit:
+def _stamp(counts: aggregates.Counts) -> list | None:
+    """Which kept row of the unit above these figures are (its quota is told below it)."""
+    row = counts.kept
+    return None if row is None else [row.fresh, row.computed_at.isoformat()]
+
+
+def _kept_breaches(
+    counts: aggregates.Counts, limit: int | None, stamp: list | None
+) -> list[UnitBreach] | None:
+    """The breaches kept with the figures, if they still answer: named under the same row of
+    the unit above, and all of them or at least `limit`."""
+    kept = counts.notes.get(BREACHES)
+    if kept is None or kept["unit"] != stamp:
+        return None
+    if kept["limit"] is not None and (limit is None or kept["limit"] < limit):
         return None
     return [_breach_of(item) for item in kept["found"]]
 
