@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -271,4 +272,40 @@ class Database:
             await session.commit()
 
     async def dispose(self) -> None:
+        await settled(self.engine)
         await self.engine.dispose()
+
+
+# --- writes nobody waits for ---------------------------------------------------------------
+#
+# What a reader keeps for the next one (bot/services/aggregates.py: the figures it counted) is
+# written in the background, in a transaction of its own: the reader's answer does not wait for
+# it, and a write that fails only leaves the next reader to count again. The database waits
+# for them before it closes.
+_BACKGROUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+log = logging.getLogger(__name__)
+
+
+def write_later(engine: AsyncEngine, write: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `write()` in the background of the running event loop."""
+
+    async def run() -> None:
+        try:
+            await write()
+        except Exception:
+            log.warning("could not keep %s; it is counted again when read", what, exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run(), name=f"keep {what}")
+    tasks = _BACKGROUND.setdefault(engine.sync_engine, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def settled(engine: AsyncEngine) -> None:
+    """Wait for the background writes of `engine` (of this event loop) to end."""
+    loop = asyncio.get_running_loop()
+    while True:
+        pending = [t for t in _BACKGROUND.get(engine.sync_engine, ()) if t.get_loop() is loop]
+        if not pending:
+            return
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -645,7 +645,7 @@ async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Cou
     """Keep `value` (JSON) under `name` with the kept row `counts` was read from, for as long
     as the row holds (a reader's own summary of the same subtree: the status's first breaches).
     Nothing is written if the row changed meanwhile, or as ``_keep`` would not write."""
-    from storage.db import holds_write_lock
+    from storage.db import holds_write_lock, write_later
 
     row = counts.kept
     if row is None or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
@@ -653,25 +653,30 @@ async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Cou
     data = json.loads(row.figures)
     data["n"] = {**data.get("n", {}), name: value}
     table = UnitFigures.__table__
-    async with session.bind.connect() as keeper:
-        await keeper.execute(
-            table.update()
-            .where(
-                table.c.org_id == org_id,
-                table.c.cycle_id == scope.cycle.id,
-                table.c.fresh == row.fresh,
-                table.c.computed_at == row.computed_at,
-            )
-            .values(figures=json.dumps(data, separators=(",", ":")))
+    statement = (
+        table.update()
+        .where(
+            table.c.org_id == org_id,
+            table.c.cycle_id == scope.cycle.id,
+            table.c.fresh == row.fresh,
+            table.c.computed_at == row.computed_at,
         )
-        await keeper.commit()
+        .values(figures=json.dumps(data, separators=(",", ":")))
+    )
+    engine = session.bind
+
+    async def write() -> None:
+        async with engine.begin() as keeper:
+            await keeper.execute(statement)
+
+    write_later(engine, write, "a status's breaches")
 
 
 async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[Node, Counts]]) -> None:
-    """Keep what was counted, in a short transaction of its own (never in the caller's, which
-    may go on for long: a report). Skipped while the caller's transaction holds SQLite's write
+    """Keep what was counted, in a short transaction of its own in the background (never in
+    the caller's, which may go on for long: a report; nobody waits for it). Skipped while the caller's transaction holds SQLite's write
     lock (the new transaction would wait for it); the next reader keeps them."""
-    from storage.db import holds_write_lock
+    from storage.db import holds_write_lock, write_later
 
     if not counted or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
         return  # the caller wrote: what it counted may not hold once it commits
@@ -697,7 +702,11 @@ async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[Node, C
         index_elements=["org_id", "cycle_id"],
         set_={name: statement.excluded[name] for name in rows[0] if name not in KEY},
     )
-    async with session.bind.connect() as keeper:
-        for start in range(0, len(rows), KEEP_BATCH):
-            await keeper.execute(statement, rows[start : start + KEEP_BATCH])
-        await keeper.commit()
+    engine = session.bind
+
+    async def write() -> None:
+        async with engine.begin() as keeper:
+            for start in range(0, len(rows), KEEP_BATCH):
+                await keeper.execute(statement, rows[start : start + KEEP_BATCH])
+
+    write_later(engine, write, "status figures")

@@ -34,6 +34,7 @@ from rules.breaches import Breach, Severity
 from rules.levels import LEVELS_DESC, Level
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope, check_quota
+from storage.db import settled
 from storage.models import Cycle, Member, Organisation, Rating, RatingState, SelfReview
 from storage.queries import subtree_range
 
@@ -330,6 +331,8 @@ async def rebuild_figures(
             if scope.cycle is not None and scope.cycle.id == cycle.id:
                 counted.add(org.id)
                 await aggregates.unit_counts(session, scope, [org.id])
+    await settled(db.engine)  # the rows are written in the background
+    async with db.session() as session:
         kept = await aggregates.kept_rows(session)
     return kept, len(counted), year
 

@@ -25,7 +25,7 @@ from bot.services.status import UNIT_KINDS, Figures, count_status, status_cycles
 from rules.eligibility import review_status
 from rules.quotas import check_quota
 from storage import models
-from storage.db import Database
+from storage.db import Database, settled
 
 FIELDS = (
     "members", "to_review", "to_rate", "submitted", "late", "cells", "meetings_held",
@@ -50,6 +50,7 @@ async def _same_everywhere(db: Database, org_ids: list[int], now: dt.datetime, t
             org = await session.get(models.Organisation, org_id)
             kept = await subtree_status(session, org, now=now, today=today)
             counted = await count_status(session, org, now=now, today=today)
+        await settled(db.engine)  # what the read kept is written in the background
         assert _flat(kept.total) == _flat(counted.total), org.code
         assert kept.breach_count == len(counted.breaches), org.code
         # The breaches named (kept with the figures after a first read) are those named now.
@@ -281,6 +282,8 @@ def test_the_rebuild_command_counts_the_kept_figures_again(database_url, monkeyp
             async with db.session() as session:
                 top = await session.get(models.Organisation, ids[0][0])
                 await subtree_status(session, top, now=NOW, today=TODAY)  # kept
+            await settled(db.engine)
+            async with db.session() as session:
                 await session.execute(update(models.UnitFigures).values(figures=Counts().to_json()))
             return top
         finally:
@@ -332,6 +335,7 @@ async def test_a_large_subtree_keeps_its_first_breaches_while_its_figures_hold(
             return lines
 
         counted = await first_lines()
+        await settled(db.engine)
         async with db.session() as session:
             kept = await session.scalar(select(models.UnitFigures.figures).where(
                 models.UnitFigures.org_id == ids[0][0]))
