@@ -44,7 +44,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, update
 
 from benchmarks.status import NOW, TODAY, build
 from bot.config import Settings
@@ -67,6 +67,7 @@ from storage.models import (
     Role,
     SentNotice,
     TelegramAccount,
+    UTCDateTime,
 )
 
 ACCOUNT_BASE = 10_000_000
@@ -88,37 +89,43 @@ class InstantBot:
 
 async def add_people(db: Database) -> None:
     """A secretary per cell (its first member), a committee member per grassroots committee
-    and upper unit (the first member below it), an account for every member."""
+    and upper unit (the first member below it), an account for every member (written by the
+    database itself: a whole party's 5.3 million would not fit in memory as rows)."""
     async with db.session() as session:
-        orgs = (await session.execute(select(Organisation.id, Organisation.path))).all()
-        members = (await session.execute(select(Member.id, Member.org_id))).all()
-        first_of: dict[int, int] = {}
-        for member_id, org_id in members:
-            first_of.setdefault(org_id, member_id)
-        path_of = dict(orgs)
+        path_of = dict((await session.execute(select(Organisation.id, Organisation.path))).all())
+        first_of = dict(
+            (
+                await session.execute(
+                    select(Member.org_id, func.min(Member.id)).group_by(Member.org_id)
+                )
+            ).all()
+        )
         roles = []
         first_below: dict[int, int] = {}
-        for org_id, member_id in first_of.items():
+        for org_id, member_id in sorted(first_of.items(), key=lambda item: item[1]):
             roles.append({"member_id": member_id, "org_id": org_id, "role": "secretary"})
             for ancestor in path_of[org_id].strip("/").split("/")[:-1]:
                 first_below.setdefault(int(ancestor), member_id)
         for org_id, member_id in first_below.items():
             roles.append({"member_id": member_id, "org_id": org_id, "role": "committee_member"})
+        for start in range(0, len(roles), 5000):
+            await session.execute(insert(Role), roles[start : start + 5000])
         now = NOW - dt.timedelta(days=30)
-        accounts = [
-            {
-                "telegram_id": ACCOUNT_BASE + member_id,
-                "member_id": member_id,
-                "language_code": "vi",
-                "started_at": now,
-                "linked_at": now,
-                "failed_invites": 0,
-            }
-            for member_id, _ in members
-        ]
-        for table, rows in ((Role, roles), (TelegramAccount, accounts)):
-            for start in range(0, len(rows), 5000):
-                await session.execute(insert(table), rows[start : start + 5000])
+        columns = ("telegram_id", "member_id", "language_code", "started_at", "linked_at",
+                   "failed_invites")
+        await session.execute(
+            insert(TelegramAccount).from_select(
+                columns,
+                select(
+                    Member.id + ACCOUNT_BASE,
+                    Member.id,
+                    literal("vi"),
+                    literal(now, UTCDateTime()),
+                    literal(now, UTCDateTime()),
+                    literal(0),
+                ),
+            )
+        )
 
 
 MONITOR_DAYS = {

@@ -114,6 +114,7 @@ def build_application(
         if menus is not None:
             await menus.close()
         shutdown_heavy_pool()  # the report and chart workers (bot/services/report.py)
+        await services.outbox.close()  # delivered messages forgotten before the database closes
         await services.db.dispose()
 
     defaults = Defaults(
