@@ -20,9 +20,10 @@ KHUNG_TIEU_CHI = (
     ),
 )
 GOI_Y = (
-    N_("Send points for a member's self-review"),
+    N_("Send points for a review"),
     N_(
-        "/goi_y MEMBER_CODE text: send a member of your subtree written points to address in "
-        "part IV of their self-review (gợi ý kiểm điểm), in one message"
+        "/goi_y CODE text: send a member or an organisation of your subtree written points to "
+        "address in its review (gợi ý kiểm điểm): part IV of a member's self-review, of a "
+        "collective's report; in one message"
     ),
 )

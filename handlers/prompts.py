@@ -1,6 +1,7 @@
-"""/goi_y MEMBER_CODE text: an upper level's written points for a member's self-review (gợi ý
-kiểm điểm), in one message; the member is told, and the points appear in part IV of their
-form and of its Word file."""
+"""/goi_y CODE text: an upper level's written points for a member's self-review (gợi ý kiểm
+điểm), in one message; the member is told, and the points appear in part IV of their form and
+of its Word file. An organisation's code sends them to its collective
+(handlers/unit_review_prompt.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from bot.services.decision import reachable_account
 from bot.services.prompts import PROMPT_MAX, add_prompt
 from bot.text import esc
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import member_by_code
+from handlers.unit_review_prompt import member_or_unit, prompt_unit
+from storage.models import Organisation
 
 USAGE = N_(
-    "Write the member's code and the points in one message:\n"
-    "/goi_y MEMBER_CODE the points the member should address"
+    "Write the code of the member (or of the organisation) and the points in one message:\n"
+    "/goi_y CODE the points to address"
 )
 
 
@@ -28,15 +30,21 @@ async def prompt_command(turn: Turn) -> None:
     parts = (turn.update.effective_message.text or "").split(maxsplit=2)
     if len(parts) < 2:
         raise Refusal(USAGE)
-    member = await member_by_code(turn, parts[1])
-    cell = await orgs.organisation(turn.session, member.org_id)
-    turn.require(Action.SEND_PROMPT, cell)
+    found = await member_or_unit(turn, parts[1])
+    if isinstance(found, Organisation):  # issue 14, part A: points for a collective
+        turn.require(Action.SEND_PROMPT, found)
+    else:
+        member, cell = found, await orgs.organisation(turn.session, found.org_id)
+        turn.require(Action.SEND_PROMPT, cell)
     text = parts[2].strip() if len(parts) > 2 else ""
     if not text:
         raise Refusal(USAGE)
     if len(text) > PROMPT_MAX:
         raise Refusal("The points are {length} characters long; at most {max} in one message.",
                       length=turn.t.number(len(text)), max=turn.t.number(PROMPT_MAX))
+    if isinstance(found, Organisation):
+        await prompt_unit(turn, found, text)
+        return
     cycle = await cycle_for_org(turn.session, cell)
     if cycle is None:
         raise Refusal("There is no plan for {org} yet: open the year's plan first (/ke_hoach).",
