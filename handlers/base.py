@@ -11,9 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -33,7 +31,7 @@ from bot.permissions import Action, allowed, sees
 from bot.services import Services
 from bot.services.accounts import Identity, arrive
 from bot.text import esc
-from storage.db import writes
+from storage.db import Session, before_commit, writes
 from storage.models import Organisation, OutboxMessage, TelegramAccount
 
 log = logging.getLogger(__name__)
@@ -348,7 +346,7 @@ def turn_handler(
                 )
                 t = translator_for(account, services)
                 turn = Turn(update, context, session, account, identity, t)
-                session.info[_TURN] = turn  # its messages are saved as it commits
+                before_commit(session, turn.save_owed)  # its messages saved as it commits
                 try:
                     if private_only and not private:
                         await _point_to_private_chat(turn)
@@ -372,16 +370,6 @@ def turn_handler(
         return callback
 
     return decorate
-
-
-_TURN = "kiemdiem_turn"  # session.info: the turn whose transaction this is
-
-
-@event.listens_for(Session, "before_commit")
-def _saving_owed(session: Session) -> None:
-    turn = session.info.get(_TURN)
-    if turn is not None:
-        turn.save_owed(session)
 
 
 def _is_command(update: Update) -> bool:

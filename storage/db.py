@@ -154,6 +154,22 @@ def writes(session: Session) -> bool:
     )
 
 
+_BEFORE_COMMIT = "kiemdiem_before_commit"  # session.info: what to do as it commits
+
+
+def before_commit(session: AsyncSession, action: Callable[[Session], None]) -> None:
+    """Have `action` called with the (sync) session each time its transaction commits, before
+    the commit: what it adds is committed with the rest."""
+    session.info[_BEFORE_COMMIT] = action
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    action = session.info.get(_BEFORE_COMMIT)
+    if action is not None:
+        action(session)
+
+
 async def holds_write_lock(session: AsyncSession) -> bool:
     """Whether the session's transaction has written on SQLite (and so holds the write lock:
     another session of the same task would wait for it)."""
