@@ -206,7 +206,7 @@ async def subtree_breaches(
 ) -> list[tuple[int, Breach]]:
     """Caps on every rated member of the subtree (told on their cell), then the peer quota of
     every grassroots unit (told on it, or on `org` when the unit is above it), as
-    ``status.subtree_breaches`` finds them. Breaches name members of `org`'s subtree only
+    ``subtree_status`` names them (``status._View``). Breaches name members of `org`'s subtree only
     (issue 12 item 2)."""
     unit_above = await enclosing_unit(session, org)
     found = await cap_breaches_where(session, cycle, subtree_range(org.path), by_org=True)

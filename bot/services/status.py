@@ -567,20 +567,6 @@ async def _capped_rows_of(session: AsyncSession, cycle: Cycle, org_ids) -> Count
     return Counter(org_id for org_id, _breach in found)
 
 
-async def subtree_breaches(
-    session: AsyncSession, cycle: Cycle, org: Organisation
-) -> list[UnitBreach]:
-    """Caps on every rated member of the subtree (reported on their cell) and the peer quota
-    of every grassroots unit (reported on it, or on `org` when the unit is above it), all of
-    them, counted from the base tables: the same rules as ``checks.unit_breaches``, checked
-    per peer group in SQL (``bot.services.breaches``). Breaches name members of `org`'s
-    subtree only (issue 12 item 2)."""
-    from bot.services import breaches  # it imports this module
-
-    found = await breaches.subtree_breaches(session, cycle, org)
-    return [UnitBreach(org_id, breach) for org_id, breach in found]
-
-
 async def enclosing_unit(session: AsyncSession, org: Organisation) -> Organisation | None:
     """The grassroots committee or grassroots cell at or above `org`, if any."""
     return await session.scalar(
