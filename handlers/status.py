@@ -30,6 +30,7 @@ from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import unit_by_code
 from handlers.views.report import report_caption
+from handlers.views.unit_rating_status import unit_status_lines
 from storage.models import Organisation
 
 PREFIX = "tt:"
@@ -190,6 +191,7 @@ def full_text(t: Translator, status: Status, page: int) -> str:
                 date=t.date(status.cycle.finish_by),
             )
         )
+    lines += unit_status_lines(t, status)  # issue 14: organisations and collectives
     children = status.children
     if children:
         first = page * PAGE_SIZE

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import aggregates
 from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
+from bot.services.unit_rating_status import UnitFigures, unit_figures
 from rules.breaches import Breach, Severity
 from rules.levels import LEVELS_DESC, Level
 from rules.people import name_sort_key
@@ -158,6 +159,8 @@ class Status:
     breaches: list[UnitBreach]
     finish_by_passed: bool
     breach_count: int = 0  # every breach of the subtree (``breaches`` may hold only the first)
+    # The organisations and collectives of the subtree (issue 14; ``unit_rating_status``).
+    units: UnitFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,7 @@ async def subtree_status(
     with_breaches: bool = True,
     breach_limit: int | None = None,
     kept: bool = True,
+    with_units: bool = True,
 ) -> Status:
     """The figures of `org` and of each of its children, from the figures kept per
     organisation (``bot.services.aggregates``; `kept=False` counts them from the base tables
@@ -299,6 +303,9 @@ async def subtree_status(
                     {"limit": None if complete else breach_limit, "unit": stamp,
                      "found": [_breach_json(b) for b in found]},
                 )
+    units = None
+    if with_units:  # the units of the subtree, counted at each read (a grouped query)
+        units = await unit_figures(session, org, cycle, plans.ids, with_breaches=with_breaches)
     return Status(
         org=org,
         cycle=cycle,
@@ -308,6 +315,7 @@ async def subtree_status(
         breaches=found,
         finish_by_passed=finish_by_passed,
         breach_count=total.quota_breaches + total.cap_breaches,
+        units=units,
     )
 
 

@@ -1,0 +1,304 @@
+"""Organisations and collectives in /tinh_trang, /bieu_do, /bao_cao and /ket_qua (issue 14,
+item 7).
+
+Set-based, whatever the subtree's size: one query counts the units to be rated (the rated
+organisations of the subtree, and the committees of its grassroots organisations with two
+leaders or more), one grouped query counts their reviews and live ratings by state and level
+(filtered by the plans' ids and the subtree's path range: the reviews' cycle index and the
+organisations' path index), and only when some proposal or decision holds a level, one query of
+those ratings (plain rows) feeds R-Q7, counted per deciding level's peer group by the units'
+decision service (``unit_decision.quota_breaches``), the same check ``/quyet_dinh`` makes.
+
+These figures are counted at each read, not kept with the members' figures
+(``bot.services.aggregates``): a province has a few thousand units, so the grouped count reads
+an index range and groups a few thousand rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import plans as plan_settings
+from bot.services.checks import restrict
+from rules.levels import LEVELS_DESC, Level
+from rules.org_scoring import RATED_KINDS
+from storage.models import (
+    Cycle,
+    Organisation,
+    OrgKind,
+    RatingState,
+    Role,
+    UnitRating,
+    UnitReview,
+    UnitReviewState,
+    UnitSubject,
+)
+from storage.queries import subtree_range
+
+LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
+NOT_RATED = "not_rated"  # decided as reviewed, not rated (R-E4)
+GRASSROOTS_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
+
+
+@dataclass
+class UnitFigures:
+    """The organisations and collectives of a subtree in a plan."""
+
+    to_rate: int = 0  # organisations and committees to be reviewed and rated this year
+    reviews: int = 0  # reviews opened (report or draft sheet begun)
+    reviewed: int = 0  # reviewed at their meeting
+    proposed: int = 0  # proposals awaiting the decision (a level, or not to be rated)
+    decided: Counter = field(default_factory=Counter)  # level code or NOT_RATED -> decided
+    breaches: list = field(default_factory=list)  # R-Q7: ``status.UnitBreach`` (told on the decider)
+
+    @property
+    def decided_total(self) -> int:
+        return sum(self.decided.values())
+
+    @property
+    def undecided(self) -> int:
+        return max(self.to_rate - self.decided_total, 0)
+
+
+def leaders_at_least(count: int):
+    """The grassroots organisations' ids with at least `count` leaders (a subquery)."""
+    from bot.services.units import LEADER_ROLES  # it imports the decision services
+
+    return (
+        select(Role.org_id)
+        .where(Role.role.in_([r.value for r in LEADER_ROLES]))
+        .group_by(Role.org_id)
+        .having(func.count(func.distinct(Role.member_id)) >= count)
+    )
+
+
+async def to_rate(session: AsyncSession, path: str) -> int:
+    """Organisations and committees of the subtree at `path` to be rated (``units.subjects_for``
+    counted in SQL: every rated organisation; a grassroots one's committee where it has two
+    leaders or more)."""
+    from bot.services.units import COLLECTIVE_MIN_LEADERS
+
+    organisations = (
+        select(func.count()).select_from(Organisation)
+        .where(subtree_range(path), Organisation.kind.in_(RATED_KINDS))
+        .scalar_subquery()
+    )
+    committees = (
+        select(func.count()).select_from(Organisation)
+        .where(subtree_range(path), Organisation.kind.in_(GRASSROOTS_KINDS),
+               Organisation.id.in_(leaders_at_least(COLLECTIVE_MIN_LEADERS)))
+        .scalar_subquery()
+    )
+    return int(await session.scalar(select(organisations + committees)) or 0)
+
+
+def _live_join():
+    return and_(UnitRating.review_id == UnitReview.id, UnitRating.state != RatingState.CANCELLED)
+
+
+async def unit_figures(
+    session: AsyncSession,
+    org: Organisation,
+    cycle: Cycle | None,
+    cycle_ids: list[int],
+    *,
+    with_breaches: bool = True,
+) -> UnitFigures | None:
+    """The units of `org`'s subtree in the plans `cycle_ids` (``cycle`` the one covering it;
+    None: no plan, no figures). With `with_breaches`, R-Q7 of each deciding level whose peer
+    group holds a unit of the subtree, naming only the subtree's units."""
+    if cycle is None:
+        return None
+    figures = UnitFigures(to_rate=await to_rate(session, org.path))
+    rows = await session.execute(
+        select(UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+               UnitRating.decided_level, UnitRating.not_rated, func.count())
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .outerjoin(UnitRating, _live_join())
+        .where(UnitReview.cycle_id.in_(cycle_ids or [cycle.id]), subtree_range(org.path))
+        .group_by(UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+                  UnitRating.decided_level, UnitRating.not_rated)
+    )
+    levelled = False
+    for review_state, state, proposed, decided, not_rated, count in rows:
+        figures.reviews += count
+        if review_state == UnitReviewState.REVIEWED:
+            figures.reviewed += count
+        if state == RatingState.DECIDED:
+            figures.decided[NOT_RATED if not_rated or not decided else decided] += count
+            levelled = levelled or (decided is not None and not not_rated)
+        elif state == RatingState.PROPOSED and (proposed or not_rated):
+            figures.proposed += count
+            levelled = levelled or (proposed is not None and not not_rated)
+    if with_breaches and levelled:
+        figures.breaches = await quota_breaches(session, org, cycle_ids or [cycle.id])
+    return figures
+
+
+# --- R-Q7 over the peer groups -----------------------------------------------------------------
+
+
+class _Org(NamedTuple):
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _Rated:
+    """A unit's live rating as ``unit_decision.quota_breaches`` reads it (plain values)."""
+
+    review_id: int
+    subject: UnitSubject
+    org: _Org
+    level: Level | None
+
+    @property
+    def key(self) -> str:
+        return str(self.review_id)
+
+
+def _ids(path: str) -> list[int]:
+    return [int(part) for part in path.strip("/").split("/")]
+
+
+async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: list[int]) -> list:
+    """R-Q7 of the peer groups of the deciding levels of `org`'s subtree's units (those inside
+    it, and the one above `org` when `org` is a rated unit), each group counted whole; the
+    breaches name only the units of the subtree. Told on the deciding level."""
+    from bot.services.status import UnitBreach  # it imports this module
+    from bot.services.unit_decision import quota_breaches as group_breaches
+
+    wider = [subtree_range(org.path)]
+    above = await _decider_above(session, org)
+    if above is not None:
+        wider.append(subtree_range(above.path))
+    level = func.coalesce(UnitRating.decided_level, UnitRating.proposed_level)
+    rows = (await session.execute(
+        select(UnitReview.id, UnitReview.cycle_id, UnitReview.subject, Organisation.id,
+               Organisation.name, Organisation.path, Organisation.kind, Organisation.parent_id,
+               UnitRating.not_rated, level)
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .join(UnitRating, _live_join())
+        .where(UnitReview.cycle_id.in_(cycle_ids), or_(*wider),
+               Organisation.kind.in_(RATED_KINDS), level.is_not(None))
+    )).all()
+    if not rows:
+        return []
+    grassroots = await _grassroots_among(session, {a for r in rows for a in _ids(r[5])[:-1]})
+    groups: dict[tuple[int, int], list[_Rated]] = defaultdict(list)
+    for review_id, cycle_id, subject, org_id, name, path, kind, parent_id, not_rated, code in rows:
+        decider = _decider(kind, path, parent_id, grassroots)
+        if decider is None:
+            continue
+        unit_level = None if not_rated else Level(code)
+        groups[(cycle_id, decider)].append(
+            _Rated(review_id, UnitSubject(subject), _Org(org_id, name), unit_level))
+    inside = {r[0] for r in rows if r[5].startswith(org.path)}
+    wanted = {d for (_c, d), units in groups.items()
+              if any(u.review_id in inside for u in units)}
+    found = []
+    cycles: dict[int, Cycle] = {}
+    for (cycle_id, decider), units in sorted(groups.items()):
+        if decider not in wanted:
+            continue
+        if cycle_id not in cycles:
+            cycles[cycle_id] = await session.get(Cycle, cycle_id)
+        settings = await plan_settings.unit_settings(session, cycle_id)
+        for breach in group_breaches(units, cycles[cycle_id], settings, _Org(decider, "")):
+            visible = restrict(breach, lambda key: int(key) in inside)
+            found.append(UnitBreach(decider, visible))
+    return found
+
+
+async def _decider_above(session: AsyncSession, org: Organisation) -> Organisation | None:
+    """The deciding level of `org` when `org` is a rated unit (its peer group is outside the
+    subtree)."""
+    if org.kind not in RATED_KINDS:
+        return None
+    from bot.services.units import deciding_org
+
+    return await deciding_org(session, org)
+
+
+async def _grassroots_among(session: AsyncSession, org_ids: set[int]) -> set[int]:
+    found: set[int] = set()
+    ordered = sorted(org_ids)
+    for start in range(0, len(ordered), 500):
+        found.update(await session.scalars(select(Organisation.id).where(
+            Organisation.id.in_(ordered[start:start + 500]),
+            Organisation.kind == OrgKind.GRASSROOTS.value)))
+    return found
+
+
+def _decider(kind: str, path: str, parent_id: int | None, grassroots: set[int]) -> int | None:
+    """``units.deciding_org`` from plain values: the nearest đảng bộ cơ sở above a cell, the
+    parent of a grassroots organisation."""
+    if kind == OrgKind.CELL.value:
+        above = [a for a in _ids(path)[:-1] if a in grassroots]
+        return above[-1] if above else None
+    return parent_id
+
+
+# --- the report's sheet and /ket_qua -------------------------------------------------------------
+
+
+class UnitRow(NamedTuple):
+    """A unit review of the subtree as the report lists it."""
+
+    code: str
+    name: str
+    subject: str
+    review_state: str
+    combined_tenths: int | None
+    rating_state: str | None
+    proposed: str | None
+    decided: str | None
+    not_rated: bool
+
+
+async def unit_rows(session: AsyncSession, org: Organisation, cycle_ids: list[int]) -> list[UnitRow]:
+    """Every review of the subtree's units in the plans, in the tree's order (the organisation
+    before its committee)."""
+    rows = await session.execute(
+        select(Organisation.code, Organisation.name, UnitReview.subject, UnitReview.state,
+               UnitReview.combined_tenths, UnitRating.state, UnitRating.proposed_level,
+               UnitRating.decided_level, UnitRating.not_rated, Organisation.path)
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .outerjoin(UnitRating, _live_join())
+        .where(UnitReview.cycle_id.in_(cycle_ids), subtree_range(org.path))
+    )
+    order = {s.value: i for i, s in enumerate(UnitSubject)}
+    found = sorted(rows.all(), key=lambda r: (r[9], order.get(r[2], 9)))
+    return [UnitRow(*r[:8], bool(r[8])) for r in found]
+
+
+class UnitYear(NamedTuple):
+    org_id: int
+    name: str
+    subject: str
+    year: int
+    level: str | None  # None: reviewed, not rated
+
+
+async def led_unit_levels(session: AsyncSession, member_id: int) -> list[UnitYear]:
+    """The decided levels, by year, of the rated units where the member holds a role (their
+    organisation and committee), in the tree's order then by year."""
+    units = select(Role.org_id).where(Role.member_id == member_id)
+    rows = await session.execute(
+        select(Organisation.id, Organisation.name, UnitReview.subject, Cycle.year,
+               UnitRating.decided_level, UnitRating.not_rated, Organisation.path)
+        .join(UnitReview, UnitReview.org_id == Organisation.id)
+        .join(Cycle, Cycle.id == UnitReview.cycle_id)
+        .join(UnitRating, _live_join())
+        .where(Organisation.id.in_(units), Organisation.kind.in_(RATED_KINDS),
+               UnitRating.state == RatingState.DECIDED)
+    )
+    order = {s.value: i for i, s in enumerate(UnitSubject)}
+    found = sorted(rows.all(), key=lambda r: (r[6], order.get(r[2], 9), r[3]))
+    return [UnitYear(org_id, name, subject, year, None if not_rated else level)
+            for org_id, name, subject, year, level, not_rated, _ in found]
