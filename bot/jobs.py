@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
 from bot.i18n import N_, Translator, locale_for
-from bot.services import Services, breaches, notify, unit_deadlines
+from bot.services import Services, breaches, notify, unit_deadlines, unit_rating_deadline
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, member_target
 from bot.services.plans import FINISH_BY, deadline_rows
@@ -887,6 +887,7 @@ async def _run(services: Services, bot, now: dt.datetime) -> int:
             await sender.send(part)
     sent = sender.sent + await _tell_blocked(services, bot, sender.blocked, now)
     sent += await unit_deadlines.run(services, bot, now)  # R-D1, issue 14 part A
+    sent += await unit_rating_deadline.run(services, bot, now)  # units undecided, issue 14
     log.info("deadline monitor: %d messages sent", sent)
     return sent
 

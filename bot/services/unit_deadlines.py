@@ -187,32 +187,44 @@ async def _heads(session: AsyncSession, window: Select) -> dict[int, list[int]]:
 
 
 async def _deciders(session: AsyncSession, late: list[Owed]) -> dict[int, list[int]]:
-    """Per late unit, the committee members of its deciding level (units.deciding_org, for many
-    units at once): the nearest đảng bộ cơ sở above a cell, the parent of a grassroots unit."""
+    """Per late unit, the committee members of its deciding level."""
+    deciding = await deciding_ids(session, [o.org for o in late])
+    holders = await committee_members(session, set(deciding.values()))
+    return {org_id: holders.get(upper, []) for org_id, upper in deciding.items()}
+
+
+async def deciding_ids(session: AsyncSession, orgs: list[Unit]) -> dict[int, int]:
+    """Per unit, the id of its deciding level (units.deciding_org, for many units at once): the
+    nearest đảng bộ cơ sở above a cell, the parent of a grassroots unit."""
     deciding: dict[int, int] = {}
-    cells = [o.org for o in late if o.org.kind == OrgKind.CELL]
+    cells = [org for org in orgs if org.kind == OrgKind.CELL]
     ancestors = sorted({int(a) for org in cells for a in org.path.strip("/").split("/")[:-1]})
     grassroots: set[int] = set()
     for chunk in _chunks(ancestors):
         grassroots.update(await session.scalars(select(Organisation.id).where(
             Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)))
-    for owed in late:
-        org = owed.org
+    for org in orgs:
         if org.kind == OrgKind.CELL:
             above = [int(a) for a in org.path.strip("/").split("/")[:-1] if int(a) in grassroots]
             if above:
                 deciding[org.id] = above[-1]
         elif org.parent_id is not None:
             deciding[org.id] = org.parent_id
+    return deciding
+
+
+async def committee_members(session: AsyncSession, org_ids: set[int]) -> dict[int, list[int]]:
+    """Per organisation, the members holding a committee role on it (COMMITTEE_ROLES)."""
     holders: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(deciding.values()))):
+    for chunk in _chunks(sorted(org_ids)):
         for org_id, member_id in await session.execute(
             select(Role.org_id, Role.member_id).where(
                 Role.org_id.in_(chunk), Role.role.in_([r.value for r in COMMITTEE_ROLES]))
+            .order_by(Role.member_id)
         ):
             if member_id not in holders[org_id]:
                 holders[org_id].append(member_id)
-    return {org_id: holders.get(upper, []) for org_id, upper in deciding.items()}
+    return holders
 
 
 async def decide(session: AsyncSession, now: dt.datetime, tz: dt.tzinfo) -> list[Notice]:

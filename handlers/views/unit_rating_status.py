@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from bot.i18n import N_, Translator
+from bot.i18n import Translator
 from bot.services.status import Status
-from bot.services.unit_rating_status import LEVEL_CODES, NOT_RATED, UnitYear
+from bot.services.unit_rating_status import LEVEL_CODES, NOT_RATED, SUBJECTS, UnitYear
 from bot.text import esc
-from storage.models import UnitSubject
 
 MAX_BREACH_LINES = 3
-SUBJECTS = {
-    UnitSubject.ORGANISATION.value: N_("the organisation"),
-    UnitSubject.COMMITTEE.value: N_("its committee"),
-    UnitSubject.STANDING.value: N_("its standing committee"),
-}
 
 
 def decided_levels(t: Translator, decided) -> str:

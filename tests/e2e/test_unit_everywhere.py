@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from storage.models import Cycle, UnitRating
+from storage.models import Cycle, SentNotice, UnitRating
+from tests.e2e.reviewkit import local
 from tests.e2e.test_decision import ask
+from tests.e2e.test_plan_kit import Inbox, monitor
 from tests.e2e.test_status_tree import query
-from tests.e2e.unitkit import propose_units, unit_tree
+from tests.e2e.unitkit import YEAR, propose_units, unit_tree
 
 LEVELS = {"CB1": "HTT", "CB2": "HTXS", "CB3": "HTXS", "CB4": "HTXS", "CB5": "HT"}
 
@@ -61,4 +63,61 @@ async def test_status_shows_units_and_their_quota(bot, fake_telegram, tmp_path, 
     await query(database_url, passed)
     status = (await ask(duc, "/tinh_trang DB")).text
     assert "5 tổ chức, tập thể chưa có quyết định xếp loại dù đã quá hạn hoàn thành" in status
+    assert not fake_telegram.refused
+
+
+def undecided_notices(texts: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Only the monitor's messages about units (it also warns of members)."""
+    found = {code: [t for t in got if "tổ chức, tập thể thuộc thẩm quyền" in t]
+             for code, got in texts.items()}
+    return {code: got for code, got in found.items() if got}
+
+
+async def test_monitor_warns_the_deciding_committee_of_undecided_units_once(
+    bot, fake_telegram, tmp_path, cli_env, database_url, clock
+):
+    now = clock()
+    tree = await unit_tree(tmp_path, cli_env, fake_telegram, database_url, now)
+    ids = await propose_units(tree, LEVELS, now)
+    await decide_units(tree, {"CB1": "HTT", "CB5": "HT"}, ids, now)
+    await fake_telegram.wait_idle(quiet=0.2)
+    codes = {code: tree.member_ids[code] for code in tree.users}
+    inbox = Inbox({code: tree.users[code] for code in codes})
+
+    clock.current = local(YEAR, 12, 31, 10, 0)  # the finish-by day itself: not yet
+    await monitor(bot, clock)
+    assert undecided_notices(inbox.all_new()) == {}
+
+    clock.current = local(YEAR + 1, 1, 2, 10, 0)
+    await monitor(bot, clock)
+    got = undecided_notices(inbox.all_new())
+    # The đảng ủy's secretary and organising office; the commune has no committee member here
+    # to be told of the đảng bộ itself.
+    assert set(got) == {"D01", "D02"}
+    [text] = got["D01"]
+    assert text == (
+        "⏰ 3 tổ chức, tập thể thuộc thẩm quyền quyết định của Đảng bộ Công ty Thủy lợi chưa có "
+        f"quyết định xếp loại dù đã quá hạn hoàn thành 31/12/{YEAR}:\n"
+        "• Chi bộ Phòng Kỹ thuật (tổ chức đảng)\n"
+        "• Chi bộ Phòng Hành chính (tổ chức đảng)\n"
+        "• Chi bộ Đội Thi công (tổ chức đảng)\n"
+        "Đồng chí quyết định xếp loại bằng lệnh /quyet_dinh.")
+    assert got["D02"] == [text]
+
+    # Once: not at the next run, nor after a restart, nor once more units are decided.
+    clock.current = local(YEAR + 1, 1, 2, 11, 0)
+    await monitor(bot, clock)
+    await bot.restart()
+    await fake_telegram.wait_idle(quiet=0.3)
+    await decide_units(tree, {"CB2": "HTXS"}, ids, now)
+    clock.current = local(YEAR + 1, 1, 3, 7, 0)
+    await monitor(bot, clock)
+    assert undecided_notices(inbox.all_new()) == {}
+
+    async def ledger(session):
+        rows = await session.scalars(select(SentNotice).where(SentNotice.kind == "units_undecided"))
+        return sorted((r.target, r.stage, r.state) for r in rows)
+    rows = await query(database_url, ledger)
+    stage = f"{tree.org_ids['DB']}:{YEAR}-12-31"
+    assert rows == sorted((f"member:{codes[c]}", stage, "sent") for c in ("D01", "D02"))
     assert not fake_telegram.refused
