@@ -47,6 +47,7 @@ from bot.services.sheets import (
     text_content,
 )
 from bot.services.status import LEVEL_CODES, Figures, Status, UnitBreach, by_member
+from bot.services.unit_rating_status import quota_breaches as unit_quota_breaches
 from rules.people import name_sort_key
 from rules.titles import rule_titles
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
@@ -331,6 +332,11 @@ async def add_breaches(session: AsyncSession, status: Status) -> None:
     if status.cycle is not None and (status.total.quota_breaches or status.total.cap_breaches):
         found = await breaches.subtree_breaches(session, status.cycle, status.org)
         status.breaches = [UnitBreach(org_id, breach) for org_id, breach in found]
+    units = status.units
+    if units is not None and (units.proposed or units.decided_total):  # R-Q7 (issue 14)
+        units.breaches = await unit_quota_breaches(
+            session, status.org, status.cycle_ids or [status.cycle.id])
+        status.breaches = [*status.breaches, *units.breaches]
 
 
 def _figure_headers(t: Translator) -> list[str]:
@@ -585,12 +591,16 @@ async def write_report(
     files = _MemberFiles(folder, t, limits, status)
     book = Workbook(write_only=True)
     _write_summary(book, status, t, today, limits.max_rows)
+    from bot.services.report_units import write_units  # it imports this module
+
     if files.fits(status.total.members):
         files.template = _start_members(book, t)
         _write_breaches(book, status, labels, t, limits.max_rows)
+        await write_units(session, book, status, t, limits.max_rows)  # issue 14
         files.first = _saved(book)
     else:
         _write_breaches(book, status, labels, t, limits.max_rows)
+        await write_units(session, book, status, t, limits.max_rows)  # issue 14
         summary = folder / "summary.xlsx"
         book.save(summary)
         files.done.append(ReportFile(str(summary), True, 0))

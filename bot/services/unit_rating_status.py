@@ -260,7 +260,7 @@ class UnitRow(NamedTuple):
     name: str
     subject: str
     review_state: str
-    combined_tenths: int | None
+    combined_tenths: int | None  # the proposal's score, else the meeting's combined one
     rating_state: str | None
     proposed: str | None
     decided: str | None
@@ -272,7 +272,8 @@ async def unit_rows(session: AsyncSession, org: Organisation, cycle_ids: list[in
     before its committee)."""
     rows = await session.execute(
         select(Organisation.code, Organisation.name, UnitReview.subject, UnitReview.state,
-               UnitReview.combined_tenths, UnitRating.state, UnitRating.proposed_level,
+               func.coalesce(UnitRating.score_tenths, UnitReview.combined_tenths),
+               UnitRating.state, UnitRating.proposed_level,
                UnitRating.decided_level, UnitRating.not_rated, Organisation.path)
         .join(Organisation, Organisation.id == UnitReview.org_id)
         .outerjoin(UnitRating, _live_join())

@@ -251,9 +251,16 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
 
     await query(database_url, decide)
     clock.current = local(2027, 1, 2, 9, 0)
-    assert await monitor(bot, clock) == 1  # CB02 only: its finish-by 31/12 has passed
+    # CB02 only: its finish-by 31/12 has passed; and the đảng ủy's committee is told once of
+    # the units it has not decided (issue 14: the plan's units, none rated here).
+    assert await monitor(bot, clock) == 3
     got = inbox.all_new()
-    assert list(got) == ["DV06"] and got["DV06"][0].startswith("⚠️ Đã quá hạn hoàn thành 31/12/2026")
+    units = {code: [t for t in texts if "tổ chức, tập thể thuộc thẩm quyền" in t]
+             for code, texts in got.items()}
+    assert {code: len(texts) for code, texts in units.items() if texts} == {"DV07": 1, "DV08": 1}
+    assert "• Chi bộ Giáo viên (tổ chức đảng)" in units["DV07"][0]
+    assert got["DV06"] == [t for t in got["DV06"] if not t.startswith("⏰")]
+    assert len(got["DV06"]) == 1 and got["DV06"][0].startswith("⚠️ Đã quá hạn hoàn thành 31/12/2026")
     assert await monitor(bot, clock) == 0
     assert not fake_telegram.refused
 
@@ -263,7 +270,8 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     rows = await query(database_url, ledger)
     assert {state for _, state in rows} == {"sent"}
     assert sorted({kind for kind, _ in rows}) == [
-        "breach", "no_ballot", "no_meeting", "not_decided", "review_due", "reviews_missing"]
+        "breach", "no_ballot", "no_meeting", "not_decided", "review_due", "reviews_missing",
+        "units_undecided"]
 
 
 # --- sending at scale --------------------------------------------------------------------------

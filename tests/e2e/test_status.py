@@ -145,7 +145,7 @@ async def test_chart_and_spreadsheet(bot, fake_telegram, tmp_path, cli_env, data
     assert progress.deleted  # the progress note goes once the file is there
     assert report.document.file_name == f"bao-cao-XA1-{YEAR}.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(report.document.content))
-    assert book.sheetnames == ["Tổng hợp", "Đảng viên", "Vi phạm"]
+    assert book.sheetnames == ["Tổng hợp", "Đảng viên", "Vi phạm", "Tổ chức đảng"]
 
     summary = book["Tổng hợp"]
     assert summary["A1"].value == f"Tình trạng của Đảng bộ phường Phú Cường, năm {YEAR}"

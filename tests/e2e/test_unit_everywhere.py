@@ -7,12 +7,15 @@ monitor (the deciding committee warned once of units undecided after the finish-
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import openpyxl
 from sqlalchemy import select, update
 
 from storage.models import Cycle, SentNotice, UnitRating
 from tests.e2e.reviewkit import local
-from tests.e2e.test_decision import ask
+from tests.e2e.test_ballot import until
+from tests.e2e.test_decision import ask, skip_read
 from tests.e2e.test_plan_kit import Inbox, monitor
 from tests.e2e.test_status_tree import query
 from tests.e2e.unitkit import YEAR, propose_units, unit_tree
@@ -120,4 +123,43 @@ async def test_monitor_warns_the_deciding_committee_of_undecided_units_once(
     rows = await query(database_url, ledger)
     stage = f"{tree.org_ids['DB']}:{YEAR}-12-31"
     assert rows == sorted((f"member:{codes[c]}", stage, "sent") for c in ("D01", "D02"))
+    assert not fake_telegram.refused
+
+
+async def test_report_lists_the_units_and_their_quota_breach(bot, fake_telegram, tmp_path,
+                                                              cli_env, database_url, clock):
+    now = clock()
+    tree = await unit_tree(tmp_path, cli_env, fake_telegram, database_url, now)
+    ids = await propose_units(tree, LEVELS, now)
+    await decide_units(tree, {"CB5": "HT"}, ids, now)
+    duc = tree.users["D01"]
+    skip_read(duc)
+    await duc.send("/bao_cao DB")
+    report = await until(lambda: next((m for m in duc.messages() if m.document), None), 30)
+    book = openpyxl.load_workbook(io.BytesIO(report.document.content))
+    assert book.sheetnames == ["Tổng hợp", "Đảng viên", "Vi phạm", "Tổ chức đảng"]
+    sheet = book["Tổ chức đảng"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == ["Mã", "Tổ chức", "Đối tượng", "Kiểm điểm", "Điểm tổng hợp", "Mức đề nghị",
+                       "Mức xếp loại đã quyết định", "Xếp loại"]
+    assert rows[1:] == [
+        ["CB1", "Chi bộ Thôn Bình An", "tổ chức đảng", "đã kiểm điểm tại hội nghị", "85,5",
+         "HTT", None, "đề nghị, chưa quyết định"],
+        ["CB2", "Chi bộ Phòng Kỹ thuật", "tổ chức đảng", "đã kiểm điểm tại hội nghị", "85,5",
+         "HTXS", None, "đề nghị, chưa quyết định"],
+        ["CB3", "Chi bộ Phòng Hành chính", "tổ chức đảng", "đã kiểm điểm tại hội nghị", "85,5",
+         "HTXS", None, "đề nghị, chưa quyết định"],
+        ["CB4", "Chi bộ Đội Thi công", "tổ chức đảng", "đã kiểm điểm tại hội nghị", "85,5",
+         "HTXS", None, "đề nghị, chưa quyết định"],
+        ["CB5", "Chi bộ Phòng Kế hoạch", "tổ chức đảng", "đã kiểm điểm tại hội nghị", "85,5",
+         "HT", "HT", "đã quyết định"],
+    ]
+    assert all(c.data_type == "s" for row in sheet.iter_rows(min_row=2) for c in row
+               if c.value is not None)
+    # R-Q7 of the đảng ủy's group is in the breaches sheet, in words.
+    breaches = [[c.value for c in row] for row in book["Vi phạm"].iter_rows(min_row=2)]
+    [quota] = [row for row in breaches if "tổ chức được đề nghị HTXS" in (row[3] or "")]
+    assert quota[:2] == ["DB", "Đảng bộ Công ty Thủy lợi"]
+    assert "R-Q7" not in quota[2] and "R-Q7" not in quota[3]
+    assert quota[4] == "Chi bộ Phòng Kỹ thuật, Chi bộ Phòng Hành chính, Chi bộ Đội Thi công"
     assert not fake_telegram.refused
