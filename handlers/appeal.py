@@ -26,6 +26,7 @@ from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services import unit_appeal
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
+from bot.services.unit_rating_status import led_unit_levels
 from conversations import engine as flows
 from conversations.decision import (
     CONFIRM,
@@ -40,6 +41,7 @@ from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID
 from handlers.views import appeal as views
 from handlers.views.appeal import AnswerButton, AppealConfirm
+from handlers.views.unit_rating_status import unit_results_lines
 from storage.models import FlowState, Member, Organisation
 
 log = logging.getLogger(__name__)
@@ -237,7 +239,9 @@ async def results_command(turn: Turn) -> None:
         (root.name, await service.htxs_runs(turn.session, root))
         for root in await service.organisations(turn.session, [g.org_id for g in roots])
     ]
-    await turn.reply(views.results_text(turn.t, rows, runs))
+    units = await led_unit_levels(turn.session, turn.identity.member.id)  # issue 14
+    await turn.reply("\n".join([views.results_text(turn.t, rows, runs),
+                                *unit_results_lines(turn.t, units)]))
 
 
 APPEAL_FLOW = flows.declare(

@@ -293,9 +293,13 @@ class UnitYear(NamedTuple):
 
 
 async def led_unit_levels(session: AsyncSession, member_id: int) -> list[UnitYear]:
-    """The decided levels, by year, of the rated units where the member holds a role (their
-    organisation and committee), in the tree's order then by year."""
-    units = select(Role.org_id).where(Role.member_id == member_id)
+    """The decided levels, by year, of the rated units where the member holds a committee role
+    (secretary, deputy, committee member, organising office; not a participating body's
+    representative): the organisation and its committee, in the tree's order then by year."""
+    from bot.services.notify import COMMITTEE_ROLES  # it imports the services
+
+    units = select(Role.org_id).where(Role.member_id == member_id,
+                                      Role.role.in_([r.value for r in COMMITTEE_ROLES]))
     rows = await session.execute(
         select(Organisation.id, Organisation.name, UnitReview.subject, Cycle.year,
                UnitRating.decided_level, UnitRating.not_rated, Organisation.path)

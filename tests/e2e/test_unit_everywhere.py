@@ -12,7 +12,7 @@ import io
 import openpyxl
 from sqlalchemy import select, update
 
-from storage.models import Cycle, SentNotice, UnitRating
+from storage.models import Cycle, SentNotice, UnitRating, UnitReview
 from tests.e2e.reviewkit import local
 from tests.e2e.test_ballot import until
 from tests.e2e.test_decision import ask, skip_read
@@ -162,4 +162,39 @@ async def test_report_lists_the_units_and_their_quota_breach(bot, fake_telegram,
     assert quota[:2] == ["DB", "Đảng bộ Công ty Thủy lợi"]
     assert "R-Q7" not in quota[2] and "R-Q7" not in quota[3]
     assert quota[4] == "Chi bộ Phòng Kỹ thuật, Chi bộ Phòng Hành chính, Chi bộ Đội Thi công"
+    assert not fake_telegram.refused
+
+
+async def test_results_show_the_levels_of_ones_units_by_year(bot, fake_telegram, tmp_path,
+                                                             cli_env, database_url, clock):
+    now = clock()
+    tree = await unit_tree(tmp_path, cli_env, fake_telegram, database_url, now)
+    ids = await propose_units(tree, {"CB2": "HTXS", "CB3": "HT"}, now)
+    await decide_units(tree, {"CB2": "HTXS", "CB3": "HT"}, ids, now)
+
+    async def history(session):  # last year's plan: CB2 decided HTT, the đảng bộ not rated
+        cycle = Cycle(org_id=tree.org_ids["XA"], year=YEAR - 1, rulebook="qd366-2025",
+                      finish_by=dt.date(YEAR - 1, 12, 31), report_by=dt.date(YEAR, 1, 15))
+        session.add(cycle)
+        await session.flush()
+        for code, level in (("CB2", "HTT"), ("DB", None)):
+            review = UnitReview(cycle_id=cycle.id, org_id=tree.org_ids[code],
+                                subject="organisation", state="reviewed")
+            session.add(review)
+            await session.flush()
+            session.add(UnitRating(review_id=review.id, state="decided", proposed_level=level,
+                                   decided_level=level, not_rated=level is None))
+        await session.commit()
+    await query(database_url, history)
+
+    text = (await ask(tree.users["S2"], "/ket_qua")).text
+    assert text.endswith(
+        "Xếp loại các tổ chức, tập thể của đồng chí qua các năm\n"
+        f"• Chi bộ Phòng Kỹ thuật (tổ chức đảng): Năm {YEAR - 1}: HTT; Năm {YEAR}: HTXS")
+    text = (await ask(tree.users["D01"], "/ket_qua")).text
+    assert text.endswith(f"• Đảng bộ Công ty Thủy lợi (tổ chức đảng): Năm {YEAR - 1}: chỉ kiểm điểm, "
+                         "không xếp loại")
+    # A plain member and a participating body's representative see no unit.
+    assert "qua các năm\n•" not in (await ask(tree.users["M2"], "/ket_qua")).text
+    assert "tổ chức, tập thể" not in (await ask(tree.users["R2"], "/ket_qua")).text
     assert not fake_telegram.refused
