@@ -153,37 +153,82 @@ def _chart_title(status: Status) -> str:
     return f"{status.org.name} {year}"
 
 
+UNIT_CHART_LABELS = {  # the third panel's bars (issue 14)
+    "organisation": N_("Organisations"),
+    "committee": N_("Committees"),
+    "standing": N_("Standing committees"),
+}
+
+
+def unit_chart_rows(status: Status) -> list[tuple[str, dict[str, int]]]:
+    """(subject, its counts: to rate, proposed, decided by level) of the subtree's units, for
+    the chart's third panel; none where the subtree has no unit to rate."""
+    units = status.units
+    if units is None or not (units.to_rate or units.reviews):
+        return []
+    return [(subject, dict(units.by_subject[subject])) for subject in UNIT_CHART_LABELS
+            if sum(units.by_subject.get(subject, {}).values())]
+
+
 def status_chart(status: Status, t: Translator) -> bytes:
-    """Horizontal bars, large type, one row per child: self-reviews above, levels below."""
-    return draw_chart(chart_rows(status), _chart_title(status), t)
+    """Horizontal bars, large type, one row per child: self-reviews above, levels below, then
+    the units' decided levels."""
+    return draw_chart(chart_rows(status), _chart_title(status), t, unit_chart_rows(status))
 
 
 async def chart_off_loop(status: Status, t: Translator) -> bytes:
     """``status_chart`` drawn in a worker process (``off_loop``)."""
     return await off_loop(
-        _draw_chart_in_worker, chart_rows(status), _chart_title(status), t.locale, t.timezone
+        _draw_chart_in_worker, chart_rows(status), _chart_title(status), t.locale, t.timezone,
+        unit_chart_rows(status),
     )
 
 
 def _draw_chart_in_worker(
-    rows: list[tuple[str, Figures]], title: str, locale: str, timezone: dt.tzinfo | None
+    rows: list[tuple[str, Figures]],
+    title: str,
+    locale: str,
+    timezone: dt.tzinfo | None,
+    units: list[tuple[str, dict[str, int]]] = (),
 ) -> bytes:
-    return draw_chart(rows, title, Translator(locale, timezone))
+    return draw_chart(rows, title, Translator(locale, timezone), units)
 
 
-def draw_chart(rows: list[tuple[str, Figures]], title: str, t: Translator) -> bytes:
-    """The chart of ``chart_rows``, titled `title`."""
+LEVEL_COLOURS = ("#1b5e20", "#43a047", "#fbc02d", "#c62828")
+
+
+def _unit_parts(t: Translator, units: list[tuple[str, dict[str, int]]]) -> list:
+    """The stacked parts of the units' panel: decided levels, not rated, proposed, not yet."""
+    from bot.services.unit_rating_status import NOT_RATED, PROPOSED, TO_RATE
+
+    def rest(c: dict[str, int]) -> int:
+        done = sum(c.get(code, 0) for code in (*LEVEL_CODES, NOT_RATED, PROPOSED))
+        return max(c.get(TO_RATE, 0) - done, 0)
+
+    counts = [c for _, c in units]
+    return [
+        (t("decided {level}", level=code), [c.get(code, 0) for c in counts], colour)
+        for code, colour in zip(LEVEL_CODES, LEVEL_COLOURS, strict=True)
+    ] + [
+        (t("reviewed, not rated"), [c.get(NOT_RATED, 0) for c in counts], "#8d6e63"),
+        (t("proposed, not decided"), [c.get(PROPOSED, 0) for c in counts], "#90a4ae"),
+        (t("not rated yet"), [rest(c) for c in counts], "#eceff1"),
+    ]
+
+
+def draw_chart(
+    rows: list[tuple[str, Figures]],
+    title: str,
+    t: Translator,
+    units: list[tuple[str, dict[str, int]]] = (),
+) -> bytes:
+    """The chart of ``chart_rows`` (and, where given, ``unit_chart_rows`` in a third panel),
+    titled `title`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     labels = [label for label, _ in rows][::-1]
     data = [f for _, f in rows][::-1]
-    height = 5.5 + 2 * 0.6 * len(rows)
-    figure = Figure(figsize=(9, height), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(2, 1)
-    positions = list(range(len(rows)))
-
     review_parts = (
         (t("submitted on time"), [f.submitted - f.late for f in data], "#2e7d32"),
         (t("submitted late"), [f.late for f in data], "#f9a825"),
@@ -191,9 +236,7 @@ def draw_chart(rows: list[tuple[str, Figures]], title: str, t: Translator) -> by
     )
     level_parts = [
         (t("decided {level}", level=code), [f.decided[code] for f in data], colour)
-        for code, colour in zip(
-            LEVEL_CODES, ("#1b5e20", "#43a047", "#fbc02d", "#c62828"), strict=True
-        )
+        for code, colour in zip(LEVEL_CODES, LEVEL_COLOURS, strict=True)
     ] + [
         (t("proposed, not decided"), [f.proposed_total for f in data], "#90a4ae"),
         (
@@ -202,15 +245,26 @@ def draw_chart(rows: list[tuple[str, Figures]], title: str, t: Translator) -> by
             "#eceff1",
         ),
     ]
-    titles = (t("Self-reviews"), t("Levels"))
-    for ax, parts, title in zip(axes, (review_parts, level_parts), titles, strict=True):
-        left = [0] * len(rows)
+    panels = [(labels, review_parts, t("Self-reviews")), (labels, level_parts, t("Levels"))]
+    if units:
+        unit_labels = [t(UNIT_CHART_LABELS[subject]) for subject, _ in units][::-1]
+        parts = [(label, values[::-1], colour) for label, values, colour in _unit_parts(t, units)]
+        panels.append((unit_labels, parts, t("Party organisations and collectives")))
+    # Each panel's height follows its bars, plus room for its title and legend.
+    ratios = [len(bars) + 4 for bars, _, _ in panels]
+    height = 0.6 * sum(ratios) + 1
+    figure = Figure(figsize=(9, height), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(panels), 1, height_ratios=ratios)
+    for ax, (bar_labels, parts, panel_title) in zip(axes, panels, strict=True):
+        positions = list(range(len(bar_labels)))
+        left = [0] * len(bar_labels)
         for label, values, colour in parts:
             ax.barh(positions, values, left=left, color=colour, label=label, edgecolor="white")
             left = [a + b for a, b in zip(left, values, strict=True)]
-        ax.set_yticks(positions, labels, fontsize=16)
+        ax.set_yticks(positions, bar_labels, fontsize=16)
         ax.tick_params(axis="x", labelsize=14)
-        ax.set_title(title, fontsize=18, loc="left", fontweight="bold")
+        ax.set_title(panel_title, fontsize=18, loc="left", fontweight="bold")
         ax.legend(
             fontsize=14, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False
         )

@@ -48,6 +48,7 @@ SUBJECTS = {  # what of a unit a review rates, as the lists name it
     UnitSubject.STANDING.value: N_("its standing committee"),
 }
 NOT_RATED = "not_rated"  # decided as reviewed, not rated (R-E4)
+TO_RATE, PROPOSED = "to_rate", "proposed"  # keys of ``UnitFigures.by_subject``
 GRASSROOTS_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
 
 
@@ -60,6 +61,8 @@ class UnitFigures:
     reviewed: int = 0  # reviewed at their meeting
     proposed: int = 0  # proposals awaiting the decision (a level, or not to be rated)
     decided: Counter = field(default_factory=Counter)  # level code or NOT_RATED -> decided
+    # per subject (UnitSubject value): TO_RATE, PROPOSED and the decided level codes, NOT_RATED
+    by_subject: dict = field(default_factory=lambda: defaultdict(Counter))
     breaches: list = field(default_factory=list)  # R-Q7: ``status.UnitBreach`` (told on the decider)
 
     @property
@@ -83,7 +86,7 @@ def leaders_at_least(count: int):
     )
 
 
-async def to_rate(session: AsyncSession, path: str) -> int:
+async def to_rate(session: AsyncSession, path: str) -> tuple[int, int]:
     """Organisations and committees of the subtree at `path` to be rated (``units.subjects_for``
     counted in SQL: every rated organisation; a grassroots one's committee where it has two
     leaders or more)."""
@@ -100,7 +103,8 @@ async def to_rate(session: AsyncSession, path: str) -> int:
                Organisation.id.in_(leaders_at_least(COLLECTIVE_MIN_LEADERS)))
         .scalar_subquery()
     )
-    return int(await session.scalar(select(organisations + committees)) or 0)
+    row = (await session.execute(select(organisations, committees))).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def _live_join():
@@ -120,26 +124,34 @@ async def unit_figures(
     group holds a unit of the subtree, naming only the subtree's units."""
     if cycle is None:
         return None
-    figures = UnitFigures(to_rate=await to_rate(session, org.path))
+    organisations, committees = await to_rate(session, org.path)
+    figures = UnitFigures(to_rate=organisations + committees)
+    figures.by_subject[UnitSubject.ORGANISATION.value][TO_RATE] = organisations
+    if committees:
+        figures.by_subject[UnitSubject.COMMITTEE.value][TO_RATE] = committees
     rows = await session.execute(
-        select(UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+        select(UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
                UnitRating.decided_level, UnitRating.not_rated, func.count())
         .join(Organisation, Organisation.id == UnitReview.org_id)
         .outerjoin(UnitRating, _live_join())
         .where(UnitReview.cycle_id.in_(cycle_ids or [cycle.id]), subtree_range(org.path))
-        .group_by(UnitReview.state, UnitRating.state, UnitRating.proposed_level,
-                  UnitRating.decided_level, UnitRating.not_rated)
+        .group_by(UnitReview.subject, UnitReview.state, UnitRating.state,
+                  UnitRating.proposed_level, UnitRating.decided_level, UnitRating.not_rated)
     )
     levelled = False
-    for review_state, state, proposed, decided, not_rated, count in rows:
+    for subject, review_state, state, proposed, decided, not_rated, count in rows:
+        mine = figures.by_subject[subject]
         figures.reviews += count
         if review_state == UnitReviewState.REVIEWED:
             figures.reviewed += count
         if state == RatingState.DECIDED:
-            figures.decided[NOT_RATED if not_rated or not decided else decided] += count
+            code = NOT_RATED if not_rated or not decided else decided
+            figures.decided[code] += count
+            mine[code] += count
             levelled = levelled or (decided is not None and not not_rated)
         elif state == RatingState.PROPOSED and (proposed or not_rated):
             figures.proposed += count
+            mine[PROPOSED] += count
             levelled = levelled or (proposed is not None and not not_rated)
     if with_breaches and levelled:
         figures.breaches = await quota_breaches(session, org, cycle_ids or [cycle.id])

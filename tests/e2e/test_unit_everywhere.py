@@ -198,3 +198,19 @@ async def test_results_show_the_levels_of_ones_units_by_year(bot, fake_telegram,
     assert "qua các năm\n•" not in (await ask(tree.users["M2"], "/ket_qua")).text
     assert "tổ chức, tập thể" not in (await ask(tree.users["R2"], "/ket_qua")).text
     assert not fake_telegram.refused
+
+
+async def test_chart_adds_the_units_panel(bot, fake_telegram, tmp_path, cli_env, database_url,
+                                          clock):
+    now = clock()
+    tree = await unit_tree(tmp_path, cli_env, fake_telegram, database_url, now)
+    ids = await propose_units(tree, LEVELS, now)
+    await decide_units(tree, {"CB1": "HTT", "CB5": "HT"}, ids, now)
+    duc = tree.users["D01"]
+    skip_read(duc)
+    await duc.send("/bieu_do DB")
+    chart = await duc.wait_message(timeout=30)
+    assert chart.caption == "Tiến độ và xếp loại của Đảng bộ Công ty Thủy lợi"
+    # Five cells in two panels, then one bar of organisations: taller than the two panels alone.
+    assert chart.photo.width == 900 and chart.photo.height > 100 * (0.6 * (2 * 5 + 8) + 1)
+    assert not fake_telegram.refused
