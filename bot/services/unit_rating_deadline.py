@@ -80,9 +80,7 @@ async def undecided_units(session: AsyncSession, cycle: Cycle) -> list[tuple[Uni
     if not rows:
         return []
     committees = set(await session.scalars(
-        select(Organisation.id).where(
-            subtree_range(root.path),
-            Organisation.id.in_(leaders_at_least(units.COLLECTIVE_MIN_LEADERS)))))
+        leaders_at_least(units.COLLECTIVE_MIN_LEADERS, subtree_range(root.path))))
     decided = set((await session.execute(
         select(UnitReview.org_id, UnitReview.subject)
         .join(Organisation, Organisation.id == UnitReview.org_id)

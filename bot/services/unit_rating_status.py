@@ -74,13 +74,16 @@ class UnitFigures:
         return max(self.to_rate - self.decided_total, 0)
 
 
-def leaders_at_least(count: int):
-    """The grassroots organisations' ids with at least `count` leaders (a subquery)."""
+def leaders_at_least(count: int, *where):
+    """The ids of the grassroots organisations `where` says (conditions on Organisation) with
+    at least `count` leaders (a subquery)."""
     from bot.services.units import LEADER_ROLES  # it imports the decision services
 
     return (
         select(Role.org_id)
-        .where(Role.role.in_([r.value for r in LEADER_ROLES]))
+        .join(Organisation, Organisation.id == Role.org_id)
+        .where(*where, Organisation.kind.in_(GRASSROOTS_KINDS),
+               Role.role.in_([r.value for r in LEADER_ROLES]))
         .group_by(Role.org_id)
         .having(func.count(func.distinct(Role.member_id)) >= count)
     )
@@ -89,7 +92,7 @@ def leaders_at_least(count: int):
 async def to_rate(session: AsyncSession, path: str) -> tuple[int, int]:
     """Organisations and committees of the subtree at `path` to be rated (``units.subjects_for``
     counted in SQL: every rated organisation; a grassroots one's committee where it has two
-    leaders or more)."""
+    leaders or more): (organisations, committees)."""
     from bot.services.units import COLLECTIVE_MIN_LEADERS
 
     organisations = (
@@ -97,12 +100,8 @@ async def to_rate(session: AsyncSession, path: str) -> tuple[int, int]:
         .where(subtree_range(path), Organisation.kind.in_(RATED_KINDS))
         .scalar_subquery()
     )
-    committees = (
-        select(func.count()).select_from(Organisation)
-        .where(subtree_range(path), Organisation.kind.in_(GRASSROOTS_KINDS),
-               Organisation.id.in_(leaders_at_least(COLLECTIVE_MIN_LEADERS)))
-        .scalar_subquery()
-    )
+    rated = leaders_at_least(COLLECTIVE_MIN_LEADERS, subtree_range(path)).subquery()
+    committees = select(func.count()).select_from(rated).scalar_subquery()
     row = (await session.execute(select(organisations, committees))).one()
     return int(row[0] or 0), int(row[1] or 0)
 

@@ -12,7 +12,7 @@ import io
 import openpyxl
 from sqlalchemy import select, update
 
-from storage.models import Cycle, SentNotice, UnitRating, UnitReview
+from storage.models import Cycle, Role, SentNotice, UnitRating, UnitReview
 from tests.e2e.reviewkit import local
 from tests.e2e.test_ballot import until
 from tests.e2e.test_decision import ask, skip_read
@@ -59,13 +59,21 @@ async def test_status_shows_units_and_their_quota(bot, fake_telegram, tmp_path, 
     assert "tối đa 1 khi có dưới 5 tổ chức đạt HTT" in status
     assert "Chi bộ Phòng Kỹ thuật" in status and "Chi bộ Đội Thi công" not in status
 
+    # A second leader of the đảng bộ: its committee is rated too.
+    async def committee(session):
+        session.add(Role(member_id=tree.member_ids["M2"], org_id=tree.org_ids["DB"],
+                         role="committee_member"))
+        await session.commit()
+    await query(database_url, committee)
+    assert "🏛 Cần xếp loại: 7;" in (await ask(duc, "/tinh_trang DB")).text
+
     # After the finish-by date the units still undecided are a deadline breach.
     async def passed(session):
         await session.execute(update(Cycle).values(finish_by=now.date() - dt.timedelta(days=2)))
         await session.commit()
     await query(database_url, passed)
     status = (await ask(duc, "/tinh_trang DB")).text
-    assert "5 tổ chức, tập thể chưa có quyết định xếp loại dù đã quá hạn hoàn thành" in status
+    assert "6 tổ chức, tập thể chưa có quyết định xếp loại dù đã quá hạn hoàn thành" in status
     assert not fake_telegram.refused
 
 
