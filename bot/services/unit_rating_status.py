@@ -23,9 +23,9 @@ from typing import NamedTuple
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
 from bot.services import plans as plan_settings
 from bot.services.checks import restrict
+from bot.services.unit_review import SUBJECT_NAMES
 from rules.levels import LEVELS_DESC, Level
 from rules.org_scoring import RATED_KINDS
 from storage.models import (
@@ -42,11 +42,7 @@ from storage.models import (
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
-SUBJECTS = {  # what of a unit a review rates, as the lists name it
-    UnitSubject.ORGANISATION.value: N_("the organisation"),
-    UnitSubject.COMMITTEE.value: N_("its committee"),
-    UnitSubject.STANDING.value: N_("its standing committee"),
-}
+SUBJECTS = SUBJECT_NAMES  # what of a unit a review rates, as the lists name it
 NOT_RATED = "not_rated"  # decided as reviewed, not rated (R-E4)
 TO_RATE, PROPOSED = "to_rate", "proposed"  # keys of ``UnitFigures.by_subject``
 GRASSROOTS_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
