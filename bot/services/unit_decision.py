@@ -37,6 +37,7 @@ from rules.breaches import Breach
 from rules.eligibility import org_review_status
 from rules.levels import Level
 from rules.quotas import check_org_quota, group_outstanding, peer_groups
+from rules.rulebooks import Rulebook
 from rules.text import Explanation
 from storage.models import (
     AuditEntry,
@@ -199,11 +200,13 @@ def quota_breaches(
     settings: dict[int, dict],
     decider: Organisation,
     pending: set[str] | None = None,
+    rulebook: Rulebook | None = None,
 ) -> list[Breach]:
     """R-Q7 over the units one deciding level decides: organisations and collectives apart,
     each in the peer groups the deciding level set (R-Q5, qd366-2025), at the outstanding
-    share where granted (R-Q1). With `pending`, only the groups holding one of those units."""
-    rulebook = cycle_rulebook(cycle)
+    share where granted (R-Q1). With `pending`, only the groups holding one of those units.
+    `rulebook`: the plan's, when the caller checks many groups of one plan."""
+    rulebook = rulebook or cycle_rulebook(cycle)
     applied = plans.unit_settings_apply(rulebook)
 
     def flag(org_id: int) -> bool:

@@ -25,9 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import plans as plan_settings
 from bot.services.checks import restrict
+from bot.services.cycles import cycle_rulebook
 from bot.services.unit_review import SUBJECT_NAMES
 from rules.levels import LEVELS_DESC, Level
 from rules.org_scoring import RATED_KINDS
+from rules.quotas import check_org_quota
 from storage.models import (
     Cycle,
     Organisation,
@@ -191,15 +193,26 @@ async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: li
     if above is not None:
         wider.append(subtree_range(above.path))
     level = func.coalesce(UnitRating.decided_level, UnitRating.proposed_level)
-    rows = (await session.execute(
+    where = [UnitReview.cycle_id.in_(cycle_ids), or_(*wider), Organisation.kind.in_(RATED_KINDS),
+             level.is_not(None)]
+    suspects = await _suspects(session, where, level)
+    if suspects is not None and not suspects:
+        return []
+    statement = (
         select(UnitReview.id, UnitReview.cycle_id, UnitReview.subject, Organisation.id,
                Organisation.name, Organisation.path, Organisation.kind, Organisation.parent_id,
                UnitRating.not_rated, level)
         .join(Organisation, Organisation.id == UnitReview.org_id)
         .join(UnitRating, _live_join())
-        .where(UnitReview.cycle_id.in_(cycle_ids), or_(*wider),
-               Organisation.kind.in_(RATED_KINDS), level.is_not(None))
-    )).all()
+        .where(*where)
+    )
+    if suspects is None:
+        rows = (await session.execute(statement)).all()
+    else:  # only the groups whose counts may break the quota are read unit by unit
+        ordered, rows = sorted(suspects), []
+        for start in range(0, len(ordered), 500):
+            rows += (await session.execute(statement.where(
+                Organisation.parent_id.in_(ordered[start:start + 500])))).all()
     if not rows:
         return []
     grassroots = await _grassroots_among(session, {a for r in rows for a in _ids(r[5])[:-1]})
@@ -215,17 +228,49 @@ async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: li
     wanted = {d for (_c, d), units in groups.items()
               if any(u.review_id in inside for u in units)}
     found = []
-    cycles: dict[int, Cycle] = {}
+    # Each plan with its rulebook and per-unit settings, read once for all its groups.
+    cycles: dict[int, tuple[Cycle, dict, object]] = {}
     for (cycle_id, decider), units in sorted(groups.items()):
         if decider not in wanted:
             continue
         if cycle_id not in cycles:
-            cycles[cycle_id] = await session.get(Cycle, cycle_id)
-        settings = await plan_settings.unit_settings(session, cycle_id)
-        for breach in group_breaches(units, cycles[cycle_id], settings, _Org(decider, "")):
+            cycle = await session.get(Cycle, cycle_id)
+            cycles[cycle_id] = (cycle, await plan_settings.unit_settings(session, cycle_id),
+                                cycle_rulebook(cycle))
+        cycle, settings, rulebook = cycles[cycle_id]
+        for breach in group_breaches(units, cycle, settings, _Org(decider, ""),
+                                     rulebook=rulebook):
             visible = restrict(breach, lambda key: int(key) in inside)
             found.append(UnitBreach(decider, visible))
     return found
+
+
+async def _suspects(session: AsyncSession, where: list, level) -> set[int] | None:
+    """The deciding levels whose units' levels, counted per plan, parent and subject in one
+    grouped query, may break R-Q7 (a cell's deciding level is its parent, the đảng bộ cơ sở; a
+    grassroots organisation's, its upper committee), checked without the outstanding share
+    (a lower limit: every group that breaks it with the share is among them). None where a
+    plan sets per-unit settings (peer groups split a deciding level's units): read them all."""
+    counts = (await session.execute(
+        select(UnitReview.cycle_id, Organisation.parent_id, UnitReview.subject,
+               UnitRating.not_rated, level, func.count())
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .join(UnitRating, _live_join())
+        .where(*where)
+        .group_by(UnitReview.cycle_id, Organisation.parent_id, UnitReview.subject,
+                  UnitRating.not_rated, level)
+    )).all()
+    groups: dict[tuple[int, int, str], list[Level]] = defaultdict(list)
+    for cycle_id, parent_id, subject, not_rated, code, count in counts:
+        if parent_id is not None and not not_rated:
+            groups[(cycle_id, parent_id, subject)] += [Level(code)] * count
+    rulebooks = {}
+    for cycle_id in {key[0] for key in groups}:
+        if await plan_settings.unit_settings(session, cycle_id):
+            return None
+        rulebooks[cycle_id] = cycle_rulebook(await session.get(Cycle, cycle_id))
+    return {parent for (cycle_id, parent, _), levels in groups.items()
+            if check_org_quota(dict(enumerate(levels)), rulebooks[cycle_id])}
 
 
 async def _decider_above(session: AsyncSession, org: Organisation) -> Organisation | None:

@@ -12,7 +12,7 @@ import io
 import openpyxl
 from sqlalchemy import select, update
 
-from storage.models import Cycle, Role, SentNotice, UnitRating, UnitReview
+from storage.models import Cycle, Role, SentNotice, UnitPlanSetting, UnitRating, UnitReview
 from tests.e2e.reviewkit import local
 from tests.e2e.test_ballot import until
 from tests.e2e.test_decision import ask, skip_read
@@ -66,6 +66,16 @@ async def test_status_shows_units_and_their_quota(bot, fake_telegram, tmp_path, 
         await session.commit()
     await query(database_url, committee)
     assert "🏛 Cần xếp loại: 7;" in (await ask(duc, "/tinh_trang DB")).text
+
+    # The đảng ủy puts CB4 in a peer group of its own (R-Q5): the others' quota is counted apart.
+    async def peer_group(session):
+        session.add(UnitPlanSetting(cycle_id=tree.cycle_id, org_id=tree.org_ids["CB4"],
+                                    key="peer_group", value='"A"', set_by="tg:1"))
+        await session.commit()
+    await query(database_url, peer_group)
+    status = (await ask(duc, "/tinh_trang DB")).text
+    assert ("2 tổ chức được đề nghị HTXS, tối đa 1 khi có dưới 5 tổ chức đạt HTT" in status
+            and "Chi bộ Phòng Kỹ thuật, Chi bộ Phòng Hành chính\n" in status)
 
     # After the finish-by date the units still undecided are a deadline breach.
     async def passed(session):
