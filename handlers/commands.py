@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import framework_texts, status_texts
+from handlers import framework_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import plan as plan_texts
+from handlers.views import status as status_texts
 
 
 class Audience(enum.Enum):
@@ -123,7 +124,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_ROLE, Action.RUN_BALLOT),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
     CommandSpec("kiem_tra_phieu", *ballot_texts.KIEM_TRA_PHIEU, Audience.MEMBER),
-    # Status, decisions, appeals: msgids in the "status" domain (handlers/status_texts.py).
+    # Status, decisions, appeals: msgids in the "status" domain (handlers/views/status.py).
     CommandSpec("tinh_trang", *status_texts.TINH_TRANG, Audience.MEMBER),
     CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.ROLE, Action.VIEW_STATUS),
     CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.ROLE, Action.VIEW_STATUS),

@@ -13,24 +13,20 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.callbacks import parse_int
-from bot.i18n import N_, Translator
+from bot.i18n import N_
 from bot.permissions import Action, allowed, grants_for
 from bot.services import orgs
 from bot.services.report import heavy_slot, report_off_loop, status_chart
-from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
-from bot.text import esc
+from bot.services.status import Status, subtree_status
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import unit_by_code
+from handlers.views import status as views
 from storage.models import Organisation
 
-PREFIX = "tt:"
-PAGE_SIZE = 20
-MAX_BREACH_LINES = 6
-DRILL_BUTTONS_PER_ROW = 4
+PREFIX = views.PREFIX
 INVALID = N_("This button is no longer valid.")
 
 
@@ -77,177 +73,6 @@ async def _full_access(turn: Turn, org: Organisation) -> bool:
     return False
 
 
-# --- text --------------------------------------------------------------------------------------
-
-
-def _levels(t: Translator, counter) -> str:
-    return ", ".join(f"{code} {t.number(counter[code])}" for code in LEVEL_CODES)
-
-
-def progress_lines(t: Translator, f: Figures) -> list[str]:
-    n = t.number
-    return [
-        t(
-            "👥 Members: {members}; to be reviewed: {to_review}; to be rated: {to_rate}",
-            members=n(f.members),
-            to_review=n(f.to_review),
-            to_rate=n(f.to_rate),
-        ),
-        t(
-            "📝 Self-reviews: submitted {submitted} (late {late}); not submitted {missing}",
-            submitted=n(f.submitted),
-            late=n(f.late),
-            missing=n(f.missing),
-        ),
-        t(
-            "🗓 Meetings: held {held}; scheduled {scheduled}; cells {cells}",
-            held=n(f.meetings_held),
-            scheduled=n(f.meetings_scheduled),
-            cells=n(f.cells),
-        ),
-        t(
-            "🗳 Ballots: open {open}; closed {closed}",
-            open=n(f.ballots_open),
-            closed=n(f.ballots_closed),
-        ),
-    ]
-
-
-def level_lines(t: Translator, f: Figures) -> list[str]:
-    return [
-        t("📋 Proposed: {levels}", levels=_levels(t, f.proposed)),
-        t("✅ Decided: {levels}", levels=_levels(t, f.decided)),
-        t(
-            "⚠️ Breaches: quota {quota}; caps {caps}; deadline {deadline}",
-            quota=t.number(f.quota_breaches),
-            caps=t.number(f.cap_breaches),
-            deadline=t.number(f.deadline_breaches),
-        ),
-    ]
-
-
-def short_line(t: Translator, org: Organisation, f: Figures) -> str:
-    name = org.name if len(org.name) <= 40 else org.name[:39] + "…"
-    figures = t(
-        "📝 {submitted}/{to_review} ⏰ {late} · 🗓 {held}/{cells} · 🗳 {open} · "
-        "✅ {decided}/{to_rate} · ⚠️ {breaches}",
-        submitted=t.number(f.submitted),
-        to_review=t.number(f.to_review),
-        late=t.number(f.late),
-        held=t.number(f.meetings_held),
-        cells=t.number(f.cells),
-        open=t.number(f.ballots_open),
-        decided=t.number(f.decided_total),
-        to_rate=t.number(f.to_rate),
-        breaches=t.number(f.breaches),
-    )
-    return f"• <b>{esc(org.code)}</b> {esc(name)}: {figures}"
-
-
-def _header(t: Translator, status: Status) -> list[str]:
-    org = status.org
-    title = t("Status of {org} ({code})", org=org.name, code=org.code)
-    lines = [f"<b>{esc(title)}</b>"]
-    if status.cycle is None:
-        lines.append(t("No review plan covers this organisation yet."))
-    else:
-        lines.append(
-            t(
-                "Plan {year}: finish by {finish_by}, report by {report_by}.",
-                year=status.cycle.year,
-                finish_by=t.date(status.cycle.finish_by),
-                report_by=t.date(status.cycle.report_by),
-            )
-        )
-    return lines
-
-
-def full_text(t: Translator, status: Status, page: int) -> str:
-    lines = _header(t, status) + [""] + progress_lines(t, status.total)
-    lines += level_lines(t, status.total)
-    for item in status.breaches[:MAX_BREACH_LINES]:
-        text = item.breach.render(t.gettext)
-        lines.append("   – " + esc(text if len(text) <= 160 else text[:159] + "…"))
-    if status.breach_count > MAX_BREACH_LINES:
-        lines.append(
-            "   – "
-            + t(
-                "and {count} more: see /bao_cao",
-                count=t.number(status.breach_count - MAX_BREACH_LINES),
-            )
-        )
-    if status.finish_by_passed and status.total.deadline_breaches:
-        lines.append(
-            "   – "
-            + t(
-                "{count} members still without a decided level after the finish-by date {date}",
-                count=t.number(status.total.deadline_breaches),
-                date=t.date(status.cycle.finish_by),
-            )
-        )
-    children = status.children
-    if children:
-        first = page * PAGE_SIZE
-        shown = children[first : first + PAGE_SIZE]
-        lines += [
-            "",
-            t(
-                "Units under it ({first}–{last} of {total}):",
-                first=t.number(first + 1),
-                last=t.number(first + len(shown)),
-                total=t.number(len(children)),
-            ),
-            t(
-                "📝 submitted/to review ⏰ late · 🗓 meetings held/cells · 🗳 ballots open · "
-                "✅ decided/to rate · ⚠️ breaches"
-            ),
-        ]
-        lines += [short_line(t, child, figures) for child, figures in shown]
-    return "\n".join(lines)
-
-
-def progress_text(t: Translator, status: Status) -> str:
-    return "\n".join(_header(t, status) + [""] + progress_lines(t, status.total))
-
-
-def keyboard(
-    turn: Turn, status: Status, page: int, parent: Organisation | None
-) -> InlineKeyboardMarkup:
-    t = turn.t
-    org = status.org
-    first = page * PAGE_SIZE
-    shown = status.children[first : first + PAGE_SIZE]
-    drill = [
-        InlineKeyboardButton(f"🔎 {child.code}", callback_data=f"{PREFIX}o:{child.id}:0")
-        for child, _ in shown
-    ]
-    rows = [
-        drill[i : i + DRILL_BUTTONS_PER_ROW] for i in range(0, len(drill), DRILL_BUTTONS_PER_ROW)
-    ]
-    paging = []
-    if page > 0:
-        paging.append(
-            InlineKeyboardButton(t("◀️ Previous"), callback_data=f"{PREFIX}o:{org.id}:{page - 1}")
-        )
-    if first + PAGE_SIZE < len(status.children):
-        paging.append(
-            InlineKeyboardButton(t("Next ▶️"), callback_data=f"{PREFIX}o:{org.id}:{page + 1}")
-        )
-    if paging:
-        rows.append(paging)
-    nav = []
-    if parent is not None:
-        nav.append(
-            InlineKeyboardButton(
-                t("⬆️ Up: {code}", code=parent.code), callback_data=f"{PREFIX}o:{parent.id}:0"
-            )
-        )
-    nav.append(InlineKeyboardButton(t("📊 Chart"), callback_data=f"{PREFIX}c:{org.id}"))
-    nav.append(InlineKeyboardButton(t("📥 Spreadsheet"), callback_data=f"{PREFIX}x:{org.id}"))
-    rows.append(nav)
-    return InlineKeyboardMarkup(rows)
-
-
 async def _status(
     turn: Turn, org: Organisation, *, full: bool = True, limit: int | None = None
 ) -> Status:
@@ -262,17 +87,16 @@ async def _status(
 
 
 async def _view(turn: Turn, org: Organisation, full: bool, page: int):
-    status = await _status(turn, org, full=full, limit=MAX_BREACH_LINES)
+    status = await _status(turn, org, full=full, limit=views.MAX_BREACH_LINES)
     if not full:
-        return progress_text(turn.t, status), None
-    pages = max((len(status.children) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    page = min(max(page, 0), pages - 1)
+        return views.progress_text(turn.t, status), None
+    page = views.clamp_page(status, page)
     parent = None
     if org.parent_id is not None:
         candidate = await orgs.organisation(turn.session, org.parent_id)
         if allowed(turn.identity.grants, Action.VIEW_STATUS, candidate.path):
             parent = candidate
-    return full_text(turn.t, status, page), keyboard(turn, status, page, parent)
+    return views.full_text(turn.t, status, page), views.keyboard(turn.t, status, page, parent)
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -293,7 +117,7 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
     async with heavy_slot():
         status = await _status(turn, org, full=False)  # the chart counts, names no breach
         png = await asyncio.to_thread(status_chart, status, turn.t)
-    caption = turn.t("Progress and levels of {org}", org=esc(org.name))
+    caption = views.chart_caption(turn.t, org)
     chat_id, bot = turn.chat_id, turn.context.bot
     turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
 
@@ -301,14 +125,12 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
 async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     await turn.answer()
-    progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
+    progress = await turn.reply_now(views.report_progress(turn.t, org))
     async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
         status, content = await report_off_loop(
             turn.services.db.url, org.id, turn.t, now=turn.services.now(), today=_today(turn)
         )
-    year = status.cycle.year if status.cycle else ""
-    filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
-    caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))
+    filename, caption = views.report_file(turn.t, status)
     chat_id, bot = turn.chat_id, turn.context.bot
 
     async def send() -> None:

@@ -35,8 +35,9 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
+            "handlers/views/status*.py",
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
-            "bot/services/prompts*.py", "handlers/prompts*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py", "handlers/views/framework*.py",
         ],
     ),
     "ballot": (
@@ -60,6 +61,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
+            "handlers/views/status*.py",
         ],
         [],
     ),
@@ -69,7 +71,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     "frameworks": (
         [
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
-            "bot/services/prompts*.py", "handlers/prompts*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py", "handlers/views/framework*.py",
         ],
         [],
     ),
