@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import framework_texts
 from handlers.views import ballot as ballot_texts
+from handlers.views import frameworks as framework_texts
 from handlers.views import plan as plan_texts
 from handlers.views import status as status_texts
 
