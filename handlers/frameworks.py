@@ -12,7 +12,6 @@ from __future__ import annotations
 from telegram import Document
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import parse_choice, parse_int, split_fields
 from bot.frameworks import (
     FRAMEWORK,
     ROSTER,
@@ -43,7 +42,6 @@ from handlers.scope import unit_by_code
 from handlers.views import frameworks as views
 from storage.models import Organisation, OrgKind
 
-CALLBACK_PREFIX = views.CALLBACK_PREFIX
 TEMPLATE_NAME = "mau-khung-tieu-chi.xlsx"
 
 
@@ -152,12 +150,12 @@ async def _framework_file(turn: Turn, filename: str, content: bytes) -> None:
     await turn.reply(text, reply_markup=keyboard)
 
 
-@turn_handler()
+@turn_handler(button=views.FrameworkButton)
 async def framework_decision(turn: Turn) -> None:
     t = turn.t
-    action, upload_id = split_fields(turn.query.data, CALLBACK_PREFIX, 2)
-    parse_choice(action, ("apply", "cancel"))
-    upload = await held_upload(turn.session, parse_int(upload_id))
+    pressed: views.FrameworkButton = turn.button
+    action = pressed.action
+    upload = await held_upload(turn.session, pressed.upload_id)
     if upload is None or upload.telegram_id != turn.account.telegram_id:
         raise Refusal("This button is no longer valid.")
     if upload.finished_at is not None:
@@ -212,5 +210,7 @@ async def show_command(turn: Turn) -> None:
 HANDLERS = [
     CommandHandler("mau_khung", template_command),
     CommandHandler("khung_tieu_chi", show_command),
-    CallbackQueryHandler(framework_decision, pattern=f"^{CALLBACK_PREFIX}", block=False),
+    CallbackQueryHandler(
+        framework_decision, pattern=views.FrameworkButton.pattern(), block=False
+    ),
 ]

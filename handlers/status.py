@@ -1,9 +1,10 @@
 """Where a subtree stands: /tinh_trang (figures, drill-down, paging), /bieu_do (PNG chart),
 /bao_cao (.xlsx report). Figures come from ``bot.services.status`` (grouped aggregate queries).
 
-Buttons: ``tt:o:<org id>:<page>`` shows an organisation (drill down, up, or another page),
-``tt:c:<org id>`` the chart and ``tt:x:<org id>`` the spreadsheet. Every press is checked
-again against the caller's roles: a role on an organisation grants its subtree only.
+Buttons (typed, ``handlers/views/status.py``): ``StatusButton`` shows an organisation at a
+page of its units (drill down, up, or another page), ``StatusFileButton`` its chart or
+spreadsheet. Every press is checked again against the caller's roles: a role on an
+organisation grants its subtree only.
 
 A plain member (no role) sees their own cell's progress in figures, nothing else: no levels,
 no breaches, no units.
@@ -15,7 +16,6 @@ import asyncio
 
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.callbacks import parse_int
 from bot.i18n import N_
 from bot.permissions import Action, allowed, grants_for
 from bot.services import orgs
@@ -26,7 +26,6 @@ from handlers.scope import unit_by_code
 from handlers.views import status as views
 from storage.models import Organisation
 
-PREFIX = views.PREFIX
 INVALID = N_("This button is no longer valid.")
 
 
@@ -56,8 +55,8 @@ async def _target(turn: Turn, code: str | None) -> tuple[Organisation, bool]:
     return await orgs.organisation(turn.session, member.org_id), False
 
 
-async def _org_from_button(turn: Turn, org_id: str) -> Organisation:
-    org = await orgs.organisation(turn.session, parse_int(org_id))
+async def _org_from_button(turn: Turn, org_id: int) -> Organisation:
+    org = await orgs.organisation(turn.session, org_id)
     if org is None:
         raise Refusal(INVALID)
     return org
@@ -158,29 +157,30 @@ async def report_command(turn: Turn) -> None:
     await _send_report(turn, await _managed_target(turn))
 
 
-@turn_handler()
-async def status_button(turn: Turn) -> None:
-    parts = turn.query.data.removeprefix(PREFIX).split(":")
-    if parts[0] == "o" and len(parts) == 3:
-        page = parse_int(parts[2], max_digits=5)
-        org = await _org_from_button(turn, parts[1])
-        full = await _full_access(turn, org)
-        text, markup = await _view(turn, org, full, page)
-        await turn.answer()
-        await turn.edit(text, reply_markup=markup)
-    elif parts[0] in ("c", "x") and len(parts) == 2:
-        org = await _org_from_button(turn, parts[1])
-        turn.require_member()
-        turn.require(Action.VIEW_STATUS, org)
-        await turn.answer(turn.t("Preparing…"))
-        await (_send_chart if parts[0] == "c" else _send_report)(turn, org)
-    else:
-        raise Refusal(INVALID)
+@turn_handler(button=views.StatusButton)
+async def status_pressed(turn: Turn) -> None:
+    pressed: views.StatusButton = turn.button
+    org = await _org_from_button(turn, pressed.org_id)
+    full = await _full_access(turn, org)
+    text, markup = await _view(turn, org, full, pressed.page)
+    await turn.answer()
+    await turn.edit(text, reply_markup=markup)
+
+
+@turn_handler(button=views.StatusFileButton)
+async def file_pressed(turn: Turn) -> None:
+    pressed: views.StatusFileButton = turn.button
+    org = await _org_from_button(turn, pressed.org_id)
+    turn.require_member()
+    turn.require(Action.VIEW_STATUS, org)
+    await turn.answer(turn.t("Preparing…"))
+    await (_send_chart if pressed.kind == "chart" else _send_report)(turn, org)
 
 
 HANDLERS = [
     CommandHandler("tinh_trang", status_command),
     CommandHandler("bieu_do", chart_command),
     CommandHandler("bao_cao", report_command),
-    CallbackQueryHandler(status_button, pattern=f"^{PREFIX}"),
+    CallbackQueryHandler(status_pressed, pattern=views.StatusButton.pattern()),
+    CallbackQueryHandler(file_pressed, pattern=views.StatusFileButton.pattern()),
 ]

@@ -9,9 +9,12 @@ handlers/commands.py.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import ButtonData
 from bot.frameworks import kind_label
 from bot.i18n import N_, Translator
 from bot.roster import RosterInvalid
@@ -41,7 +44,15 @@ GOI_Y = (
     ),
 )
 
-CALLBACK_PREFIX = "khung:"
+
+
+@dataclass(frozen=True)
+class FrameworkButton(ButtonData):
+    """Load the framework file held for the preview (apply), or drop it (cancel)."""
+
+    PREFIX = "khung"
+    action: Literal["apply", "cancel"]
+    upload_id: int
 
 
 def template_text(
@@ -107,10 +118,10 @@ def preview_screen(
         [
             [
                 InlineKeyboardButton(
-                    t("✅ Load"), callback_data=f"{CALLBACK_PREFIX}apply:{upload_id}"
+                    t("✅ Load"), callback_data=FrameworkButton("apply", upload_id).encode()
                 ),
                 InlineKeyboardButton(
-                    t("✖ Cancel"), callback_data=f"{CALLBACK_PREFIX}cancel:{upload_id}"
+                    t("✖ Cancel"), callback_data=FrameworkButton("cancel", upload_id).encode()
                 ),
             ]
         ]

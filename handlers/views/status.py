@@ -8,9 +8,12 @@ handlers/commands.py.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
 from bot.services.status import LEVEL_CODES, Figures, Status
 from bot.text import esc
@@ -63,7 +66,25 @@ KET_QUA = (
 PAGE_SIZE = 20
 MAX_BREACH_LINES = 6
 DRILL_BUTTONS_PER_ROW = 4
-PREFIX = "tt:"
+
+
+@dataclass(frozen=True)
+class StatusButton(ButtonData):
+    """The status of an organisation at a page of its units (drill down, up, or another page)."""
+
+    PREFIX = "tt"
+    org_id: int
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class StatusFileButton(ButtonData):
+    """The chart (/bieu_do) or the spreadsheet (/bao_cao) of an organisation."""
+
+    PREFIX = "ttf"
+    kind: Literal["chart", "sheet"]
+    org_id: int
+
 
 # Each line of figures: its msgid, and the figure (a Figures attribute) behind each placeholder.
 PROGRESS_LINES = (
@@ -221,7 +242,7 @@ def keyboard(
     first = page * PAGE_SIZE
     shown = status.children[first : first + PAGE_SIZE]
     drill = [
-        InlineKeyboardButton(f"🔎 {child.code}", callback_data=f"{PREFIX}o:{child.id}:0")
+        InlineKeyboardButton(f"🔎 {child.code}", callback_data=StatusButton(child.id).encode())
         for child, _ in shown
     ]
     rows = [
@@ -230,11 +251,13 @@ def keyboard(
     paging = []
     if page > 0:
         paging.append(
-            InlineKeyboardButton(t("◀️ Previous"), callback_data=f"{PREFIX}o:{org.id}:{page - 1}")
+            InlineKeyboardButton(
+                t("◀️ Previous"), callback_data=StatusButton(org.id, page - 1).encode()
+            )
         )
     if first + PAGE_SIZE < len(status.children):
         paging.append(
-            InlineKeyboardButton(t("Next ▶️"), callback_data=f"{PREFIX}o:{org.id}:{page + 1}")
+            InlineKeyboardButton(t("Next ▶️"), callback_data=StatusButton(org.id, page + 1).encode())
         )
     if paging:
         rows.append(paging)
@@ -242,11 +265,11 @@ def keyboard(
     if parent is not None:
         nav.append(
             InlineKeyboardButton(
-                t("⬆️ Up: {code}", code=parent.code), callback_data=f"{PREFIX}o:{parent.id}:0"
+                t("⬆️ Up: {code}", code=parent.code), callback_data=StatusButton(parent.id).encode()
             )
         )
-    nav.append(InlineKeyboardButton(t("📊 Chart"), callback_data=f"{PREFIX}c:{org.id}"))
-    nav.append(InlineKeyboardButton(t("📥 Spreadsheet"), callback_data=f"{PREFIX}x:{org.id}"))
+    for label, kind in ((t("📊 Chart"), "chart"), (t("📥 Spreadsheet"), "sheet")):
+        nav.append(InlineKeyboardButton(label, callback_data=StatusFileButton(kind, org.id).encode()))
     rows.append(nav)
     return InlineKeyboardMarkup(rows)
 

@@ -68,3 +68,15 @@ def test_the_framework_in_use_is_indented_by_depth_with_its_points():
     own = InEffect(framework, UNIT, criteria)
     assert "loaded by itself" in views.in_effect_text(EN, UNIT, own, dt.date(2026, 11, 2))
     assert "Đảng bộ &lt;Xã&gt;" in views.none_in_effect_text(VI, UNIT)
+
+
+def test_the_preview_buttons_are_typed_and_the_language_choice_too():
+    from handlers.views.language import LanguageButton, language_keyboard
+
+    _text, keyboard = views.preview_screen(EN, UNIT, [], 42)
+    [[load, cancel]] = keyboard.inline_keyboard
+    assert views.FrameworkButton.decode(load.callback_data) == views.FrameworkButton("apply", 42)
+    assert views.FrameworkButton.decode(cancel.callback_data) == views.FrameworkButton("cancel", 42)
+    [[vi, en]] = language_keyboard("en").inline_keyboard
+    assert (vi.text, en.text) == ("Tiếng Việt", "✓ English")
+    assert LanguageButton.decode(vi.callback_data) == LanguageButton("vi")

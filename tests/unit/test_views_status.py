@@ -95,3 +95,23 @@ def test_report_file_name_and_caption():
     assert filename == "bao-cao-DBCS1-2026.xlsx"
     assert caption == "Status of Đảng bộ &lt;Xã&gt;: summary, members and breaches"
     assert views.report_file(EN, _status(cycle=False))[0] == "bao-cao-DBCS1.xlsx"
+
+
+def test_the_keyboard_drills_down_pages_and_goes_up_with_typed_buttons():
+    status = _status(children=25)
+    parent = _org(1, "TINH", "Tỉnh")
+    rows = views.keyboard(EN, status, 0, parent).inline_keyboard
+    drill = [b for row in rows[:-2] for b in row]
+    assert [b.text for b in drill][:2] == ["🔎 CB00", "🔎 CB01"] and len(drill) == views.PAGE_SIZE
+    assert all(len(row) <= views.DRILL_BUTTONS_PER_ROW for row in rows[:-2])
+    assert views.StatusButton.decode(drill[0].callback_data) == views.StatusButton(100, 0)
+    [following] = rows[-2]
+    assert following.text == "Next ▶️"
+    assert views.StatusButton.decode(following.callback_data) == views.StatusButton(7, 1)
+    up, chart, sheet = rows[-1]
+    assert up.text == "⬆️ Up: TINH" and views.StatusButton.decode(up.callback_data).org_id == 1
+    assert views.StatusFileButton.decode(chart.callback_data) == views.StatusFileButton("chart", 7)
+    assert views.StatusFileButton.decode(sheet.callback_data) == views.StatusFileButton("sheet", 7)
+    last = views.keyboard(VI, status, 1, None).inline_keyboard
+    assert [b.text for b in last[-2]] == ["◀️ Trước"]
+    assert [b.text for b in last[-1]] == ["📊 Biểu đồ", "📥 Báo cáo Excel"]  # no way up
