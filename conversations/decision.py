@@ -12,8 +12,7 @@ from typing import Any
 from telegram import InlineKeyboardMarkup
 
 from conversations import engine as flows
-from handlers.base import Refusal, Turn
-from handlers.scope import INVALID
+from handlers.base import Turn
 from storage.models import FlowState
 
 CONFIRM = "confirm"
@@ -34,11 +33,9 @@ async def ask_to_confirm(
 
 
 async def confirmed(turn: Turn, flow: flows.Flow) -> FlowState:
-    """The user's state at the confirmation step of `flow`; the pressed message loses its
-    buttons either way, and a press on a step left or done is refused as stale."""
-    state = await flows.active(turn, flow)
-    await turn.edit_keyboard(None)
-    if state is None or state.step != CONFIRM:
-        raise Refusal(INVALID)
+    """The user's state at the confirmation step of `flow`, its target found and permission
+    required as the step declares; the pressed message loses its buttons either way, and a
+    press on a step left or done is refused as stale."""
+    state = await flows.pressed_at(turn, flow, CONFIRM)
     await turn.answer()
     return state

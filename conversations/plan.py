@@ -56,11 +56,9 @@ def parse_setting(key: str, text: str) -> object:
     return plans.parse_setting(key, word)
 
 
-async def _unit(turn: Turn) -> Organisation:
-    """The unit of the open draft, checked again on every answer (roles may have changed)."""
-    if turn.target is None:
-        turn.target = await scope.plan_draft_unit(turn, Action.SET_PLAN)
-        turn.require(Action.SET_PLAN, turn.target)
+def _unit(turn: Turn) -> Organisation:
+    """The unit of the draft: the target of /ke_hoach, of the button pressed or of the step
+    typed into, with SET_PLAN required on it on every answer (roles may have changed)."""
     return turn.target
 
 
@@ -84,7 +82,7 @@ async def start(turn: Turn, org: Organisation) -> None:
 async def show(turn: Turn, state: FlowState, note: str | None = None) -> None:
     """Ask the question of the draft's step (after `note`, e.g. why an answer was refused)."""
     t = turn.t
-    org = await _unit(turn)
+    org = _unit(turn)
     draft = Draft.of(flows.payload(state))
     step = state.step
     if step == YEAR:
@@ -121,7 +119,6 @@ async def _after_deadline(turn: Turn, state: FlowState, draft: Draft) -> None:
 
 
 async def year_text(turn: Turn, state: FlowState, text: str) -> None:
-    await _unit(turn)
     year = plannable_year(turn, text.strip())
     if year is None:
         await show(turn, state, views.bad_year(turn.t, text, this_year(turn)))
@@ -132,7 +129,6 @@ async def year_text(turn: Turn, state: FlowState, text: str) -> None:
 
 
 async def setting_text(turn: Turn, state: FlowState, text: str) -> None:
-    await _unit(turn)
     draft = Draft.of(flows.payload(state))
     try:
         draft.set_value(draft.key, parse_setting(draft.key, text))
@@ -143,7 +139,7 @@ async def setting_text(turn: Turn, state: FlowState, text: str) -> None:
 
 
 async def deadline_text(turn: Turn, state: FlowState, text: str) -> None:
-    org = await _unit(turn)
+    org = _unit(turn)
     draft = Draft.of(flows.payload(state))
     due = plans.parse_date(text) if text.isascii() and len(text) <= 40 else None
     if due is None:
@@ -225,11 +221,11 @@ PLAN_FLOW = flows.declare(
         "plan",
         N_("setting up the plan"),
         (
-            flows.Step(YEAR, on_text=year_text),
+            flows.Step(YEAR, year_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(RULEBOOK),
             flows.Step(SETTINGS),
-            flows.Step(SETTING, on_text=setting_text),
-            flows.Step(DEADLINE, on_text=deadline_text),
+            flows.Step(SETTING, setting_text, Action.SET_PLAN, scope.plan_draft_unit),
+            flows.Step(DEADLINE, deadline_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(CONFIRM),
         ),
         entry=("ke_hoach",),
@@ -336,9 +332,7 @@ def revote_data(meeting_id: int | None) -> str | None:
 
 
 async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
-    values = flows.payload(state)
-    turn.target = await scope.lowered_member_cell(turn, Action.LOWER_PROPOSAL)
-    turn.require(Action.LOWER_PROPOSAL, turn.target)
+    values = flows.payload(state)  # the member's cell: the step's target, permission required
     level = Level(values["level"])
     subject = await _subject(turn, values["cycle_id"], values["member_id"], level)
     reason = text.strip()
@@ -358,7 +352,7 @@ LOWER_FLOW = flows.declare(
         N_("lowering a proposed level"),
         (
             flows.Step(LEVEL),
-            flows.Step(REASON, on_text=lower_reason),
+            flows.Step(REASON, lower_reason, Action.LOWER_PROPOSAL, scope.lowering_cell),
             flows.Step(LOWER_CONFIRM),
         ),
         kept=N_("The proposal was not changed."),

@@ -22,8 +22,9 @@ from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, appeal_deciding_org
+from handlers.scope import INVALID
 from handlers.views import appeal as views
 from handlers.views.appeal import AnswerButton, AppealConfirm
 from storage.models import Appeal, FlowState, Member, Organisation
@@ -116,14 +117,13 @@ async def _open_appeal(
     found = await service.appeal_parties(turn.session, appeal_id)
     if found is None:
         raise Refusal(INVALID)
-    appeal, _member, root = found
-    turn.require(Action.DECIDE, root)
+    appeal, _member, _root = found  # DECIDE on the deciding level: required by the target
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     return found
 
 
-@turn_handler(button=AnswerButton, action=Action.DECIDE, target=appeal_deciding_org)
+@turn_handler(button=AnswerButton, action=Action.DECIDE, target=scope.appeal_deciding_org)
 async def answer_button(turn: Turn) -> None:
     pressed: AnswerButton = turn.button
     _appeal, member, _root = await _open_appeal(turn, pressed.appeal_id)
@@ -209,7 +209,10 @@ ANSWER_FLOW = flows.declare(
     flows.Flow(
         "appeal_answer",
         N_("answering an appeal"),
-        (flows.Step("text", on_text=answer_text), flows.Step(CONFIRM)),
+        (
+            flows.Step("text", answer_text, Action.DECIDE, scope.answered_appeal_org),
+            flows.Step(CONFIRM, None, Action.DECIDE, scope.answered_appeal_org),
+        ),
     )
 )
 

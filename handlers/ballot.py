@@ -55,10 +55,9 @@ from conversations import ballot as conversation
 from conversations import engine as flows
 from handlers import plan_checks, scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import managed_cell
 from handlers.views import ballot as views
 from rules.people import Presence
-from storage.models import Meeting, Member, Organisation, TelegramAccount
+from storage.models import Meeting, Member, TelegramAccount
 
 log = logging.getLogger(__name__)
 ballot_logs.install()
@@ -86,12 +85,6 @@ async def _receipt_delivered(session, ref: str, message_id: int) -> None:
 
 def _refusal(error: BallotError) -> Refusal:
     return Refusal(error.msgid, **error.params)
-
-
-async def _cell(turn: Turn, action: Action) -> Organisation:
-    """The cell named in the command's argument, or the caller's own cell for `action`."""
-    args = turn.context.args or []
-    return await managed_cell(turn, action, args[0] if args else None)
 
 
 def _today(turn: Turn):
@@ -135,9 +128,9 @@ async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     )
 
 
-@turn_handler()
+@turn_handler(action=Action.RUN_MEETING, target=scope.command_cell)
 async def meeting_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_MEETING)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=True
@@ -197,9 +190,9 @@ async def open_pressed(turn: Turn) -> None:
 # --- opening a round ---------------------------------------------------------------------------
 
 
-@turn_handler()
+@turn_handler(action=Action.RUN_BALLOT, target=scope.command_cell)
 async def ballot_command(turn: Turn) -> None:
-    cell = await _cell(turn, Action.RUN_BALLOT)
+    cell = turn.target
     try:
         meeting = await service.meeting_for_cell(
             turn.session, cell, turn.services.now(), create=False

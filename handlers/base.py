@@ -100,6 +100,11 @@ class Turn:
             raise Refusal("This button is no longer valid.")
         raise Refusal("You do not have permission to do this.")
 
+    def may(self, action: Action, org: Organisation) -> bool:
+        """Whether the caller may do `action` for `org`: for what a screen shows (a button only
+        for those who may press it), never in place of a declared target's check."""
+        return allowed(self.identity.grants, action, org.path)
+
     def require_member(self) -> None:
         if not self.identity.is_member:
             raise Refusal(
@@ -247,9 +252,34 @@ class Turn:
 
 
 Handler = Callable[[Turn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a target found when the action is not required on the organisation acted on
+    itself: `checked_on` is where it is required instead (DECIDE on the deciding level above
+    a cell), or None where the rule asks for no role (a plain member's own cell's progress)."""
+
+    org: Organisation
+    checked_on: Organisation | None
+
+
 # How a handler finds the organisation it acts on (see handlers/scope.py): refuses with the
-# one wording when there is none within reach.
-Target = Callable[[Turn, Action], Awaitable[Organisation]]
+# one wording when there is none within reach. None: the command names no organisation and
+# the caller holds the action on several, so the handler offers them to choose.
+Found = Organisation | Reach | None
+Target = Callable[[Turn, Action | None], Awaitable[Found]]
+
+
+async def act_on(turn: Turn, action: Action | None, found: Found) -> None:
+    """The declared edge's check, the one place a permission is required: the turn acts on
+    what the target found (`turn.target`), and `action` is required where the rule puts it.
+    Used by `turn_handler`, by the flow engine before a step's handler runs, and where what a
+    turn acts on is known only from what the user sent (a workbook's sheets)."""
+    org, checked = (found.org, found.checked_on) if isinstance(found, Reach) else (found, found)
+    turn.target = org
+    if action is not None and checked is not None:
+        turn.require(action, checked)
 
 
 class DecodesButton(Protocol):
@@ -304,9 +334,7 @@ def turn_handler(
 
             await leave_for_command(turn)
         if target is not None:
-            turn.target = await target(turn, action)
-            if action is not None:
-                turn.require(action, turn.target)
+            await act_on(turn, action, await target(turn, action))
 
     def decorate(fn: Handler) -> Callable:
         @functools.wraps(fn)

@@ -22,20 +22,14 @@ import logging
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_
+from bot.permissions import Action
 from bot.services import decision as service
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import (
-    INVALID,
-    deciding_root,
-    decision_unit,
-    decision_unit_named,
-    decision_unit_pressed,
-    member_by_code,
-)
 from handlers.views import decision as views
 from handlers.views.decision import DecideButton, DecisionConfirm
 from storage.models import Cycle, FlowState, Member, Organisation, RatingState
@@ -69,13 +63,13 @@ async def _view(turn: Turn, unit: Organisation) -> DecisionView:
 # --- deciding ----------------------------------------------------------------------------------
 
 
-@turn_handler(target=decision_unit_named)
+@turn_handler(action=Action.DECIDE, target=scope.decision_unit_named)
 async def decide_command(turn: Turn) -> None:
     view = await _view(turn, turn.target)
     await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
 
 
-@turn_handler(button=DecideButton, target=decision_unit_pressed)
+@turn_handler(button=DecideButton, action=Action.DECIDE, target=scope.decision_unit_pressed)
 async def decide_button(turn: Turn) -> None:
     pressed: DecideButton = turn.button
     unit = turn.target
@@ -98,7 +92,7 @@ async def decide_button(turn: Turn) -> None:
 
 async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
-    view = await _override_view(turn, state)
+    view = await _override_view(turn)
     await ask_to_confirm(
         turn,
         OVERRIDE_FLOW,
@@ -109,14 +103,10 @@ async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     )
 
 
-async def _override_view(turn: Turn, state: FlowState) -> DecisionView:
-    """The unit's view, authorised again; the flow ends when there is nothing to override."""
-    org = await service.organisation(turn.session, flows.payload(state).get("org"))
-    if org is None:
-        await flows.finish(turn)
-        raise Refusal(INVALID)
-    unit = await decision_unit(turn, org.code)
-    view = await _view(turn, unit)
+async def _override_view(turn: Turn) -> DecisionView:
+    """The view of the step's unit (turn.target, authorised again by the step's declaration);
+    the flow ends when there is nothing to override."""
+    view = await _view(turn, turn.target)
     if not view.proposals or not view.blocked:
         await flows.finish(turn)
         await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
@@ -130,7 +120,7 @@ class _Done(Exception):
 
 async def override_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
-    view = await _override_view(turn, state)
+    view = await _override_view(turn)
     await flows.finish(turn)
     await _decide(turn, view, reason)
 
@@ -163,10 +153,9 @@ async def _decide(turn: Turn, view: DecisionView, reason: str | None) -> None:
 
 
 async def _decided(turn: Turn, member: Member):
-    """The member's decided rating and its cycle, authorised on the deciding level."""
-    cell = await service.organisation(turn.session, member.org_id)
-    await deciding_root(turn, cell)
-    cycle = await _cycle(turn, cell)
+    """The member's decided rating and its cycle (DECIDE on the deciding level is required by
+    the target of the command or the step)."""
+    cycle = await _cycle(turn, turn.target)
     rating = await service.decided_rating(turn.session, cycle, member)
     if rating is None:
         raise Refusal(
@@ -177,13 +166,9 @@ async def _decided(turn: Turn, member: Member):
     return rating, cycle
 
 
-@turn_handler()
+@turn_handler(action=Action.DECIDE, target=scope.rerated_member_cell)
 async def rerate_command(turn: Turn) -> None:
-    turn.require_member()
-    args = turn.context.args or []
-    if not args:
-        raise Refusal("Give the member's code, e.g. /xep_loai_lai DV001.")
-    member = await member_by_code(turn, args[0])
+    member = await scope.member_by_code(turn, turn.context.args[0])
     rating, cycle = await _decided(turn, member)
     await flows.begin(turn, RERATE_FLOW, "reason", rating=rating.id)
     await flows.ask(
@@ -194,14 +179,13 @@ async def rerate_command(turn: Turn) -> None:
 
 
 async def _rerate_subject(turn: Turn, state: FlowState):
-    """The rating still decided, authorised again; the flow ends otherwise."""
+    """The rating still decided (authorised again by the step's declaration); the flow ends
+    otherwise."""
     found = await service.rating_subject(turn.session, flows.payload(state)["rating"])
     if found is None or found[0].state != RatingState.DECIDED:
         await flows.finish(turn)
-        raise Refusal("This level is no longer decided; nothing was cancelled.")
-    rating, member, cycle = found
-    await _decided(turn, member)
-    return rating, member, cycle
+        raise Refusal(views.NO_LONGER_DECIDED)
+    return found
 
 
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
@@ -270,7 +254,10 @@ OVERRIDE_FLOW = flows.declare(
     flows.Flow(
         "decision_override",
         N_("deciding levels despite the breaches"),
-        (flows.Step("reason", on_text=_override_reason), flows.Step(CONFIRM)),
+        (
+            flows.Step("reason", _override_reason, Action.DECIDE, scope.override_unit),
+            flows.Step(CONFIRM, None, Action.DECIDE, scope.override_unit),
+        ),
         entry=("quyet_dinh",),
     )
 )
@@ -278,7 +265,10 @@ RERATE_FLOW = flows.declare(
     flows.Flow(
         "rerate",
         N_("cancelling a decided level"),
-        (flows.Step("reason", on_text=rerate_reason), flows.Step(CONFIRM)),
+        (
+            flows.Step("reason", rerate_reason, Action.DECIDE, scope.rerate_cell),
+            flows.Step(CONFIRM, None, Action.DECIDE, scope.rerate_cell),
+        ),
         entry=("xep_loai_lai",),
     )
 )

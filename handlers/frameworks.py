@@ -19,10 +19,8 @@ from bot.frameworks import (
     template_bytes,
     template_row,
 )
-from bot.i18n import N_
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
 from bot.roster import BOT_LIMITS, RosterInvalid
-from bot.services import orgs
 from bot.services.frameworks import (
     E_CELL,
     FrameworkRefused,
@@ -37,40 +35,21 @@ from bot.services.frameworks import (
     target_for,
 )
 from bot.text import esc
-from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import unit_by_code
+from handlers import scope
+from handlers.base import Refusal, Turn, act_on, turn_handler
 from handlers.views import frameworks as views
-from storage.models import Organisation, OrgKind
+from storage.models import OrgKind
 
 TEMPLATE_NAME = "mau-khung-tieu-chi.xlsx"
-
-
-def _committees(turn: Turn) -> list:
-    return [g for g in grants_for(turn.identity.grants, Action.LOAD_FRAMEWORK) if not g.org_is_cell]
 
 
 def _refused(refused: FrameworkRefused) -> Refusal:
     return Refusal(refused.msgid, **{k: esc(v) for k, v in refused.params.items()})
 
 
-ONLY_COMMITTEES = N_(
-    "Only the secretary, deputies, committee members or organising office of a committee above "
-    "the cells load a criteria framework."
-)
-
-
-@turn_handler()
+@turn_handler(action=Action.LOAD_FRAMEWORK, target=scope.framework_committee)
 async def template_command(turn: Turn) -> None:
-    turn.require_member()
-    args = turn.context.args or []
-    if args:
-        org = await unit_by_code(turn, args[0])
-        turn.require(Action.LOAD_FRAMEWORK, org)
-    else:
-        committees = _committees(turn)
-        if not committees:
-            raise Refusal(ONLY_COMMITTEES)
-        org = await orgs.organisation(turn.session, committees[0].org_id)
+    org = turn.target
     if OrgKind(org.kind).is_cell:
         raise Refusal(E_CELL, org=esc(org.name))
     t = turn.t
@@ -87,6 +66,12 @@ async def template_command(turn: Turn) -> None:
     turn.after_commit(
         lambda: bot.send_document(chat_id, content, filename=TEMPLATE_NAME, caption=caption)
     )
+
+
+# A framework file acts on the committee its caption names (or the sender's highest one), with
+# LOAD_FRAMEWORK required on it: declared here, applied once the file is known to be a
+# framework (a roster goes to the roster's importer, which declares its own).
+FILE_ACTION, FILE_TARGET = Action.LOAD_FRAMEWORK, scope.framework_file_committee
 
 
 async def take_workbook(turn: Turn, document: Document, filename: str) -> bytes | None:
@@ -114,20 +99,9 @@ async def take_workbook(turn: Turn, document: Document, filename: str) -> bytes 
     return None
 
 
-async def _target_org(turn: Turn) -> Organisation:
-    caption = (turn.update.effective_message.caption or "").strip()
-    if caption:
-        org = await unit_by_code(turn, caption.split()[0])
-        turn.require(Action.LOAD_FRAMEWORK, org)
-        return org
-    committees = _committees(turn)
-    if not committees:
-        raise Refusal(ONLY_COMMITTEES)
-    return await orgs.organisation(turn.session, committees[0].org_id)
-
-
 async def _framework_file(turn: Turn, filename: str, content: bytes) -> None:
-    org = await _target_org(turn)
+    await act_on(turn, FILE_ACTION, await FILE_TARGET(turn, FILE_ACTION))
+    org = turn.target
     try:
         target = await target_for(turn.session, org)
     except FrameworkRefused as refused:
@@ -150,24 +124,21 @@ async def _framework_file(turn: Turn, filename: str, content: bytes) -> None:
     await turn.reply(text, reply_markup=keyboard)
 
 
-@turn_handler(button=views.FrameworkButton)
+@turn_handler(
+    button=views.FrameworkButton, action=Action.LOAD_FRAMEWORK, target=scope.framework_upload_org
+)
 async def framework_decision(turn: Turn) -> None:
     t = turn.t
     pressed: views.FrameworkButton = turn.button
-    action = pressed.action
     upload = await held_upload(turn.session, pressed.upload_id)
-    if upload is None or upload.telegram_id != turn.account.telegram_id:
-        raise Refusal("This button is no longer valid.")
     if upload.finished_at is not None:
         raise Refusal("This framework was already loaded or cancelled.")
     upload.finished_at = turn.services.now()
-    if action == "cancel":
+    if pressed.action == "cancel":
         await turn.answer(t("Cancelled"))
         await turn.edit(views.cancelled_text(t))
         return
-    turn.require_member()
-    org = await orgs.organisation(turn.session, upload.org_id)
-    turn.require(Action.LOAD_FRAMEWORK, org)
+    org = turn.target
     try:
         target = await target_for(turn.session, org, upload.year)
         parsed = await read_file(target, upload.filename, upload.content)
@@ -184,21 +155,9 @@ async def framework_decision(turn: Turn) -> None:
     await turn.edit(views.loaded_text(t, org, describe_diff(t, target, diff)))
 
 
-@turn_handler()
+@turn_handler(action=Action.VIEW_STATUS, target=scope.framework_viewed_unit)
 async def show_command(turn: Turn) -> None:
-    turn.require_member()
-    args = turn.context.args or []
-    if args:
-        org = await unit_by_code(turn, args[0])
-    else:
-        roots = grants_for(turn.identity.grants, Action.VIEW_STATUS)
-        if not roots:
-            raise Refusal(
-                "Only the secretary, deputies, committee members or organising office see the "
-                "criteria framework here."
-            )
-        org = await orgs.organisation(turn.session, roots[0].org_id)
-    turn.require(Action.VIEW_STATUS, org)
+    org = turn.target
     found = await framework_for(turn.session, org)
     if found is None:
         await turn.reply(views.none_in_effect_text(turn.t, org))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.permissions import Action
+from conversations import engine as flows
 from conversations import plan as flow
 from handlers import scope
 from handlers.base import Turn, turn_handler
@@ -18,7 +19,11 @@ async def plan_command(turn: Turn) -> None:
     await flow.start(turn, turn.target)
 
 
-@turn_handler(button=PlanButton, action=Action.SET_PLAN, target=scope.plan_draft_unit)
+@turn_handler(
+    button=PlanButton,
+    action=Action.SET_PLAN,
+    target=flows.from_payload(flow.PLAN_FLOW, scope.plan_draft_unit),
+)
 async def plan_pressed(turn: Turn) -> None:
     await flow.pressed(turn)
 

@@ -7,33 +7,25 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.i18n import N_
-from bot.permissions import POLICY, Action, in_subtree
+from bot.permissions import Action
 from bot.services import orgs
 from bot.services.cycles import cycle_for_org
 from bot.services.decision import reachable_account
 from bot.services.prompts import PROMPT_MAX, add_prompt
 from bot.text import esc
+from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import member_by_code
-
-USAGE = N_(
-    "Write the member's code and the points in one message:\n"
-    "/goi_y MEMBER_CODE the points the member should address"
-)
+from handlers.views.frameworks import PROMPT_USAGE
 
 
-@turn_handler()
+@turn_handler(action=Action.SEND_PROMPT, target=scope.prompted_member_cell)
 async def prompt_command(turn: Turn) -> None:
-    turn.require_member()
+    cell = turn.target
     parts = (turn.update.effective_message.text or "").split(maxsplit=2)
-    if len(parts) < 2:
-        raise Refusal(USAGE)
-    member = await member_by_code(turn, parts[1])
-    cell = await orgs.organisation(turn.session, member.org_id)
-    turn.require(Action.SEND_PROMPT, cell)
+    member = await scope.member_by_code(turn, parts[1])
     text = parts[2].strip() if len(parts) > 2 else ""
     if not text:
-        raise Refusal(USAGE)
+        raise Refusal(PROMPT_USAGE)
     if len(text) > PROMPT_MAX:
         raise Refusal("The points are {length} characters long; at most {max} in one message.",
                       length=turn.t.number(len(text)), max=turn.t.number(PROMPT_MAX))
@@ -42,10 +34,7 @@ async def prompt_command(turn: Turn) -> None:
         raise Refusal("There is no plan for {org} yet: open the year's plan first (/ke_hoach).",
                       org=esc(cell.name))
     # The sender speaks for the nearest organisation above the cell where their role allows it.
-    grants = [g for g in turn.identity.grants
-              if g.role in POLICY[Action.SEND_PROMPT] and in_subtree(g.org_path, cell.path)]
-    grant = max(grants, key=lambda g: len(g.org_path))
-    org = await orgs.organisation(turn.session, grant.org_id)
+    org = await orgs.organisation(turn.session, scope.speaking_for(turn, Action.SEND_PROMPT, cell))
     await add_prompt(turn.session, cycle, member, org, text, actor=turn.actor)
     t = turn.t
     account = await reachable_account(turn.session, member.id)

@@ -44,6 +44,18 @@ GOI_Y = (
     ),
 )
 
+ONLY_COMMITTEES = N_(
+    "Only the secretary, deputies, committee members or organising office of a committee above "
+    "the cells load a criteria framework."
+)
+ONLY_VIEWERS = N_(
+    "Only the secretary, deputies, committee members or organising office see the criteria "
+    "framework here."
+)
+PROMPT_USAGE = N_(
+    "Write the member's code and the points in one message:\n"
+    "/goi_y MEMBER_CODE the points the member should address"
+)
 
 
 @dataclass(frozen=True)

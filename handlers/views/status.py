@@ -63,6 +63,7 @@ KET_QUA = (
     ),
 )
 
+MANAGERS_ONLY = N_("This is for the secretaries, deputies and committee members.")
 PAGE_SIZE = 20
 MAX_BREACH_LINES = 6
 DRILL_BUTTONS_PER_ROW = 4
