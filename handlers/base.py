@@ -25,11 +25,11 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.delivery import EDIT, KEYBOARD, Outbox, Owed, Undeliverable, deliver, plain_text
-from bot.i18n import Translator, locale_for
+from bot.i18n import Translator
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
 from bot.services import Services
-from bot.services.accounts import Identity, identify, touch_account
+from bot.services.accounts import Identity, identify, touch_account, translator_of
 from bot.text import esc
 from storage.models import Organisation, OutboxMessage, TelegramAccount
 
@@ -289,10 +289,7 @@ class DecodesButton(Protocol):
 
 def translator_for(account: TelegramAccount, services: Services) -> Translator:
     """The language another user reads in (for messages the bot sends them unasked)."""
-    locale = locale_for(
-        account.language_code, account.chosen_locale, services.settings.default_locale
-    )
-    return Translator(locale, services.settings.tz)
+    return translator_of(account, services.settings)
 
 
 def private_chat_button(t: Translator, bot_username: str) -> InlineKeyboardMarkup:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
+from bot.i18n import Translator, locale_for
 from bot.permissions import Grant
 from storage.models import Member, OrgKind, RoleKind, TelegramAccount
 from storage.queries import roles_of_member
@@ -30,6 +32,12 @@ async def touch_account(
         account.started_at = account.started_at or now
         account.blocked_at = None
     return account
+
+
+def translator_of(account: TelegramAccount, settings: Settings) -> Translator:
+    """The language an account reads in: their /ngon_ngu choice, else Telegram's language."""
+    locale = locale_for(account.language_code, account.chosen_locale, settings.default_locale)
+    return Translator(locale, settings.tz)
 
 
 @dataclass(frozen=True)
