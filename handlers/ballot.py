@@ -15,7 +15,8 @@ shares handed out, the ballots sent, the round message, the end of voting, the r
   (sent straight to Telegram, never stored); if one cannot be reached the round does not open
   and the secretary is told whom to replace. Then each voter (R-B1) gets a private ballot and
   the secretary the round message ("3/12 have voted", who has not), edited in place at most
-  once per debounce period.
+  once per debounce period. A "🗳 vote again" button (the results', the breach warning's)
+  leaves its message once the round it asked for is open.
 - The voter goes candidate by candidate (``VoteButton(round, position, choice)``), sees a
   summary, changes any choice (choice "edit") and confirms (choice "ok", no position). Every
   press is checked against the database. Choices in progress live in ``context.user_data``
@@ -175,12 +176,17 @@ async def open_pressed(turn: Turn) -> None:
     """Open a round from the meeting screen, for the undecided, or to vote again (R-Q6)."""
     pressed: views.OpenButton = turn.button
     meeting = await _meeting_of(turn)
+    message = turn.query.message
+    spent = None
+    if pressed.action != "open" and message is not None:  # the results', the warning's
+        markup = message.reply_markup
+        spent = rounds.spent_button(message.chat.id, message.message_id, markup, turn.query.data)
     candidates = None
     if pressed.action == "revote":  # R-Q6: the members whose proposals break a rule
         candidates = await plan_checks.members_to_revote(turn.session, meeting)
         if not candidates:
             raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
-    await _open_round(turn, meeting, candidates)
+    await _open_round(turn, meeting, candidates, spent=spent)
 
 
 # --- opening a round ---------------------------------------------------------------------------
@@ -194,13 +200,22 @@ async def ballot_command(turn: Turn) -> None:
     await _open_round(turn, meeting)
 
 
-async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | None = None) -> None:
-    """A new round, or the open one shown again."""
+async def _open_round(
+    turn: Turn,
+    meeting: Meeting,
+    candidate_ids: list[int] | None = None,
+    *,
+    spent: Owed | None = None,
+) -> None:
+    """A new round, or the open one shown again; `spent`, the keyboard edit that takes the
+    pressed "vote again" button off its message, once the round it asked for is open."""
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
         if current.state == service.PENDING:
             raise Refusal("The round is being opened; wait a moment.")
+        if spent is not None:
+            await turn.edit_keyboard(spent.keyboard)
         await turn.answer(t("Ballot round {number} is open.", number=current.number))
         edge, chat_id = desk(turn.context.application), turn.chat_id
         turn.after_commit(lambda: rounds.send_progress(edge, chat_id, current.id))
@@ -225,7 +240,9 @@ async def _open_round(turn: Turn, meeting: Meeting, candidate_ids: list[int] | N
     holders = rounds.holders_of(opened, accounts)
     await turn.answer(t("Round {number} is open.", number=opened.round.number))
     edge, chat_id, round_id = desk(turn.context.application), turn.chat_id, opened.round.id
-    turn.after_commit(lambda: rounds.hand_out_and_open(edge, chat_id, round_id, holders))
+    turn.after_commit(
+        lambda: rounds.hand_out_and_open(edge, chat_id, round_id, holders, spent=spent)
+    )
 
 
 # --- the voter's ballot ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext
 
 from bot.context import SERVICES_KEY
-from bot.delivery import Owed, deliver
+from bot.delivery import KEYBOARD, Owed, deliver
 from bot.i18n import N_, Translator
 from bot.services import Services
 from bot.services import ballot as service
@@ -143,9 +143,13 @@ async def hand_out_and_open(
     chat_id: int,
     round_id: int,
     holders: list[Holder],
+    *,
+    spent: Owed | None = None,
 ) -> None:
     """After the round's commit: each share straight to its holder (never stored), then, if
-    every one arrived, voting opens; else the round is removed and the secretary told."""
+    every one arrived, voting opens and `spent` (the keyboard edit that takes the button that
+    asked for the round off its message) is delivered; else the round is removed and the
+    secretary told (and the button stays, to ask again)."""
     services, screens = desk.services, desk.screens
     async with services.db.session() as session:
         view = await service.round_view(session, round_id)
@@ -186,7 +190,37 @@ async def hand_out_and_open(
         await service.activate(session, round_id)
         view = await service.round_view(session, round_id)
         accounts = await service.accounts_of(session, [m.id for m, _voted in view.voters])
+    if spent is not None:
+        await deliver(desk.bot, services.db, spent, services.now())
     await send_ballots(desk, chat_id, view, accounts, secretary_t)
+
+
+def without_button(
+    markup: InlineKeyboardMarkup | None, data: str | None
+) -> InlineKeyboardMarkup | None:
+    """`markup` less the button whose callback data is `data` (None when nothing is left)."""
+    if markup is None:
+        return None
+    rows = [
+        [button for button in row if button.callback_data != data]
+        for row in markup.inline_keyboard
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def spent_button(
+    chat_id: int, message_id: int, markup: InlineKeyboardMarkup | None, data: str | None
+) -> Owed | None:
+    """The keyboard edit that takes a used button off its message; None when the keyboard is
+    not known (a press replayed after a restart is stored without it) or has no such button
+    (Telegram refuses an edit that changes nothing)."""
+    if markup is None:
+        return None
+    remaining = without_button(markup, data)
+    if remaining == markup:
+        return None
+    return Owed.message(chat_id, "", remaining, kind=KEYBOARD, message_id=message_id)
 
 
 async def send_ballots(
