@@ -14,6 +14,7 @@ never later (R-D5).
 from __future__ import annotations
 
 from bot.callbacks import ascii_int, typed_int
+from bot.delivery import KEYBOARD, Owed
 from bot.i18n import N_
 from bot.permissions import Action
 from bot.services import checks, plans
@@ -287,8 +288,10 @@ async def lower_pressed(turn: Turn) -> None:
         subject = await _subject(turn, button.cycle_id, button.member_id)
         if subject.level == Level.KHT:
             raise Refusal(INVALID)
+        warning = turn.query.message  # its buttons follow what still stands once lowered
         await flows.begin(turn, LOWER_FLOW, LEVEL, cycle_id=button.cycle_id,
-                          member_id=button.member_id)
+                          member_id=button.member_id,
+                          warning=[warning.chat.id, warning.message_id] if warning else None)
         text, markup = views.levels_screen(t, button.cycle_id, button.member_id,
                                            subject.member.full_name, subject.level)
         await turn.answer()
@@ -320,10 +323,21 @@ async def lower_pressed(turn: Turn) -> None:
             turn.session, subject, grants)
         text = views.lowered_text(t, subject.member.full_name, old, level.value)
         text += "\n\n" + views.breaches_text(t, subject.cell.name, breaches)
-        await turn.reply(text, reply_markup=views.lower_keyboard(t, lowerable,
-                                                                 revote_data(meeting_id)))
+        markup = views.lower_keyboard(t, lowerable, revote_data(meeting_id))
+        _update_warning(turn, values.get("warning"), markup)
+        await turn.reply(text, reply_markup=markup)
         return
     raise Refusal(INVALID)
+
+
+def _update_warning(turn: Turn, warning: list[int] | None, markup) -> None:
+    """The breach warning the lowering started from keeps only the buttons of what still
+    stands (the lowered member's is gone, or names their new level): no live button of a
+    finished step. Its keyboard changed with the lowering, so the edit is never empty."""
+    if warning is None:
+        return
+    chat_id, message_id = warning
+    turn.owe(Owed.message(chat_id, "", markup, kind=KEYBOARD, message_id=message_id), durable=False)
 
 
 def revote_data(meeting_id: int | None) -> str | None:
