@@ -21,7 +21,7 @@ from bot.permissions import Action, grants_for
 from bot.services import appeal as service
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from conversations.decision import ask_to_confirm, confirm_handler, confirmed_flow
 from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID
@@ -81,14 +81,8 @@ async def _filing(turn: Turn, state: FlowState) -> service.Filing:
 async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
     filing = await _filing(turn, state)
-    await ask_to_confirm(
-        turn,
-        APPEAL_FLOW,
-        state,
-        views.appeal_confirm_text(turn.t, filing.deciding_org.name, len(body)),
-        views.confirm_keyboard(turn.t, APPEAL_FLOW.name),
-        text=body,
-    )
+    question = views.appeal_confirm_text(turn.t, filing.deciding_org.name, len(body))
+    await ask_to_confirm(turn, state, question, text=body)
 
 
 async def appeal_confirmed(turn: Turn, state: FlowState) -> None:
@@ -144,14 +138,8 @@ async def _answering(turn: Turn, state: FlowState):
 async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
     _appeal, member, _root = await _answering(turn, state)
-    await ask_to_confirm(
-        turn,
-        ANSWER_FLOW,
-        state,
-        views.answer_confirm_text(turn.t, member.full_name, len(body)),
-        views.confirm_keyboard(turn.t, ANSWER_FLOW.name),
-        text=body,
-    )
+    question = views.answer_confirm_text(turn.t, member.full_name, len(body))
+    await ask_to_confirm(turn, state, question, text=body)
 
 
 async def answer_confirmed(turn: Turn, state: FlowState) -> None:
@@ -164,17 +152,6 @@ async def answer_confirmed(turn: Turn, state: FlowState) -> None:
         mt = translator_for(account, turn.services)
         _send_long(turn, account.telegram_id, views.answer_head(mt, root.name), body)
     await turn.reply(views.answer_sent(turn.t, member.full_name, account is not None))
-
-
-@turn_handler(button=AppealConfirm)
-async def confirm_pressed(turn: Turn) -> None:
-    pressed: AppealConfirm = turn.button
-    flow = APPEAL_FLOW if pressed.flow == APPEAL_FLOW.name else ANSWER_FLOW
-    state = await confirmed(turn, flow)
-    if flow is APPEAL_FLOW:
-        await appeal_confirmed(turn, state)
-    else:
-        await answer_confirmed(turn, state)
 
 
 # --- results by year --------------------------------------------------------------------------------
@@ -197,28 +174,19 @@ async def results_command(turn: Turn) -> None:
     await turn.reply(views.results_text(turn.t, rows, runs))
 
 
-APPEAL_FLOW = flows.declare(
-    flows.Flow(
-        "appeal",
-        N_("writing an appeal"),
-        (flows.Step("text", on_text=appeal_text), flows.Step(CONFIRM)),
-        entry=("khieu_nai",),
-    )
+APPEAL_FLOW = confirmed_flow(
+    "appeal", N_("writing an appeal"), "text", appeal_text, appeal_confirmed,
+    views.confirm_keyboard, entry=("khieu_nai",),
 )
-ANSWER_FLOW = flows.declare(
-    flows.Flow(
-        "appeal_answer",
-        N_("answering an appeal"),
-        (
-            flows.Step("text", answer_text, Action.DECIDE, scope.answered_appeal_org),
-            flows.Step(CONFIRM, None, Action.DECIDE, scope.answered_appeal_org),
-        ),
-    )
+ANSWER_FLOW = confirmed_flow(  # the deciding level answers: DECIDE on it, at each step
+    "appeal_answer", N_("answering an appeal"), "text", answer_text, answer_confirmed,
+    views.confirm_keyboard, action=Action.DECIDE, target=scope.answered_appeal_org,
 )
+
 
 HANDLERS = [
     CommandHandler("khieu_nai", appeal_command),
     CommandHandler("ket_qua", results_command),
     CallbackQueryHandler(answer_button, pattern=AnswerButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=AppealConfirm.pattern()),
+    confirm_handler(AppealConfirm),
 ]

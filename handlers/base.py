@@ -125,33 +125,34 @@ class Turn:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         durable: bool = True,
+        in_place: bool = False,
     ) -> None:
-        """HTML text to the current chat (split if long; buttons on the last part).
+        """HTML text to the current chat (split if long; buttons on the last part), or
+        (`in_place`, as `edit`) in place of the message whose button was pressed.
         `durable=False` for text the database must never hold (invite tokens, ballots)."""
-        self.owe(Owed.message(self.chat_id, text, reply_markup), durable=durable)
+        owed = self._in_place(text, reply_markup) if in_place else Owed.message(
+            self.chat_id, text, reply_markup
+        )
+        if owed is not None:
+            self.owe(owed, durable=durable)
 
-    async def edit(
-        self,
-        text: str,
-        *,
-        reply_markup: InlineKeyboardMarkup | None = None,
-        durable: bool = True,
-    ) -> None:
-        """Replace the text of the message whose button was pressed."""
+    # Replace the text of the message whose button was pressed: a reply in its place.
+    edit = functools.partialmethod(reply, in_place=True)
+
+    def _in_place(self, text: str, reply_markup: InlineKeyboardMarkup | None) -> Owed | None:
+        """The edit of the pressed message; a new message where what it shows is not known
+        (after a restart, or long after the press), never an edit that might change nothing
+        (None: it shows this already)."""
         assert self.query is not None
         message = self.query.message
         replayed = self.services.arrivals.was_replayed(self.update.update_id)
         if message is None or replayed or self._stale():
-            # After a restart (or long after the press) what the message shows is not known:
-            # a new message, never an edit that might change nothing.
-            await self.reply(text, reply_markup=reply_markup, durable=durable)
-            return
+            return Owed.message(self.chat_id, text, reply_markup)
         if self.services.shown.unchanged(message, text, reply_markup):
-            return  # Telegram refuses an edit that changes nothing
-        owed = Owed.message(
+            return None  # Telegram refuses an edit that changes nothing
+        return Owed.message(
             message.chat.id, text, reply_markup, kind=EDIT, message_id=message.message_id
         )
-        self.owe(owed, durable=durable)
 
     async def edit_keyboard(self, reply_markup: InlineKeyboardMarkup | None) -> None:
         """Change only the buttons of the message whose button was pressed (None: remove)."""

@@ -27,7 +27,7 @@ from bot.services import decision as service
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm, confirmed
+from conversations.decision import ask_to_confirm, confirm_handler, confirmed_flow
 from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.views import decision as views
@@ -93,34 +93,29 @@ async def decide_button(turn: Turn) -> None:
 async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
     view = await _override_view(turn)
+    if view is None:
+        return
     await ask_to_confirm(
-        turn,
-        OVERRIDE_FLOW,
-        state,
-        views.override_confirm_text(turn.t, view, reason),
-        views.confirm_keyboard(turn.t, OVERRIDE_FLOW.name),
-        reason=reason,
+        turn, state, views.override_confirm_text(turn.t, view, reason), reason=reason
     )
 
 
-async def _override_view(turn: Turn) -> DecisionView:
+async def _override_view(turn: Turn) -> DecisionView | None:
     """The view of the step's unit (turn.target, authorised again by the step's declaration);
-    the flow ends when there is nothing to override."""
+    None when there is nothing to override any more: the flow ends, the view is shown."""
     view = await _view(turn, turn.target)
     if not view.proposals or not view.blocked:
         await flows.finish(turn)
         await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
-        raise _Done()
+        return None
     return view
-
-
-class _Done(Exception):
-    """The flow ended with a reply already made."""
 
 
 async def override_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
     view = await _override_view(turn)
+    if view is None:
+        return
     await flows.finish(turn)
     await _decide(turn, view, reason)
 
@@ -191,16 +186,10 @@ async def _rerate_subject(turn: Turn, state: FlowState):
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
     rating, member, cycle = await _rerate_subject(turn, state)
-    await ask_to_confirm(
-        turn,
-        RERATE_FLOW,
-        state,
-        views.rerate_confirm_text(
-            turn.t, rating.decided_level, member.full_name, cycle.year, reason
-        ),
-        views.confirm_keyboard(turn.t, RERATE_FLOW.name),
-        reason=reason,
+    question = views.rerate_confirm_text(
+        turn.t, rating.decided_level, member.full_name, cycle.year, reason
     )
+    await ask_to_confirm(turn, state, question, reason=reason)
 
 
 async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
@@ -226,56 +215,30 @@ async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
     await turn.reply(views.rerate_done(turn.t, old_level, member.full_name, cycle.year))
 
 
-# --- the confirmation of either flow ---------------------------------------------------------------
+# --- the flows and their confirmation ------------------------------------------------------------
 
 
-@turn_handler(button=DecisionConfirm)
-async def confirm_pressed(turn: Turn) -> None:
-    pressed: DecisionConfirm = turn.button
-    flow = OVERRIDE_FLOW if pressed.flow == OVERRIDE_FLOW.name else RERATE_FLOW
-    state = await confirmed(turn, flow)
-    try:
-        if flow is OVERRIDE_FLOW:
-            await override_confirmed(turn, state)
-        else:
-            await rerate_confirmed(turn, state)
-    except _Done:
-        return
-
-
-async def _override_reason(turn: Turn, state: FlowState, text: str) -> None:
-    try:
-        await override_reason(turn, state, text)
-    except _Done:
-        return
-
-
-OVERRIDE_FLOW = flows.declare(
-    flows.Flow(
-        "decision_override",
-        N_("deciding levels despite the breaches"),
-        (
-            flows.Step("reason", _override_reason, Action.DECIDE, scope.override_unit),
-            flows.Step(CONFIRM, None, Action.DECIDE, scope.override_unit),
-        ),
-        entry=("quyet_dinh",),
+def _decision_flow(name: str, title: str, on_text, on_confirm, target, command: str) -> flows.Flow:
+    """Deciding and re-rating alike: a reason, then a confirmation, with DECIDE required on
+    the deciding level of the flow's unit (`target`) at each step."""
+    return confirmed_flow(
+        name, title, "reason", on_text, on_confirm, views.confirm_keyboard, action=Action.DECIDE,
+        target=target, entry=(command,),
     )
+
+
+OVERRIDE_FLOW = _decision_flow(
+    "decision_override", N_("deciding levels despite the breaches"), override_reason,
+    override_confirmed, scope.override_unit, "quyet_dinh",
 )
-RERATE_FLOW = flows.declare(
-    flows.Flow(
-        "rerate",
-        N_("cancelling a decided level"),
-        (
-            flows.Step("reason", rerate_reason, Action.DECIDE, scope.rerate_cell),
-            flows.Step(CONFIRM, None, Action.DECIDE, scope.rerate_cell),
-        ),
-        entry=("xep_loai_lai",),
-    )
+RERATE_FLOW = _decision_flow(
+    "rerate", N_("cancelling a decided level"), rerate_reason, rerate_confirmed,
+    scope.rerate_cell, "xep_loai_lai",
 )
 
 HANDLERS = [
     CommandHandler("quyet_dinh", decide_command),
     CommandHandler("xep_loai_lai", rerate_command),
     CallbackQueryHandler(decide_button, pattern=DecideButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=DecisionConfirm.pattern()),
+    confirm_handler(DecisionConfirm),
 ]

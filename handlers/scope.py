@@ -16,9 +16,8 @@ flow's payload (conversations/engine.py, `Step(target=...)`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from bot.callbacks import InvalidButton
 from bot.permissions import POLICY, Action, Grant, grants_for, in_subtree, sees
 from bot.services import ballot, orgs, reviews
 from bot.services.appeal import appeal_parties
@@ -35,6 +34,14 @@ from storage.models import Member, Organisation, OrgKind, SelfReview
 from storage.queries import org_by_code, org_by_id
 
 INVALID = "This button is no longer valid."
+T = TypeVar("T")
+
+
+def named(found: T | None) -> T:
+    """What a button or a flow's payload names; gone, the button or the step is stale."""
+    if found is None:
+        raise Refusal(INVALID)
+    return found
 
 
 def can_see(turn: Turn, org: Organisation) -> bool:
@@ -98,10 +105,7 @@ async def org_from_button(turn: Turn, action: Action | None) -> Organisation:
     """The organisation a pressed button names (turn.button.org_id); a missing one reads as a
     stale button, and one out of reach is refused by the action's check like any other."""
     turn.require_member()
-    org = await org_by_id(turn.session, turn.button.org_id)
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(await org_by_id(turn.session, turn.button.org_id))
 
 
 async def own_grant_org(turn: Turn, action: Action) -> Organisation | None:
@@ -145,18 +149,13 @@ async def command_cell(turn: Turn, action: Action) -> Organisation:
 
 async def meeting_cell(turn: Turn, action: Action) -> Organisation:
     """The cell of the meeting a button names (`turn.button.meeting_id`)."""
-    meeting = await ballot.meeting_by_id(turn.session, turn.button.meeting_id)
-    if meeting is None:
-        raise InvalidButton()
+    meeting = named(await ballot.meeting_by_id(turn.session, turn.button.meeting_id))
     return await ballot.cell_of(turn.session, meeting.org_id)
 
 
 async def round_cell(turn: Turn, action: Action) -> Organisation:
     """The cell of the ballot round a button names (`turn.button.round_id`)."""
-    view = await ballot.round_view(turn.session, turn.button.round_id)
-    if view is None:
-        raise InvalidButton()
-    return view.cell
+    return named(await ballot.round_view(turn.session, turn.button.round_id)).cell
 
 
 async def review_button_cell(turn: Turn, action: Action) -> Organisation:
@@ -168,42 +167,29 @@ async def review_button_cell(turn: Turn, action: Action) -> Organisation:
     else:
         review_id = pressed.review_id if hasattr(pressed, "review_id") else pressed.ref
         org = await reviews.cell_of_review(turn.session, review_id)
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(org)
 
 
 async def review_cell(turn: Turn, action: Action, values: dict[str, Any]) -> Organisation:
     """Step target: the cell of the review the flow's payload names."""
-    org = await reviews.cell_of_review(turn.session, values["review"])
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(await reviews.cell_of_review(turn.session, values["review"]))
 
 
 async def review_for(turn: Turn, review_id: int) -> tuple[SelfReview, Member]:
     """A review and its member (the caller's right to it is checked by the target)."""
-    review = await reviews.review_by_id(turn.session, review_id)
-    if review is None:
-        raise Refusal(INVALID)
+    review = named(await reviews.review_by_id(turn.session, review_id))
     member, _cell = await reviews.owner_of(turn.session, review)
     return review, member
 
 
 async def meeting_button_cell(turn: Turn, action: Action) -> Organisation:
     """The cell a meeting-calendar button names."""
-    org = await reviews.org_by_id(turn.session, turn.button.cell_id)
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(await reviews.org_by_id(turn.session, turn.button.cell_id))
 
 
 async def meeting_flow_cell(turn: Turn, action: Action, values: dict[str, Any]) -> Organisation:
     """Step target: the cell of the meeting date being set (typed dates)."""
-    org = await reviews.org_by_id(turn.session, values["cell"])
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(await reviews.org_by_id(turn.session, values["cell"]))
 
 
 # --- plan and checks ------------------------------------------------------------------------
@@ -218,18 +204,12 @@ async def plan_unit(turn: Turn, action: Action) -> Organisation:
 async def plan_draft_unit(turn: Turn, action: Action, values: dict[str, Any]) -> Organisation:
     """Step target: the unit of the /ke_hoach draft in the flow's payload."""
     org_id = values.get("org_id")
-    org = await org_by_id(turn.session, org_id) if isinstance(org_id, int) else None
-    if org is None:
-        raise Refusal(INVALID)
-    return org
+    return named(await org_by_id(turn.session, org_id) if isinstance(org_id, int) else None)
 
 
 async def _member_cell(turn: Turn, member_id: object) -> Organisation:
     turn.require_member()
-    cell = await member_cell(turn.session, member_id) if isinstance(member_id, int) else None
-    if cell is None:
-        raise Refusal(INVALID)
-    return cell
+    return named(await member_cell(turn.session, member_id) if isinstance(member_id, int) else None)
 
 
 async def lowered_member_cell(turn: Turn, action: Action) -> Organisation:
@@ -426,7 +406,4 @@ async def answered_appeal_org(
 
 async def _deciding_org(turn: Turn, appeal_id: int) -> Organisation:
     turn.require_member()
-    found = await appeal_parties(turn.session, appeal_id)
-    if found is None:
-        raise Refusal(INVALID)
-    return found[2]
+    return named(await appeal_parties(turn.session, appeal_id))[2]
