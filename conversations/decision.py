@@ -85,6 +85,7 @@ async def confirmed(turn: Turn, flow: flows.Flow) -> FlowState:
     required as the step declares; the pressed message loses its buttons either way, and a
     press on a step left or done is refused as stale."""
     state = await flows.pressed_at(turn, flow, CONFIRM)
+    await turn.edit_keyboard(None)
     await turn.answer()
     return state
 

@@ -234,15 +234,21 @@ async def enter_step(turn: Turn, state: FlowState) -> None:
         raise
 
 
-async def pressed_at(turn: Turn, flow: Flow, step: str) -> FlowState:
-    """The user's state in `flow` at `step`, for a button of that step's prompt (a
-    confirmation): the pressed message loses its buttons either way, a press on a step left or
-    done is refused as stale, and the step's declared target and permission are applied."""
+async def pressed_at(turn: Turn, flow: Flow, step: str, **about: Any) -> FlowState:
+    """The user's state in `flow` at `step` (and about what `about` names, in its payload),
+    for a button of that step's prompt (a confirmation), with the step's declared target and
+    permission applied. A press on a step left or done, or about something else, is refused
+    as stale, and a refused press's message loses its buttons (the press's handler goes on
+    with the message otherwise)."""
     state = await active(turn, flow)
-    await turn.edit_keyboard(None)
-    if state is None or state.step != step:
-        raise Refusal(INVALID)
-    await enter_step(turn, state)
+    values = payload(state) if state is not None else {}
+    try:
+        if state is None or state.step != step or any(values.get(k) != v for k, v in about.items()):
+            raise Refusal(INVALID)
+        await enter_step(turn, state)
+    except Refusal:
+        await turn.edit_keyboard(None)
+        raise
     return state
 
 

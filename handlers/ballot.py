@@ -453,10 +453,7 @@ async def close_pressed(turn: Turn) -> None:
         await _ask_to_close(turn, view)
         return
     # ✅ Confirm: everything is checked again, the message may be old.
-    if await conversation.closing(turn, view.round.id) is None:
-        await turn.edit_keyboard(None)
-        await turn.answer(t(INVALID), alert=True)
-        return
+    await flows.pressed_at(turn, conversation.ROUND_CLOSE, "confirm", round=view.round.id)
     await flows.finish(turn)
     if not view.voting or not await service.end_voting(
         turn.session, view.round.id, now=turn.services.now()

@@ -116,11 +116,8 @@ async def _confirmed(turn: Turn, review: SelfReview, member: Member) -> None:
     """✅ pressed: the flow must still be at this review's confirmation (the permission and
     the review's state were checked again by the press)."""
     t = turn.t
-    state = await flows.active(turn, RETURN_FLOW)
-    values = flows.payload(state) if state is not None else {}
-    if state is None or state.step != "confirm" or values.get("review") != review.id:
-        raise Refusal("This button is no longer valid.")
-    reason = values["reason"]
+    state = await flows.pressed_at(turn, RETURN_FLOW, "confirm", review=review.id)
+    reason = flows.payload(state)["reason"]
     reviews.return_review(turn.session, review, reason, turn.services.now(), turn.actor)
     await flows.finish(turn)
     account = await reachable_account(turn.session, member.id)
