@@ -6,28 +6,29 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import TOKEN_HELP, Settings, SettingsError, default_locale, load_settings
 from bot.i18n import N_, Translator
+from bot.roster import RosterInvalid
 from storage.db import Database
+from storage.models import Organisation
 
 EXIT_USAGE = 2
-TOKEN_HELP = N_(
-    "BOT_TOKEN is missing or malformed.\n"
-    "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
-    "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
-)
 TOKEN_REFUSED = N_("Telegram refused BOT_TOKEN.")
+NO_ORG = N_("There is no organisation with the code {code}.")
+NO_TELEGRAM = N_("Could not reach Telegram: {error}")
 
 # argparse's own words (Python's argparse module), said in the CLI's language: see
 # argparse_speaks(). A Python whose argparse words them differently shows those in English.
@@ -58,11 +59,11 @@ ARGPARSE_TEXTS = (
 
 def cli_translator() -> Translator:
     """The CLI's language: the settings' default locale (BOT_DEFAULT_LOCALE, Vietnamese unless
-    set), for its help and its errors as for its output; Vietnamese if the settings are wrong."""
+    set), for its help and its errors as for its output, a wrong setting's included."""
     try:
         settings = load_settings(require_token=False)
     except SettingsError:
-        return Translator("vi")
+        return Translator(default_locale())
     return Translator(settings.default_locale, settings.tz)
 
 
@@ -106,9 +107,38 @@ def _settings(require_token: bool) -> Settings:
     try:
         return load_settings(require_token=require_token)
     except SettingsError as error:
-        t = cli_translator()
-        sys.stderr.write(t(TOKEN_HELP) if str(error) == "token" else f"{error}\n")
+        text = cli_translator()(error.msgid, **error.params)
+        sys.stderr.write(text if text.endswith("\n") else f"{text}\n")
         raise SystemExit(EXIT_USAGE) from None
+
+
+Work = Callable[[Settings, Translator, argparse.Namespace], Awaitable[int]]
+
+
+def async_command(*, require_token: bool = False) -> Callable[[Work], Callable[..., int]]:
+    """A command whose work is a coroutine, given the settings and the CLI's language. A
+    refusal from a service (a plan or a framework that cannot be saved) leaves the work's
+    transaction, which rolls it back, and is told here: exit status 1."""
+
+    def decorate(work: Work) -> Callable[..., int]:
+        @functools.wraps(work)
+        def command(args: argparse.Namespace) -> int:
+            from bot.services.cycles import CycleError
+            from bot.services.frameworks import FrameworkRefused
+
+            settings = _settings(require_token=require_token)
+            t = Translator(settings.default_locale, settings.tz)
+            try:
+                return asyncio.run(work(settings, t, args))
+            except (CycleError, FrameworkRefused) as refusal:
+                print(t(refusal.msgid, **refusal.params), file=sys.stderr)
+                for breach in getattr(refusal, "breaches", []):
+                    print(breach.render(t.gettext), file=sys.stderr)
+                return 1
+
+        return command
+
+    return decorate
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -116,14 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(require_token=True)
     setup_logging(settings.bot_token)
+    t = Translator(settings.default_locale)
     try:
         if not asyncio.run(_token_accepted(settings)):
-            t = Translator(settings.default_locale)
             sys.stderr.write(t(TOKEN_REFUSED) + " " + t(TOKEN_HELP))
             return EXIT_USAGE
     except TelegramError as error:
-        t = Translator(settings.default_locale)
-        print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
+        print(t(NO_TELEGRAM, error=type(error).__name__), file=sys.stderr)
         return 1
     asyncio.run(_migrate(settings))
     application = build_application(settings)
@@ -132,7 +161,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isascii() or not port.isdigit():
-        t = Translator(settings.default_locale)
         print(t("--listen takes HOST:PORT, for example 127.0.0.1:8443"), file=sys.stderr)
         return EXIT_USAGE
     # Telegram sends the secret with every update; a new one each start is enough.
@@ -156,18 +184,55 @@ async def _token_accepted(settings: Settings) -> bool:
         return False
 
 
-async def _migrate(settings: Settings) -> None:
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The database, its schema brought up to date, closed at the end."""
     db = Database(settings.database_url)
     try:
         await db.migrate()
+        yield db
     finally:
         await db.dispose()
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
-    settings = _settings(require_token=False)
-    asyncio.run(_migrate(settings))
-    t = Translator(settings.default_locale)
+async def _migrate(settings: Settings) -> None:
+    async with database(settings):
+        pass
+
+
+async def find_org(session: AsyncSession, code: str, t: Translator) -> Organisation | None:
+    """The organisation with this code, or None once the user is told there is none."""
+    from storage.queries import org_by_code
+
+    org = await org_by_code(session, code)
+    if org is None:
+        print(t(NO_ORG, code=code), file=sys.stderr)
+    return org
+
+
+def read_files(t: Translator, names: list[str]) -> list[tuple[str, bytes]] | None:
+    """(file name, content) of each file, or None once the user is told one is missing."""
+    found = []
+    for name in names:
+        path = Path(name)
+        if not path.is_file():
+            print(t("File not found: {path}", path=name), file=sys.stderr)
+            return None
+        found.append((path.name, path.read_bytes()))
+    return found
+
+
+def say_invalid(t: Translator, headline: str, invalid: RosterInvalid) -> int:
+    """Print a file's errors under `headline` (a msgid with {count}); exit status 1."""
+    print(t(headline, count=t.number(len(invalid.errors))), file=sys.stderr)
+    for error in invalid.errors:
+        print(f"  {error.render(t.gettext)}", file=sys.stderr)
+    return 1
+
+
+@async_command()
+async def cmd_migrate(settings: Settings, t: Translator, _args: argparse.Namespace) -> int:
+    await _migrate(settings)
     print(t("The database is up to date."))
     return 0
 
@@ -176,7 +241,8 @@ def write_template_file(path: str, write: Callable[[str], object]) -> int:
     """A template command: write the spreadsheet, say where, in the CLI's language."""
     settings = _settings(require_token=False)
     write(path)
-    print(Translator(settings.default_locale)("Template written to {path}", path=path))
+    t = Translator(settings.default_locale)
+    print(t("Template written to {path}", path=path))
     return 0
 
 
@@ -186,61 +252,30 @@ def cmd_roster_template(args: argparse.Namespace) -> int:
     return write_template_file(args.file, write_template)
 
 
-def cmd_import_roster(args: argparse.Namespace) -> int:
-    settings = _settings(require_token=False)
-    t = Translator(settings.default_locale)
-    sources = []
-    for name in args.files:
-        path = Path(name)
-        if not path.is_file():
-            print(t("File not found: {path}", path=name), file=sys.stderr)
-            return 1
-        sources.append((path.name, path.read_bytes()))
-    return asyncio.run(_import_roster(settings, sources))
-
-
-async def _import_roster(settings: Settings, sources: list[tuple[str, bytes]]) -> int:
-    from bot.roster import RosterInvalid
+@async_command()
+async def cmd_import_roster(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     from bot.services.roster_import import apply_roster, describe_diff, parse
 
-    t = Translator(settings.default_locale, settings.tz)
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-        async with db.session() as session:
-            try:
-                roster = await parse(session, sources, dt.datetime.now(settings.tz).date())
-            except RosterInvalid as invalid:
-                print(
-                    t(
-                        "The file has {count} errors; nothing was changed:",
-                        count=t.number(len(invalid.errors)),
-                    ),
-                    file=sys.stderr,
-                )
-                for error in invalid.errors:
-                    print(f"  {error.render(t.gettext)}", file=sys.stderr)
-                return 1
-            diff = await apply_roster(session, roster, actor="cli")
-        print(t("Roster imported."))
-        for line in describe_diff(t, diff):
-            print(line)
-        return 0
-    finally:
-        await db.dispose()
+    sources = read_files(t, args.files)
+    if sources is None:
+        return 1
+    async with database(settings) as db, db.session() as session:
+        try:
+            roster = await parse(session, sources, dt.datetime.now(settings.tz).date())
+        except RosterInvalid as invalid:
+            return say_invalid(t, N_("The file has {count} errors; nothing was changed:"), invalid)
+        diff = await apply_roster(session, roster, actor="cli")
+    print(t("Roster imported."))
+    for line in describe_diff(t, diff):
+        print(line)
+    return 0
 
 
-def cmd_invite(args: argparse.Namespace) -> int:
-    settings = _settings(require_token=True)
-    return asyncio.run(_invite(settings, args.org, args.out))
-
-
-async def _invite(settings: Settings, org_code: str, out: str | None) -> int:
+@async_command(require_token=True)
+async def cmd_invite(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     from bot.services.invite_sheet import invites_workbook
     from bot.services.invites import create_invites, deep_link
-    from storage.queries import org_by_code
 
-    t = Translator(settings.default_locale, settings.tz)
     try:
         async with Bot(settings.bot_token, base_url=settings.api_base_url) as bot:
             username = bot.username
@@ -248,40 +283,31 @@ async def _invite(settings: Settings, org_code: str, out: str | None) -> int:
         sys.stderr.write(t(TOKEN_REFUSED) + " " + t(TOKEN_HELP))
         return EXIT_USAGE
     except TelegramError as error:
-        print(t("Could not reach Telegram: {error}", error=type(error).__name__), file=sys.stderr)
+        print(t(NO_TELEGRAM, error=type(error).__name__), file=sys.stderr)
         return 1
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-        async with db.session() as session:
-            org = await org_by_code(session, org_code)
-            if org is None:
-                print(
-                    t("There is no organisation with the code {code}.", code=org_code),
-                    file=sys.stderr,
-                )
-                return 1
-            invites = await create_invites(
-                session,
-                org,
-                now=dt.datetime.now(dt.UTC),
-                ttl=dt.timedelta(days=settings.invite_ttl_days),
-                actor="cli",
-            )
-        if out:
-            await asyncio.to_thread(Path(out).write_bytes, invites_workbook(invites, t, username))
+    async with database(settings) as db, db.session() as session:
+        org = await find_org(session, args.org, t)
+        if org is None:
+            return 1
+        invites = await create_invites(
+            session,
+            org,
+            now=dt.datetime.now(dt.UTC),
+            ttl=dt.timedelta(days=settings.invite_ttl_days),
+            actor="cli",
+        )
+    if args.out:
+        await asyncio.to_thread(Path(args.out).write_bytes, invites_workbook(invites, t, username))
+        print(
+            t("{count} invite links written to {path}", count=t.number(len(invites)), path=args.out)
+        )
+    else:
+        for invite in invites:
             print(
-                t("{count} invite links written to {path}", count=t.number(len(invites)), path=out)
+                f"{invite.member.code}\t{invite.member.full_name}\t{deep_link(username, invite.token)}"
             )
-        else:
-            for invite in invites:
-                print(
-                    f"{invite.member.code}\t{invite.member.full_name}\t{deep_link(username, invite.token)}"
-                )
-            print(t("{count} invite links.", count=t.number(len(invites))), file=sys.stderr)
-        return 0
-    finally:
-        await db.dispose()
+        print(t("{count} invite links.", count=t.number(len(invites))), file=sys.stderr)
+    return 0
 
 
 def _date(text: str) -> dt.date:
@@ -292,69 +318,30 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(t("{text}: expected dd/mm/yyyy", text=repr(text))) from None
 
 
-def cmd_cycle_create(args: argparse.Namespace) -> int:
-    settings = _settings(require_token=False)
-    return asyncio.run(_cycle_create(settings, args))
+@async_command()
+async def cmd_cycle_create(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    from bot.services.plans import FINISH_BY, OWN, REPORT_BY, Draft, open_plan
 
-
-async def _cycle_create(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.cycles import CycleError, create_cycle
-    from storage.queries import org_by_code
-
-    t = Translator(settings.default_locale, settings.tz)
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-        async with db.session() as session:
-            org = await org_by_code(session, args.org)
-            if org is None:
-                print(
-                    t("There is no organisation with the code {code}.", code=args.org),
-                    file=sys.stderr,
-                )
-                return 1
-            try:
-                await create_cycle(
-                    session,
-                    org,
-                    year=args.year,
-                    rulebook_code=args.rulebook,
-                    finish_by=args.finish_by,
-                    report_by=args.report_by,
-                    actor="cli",
-                )
-                if args.set or args.deadline:  # issue 5: settings and R-D5 deadlines
-                    from bot.services.plans import save_own_plan
-
-                    await save_own_plan(
-                        session,
-                        org,
-                        year=args.year,
-                        rulebook_code=args.rulebook,
-                        overrides=dict(args.set or []),
-                        deadlines=dict(args.deadline or [])
-                        | {"finish_by": args.finish_by, "report_by": args.report_by},
-                        actor="cli",
-                        now=dt.datetime.now(dt.UTC),
-                    )
-            except CycleError as error:
-                print(t(error.msgid, **error.params), file=sys.stderr)
-                for breach in getattr(error, "breaches", []):
-                    print(breach.render(t.gettext), file=sys.stderr)
-                return 1
-        print(
-            t(
-                "Plan {year} opened for {org} under {rulebook}: finish by {finish_by}, report by {report_by}.",
-                year=args.year,
-                org=org.name,
-                rulebook=args.rulebook,
-                finish_by=t.date(args.finish_by),
-                report_by=t.date(args.report_by),
-            )
+    async with database(settings) as db, db.session() as session:
+        org = await find_org(session, args.org, t)
+        if org is None:
+            return 1
+        draft = Draft(org.id, OWN, args.year, args.rulebook, dict(args.set or []))
+        given = [*(args.deadline or []), (FINISH_BY, args.finish_by), (REPORT_BY, args.report_by)]
+        for key, due in given:
+            draft.choose(key, due)
+        await open_plan(session, org, draft, actor="cli", now=dt.datetime.now(dt.UTC))
+    print(
+        t(
+            "Plan {year} opened for {org} under {rulebook}: finish by {finish_by}, report by {report_by}.",
+            year=args.year,
+            org=org.name,
+            rulebook=args.rulebook,
+            finish_by=t.date(args.finish_by),
+            report_by=t.date(args.report_by),
         )
-        return 0
-    finally:
-        await db.dispose()
+    )
+    return 0
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -384,71 +371,41 @@ def _deadline(text: str) -> tuple[str, dt.date]:
     return key.strip(), _date(value.strip())
 
 
-def cmd_cycle_deadline(args: argparse.Namespace) -> int:
-    settings = _settings(require_token=False)
-    return asyncio.run(_cycle_deadline(settings, args))
-
-
-async def _cycle_deadline(settings: Settings, args: argparse.Namespace) -> int:
-    """A unit under a plan sets earlier deadlines for itself (R-D5)."""
-    from bot.services.cycles import CycleError, cycle_for_org
+@async_command()
+async def cmd_cycle_deadline(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    """A unit under a plan sets earlier deadlines for itself, never later than the plan's."""
+    from bot.services.cycles import cycle_for_org
     from bot.services.plans import save_unit_deadlines
     from handlers.views import plan as plan_texts
     from storage.queries import org_by_code
 
-    t = Translator(settings.default_locale, settings.tz)
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-        async with db.session() as session:
-            org = await org_by_code(session, args.org)
-            cycle = await cycle_for_org(session, org) if org is not None else None
-            if org is None or cycle is None or cycle.year != args.year:
-                print(
-                    t(plan_texts.NO_PLAN_OVER, year=args.year, code=args.org),
-                    file=sys.stderr,
-                )
-                return 1
-            try:
-                await save_unit_deadlines(
-                    session, org, cycle, dict(args.deadlines), actor="cli",
-                    now=dt.datetime.now(dt.UTC),
-                )
-            except CycleError as error:
-                print(t(error.msgid, **error.params), file=sys.stderr)
-                for breach in getattr(error, "breaches", []):
-                    print(breach.render(t.gettext), file=sys.stderr)
-                return 1
-        print(t(plan_texts.DEADLINES_SAVED, org=org.name))
-        return 0
-    finally:
-        await db.dispose()
+    async with database(settings) as db, db.session() as session:
+        org = await org_by_code(session, args.org)
+        cycle = await cycle_for_org(session, org) if org is not None else None
+        if org is None or cycle is None or cycle.year != args.year:
+            print(t(plan_texts.NO_PLAN_OVER, year=args.year, code=args.org), file=sys.stderr)
+            return 1
+        await save_unit_deadlines(
+            session, org, cycle, dict(args.deadlines), actor="cli", now=dt.datetime.now(dt.UTC)
+        )
+    print(t(plan_texts.DEADLINES_SAVED, org=org.name))
+    return 0
 
 
-def cmd_cycle_list(_args: argparse.Namespace) -> int:
-    settings = _settings(require_token=False)
-    return asyncio.run(_cycle_list(settings))
-
-
-async def _cycle_list(settings: Settings) -> int:
+@async_command()
+async def cmd_cycle_list(settings: Settings, t: Translator, _args: argparse.Namespace) -> int:
     from bot.services.cycles import list_cycles
 
-    t = Translator(settings.default_locale, settings.tz)
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-        async with db.session() as session:
-            cycles = await list_cycles(session)
-        if not cycles:
-            print(t("No plan has been opened yet."))
-        for cycle, org in cycles:
-            print(
-                f"{cycle.year}\t{org.code}\t{org.name}\t{cycle.rulebook}\t"
-                f"{t.date(cycle.finish_by)}\t{t.date(cycle.report_by)}"
-            )
-        return 0
-    finally:
-        await db.dispose()
+    async with database(settings) as db, db.session() as session:
+        cycles = await list_cycles(session)
+    if not cycles:
+        print(t("No plan has been opened yet."))
+    for cycle, org in cycles:
+        print(
+            f"{cycle.year}\t{org.code}\t{org.name}\t{cycle.rulebook}\t"
+            f"{t.date(cycle.finish_by)}\t{t.date(cycle.report_by)}"
+        )
+    return 0
 
 
 def parser(t: Translator | None = None) -> argparse.ArgumentParser:
@@ -501,9 +458,15 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     create = cycle.add_parser("create", help=t("open the year's plan for an organisation's subtree"))
     create.add_argument("--org", required=True, help=t("organisation code"))
     create.add_argument("--year", required=True, type=int, help=t("the year under review"))
+    from rules.rulebooks import RULEBOOKS
+
+    rulebooks = sorted(RULEBOOKS.values(), key=lambda rb: rb.code, reverse=True)  # newest first
     create.add_argument(
-        "--rulebook", required=True, choices=["qd366-2025", "hd21-2019"],
-        help=t("the rules the review follows"),
+        "--rulebook", required=True, choices=[rb.code for rb in rulebooks],
+        help=t(
+            "the rules the review follows: {rulebooks}",
+            rulebooks="; ".join(f"{rb.code} — {t(rb.title_msgid)}" for rb in rulebooks),
+        ),
     )
     create.add_argument(
         "--finish-by", required=True, type=_date, help=t("dd/mm/yyyy: reviews and ratings done")

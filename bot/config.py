@@ -1,4 +1,8 @@
-"""Typed settings read from the environment (and an optional `.env` file)."""
+"""Typed settings read from the environment (and an optional `.env` file).
+
+A setting that is missing or malformed raises SettingsError with a msgid of the catalogs, so
+the command line tells it in its language (BOT_DEFAULT_LOCALE, see `default_locale`).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,33 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
+from bot.i18n import N_
+
 # A BotFather token: the bot's numeric id, a colon, then 35 URL-safe characters.
 TOKEN_PATTERN = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SUPPORTED_LOCALES = ("vi", "en")
+# The async drivers the bot is built with (pyproject.toml): SQLite and PostgreSQL.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+TOKEN_HELP = N_(
+    "BOT_TOKEN is missing or malformed.\n"
+    "Get a token from @BotFather in Telegram (send /newbot, or /token for an existing bot),\n"
+    "then set it in the environment or in a .env file:  BOT_TOKEN=123456789:AA...\n"
+)
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed; the message says which and how to fix it."""
+    """A setting is missing or malformed: `msgid` and `params` say which and how to fix it (in
+    English as the exception's text; through the catalogs for the user)."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid.format(**params) if params else msgid)
+        self.msgid, self.params = msgid, params
 
 
 @dataclass(frozen=True)
@@ -52,41 +72,106 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def default_locale() -> str:
+    """BOT_DEFAULT_LOCALE when the bot speaks it, else Vietnamese: the command line's language,
+    also when another setting is wrong (read after `load_settings` has read the .env file)."""
+    locale = _env("BOT_DEFAULT_LOCALE", "vi")
+    return locale if locale in SUPPORTED_LOCALES else "vi"
+
+
+def _whole(name: str, default: str, low: int, high: int, msgid: str) -> int:
+    """A setting that is a whole number (ASCII digits) from `low` to `high`."""
+    text = _env(name, default)
+    if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+        raise SettingsError(msgid)
+    return int(text)
+
+
+def _api_url() -> str:
+    url = _env("TELEGRAM_API_URL", "https://api.telegram.org")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(N_(
+            "TELEGRAM_API_URL must be an http:// or https:// address, such as "
+            "https://api.telegram.org."
+        ))
+    return url
+
+
+def _database_url() -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = _env("DATABASE_URL", "sqlite+aiosqlite:///kiemdiem.db")
+    try:
+        driver = make_url(url).drivername
+    except (ArgumentError, ValueError):  # unparsable, or a port that is not a number
+        raise SettingsError(N_(
+            "DATABASE_URL is not a database address. Write sqlite+aiosqlite:///kiemdiem.db for "
+            "SQLite, or postgresql+asyncpg://user:pass@host/db for PostgreSQL."
+        )) from None
+    if driver not in DATABASE_DRIVERS:  # only the scheme is told: the URL may hold a password
+        raise SettingsError(N_(
+            "DATABASE_URL starts with {scheme}://, a database or driver the bot does not use. "
+            "Write sqlite+aiosqlite:///kiemdiem.db for SQLite, or "
+            "postgresql+asyncpg://user:pass@host/db for PostgreSQL."
+        ), scheme=driver)
+    return url
+
+
+def _timezone() -> str:
+    name = _env("BOT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(N_(
+            "BOT_TIMEZONE={value} is not a known time zone; write one such as Asia/Ho_Chi_Minh."
+        ), value=name) from None
+    return name
+
+
+def _locale() -> str:
+    locale = _env("BOT_DEFAULT_LOCALE", "vi")
+    if locale not in SUPPORTED_LOCALES:
+        raise SettingsError(
+            N_("BOT_DEFAULT_LOCALE={value} is not a language the bot speaks; write {choices}."),
+            value=locale, choices=" / ".join(SUPPORTED_LOCALES),
+        )
+    return locale
+
+
+def _answer_window() -> float:
+    try:
+        seconds = float(_env("BOT_ANSWER_WINDOW_SECONDS", "12"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 15:
+        raise SettingsError(N_(
+            "BOT_ANSWER_WINDOW_SECONDS must be a number of seconds above 0 and at most 15."
+        ))
+    return seconds
+
+
 def load_settings(*, require_token: bool = True, env_file: str | Path | None = ".env") -> Settings:
     """Read settings; raise SettingsError with a user-readable message when one is wrong."""
     if env_file and Path(env_file).is_file():
         load_dotenv(env_file, override=False)
     token = os.environ.get("BOT_TOKEN", "").strip()
     if require_token and not TOKEN_PATTERN.match(token):
-        raise SettingsError("token")
-    tz_name = _env("BOT_TIMEZONE", "Asia/Ho_Chi_Minh")
-    try:
-        ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SettingsError(f"BOT_TIMEZONE={tz_name!r} is not a known time zone") from exc
-    locale = _env("BOT_DEFAULT_LOCALE", "vi")
-    if locale not in SUPPORTED_LOCALES:
-        raise SettingsError(f"BOT_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
-    ttl = _env("INVITE_TTL_DAYS", "14")
-    if not ttl.isascii() or not ttl.isdigit() or int(ttl) < 1:
-        raise SettingsError("INVITE_TTL_DAYS must be a whole number of days, at least 1")
-    window = _env("BOT_ANSWER_WINDOW_SECONDS", "12")
-    try:
-        answer_window = float(window)
-    except ValueError:
-        answer_window = -1.0
-    if not 0 < answer_window <= 15:
-        raise SettingsError("BOT_ANSWER_WINDOW_SECONDS must be a number of seconds, above 0, at most 15")
-    concurrency = _env("BOT_CONCURRENT_UPDATES", "16")
-    if not concurrency.isascii() or not concurrency.isdigit() or not 1 <= int(concurrency) <= 256:
-        raise SettingsError("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256")
+        raise SettingsError(TOKEN_HELP)
     return Settings(
         bot_token=token,
-        telegram_api_url=_env("TELEGRAM_API_URL", "https://api.telegram.org"),
-        database_url=_env("DATABASE_URL", "sqlite+aiosqlite:///kiemdiem.db"),
-        timezone=tz_name,
-        default_locale=locale,
-        invite_ttl_days=int(ttl),
-        answer_window_seconds=answer_window,
-        concurrent_updates=int(concurrency),
+        telegram_api_url=_api_url(),
+        database_url=_database_url(),
+        timezone=_timezone(),
+        default_locale=_locale(),
+        invite_ttl_days=_whole(
+            "INVITE_TTL_DAYS", "14", 1, 3650,  # ten years: far beyond, dates overflow
+            N_("INVITE_TTL_DAYS must be a whole number of days from 1 to 3650."),
+        ),
+        answer_window_seconds=_answer_window(),
+        concurrent_updates=_whole(
+            "BOT_CONCURRENT_UPDATES", "16", 1, 256,
+            N_("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256."),
+        ),
     )

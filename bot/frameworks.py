@@ -15,28 +15,31 @@ from __future__ import annotations
 
 import io
 import re
-import warnings
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bot.i18n import domain_gettext
 from bot.roster import (
     CLI_LIMITS,
+    E_REQUIRED,
     Limits,
     RosterError,
     RosterInvalid,
+    _CellError,
     _fold,
     _is_blank,
     _key,
     _nfc,
+    _open_workbook,
+    _read_sheet,
     _ReadState,
-    _sheet_rows,
-    _zip_too_big,
+    _too_large,
+    header_index,
 )
 from bot.roster import (
     SHEETS as ROSTER_SHEETS,
@@ -82,7 +85,7 @@ def kinds_text(kinds: Sequence[str] | frozenset[str]) -> str:
 class Column:
     header: str
     field: str
-    required: bool
+    required_column: bool  # and a value in every row
     meaning: str  # msgid
     allowed: str  # msgid
     width: int
@@ -111,7 +114,6 @@ COLUMNS: tuple[Column, ...] = (
            N_("How to score it: evidence, what earns full points."),
            N_("Optional. Free text."), 50),
 )
-_HEADER_KEYS = {_key(c.header): c for c in COLUMNS}
 _HEADER = {c.field: c.header for c in COLUMNS}
 
 
@@ -138,10 +140,6 @@ class FrameworkFile:
 
 E_NOT_XLSX = N_("A criteria framework is read from an Excel workbook (.xlsx) only.")
 E_NO_SHEET = N_("The workbook has no sheet «{name}».")
-E_UNKNOWN_COLUMN = N_("Unknown column. The columns are: {columns}.")
-E_MISSING_COLUMN = N_("This required column is missing.")
-E_DUPLICATE_COLUMN = N_("This column appears more than once.")
-E_REQUIRED = N_("A value is required.")
 E_BAD_CODE = N_(
     "«{value}» is not a criterion number: write numbers separated by dots, such as 1, 1.2 or "
     "1.2.a (at most 16 characters)."
@@ -164,12 +162,6 @@ E_SUB_TOTAL = N_(
 )
 E_TOTAL = N_("For «{kind}», the criteria add up to {total} points, not {max}.")
 E_NOTHING = N_("There is nothing to import: the sheet has no criteria.")
-
-
-class _CellError(Exception):
-    def __init__(self, msgid: str, **params: Any) -> None:
-        super().__init__(msgid)
-        self.msgid, self.params = msgid, params
 
 
 def _code(value: Any) -> str:
@@ -256,63 +248,26 @@ def _order(column: str | None) -> int:
 
 def _read_rows(filename: str, content: bytes, st: _ReadState,
                limits: Limits) -> list[tuple[int, list[Any]]]:
-    import openpyxl
-
-    if len(content) > limits.file_bytes:
-        from bot.roster import E_LIMIT_FILE, _mb
-
-        st.error(filename, None, None, E_LIMIT_FILE, size=_mb(len(content)),
-                 max=_mb(limits.file_bytes))
+    if _too_large(filename, content, st, limits):
         return []
     if content[:4] != b"PK\x03\x04":
         st.error(filename, None, None, E_NOT_XLSX)
         return []
-    if _zip_too_big(filename, content, st, limits):
-        return []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True,
-                                              data_only=True)
-    except Exception:  # openpyxl raises assorted errors on damaged or foreign files
-        st.error(filename, None, None, E_NOT_XLSX)
-        return []
-    try:
+    with _open_workbook(filename, content, st, limits, E_NOT_XLSX) as workbook:
+        if workbook is None:
+            return []
         sheet = next((ws for ws in workbook.worksheets
                       if _fold(ws.title) == _fold(FRAMEWORK_SHEET)), None)
         if sheet is None:
             st.error(filename, None, None, E_NO_SHEET, name=FRAMEWORK_SHEET)
             return []
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return _sheet_rows(sheet, FRAMEWORK_SHEET, st, limits)
-        except Exception:  # a damaged sheet inside a readable workbook
-            st.error(filename, None, None, E_NOT_XLSX)
-            return []
-    finally:
-        workbook.close()
+        return _read_sheet(sheet, FRAMEWORK_SHEET, filename, st, limits, E_NOT_XLSX) or []
 
 
 def _parse(rows: list[tuple[int, list[Any]]], st: _ReadState) -> list[CriterionRow]:
     if not rows:
         return []
-    _header_row, header = rows[0]
-    index: dict[str, int] = {}
-    for pos, value in enumerate(header):
-        if _is_blank(value):
-            continue
-        col = _HEADER_KEYS.get(_key(value))
-        if col is None:
-            st.error(FRAMEWORK_SHEET, None, _nfc(str(value)), E_UNKNOWN_COLUMN,
-                     columns=", ".join(f"«{c.header}»" for c in COLUMNS))
-        elif col.field in index:
-            st.error(FRAMEWORK_SHEET, None, col.header, E_DUPLICATE_COLUMN)
-        else:
-            index[col.field] = pos
-    for col in COLUMNS:
-        if col.required and col.field not in index:
-            st.error(FRAMEWORK_SHEET, None, col.header, E_MISSING_COLUMN)
+    index = header_index(FRAMEWORK_SHEET, rows[0][1], COLUMNS, st)
     if st.errors:
         return []
     parsed: list[CriterionRow] = []
@@ -401,24 +356,6 @@ def sniff(content: bytes) -> str:
 # Template
 # --------------------------------------------------------------------------
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-
-
-@lru_cache(maxsize=4)
-def catalog_gettext(lang: str = "vi") -> Callable[[str], str]:
-    """The ``frameworks`` domain read from its .po file, for the template's Vietnamese guide."""
-    po = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    table: dict[str, str] = {}
-    if po.is_file():
-        from babel.messages.pofile import read_po
-
-        with po.open("rb") as fh:
-            catalog = read_po(fh, locale=lang)
-        table = {m.id: m.string for m in catalog
-                 if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
-    return lambda s: table.get(s, s)
-
-
 G_TITLE = N_("How to fill in the criteria framework")
 G_INTRO = (
     N_("Write one row per criterion in the sheet “Khung tiêu chí”, keeping its header row, and "
@@ -469,7 +406,7 @@ def write_template(path_or_stream: str | Path | BinaryIO,
 
     from bot.services.sheets import set_text
 
-    _ = gettext or catalog_gettext("vi")
+    _ = gettext or domain_gettext(DOMAIN, "vi")
     workbook = Workbook()
     guide = workbook.active
     guide.title = GUIDE_SHEET
@@ -485,7 +422,7 @@ def write_template(path_or_stream: str | Path | BinaryIO,
     for col in COLUMNS:
         row += 1
         for i, value in enumerate((col.header, _(col.meaning), _(col.allowed),
-                                   G_YES if col.required else ""), start=1):
+                                   G_YES if col.required_column else ""), start=1):
             set_text(guide, row, i, value).alignment = wrap
     for letter, width in zip("ABCD", (20, 50, 80, 12), strict=True):
         guide.column_dimensions[letter].width = width

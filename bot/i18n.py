@@ -59,6 +59,16 @@ def _translations(locale: str) -> gettext.NullTranslations:
     return chain
 
 
+@cache
+def domain_gettext(domain: str, locale: str = "vi") -> Callable[[str], str]:
+    """One domain's catalog alone (a spreadsheet's guide sheet is always Vietnamese, whatever
+    the reader's language); the msgid where a message is missing or untranslated."""
+    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
+    if not po_path.is_file():
+        return lambda message: message
+    return _load_domain(po_path).gettext
+
+
 class Translator:
     """The texts and formats of one locale: `t("Hello {name}", name=...)`."""
 

@@ -11,18 +11,20 @@ Every error is a :class:`RosterError` carrying a gettext msgid (domain
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from bot.i18n import domain_gettext
 
 
 def N_(s: str) -> str:
@@ -734,30 +736,61 @@ def _sheet_rows(ws: Any, label: str, st: _ReadState, limits: Limits) -> list[tup
     return rows
 
 
-def _read_xlsx(name: str, content: bytes, st: _ReadState, limits: Limits) -> list[_Table]:
+def _too_large(name: str, content: bytes, st: _ReadState, limits: Limits) -> bool:
+    if len(content) <= limits.file_bytes:
+        return False
+    st.error(name, None, None, E_LIMIT_FILE, size=_mb(len(content)), max=_mb(limits.file_bytes))
+    return True
+
+
+@contextlib.contextmanager
+def _open_workbook(
+    name: str, content: bytes, st: _ReadState, limits: Limits, unreadable: str
+) -> Iterator[Any]:
+    """The .xlsx opened read-only within the limits and closed at the end; None (and the
+    error `unreadable`, or a limit's) when it cannot be."""
     import openpyxl
 
     if _zip_too_big(name, content, st, limits):
-        return []
+        yield None
+        return
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+            workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception:  # openpyxl raises assorted errors on damaged or foreign files
-        st.error(name, None, None, E_XLSX_UNREADABLE)
-        return []
+        st.error(name, None, None, unreadable)
+        yield None
+        return
+    try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def _read_sheet(ws: Any, label: str, name: str, st: _ReadState, limits: Limits,
+                unreadable: str) -> list[tuple[int, list[Any]]] | None:
+    """A worksheet's rows (see _sheet_rows); None, with the error `unreadable` on the file
+    `name`, when the sheet is damaged inside a workbook that opened."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _sheet_rows(ws, label, st, limits)
+    except Exception:  # openpyxl raises assorted errors on a damaged sheet
+        st.error(name, None, None, unreadable)
+        return None
+
+
+def _read_xlsx(name: str, content: bytes, st: _ReadState, limits: Limits) -> list[_Table]:
     tables: list[_Table] = []
     found = False
-    try:
+    with _open_workbook(name, content, st, limits, E_XLSX_UNREADABLE) as wb:
+        if wb is None:
+            return []
         for ws in wb.worksheets:
             sheet = _SHEET_KEYS.get(_fold(ws.title))
-            label = sheet or name
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    rows = _sheet_rows(ws, label, st, limits)
-            except Exception:  # a damaged sheet inside a readable workbook
-                st.error(name, None, None, E_XLSX_UNREADABLE)
+            rows = _read_sheet(ws, sheet or name, name, st, limits, E_XLSX_UNREADABLE)
+            if rows is None:
                 return []
             if sheet is None:
                 if _fold(ws.title) != _fold(GUIDE_SHEET) and rows:
@@ -768,8 +801,6 @@ def _read_xlsx(name: str, content: bytes, st: _ReadState, limits: Limits) -> lis
             if rows:
                 tables.append(_Table(sheet, sheet, rows))
             st.roster.sheets.add(sheet)
-    finally:
-        wb.close()
     if not found:
         st.error(name, None, None, E_NO_SHEETS, sheets=_sheet_list())
     return tables
@@ -825,26 +856,34 @@ def _read_csv(name: str, content: bytes, st: _ReadState, limits: Limits) -> list
 _ROW_TYPES = {ORG_SHEET: OrgRow, MEMBER_SHEET: MemberRow, ROLE_SHEET: RoleRow}
 
 
-def _parse_table(table: _Table, st: _ReadState) -> None:
-    cols = COLUMNS[table.sheet]
-    keys = _HEADER_KEYS[table.sheet]
-    header_row, header = table.rows[0]
+def header_index(label: str, header: Sequence[Any], columns: Sequence[Any],
+                 st: _ReadState) -> dict[str, int]:
+    """Where each of `columns` (each with a header, a field and whether it is a
+    required_column) stands in a sheet's header row, by field. Unknown and repeated headers
+    and missing required columns are errors of the sheet `label`."""
+    keys = {_key(c.header): c for c in columns}
     index: dict[str, int] = {}  # field -> position
     for pos, h in enumerate(header):
         if _is_blank(h):
             continue
         col = keys.get(_key(h))
         if col is None:
-            st.error(table.label, None, _nfc(str(h)), E_UNKNOWN_COLUMN,
-                     columns=", ".join(f"«{c.header}»" for c in cols))
+            st.error(label, None, _nfc(str(h)), E_UNKNOWN_COLUMN,
+                     columns=", ".join(f"«{c.header}»" for c in columns))
         elif col.field in index:
-            st.error(table.label, None, col.header, E_DUPLICATE_COLUMN)
+            st.error(label, None, col.header, E_DUPLICATE_COLUMN)
         else:
             index[col.field] = pos
-    for col in cols:
+    for col in columns:
         if col.field not in index and col.required_column:
-            st.error(table.label, None, col.header, E_MISSING_COLUMN)
-            st.missing_columns.add((table.label, col.header))
+            st.error(label, None, col.header, E_MISSING_COLUMN)
+            st.missing_columns.add((label, col.header))
+    return index
+
+
+def _parse_table(table: _Table, st: _ReadState) -> None:
+    cols = COLUMNS[table.sheet]
+    index = header_index(table.label, table.rows[0][1], cols, st)
     row_type = _ROW_TYPES[table.sheet]
     target = {ORG_SHEET: st.roster.orgs, MEMBER_SHEET: st.roster.members,
               ROLE_SHEET: st.roster.roles}[table.sheet]
@@ -867,9 +906,7 @@ def _read(sources: Sequence[tuple[str, bytes]], limits: Limits | None = None) ->
     limits = limits or CLI_LIMITS
     for name, content in sources:
         lower = name.lower()
-        if len(content) > limits.file_bytes:
-            st.error(name, None, None, E_LIMIT_FILE, size=_mb(len(content)),
-                     max=_mb(limits.file_bytes))
+        if _too_large(name, content, st, limits):
             continue
         if _looks_xlsx(content):
             tables = _read_xlsx(name, content, st, limits)
@@ -1024,6 +1061,17 @@ def _validate(
             return None
         return value
 
+    def first_use(seen: dict[str, Any], r: Any, code: str | None, canonical: str) -> bool:
+        """Record the row under its code; False if it has none or the code is used already."""
+        if code is None:
+            return False
+        if code in seen:
+            err(r.sheet, r.row, _h(canonical, "code"), E_DUPLICATE_CODE, code=code,
+                first_row=seen[code].row)
+            return False
+        seen[code] = r
+        return True
+
     # ---- organisations -------------------------------------------------
     file_orgs: dict[str, OrgRow] = {}
     parents: dict[str, str | None] = {k: v.parent_code.upper() if v.parent_code else None
@@ -1038,13 +1086,8 @@ def _validate(
             kind = check_vocab(o, "kind", ORG_SHEET, "kind")
         parent = check_code(o, "parent_code", ORG_SHEET, False)
         check_past(o, "founded_on", ORG_SHEET)
-        if code is None:
+        if not first_use(file_orgs, o, code, ORG_SHEET):
             continue
-        if code in file_orgs:
-            err(o.sheet, o.row, _h(ORG_SHEET, "code"), E_DUPLICATE_CODE, code=code,
-                first_row=file_orgs[code].row)
-            continue
-        file_orgs[code] = o
         parents[code] = parent
         if kind is not None:
             kinds[code] = kind
@@ -1142,13 +1185,7 @@ def _validate(
         if (m.discipline_in_official_duties and form is None and m.discipline_form is None
                 and not skip(m.sheet, m.row, _h(MEMBER_SHEET, "discipline_form"))):
             err(m.sheet, m.row, duties_header, E_DUTIES_WITHOUT_FORM)
-        if code is None:
-            continue
-        if code in file_members:
-            err(m.sheet, m.row, _h(MEMBER_SHEET, "code"), E_DUPLICATE_CODE, code=code,
-                first_row=file_members[code].row)
-            continue
-        file_members[code] = m
+        first_use(file_members, m, code, MEMBER_SHEET)
 
     def member_org(code: str) -> str | None:
         if code in file_members:
@@ -1218,31 +1255,9 @@ def _validate(
 # Template
 # --------------------------------------------------------------------------
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-
-
-@lru_cache(maxsize=4)
 def catalog_gettext(lang: str = "vi") -> Callable[[str], str]:
-    """A gettext for the ``roster`` domain read straight from the .po file.
-
-    Used for the template's guide sheet, which is always Vietnamese; falls back
-    to the msgid when the catalog is missing or a message is untranslated.
-    """
-    po = LOCALES_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-    table: dict[str, str] = {}
-    if po.is_file():
-        from babel.messages.pofile import read_po
-
-        with po.open("rb") as fh:
-            cat = read_po(fh, locale=lang)
-        for msg in cat:
-            if msg.id and isinstance(msg.id, str) and msg.string and not msg.fuzzy:
-                table[msg.id] = msg.string
-
-    def gettext(s: str) -> str:
-        return table.get(s, s)
-
-    return gettext
+    """The ``roster`` domain alone, for the template's guide sheet (always Vietnamese)."""
+    return domain_gettext(DOMAIN, lang)
 
 
 G_TITLE = N_("How to fill in the roster")

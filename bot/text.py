@@ -26,34 +26,48 @@ def _safe_cut(word: str, at: int) -> int:
     return at
 
 
+class _Chunks:
+    """Pieces joined into chunks of at most `limit` UTF-16 units."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.done: list[str] = []
+        self.current = ""
+
+    def add(self, piece: str, separator: str) -> bool:
+        """Append `piece` to the current chunk if it still fits; False if it does not."""
+        candidate = f"{self.current}{separator}{piece}" if self.current else piece
+        if _utf16_len(candidate) > self.limit:
+            return False
+        self.current = candidate
+        return True
+
+    def close(self) -> None:
+        if self.current:
+            self.done.append(self.current)
+        self.current = ""
+
+
 def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split text into chunks Telegram accepts: at line breaks first, then spaces, never mid-word.
 
     Telegram counts UTF-16 code units; HTML tags must not span lines for this to be safe.
     A single word longer than the limit is cut, as nothing else can be done with it.
     """
-    chunks: list[str] = []
-    current = ""
+    chunks = _Chunks(limit)
     for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if _utf16_len(candidate) <= limit:
-            current = candidate
+        if chunks.add(line, "\n"):
             continue
-        if current:
-            chunks.append(current)
-        current = ""
+        chunks.close()
         for word in line.split(" "):
-            candidate = f"{current} {word}" if current else word
-            if _utf16_len(candidate) <= limit:
-                current = candidate
+            if chunks.add(word, " "):
                 continue
-            if current:
-                chunks.append(current)
+            chunks.close()
             while _utf16_len(word) > limit:
                 cut = _safe_cut(word, limit // 2)
-                chunks.append(word[:cut])
+                chunks.done.append(word[:cut])
                 word = word[cut:]
-            current = word
-    if current.strip():
-        chunks.append(current)
-    return chunks or [text[:1] or " "]
+            chunks.current = word
+    if chunks.current.strip():
+        chunks.done.append(chunks.current)
+    return chunks.done or [text[:1] or " "]

@@ -347,7 +347,7 @@ def turn_handler(
             private = chat.type == ChatType.PRIVATE
             async with services.db.session() as session:
                 account = await touch_account(
-                    session, user.id, user.language_code, private=private, now=services.now()
+                    session, user.id, user.language_code, private=private, now=services.now(), default_locale=services.settings.default_locale
                 )
                 t = translator_for(account, services)
                 turn = Turn(update, context, session, account, await identify(session, account), t)

@@ -23,6 +23,19 @@ LOCALES_DIR = ROOT / "locales"
 LOCALES = ("vi", "en")
 # Words whose first string argument is a msgid: Translator calls, Refusal, and the N_ marker.
 KEYWORDS = {"t": None, "N_": None, "Refusal": None, "_": None}
+UNIT_DOMAINS: dict[str, tuple[str, ...]] = {
+    "unit_prep": ("unit_review", "unit_report", "unit_deadline"),
+    "unit_meeting": ("unit_meeting", "unit_scoring", "unit_ballot"),
+    "unit_decision": ("unit_decision", "unit_opinion", "unit_appeal", "unit_rating"),
+    "unit_files": ("minutes", "dossier"),
+}
+
+
+def _unit_globs(*stems: str) -> list[str]:
+    folders = ("bot", "bot/services", "handlers", "handlers/views", "conversations")
+    return [f"{folder}/{stem}*.py" for folder in folders for stem in stems]
+
+
 DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     # domain: (source globs, globs excluded)
     "kiemdiem": (
@@ -38,6 +51,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/views/status*.py",
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
             "bot/services/prompts*.py", "handlers/prompts*.py", "handlers/views/framework*.py",
+            *(glob for stems in UNIT_DOMAINS.values() for glob in _unit_globs(*stems)),
         ],
     ),
     "ballot": (
@@ -76,6 +90,11 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
         [],
     ),
     "rules": (["rules/**/*.py"], []),
+    # Issue 14: organisations and collectives, one domain per part (so their catalogs are
+    # written side by side): the collective's report and draft score sheet, comments and R-D1;
+    # the meeting's order, the members' scores and the unit's vote; participants' opinions,
+    # decisions, appeals and re-rating of units; the minutes and the files (hồ sơ).
+    **{domain: (_unit_globs(*stems), []) for domain, stems in UNIT_DOMAINS.items()},
 }
 
 

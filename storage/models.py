@@ -89,6 +89,12 @@ class RoleKind(enum.StrEnum):
     DEPUTY = "deputy"  # Phó bí thư
     COMMITTEE_MEMBER = "committee_member"  # Cấp ủy viên
     ORGANISING_OFFICE = "organising_office"  # Ban tổ chức
+    # Representatives of the bodies that take part in rating organisations (seed 004 B.1.4
+    # step 2; models.ParticipantBody): they enter their body's opinion, nothing else.
+    REP_COUNCIL = "rep_council"  # Đại diện Thường trực HĐND, UBND
+    REP_FRONT = "rep_front"  # Đại diện Ủy ban MTTQ
+    REP_MASS_ORGS = "rep_mass_orgs"  # Đại diện các đoàn thể chính trị - xã hội
+    REP_LEADERSHIP = "rep_leadership"  # Đại diện lãnh đạo cơ quan, đơn vị
 
 
 class MemberStatus(enum.StrEnum):
@@ -283,6 +289,10 @@ class Meeting(Base):
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     scheduled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Why the members' ballot opened before the collectives were reviewed (R-D3), if it did.
+    order_reason: Mapped[str | None] = mapped_column(Text)
+    # The chair's conclusions, for the minutes (biên bản hội nghị).
+    conclusions: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -379,6 +389,9 @@ class BallotRound(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     number: Mapped[int] = mapped_column(Integer)
+    # "members": the members' levels; "units": an organisation's or collective's proposed
+    # level (issue 14), its candidates named by ``BallotCandidate.review_id``.
+    kind: Mapped[str] = mapped_column(String(12), default="members", server_default="members")
     state: Mapped[str] = mapped_column(String(8))  # "pending" | "open" | "closed"
     counting_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.CountingRule
     denominator_rule: Mapped[str] = mapped_column(String(16))  # rules.rulebooks.DenominatorRule
@@ -400,7 +413,8 @@ class BallotRound(Base):
 
 
 class BallotCandidate(Base):
-    """A member voted on in a round, by position; the result is set at the close."""
+    """A member (or, in a round of kind "units", a unit review) voted on in a round, by
+    position; the result is set at the close."""
 
     __tablename__ = "ballot_candidates"
 
@@ -408,7 +422,8 @@ class BallotCandidate(Base):
         ForeignKey("ballot_rounds.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
     adopted_level: Mapped[str | None] = mapped_column(String(8))
     undecided: Mapped[bool | None] = mapped_column(Boolean)
 
@@ -721,7 +736,8 @@ class FrameworkUpload(Base):
 
 class ReviewPrompt(Base):
     """Written points an upper level asks a member to address in part IV of their self-review
-    (gợi ý kiểm điểm, DOMAIN §6), in a cycle. ``org_id``: the organisation on which the sender
+    (gợi ý kiểm điểm, DOMAIN §6), or a collective in its report (``subject_org_id`` and
+    ``subject``, member None), in a cycle. ``org_id``: the organisation on which the sender
     holds the role that allowed it."""
 
     __tablename__ = "review_prompts"
@@ -729,8 +745,12 @@ class ReviewPrompt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    subject_org_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    subject: Mapped[str | None] = mapped_column(String(16))  # UnitSubject
     text: Mapped[str] = mapped_column(Text)
     sent_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -764,3 +784,243 @@ class UnitFigures(Base):
     held_lo: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     held_hi: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     figures: Mapped[str] = mapped_column(Text)  # JSON: the counts (bot/services/aggregates.py)
+
+
+# --- Organisations and collectives (issue 14; DOMAIN §1, §5, §8, §9; seed 004 B.1, B.3) -----
+
+
+class UnitSubject(enum.StrEnum):
+    """What of an organisation is reviewed and rated (seed 004 A.1.1, B.1, B.3)."""
+
+    ORGANISATION = "organisation"  # tổ chức đảng: the chi bộ or đảng bộ itself
+    COMMITTEE = "committee"  # tập thể cấp ủy: the chi ủy of a cell, the đảng ủy of a đảng bộ
+    STANDING = "standing"  # ban thường vụ đảng ủy
+
+
+class UnitReviewState(enum.StrEnum):
+    DRAFTING = "drafting"  # the head prepares the report and the draft score sheet
+    CIRCULATED = "circulated"  # sent to every participant before the meeting (R-D1)
+    REVIEWED = "reviewed"  # reviewed at the meeting: the collectives' step is done (R-D3)
+
+
+class UnitReview(Base):
+    """The review (kiểm điểm) and self-assessment of an organisation or a collective in a
+    plan: the report (báo cáo kiểm điểm) and the draft score sheet (Mẫu 01) that its head
+    prepares, the committee comments on, and that is circulated to the participants at least
+    R-D1's working days before the meeting; then reviewed and scored at the meeting."""
+
+    __tablename__ = "unit_reviews"
+    __table_args__ = (UniqueConstraint("cycle_id", "org_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(16))  # UnitSubject
+    state: Mapped[str] = mapped_column(String(16), default=UnitReviewState.DRAFTING)
+    prepared_by: Mapped[str | None] = mapped_column(String(64))  # actor, as in the audit log
+    # The report as a Word file sent to the bot (else it is typed in UnitReportPiece rows).
+    report_filename: Mapped[str | None] = mapped_column(String(255))
+    report_docx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    circulated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    circulated_by: Mapped[str | None] = mapped_column(String(64))
+    # The meeting where it was reviewed (R-D3: collectives before individuals) and when.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The meeting's members' totals combined, adjustments agreed, in tenths (seed 004 B.1.4).
+    combined_tenths: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class UnitReportPiece(Base):
+    """One message's worth of a section of a collective's report, typed in the bot."""
+
+    __tablename__ = "unit_report_pieces"
+    __table_args__ = (Index("ix_unit_report_pieces_review", "review_id", "section_key", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    section_key: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(Integer)  # editing it replaces the piece
+
+
+class ScoreGrade(enum.StrEnum):
+    """The grade of a criterion on Mẫu 01 (seed 004 B.1.4 step 1)."""
+
+    EXCELLENT = "excellent"  # Xuất sắc
+    GOOD = "good"  # Tốt
+    AVERAGE = "average"  # Trung bình
+    POOR = "poor"  # Kém
+
+
+class ScoreSheet(Base):
+    """A score sheet (Mẫu 01) of a unit review: the head's draft (``member_id`` None) or the
+    scores one member present gave at the meeting (submitted once ``submitted_at`` is set)."""
+
+    __tablename__ = "unit_score_sheets"
+    __table_args__ = (Index("ix_unit_score_sheets_review_member", "review_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ScoreMark(Base):
+    """The mark of one leaf criterion on a sheet: points in tenths, the grade in words and
+    the result in words and figures (column 3 of the seed's tables)."""
+
+    __tablename__ = "unit_score_marks"
+
+    sheet_id: Mapped[int] = mapped_column(
+        ForeignKey("unit_score_sheets.id", ondelete="CASCADE"), primary_key=True
+    )
+    criterion: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenths: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(12))  # ScoreGrade
+    result: Mapped[str | None] = mapped_column(Text)
+
+
+class AdjustmentKind(enum.StrEnum):
+    DEDUCTION = "deduction"  # a basic target missed (trừ điểm)
+    ADDITION = "addition"  # an outstanding result (cộng điểm)
+
+
+class ScoreAdjustment(Base):
+    """A deduction or an addition (seed 004 B.6): proposed in the draft (``agreed`` False) or
+    agreed by the meeting; always with its criterion, reason and who is responsible."""
+
+    __tablename__ = "unit_score_adjustments"
+    __table_args__ = (Index("ix_unit_score_adjustments_review", "review_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    agreed: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[str] = mapped_column(String(12))  # AdjustmentKind
+    criterion: Mapped[str] = mapped_column(String(16))
+    shortfall_tenths: Mapped[int | None] = mapped_column(Integer)  # deduction: % short, tenths
+    points_tenths: Mapped[int | None] = mapped_column(Integer)  # addition: points, tenths
+    reason: Mapped[str] = mapped_column(Text)
+    responsible: Mapped[str] = mapped_column(String(255))
+    entered_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommentStage(enum.StrEnum):
+    COMMITTEE = "committee"  # a committee member on the head's draft, before it is circulated
+    PARTICIPANT = "participant"  # a participant on the circulated draft, before the meeting
+
+
+class UnitComment(Base):
+    """A comment on a unit review's draft report and score sheet."""
+
+    __tablename__ = "unit_comments"
+    __table_args__ = (Index("ix_unit_comments_review", "review_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(12))  # CommentStage
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ParticipantBody(enum.StrEnum):
+    """The bodies that take part in rating an organisation (seed 004 B.1.4 step 2)."""
+
+    COUNCIL = "council"  # Thường trực HĐND, UBND
+    FRONT = "front"  # Ủy ban Mặt trận Tổ quốc Việt Nam
+    MASS_ORGS = "mass_orgs"  # Ban Thường vụ các đoàn thể chính trị - xã hội
+    LEADERSHIP = "leadership"  # tập thể lãnh đạo cơ quan, đơn vị
+    ADVISORY = "advisory"  # các cơ quan tham mưu, giúp việc của cấp ủy cấp trên
+
+
+class ParticipantOpinion(Base):
+    """The opinion of one participating body on a unit review: a level it proposes (or
+    none) and its written assessment; entered by a person holding that body's role, or by
+    the organising office. A body's later entry replaces its earlier one."""
+
+    __tablename__ = "unit_opinions"
+    __table_args__ = (UniqueConstraint("review_id", "body"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(String(16))  # ParticipantBody
+    level: Mapped[str | None] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnitRating(Base):
+    """An organisation's or collective's rating in a plan: the proposal it voted on itself
+    (its combined score and level), then the deciding level's decision. ``not_rated``: reviewed
+    but not rated (R-E4). Cancelled rows stay as history (R-A2)."""
+
+    __tablename__ = "unit_ratings"
+    __table_args__ = (Index("ix_unit_ratings_review", "review_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("unit_reviews.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default=RatingState.PROPOSED)
+    score_tenths: Mapped[int | None] = mapped_column(Integer)
+    proposed_level: Mapped[str | None] = mapped_column(String(8))
+    proposed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    not_rated: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_level: Mapped[str | None] = mapped_column(String(8))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class UnitRatingChange(Base):
+    """Append-only history of a unit's rating: proposed, lowered, decided, cancelled."""
+
+    __tablename__ = "unit_rating_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(
+        ForeignKey("unit_ratings.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # proposed | lowered | decided | cancelled
+    level: Mapped[str | None] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class UnitAppeal(Base):
+    """A collective's written appeal against its decided level (R-A1), filed by its head, and
+    the deciding level's written answer."""
+
+    __tablename__ = "unit_appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(
+        ForeignKey("unit_ratings.id", ondelete="CASCADE"), index=True
+    )
+    filed_by: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    deciding_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class UnitPlanSetting(Base):
+    """A setting an upper level gives one unit in its plan (DOMAIN §5): a unit with
+    outstanding results may rate up to 25% HTXS (R-Q1, qd366-2025), and the peer group its
+    quota is counted over (R-Q5, qd366-2025). ``value`` is JSON."""
+
+    __tablename__ = "plan_unit_settings"
+    __table_args__ = (UniqueConstraint("cycle_id", "org_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

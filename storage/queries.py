@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,3 +74,14 @@ async def org_by_id(session: AsyncSession, org_id: int | None) -> Organisation |
 
 async def member_by_code(session: AsyncSession, code: str) -> Member | None:
     return await session.scalar(select(Member).where(Member.code == code.upper()))
+
+
+async def with_referenced(
+    session: AsyncSession, model: type, row_id: int, *references: tuple[type, str]
+) -> tuple[Any, ...] | None:
+    """The row `row_id` of `model`, then the row each (model, foreign key attribute) of
+    `references` points to, in that order; None when the row is gone."""
+    row = await session.get(model, row_id)
+    if row is None:
+        return None
+    return (row, *[await session.get(target, getattr(row, key)) for target, key in references])

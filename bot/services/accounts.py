@@ -21,12 +21,22 @@ async def touch_account(
     *,
     private: bool,
     now: dt.datetime,
+    default_locale: str,
 ) -> TelegramAccount:
-    """Load or create the account; a private message means the user has started the bot."""
+    """Load or create the account; a private message means the user has started the bot.
+    Telegram's language of the user may have changed since their last update: if that changes
+    the language the bot speaks to them (they never chose one with /ngon_ngu), their command
+    menu is owed in the new one, in this transaction."""
     account = await session.get(TelegramAccount, telegram_id)
     if account is None:
         account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
         session.add(account)
+    elif locale_for(language_code, account.chosen_locale, default_locale) != locale_for(
+        account.language_code, account.chosen_locale, default_locale
+    ):
+        from bot.services.menus import owe  # menus builds on this module
+
+        await owe(session, telegram_ids=[telegram_id])
     account.language_code = language_code
     if private:
         account.started_at = account.started_at or now

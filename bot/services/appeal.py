@@ -23,7 +23,7 @@ from storage.models import (
     Rating,
     RatingState,
 )
-from storage.queries import subtree_range
+from storage.queries import subtree_range, with_referenced
 
 RUN_YEARS = 5  # R-A5: rated HTXS five years in a row
 
@@ -163,11 +163,9 @@ async def appeal_parties(
     session: AsyncSession, appeal_id: int
 ) -> tuple[Appeal, Member, Organisation] | None:
     """The appeal, the member who filed it and the deciding level, or None."""
-    appeal = await session.get(Appeal, appeal_id)
-    if appeal is None:
-        return None
-    member = await session.get(Member, appeal.member_id)
-    return appeal, member, await session.get(Organisation, appeal.deciding_org_id)
+    return await with_referenced(
+        session, Appeal, appeal_id, (Member, "member_id"), (Organisation, "deciding_org_id")
+    )
 
 
 async def organisations(session: AsyncSession, org_ids: list[int]) -> list[Organisation]:

@@ -62,6 +62,26 @@ class CycleError(ValueError):
         self.msgid, self.params = msgid, params
 
 
+def check_rulebook_code(code: str) -> None:
+    """CycleError unless `code` names a rulebook that ships."""
+    if code not in RULEBOOKS:
+        raise CycleError(
+            N_("Unknown rulebook {code}; choose {choices}."), code=code, choices=", ".join(RULEBOOKS)
+        )
+
+
+def date_problem(
+    year: int, finish_by: dt.date | None, report_by: dt.date | None
+) -> CycleError | None:
+    """Why a plan of `year` cannot have these dates (None: it can): results reported before
+    the reviews are finished, or a finish-by date far from the end of the year."""
+    if finish_by is not None and report_by is not None and report_by < finish_by:
+        return CycleError(N_("The report date must not be before the finish-by date."))
+    if finish_by is not None and not year - 1 <= finish_by.year <= year + 1:
+        return CycleError(N_("The finish-by date must be near the end of {year}."), year=year)
+    return None
+
+
 async def create_cycle(
     session: AsyncSession,
     org: Organisation,
@@ -72,16 +92,9 @@ async def create_cycle(
     report_by: dt.date,
     actor: str,
 ) -> Cycle:
-    if rulebook_code not in RULEBOOKS:
-        raise CycleError(
-            N_("Unknown rulebook {code}; choose {choices}."),
-            code=rulebook_code,
-            choices=", ".join(RULEBOOKS),
-        )
-    if report_by < finish_by:
-        raise CycleError(N_("The report date must not be before the finish-by date."))
-    if not year - 1 <= finish_by.year <= year + 1:
-        raise CycleError(N_("The finish-by date must be near the end of {year}."), year=year)
+    check_rulebook_code(rulebook_code)
+    if problem := date_problem(year, finish_by, report_by):
+        raise problem
     existing = await session.scalar(select(Cycle).where(Cycle.org_id == org.id, Cycle.year == year))
     if existing is not None:
         raise CycleError(N_("{org} already has a plan for {year}."), org=org.name, year=year)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_breaches
 from bot.services.cycles import cycle_for_org
+from bot.services.ratings import record_change
 from bot.services.reviews import grassroots_root
 from rules.breaches import Breach, Severity
 from rules.people import name_sort_key
@@ -28,12 +29,12 @@ from storage.models import (
     Organisation,
     OrgKind,
     Rating,
-    RatingChange,
     RatingState,
     Role,
     RoleKind,
     TelegramAccount,
 )
+from storage.queries import with_referenced
 
 COMMITTEE_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER)
 
@@ -98,15 +99,9 @@ async def decide(
         rating.decided_level = rating.proposed_level
         rating.decided_at = now
         rating.decided_by = actor
-        session.add(
-            RatingChange(
-                rating_id=rating.id,
-                at=now,
-                actor=actor,
-                kind="decided",
-                level=rating.decided_level,
-                reason=reason,
-            )
+        record_change(
+            session, rating.id, "decided", actor=actor, now=now, level=rating.decided_level,
+            reason=reason,
         )
     session.add(
         Decision(
@@ -140,23 +135,14 @@ async def cancel_decided(
     """R-A2: the decided rating is cancelled (kept as history) and a new one reopened."""
     old_level = rating.decided_level
     rating.state = RatingState.CANCELLED
-    session.add(
-        RatingChange(
-            rating_id=rating.id,
-            at=now,
-            actor=actor,
-            kind="cancelled",
-            level=old_level,
-            reason=reason,
-        )
+    record_change(
+        session, rating.id, "cancelled", actor=actor, now=now, level=old_level, reason=reason
     )
     await session.flush()  # the cancelled row no longer counts as live
     fresh = Rating(cycle_id=rating.cycle_id, member_id=rating.member_id, state=RatingState.PROPOSED)
     session.add(fresh)
     await session.flush()
-    session.add(
-        RatingChange(rating_id=fresh.id, at=now, actor=actor, kind="reopened", reason=reason)
-    )
+    record_change(session, fresh.id, "reopened", actor=actor, now=now, reason=reason)
     session.add(
         AuditEntry.record(
             actor,
@@ -228,12 +214,9 @@ async def rating_subject(
     session: AsyncSession, rating_id: int
 ) -> tuple[Rating, Member, Cycle] | None:
     """The rating with its member and cycle, or None when it is gone."""
-    rating = await session.get(Rating, rating_id)
-    if rating is None:
-        return None
-    member = await session.get(Member, rating.member_id)
-    cycle = await session.get(Cycle, rating.cycle_id)
-    return rating, member, cycle
+    return await with_referenced(
+        session, Rating, rating_id, (Member, "member_id"), (Cycle, "cycle_id")
+    )
 
 
 @dataclass

@@ -217,22 +217,10 @@ class InEffect:
 async def framework_for(session: AsyncSession, org: Organisation) -> InEffect | None:
     """The framework `org` is scored on: its plan's year, the nearest ancestor-or-self with
     criteria for its kind. None without a plan or such a framework."""
-    cycle = await cycle_for_org(session, org)
-    if cycle is None:
-        return None
-    rows = (await session.execute(
-        select(CriteriaFramework, Organisation)
-        .join(Organisation, CriteriaFramework.org_id == Organisation.id)
-        .where(CriteriaFramework.org_id.in_(_ancestor_ids(org)),
-               CriteriaFramework.year == cycle.year)
-        .order_by(Organisation.depth.desc())
-    )).all()
-    for framework, owner in rows:
-        criteria = tuple(c for c in (await session.scalars(
-            select(FrameworkCriterion)
-            .where(FrameworkCriterion.framework_id == framework.id)
-            .order_by(FrameworkCriterion.position)
-        )).all() if org.kind in c.kinds.split(","))
+    for framework, owner in await _loaded_above(session, org):
+        criteria = tuple(
+            c for c in await _criteria(session, framework) if org.kind in c.kinds.split(",")
+        )
         if criteria:
             return InEffect(framework, owner, criteria)
     return None
@@ -243,26 +231,37 @@ async def nearest_framework(
 ) -> tuple[CriteriaFramework, Organisation, list[FrameworkCriterion]] | None:
     """The framework loaded on `org` or its nearest ancestor for its plan's year, every kind's
     criteria (to start the next one from); None without a plan or a framework."""
+    loaded = await _loaded_above(session, org)
+    if not loaded:
+        return None
+    framework, owner = loaded[0]
+    return framework, owner, await _criteria(session, framework)
+
+
+async def _loaded_above(
+    session: AsyncSession, org: Organisation
+) -> list[tuple[CriteriaFramework, Organisation]]:
+    """The frameworks loaded on `org` and its ancestors for its plan's year, with who loaded
+    each, nearest first; none without a plan."""
     cycle = await cycle_for_org(session, org)
     if cycle is None:
-        return None
-    row = (await session.execute(
+        return []
+    rows = await session.execute(
         select(CriteriaFramework, Organisation)
         .join(Organisation, CriteriaFramework.org_id == Organisation.id)
         .where(CriteriaFramework.org_id.in_(_ancestor_ids(org)),
                CriteriaFramework.year == cycle.year)
         .order_by(Organisation.depth.desc())
-        .limit(1)
-    )).first()
-    if row is None:
-        return None
-    framework, owner = row
-    criteria = (await session.scalars(
+    )
+    return [(framework, owner) for framework, owner in rows]
+
+
+async def _criteria(session: AsyncSession, framework: CriteriaFramework) -> list[FrameworkCriterion]:
+    return list(await session.scalars(
         select(FrameworkCriterion)
         .where(FrameworkCriterion.framework_id == framework.id)
         .order_by(FrameworkCriterion.position)
-    )).all()
-    return framework, owner, list(criteria)
+    ))
 
 
 def points_text(t: Translator, max_tenths: int) -> str:

@@ -23,7 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services.cycles import CycleError, create_cycle, cycle_for_org, cycle_rulebook
+from bot.services.cycles import (
+    CycleError,
+    check_rulebook_code,
+    create_cycle,
+    cycle_for_org,
+    cycle_rulebook,
+    date_problem,
+)
 from rules.breaches import Breach
 from rules.deadlines import check_child_deadline, check_child_deadlines, plan_deadlines
 from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
@@ -243,14 +250,6 @@ async def _later_below(
     return found
 
 
-def _check_dates(year: int, deadlines: Mapping[str, dt.date]) -> None:
-    finish, report = deadlines.get(FINISH_BY), deadlines.get(REPORT_BY)
-    if finish is not None and report is not None and report < finish:
-        raise PlanError(N_("The report date must not be before the finish-by date."))
-    if finish is not None and not year - 1 <= finish.year <= year + 1:
-        raise PlanError(N_("The finish-by date must be near the end of {year}."), year=year)
-
-
 async def save_own_plan(
     session: AsyncSession,
     org: Organisation,
@@ -263,15 +262,11 @@ async def save_own_plan(
     now: dt.datetime,
 ) -> Cycle:
     """Open (or change) the plan `org` sets for its subtree: rulebook, settings, deadlines."""
-    if rulebook_code not in RULEBOOKS:
-        raise PlanError(
-            N_("Unknown rulebook {code}; choose {choices}."),
-            code=rulebook_code,
-            choices=", ".join(RULEBOOKS),
-        )
+    check_rulebook_code(rulebook_code)
     rb = check_overrides(rulebook_code, overrides)
     full = default_deadlines(rb, year) | dict(deadlines)
-    _check_dates(year, full)
+    if problem := date_problem(year, full[FINISH_BY], full[REPORT_BY]):
+        raise problem
     above = await session.scalar(
         select(Cycle).where(Cycle.org_id.in_(ancestor_ids(org)[:-1]), Cycle.year == year)
     )
@@ -473,7 +468,7 @@ async def draft_deadlines(
 
 async def deadline_problem(
     session: AsyncSession, draft: Draft, org: Organisation, key: str, due: dt.date
-) -> Breach | PlanError | None:
+) -> Breach | CycleError | None:
     """Why `due` cannot be the draft's deadline `key` (R-D5, and the plan's own order)."""
     if draft.mode == INHERIT:
         cycle = await cycle_for_org(session, org)
@@ -482,12 +477,31 @@ async def deadline_problem(
             limit = limits.get(key)
             if limit is not None and (breach := check_child_deadline(key, due, limit)):
                 return breach
-    if key == FINISH_BY and not draft.year - 1 <= due.year <= draft.year + 1:
-        return PlanError(N_("The finish-by date must be near the end of {year}."), year=draft.year)
-    finish = draft.chosen().get(FINISH_BY)
-    if key == REPORT_BY and finish is not None and due < finish:
-        return PlanError(N_("The report date must not be before the finish-by date."))
+    if key == FINISH_BY:
+        return date_problem(draft.year, due, None)
+    if key == REPORT_BY:
+        return date_problem(draft.year, draft.chosen().get(FINISH_BY), due)
     return None
+
+
+async def open_plan(
+    session: AsyncSession, org: Organisation, draft: Draft, *, actor: str, now: dt.datetime
+) -> None:
+    """`kiemdiem cycle create`: a new plan for `org`'s subtree (CycleError if it has one for
+    the draft's year), then, if the draft changes settings or deadlines other than its two
+    dates, those saved as /ke_hoach saves them."""
+    chosen = draft.chosen()
+    await create_cycle(
+        session,
+        org,
+        year=draft.year,
+        rulebook_code=draft.rulebook,
+        finish_by=chosen[FINISH_BY],
+        report_by=chosen[REPORT_BY],
+        actor=actor,
+    )
+    if draft.overrides or chosen.keys() - {FINISH_BY, REPORT_BY}:
+        await save_draft(session, draft, org, actor=actor, now=now)
 
 
 async def save_draft(

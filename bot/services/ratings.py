@@ -47,10 +47,22 @@ async def record_proposals(
         rating.proposed_level = level
         rating.proposed_at = now
         await session.flush()
-        session.add(
-            RatingChange(
-                rating_id=rating.id, at=now, actor=actor, kind=kind, level=level, reason=reason
-            )
-        )
+        record_change(session, rating.id, kind, actor=actor, now=now, level=level, reason=reason)
         changed.append(rating)
     return changed
+
+
+def record_change(
+    session: AsyncSession,
+    rating_id: int,
+    kind: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    level: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Append a change to a rating's history: what (`kind`, `level`), who, when and why."""
+    session.add(
+        RatingChange(rating_id=rating_id, at=now, actor=actor, kind=kind, level=level, reason=reason)
+    )

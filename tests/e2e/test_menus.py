@@ -134,3 +134,49 @@ async def test_menus_follow_roles_language_and_roster_imports(
         assert account.menu_owed == 0 and account.menu is not None
         assert (await session.get(TelegramAccount, never_started.id)).menu_owed == 1
     await db.dispose()
+
+
+async def test_a_members_menu_follows_telegrams_language_until_they_choose(
+    tmp_path, cli_env, bot, fake_telegram
+):
+    """A linked member who never chose a language is spoken to in Telegram's: when it changes
+    (seen on their next update), their menu is set again in the new language, once."""
+    tokens = await _setup(tmp_path, cli_env, ROLES)
+    member = await _join(fake_telegram, "Cường", tokens["DV003"])
+    assert (await _menu(fake_telegram, member))["kiem_diem"] == "Viết bản tự kiểm điểm"
+    chooser = await _join(fake_telegram, "Bình", tokens["DV002"])
+    await chooser.send("/ngon_ngu vi")
+    await chooser.wait_message()
+    guest = fake_telegram.user("Khách")
+    await guest.send("/start")
+    await guest.wait_message()
+    await fake_telegram.wait_idle()
+    before = {u.id: _chat_menu_calls(fake_telegram, u) for u in (member, chooser, guest)}
+
+    for user in (member, chooser, guest):
+        user.language_code = "en"
+        await user.send("/help")
+        assert (await user.wait_message()).text.startswith(
+            "What you can do:" if user is not chooser else "Đồng chí có thể:")
+    menu = await _menu(fake_telegram, member)
+    assert set(menu) == MEMBER and menu["kiem_diem"] == "Write your self-review"
+    assert menu["ngon_ngu"] == "Change language"
+    assert _chat_menu_calls(fake_telegram, member) == before[member.id] + 1
+    # Bình chose Vietnamese with /ngon_ngu: Telegram's language no longer counts. The guest has
+    # no menu of their own: the default menu already follows Telegram's language.
+    assert (await _menu(fake_telegram, chooser))["kiem_diem"] == "Viết bản tự kiểm điểm"
+    assert _chat_menu_calls(fake_telegram, chooser) == before[chooser.id]
+    assert _chat_menu_calls(fake_telegram, guest) == before[guest.id] == 0
+    assert (await _menu(fake_telegram, guest))["ngon_ngu"] == "Change language"
+
+    # The same language again changes nothing; back to Vietnamese sets the menu once more.
+    await member.send("/help")
+    await member.wait_message()
+    await _menu(fake_telegram, member)
+    assert _chat_menu_calls(fake_telegram, member) == before[member.id] + 1
+    member.language_code = "vi"
+    await member.send("/help")
+    assert (await member.wait_message()).text.startswith("Đồng chí có thể:")
+    assert (await _menu(fake_telegram, member))["kiem_diem"] == "Viết bản tự kiểm điểm"
+    assert _chat_menu_calls(fake_telegram, member) == before[member.id] + 2
+    assert not fake_telegram.refused

@@ -176,3 +176,24 @@ async def test_cli_sets_the_plan_and_a_units_earlier_deadline(
     )
     assert earlier.code == 0, earlier.err
     assert await unit_deadlines(database_url, "CB01") == {"finish_by": dt.date(2026, 12, 15)}
+
+
+async def test_cli_plan_refused_with_its_settings_leaves_nothing(
+    fake_telegram, database_url, cli_env
+):
+    """A plan under an upper level's plan of the same year is refused when it changes settings:
+    the refusal is told and nothing of it is kept (not even the bare plan)."""
+    await build_tree(database_url, fake_telegram)
+    dates = ["--year", "2026", "--rulebook", "qd366-2025", "--finish-by", "20/12/2026",
+             "--report-by", "20/02/2027"]
+    result = await run_cli("cycle", "create", "--org", "UP01", *dates, env=cli_env)
+    assert result.code == 0, result.err
+    refused = await run_cli(
+        "cycle", "create", "--org", "DBCS01", *dates, "--set", "htxs_quota_percent=15",
+        env=cli_env,
+    )
+    assert refused.code == 1 and "Traceback" not in refused.err
+    assert "Đảng bộ Trường THPT Lê Lợi" in refused.err and "thời hạn sớm hơn" in refused.err
+    assert await cycle_row(database_url, "DBCS01") is None
+    again = await run_cli("cycle", "create", "--org", "UP01", *dates, env=cli_env)
+    assert again.code == 1 and "đã có kế hoạch" in again.err

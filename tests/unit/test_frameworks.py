@@ -90,8 +90,8 @@ def test_sums_per_kind():
 
 def test_columns_and_sheets():
     assert errors(book([["1", "A", 100]], header=["Mã tiêu chí", "Nội dung", "Điểm tối đa"])) == [
-        "Khung tiêu chí, column «Nội dung»: Unknown column. The columns are: «Mã tiêu chí», "
-        "«Nội dung tiêu chí», «Điểm tối đa», «Áp dụng cho», «Cách chấm».",
+        "Khung tiêu chí, column «Nội dung»: Unknown column. The columns of this sheet are: "
+        "«Mã tiêu chí», «Nội dung tiêu chí», «Điểm tối đa», «Áp dụng cho», «Cách chấm».",
         "Khung tiêu chí, column «Nội dung tiêu chí»: This required column is missing.",
     ]
     assert errors(book([], title="Sheet")) == ["khung.xlsx: The workbook has no sheet «Khung tiêu chí»."]
