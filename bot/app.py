@@ -49,6 +49,7 @@ from handlers import (
     roster,
     start,
     status,
+    unit_opinion,
 )
 from handlers.commands import declaration_digest, menu
 from storage.db import Database
@@ -170,6 +171,7 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        unit_opinion,  # issue 14, part C: participants' opinions (/y_kien)
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

@@ -374,8 +374,38 @@ def _deadline(text: str) -> tuple[str, dt.date]:
 @async_command()
 async def cmd_cycle_deadline(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     """A unit under a plan sets earlier deadlines for itself, never later than the plan's."""
-    from bot.services.cycles import cycle_for_org
     from bot.services.plans import save_unit_deadlines
+    from handlers.views import plan as plan_texts
+
+    async def apply(session: AsyncSession, org: Organisation, cycle) -> None:
+        await save_unit_deadlines(
+            session, org, cycle, dict(args.deadlines), actor="cli", now=dt.datetime.now(dt.UTC)
+        )
+
+    return await _on_unit_plan(settings, t, args, apply, plan_texts.DEADLINES_SAVED)
+
+
+@async_command()
+async def cmd_cycle_unit(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
+    """The settings an upper level gives a unit in its plan (issue 14): an outstanding unit's
+    raised HTXS share, the peer group its quotas are counted in."""
+    from bot.services.plans import save_unit_settings
+    from handlers.views import plan as plan_texts
+
+    async def apply(session: AsyncSession, org: Organisation, cycle) -> None:
+        await save_unit_settings(
+            session, cycle, org, dict(args.set), actor="cli", now=dt.datetime.now(dt.UTC)
+        )
+
+    return await _on_unit_plan(settings, t, args, apply, plan_texts.UNIT_SETTINGS_SAVED)
+
+
+async def _on_unit_plan(
+    settings: Settings, t: Translator, args: argparse.Namespace, apply, done: str
+) -> int:
+    """`apply(session, org, cycle)` for the unit `--org` under the `--year` plan above it, then
+    `done` (a msgid naming {org}); a refusal rolls it back (async_command tells it)."""
+    from bot.services.cycles import cycle_for_org
     from handlers.views import plan as plan_texts
     from storage.queries import org_by_code
 
@@ -385,10 +415,8 @@ async def cmd_cycle_deadline(settings: Settings, t: Translator, args: argparse.N
         if org is None or cycle is None or cycle.year != args.year:
             print(t(plan_texts.NO_PLAN_OVER, year=args.year, code=args.org), file=sys.stderr)
             return 1
-        await save_unit_deadlines(
-            session, org, cycle, dict(args.deadlines), actor="cli", now=dt.datetime.now(dt.UTC)
-        )
-    print(t(plan_texts.DEADLINES_SAVED, org=org.name))
+        await apply(session, org, cycle)
+    print(t(done, org=org.name))
     return 0
 
 
@@ -493,6 +521,17 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
         help=t("a deadline and its new, earlier date"),
     )
     deadline.set_defaults(fn=cmd_cycle_deadline)
+    # Issue 14: what an upper level gives one unit in its plan.
+    unit = cycle.add_parser(
+        "unit", help=t("give a unit settings in the plan above it (outstanding unit, peer group)")
+    )
+    unit.add_argument("--org", required=True, help=t("organisation code"))
+    unit.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
+    unit.add_argument(
+        "--set", action="append", required=True, type=_setting, metavar="KEY=VALUE",
+        help=t("outstanding_unit=yes|no or peer_group=LABEL|none (repeatable)"),
+    )
+    unit.set_defaults(fn=cmd_cycle_unit)
     cycle.add_parser("list", help=t("list the plans")).set_defaults(fn=cmd_cycle_list)
     # Criteria frameworks (issue 14): framework-template, import-framework.
     from bot.framework_cli import add_commands as add_framework_commands

@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.models import RoleKind
+from storage.models import ParticipantBody, RoleKind
 
 
 class Action(enum.StrEnum):
@@ -28,6 +28,10 @@ class Action(enum.StrEnum):
     # (bot/services/frameworks.py).
     LOAD_FRAMEWORK = "load_framework"
     SEND_PROMPT = "send_prompt"  # /goi_y: written points for a member's self-review (part IV)
+    # --- issue 14, part C (participants' opinions, decisions of units) ---
+    # /y_kien: a participating body's opinion on the rating of a unit of the subtree; which
+    # body a role speaks for is bot/services/unit_opinion.py's (ROLE_BODIES).
+    GIVE_OPINION = "give_opinion"
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -82,7 +86,29 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
             RoleKind.ORGANISING_OFFICE,
         }
     ),
+    # --- issue 14, part C: the representatives of the participating bodies (seed 004 B.1.4
+    # step 2) hold GIVE_OPINION and nothing else; the organising office of the deciding level
+    # speaks for any body (bot/services/unit_opinion.py).
+    Action.GIVE_OPINION: frozenset(
+        {
+            RoleKind.REP_COUNCIL,
+            RoleKind.REP_FRONT,
+            RoleKind.REP_MASS_ORGS,
+            RoleKind.REP_LEADERSHIP,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
 }
+
+# The body each representative speaks for (GIVE_OPINION on the units of their subtree); they
+# hold no other action (a test checks it).
+REPRESENTS: dict[RoleKind, ParticipantBody] = {
+    RoleKind.REP_COUNCIL: ParticipantBody.COUNCIL,
+    RoleKind.REP_FRONT: ParticipantBody.FRONT,
+    RoleKind.REP_MASS_ORGS: ParticipantBody.MASS_ORGS,
+    RoleKind.REP_LEADERSHIP: ParticipantBody.LEADERSHIP,
+}
+REPRESENTATIVES = frozenset(REPRESENTS)
 
 
 @dataclass(frozen=True)
@@ -118,3 +144,22 @@ def sees(grants: Iterable[Grant], org_path: str, org_id: int, own_org_ids: Itera
     return org_id in set(own_org_ids) or any(
         in_subtree(g.org_path, org_path) or in_subtree(org_path, g.org_path) for g in grants
     )
+
+
+def speaks_for(
+    grants: Iterable[Grant], unit_path: str, decider_path: str | None
+) -> frozenset[ParticipantBody]:
+    """The bodies whose opinion on a unit's rating (the unit at `unit_path`, decided at
+    `decider_path`) the user may enter: a representative their own body, on the units of their
+    subtree; the organising office of the deciding level (or above it) any body."""
+    found: set[ParticipantBody] = set()
+    for g in grants:
+        if g.role in REPRESENTS and in_subtree(g.org_path, unit_path):
+            found.add(REPRESENTS[g.role])
+        elif (
+            g.role is RoleKind.ORGANISING_OFFICE
+            and decider_path is not None
+            and in_subtree(g.org_path, decider_path)
+        ):
+            return frozenset(ParticipantBody)
+    return frozenset(found)

@@ -62,6 +62,15 @@ ROLES: dict[str, str] = {
     "Phó bí thư": "deputy",
     "Cấp ủy viên": "committee_member",
     "Ban tổ chức": "organising_office",
+    # The representatives of the bodies that give their opinion on an organisation's rating
+    # (seed 004 B.1.4 step 2). The first label of each has no comma (the template's drop-down
+    # list is comma-separated); the usual written forms with a comma are read too.
+    "Đại diện Thường trực HĐND và UBND": "rep_council",
+    "Đại diện Thường trực HĐND, UBND": "rep_council",
+    "Đại diện Ủy ban MTTQ": "rep_front",
+    "Đại diện các đoàn thể chính trị - xã hội": "rep_mass_orgs",
+    "Đại diện lãnh đạo cơ quan/đơn vị": "rep_leadership",
+    "Đại diện lãnh đạo cơ quan, đơn vị": "rep_leadership",
 }
 DISCIPLINE_FORMS: dict[str, str] = {
     "Khiển trách": "reprimand",
@@ -106,6 +115,7 @@ class OrgRow:
     founded_on: date | None
     row: int
     sheet: str = ORG_SHEET  # where the row came from: the sheet name or the CSV file name
+    residential: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,7 @@ class MemberRow:
     discipline_in_official_duties: bool
     row: int
     sheet: str = MEMBER_SHEET
+    public_servant: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,6 +324,9 @@ E_LIMIT_COLUMNS = N_(
     "This sheet reaches column {columns}; a roster sheet may have at most {max} columns. "
     "Delete the columns to the right of the roster."
 )
+E_RESIDENTIAL_NOT_CELL = N_(
+    "Only a chi bộ can be a village or residential chi bộ, but «{code}» is «{kind}»."
+)
 E_DUTIES_WITHOUT_FORM = N_(
     "A violation in official duties is marked, but no discipline form is given."
 )
@@ -367,6 +381,13 @@ ORG_COLUMNS: tuple[Column, ...] = (
     Column(ORG_SHEET, "Ngày thành lập", "founded_on", "date", False, False,
            N_("Date the organisation was founded."),
            A_DATE_OPTIONAL_PAST, date(2010, 3, 15), 16),
+    Column(ORG_SHEET, "Chi bộ thôn, tổ dân phố", "residential", "bool", False, False,
+           N_("A chi bộ of a village, hamlet or residential group: the People's Council and "
+              "Committee, the Fatherland Front and the mass organisations give their opinion "
+              "on its rating, and its secretary who is not a public servant may be rated above "
+              "it."),
+           N_("“Có” or “Không” (only for a chi bộ); also “x”/empty, 1/0. Empty means no."),
+           NO_LABEL, 16),
 )
 
 MEMBER_COLUMNS: tuple[Column, ...] = (
@@ -425,6 +446,9 @@ MEMBER_COLUMNS: tuple[Column, ...] = (
            "discipline_in_official_duties", "bool", False, False,
            N_("The discipline was for a violation in carrying out official duties."),
            A_YES_NO, NO_LABEL, 20),
+    Column(MEMBER_SHEET, "Cán bộ, công chức", "public_servant", "bool", False, False,
+           N_("Is a public servant (cán bộ, công chức)."),
+           A_YES_NO, NO_LABEL, 14),
 )
 
 ROLE_COLUMNS: tuple[Column, ...] = (
@@ -440,7 +464,10 @@ ROLE_COLUMNS: tuple[Column, ...] = (
     Column(ROLE_SHEET, "Vai trò", "role", "role", True, True,
            N_("The role."),
            N_("Required. “Bí thư” (at most one per organisation), “Phó bí thư”, "
-              "“Cấp ủy viên”, “Ban tổ chức” (not for a chi bộ)."),
+              "“Cấp ủy viên”, “Ban tổ chức” (not for a chi bộ); or a representative who gives "
+              "the opinion of a body on the ratings of the organisations in this one's subtree: "
+              "“Đại diện Thường trực HĐND và UBND”, “Đại diện Ủy ban MTTQ”, “Đại diện các đoàn "
+              "thể chính trị - xã hội”, “Đại diện lãnh đạo cơ quan/đơn vị”."),
            "Bí thư", 16),
 )
 
@@ -1086,6 +1113,9 @@ def _validate(
             kind = check_vocab(o, "kind", ORG_SHEET, "kind")
         parent = check_code(o, "parent_code", ORG_SHEET, False)
         check_past(o, "founded_on", ORG_SHEET)
+        if o.residential and kind is not None and kind not in CELL_KINDS:
+            err(o.sheet, o.row, _h(ORG_SHEET, "residential"), E_RESIDENTIAL_NOT_CELL,
+                code=code or "", kind=label_of(ORG_KINDS, kind))
         if not first_use(file_orgs, o, code, ORG_SHEET):
             continue
         parents[code] = parent
@@ -1276,7 +1306,7 @@ G_REQUIRED = N_("Required column")
 _VOCAB_LIST = {
     "kind": [label for label in ORG_KINDS],
     "status": list(STATUSES),
-    "role": list(ROLES),
+    "role": list({code: label_of(ROLES, code) for code in ROLES.values()}.values()),
     "discipline": list(DISCIPLINE_FORMS),
     "bool": [YES_LABEL, NO_LABEL],
 }

@@ -1,5 +1,6 @@
 """The flows that take a written text and then ask to confirm: deciding despite breaches,
-re-rating, an appeal and its answer (``confirmed_flow``).
+re-rating, an appeal and its answer (``confirmed_flow``), for a member's level or a unit's
+rating alike (issue 14: ``Rerating``, ``Appealing``).
 
 Each of those flows writes something that cannot be undone, so its last step shows what will
 happen and waits for "✅ Confirm" (or "✖ Cancel", the engine's). A press is taken only while
@@ -19,8 +20,8 @@ from telegram.ext import CallbackQueryHandler
 from bot.i18n import Translator
 from bot.permissions import Action
 from conversations import engine as flows
-from handlers.base import Turn, turn_handler
-from storage.models import FlowState
+from handlers.base import Refusal, Turn
+from storage.models import FlowState, Organisation
 
 CONFIRM = "confirm"
 Confirmed = Callable[[Turn, FlowState], Awaitable[None]]
@@ -48,6 +49,52 @@ class FlowConfirm(Protocol):
 
     @classmethod
     def pattern(cls) -> str: ...
+
+
+# What the re-rating and appeal flows act on, a member's level or a unit's rating alike
+# (issue 14): the flows' payload names it, a loader finds it (authorised again), and these
+# say what each step shows and does.
+
+
+@dataclass(frozen=True)
+class Rerating:
+    """A decided level to cancel (R-A2)."""
+
+    prompt: Callable[[Translator], str]
+    confirm_text: Callable[[Translator, str], str]  # with the reason
+    cancel: Callable[[Turn, str], Awaitable[None]]  # with the reason: cancel, tell, reply
+
+
+@dataclass(frozen=True)
+class Appealing:
+    """A decided level appealed against (R-A1)."""
+
+    kind: str  # the answer button's: "a" a member's appeal, "u" a unit's
+    deciding_org: Organisation
+    prompt: Callable[[Translator], str]
+    head: Callable[[Translator, str], str]  # with the filer's name: heads the appeal sent
+    file: Callable[[Turn, str], Awaitable[int]]  # with the text: stores it, returns its id
+
+
+Loader = Callable[[Turn, dict], Awaitable[Any]]
+
+
+async def open_flow(turn: Turn, flow: flows.Flow, step: str, load: Loader, values: dict) -> None:
+    """Enter `flow` at `step` about what `load` finds from the payload `values` (refused
+    before the flow opens when it is not there or not allowed) and ask its prompt."""
+    subject = await load(turn, values)
+    await flows.begin(turn, flow, step, **values)
+    await flows.ask(turn, flow, subject.prompt(turn.t))
+
+
+async def reload(turn: Turn, load: Loader, state: FlowState) -> Any:
+    """The flow's subject found again from its payload (still decided, still allowed); the
+    flow ends when it is not."""
+    try:
+        return await load(turn, flows.payload(state))
+    except Refusal:
+        await flows.finish(turn)
+        raise
 
 
 def confirmed_flow(
@@ -97,11 +144,10 @@ async def confirm(turn: Turn, name: str) -> None:
     await CONFIRMATIONS[name].on_confirm(turn, state)
 
 
+async def _confirm_pressed(turn: Turn) -> None:
+    await confirm(turn, turn.button.flow)
+
+
 def confirm_handler(button: type[FlowConfirm]) -> CallbackQueryHandler:
     """The handler of a feature's "✅ Confirm" button, which names its flow (`button.flow`)."""
-
-    @turn_handler(button=button)
-    async def confirm_pressed(turn: Turn) -> None:
-        await confirm(turn, turn.button.flow)
-
-    return CallbackQueryHandler(confirm_pressed, pattern=button.pattern())
+    return flows.press_handler(button, _confirm_pressed)

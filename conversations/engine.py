@@ -265,6 +265,19 @@ def from_payload(flow: Flow, target: StepTarget) -> Target:
     return find
 
 
+def press_handler(
+    button: type[ButtonData],
+    on_press: Callable[[Turn], Awaitable[None]],
+    *,
+    action: Action | None = None,
+    target: Target | None = None,
+) -> CallbackQueryHandler:
+    """The handler of a flow's typed buttons: declared like any press (`turn_handler`), then
+    answered by the flow (`on_press`, which reads `turn.button`)."""
+    pressed = turn_handler(button=button, action=action, target=target)(on_press)
+    return CallbackQueryHandler(pressed, pattern=button.pattern())
+
+
 # --- the fallbacks every flow shares -----------------------------------------------------
 
 

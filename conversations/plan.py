@@ -8,7 +8,10 @@ before the last one.
 
 A unit that inherits the plan of an upper level (a cell, or a committee under the plan's
 organisation) goes straight to the deadlines, which may be earlier than the inherited ones,
-never later (R-D5).
+never later (R-D5). When someone whose role sits above the unit opens it, and the plan's
+rulebook reads them, the settings that level gives the unit come first (issue 14): an
+outstanding unit's raised HTXS share (R-Q1) and the peer group its quotas are counted in (R-Q5,
+typed as a short label); they are saved with the deadlines.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from bot.callbacks import ascii_int, typed_int
 from bot.delivery import KEYBOARD, Owed
 from bot.i18n import N_
-from bot.permissions import Action
+from bot.permissions import Action, grants_for
 from bot.services import checks, plans
 from bot.services.cycles import CycleError
 from bot.services.plans import Draft
@@ -34,6 +37,7 @@ from storage.models import FlowState, Organisation
 YEAR, RULEBOOK, SETTINGS, SETTING, DEADLINE, CONFIRM = (
     "year", "rulebook", "settings", "setting", "deadline", "confirm"
 )
+UNIT, GROUP = "unit", "group"  # the settings a level above gives the unit (issue 14)
 INVALID = N_("This button is no longer valid.")
 # A setting is a share, a count or a number of days: six digits are far beyond any of them.
 SETTING_DIGITS = 6
@@ -76,8 +80,19 @@ async def start(turn: Turn, org: Organisation) -> None:
     if draft is None:
         raise _no_plan(org)
     step = DEADLINE if draft.mode == plans.INHERIT else YEAR
+    if _from_above(turn, org):
+        draft.unit = await plans.unit_settings_offered(turn.session, draft, org)
+        step = UNIT if draft.unit is not None else step
     state = await flows.begin(turn, PLAN_FLOW, step, **draft.payload())
     await show(turn, state)
+
+
+def _from_above(turn: Turn, org: Organisation) -> bool:
+    """Whether the caller plans from a level above `org` (it never grants itself a share)."""
+    return any(
+        org.path.startswith(g.org_path) and g.org_path != org.path
+        for g in grants_for(turn.identity.grants, Action.SET_PLAN)
+    )
 
 
 async def show(turn: Turn, state: FlowState, note: str | None = None) -> None:
@@ -94,6 +109,10 @@ async def show(turn: Turn, state: FlowState, note: str | None = None) -> None:
         text, markup = views.settings_screen(t, draft)
     elif step == SETTING:
         text, markup = views.setting_screen(t, draft, draft.key, note)
+    elif step == UNIT:
+        text, markup = views.unit_settings_screen(t, draft, org.name, note)
+    elif step == GROUP:
+        text, markup = views.group_screen(t, draft, note)
     else:
         deadlines = await plans.draft_deadlines(turn.session, draft, org)
         if deadlines is None:
@@ -157,6 +176,17 @@ async def deadline_text(turn: Turn, state: FlowState, text: str) -> None:
     await _after_deadline(turn, state, draft)
 
 
+async def group_text(turn: Turn, state: FlowState, text: str) -> None:
+    draft = Draft.of(flows.payload(state))
+    try:
+        label = plans.parse_unit_setting(plans.PEER_GROUP, text)
+    except ValueError:
+        await show(turn, state, views.bad_group(turn.t, text))
+        return
+    draft.unit = {**(draft.unit or {}), plans.PEER_GROUP: label}
+    await _go(turn, state, draft, UNIT)
+
+
 # --- the answers pressed -----------------------------------------------------------------------
 
 
@@ -184,6 +214,13 @@ async def pressed(turn: Turn) -> None:
         draft.key, following = draft.next_deadline(), DEADLINE
     elif action == "edit" and step == SETTINGS and 1 <= (button.number or 0) <= len(plans.SETTINGS):
         draft.key, following = plans.SETTINGS[button.number - 1].key, SETTING
+    elif action == "unit_keep" and step == UNIT:
+        following = DEADLINE
+    elif action == "unit_out" and step == UNIT and plans.OUTSTANDING in (draft.unit or {}):
+        draft.unit = {**draft.unit, plans.OUTSTANDING: not draft.unit[plans.OUTSTANDING]}
+        following = UNIT
+    elif action == "unit_group" and step == UNIT and plans.PEER_GROUP in (draft.unit or {}):
+        following = GROUP
     elif action == "date" and step == DEADLINE:
         if draft.key not in draft.deadlines:
             deadlines = await plans.draft_deadlines(turn.session, draft, turn.target)
@@ -205,6 +242,9 @@ async def pressed(turn: Turn) -> None:
 
 async def _save(turn: Turn, state: FlowState, draft: Draft) -> None:
     org = turn.target
+    if draft.unit is not None and not _from_above(turn, org):
+        await flows.finish(turn)
+        raise Refusal("Only a level above {org} may give it these settings.", org=esc(org.name))
     try:
         await plans.save_draft(
             turn.session, draft, org, actor=turn.actor, now=turn.services.now()
@@ -228,6 +268,8 @@ PLAN_FLOW = flows.declare(
             flows.Step(SETTING, setting_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(DEADLINE, deadline_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(CONFIRM),
+            flows.Step(UNIT),
+            flows.Step(GROUP, group_text, Action.SET_PLAN, scope.plan_draft_unit),
         ),
         entry=("ke_hoach",),
         kept=N_("The plan was not saved."),

@@ -7,11 +7,16 @@
   first answer is recorded and sent back to the member in their language.
 - ``/ket_qua``: the member's levels by year; someone with a role also gets the members of
   their subtree rated HTXS five years running (R-A5).
+
+A unit's head appeals for the unit with ``/khieu_nai CODE`` (issue 14, part C): the same two
+flows, their payload naming a unit's rating (``unit_rating``) or a unit's appeal
+(``unit_appeal``); the units' side is handlers/unit_decision.py.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -19,15 +24,16 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import appeal as service
+from bot.services import unit_appeal
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
+from conversations import decision as confirming
 from conversations import engine as flows
-from conversations.decision import ask_to_confirm, confirm_handler, confirmed_flow
-from handlers import scope
+from handlers import unit_decision as units
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID
+from handlers.scope import INVALID, named
 from handlers.views import appeal as views
 from handlers.views.appeal import AnswerButton, AppealConfirm
-from storage.models import Appeal, FlowState, Member, Organisation
+from storage.models import FlowState, Member, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -54,61 +60,85 @@ def _check_length(text: str) -> str:
 # --- filing -----------------------------------------------------------------------------------------
 
 
+def _member_appealing(filing: service.Filing) -> confirming.Appealing:
+    """A member's decided level they appeal against (the members' side of the shared flow)."""
+    rating, year = filing.rating, filing.cycle.year
+
+    async def file(turn: Turn, text: str) -> int:
+        appeal = await service.file_appeal(turn.session, rating, filing.deciding_org, text,
+                                           actor=turn.actor, now=turn.services.now())
+        return appeal.id
+
+    return confirming.Appealing(
+        "a",
+        filing.deciding_org,
+        lambda t: views.appeal_prompt(t, year, rating.decided_level),
+        lambda t, name: views.appeal_head(t, name, filing.cell.name, rating.decided_level, year),
+        file,
+    )
+
+
 @turn_handler()
 async def appeal_command(turn: Turn) -> None:
+    """``/khieu_nai``: the member's own decided level; ``/khieu_nai CODE``: a unit they head."""
     turn.require_member()
+    args = turn.context.args or []
+    if args:
+        decided = await units.appealable_units(turn, args[0])
+        await units.open_on(turn, decided, "appeal", APPEAL_FLOW, "text", appealing_of)
+        return
     found = await service.latest_decided(turn.session, turn.identity.member.id)
     if found is None:
         raise Refusal("You have no decided level to appeal against yet.")
-    rating, cycle = found
-    await flows.begin(turn, APPEAL_FLOW, "text", rating=rating.id)
-    await flows.ask(
-        turn, APPEAL_FLOW, views.appeal_prompt(turn.t, cycle.year, rating.decided_level)
-    )
+    values = {"rating": found[0].id}
+    await confirming.open_flow(turn, APPEAL_FLOW, "text", appealing_of, values)
 
 
-async def _filing(turn: Turn, state: FlowState) -> service.Filing:
+async def appealing_of(turn: Turn, values: dict) -> confirming.Appealing:
+    """What the payload's appeal is against, still decided and the caller's to appeal."""
+    if "unit_rating" in values:
+        return await units.appealing(turn, values["unit_rating"])
     turn.require_member()
-    filing = await service.filing(
-        turn.session, turn.identity.member, flows.payload(state)["rating"]
-    )
+    filing = await service.filing(turn.session, turn.identity.member, values["rating"])
     if filing is None:
-        await flows.finish(turn)
         raise Refusal("This level is no longer decided; your appeal was not sent.")
-    return filing
+    return _member_appealing(filing)
 
 
 async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    filing = await _filing(turn, state)
-    question = views.appeal_confirm_text(turn.t, filing.deciding_org.name, len(body))
-    await ask_to_confirm(turn, state, question, text=body)
+    subject = await confirming.reload(turn, appealing_of, state)
+    question = views.appeal_confirm_text(turn.t, subject.deciding_org.name, len(body))
+    await confirming.ask_to_confirm(turn, state, question, text=body)
 
 
 async def appeal_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    filing = await _filing(turn, state)
+    subject = await confirming.reload(turn, appealing_of, state)
     await flows.finish(turn)
-    member, root = turn.identity.member, filing.deciding_org
-    appeal = await service.file_appeal(
-        turn.session, filing.rating, root, body, actor=turn.actor, now=turn.services.now()
-    )
+    member, root = turn.identity.member, subject.deciding_org
+    appeal_id = await subject.file(turn, body)
     committee = await role_accounts(turn.session, root.id, COMMITTEE_ROLES)
-    level, year = filing.rating.decided_level, filing.cycle.year
     for _holder, account in committee:
         ct = translator_for(account, turn.services)
-        head = views.appeal_head(ct, member.full_name, filing.cell.name, level, year)
-        _send_long(turn, account.telegram_id, head, body, views.answer_keyboard(ct, appeal.id))
+        head = subject.head(ct, member.full_name)
+        markup = views.answer_keyboard(ct, appeal_id, subject.kind)
+        _send_long(turn, account.telegram_id, head, body, markup)
     await turn.reply(views.appeal_sent(turn.t, len(committee), root.name))
 
 
 # --- answering -----------------------------------------------------------------------------------
 
+# Each kind of appeal: its parties (the appeal, who filed it, the deciding level) and how its
+# answer is recorded.
+_PARTIES = {"a": service.appeal_parties, "u": unit_appeal.appeal_parties}
+_ANSWER = {"a": service.answer_appeal, "u": unit_appeal.answer_appeal}
+_PAYLOAD = {"a": "appeal", "u": "unit_appeal"}
 
-async def _open_appeal(
-    turn: Turn, appeal_id: int
-) -> tuple[Appeal, Member, Organisation]:
-    found = await service.appeal_parties(turn.session, appeal_id)
+
+async def _open_appeal(turn: Turn, kind: str, appeal_id: int) -> tuple[Any, Member, Organisation]:
+    turn.require_member()
+    found = await _PARTIES[kind](turn.session, appeal_id)
     if found is None:
         raise Refusal(INVALID)
     appeal, _member, _root = found  # DECIDE on the deciding level: required by the target
@@ -117,36 +147,50 @@ async def _open_appeal(
     return found
 
 
-@turn_handler(button=AnswerButton, action=Action.DECIDE, target=scope.appeal_deciding_org)
+async def _deciding_org(turn: Turn, kind: str, appeal_id: object) -> Organisation:
+    turn.require_member()
+    found = await _PARTIES[kind](turn.session, appeal_id) if isinstance(appeal_id, int) else None
+    return named(found)[2]
+
+
+async def _answer_target(turn: Turn, action: Action | None) -> Organisation:
+    """Target: the deciding level of the appeal the pressed button names (either kind)."""
+    return await _deciding_org(turn, turn.button.action, turn.button.appeal_id)
+
+
+async def _answered_target(turn: Turn, action: Action | None, values: dict) -> Organisation:
+    """Step target: the deciding level of the appeal being answered (either kind)."""
+    kind = "u" if "unit_appeal" in values else "a"
+    return await _deciding_org(turn, kind, values.get(_PAYLOAD[kind]))
+
+
+@turn_handler(button=AnswerButton, action=Action.DECIDE, target=_answer_target)
 async def answer_button(turn: Turn) -> None:
     pressed: AnswerButton = turn.button
-    _appeal, member, _root = await _open_appeal(turn, pressed.appeal_id)
-    await flows.begin(turn, ANSWER_FLOW, "text", appeal=pressed.appeal_id)
+    _appeal, member, _root = await _open_appeal(turn, pressed.action, pressed.appeal_id)
+    await flows.begin(turn, ANSWER_FLOW, "text", **{_PAYLOAD[pressed.action]: pressed.appeal_id})
     await turn.answer()
     await flows.ask(turn, ANSWER_FLOW, views.answer_prompt(turn.t, member.full_name))
 
 
-async def _answering(turn: Turn, state: FlowState):
-    """The appeal still unanswered, authorised again; the flow ends otherwise."""
-    try:
-        return await _open_appeal(turn, flows.payload(state)["appeal"])
-    except Refusal:
-        await flows.finish(turn)
-        raise
+async def _answered_of(turn: Turn, values: dict):
+    """The payload's appeal still unanswered (either kind), authorised again."""
+    kind = "u" if "unit_appeal" in values else "a"
+    return kind, await _open_appeal(turn, kind, values[_PAYLOAD[kind]])
 
 
 async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    _appeal, member, _root = await _answering(turn, state)
+    _kind, (_appeal, member, _root) = await confirming.reload(turn, _answered_of, state)
     question = views.answer_confirm_text(turn.t, member.full_name, len(body))
-    await ask_to_confirm(turn, state, question, text=body)
+    await confirming.ask_to_confirm(turn, state, question, text=body)
 
 
 async def answer_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    appeal, member, root = await _answering(turn, state)
+    kind, (appeal, member, root) = await confirming.reload(turn, _answered_of, state)
     await flows.finish(turn)
-    service.answer_appeal(turn.session, appeal, body, actor=turn.actor, now=turn.services.now())
+    _ANSWER[kind](turn.session, appeal, body, actor=turn.actor, now=turn.services.now())
     account = await reachable_account(turn.session, member.id)
     if account is not None:
         mt = translator_for(account, turn.services)
@@ -174,19 +218,19 @@ async def results_command(turn: Turn) -> None:
     await turn.reply(views.results_text(turn.t, rows, runs))
 
 
-APPEAL_FLOW = confirmed_flow(
+APPEAL_FLOW = confirming.confirmed_flow(
     "appeal", N_("writing an appeal"), "text", appeal_text, appeal_confirmed,
     views.confirm_keyboard, entry=("khieu_nai",),
 )
-ANSWER_FLOW = confirmed_flow(  # the deciding level answers: DECIDE on it, at each step
+# The deciding level answers: DECIDE on it, at each step.
+ANSWER_FLOW = confirming.confirmed_flow(
     "appeal_answer", N_("answering an appeal"), "text", answer_text, answer_confirmed,
-    views.confirm_keyboard, action=Action.DECIDE, target=scope.answered_appeal_org,
+    views.confirm_keyboard, action=Action.DECIDE, target=_answered_target,
 )
-
 
 HANDLERS = [
     CommandHandler("khieu_nai", appeal_command),
     CommandHandler("ket_qua", results_command),
     CallbackQueryHandler(answer_button, pattern=AnswerButton.pattern()),
-    confirm_handler(AppealConfirm),
+    confirming.confirm_handler(AppealConfirm),
 ]

@@ -18,6 +18,7 @@ from handlers.views import ballot as ballot_texts
 from handlers.views import frameworks as framework_texts
 from handlers.views import plan as plan_texts
 from handlers.views import status as status_texts
+from handlers.views import unit_opinion as opinion_texts
 
 
 class Audience(enum.Enum):
@@ -150,6 +151,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
+    # representatives of the participating bodies reach this command and no other of a role.
+    CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),
 )
 
 

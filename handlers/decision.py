@@ -12,27 +12,53 @@
   the member's decided level is cancelled (R-A2), kept as history, and a new, empty proposal
   reopens it.
 
-``Action.DECIDE`` is checked on the deciding level (``bot.services.decision.deciding_level``).
+``Action.DECIDE`` is required on the deciding level (``bot.services.decision.deciding_level``,
+``bot.services.units.deciding_org``): each handler and each step of the flows declares its
+target, which says where (``handlers.base.Reach``).
+
+Units (issue 14, part C; handlers/unit_decision.py): ``/quyet_dinh`` first shows the ratings of
+the organisations and collectives the named organisation decides (or of the named unit under
+its deciding level), with the participants' opinions and the R-Q7 breaches, and "⬇" to lower
+a proposal; ``/xep_loai_lai`` takes an organisation's code too. Deciding despite breaches and
+re-rating are the same two flows for members and units: their payload says which (``kind``,
+``unit_rating``), and a ``Deciding`` or a rerating object does the rest.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
+from telegram import InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.permissions import Action
 from bot.services import decision as service
+from bot.services import orgs
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import ask_to_confirm, confirm_handler, confirmed_flow
-from handlers import scope
-from handlers.base import Refusal, Turn, translator_for, turn_handler
+from conversations.decision import (
+    Rerating,
+    ask_to_confirm,
+    confirm_handler,
+    confirmed_flow,
+    open_flow,
+    reload,
+)
+from handlers import appeal, scope
+from handlers import unit_decision as units
+from handlers.base import Found, Reach, Refusal, Turn, act_on, translator_for, turn_handler
+from handlers.scope import decision_unit, member_by_code
 from handlers.views import decision as views
+from handlers.views import unit_decision as unit_views
 from handlers.views.decision import DecideButton, DecisionConfirm
+from handlers.views.unit_decision import UnitChoiceButton, UnitDecideButton
 from storage.models import Cycle, FlowState, Member, Organisation, RatingState
+from storage.queries import org_by_code
 
 log = logging.getLogger(__name__)
 
@@ -63,61 +89,139 @@ async def _view(turn: Turn, unit: Organisation) -> DecisionView:
 # --- deciding ----------------------------------------------------------------------------------
 
 
-@turn_handler(action=Action.DECIDE, target=scope.decision_unit_named)
+@dataclass(frozen=True)
+class Deciding:
+    """What deciding despite breaches needs of one kind (members' levels, units' ratings): the
+    view named by the flow's payload (authorised again), its screen, what confirming does, and
+    the decision itself."""
+
+    view: Callable[[Turn, dict], Awaitable[Any]]
+    screen: Callable[[Translator, Any], tuple[str, InlineKeyboardMarkup | None]]
+    confirm_text: Callable[[Translator, Any, str], str]
+    decide: Callable[[Turn, Any, str | None], Awaitable[None]]
+
+
+async def _members_view(turn: Turn, values: dict) -> DecisionView:
+    return await _view(turn, turn.target)  # the step's target: the unit, DECIDE on its level
+
+
+async def _units_view(turn: Turn, values: dict) -> Any:
+    return await units.decision_view_of(turn, values["decider"], values["scope"])
+
+
+async def _override_target(turn: Turn, action: Action | None, values: dict) -> Reach:
+    """Step target of deciding despite breaches: the members' unit, or the units' scope, with
+    DECIDE on the level that decides."""
+    if values.get("kind") == "units":
+        return await units.decider_of(turn, values["decider"], values["scope"])
+    return await scope.override_unit(turn, action, values)
+
+
+MEMBERS = Deciding(
+    _members_view,
+    lambda t, view: (views.view_text(t, view), views.view_keyboard(t, view)),
+    views.override_confirm_text,
+    lambda turn, view, reason: _decide(turn, view, reason),
+)
+UNITS = Deciding(_units_view, units.screen, unit_views.override_confirm_text, units.decide)
+KINDS = {"members": MEMBERS, "units": UNITS}
+
+
+@turn_handler()
 async def decide_command(turn: Turn) -> None:
-    view = await _view(turn, turn.target)
-    await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
+    """The units' screen (what the named organisation decides, or the named unit), then the
+    members' screen; refused when the caller may decide neither."""
+    turn.require_member()
+    args = turn.context.args or []
+    code = args[0] if args else None
+    unit_view = await units.units_named(turn, code)
+    try:  # the members' part: DECIDE on its deciding level, through the one check
+        await act_on(turn, Action.DECIDE, await decision_unit(turn, code))
+        unit = turn.target
+    except Refusal:
+        if unit_view is None:
+            raise
+        unit = None
+    if unit_view is not None:
+        text, markup = units.screen(turn.t, unit_view)
+        await turn.reply(text, reply_markup=markup)
+    if unit is not None:
+        view = await _view(turn, unit)
+        await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
 
 
 @turn_handler(button=DecideButton, action=Action.DECIDE, target=scope.decision_unit_pressed)
 async def decide_button(turn: Turn) -> None:
     pressed: DecideButton = turn.button
-    unit = turn.target
-    view = await _view(turn, unit)
-    t = turn.t
+    view = await _view(turn, turn.target)
+    prompt = views.override_reason_prompt(turn.t, turn.target.name)
+    await _pressed(turn, MEMBERS, view, pressed.action, {"org": turn.target.id}, prompt)
+
+
+@turn_handler(button=UnitDecideButton, action=Action.DECIDE, target=units.decider_pressed)
+async def unit_decide_button(turn: Turn) -> None:
+    pressed: UnitDecideButton = turn.button
+    view = await units.decision_view_of(turn, pressed.decider_id, pressed.scope_id)
+    values = {"kind": "units", "decider": pressed.decider_id, "scope": pressed.scope_id}
+    prompt = unit_views.override_reason_prompt(turn.t, view.decider.name)
+    await _pressed(turn, UNITS, view, pressed.action, values, prompt)
+
+
+async def _pressed(
+    turn: Turn, kind: Deciding, view: Any, action: str, values: dict, prompt: str
+) -> None:
+    """"✅ Decide" (refused again while a breach stands) or "✍️ Override" (the reason flow)."""
+    text, markup = kind.screen(turn.t, view)
     await turn.answer()
-    if pressed.action == "ok":
+    if action == "ok":
         if view.blocked or not view.proposals:
-            await turn.edit(views.view_text(t, view), reply_markup=views.view_keyboard(t, view))
+            await turn.edit(text, reply_markup=markup)
             return
-        await turn.edit(views.view_text(t, view))
-        await _decide(turn, view, None)
+        await turn.edit(text)
+        await kind.decide(turn, view, None)
         return
     if not view.blocked:
-        await turn.edit(views.view_text(t, view), reply_markup=views.view_keyboard(t, view))
+        await turn.edit(text, reply_markup=markup)
         return
-    await flows.begin(turn, OVERRIDE_FLOW, "reason", org=unit.id)
-    await flows.ask(turn, OVERRIDE_FLOW, views.override_reason_prompt(t, unit.name))
+    await flows.begin(turn, OVERRIDE_FLOW, "reason", **values)
+    await flows.ask(turn, OVERRIDE_FLOW, prompt)
 
 
 async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
-    view = await _override_view(turn)
-    if view is None:
+    found = await _override_view(turn, state)
+    if found is None:
         return
-    await ask_to_confirm(
-        turn, state, views.override_confirm_text(turn.t, view, reason), reason=reason
-    )
+    kind, view = found
+    await ask_to_confirm(turn, state, kind.confirm_text(turn.t, view, reason), reason=reason)
 
 
-async def _override_view(turn: Turn) -> DecisionView | None:
-    """The view of the step's unit (turn.target, authorised again by the step's declaration);
-    None when there is nothing to override any more: the flow ends, the view is shown."""
-    view = await _view(turn, turn.target)
+async def _override_view(turn: Turn, state: FlowState) -> tuple[Deciding, Any] | None:
+    """The view (authorised again by the step's declaration); None when there is nothing to
+    override any more: the flow ends, the screen is shown."""
+    values = flows.payload(state)
+    kind = KINDS[values.get("kind", "members")]
+    try:
+        view = await kind.view(turn, values)
+    except Refusal:
+        await flows.finish(turn)
+        raise
     if not view.proposals or not view.blocked:
         await flows.finish(turn)
-        await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
+        text, markup = kind.screen(turn.t, view)
+        await turn.reply(text, reply_markup=markup)
         return None
-    return view
+    return kind, view
 
 
 async def override_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
-    view = await _override_view(turn)
-    if view is None:
+    found = await _override_view(turn, state)
+    if found is None:
         return
+    kind, view = found
     await flows.finish(turn)
-    await _decide(turn, view, reason)
+    await kind.decide(turn, view, reason)
 
 
 async def _decide(turn: Turn, view: DecisionView, reason: str | None) -> None:
@@ -149,8 +253,9 @@ async def _decide(turn: Turn, view: DecisionView, reason: str | None) -> None:
 
 async def _decided(turn: Turn, member: Member):
     """The member's decided rating and its cycle (DECIDE on the deciding level is required by
-    the target of the command or the step)."""
-    cycle = await _cycle(turn, turn.target)
+    the target of the command, the button or the step)."""
+    cell = await service.organisation(turn.session, member.org_id)
+    cycle = await _cycle(turn, cell)
     rating = await service.decided_rating(turn.session, cycle, member)
     if rating is None:
         raise Refusal(
@@ -161,58 +266,113 @@ async def _decided(turn: Turn, member: Member):
     return rating, cycle
 
 
-@turn_handler(action=Action.DECIDE, target=scope.rerated_member_cell)
-async def rerate_command(turn: Turn) -> None:
-    member = await scope.member_by_code(turn, turn.context.args[0])
-    rating, cycle = await _decided(turn, member)
-    await flows.begin(turn, RERATE_FLOW, "reason", rating=rating.id)
-    await flows.ask(
-        turn,
-        RERATE_FLOW,
-        views.rerate_reason_prompt(turn.t, rating.decided_level, member.full_name, cycle.year),
+def _member_rerating(rating: Any, member: Member, cycle: Cycle) -> Rerating:
+    """A member's decided level to cancel (the members' side of the shared flow)."""
+    level, name, year = rating.decided_level, member.full_name, cycle.year
+
+    async def cancel(turn: Turn, reason: str) -> None:
+        await service.cancel_decided(
+            turn.session, rating, actor=turn.actor, now=turn.services.now(), reason=reason
+        )
+        account = await service.reachable_account(turn.session, member.id)
+        services = turn.services
+        if account is not None:
+            mt = translator_for(account, services)
+            turn.notify(account.telegram_id, views.rerate_member_notice(mt, level, year, reason))
+        for secretary in await service.secretary_accounts(turn.session, member.org_id):
+            if account is not None and secretary.telegram_id == account.telegram_id:
+                continue
+            st = translator_for(secretary, services)
+            text = views.rerate_secretary_notice(st, level, name, year, reason)
+            turn.notify(secretary.telegram_id, text)
+        await turn.reply(views.rerate_done(turn.t, level, name, year))
+
+    return Rerating(
+        lambda t: views.rerate_reason_prompt(t, level, name, year),
+        lambda t, reason: views.rerate_confirm_text(t, level, name, year, reason),
+        cancel,
     )
 
 
-async def _rerate_subject(turn: Turn, state: FlowState):
-    """The rating still decided (authorised again by the step's declaration); the flow ends
-    otherwise."""
-    found = await service.rating_subject(turn.session, flows.payload(state)["rating"])
+async def _is_unit_code(turn: Turn, code: str) -> bool:
+    """An organisation's code, not a member's."""
+    member = await orgs.member_with_code(turn.session, code)
+    return member is None and await org_by_code(turn.session, code) is not None
+
+
+async def _rerated(turn: Turn, action: Action | None) -> Reach:
+    """Target of /xep_loai_lai CODE: the member's cell, or the organisation, with DECIDE on the
+    level that decides for it."""
+    args = turn.context.args or []
+    if args and await _is_unit_code(turn, args[0]):
+        return await units.rerated_unit(turn, args[0])
+    return await scope.rerated_member_cell(turn, action)
+
+
+@turn_handler(action=Action.DECIDE, target=_rerated)
+async def rerate_command(turn: Turn) -> None:
+    """``/xep_loai_lai CODE``: a member's code, else an organisation's (its decided ratings)."""
+    code = turn.context.args[0]
+    if await _is_unit_code(turn, code):
+        decided = await units.rerate_choices(turn, turn.target)
+        await units.open_on(turn, decided, "rerate", RERATE_FLOW, "reason", _rerating_of)
+        return
+    member = await member_by_code(turn, code)
+    rating, cycle = await _decided(turn, member)
+    await open_flow(turn, RERATE_FLOW, "reason", _rerating_of, {"rating": rating.id})
+
+
+async def _chosen(turn: Turn, action: Action | None) -> Reach:
+    """Target of a unit's decided rating chosen: re-rating it needs DECIDE on its deciding
+    level; appealing needs no role (its head appeals: the appeal's loader checks that)."""
+    pressed: UnitChoiceButton = turn.button
+    found = await units.rating_decider(turn, pressed.rating_id)
+    return found if pressed.flow == "rerate" else Reach(found.org, None)
+
+
+@turn_handler(button=UnitChoiceButton, action=Action.DECIDE, target=_chosen)
+async def unit_choice_pressed(turn: Turn) -> None:
+    """One of a unit's decided ratings chosen: the re-rating or the appeal flow opens on it."""
+    pressed: UnitChoiceButton = turn.button
+    flow, step, load = (
+        (RERATE_FLOW, "reason", _rerating_of)
+        if pressed.flow == "rerate"
+        else (appeal.APPEAL_FLOW, "text", appeal.appealing_of)
+    )
+    await turn.answer()
+    await open_flow(turn, flow, step, load, {"unit_rating": pressed.rating_id})
+
+
+async def _rerate_target(turn: Turn, action: Action | None, values: dict) -> Found:
+    """Step target of re-rating: the member's cell or the unit, DECIDE on its deciding level."""
+    if "unit_rating" in values:
+        return await units.rating_decider(turn, values["unit_rating"])
+    return await scope.rerate_cell(turn, action, values)
+
+
+async def _rerating_of(turn: Turn, values: dict) -> Rerating:
+    """The rating the payload names, still decided (its target required DECIDE)."""
+    if "unit_rating" in values:
+        return await units.rerating(turn, values["unit_rating"])
+    found = await service.rating_subject(turn.session, values["rating"])
     if found is None or found[0].state != RatingState.DECIDED:
-        await flows.finish(turn)
         raise Refusal(views.NO_LONGER_DECIDED)
-    return found
+    rating, member, cycle = found
+    await _decided(turn, member)
+    return _member_rerating(rating, member, cycle)
 
 
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
-    rating, member, cycle = await _rerate_subject(turn, state)
-    question = views.rerate_confirm_text(
-        turn.t, rating.decided_level, member.full_name, cycle.year, reason
-    )
-    await ask_to_confirm(turn, state, question, reason=reason)
+    subject = await reload(turn, _rerating_of, state)
+    await ask_to_confirm(turn, state, subject.confirm_text(turn.t, reason), reason=reason)
 
 
 async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
-    rating, member, cycle = await _rerate_subject(turn, state)
+    subject = await reload(turn, _rerating_of, state)
     await flows.finish(turn)
-    old_level = rating.decided_level
-    await service.cancel_decided(
-        turn.session, rating, actor=turn.actor, now=turn.services.now(), reason=reason
-    )
-    account = await service.reachable_account(turn.session, member.id)
-    services = turn.services
-    if account is not None:
-        mt = translator_for(account, services)
-        text = views.rerate_member_notice(mt, old_level, cycle.year, reason)
-        turn.notify(account.telegram_id, text)
-    for secretary in await service.secretary_accounts(turn.session, member.org_id):
-        if account is not None and secretary.telegram_id == account.telegram_id:
-            continue
-        st = translator_for(secretary, services)
-        text = views.rerate_secretary_notice(st, old_level, member.full_name, cycle.year, reason)
-        turn.notify(secretary.telegram_id, text)
-    await turn.reply(views.rerate_done(turn.t, old_level, member.full_name, cycle.year))
+    await subject.cancel(turn, reason)
 
 
 # --- the flows and their confirmation ------------------------------------------------------------
@@ -220,7 +380,7 @@ async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
 
 def _decision_flow(name: str, title: str, on_text, on_confirm, target, command: str) -> flows.Flow:
     """Deciding and re-rating alike: a reason, then a confirmation, with DECIDE required on
-    the deciding level of the flow's unit (`target`) at each step."""
+    the deciding level of the flow's subject (`target`) at each step."""
     return confirmed_flow(
         name, title, "reason", on_text, on_confirm, views.confirm_keyboard, action=Action.DECIDE,
         target=target, entry=(command,),
@@ -229,11 +389,11 @@ def _decision_flow(name: str, title: str, on_text, on_confirm, target, command: 
 
 OVERRIDE_FLOW = _decision_flow(
     "decision_override", N_("deciding levels despite the breaches"), override_reason,
-    override_confirmed, scope.override_unit, "quyet_dinh",
+    override_confirmed, _override_target, "quyet_dinh",
 )
 RERATE_FLOW = _decision_flow(
     "rerate", N_("cancelling a decided level"), rerate_reason, rerate_confirmed,
-    scope.rerate_cell, "xep_loai_lai",
+    _rerate_target, "xep_loai_lai",
 )
 
 HANDLERS = [
@@ -241,4 +401,8 @@ HANDLERS = [
     CommandHandler("xep_loai_lai", rerate_command),
     CallbackQueryHandler(decide_button, pattern=DecideButton.pattern()),
     confirm_handler(DecisionConfirm),
+    # Units (issue 14, part C).
+    CallbackQueryHandler(unit_decide_button, pattern=UnitDecideButton.pattern()),
+    CallbackQueryHandler(unit_choice_pressed, pattern=UnitChoiceButton.pattern()),
+    *units.HANDLERS,
 ]

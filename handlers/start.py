@@ -21,6 +21,11 @@ ROLE_NAMES = {
     RoleKind.DEPUTY: N_("deputy secretary"),
     RoleKind.COMMITTEE_MEMBER: N_("committee member"),
     RoleKind.ORGANISING_OFFICE: N_("organising office"),
+    # The representatives of the participating bodies (issue 14, part C).
+    RoleKind.REP_COUNCIL: N_("representative of the People's Council and Committee"),
+    RoleKind.REP_FRONT: N_("representative of the Fatherland Front"),
+    RoleKind.REP_MASS_ORGS: N_("representative of the mass organisations"),
+    RoleKind.REP_LEADERSHIP: N_("representative of the leadership"),
 }
 
 REDEEM_REFUSALS = {

@@ -2,6 +2,10 @@
 
 All comparisons are on integers: "more than half" is ``2 * votes > denominator``
 (strict), "two thirds" is ``3 * votes >= 2 * denominator`` (at least).
+
+R-B5's strict variant takes its two thirds of ALL official members of the chi bộ, not of the
+R-B3 denominator (which leaves out the excused, the suspended, those away elsewhere): the
+tally is given that number as ``official_members``.
 """
 
 from __future__ import annotations
@@ -87,20 +91,30 @@ def more_than_half(votes: int, denominator: int) -> bool:
     return 2 * votes > denominator
 
 
+def official_members(members: Iterable[MemberFacts]) -> int:
+    """R-B5: every official member of the chi bộ (its own, not those here temporarily),
+    whatever their presence: the base of the strict variant's two thirds."""
+    return sum(1 for m in members if m.official and not m.temporary_here)
+
+
 def tally(
     counts: Counts,
     denominator: int,
     rule: CountingRule = CountingRule.CUMULATIVE,
     *,
     htxs_fraction: tuple[int, int] = (2, 3),
+    official_members: int | None = None,
 ) -> Decision:
-    """One candidate's level from the counts per level (blank ballots under ``None``)."""
+    """One candidate's level from the counts per level (blank ballots under ``None``).
+    ``official_members`` is the base of the strict variant's HTXS (R-B5): required then."""
     if denominator <= 0:
         raise ValueError("denominator must be positive")
     if any(n < 0 for n in counts.values()):
         raise ValueError("vote counts must not be negative")
+    if rule is CountingRule.STRICT_2011 and (official_members is None or official_members <= 0):
+        raise ValueError("the strict variant needs the number of official members (R-B5)")
     for level in LEVELS_DESC:
-        decision = _adopt(level, counts, denominator, rule, htxs_fraction)
+        decision = _adopt(level, counts, denominator, rule, htxs_fraction, official_members)
         if decision is not None:
             return decision
     return Decision(None, True, explain(N_(
@@ -108,14 +122,19 @@ def tally(
         "({rules})"), "R-B4", denominator=denominator))
 
 
-def tally_for(counts: Counts, denominator: int, rulebook: Rulebook) -> Decision:
-    """``tally`` with the rulebook's counting rule and thresholds."""
+def tally_for(
+    counts: Counts, denominator: int, rulebook: Rulebook, *, official_members: int
+) -> Decision:
+    """``tally`` with the rulebook's counting rule and thresholds; ``official_members`` of
+    the chi bộ is always given, so a plan switched to the strict variant never counts its
+    HTXS on the wrong base (R-B5)."""
     fraction = (rulebook.strict_htxs_numerator, rulebook.strict_htxs_denominator)
-    return tally(counts, denominator, rulebook.counting_rule, htxs_fraction=fraction)
+    return tally(counts, denominator, rulebook.counting_rule, htxs_fraction=fraction,
+                 official_members=official_members)
 
 
 def _adopt(level: Level, counts: Counts, denominator: int, rule: CountingRule,
-           fraction: tuple[int, int]) -> Decision | None:
+           fraction: tuple[int, int], official: int | None) -> Decision | None:
     if rule is CountingRule.PLURALITY:
         votes = counts.get(level, 0)
         if more_than_half(votes, denominator):
@@ -126,11 +145,11 @@ def _adopt(level: Level, counts: Counts, denominator: int, rule: CountingRule,
     votes = sum(counts.get(higher, 0) for higher in at_or_above(level))
     if rule is CountingRule.STRICT_2011 and level is Level.HTXS:
         num, den = fraction
-        if votes * den >= num * denominator:
+        if votes * den >= num * official:
             return Decision(level, False, explain(N_(
-                "{level}: {votes} of {denominator} votes, at least {numerator}/{fraction} "
-                "({rules})"), "R-B5", level=level.value, votes=votes, denominator=denominator,
-                numerator=num, fraction=den))
+                "{level}: {votes} votes of the {official} official members, at least "
+                "{numerator}/{fraction} ({rules})"), "R-B5", level=level.value, votes=votes,
+                official=official, numerator=num, fraction=den))
         return None
     if more_than_half(votes, denominator):
         rule_id = "R-B5" if rule is CountingRule.STRICT_2011 else "R-B4"

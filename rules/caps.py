@@ -8,7 +8,7 @@ from datetime import date
 from rules.breaches import Breach, breach
 from rules.eligibility import review_status
 from rules.levels import Level, levels_at_most, lowest
-from rules.people import MemberFacts, Presence
+from rules.people import HeadException, MemberFacts, OrgFacts, Presence
 from rules.rulebooks import Rulebook
 from rules.scoring import Score, score_band, unmet_htxs_conditions
 from rules.text import N_, Explanation, explain
@@ -127,6 +127,17 @@ def _head_cap(member: MemberFacts, rulebook: Rulebook, collective_level: Level |
     return Cap(collective_level, explain(N_(
         "Head of the unit: not above the collective's level {level} ({rules})"),
         "R-C4", level=collective_level.value))
+
+
+def head_exception(member: MemberFacts, led: OrgFacts, year: int) -> HeadException | None:
+    """R-C4's exceptions for the head of ``led`` (seed 004 B.4, B.6): the secretary of a
+    village or residential chi bộ who is not a public servant (cán bộ, công chức), and a head
+    who transferred in during the plan's ``year`` (not answerable for the unit's year)."""
+    if led.residential and not member.public_servant:
+        return HeadException.VILLAGE_SECRETARY
+    if member.transferred_in_on is not None and member.transferred_in_on.year >= year:
+        return HeadException.NEWLY_TRANSFERRED
+    return None
 
 
 def _score_caps(score: Score | int | None, rulebook: Rulebook) -> list[Cap | None]:

@@ -87,6 +87,7 @@ class MemberFacts:
     # The violation already lowered an earlier rating: one violation counts once (R-C3).
     discipline_counted_before: bool = False
     outside_political_system: bool = False  # retired, student, private business (2C)
+    public_servant: bool = False  # cán bộ, công chức (R-C4's village-secretary exception)
     transferred_in_on: date | None = None  # chuyển sinh hoạt đến
     months_at_former_cell: int = 0  # time spent at the former chi bộ this year (R-E7)
 
@@ -102,6 +103,7 @@ class OrgFacts:
     org_id: str = ""
     kind: OrgKind = OrgKind.CELL
     founded_on: date | None = None
+    residential: bool = False  # chi bộ thôn, tổ dân phố (R-C4's exception, seed 004 B.1.4)
 
 
 class Presence(Enum):

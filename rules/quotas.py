@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -100,23 +100,84 @@ def check_quota(
 
 
 def check_org_quota(levels: Mapping[str, Level], rulebook: Rulebook, *,
-                    outstanding_unit: bool = False) -> list[Breach]:
-    """R-Q7 for organisations: the 2017 plan's 50%/20%, or R-Q1's share otherwise."""
+                    outstanding_unit: bool = False,
+                    names: Mapping[str, str] | None = None) -> list[Breach]:
+    """R-Q7 for organisations (``levels``: unit id → level, over the peer group the deciding
+    level decides): the 2017 plan's 50%/20%, or R-Q1's share otherwise (with R-Q4's small
+    group: fewer than 5 organisations at HTT may have 1 HTXS if deserved)."""
+    names = names or {}
     if not rulebook.org_legacy_quota:
-        return check_quota(levels, rulebook, outstanding_unit=outstanding_unit)
+        return _org_share(levels, rulebook, outstanding_unit, names)
     found = []
     good = tuple(oid for oid, level in levels.items() if level >= Level.HTT)
     good_limit = rulebook.org_legacy_good_percent * len(levels) // 100
     if len(good) > good_limit:
         found.append(breach("quota.org_clean_strong", ("R-Q7",), N_(
             "{count} organisations proposed clean and strong, at most {limit}: {percent}% of "
-            "{base} organisations ({rules})"), member_ids=good, count=len(good),
+            "{base} organisations ({rules})"), member_ids=good,
+            member_names=tuple(names.get(oid, "") for oid in good), count=len(good),
             limit=good_limit, percent=rulebook.org_legacy_good_percent, base=len(levels)))
     top = tuple(oid for oid, level in levels.items() if level is Level.HTXS)
     top_limit = rulebook.org_legacy_exemplary_percent * len(good) // 100
     if len(top) > top_limit:
         found.append(breach("quota.org_exemplary", ("R-Q7",), N_(
             "{count} organisations proposed exemplary, at most {limit}: {percent}% of {base} "
-            "clean and strong ({rules})"), member_ids=top, count=len(top), limit=top_limit,
-            percent=rulebook.org_legacy_exemplary_percent, base=len(good)))
+            "clean and strong ({rules})"), member_ids=top,
+            member_names=tuple(names.get(oid, "") for oid in top), count=len(top),
+            limit=top_limit, percent=rulebook.org_legacy_exemplary_percent, base=len(good)))
+    return found
+
+
+def _org_share(levels: Mapping[str, Level], rulebook: Rulebook, outstanding_unit: bool,
+               names: Mapping[str, str]) -> list[Breach]:
+    """R-Q7 as R-Q1: HTXS within the share of the organisations reaching HTT (R-Q2, R-Q3),
+    R-Q4's small group; the 2017 plan's small-cell rule is about members, never read here."""
+    base = htt_base(levels, rulebook)
+    quota = htxs_limit(base, rulebook, outstanding_unit=outstanding_unit)
+    top = tuple(oid for oid, level in levels.items() if level is Level.HTXS)
+    if len(top) <= quota.limit:
+        return []
+    shown = tuple(names.get(oid, "") for oid in top)
+    if any("R-Q4" in note.rule_ids for note in quota.explanations):
+        return [breach("quota.org_small_group", ("R-Q7", "R-Q4"), N_(
+            "{count} organisations proposed HTXS, at most {limit} where fewer than {size} "
+            "reach HTT ({rules})"), member_ids=top, member_names=shown, count=len(top),
+            limit=quota.limit, size=rulebook.small_group_htt_below)]
+    return [breach("quota.org_share", ("R-Q7", "R-Q1", "R-Q3"), N_(
+        "{count} organisations proposed HTXS, at most {limit}: {percent}% of {base} "
+        "organisations reaching HTT ({rules})"), member_ids=top, member_names=shown,
+        count=len(top), limit=quota.limit, percent=quota.percent, base=base)]
+
+
+# --- R-Q5: the peer group (qd366-2025), R-Q1: the outstanding units' share -----------------
+
+
+def peer_groups(labels: Mapping[str, str | None], rulebook: Rulebook) -> list[tuple[str, ...]]:
+    """R-Q5: how the deciding level's units (id → the peer group label it set, None for none)
+    are counted. Under a rulebook where the deciding level sets the peer group, the units of
+    one label form a group and the units without one form the common group; otherwise every
+    unit is in one group. Groups keep the order of ``labels``; an empty one is left out."""
+    if not rulebook.peer_groups_by_decider:
+        return [tuple(labels)] if labels else []
+    groups: dict[str | None, list[str]] = {}
+    for unit, label in labels.items():
+        groups.setdefault(label or None, []).append(unit)
+    return [tuple(units) for units in groups.values()]
+
+
+def group_outstanding(root: bool, members: Iterable[bool]) -> bool:
+    """R-Q1: a group counts at the outstanding units' share when the upper level granted it
+    to the group's own organisation (the đảng bộ, the deciding level), or to every unit in it."""
+    flags = list(members)
+    return root or (bool(flags) and all(flags))
+
+
+def by_group(items: Mapping[Hashable, str], groups: Iterable[tuple[str, ...]]
+             ) -> dict[tuple[str, ...], list[Hashable]]:
+    """The keys of ``items`` (key → unit id) in each group of units."""
+    where = {unit: group for group in groups for unit in group}
+    found: dict[tuple[str, ...], list[Hashable]] = {}
+    for key, unit in items.items():
+        if unit in where:
+            found.setdefault(where[unit], []).append(key)
     return found

@@ -81,6 +81,9 @@ class Rulebook:
     small_group_htxs_allowed: int = 1  # … 1 HTXS allowed
     small_cell_size_below: int | None = None  # R-Q4 2017: a chi bộ under 7 members …
     small_cell_htxs_max: int = 1  # … at most 1
+    # R-Q5: the deciding level sets the peer group a quota is counted over (qd366-2025), by a
+    # per-unit plan setting; otherwise the đảng bộ cơ sở (members) or all the units it decides.
+    peer_groups_by_decider: bool = False
     org_legacy_quota: bool = False  # R-Q7: the 2017 plan's caps on organisations
     org_legacy_good_percent: int = 50  # "trong sạch, vững mạnh" of all organisations
     org_legacy_exemplary_percent: int = 20  # "tiêu biểu" of those clean and strong
@@ -194,6 +197,7 @@ QD366_2025 = Rulebook(
     head_cap=False,
     score_bands=True,
     htxs_quota_outstanding_percent=25,
+    peer_groups_by_decider=True,
     form_scheme=FormScheme.BY_ROLE,
     plan_deadlines=QD366_DEADLINES,
 )

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -115,6 +116,9 @@ class Organisation(Base):
     path: Mapped[str] = mapped_column(PathString, index=True)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     founded_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Chi bộ thôn, tổ dân phố: a village or residential cell (seed 004 B.1.4 step 2: who gives
+    # opinions on it; B.4: R-C4's exception for its secretary). Migration 0023.
+    residential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -150,6 +154,9 @@ class Member(Base):
     maternity: Mapped[bool] = mapped_column(Boolean, default=False)
     discipline_form: Mapped[str | None] = mapped_column(String(24))
     discipline_in_official_duties: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Cán bộ, công chức (R-C4: a village cell's secretary who is not one may be rated above
+    # the cell). Migration 0023.
+    public_servant: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

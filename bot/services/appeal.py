@@ -22,6 +22,7 @@ from storage.models import (
     Organisation,
     Rating,
     RatingState,
+    UnitAppeal,
 )
 from storage.queries import subtree_range, with_referenced
 
@@ -64,12 +65,20 @@ async def file_appeal(
 
 
 def answer_appeal(
-    session: AsyncSession, appeal: Appeal, answer: str, *, actor: str, now: dt.datetime
+    session: AsyncSession,
+    appeal: Appeal | UnitAppeal,
+    answer: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    kind: str = "appeal",
 ) -> None:
+    """Record the deciding level's written answer (a member's appeal, or with `kind`
+    "unit_appeal" a unit's); the audit log names the appeal, never the text."""
     appeal.answer = answer
     appeal.answered_at = now
     appeal.answered_by = actor
-    session.add(AuditEntry.record(actor, "appeal.answer", "appeal", appeal.id))
+    session.add(AuditEntry.record(actor, f"{kind}.answer", kind, appeal.id))
 
 
 async def levels_by_year(session: AsyncSession, member_id: int) -> list[tuple[int, str, str]]:

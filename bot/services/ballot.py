@@ -885,11 +885,13 @@ async def round_result(session: AsyncSession, round_id: int) -> RoundResult | No
     for row in rows:
         counts.setdefault(row.position, {})[row.level] = row.votes
     denominator = view.round.denominator or 0
+    # R-B5's strict variant counts its two thirds over every official member of the chi bộ.
+    official = rules.official_members(member_facts(m) for m in await cell_members(session, view.cell))
     results = []
     for candidate, member in view.candidates:
         mine = {code: counts.get(candidate.position, {}).get(code, 0) for code in CHOICES}
         decision = (
-            rules.tally_for(_counts_for_rules(mine), denominator, rulebook)
+            rules.tally_for(_counts_for_rules(mine), denominator, rulebook, official_members=official)
             if denominator > 0
             else None
         )

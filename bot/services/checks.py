@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -26,6 +26,7 @@ from bot.services.accounts import identify
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.ratings import live_rating, record_proposals
 from bot.services.reviews import grassroots_root, meeting_for, score_of
+from bot.services.unit_rating import HeadCap, head_caps, member_quota
 from rules.breaches import Breach
 from rules.caps import check_member
 from rules.levels import Level
@@ -82,23 +83,38 @@ async def rated_members(
 
 
 def _quota(
-    rated: list[RatedMember], cycle: Cycle, scope: QuotaScope, group_size: int | None
+    rated: list[RatedMember],
+    cycle: Cycle,
+    scope: QuotaScope,
+    group_size: int | None,
+    outstanding: bool = False,
 ) -> list[Breach]:
     return check_quota(
         {str(r.member.id): r.level for r in rated},
         cycle_rulebook(cycle),
         group_size,
+        outstanding_unit=outstanding,  # R-Q1: granted in the plan (unit_rating.member_quota)
         scope=scope,
         names={str(r.member.id): r.member.full_name for r in rated},
     )
 
 
-def cap_breaches(rated: list[RatedMember], cycle: Cycle) -> list[Breach]:
+def cap_breaches(
+    rated: list[RatedMember], cycle: Cycle, heads: Mapping[int, HeadCap] | None = None
+) -> list[Breach]:
+    """Caps on each member; `heads` (``unit_rating.head_caps``) gives R-C4 the decided level
+    of the units a head leads."""
     rulebook = cycle_rulebook(cycle)
+    heads = heads or {}
     found = []
     for r in rated:
         score = score_of(r.review) if r.review is not None and rulebook.score_bands else None
-        for breach in check_member(member_facts(r.member), r.level, rulebook, score=score):
+        facts, collective = member_facts(r.member), None
+        if (cap := heads.get(r.member.id)) is not None and cap.level is not None:
+            facts, collective = dataclasses.replace(facts, head=True), cap.level
+        for breach in check_member(
+            facts, r.level, rulebook, score=score, collective_level=collective
+        ):
             found.append(
                 Breach(
                     breach.code,
@@ -117,12 +133,16 @@ async def cell_breaches(session: AsyncSession, cycle: Cycle, cell: Organisation)
     """Caps on each member, the quota in the cell alone (a warning), and in its peer group."""
     rated = await rated_members(session, cycle, cell)
     size = len((await session.scalars(select(Member.id).where(Member.org_id == cell.id))).all())
-    found = cap_breaches(rated, cycle) + _quota(rated, cycle, QuotaScope.CELL, size)
     root = await grassroots_root(session, cell)
+    quota = await member_quota(session, cycle, root)  # R-Q5 groups, R-Q1 shares
+    heads = await head_caps(session, cycle, [r.member for r in rated])  # R-C4
+    found = cap_breaches(rated, cycle, heads) + _quota(
+        rated, cycle, QuotaScope.CELL, size, cell.id in quota.outstanding_cells
+    )
     if root.id != cell.id:
-        found += _quota(
-            await rated_members(session, cycle, root), cycle, QuotaScope.PEER_GROUP, None
-        )
+        group = quota.group_of(cell.id)
+        peers = [r for r in await rated_members(session, cycle, root) if group.holds(r.member.org_id)]
+        found += _quota(peers, cycle, QuotaScope.PEER_GROUP, None, group.outstanding)
     return found
 
 
@@ -144,7 +164,10 @@ async def unit_breaches(
     found: dict[int, list[Breach]] = {}
     for unit in units:
         rated = await rated_members(session, cycle, unit)
-        breaches = cap_breaches(rated, cycle) + _quota(rated, cycle, QuotaScope.PEER_GROUP, None)
+        breaches = cap_breaches(rated, cycle, await head_caps(session, cycle, [r.member for r in rated]))
+        for group in (await member_quota(session, cycle, unit)).groups:  # R-Q5, R-Q1
+            peers = [r for r in rated if group.holds(r.member.org_id)]
+            breaches += _quota(peers, cycle, QuotaScope.PEER_GROUP, None, group.outstanding)
         if breaches:
             found[unit.id] = breaches
     return found

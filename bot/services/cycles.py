@@ -51,6 +51,7 @@ def member_facts(member: Member) -> MemberFacts:
         discipline_in_official_duties=member.discipline_in_official_duties,
         outside_political_system=member.outside_political_system,
         transferred_in_on=member.transferred_in_on,
+        public_servant=member.public_servant,
     )
 
 

@@ -10,7 +10,7 @@ written reason when a standing quota or cap breach was overridden.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_
 from bot.services.cycles import cycle_for_org
 from bot.services.ratings import record_change
 from bot.services.reviews import grassroots_root
+from bot.services.unit_rating import head_caps
 from rules.breaches import Breach, Severity
 from rules.people import name_sort_key
 from storage.models import (
@@ -56,6 +57,8 @@ class DecisionView:
     proposals: list[RatedMember]  # live proposals, to be decided
     decided: list[RatedMember]
     breaches: list[Breach]  # standing errors: they block unless overridden
+    # Heads whose units are still to be decided (R-C4): they wait, outside this decision.
+    waiting: list[RatedMember] = field(default_factory=list)
 
     @property
     def blocked(self) -> bool:
@@ -66,6 +69,10 @@ async def decision_view(session: AsyncSession, unit: Organisation, cycle: Cycle)
     rated = await rated_members(session, cycle, unit)
     proposals = [r for r in rated if r.rating.state == RatingState.PROPOSED]
     decided = [r for r in rated if r.rating.state == RatingState.DECIDED]
+    heads = await head_caps(session, cycle, [r.member for r in proposals])
+    waits = {member_id for member_id, cap in heads.items() if cap.waits}
+    waiting = [r for r in proposals if r.member.id in waits]
+    proposals = [r for r in proposals if r.member.id not in waits]
     if OrgKind(unit.kind) is OrgKind.CELL:
         found = await cell_breaches(session, cycle, unit)
     else:
@@ -77,7 +84,7 @@ async def decision_view(session: AsyncSession, unit: Organisation, cycle: Cycle)
         if b.severity is Severity.ERROR
         and (b.code.startswith("quota.") or any(m in pending for m in b.member_ids))
     ]
-    return DecisionView(unit, cycle, proposals, decided, breaches)
+    return DecisionView(unit, cycle, proposals, decided, breaches, waiting)
 
 
 async def unit_cycle(session: AsyncSession, unit: Organisation) -> Cycle | None:

@@ -33,8 +33,9 @@ from bot.services.cycles import (
 )
 from rules.breaches import Breach
 from rules.deadlines import check_child_deadline, check_child_deadlines, plan_deadlines
+from rules.org_scoring import RATED_KINDS
 from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
-from storage.models import AuditEntry, Cycle, Organisation, OrgKind, UnitDeadline
+from storage.models import AuditEntry, Cycle, Organisation, OrgKind, UnitDeadline, UnitPlanSetting
 from storage.queries import subtree_range
 
 FINISH_BY = "finish_by"
@@ -203,6 +204,17 @@ def overrides_of(cycle: Cycle) -> dict[str, Any]:
 # --- writing ---------------------------------------------------------------------------------
 
 
+async def _keyed(
+    session: AsyncSession, model: type[UnitDeadline] | type[UnitPlanSetting], cycle: Cycle,
+    org: Organisation,
+) -> dict:
+    """A plan's rows of one unit (deadlines or settings), by key."""
+    rows = await session.scalars(
+        select(model).where(model.cycle_id == cycle.id, model.org_id == org.id)
+    )
+    return {row.key: row for row in rows}
+
+
 async def _set_rows(
     session: AsyncSession,
     cycle: Cycle,
@@ -211,14 +223,7 @@ async def _set_rows(
     actor: str,
     now: dt.datetime,
 ) -> None:
-    existing = {
-        r.key: r
-        for r in await session.scalars(
-            select(UnitDeadline).where(
-                UnitDeadline.cycle_id == cycle.id, UnitDeadline.org_id == org.id
-            )
-        )
-    }
+    existing = await _keyed(session, UnitDeadline, cycle, org)
     for key, due in deadlines.items():
         row = existing.get(key)
         if row is None:
@@ -361,6 +366,110 @@ async def governing_cycle(session: AsyncSession, org: Organisation) -> Cycle | N
     return await cycle_for_org(session, org)
 
 
+# --- settings an upper level gives one unit in its plan (issue 14; UnitPlanSetting) -----------
+#
+# OUTSTANDING: a unit with outstanding results, whose quota counts at the rulebook's raised
+# share (R-Q1, qd366-2025: 25%). PEER_GROUP: the peer group its quotas are counted in (R-Q5,
+# qd366-2025: set by the deciding level), a short label shared by the units of one group. Only
+# someone whose role sits above the unit may set them (the unit never grants itself a share).
+
+OUTSTANDING, PEER_GROUP = "outstanding_unit", "peer_group"
+UNIT_SETTING_KEYS = (OUTSTANDING, PEER_GROUP)
+PEER_GROUP_MAX = 16
+UNIT_SETTING_NAMES = {
+    OUTSTANDING: N_("Outstanding unit: HTXS up to the raised share"),
+    PEER_GROUP: N_("Peer group its quotas are counted in"),
+}
+
+
+def unit_settings_apply(rb: Rulebook) -> tuple[str, ...]:
+    """The per-unit settings this rulebook reads: the raised share where it has one (R-Q1),
+    the peer group where the deciding level sets it (R-Q5)."""
+    keys = []
+    if rb.htxs_quota_outstanding_percent is not None:
+        keys.append(OUTSTANDING)
+    if rb.peer_groups_by_decider:
+        keys.append(PEER_GROUP)
+    return tuple(keys)
+
+
+def parse_unit_setting(key: str, value: Any) -> Any:
+    """A unit setting's value: yes/no for OUTSTANDING; a label (letters, digits, "-", "_",
+    ".", at most PEER_GROUP_MAX) or none for PEER_GROUP. ValueError otherwise."""
+    if key == OUTSTANDING:
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        word = str(value).strip().lower()
+        if word in ("có", "co", "yes", "true", "1", "x"):
+            return True
+        if word in ("không", "khong", "no", "false", "0", ""):
+            return False
+        raise ValueError(value)
+    if key == PEER_GROUP:
+        if value is None:
+            return None
+        label = str(value).strip().upper()
+        if label in ("", "KHÔNG", "KHONG", "NONE", "-"):
+            return None
+        if len(label) > PEER_GROUP_MAX or not all(c.isascii() and (c.isalnum() or c in "-_.")
+                                                   for c in label):
+            raise ValueError(value)
+        return label
+    raise ValueError(key)
+
+
+async def unit_settings(
+    session: AsyncSession, cycle_id: int, org_ids: list[int] | None = None
+) -> dict[int, dict[str, Any]]:
+    """The per-unit settings of a plan (of `org_ids`, or all), by organisation id."""
+    statement = select(UnitPlanSetting).where(UnitPlanSetting.cycle_id == cycle_id)
+    if org_ids is not None:
+        if not org_ids:
+            return {}
+        statement = statement.where(UnitPlanSetting.org_id.in_(sorted(set(org_ids))))
+    found: dict[int, dict[str, Any]] = {}
+    for row in await session.scalars(statement):
+        found.setdefault(row.org_id, {})[row.key] = json.loads(row.value)
+    return found
+
+
+async def save_unit_settings(
+    session: AsyncSession,
+    cycle: Cycle,
+    org: Organisation,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> None:
+    """Give `org` these settings in `cycle` (a value of None or False removes the setting)."""
+    if cycle.org_id == org.id:
+        raise PlanError(N_("These settings are given to a unit by a level above it."))
+    unknown = [key for key in values if key not in UNIT_SETTING_KEYS]
+    if unknown:
+        raise PlanError(N_("Unknown setting {key}."), key=unknown[0])
+    try:
+        parsed = {key: parse_unit_setting(key, value) for key, value in values.items()}
+    except ValueError:
+        raise PlanError(N_("A setting has a value the rulebook does not accept.")) from None
+    rows = await _keyed(session, UnitPlanSetting, cycle, org)
+    for key, value in parsed.items():
+        row = rows.get(key)
+        if value in (None, False):
+            if row is not None:
+                await session.delete(row)
+        elif row is None:
+            session.add(UnitPlanSetting(cycle_id=cycle.id, org_id=org.id, key=key,
+                                        value=json.dumps(value), set_by=actor, set_at=now))
+        elif json.loads(row.value) != value:
+            row.value, row.set_by, row.set_at = json.dumps(value), actor, now
+    session.add(
+        AuditEntry.record(actor, "plan.unit_settings", "organisation", org.code, cycle=cycle.id,
+                          settings=parsed)
+    )
+    await session.flush()
+
+
 # --- the /ke_hoach draft (kept in the flow's payload, conversations/plan.py) -----------------
 
 OWN, INHERIT = "own", "inherit"
@@ -377,6 +486,9 @@ class Draft:
     overrides: dict[str, Any] = field(default_factory=dict)
     deadlines: dict[str, str] = field(default_factory=dict)  # key -> ISO date
     key: str | None = None  # the setting or the deadline asked now
+    # INHERIT only: the settings a level above gives this unit (UNIT_SETTING_KEYS -> value),
+    # or None when none is offered (the unit itself, or a rulebook that reads none).
+    unit: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> Draft:
@@ -528,3 +640,20 @@ async def save_draft(
     limits = await effective_deadlines(session, cycle, org, include_self=False)
     changed = {k: v for k, v in chosen.items() if v != limits.get(k)}
     await save_unit_deadlines(session, org, cycle, changed, actor=actor, now=now)
+    if draft.unit is not None:
+        await save_unit_settings(session, cycle, org, draft.unit, actor=actor, now=now)
+
+
+async def unit_settings_offered(
+    session: AsyncSession, draft: Draft, org: Organisation
+) -> dict[str, Any] | None:
+    """The unit settings a level above may give `org` in the draft's plan, with their values
+    now (None: none is offered)."""
+    cycle = await cycle_for_org(session, org)
+    if draft.mode != INHERIT or cycle is None or org.kind not in RATED_KINDS:
+        return None
+    keys = unit_settings_apply(cycle_rulebook(cycle))
+    if not keys:
+        return None
+    now = (await unit_settings(session, cycle.id, [org.id])).get(org.id, {})
+    return {key: now.get(key, False if key == OUTSTANDING else None) for key in keys}

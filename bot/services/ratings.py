@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Rating, RatingChange, RatingState
+from storage.models import Rating, RatingChange, RatingState, UnitRatingChange
 
 
 async def live_rating(session: AsyncSession, cycle_id: int, member_id: int) -> Rating | None:
@@ -61,8 +61,10 @@ def record_change(
     now: dt.datetime,
     level: str | None = None,
     reason: str | None = None,
+    history: type[RatingChange] | type[UnitRatingChange] = RatingChange,
 ) -> None:
-    """Append a change to a rating's history: what (`kind`, `level`), who, when and why."""
+    """Append a change to a rating's history: what (`kind`, `level`), who, when and why
+    (`history`: a member's rating, or a unit's, issue 14)."""
     session.add(
-        RatingChange(rating_id=rating_id, at=now, actor=actor, kind=kind, level=level, reason=reason)
+        history(rating_id=rating_id, at=now, actor=actor, kind=kind, level=level, reason=reason)
     )

@@ -233,20 +233,22 @@ async def _apply_orgs(session, roster: Roster, orgs: dict, diff: RosterDiff, dry
         if org is None:
             diff.orgs_added.append(row.code)
             org = Organisation(
-                code=row.code, name=row.name, kind=row.kind, founded_on=row.founded_on, path=""
+                code=row.code, name=row.name, kind=row.kind, founded_on=row.founded_on, path="",
+                residential=row.residential,
             )
             orgs[row.code] = org
             if not dry_run:
                 await place_org(session, org, parent)
             continue
         old_parent_id = org.parent_id
-        changed = (org.name, org.kind, org.founded_on) != (row.name, row.kind, row.founded_on) or (
+        facts = (row.name, row.kind, row.founded_on, row.residential)
+        changed = (org.name, org.kind, org.founded_on, org.residential) != facts or (
             old_parent_id != (parent.id if parent else None)
         )
         if changed:
             diff.orgs_changed.append(row.code)
             if not dry_run:
-                org.name, org.kind, org.founded_on = row.name, row.kind, row.founded_on
+                org.name, org.kind, org.founded_on, org.residential = facts
                 await place_org(session, org, parent)
 
 
@@ -337,6 +339,10 @@ E_OWN_FOUNDED = N_(
     "Your cell's founding date cannot be changed from here; only its name can. "
     "Ask your upper committee."
 )
+E_OWN_RESIDENTIAL = N_(
+    "Whether your cell is a village or residential chi bộ cannot be changed from here; "
+    "ask your upper committee."
+)
 E_MEMBER_ELSEWHERE = N_(
     "The code {code} belongs to a member outside your cell; only the upper committee can move "
     "a member between cells."
@@ -393,6 +399,8 @@ async def scope_errors(
             )
         if org.founded_on != cell.founded_on:
             problems.append(_at(org, "founded_on", E_OWN_FOUNDED))
+        if org.residential != cell.residential:  # the upper committee says so (R-C4, opinions)
+            problems.append(_at(org, "residential", E_OWN_RESIDENTIAL))
     own = {cell.code}
     listed_here = set()
     for member in roster.members:

@@ -474,6 +474,7 @@ FACT_COLUMNS = (
     Member.discipline_in_official_duties,
     Member.outside_political_system,
     Member.transferred_in_on,
+    Member.public_servant,
     Member.org_id,
 )
 

@@ -122,9 +122,12 @@ _RULES_KIND = {
 
 
 def org_facts(org: Organisation) -> OrgFacts:
-    """The organisation as the pure rules see it (R-E4 reads its founding date)."""
+    """The organisation as the pure rules see it (R-E4 reads its founding date; R-C4's
+    exception whether it is a village or residential cell)."""
     kind = _RULES_KIND.get(OrgKind(org.kind), RulesOrgKind.UPPER_COMMITTEE)
-    return OrgFacts(org_id=str(org.id), kind=kind, founded_on=org.founded_on)
+    return OrgFacts(
+        org_id=str(org.id), kind=kind, founded_on=org.founded_on, residential=org.residential
+    )
 
 
 async def plan_of(session: AsyncSession, org: Organisation) -> Cycle | None:

@@ -22,7 +22,7 @@ class AnswerButton(ButtonData):
     """"✍️ Answer" under an appeal sent to the committee."""
 
     PREFIX = "kn"
-    action: Literal["a"]
+    action: Literal["a", "u"]  # a member's appeal, a unit's appeal (issue 14)
     appeal_id: int
 
 
@@ -47,8 +47,8 @@ def confirm_keyboard(t: Translator, flow: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(t("✅ Confirm"), callback_data=data)]])
 
 
-def answer_keyboard(t: Translator, appeal_id: int) -> InlineKeyboardMarkup:
-    data = AnswerButton("a", appeal_id).encode()
+def answer_keyboard(t: Translator, appeal_id: int, kind: Literal["a", "u"] = "a") -> InlineKeyboardMarkup:
+    data = AnswerButton(kind, appeal_id).encode()
     return InlineKeyboardMarkup([[InlineKeyboardButton(t(N_("✍️ Answer")), callback_data=data)]])
 
 

@@ -54,32 +54,47 @@ def view_text(t: Translator, view: DecisionView) -> str:
     lines += [_member_line(r) for r in view.proposals[:MAX_LISTED]]
     if len(view.proposals) > MAX_LISTED:
         lines.append(t("and {count} more", count=t.number(len(view.proposals) - MAX_LISTED)))
+    if view.waiting:  # R-C4: a head waits for the level of the units they lead
+        lines.append(
+            t("Waiting for the rating of the collective they lead: {count}",
+              count=t.number(len(view.waiting)))
+        )
+        lines += [_member_line(r) for r in view.waiting[:MAX_LISTED]]
+    advice = N_("Have the cell re-rate, or override with a written reason: it is kept in the "
+                "audit log.")
+    return "\n".join(lines + decision_tail(t, view, advice))
+
+
+def decision_tail(t: Translator, view, advice: str) -> list[str]:
+    """The end of a decision screen (members' or units'): how many are decided, and the
+    breaches that block with `advice` (a msgid), or that nothing waits."""
+    lines = []
     if view.decided:
         lines.append(t("Already decided: {count}", count=t.number(len(view.decided))))
     if view.breaches:
         lines += ["", "⛔ " + t("Blocked by breaches that stand:")]
         lines += ["– " + esc(b.render(t.gettext)) for b in view.breaches]
-        lines.append(
-            t(
-                "Have the cell re-rate, or override with a written reason: it is kept "
-                "in the audit log."
-            )
-        )
+        lines.append(t(advice))
     elif not view.proposals:
         lines += ["", t("There is nothing to decide.")]
-    return "\n".join(lines)
+    return lines
+
+
+def decide_button(t: Translator, view, count_msgid: str, data) -> InlineKeyboardButton:
+    """"✍️ Override" while a breach stands, else "✅ Decide" (`count_msgid` with {count});
+    `data(action)` is the button's data for "ov" or "ok"."""
+    if view.blocked:
+        return InlineKeyboardButton(t("✍️ Override with a reason"), callback_data=data("ov").encode())
+    label = t(count_msgid, count=len(view.proposals))
+    return InlineKeyboardButton(label, callback_data=data("ok").encode())
 
 
 def view_keyboard(t: Translator, view: DecisionView) -> InlineKeyboardMarkup | None:
     if not view.proposals:
         return None
-    if view.blocked:
-        label, action = t("✍️ Override with a reason"), "ov"
-    else:
-        label = t("✅ Decide {count} levels", count=len(view.proposals))
-        action = "ok"
-    data = DecideButton(action, view.unit.id).encode()
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)]])
+    button = decide_button(t, view, N_("✅ Decide {count} levels"),
+                           lambda action: DecideButton(action, view.unit.id))
+    return InlineKeyboardMarkup([[button]])
 
 
 def confirm_keyboard(t: Translator, flow: str) -> InlineKeyboardMarkup:
@@ -96,15 +111,19 @@ def override_reason_prompt(t: Translator, org_name: str) -> str:
 
 
 def override_confirm_text(t: Translator, view: DecisionView, reason: str) -> str:
-    return t(
+    msgid = N_(
         "The {count} proposed levels of {org} for {year} are decided despite the breaches; "
         "each member and the cell's secretary are told. Your reason, kept in the audit log: "
-        "{reason}",
-        count=t.number(len(view.proposals)),
-        org=f"<b>{esc(view.unit.name)}</b>",
-        year=view.cycle.year,
-        reason=esc(reason),
+        "{reason}"
     )
+    return overriding(t, msgid, view, view.unit.name, reason)
+
+
+def overriding(t: Translator, msgid: str, view, org: str, reason: str) -> str:
+    """What deciding `view`'s proposals despite its breaches does (`msgid` with {count},
+    {org}, {year} and {reason})."""
+    return t(msgid, count=t.number(len(view.proposals)), org=f"<b>{esc(org)}</b>",
+             year=view.cycle.year, reason=esc(reason))
 
 
 def decided_notice(t: Translator, decider: str, year: int, level: str) -> str:

@@ -32,6 +32,7 @@ KE_HOACH = (
 # The CLI (bot/cli.py).
 NO_PLAN_OVER = N_("There is no {year} plan over {code}.")
 DEADLINES_SAVED = N_("Deadlines of {org} saved.")
+UNIT_SETTINGS_SAVED = N_("Settings of {org} saved.")
 
 NOT_COMMITTEE = N_("This is for the members of a party committee.")
 
@@ -44,7 +45,9 @@ class PlanButton(ButtonData):
     date offered, save."""
 
     PREFIX = "kh"
-    action: Literal["year", "book", "keep", "edit", "date", "save"]
+    action: Literal[
+        "year", "book", "keep", "edit", "date", "save", "unit_keep", "unit_out", "unit_group"
+    ]
     number: int | None = None
     code: str | None = None
 
@@ -208,6 +211,7 @@ def summary_screen(
         changed = settings_lines(t, draft, changed_only=True)
         lines += changed if len(changed) > 1 else [changed[0], t("Every setting as in the rulebook.")]
     else:
+        lines += unit_settings_lines(t, draft)
         lines.append(
             t("The {year} plan of the upper level applies; your deadlines:", year=draft.year)
         )
@@ -217,6 +221,51 @@ def summary_screen(
         lines.append(f"• {label}: <b>{t.date(deadlines[key])}</b>")
     markup = InlineKeyboardMarkup([[_button(t("✅ Save the plan"), PlanButton("save"))]])
     return _with_note(note, lines), markup
+
+
+# --- the settings a level above gives a unit (issue 14) --------------------------------------
+
+
+def unit_settings_lines(t: Translator, draft: Draft) -> list[str]:
+    rb = draft.rules()
+    lines = []
+    for index, (key, value) in enumerate((draft.unit or {}).items(), start=1):
+        shown = value_text(t, value)
+        if key == plans.OUTSTANDING:
+            shown = t("yes, up to {percent}%", percent=rb.htxs_quota_outstanding_percent) if value \
+                else t("no")
+        lines.append(f"{index}. {esc(t(plans.UNIT_SETTING_NAMES[key]))}: <b>{esc(shown)}</b>")
+    return lines
+
+
+def unit_settings_screen(t: Translator, draft: Draft, org_name: str, note: str | None = None) -> Screen:
+    lines = [
+        t("What the upper level gives {org} in the {year} plan:", org=f"<b>{esc(org_name)}</b>",
+          year=draft.year),
+        *unit_settings_lines(t, draft),
+        "",
+        t("A peer group is a short label: the units with the same label are counted together; "
+          "those without one, together."),
+    ]
+    rows = [[_button(t("✅ Keep these values"), PlanButton("unit_keep"))]]
+    edits = []
+    for index, key in enumerate(draft.unit or {}, start=1):
+        action = "unit_out" if key == plans.OUTSTANDING else "unit_group"
+        edits.append(_button(f"✏ {index}", PlanButton(action)))
+    rows.append(edits)
+    return _with_note(note, lines), InlineKeyboardMarkup(rows)
+
+
+def group_screen(t: Translator, draft: Draft, note: str | None = None) -> Screen:
+    current = (draft.unit or {}).get(plans.PEER_GROUP)
+    text = t("Peer group: now {value}. Type a short label (letters and digits, e.g. THON or "
+             "KHOI-1), or “không” for none.", value=value_text(t, current))
+    return _with_note(note, [text]), None
+
+
+def bad_group(t: Translator, text: str) -> str:
+    return "❌ " + t("“{text}” is not a label: use at most {max} letters, digits, “-”, “_” or “.”.",
+                     text=esc(text[:40]), max=plans.PEER_GROUP_MAX)
 
 
 def refused_text(t: Translator, msgid: str, params: Mapping[str, object],

@@ -85,7 +85,8 @@ def test_every_raised_error_renders():
         "Tổ chức, cột «Tên tổ chức»: Thiếu cột bắt buộc này.",
         "Tổ chức, cột «Mã tổ chức cấp trên»: Thiếu cột bắt buộc này.",
         "Tổ chức, cột «Lạ»: Cột không hợp lệ. Các cột của trang tính này là: «Mã tổ chức», "
-        "«Tên tổ chức», «Loại», «Mã tổ chức cấp trên», «Ngày thành lập».",
+        "«Tên tổ chức», «Loại», «Mã tổ chức cấp trên», «Ngày thành lập», "
+        "«Chi bộ thôn, tổ dân phố».",
         "Tổ chức, dòng 2, cột «Mã tổ chức»: Mã «A B» không hợp lệ: chỉ dùng chữ cái, chữ số, "
         "“-”, “_” và “.”, tối đa 32 ký tự.",
         "Tổ chức, dòng 2, cột «Loại»: Loại tổ chức «x» không hợp lệ. Các giá trị cho phép: "

@@ -46,7 +46,11 @@ def test_template_drop_downs():
     kinds = wb["Tổ chức"].data_validations.dataValidation[0]
     assert str(kinds.sqref) == "C2:C1000" and "Chi bộ cơ sở" in kinds.formula1
     roles = wb["Vai trò"].data_validations.dataValidation[0]
-    assert roles.formula1 == '"Bí thư,Phó bí thư,Cấp ủy viên,Ban tổ chức"'
+    assert roles.formula1 == (
+        '"Bí thư,Phó bí thư,Cấp ủy viên,Ban tổ chức,Đại diện Thường trực HĐND và UBND,'
+        'Đại diện Ủy ban MTTQ,Đại diện các đoàn thể chính trị - xã hội,'
+        'Đại diện lãnh đạo cơ quan/đơn vị"')  # no comma inside a label: the list is comma-separated
+    assert len(roles.formula1) <= 255  # Excel's limit on a list validation
 
 
 def test_template_guide_is_vietnamese():

@@ -44,7 +44,8 @@ HD21 = rulebook("hd21-2019")
          "strict-undecided"],
 )
 def test_tally(rule, counts, denom, level):
-    decision = tally(counts, denom, rule)
+    # Every official member convened here: the strict variant's base equals the denominator.
+    decision = tally(counts, denom, rule, official_members=denom)
     assert decision.level is level
     assert decision.undecided is (level is None)
 
@@ -56,18 +57,20 @@ def test_tally_explanations():
     undecided = tally({XS: 2, TT: 2, HT: 1, KT: 1, None: 6}, 12)
     assert undecided.explanation.render() == (
         "No level has more than half of 12 votes: vote again on this member (R-B4)")
-    strict = tally({XS: 8, TT: 4}, 12, STRICT)
-    assert strict.explanation.render() == "HTXS: 8 of 12 votes, at least 2/3 (R-B5)"
+    strict = tally({XS: 8, TT: 4}, 12, STRICT, official_members=12)
+    assert strict.explanation.render() == (
+        "HTXS: 8 votes of the 12 official members, at least 2/3 (R-B5)")
 
 
 def test_tally_for_uses_the_rulebook():
     counts = {XS: 6, TT: 4, HT: 2}
-    assert tally_for(counts, 12, HD21).level is TT
-    assert tally_for(counts, 12, rulebook("hd21-2019", counting_rule="plurality")).undecided
+    assert tally_for(counts, 12, HD21, official_members=12).level is TT
+    plurality = rulebook("hd21-2019", counting_rule="plurality")
+    assert tally_for(counts, 12, plurality, official_members=12).undecided
     three_quarters = rulebook("hd21-2019", counting_rule="strict-2011",
                               strict_htxs_numerator=3, strict_htxs_denominator=4)
-    assert tally_for({XS: 8, TT: 4}, 12, three_quarters).level is TT
-    assert tally_for({XS: 9, TT: 3}, 12, three_quarters).level is XS
+    assert tally_for({XS: 8, TT: 4}, 12, three_quarters, official_members=12).level is TT
+    assert tally_for({XS: 9, TT: 3}, 12, three_quarters, official_members=12).level is XS
 
 
 @pytest.mark.parametrize("bad", [({XS: -1}, 12), ({XS: 1}, 0)],

@@ -171,4 +171,4 @@ def test_org_quota_2017_plan_r_q7(levels, codes):
 def test_org_quota_qd366_share_of_htt_r_q7():
     """qd366-2025: HTXS at most 20% of those reaching HTT (as R-Q1): 2 of 10, not 3 of 12."""
     assert check_org_quota(_orgs(2, 8, 3), QD366) == []
-    assert [b.code for b in check_org_quota(_orgs(3, 9, 0), QD366)] == ["quota.htxs_share"]
+    assert [b.code for b in check_org_quota(_orgs(3, 9, 0), QD366)] == ["quota.org_share"]

@@ -114,5 +114,5 @@ def test_org_quota_2017(levels, codes):  # R-Q7
 
 
 def test_org_quota_qd366_is_share_of_htt():  # R-Q7 under qd366: as R-Q1
-    assert [b.code for b in check_org_quota(group(3, 9), QD366)] == ["quota.htxs_share"]
+    assert [b.code for b in check_org_quota(group(3, 9), QD366)] == ["quota.org_share"]
     assert check_org_quota(group(2, 10), QD366) == []
