@@ -402,15 +402,20 @@ async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
     await flows.ask(turn, LOWER_FLOW, confirm_text, reply_markup=markup)
 
 
-LOWER_FLOW = flows.declare(
-    flows.Flow(
-        "lower_proposal",
-        N_("lowering a proposed level"),
-        (
-            flows.Step(LEVEL),
-            flows.Step(REASON, lower_reason, Action.LOWER_PROPOSAL, scope.lowering_cell),
-            flows.Step(LOWER_CONFIRM),
-        ),
-        kept=N_("The proposal was not changed."),
+def lowering_flow(
+    name: str, title: str, on_reason: flows.TextHandler, action: Action, target: flows.StepTarget
+) -> flows.Flow:
+    """Lowering a proposal (a member's, a unit's): the level pressed, the reason typed (with
+    `action` required on the proposal's `target`), the confirmation pressed; nothing changes
+    before it."""
+    steps = (flows.Step(LEVEL), flows.Step(REASON, on_reason, action, target),
+             flows.Step(LOWER_CONFIRM))
+    return flows.declare(
+        flows.Flow(name, title, steps, kept=N_("The proposal was not changed."))
     )
+
+
+LOWER_FLOW = lowering_flow(
+    "lower_proposal", N_("lowering a proposed level"), lower_reason, Action.LOWER_PROPOSAL,
+    scope.lowering_cell,
 )

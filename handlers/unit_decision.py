@@ -22,6 +22,7 @@ from bot.services.units import deciding_org
 from bot.text import esc
 from conversations import engine as flows
 from conversations.decision import CONFIRM, Appealing, Rerating, open_flow
+from conversations.plan import lowering_flow
 from handlers.base import Reach, Refusal, Turn, translator_for, turn_handler
 from handlers.scope import INVALID, can_see, named, own_grant_org, unit_by_code
 from handlers.views import unit_decision as views
@@ -208,17 +209,8 @@ async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
     await flows.ask(turn, LOWER_FLOW, text, reply_markup=markup)
 
 
-LOWER_FLOW = flows.declare(
-    flows.Flow(
-        "unit_lower",
-        N_("lowering a unit's proposal"),
-        (
-            flows.Step(LEVEL),
-            flows.Step(REASON, lower_reason, Action.DECIDE, _lowering),
-            flows.Step(CONFIRM),
-        ),
-        kept=N_("The proposal was not changed."),
-    )
+LOWER_FLOW = lowering_flow(
+    "unit_lower", N_("lowering a unit's proposal"), lower_reason, Action.DECIDE, _lowering
 )
 
 
