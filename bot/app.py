@@ -32,7 +32,7 @@ from bot.intake import (
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from bot.services.menus import MenuSync
-from conversations import engine, self_review
+from conversations import engine, self_review, unit_review, unit_review_comment
 from handlers import (
     appeal,
     ballot,
@@ -159,6 +159,10 @@ def add_handlers(application: Application) -> None:
         start,
         language,
         invites,
+        # Issue 14, part A: the collective's report (its Word file goes before the roster's
+        # document handler), the draft score sheet, comments on the draft.
+        unit_review,
+        unit_review_comment,
         roster,
         meeting_schedule,
         self_review,

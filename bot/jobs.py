@@ -44,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
 from bot.i18n import Translator, locale_for
-from bot.services import Services, notify
+from bot.services import Services, notify, unit_deadlines
 from bot.services.checks import RatedMember, cap_breaches
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, member_target
@@ -978,6 +978,7 @@ async def _run(services: Services, bot, now: dt.datetime) -> int:
                 blocked.append((member_id, by_key[claimed[0]]))
                 break
     sent += await _tell_blocked(services, bot, blocked, now)
+    sent += await unit_deadlines.run(services, bot, now)  # R-D1, issue 14 part A
     log.info("deadline monitor: %d messages sent", sent)
     return sent
 

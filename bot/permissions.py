@@ -28,6 +28,11 @@ class Action(enum.StrEnum):
     # (bot/services/frameworks.py).
     LOAD_FRAMEWORK = "load_framework"
     SEND_PROMPT = "send_prompt"  # /goi_y: written points for a member's self-review (part IV)
+    # --- Issue 14, part A (the collective's report and draft score sheet) ---
+    # /tap_the: the unit's own head prepares its report and draft score sheet and circulates it.
+    PREPARE_UNIT_REPORT = "prepare_unit_report"
+    # /gop_y while drafting: the unit's own leaders (its cấp ủy) comment on the head's draft.
+    COMMENT_UNIT_DRAFT = "comment_unit_draft"
     # --- issue 14, part C (participants' opinions, decisions of units) ---
     # /y_kien: a participating body's opinion on the rating of a unit of the subtree; which
     # body a role speaks for is bot/services/unit_opinion.py's (ROLE_BODIES).
@@ -86,6 +91,11 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
             RoleKind.ORGANISING_OFFICE,
         }
     ),
+    # --- Issue 14, part A ---
+    Action.PREPARE_UNIT_REPORT: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
+    Action.COMMENT_UNIT_DRAFT: frozenset(
+        {RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER}
+    ),
     # --- issue 14, part C: the representatives of the participating bodies (seed 004 B.1.4
     # step 2) hold GIVE_OPINION and nothing else; the organising office of the deciding level
     # speaks for any body (bot/services/unit_opinion.py).
@@ -110,6 +120,11 @@ REPRESENTS: dict[RoleKind, ParticipantBody] = {
 }
 REPRESENTATIVES = frozenset(REPRESENTS)
 
+# Actions a role allows on the organisation it is held on only, never on the units below it
+# (issue 14, part A; seed 004 B.1.4 step 1): a unit's own head prepares its collective's
+# report, and its own committee comments on the draft; an upper committee does neither.
+ON_ITSELF: frozenset[Action] = frozenset({Action.PREPARE_UNIT_REPORT, Action.COMMENT_UNIT_DRAFT})
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -129,6 +144,8 @@ def in_subtree(ancestor_path: str, path: str) -> bool:
 
 def allowed(grants: Iterable[Grant], action: Action, target_path: str) -> bool:
     roles = POLICY[action]
+    if action in ON_ITSELF:
+        return any(g.role in roles and g.org_path == target_path for g in grants)
     return any(g.role in roles and in_subtree(g.org_path, target_path) for g in grants)
 
 

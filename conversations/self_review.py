@@ -34,6 +34,7 @@ from bot.services.review_docx import render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
 from bot.text import esc
 from conversations import engine as flows
+from conversations import unit_review
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.views import self_review as views
 from handlers.views.self_review import ReviewButton
@@ -345,6 +346,8 @@ async def _edited(turn: Turn) -> None:
         if member is not None and message.text
         else None
     )
+    if found is None and await unit_review.take_edit(turn):
+        return  # a piece of a collective's report (issue 14, part A)
     if found is None:
         await turn.reply(
             t(

@@ -50,7 +50,7 @@ from bot.i18n import N_
 from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
-from bot.services import ballot_logs
+from bot.services import ballot_logs, unit_review
 from bot.services import ballot_rounds as rounds
 from bot.services.ballot import BallotError, RoundView
 from conversations import ballot as conversation
@@ -58,6 +58,7 @@ from conversations import engine as flows
 from handlers import plan_checks, scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.views import ballot as views
+from handlers.views import unit_review as unit_views
 from rules.people import Presence
 from storage.models import Meeting, Member
 
@@ -115,6 +116,9 @@ async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     open_round = await service.open_round_of(turn.session, meeting.id)
     committee = await service.committee_of(turn.session, state)
     text = views.meeting_text(turn.t, state, open_round, committee)
+    # Issue 14, part A: the meeting's least length (R-D4) and the draft's due date (R-D1).
+    needs = await unit_review.meeting_needs_of(turn.session, meeting, turn.services.settings.tz)
+    text += "\n\n" + unit_views.meeting_needs_text(turn.t, needs)
     markup = views.meeting_keyboard(turn.t, state)
     if edit:
         await conversation.meeting_step(turn, "attendance")

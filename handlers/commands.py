@@ -19,6 +19,7 @@ from handlers.views import frameworks as framework_texts
 from handlers.views import plan as plan_texts
 from handlers.views import status as status_texts
 from handlers.views import unit_opinion as opinion_texts
+from handlers.views import unit_review as unit_review_texts
 
 
 class Audience(enum.Enum):
@@ -151,6 +152,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Action.LOAD_FRAMEWORK,
     ),
     CommandSpec("goi_y", *framework_texts.GOI_Y, Audience.COMMITTEE_ROLE, Action.SEND_PROMPT),
+    # Issue 14, part A: the collective's report and draft score sheet, comments on the draft;
+    # msgids in the "unit_prep" domain (handlers/views/unit_review.py).
+    CommandSpec(
+        "tap_the", *unit_review_texts.TAP_THE, Audience.ROLE, Action.PREPARE_UNIT_REPORT
+    ),
+    CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
     # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
     # representatives of the participating bodies reach this command and no other of a role.
     CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),

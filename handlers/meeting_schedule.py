@@ -11,7 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.callbacks import InvalidButton, parse_datetime
 from bot.i18n import N_
 from bot.permissions import Action
-from bot.services import reviews
+from bot.services import reviews, unit_review
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from bot.text import esc
 from conversations import engine as flows
@@ -19,6 +19,7 @@ from handlers import scope
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import command_cell, meeting_button_cell
 from handlers.views import meeting as views
+from handlers.views import unit_review as unit_views
 from handlers.views.meeting import CalendarLabel, MeetingButton
 from rules.deadlines import self_review_due
 from storage.models import Cycle, FlowState, Organisation
@@ -41,7 +42,14 @@ async def _context(turn: Turn, cell: Organisation) -> tuple[Cycle, dt.date, dt.d
 async def _calendar_text(turn: Turn, cell: Organisation, cycle: Cycle, last: dt.date) -> str:
     meeting = await reviews.meeting_for(turn.session, cycle, cell.id)
     scheduled = meeting.scheduled_at if meeting else None
-    return views.calendar_text(turn.t, cell.name, cycle.year, scheduled, last)
+    text = views.calendar_text(turn.t, cell.name, cycle.year, scheduled, last)
+    return text + "\n" + await _needs(turn, cycle, cell, None)
+
+
+async def _needs(turn: Turn, cycle: Cycle, cell: Organisation, day: dt.date | None) -> str:
+    """R-D4's length and R-D1's draft date (issue 14, part A)."""
+    needs = await unit_review.meeting_needs(turn.session, cycle, cell, day)
+    return unit_views.meeting_needs_text(turn.t, needs)
 
 
 @turn_handler(action=Action.SCHEDULE_MEETING, target=command_cell)
@@ -117,7 +125,8 @@ async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime
     await reviews.save_meeting(turn.session, cycle, cell, local, turn.actor)
     await flows.finish(turn)
     due = self_review_due(local.date(), cycle_rulebook(cycle))
-    return views.saved_text(t, cell.name, local, due)
+    return views.saved_text(t, cell.name, local, due) + "\n" + await _needs(
+        turn, cycle, cell, local.date())
 
 
 async def typed_date(turn: Turn, state: FlowState, text: str) -> None:

@@ -1,6 +1,7 @@
-"""/goi_y MEMBER_CODE text: an upper level's written points for a member's self-review (gợi ý
-kiểm điểm), in one message; the member is told, and the points appear in part IV of their
-form and of its Word file."""
+"""/goi_y CODE text: an upper level's written points for a member's self-review (gợi ý kiểm
+điểm), in one message; the member is told, and the points appear in part IV of their form and
+of its Word file. An organisation's code sends them to its collective
+(handlers/unit_review_prompt.py)."""
 
 from __future__ import annotations
 
@@ -15,20 +16,25 @@ from bot.services.prompts import PROMPT_MAX, add_prompt
 from bot.text import esc
 from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.unit_review_prompt import prompt_unit
 from handlers.views.frameworks import PROMPT_USAGE
+from storage.models import Organisation
 
 
-@turn_handler(action=Action.SEND_PROMPT, target=scope.prompted_member_cell)
+@turn_handler(action=Action.SEND_PROMPT, target=scope.prompted)
 async def prompt_command(turn: Turn) -> None:
-    cell = turn.target
     parts = (turn.update.effective_message.text or "").split(maxsplit=2)
-    member = await scope.member_by_code(turn, parts[1])
+    found = await scope.member_or_unit(turn, parts[1])
     text = parts[2].strip() if len(parts) > 2 else ""
     if not text:
         raise Refusal(PROMPT_USAGE)
     if len(text) > PROMPT_MAX:
         raise Refusal("The points are {length} characters long; at most {max} in one message.",
                       length=turn.t.number(len(text)), max=turn.t.number(PROMPT_MAX))
+    if isinstance(found, Organisation):  # issue 14, part A: points for a collective
+        await prompt_unit(turn, found, text)
+        return
+    member, cell = found, turn.target
     cycle = await cycle_for_org(turn.session, cell)
     if cycle is None:
         raise Refusal("There is no plan for {org} yet: open the year's plan first (/ke_hoach).",

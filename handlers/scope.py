@@ -27,7 +27,13 @@ from bot.services.frameworks import held_upload
 from bot.text import esc
 from handlers.base import Reach, Refusal, Turn
 from handlers.views.decision import GIVE_MEMBER_CODE, NO_LONGER_DECIDED
-from handlers.views.frameworks import ONLY_COMMITTEES, ONLY_VIEWERS, PROMPT_USAGE
+from handlers.views.frameworks import (
+    NO_SUCH_CODE,
+    NOT_ABOVE,
+    ONLY_COMMITTEES,
+    ONLY_VIEWERS,
+    PROMPT_USAGE,
+)
 from handlers.views.plan import NOT_COMMITTEE
 from handlers.views.status import MANAGERS_ONLY
 from storage.models import Member, Organisation, OrgKind, SelfReview
@@ -307,14 +313,34 @@ async def invite_unit(turn: Turn, action: Action) -> Organisation | None:
     return await own_grant_org(turn, action)
 
 
-async def prompted_member_cell(turn: Turn, action: Action) -> Organisation:
-    """/goi_y MEMBER_CODE …: the cell of the member named."""
+async def member_or_unit(turn: Turn, code: str) -> Member | Organisation:
+    """The member with this code if the caller may see their cell, else the organisation with
+    it if the caller may see it; refused the same way when neither (exists or is in reach)."""
+    member = await orgs.member_with_code(turn.session, code)
+    if member is not None:
+        cell = await orgs.organisation(turn.session, member.org_id)
+        if cell is not None and can_see(turn, cell):
+            return member
+    org = await org_by_code(turn.session, code)
+    if org is not None and can_see(turn, org):
+        return org
+    raise Refusal(NO_SUCH_CODE, code=esc(code))
+
+
+async def prompted(turn: Turn, action: Action) -> Organisation | Reach:
+    """/goi_y CODE …: a member's cell, or an organisation (issue 14, part A) with the action
+    required strictly above it: a unit does not send points to itself."""
     turn.require_member()
     code = _first_arg(turn)
     if code is None:
         raise Refusal(PROMPT_USAGE)
-    member = await member_by_code(turn, code)
-    return await orgs.organisation(turn.session, member.org_id)
+    found = await member_or_unit(turn, code)
+    if isinstance(found, Member):
+        return await orgs.organisation(turn.session, found.org_id)
+    above = await org_by_id(turn.session, found.parent_id)
+    if above is None or (turn.may(action, found) and not turn.may(action, above)):
+        raise Refusal(NOT_ABOVE, org=esc(found.name))  # the wording for a unit's own head
+    return Reach(found, above)
 
 
 # --- decisions and appeals --------------------------------------------------------------------

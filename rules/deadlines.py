@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from rules.breaches import Breach, breach
 from rules.rulebooks import PlanDeadline, Rulebook
@@ -33,6 +34,27 @@ def draft_report_due(
         if is_working_day(day, holidays):
             left -= 1
     return day
+
+
+# R-D4 (seed 004 A.4.2): a review meeting lasts at least half a day, a full day where the upper
+# level sent written points for review (gợi ý kiểm điểm). The seed asks more of an đảng ủy cơ sở
+# (a day, a day and a half with points); DOMAIN.md keeps the cells' rule for every unit.
+MEETING_DAYS = Decimal("0.5")
+PROMPTED_MEETING_DAYS = Decimal("1")
+
+
+def meeting_days_min(prompted: bool) -> Decimal:
+    """R-D4: the least a review meeting lasts, in days."""
+    return PROMPTED_MEETING_DAYS if prompted else MEETING_DAYS
+
+
+def reminder_stage(due: date, today: date, days: tuple[int, ...] = (3, 1, 0)) -> str | None:
+    """Which reminder of a deadline is due today: with the default days, "d3" from 3 days
+    before until 2, "d1" the day before, "d0" on the day; None before and after."""
+    left = (due - today).days
+    if left < 0 or left > days[0]:
+        return None
+    return f"d{min(d for d in days if d >= left)}"
 
 
 def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:

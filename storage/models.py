@@ -850,6 +850,8 @@ class UnitReportPiece(Base):
     seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(Integer)  # editing it replaces the piece
+    # Who sent the message (actor, "tg:<id>"): message ids are per chat (migration 0021).
+    author: Mapped[str | None] = mapped_column(String(64))
 
 
 class ScoreGrade(enum.StrEnum):

@@ -87,12 +87,13 @@ async def subjects_of(session: AsyncSession, org: Organisation) -> tuple[UnitSub
 
 
 async def participants(session: AsyncSession, review: UnitReview) -> list[Member]:
-    """Who takes part in the unit's review and scores it: a cell's members (not exempt, not
-    suspended: R-E1), or, for a đảng bộ cơ sở and for any committee, its committee members."""
+    """Who takes part in the unit's review and scores it: at a cell, its members (not exempt,
+    not suspended: R-E1), for the cell and for its chi ủy alike (seed 004 A.2.1: the chi ủy is
+    reviewed at the cell's meeting); at a đảng bộ cơ sở, its committee (the đảng ủy's meeting)."""
     org = await session.get(Organisation, review.org_id)
     if org is None:
         return []
-    if review.subject == UnitSubject.ORGANISATION and OrgKind(org.kind).is_cell:
+    if OrgKind(org.kind).is_cell:
         found = await session.scalars(
             select(Member).where(
                 Member.org_id == org.id, Member.exempt.is_(False), Member.suspended.is_(False)

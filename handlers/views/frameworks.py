@@ -37,10 +37,11 @@ KHUNG_TIEU_CHI = (
     ),
 )
 GOI_Y = (
-    N_("Send points for a member's self-review"),
+    N_("Send points for a review"),
     N_(
-        "/goi_y MEMBER_CODE text: send a member of your subtree written points to address in "
-        "part IV of their self-review (gợi ý kiểm điểm), in one message"
+        "/goi_y CODE text: send a member or an organisation of your subtree written points to "
+        "address in its review (gợi ý kiểm điểm): part IV of a member's self-review, of a "
+        "collective's report; in one message"
     ),
 )
 
@@ -53,8 +54,12 @@ ONLY_VIEWERS = N_(
     "framework here."
 )
 PROMPT_USAGE = N_(
-    "Write the member's code and the points in one message:\n"
-    "/goi_y MEMBER_CODE the points the member should address"
+    "Write the code of the member (or of the organisation) and the points in one message:\n"
+    "/goi_y CODE the points to address"
+)
+NO_SUCH_CODE = N_("There is no member or organisation with the code {code} within your reach.")
+NOT_ABOVE = N_(
+    "Points for review come from the upper level: you hold no role above {org} to send them."
 )
 
 

@@ -24,6 +24,7 @@ REFUSALS = [
     # Outside the caller's reach: the same answer as for a code that does not exist.
     "There is no organisation with the code {code} within your reach.",
     "There is no member with the code {code} within your reach.",
+    "There is no member or organisation with the code {code} within your reach.",
     "You do not have permission to do this.",
 ]
 REFUSED = [re.compile(re.sub(r"\\\{\w+\\\}", ".+", re.escape(VI(msgid)))) for msgid in REFUSALS]
@@ -52,6 +53,7 @@ SCOPED = {
     "quyet_dinh": ("org", {"committee"}),  # the deciding level is DBCS1, not the cell
     "xep_loai_lai": ("member", {"committee"}),
     "ke_hoach": ("org", {"secretary", "deputy", "committee"}),
+    "tap_the": ("org", {"secretary", "deputy"}),  # the unit's own heads, not the đảng ủy
 }
 
 

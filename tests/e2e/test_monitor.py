@@ -24,6 +24,7 @@ from storage.models import (
     SelfReview,
     SentNotice,
     TelegramAccount,
+    UnitReview,
 )
 from tests.e2e.reviewkit import schedule
 from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
@@ -62,6 +63,19 @@ async def submitted(database_url, member_id, cycle_org="UP01"):
     await query(database_url, run)
 
 
+async def draft_sent(database_url, cell_code="CB01"):
+    """The cell's collective draft report went out in time (R-D1 has its own tests,
+    tests/e2e/test_unit_deadlines.py): the monitor says nothing of it here."""
+
+    async def run(session):
+        org = await session.scalar(select(Organisation).where(Organisation.code == cell_code))
+        cycle = await session.scalar(select(Cycle).order_by(Cycle.id))
+        session.add(UnitReview(cycle_id=cycle.id, org_id=org.id, subject="organisation",
+                               state="circulated", circulated_at=local(2026, 11, 20)))
+
+    await query(database_url, run)
+
+
 async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_url, clock):
     queue = bot.application.job_queue
     [hourly] = queue.get_jobs_by_name(JOB_NAME)
@@ -86,6 +100,7 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     await an.wait_message()
     confirmation = await schedule(an, "10/12/2026 08:00")
     assert "Hạn nộp bản tự kiểm điểm: 07/12/2026" in confirmation.text
+    await draft_sent(database_url)
     await submitted(database_url, tree.member_ids["DV02"])
     await fake_telegram.wait_idle(quiet=0.1)
     inbox = Inbox(users)
@@ -277,6 +292,7 @@ async def reminders_due(database_url, fake):
                             scheduled_at=local(2026, 12, 10, 8, 0)))
 
     await query(database_url, run)
+    await draft_sent(database_url)
     return tree
 
 

@@ -26,11 +26,11 @@ async def test_prompt_reaches_part_iv(tmp_path, cli_env, bot, fake_telegram):
     # Outside the sender's reach, a plain member, a message without the points: refused.
     await cell_secretary.send(f"/goi_y DV004 {POINTS}")
     assert (await cell_secretary.wait_message()).text == (
-        "Không có đảng viên mã DV004 trong phạm vi của đồng chí.")
+        "Không có đảng viên hay tổ chức mã DV004 trong phạm vi của đồng chí.")
     await binh.send(f"/goi_y DV001 {POINTS}")
     assert "không có quyền" in (await binh.wait_message()).text
     await committee.send("/goi_y DV002")
-    assert "Ghi mã đảng viên và nội dung gợi ý trong cùng một tin nhắn:\n/goi_y MÃ_ĐẢNG_VIÊN" in (await committee.wait_message()).text
+    assert "Ghi mã đảng viên (hoặc mã tổ chức) và nội dung gợi ý trong cùng một tin nhắn:\n/goi_y MÃ" in (await committee.wait_message()).text
 
     # Part IV of the form shows the points; the Word file too.
     await binh.send("/kiem_diem")

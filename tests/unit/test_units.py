@@ -103,3 +103,19 @@ async def test_org_facts_feed_the_new_organisation_rule(db):
         facts = units.org_facts(young)
         assert facts.founded_on == dt.date(2026, 9, 1)
         assert facts.kind.value == "grassroots_cell"
+
+
+async def test_a_grassroots_cells_committee_is_reviewed_by_the_whole_cell(db):
+    async with db.session() as session:
+        _upper, _grassroots, _cell, lone, cycle, _secretary = await _tree(session)
+        first = await _member(session, "L1", "Ngô Văn Hải", lone)
+        second = await _member(session, "L2", "Mai Thị Hoa", lone)
+        plain = await _member(session, "L3", "Lý Văn Khoa", lone)
+        session.add_all([Role(member_id=first.id, org_id=lone.id, role="secretary"),
+                         Role(member_id=second.id, org_id=lone.id, role="deputy")])
+        await session.flush()
+        assert await units.subjects_of(session, lone) == (
+            UnitSubject.ORGANISATION, UnitSubject.COMMITTEE)
+        committee = await units.ensure_review(session, cycle, lone, UnitSubject.COMMITTEE)
+        assert {m.code for m in await units.participants(session, committee)} == {
+            first.code, second.code, plain.code}
