@@ -29,6 +29,7 @@ class Audience(enum.Enum):
     CELL_ROLE = "cell_role"  # such a role held on a cell (chi bộ)
     DECIDING_ROLE = "deciding_role"  # such a role held on a deciding level (DOMAIN §1 step 6)
     COMMITTEE_ROLE = "committee_role"  # such a role held above the cells (a đảng ủy, a đảng bộ)
+    UNIT_ROLE = "unit_role"  # such a role held on a rated unit (its collective's report)
     # The same audiences by whom they are without an action of their own (see TYPICAL).
     INVITER = "role"  # secretary, deputy, committee member or organising office
     CELL_SECRETARY = "cell_role"  # secretary or deputy of a chi bộ
@@ -155,7 +156,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Issue 14, part A: the collective's report and draft score sheet, comments on the draft;
     # msgids in the "unit_prep" domain (handlers/views/unit_review.py).
     CommandSpec(
-        "tap_the", *unit_review_texts.TAP_THE, Audience.ROLE, Action.PREPARE_UNIT_REPORT
+        "tap_the", *unit_review_texts.TAP_THE, Audience.UNIT_ROLE, Action.PREPARE_UNIT_REPORT
     ),
     CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
     # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
@@ -201,6 +202,8 @@ def reaches(audience: Audience, identity: Identity, action: Action | None = None
             return any(g.org_decides for g in grants)
         case Audience.COMMITTEE_ROLE:
             return any(not g.org_is_cell for g in grants)
+        case Audience.UNIT_ROLE:
+            return any(g.org_rated for g in grants)
     return bool(grants)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Translator, locale_for
 from bot.permissions import Grant
+from rules.org_scoring import RATED_KINDS
 from storage.models import Member, OrgKind, RoleKind, TelegramAccount
 from storage.queries import roles_of_member
 
@@ -86,6 +87,7 @@ async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
             org_code=org.code,
             org_is_cell=OrgKind(org.kind).is_cell,
             org_decides=OrgKind(org.kind) != OrgKind.CELL,
+            org_rated=org.kind in RATED_KINDS,
         )
         for role, org in await roles_of_member(session, member.id)
     )
