@@ -40,20 +40,26 @@ BAO_CAO = (
 QUYET_DINH = (
     N_("Decide the levels of a unit"),
     N_(
-        "/quyet_dinh [code]: for the deciding committee, confirm the proposed levels of a cell "
-        "or of the whole grassroots unit; a breach needs a written reason"
+        "/quyet_dinh [code]: for the deciding committee, confirm the proposed levels of the "
+        "members of a cell or of the whole grassroots unit, and of the organisations and "
+        "committees it decides; a breach needs a written reason"
     ),
 )
 XEP_LOAI_LAI = (
     N_("Cancel a decided level"),
     N_(
-        "/xep_loai_lai MEMBER_CODE: for the deciding committee, cancel a member's decided "
-        "level with a reason so that it is redone"
+        "/xep_loai_lai CODE: for the deciding committee, cancel the decided level of a member "
+        "(their code) or of an organisation or its committee (the organisation's code) with a "
+        "reason so that it is redone"
     ),
 )
 KHIEU_NAI = (
     N_("Appeal against your level"),
-    N_("/khieu_nai: send a written appeal against your decided level to the deciding committee"),
+    N_(
+        "/khieu_nai [code]: send a written appeal against your decided level to the deciding "
+        "committee; the secretary or a deputy of an organisation appeals against its level (or "
+        "its committee's) with the organisation's code"
+    ),
 )
 KET_QUA = (
     N_("Your levels by year"),
