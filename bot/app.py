@@ -33,15 +33,18 @@ from bot.jobs import schedule_monitor
 from bot.services import Services
 from bot.services.menus import MenuSync
 from conversations import engine, self_review, unit_review, unit_review_comment
+from conversations import minutes as minutes_flow  # issue 14 part D
 from handlers import (
     appeal,
     ballot,
     decision,
+    dossier,
     fallback,
     frameworks,
     invites,
     language,
     meeting_schedule,
+    minutes,
     plan,
     plan_checks,
     prompts,
@@ -49,7 +52,9 @@ from handlers import (
     roster,
     start,
     status,
+    unit_meeting,
     unit_opinion,
+    unit_scoring,
 )
 from handlers.commands import declaration_digest, menu
 from storage.db import Database
@@ -175,7 +180,14 @@ def add_handlers(application: Application) -> None:
         appeal,
         frameworks,
         prompts,
+        # Issue 14 part B: the meeting's order, the members' scores of their organisation.
+        unit_meeting,
+        unit_scoring,
         unit_opinion,  # issue 14, part C: participants' opinions (/y_kien)
+        # Issue 14 part D: the minutes, the chair's conclusions and the files.
+        minutes,
+        minutes_flow,
+        dossier,
     ):
         application.add_handlers(module.HANDLERS, group=0)
     # Group 1: free text, routed to the step of the user's flow that waits for it.

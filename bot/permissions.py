@@ -37,6 +37,9 @@ class Action(enum.StrEnum):
     # /y_kien: a participating body's opinion on the rating of a unit of the subtree; which
     # body a role speaks for is bot/services/unit_opinion.py's (ROLE_BODIES).
     GIVE_OPINION = "give_opinion"
+    # Issue 14 part D: the meeting's minutes (biên bản) and the files (hồ sơ, R-A4).
+    VIEW_FILES = "view_files"  # /bien_ban, /ho_so: the minutes and files of the subtree
+    WRITE_MINUTES = "write_minutes"  # the chair's conclusions in the minutes
 
 
 # Which roles allow an action, on the organisation the role is held on and its subtree.
@@ -108,6 +111,17 @@ POLICY: dict[Action, frozenset[RoleKind]] = {
             RoleKind.ORGANISING_OFFICE,
         }
     ),
+    # Issue 14 part D: whoever sees the subtree's figures reads its minutes and files; the
+    # meeting's secretary or deputy (or one above) writes the conclusions into the minutes.
+    Action.VIEW_FILES: frozenset(
+        {
+            RoleKind.SECRETARY,
+            RoleKind.DEPUTY,
+            RoleKind.COMMITTEE_MEMBER,
+            RoleKind.ORGANISING_OFFICE,
+        }
+    ),
+    Action.WRITE_MINUTES: frozenset({RoleKind.SECRETARY, RoleKind.DEPUTY}),
 }
 
 # The body each representative speaks for (GIVE_OPINION on the units of their subtree); they

@@ -4,7 +4,10 @@
 - ``meeting`` (``/hop``): the secretary's meeting screen, ``attendance`` (one button per
   member) then, on 🧮, ``committee`` (the counting committee), and back. Every press is saved
   at once, so leaving keeps what was taken. The screen stays while rounds are voted: a round
-  that cannot open (a share not delivered) sends the secretary back to 🧮.
+  that cannot open (a share not delivered) sends the secretary back to 🧮. Issue 14 adds
+  ``order`` (the meeting's order, R-D3: the collectives reviewed first) and ``scoring`` (the
+  members scoring the organisation), shown in the same message (handlers/unit_meeting.py,
+  handlers/unit_scoring.py).
 - ``round_close``: closing a round by hand is irreversible, so ``confirm`` shows who has not
   voted and waits for "✅ Xác nhận" (re-checked when pressed) or "✖ Hủy".
 
@@ -23,7 +26,12 @@ MEETING = flows.declare(
     flows.Flow(
         "meeting",
         N_("taking the meeting's attendance"),
-        (flows.Step("attendance"), flows.Step("committee")),
+        (
+            flows.Step("attendance"),
+            flows.Step("committee"),
+            flows.Step("order"),
+            flows.Step("scoring"),
+        ),
         entry=("hop",),
         kept=N_("The attendance and the counting committee are saved; /hop shows them again."),
     )

@@ -118,20 +118,30 @@ def confirmed_flow(
     return flow
 
 
-async def ask_to_confirm(turn: Turn, state: FlowState, text: str, /, **values: Any) -> None:
-    """Move the user's confirmed flow to its confirmation step, keeping `values` (the text
-    written), and show what will happen (`text`) with "✅ Confirm"."""
+async def ask_to_confirm(
+    turn: Turn,
+    state: FlowState,
+    text: str,
+    /,
+    *,
+    reply_markup: InlineKeyboardMarkup | None = None,
+    **values: Any,
+) -> None:
+    """Move the user's flow to its confirmation step, keeping `values` (the text written),
+    and show what will happen (`text`) with "✅ Confirm": the keyboard of a `confirmed_flow`,
+    or `reply_markup` (a flow whose confirmation names what it is about, e.g. a meeting)."""
     flow = flows.FLOWS[state.flow]
     await flows.move(turn, state, CONFIRM, **values)
-    keyboard = CONFIRMATIONS[flow.name].keyboard(turn.t, flow.name)
+    keyboard = reply_markup or CONFIRMATIONS[flow.name].keyboard(turn.t, flow.name)
     await flows.ask(turn, flow, text, reply_markup=keyboard)
 
 
-async def confirmed(turn: Turn, flow: flows.Flow) -> FlowState:
-    """The user's state at the confirmation step of `flow`, its target found and permission
-    required as the step declares; the pressed message loses its buttons either way, and a
-    press on a step left or done is refused as stale."""
-    state = await flows.pressed_at(turn, flow, CONFIRM)
+async def confirmed(turn: Turn, flow: flows.Flow, **about: Any) -> FlowState:
+    """The user's state at the confirmation step of `flow` (about what `about` names, in its
+    payload), its target found and permission required as the step declares; the pressed
+    message loses its buttons either way, and a press on a step left or done, or about
+    something else, is refused as stale."""
+    state = await flows.pressed_at(turn, flow, CONFIRM, **about)
     await turn.edit_keyboard(None)
     await turn.answer()
     return state

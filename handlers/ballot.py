@@ -53,12 +53,15 @@ from bot.services import ballot as service
 from bot.services import ballot_logs, unit_review
 from bot.services import ballot_rounds as rounds
 from bot.services.ballot import BallotError, RoundView
+from bot.services.unit_ballot import UnitRefusal
 from conversations import ballot as conversation
 from conversations import engine as flows
 from handlers import plan_checks, scope
+from handlers import unit_meeting as unit_handlers
 from handlers.base import Refusal, Turn, translator_for, turn_handler
 from handlers.views import ballot as views
-from handlers.views import unit_review as unit_views
+from handlers.views import unit_meeting as unit_views
+from handlers.views import unit_review as review_views
 from rules.people import Presence
 from storage.models import Meeting, Member
 
@@ -89,11 +92,14 @@ def desk(application: Application) -> rounds.Desk:
 
 @contextlib.contextmanager
 def _told() -> Iterator[None]:
-    """The ballot's own refusals (BallotError) are said to the user as they are."""
+    """The ballot's own refusals (BallotError) are said to the user as they are; the units'
+    (issue 14) with their values escaped."""
     try:
         yield
     except BallotError as error:
         raise Refusal(error.msgid, **error.params) from None
+    except UnitRefusal as error:
+        raise unit_handlers.refusal(error) from None
 
 
 def _today(turn: Turn) -> dt.date:
@@ -118,8 +124,9 @@ async def _show_meeting(turn: Turn, meeting: Meeting, *, edit: bool) -> None:
     text = views.meeting_text(turn.t, state, open_round, committee)
     # Issue 14, part A: the meeting's least length (R-D4) and the draft's due date (R-D1).
     needs = await unit_review.meeting_needs_of(turn.session, meeting, turn.services.settings.tz)
-    text += "\n\n" + unit_views.meeting_needs_text(turn.t, needs)
-    markup = views.meeting_keyboard(turn.t, state)
+    text += "\n\n" + review_views.meeting_needs_text(turn.t, needs)
+    # Issue 14, part B: the meeting's order (R-D3).
+    markup = views.meeting_keyboard(turn.t, state, [[unit_views.order_button(turn.t, meeting.id)]])
     if edit:
         await conversation.meeting_step(turn, "attendance")
         await turn.edit(text, reply_markup=flows.with_cancel(turn.t, conversation.MEETING, markup))
@@ -139,7 +146,8 @@ async def _show_committee(turn: Turn, meeting: Meeting) -> None:
     )
 
 
-@turn_handler(action=Action.RUN_MEETING, target=scope.command_cell)
+# /hop and /bo_phieu act on a cell, or on a đảng bộ cơ sở whose committee meets (issue 14).
+@turn_handler(action=Action.RUN_MEETING, target=unit_handlers.meeting_unit)
 async def meeting_command(turn: Turn) -> None:
     await _show_meeting(turn, await _meeting_for(turn, create=True), edit=False)
 
@@ -182,7 +190,8 @@ async def open_pressed(turn: Turn) -> None:
     meeting = await _meeting_of(turn)
     message = turn.query.message
     spent = None
-    if pressed.action != "open" and message is not None:  # the results', the warning's
+    if pressed.action != "open" and message is not None:  # the results', the warning's, the
+        # scoring's (a units round)
         markup = message.reply_markup
         spent = rounds.spent_button(message.chat.id, message.message_id, markup, turn.query.data)
     candidates = None
@@ -190,13 +199,13 @@ async def open_pressed(turn: Turn) -> None:
         candidates = await plan_checks.members_to_revote(turn.session, meeting)
         if not candidates:
             raise Refusal("No proposal breaks a rule any more: there is nothing to vote on again.")
-    await _open_round(turn, meeting, candidates, spent=spent)
+    await _open_round(turn, meeting, candidates, units=pressed.action == "units", spent=spent)
 
 
 # --- opening a round ---------------------------------------------------------------------------
 
 
-@turn_handler(action=Action.RUN_BALLOT, target=scope.command_cell)
+@turn_handler(action=Action.RUN_BALLOT, target=unit_handlers.meeting_unit)
 async def ballot_command(turn: Turn) -> None:
     meeting = await _meeting_for(turn, create=False)
     if meeting is None:
@@ -209,10 +218,12 @@ async def _open_round(
     meeting: Meeting,
     candidate_ids: list[int] | None = None,
     *,
+    units: bool = False,
     spent: Owed | None = None,
 ) -> None:
-    """A new round, or the open one shown again; `spent`, the keyboard edit that takes the
-    pressed "vote again" button off its message, once the round it asked for is open."""
+    """A new round (on the members, or with `units` on the collectives' levels, issue 14), or
+    the open one shown again; `spent`, the keyboard edit that takes the pressed "vote again"
+    button off its message, once the round it asked for is open."""
     t = turn.t
     current = await service.open_round_of(turn.session, meeting.id)
     if current is not None:
@@ -223,6 +234,15 @@ async def _open_round(
         await turn.answer(t("Ballot round {number} is open.", number=current.number))
         edge, chat_id = desk(turn.context.application), turn.chat_id
         turn.after_commit(lambda: rounds.send_progress(edge, chat_id, current.id))
+        return
+    with _told():
+        subjects = await rounds.subjects_of(turn.session, meeting, _today(turn), units=units)
+    if subjects.waits is not None:  # R-D3: the collectives first, or the reason why not
+        await turn.answer()
+        await turn.reply(
+            unit_views.ballot_waits_text(t, subjects.waits),
+            reply_markup=unit_views.ballot_waits_keyboard(t, meeting.id),
+        )
         return
     state = await service.meeting_state(turn.session, meeting, _today(turn))
     committee = await service.committee_of(turn.session, state)
@@ -240,6 +260,7 @@ async def _open_round(
             actor=turn.actor,
             now=turn.services.now(),
             candidate_ids=candidate_ids,
+            reviews=subjects.reviews,
         )
     holders = rounds.holders_of(opened, accounts)
     await turn.answer(t("Round {number} is open.", number=opened.round.number))
@@ -431,7 +452,7 @@ async def key_pressed(turn: Turn) -> None:
         del private  # the key is forgotten
     for item in await rounds.results_owed(turn.session, edge, result):
         turn.owe(item)  # in the opening's transaction: the results are never lost
-    for item in await plan_checks.breaches_owed(turn.session, turn.services, round_id):
+    for item in await rounds.breaches_owed(turn.session, edge, view):
         turn.owe(item)  # issue 5: the secretary hears of any breach, in the same transaction
     await turn.answer(t("The ballot box is open."))
     await turn.edit(t("🔓 You opened the ballot box of round {number}.", number=view.round.number))

@@ -15,11 +15,14 @@ from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
 from handlers.views import ballot as ballot_texts
+from handlers.views import dossier as dossier_texts
 from handlers.views import frameworks as framework_texts
+from handlers.views import minutes as minutes_texts
 from handlers.views import plan as plan_texts
 from handlers.views import status as status_texts
 from handlers.views import unit_opinion as opinion_texts
 from handlers.views import unit_review as unit_review_texts
+from handlers.views import unit_scoring as unit_scoring_texts
 
 
 class Audience(enum.Enum):
@@ -159,9 +162,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "tap_the", *unit_review_texts.TAP_THE, Audience.UNIT_ROLE, Action.PREPARE_UNIT_REPORT
     ),
     CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
+    # Issue 14 part B (the meeting's order, members' scores, the unit's vote): msgids in the
+    # "unit_meeting" domain (handlers/views/unit_scoring.py).
+    CommandSpec("cham_diem", *unit_scoring_texts.CHAM_DIEM, Audience.MEMBER),
     # Issue 14, part C: participants' opinions (msgids in the "unit_decision" domain); the
     # representatives of the participating bodies reach this command and no other of a role.
     CommandSpec("y_kien", *opinion_texts.Y_KIEN, Audience.ROLE, Action.GIVE_OPINION),
+    # Issue 14 part D, the minutes and the files: msgids in the "unit_files" domain.
+    CommandSpec("bien_ban", *minutes_texts.BIEN_BAN, Audience.ROLE, Action.VIEW_FILES),
+    CommandSpec("ho_so", *dossier_texts.HO_SO, Audience.MEMBER),
 )
 
 

@@ -52,13 +52,12 @@ from conversations.decision import (
 from handlers import appeal, scope
 from handlers import unit_decision as units
 from handlers.base import Found, Reach, Refusal, Turn, act_on, translator_for, turn_handler
-from handlers.scope import decision_unit, member_by_code
+from handlers.scope import decision_unit
 from handlers.views import decision as views
 from handlers.views import unit_decision as unit_views
-from handlers.views.decision import DecideButton, DecisionConfirm
+from handlers.views.decision import GIVE_MEMBER_CODE, DecideButton, DecisionConfirm
 from handlers.views.unit_decision import UnitChoiceButton, UnitDecideButton
 from storage.models import Cycle, FlowState, Member, Organisation, RatingState
-from storage.queries import org_by_code
 
 log = logging.getLogger(__name__)
 
@@ -294,31 +293,29 @@ def _member_rerating(rating: Any, member: Member, cycle: Cycle) -> Rerating:
     )
 
 
-async def _is_unit_code(turn: Turn, code: str) -> bool:
-    """An organisation's code, not a member's."""
-    member = await orgs.member_with_code(turn.session, code)
-    return member is None and await org_by_code(turn.session, code) is not None
-
-
 async def _rerated(turn: Turn, action: Action | None) -> Reach:
     """Target of /xep_loai_lai CODE: the member's cell, or the organisation, with DECIDE on the
-    level that decides for it."""
+    level that decides for it. A code neither of a member nor of an organisation within reach
+    is answered the same way whether it exists or not."""
+    turn.require_member()
     args = turn.context.args or []
-    if args and await _is_unit_code(turn, args[0]):
-        return await units.rerated_unit(turn, args[0])
-    return await scope.rerated_member_cell(turn, action)
+    if not args:
+        raise Refusal(GIVE_MEMBER_CODE)
+    found = await scope.member_or_unit(turn, args[0])
+    if isinstance(found, Organisation):
+        return await units.rerated_unit(turn, found)
+    return await scope.decided_at(turn, await orgs.organisation(turn.session, found.org_id))
 
 
 @turn_handler(action=Action.DECIDE, target=_rerated)
 async def rerate_command(turn: Turn) -> None:
     """``/xep_loai_lai CODE``: a member's code, else an organisation's (its decided ratings)."""
-    code = turn.context.args[0]
-    if await _is_unit_code(turn, code):
+    found = await scope.member_or_unit(turn, turn.context.args[0])
+    if isinstance(found, Organisation):
         decided = await units.rerate_choices(turn, turn.target)
         await units.open_on(turn, decided, "rerate", RERATE_FLOW, "reason", _rerating_of)
         return
-    member = await member_by_code(turn, code)
-    rating, cycle = await _decided(turn, member)
+    rating, cycle = await _decided(turn, found)
     await open_flow(turn, RERATE_FLOW, "reason", _rerating_of, {"rating": rating.id})
 
 

@@ -26,7 +26,7 @@ from bot.services.decision import deciding_level, rating_subject
 from bot.services.frameworks import held_upload
 from bot.text import esc
 from handlers.base import Reach, Refusal, Turn
-from handlers.views.decision import GIVE_MEMBER_CODE, NO_LONGER_DECIDED
+from handlers.views.decision import NO_LONGER_DECIDED
 from handlers.views.frameworks import (
     NO_SUCH_CODE,
     NOT_ABOVE,
@@ -153,10 +153,22 @@ async def command_cell(turn: Turn, action: Action) -> Organisation:
     return await managed_cell(turn, action, _first_arg(turn))
 
 
+async def _meeting_org(turn: Turn, meeting_id: object) -> Organisation:
+    found = await ballot.meeting_by_id(turn.session, meeting_id) if isinstance(
+        meeting_id, int) else None
+    return await ballot.cell_of(turn.session, named(found).org_id)
+
+
 async def meeting_cell(turn: Turn, action: Action) -> Organisation:
-    """The cell of the meeting a button names (`turn.button.meeting_id`)."""
-    meeting = named(await ballot.meeting_by_id(turn.session, turn.button.meeting_id))
-    return await ballot.cell_of(turn.session, meeting.org_id)
+    """The cell (or, issue 14, the đảng bộ cơ sở) of the meeting a button names
+    (`turn.button.meeting_id`)."""
+    return await _meeting_org(turn, turn.button.meeting_id)
+
+
+async def meeting_flow_org(turn: Turn, action: Action | None, values: dict[str, Any]) -> Organisation:
+    """Step target: the organisation of the meeting the flow's payload names (its order, its
+    scoring, its minutes)."""
+    return await _meeting_org(turn, values.get("meeting"))
 
 
 async def round_cell(turn: Turn, action: Action) -> Organisation:
@@ -398,16 +410,6 @@ async def decision_unit_pressed(turn: Turn, action: Action | None) -> Reach:
 async def override_unit(turn: Turn, action: Action | None, values: dict[str, Any]) -> Reach:
     """Step target: the unit whose levels are decided despite the breaches."""
     return await _unit_by_id(turn, values.get("org"))
-
-
-async def rerated_member_cell(turn: Turn, action: Action | None) -> Reach:
-    """/xep_loai_lai MEMBER_CODE: the member's cell, decided on its deciding level."""
-    turn.require_member()
-    code = _first_arg(turn)
-    if code is None:
-        raise Refusal(GIVE_MEMBER_CODE)
-    member = await member_by_code(turn, code)
-    return await decided_at(turn, await orgs.organisation(turn.session, member.org_id))
 
 
 async def rerate_cell(turn: Turn, action: Action | None, values: dict[str, Any]) -> Reach:

@@ -233,11 +233,9 @@ async def open_on(turn: Turn, decided: list[RatedUnit], which: str, flow: flows.
     await open_flow(turn, flow, step, load, {"unit_rating": decided[0].rating.id})
 
 
-async def rerated_unit(turn: Turn, code: str) -> Reach:
+async def rerated_unit(turn: Turn, org: Organisation) -> Reach:
     """Target of ``/xep_loai_lai CODE`` of a unit: DECIDE on its deciding level (refused
     before anything about the unit is said)."""
-    turn.require_member()
-    org = await unit_by_code(turn, code)
     decider = await deciding_org(turn.session, org)
     if decider is None:
         raise Refusal("{org} is not rated as an organisation.", org=esc(org.name))

@@ -66,7 +66,7 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services import aggregates
+from bot.services import aggregates, unit_ballot, units
 from bot.services import ballot_box as box
 from bot.services.ballot_box import RECEIPT_LENGTH, Share
 from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
@@ -92,6 +92,7 @@ from storage.models import (
     MeetingAttendance,
     Member,
     Organisation,
+    OrgKind,
     Role,
     RoleKind,
     SealedBallot,
@@ -144,6 +145,8 @@ class MeetingState:
         return [m for m in self.members if str(m.id) in ids]
 
     def candidates(self) -> list[Member]:
+        if not OrgKind(self.cell.kind).is_cell:
+            return []  # a đảng bộ's committee meeting rates its collectives, not members
         chosen = rules.candidates(
             self.facts, self.rulebook, self.review_date, self._presence_by_fact_id
         )
@@ -172,7 +175,11 @@ class MeetingState:
 
 
 async def cell_members(session: AsyncSession, cell: Organisation) -> list[Member]:
-    """The cell's members in Vietnamese name order (which also orders the candidates)."""
+    """Who attends the meeting, in Vietnamese name order (which also orders the candidates):
+    a cell's members; at a đảng bộ cơ sở, the meeting is its committee's (the đảng ủy, seed
+    004 B.1.4), so its leaders."""
+    if not OrgKind(cell.kind).is_cell:
+        return await units.leaders(session, cell.id)
     members = await session.scalars(
         select(Member).where(Member.org_id == cell.id).order_by(Member.id)
     )
@@ -378,9 +385,11 @@ async def open_round(
     actor: str,
     now: dt.datetime,
     candidate_ids: Sequence[int] | None = None,
+    reviews: Sequence[int] | None = None,
 ) -> OpenedRound:
     """Prepare the next round: everyone to be rated, only those the last round left undecided,
-    or (candidate_ids) the members whose proposals broke a rule and are voted on again (R-Q6).
+    or (candidate_ids) the members whose proposals broke a rule and are voted on again (R-Q6);
+    or (reviews) a round of kind "units" on these unit reviews (issue 14, unit_ballot.py).
 
     The round is PENDING, with a fresh key pair whose private key only the committee's shares
     unwrap; it becomes OPEN (``activate``) once every share reached its holder, or is removed
@@ -401,16 +410,19 @@ async def open_round(
     if not committee.members:
         raise BallotError(N_("Name the counting committee in /hop before opening the ballot."))
     previous = await rounds_of(session, state.meeting.id)
+    members_rounds = [r for r in previous if r.kind == unit_ballot.MEMBERS]
     by_id = {m.id: m for m in state.members}
-    if candidate_ids is not None:
+    if reviews is not None:
+        candidates = []
+    elif candidate_ids is not None:
         wanted = set(candidate_ids)
         candidates = [m for m in state.candidates() if m.id in wanted]
         if not candidates:
             raise BallotError(N_("None of these members is to be rated at this meeting."))
-    elif previous:
+    elif members_rounds:
         undecided = await session.scalars(
             select(BallotCandidate)
-            .where(BallotCandidate.round_id == previous[-1].id, BallotCandidate.undecided)
+            .where(BallotCandidate.round_id == members_rounds[-1].id, BallotCandidate.undecided)
             .order_by(BallotCandidate.position)
         )
         candidates = [by_id[c.candidate_id] for c in undecided if c.candidate_id in by_id]
@@ -430,6 +442,7 @@ async def open_round(
     ballot_round = BallotRound(
         meeting_id=state.meeting.id,
         number=(previous[-1].number + 1) if previous else 1,
+        kind=unit_ballot.MEMBERS if reviews is None else unit_ballot.UNITS,
         state=PENDING,
         counting_rule=rulebook.counting_rule.value,
         denominator_rule=rulebook.denominator_rule.value,
@@ -448,6 +461,8 @@ async def open_round(
         session.add(
             BallotCandidate(round_id=ballot_round.id, position=position, candidate_id=member.id)
         )
+    for position, review_id in enumerate(reviews or ()):
+        session.add(BallotCandidate(round_id=ballot_round.id, position=position, review_id=review_id))
     for member in voters:
         session.add(BallotVoter(round_id=ballot_round.id, member_id=member.id, has_voted=False))
     for member in committee.members:
@@ -460,7 +475,8 @@ async def open_round(
             ballot_round.id,
             meeting=state.meeting.id,
             number=ballot_round.number,
-            candidates=len(candidates),
+            kind=ballot_round.kind,
+            candidates=len(reviews) if reviews is not None else len(candidates),
             voters=len(voters),
             committee=committee.size,
             threshold=committee.threshold,
@@ -470,7 +486,7 @@ async def open_round(
     log.info(
         "ballot round %s prepared: %d candidates, %d voters, box opened by %d of %d",
         ballot_round.id,
-        len(candidates),
+        len(reviews) if reviews is not None else len(candidates),
         len(voters),
         committee.threshold,
         committee.size,
@@ -503,7 +519,8 @@ class RoundView:
     round: BallotRound
     meeting: Meeting
     cell: Organisation
-    candidates: list[tuple[BallotCandidate, Member]]
+    # Members, or in a round of kind "units" the collectives (unit_ballot.UnitCandidate).
+    candidates: list[tuple[BallotCandidate, Member | unit_ballot.UnitCandidate]]
     voters: list[tuple[Member, bool]]  # (member, has voted), by name
     tellers: list[Member]
 
@@ -531,17 +548,21 @@ async def round_view(session: AsyncSession, round_id: int) -> RoundView | None:
         return None
     meeting = await session.get(Meeting, ballot_round.meeting_id)
     cell = await session.get(Organisation, meeting.org_id)
-    candidates = list(
-        tuple(row)
-        for row in (
-            await session.execute(
-                select(BallotCandidate, Member)
-                .join(Member, Member.id == BallotCandidate.candidate_id)
-                .where(BallotCandidate.round_id == round_id)
-                .order_by(BallotCandidate.position)
+    if ballot_round.kind == unit_ballot.UNITS:  # the collectives (issue 14)
+        cycle = await session.get(Cycle, meeting.cycle_id)
+        candidates = await unit_ballot.candidates_of(session, round_id, cycle_rulebook(cycle))
+    else:
+        candidates = list(
+            tuple(row)
+            for row in (
+                await session.execute(
+                    select(BallotCandidate, Member)
+                    .join(Member, Member.id == BallotCandidate.candidate_id)
+                    .where(BallotCandidate.round_id == round_id)
+                    .order_by(BallotCandidate.position)
+                )
             )
         )
-    )
     voters = list(
         tuple(row)
         for row in (
@@ -750,7 +771,7 @@ async def end_voting(session: AsyncSession, round_id: int, *, now: dt.datetime) 
 
 @dataclass
 class CandidateResult:
-    member: Member
+    member: Member | unit_ballot.UnitCandidate
     counts: dict[str, int]  # choice code -> votes
     decision: Decision | None  # None: no ballots at all
 
@@ -765,7 +786,7 @@ class RoundResult:
     receipts: list[str] = dataclasses.field(default_factory=list)  # every counted code, sorted
 
     @property
-    def undecided(self) -> list[Member]:
+    def undecided(self) -> list[Member | unit_ballot.UnitCandidate]:
         return [r.member for r in self.results if r.decision is None or r.decision.undecided]
 
 
@@ -848,8 +869,12 @@ async def open_box(
         candidate.adopted_level = decision.level.value if decision and decision.level else None
         if candidate.adopted_level:
             adopted[member.id] = candidate.adopted_level
-    # The adopted levels become the chi bộ's proposals (checked, then decided upstairs).
-    await record_proposals(session, result.view.meeting.cycle_id, adopted, actor=actor, now=now)
+    # The adopted levels become the chi bộ's proposals (checked, then decided upstairs); a
+    # units round's, the collectives' proposals (issue 14).
+    if ballot_round.kind == unit_ballot.UNITS:
+        await unit_ballot.record_unit_proposals(session, adopted, actor=actor, now=now)
+    else:
+        await record_proposals(session, result.view.meeting.cycle_id, adopted, actor=actor, now=now)
     session.add(
         AuditEntry.record(
             actor,

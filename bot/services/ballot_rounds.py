@@ -17,11 +17,13 @@ round); a restart loses them, and the voter chooses again or the committee press
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext
@@ -29,12 +31,12 @@ from telegram.ext import Application, CallbackContext
 from bot.context import SERVICES_KEY
 from bot.delivery import KEYBOARD, Owed, deliver
 from bot.i18n import N_, Translator
-from bot.services import Services
+from bot.services import Services, unit_ballot, unit_meeting
 from bot.services import ballot as service
 from bot.services.accounts import translator_of
 from bot.services.ballot import BallotError, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
-from storage.models import BallotRound, Member, TelegramAccount
+from storage.models import BallotRound, Meeting, Member, TelegramAccount
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,37 @@ class Desk:
     async def say(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         services = self.services
         await deliver(self.bot, services.db, Owed.message(chat_id, text, markup), services.now())
+
+
+# --- what a new round votes on ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """What a new round votes on: the members (`reviews` None), or in a round of kind "units"
+    the collectives' reviews (issue 14); `waits` is the meeting's order instead when the members'
+    ballot must wait for the collectives (R-D3), and no round opens."""
+
+    reviews: list[int] | None = None
+    waits: unit_meeting.MeetingOrder | None = None
+
+
+async def subjects_of(
+    session: AsyncSession, meeting: Meeting, today: dt.date, *, units: bool
+) -> Subjects:
+    """The subjects of the meeting's next round; unit_ballot.UnitRefusal when there is none to
+    vote on (no collective left to rate; no member rated at a đảng bộ's committee meeting)."""
+    if units:
+        return Subjects(reviews=await unit_ballot.review_ids_to_rate(session, meeting, today))
+    return Subjects(waits=await unit_meeting.ballot_waits(session, meeting, today))
+
+
+async def breaches_owed(session: AsyncSession, desk: Desk, view: RoundView) -> list[Owed]:
+    """What the proposals of an opened round break, owed with the opening: the members' checks
+    (a units round's are the decision's, issue 14 part C)."""
+    if view.round.kind == unit_ballot.UNITS:
+        return []
+    return await desk.breaches(session, desk.services, view.round.id)
 
 
 # --- opening a round: the shares, then the ballots ---------------------------------------------
@@ -428,7 +461,7 @@ async def announce_end(desk: Desk, view: RoundView) -> None:
                 session, round_id, None, actor="auto", now=services.now()
             )
             owed = await results_owed(session, desk, result)
-            owed += await desk.breaches(session, services, round_id)
+            owed += await breaches_owed(session, desk, view)
         await after_opening(desk, round_id, owed)
         return
     await update_progress(desk, round_id)

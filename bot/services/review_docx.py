@@ -6,6 +6,10 @@ heading and the member's own paragraphs, part B with the scores (2025) and the p
 level, and the signature block. Times New Roman on A4 with the margins of an administrative
 document. Every label goes through the translator; the member's text is kept character for
 character, less the control characters XML cannot hold.
+
+The layout helpers (``new_document``, ``party_header``, ``line``, ``body``, ``heading``,
+``signature_block``…) are shared by every Word file the bot writes: the meeting's minutes and
+the documents of a file (bot/services/minutes_docx.py, dossier_docx.py) use them too.
 """
 
 from __future__ import annotations
@@ -85,7 +89,28 @@ def official_date_parts(day: date) -> tuple[str, str, str]:
             str(day.year))
 
 
-def _style_document(document) -> None:
+# --- layout shared by every Word file the bot writes (the self-review, the minutes, the files) ---
+
+
+def new_document(title: str):
+    """An empty A4 document in the administrative layout: Times New Roman, the margins of an
+    official document, no author recorded."""
+    document = Document()
+    style_document(document)
+    properties = document.core_properties
+    properties.title = clean_text(title)
+    properties.author = ""
+    properties.comments = ""
+    return document
+
+
+def document_bytes(document) -> bytes:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def style_document(document) -> None:
     section = document.sections[0]
     section.orientation = WD_ORIENT.PORTRAIT
     section.page_width, section.page_height = Cm(21), Cm(29.7)
@@ -102,7 +127,7 @@ def _style_document(document) -> None:
     normal.paragraph_format.line_spacing = 1.15
 
 
-def _no_borders(table: Table) -> None:
+def no_borders(table: Table) -> None:
     properties = table._tbl.tblPr
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
@@ -112,17 +137,17 @@ def _no_borders(table: Table) -> None:
     properties.append(borders)
 
 
-def _two_columns(document, left_cm: float, right_cm: float) -> Table:
+def two_columns(document, left_cm: float, right_cm: float) -> Table:
     table = document.add_table(rows=1, cols=2)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
-    _no_borders(table)
+    no_borders(table)
     for cell, width in zip(table.rows[0].cells, (left_cm, right_cm), strict=True):
         cell.width = Cm(width)
     return table
 
 
-def _line(
+def line(
     paragraph: Paragraph, text: str, *, bold: bool = False, italic: bool = False,
     underline: bool = False, size: int | None = None,
     align: WD_ALIGN_PARAGRAPH | None = None,
@@ -137,33 +162,76 @@ def _line(
     return paragraph
 
 
-def _cell_line(cell, text: str, first: bool, **style) -> Paragraph:
+def cell_line(cell, text: str, first: bool, **style) -> Paragraph:
     paragraph = cell.paragraphs[0] if first else cell.add_paragraph()
-    return _line(paragraph, text, align=WD_ALIGN_PARAGRAPH.CENTER, size=HEADER_PT, **style)
+    return line(paragraph, text, align=WD_ALIGN_PARAGRAPH.CENTER, size=HEADER_PT, **style)
+
+
+def party_header(
+    document, t: Translator, *, upper_name: str | None, unit_name: str, place: str | None,
+    signed_on: date,
+) -> None:
+    """The header of a party document: the upper organisation and the unit left, the party's
+    name and the place and date right (a blank to complete where the place is not known)."""
+    table = two_columns(document, 6.5, 9.5)
+    left, right = table.rows[0].cells
+    first = True
+    if upper_name:
+        cell_line(left, upper_name.upper(), first)
+        first = False
+    cell_line(left, unit_name.upper(), first, bold=True)
+    cell_line(left, "*", False)
+    cell_line(right, t("Communist Party of Vietnam").upper(), True, bold=True, underline=True)
+    day, month, year = official_date_parts(signed_on)
+    cell_line(right, "", False)
+    cell_line(right, t("{place}, {day}/{month}/{year}", place=place or BLANK,
+                       day=day, month=month, year=year), False, italic=True)
+
+
+def heading(
+    document, text: str, *, align: WD_ALIGN_PARAGRAPH | None = WD_ALIGN_PARAGRAPH.JUSTIFY
+) -> Paragraph:
+    paragraph = line(document.add_paragraph(), text, bold=True, align=align)
+    paragraph.paragraph_format.space_before = Pt(6)
+    return paragraph
+
+
+def body(document, text: str) -> Paragraph:
+    paragraph = document.add_paragraph()
+    paragraph.add_run(clean_text(text))
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    paragraph.paragraph_format.first_line_indent = Cm(1)
+    return paragraph
+
+
+def signature_block(
+    document, t: Translator, signers: list[tuple[str, str | None]]
+) -> None:
+    """Signatures side by side: (title, name) each; a name not known is left to write by hand.
+    One signer signs on the right, as the official forms have it."""
+    document.add_paragraph()
+    table = two_columns(document, 8, 8)
+    cells = table.rows[0].cells
+    places = cells[-len(signers):] if len(signers) <= 2 else cells
+    for cell, (title, name) in zip(places, signers, strict=False):
+        cell_line(cell, title.upper(), True, bold=True)
+        cell_line(cell, t("(Signature and full name)"), False, italic=True)
+        for _ in range(3):
+            cell_line(cell, "", False)
+        cell_line(cell, name or BLANK, False, bold=True)
 
 
 def _header(document, doc: ReviewDocument, t: Translator) -> None:
-    table = _two_columns(document, 6.5, 9.5)
-    left, right = table.rows[0].cells
-    first = True
-    if doc.upper_org_name:
-        _cell_line(left, doc.upper_org_name.upper(), first)
-        first = False
-    _cell_line(left, doc.cell_name.upper(), first, bold=True)
-    _cell_line(left, "*", False)
-    _cell_line(right, t("Communist Party of Vietnam").upper(), True, bold=True, underline=True)
-    day, month, year = official_date_parts(doc.signed_on)
-    _cell_line(right, "", False)
-    _cell_line(right, t("{place}, {day}/{month}/{year}", place=doc.place or BLANK,
-                        day=day, month=month, year=year), False, italic=True)
+    party_header(document, t, upper_name=doc.upper_org_name, unit_name=doc.cell_name,
+                 place=doc.place, signed_on=doc.signed_on)
 
 
 def _title(document, doc: ReviewDocument, t: Translator) -> None:
     document.add_paragraph()
-    _line(document.add_paragraph(), t("Personal self-review").upper(), bold=True,
-          align=WD_ALIGN_PARAGRAPH.CENTER)
-    _line(document.add_paragraph(), t("Year {year}", year=doc.year), bold=True,
-          align=WD_ALIGN_PARAGRAPH.CENTER)
+    line(document.add_paragraph(), t("Personal self-review").upper(), bold=True,
+         align=WD_ALIGN_PARAGRAPH.CENTER)
+    line(document.add_paragraph(), t("Year {year}", year=doc.year), bold=True,
+         align=WD_ALIGN_PARAGRAPH.CENTER)
     document.add_paragraph()
 
 
@@ -181,83 +249,55 @@ def _particulars(document, doc: ReviewDocument, t: Translator) -> None:
     _particular(document, t("Party cell:"), doc.cell_name)
 
 
-def _body(document, text: str) -> None:
-    paragraph = document.add_paragraph()
-    paragraph.add_run(text)
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-    paragraph.paragraph_format.first_line_indent = Cm(1)
-
-
 def _content(document, doc: ReviewDocument, t: Translator) -> None:
-    _line(document.add_paragraph(), t(CONTENT_HEADING).upper(), bold=True)
+    line(document.add_paragraph(), t(CONTENT_HEADING).upper(), bold=True)
     part = None
     for section, text in doc.sections:
         if section.part != part:
             part = section.part
             if part in PART_TITLES:
-                _line(document.add_paragraph(), t(PART_TITLES[part]), bold=True)
-        heading = _line(document.add_paragraph(), t(section.heading), bold=True)
-        heading.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
-        heading.paragraph_format.space_before = Pt(6)
+                line(document.add_paragraph(), t(PART_TITLES[part]), bold=True)
+        heading(document, t(section.heading))
         if section.key == PROMPTS_KEY:
             for org_name, prompt in doc.prompts:
-                _line(document.add_paragraph(), t(PROMPTS_FROM, org=org_name), italic=True)
-                for line in paragraphs_of(prompt):
-                    _line(document.add_paragraph(), line, italic=True)
-        lines = paragraphs_of(text or "")
-        if not lines:
-            lines = [t("None.") if section.optional else BLANK]
-        for line in lines:
-            _body(document, line)
+                line(document.add_paragraph(), t(PROMPTS_FROM, org=org_name), italic=True)
+                for paragraph in paragraphs_of(prompt):
+                    line(document.add_paragraph(), paragraph, italic=True)
+        paragraphs = paragraphs_of(text or "")
+        if not paragraphs:
+            paragraphs = [t("None.") if section.optional else BLANK]
+        for paragraph in paragraphs:
+            body(document, paragraph)
 
 
 def _rating(document, doc: ReviewDocument, t: Translator) -> None:
-    heading = _line(document.add_paragraph(), t(RATING_HEADING).upper(), bold=True)
-    heading.paragraph_format.space_before = Pt(6)
+    heading(document, t(RATING_HEADING).upper(), align=None)
     if doc.general_score is not None:
-        _body(document, t("General criteria: {score}/{max} points",
-                          score=t.number(doc.general_score), max=GENERAL_MAX))
+        body(document, t("General criteria: {score}/{max} points",
+                         score=t.number(doc.general_score), max=GENERAL_MAX))
     if doc.task_score is not None:
-        _body(document, t("Task results: {score}/{max} points",
-                          score=t.number(doc.task_score), max=TASKS_MAX))
+        body(document, t("Task results: {score}/{max} points",
+                         score=t.number(doc.task_score), max=TASKS_MAX))
     if doc.general_score is not None and doc.task_score is not None:
         total = doc.general_score + doc.task_score
-        _body(document, t("Total: {score}/{max} points", score=t.number(total), max=TOTAL_MAX))
+        body(document, t("Total: {score}/{max} points", score=t.number(total), max=TOTAL_MAX))
     if doc.proposed_level is None:
-        _body(document, t("Not rated this year."))
+        body(document, t("Not rated this year."))
     else:
-        _body(document, t("Proposed quality level: {level}",
-                          level=t(doc.proposed_level.name_msgid)))
-
-
-def _signature(document, doc: ReviewDocument, t: Translator) -> None:
-    document.add_paragraph()
-    table = _two_columns(document, 6.5, 9.5)
-    right = table.rows[0].cells[1]
-    _cell_line(right, t("The member under review").upper(), True, bold=True)
-    _cell_line(right, t("(Signature and full name)"), False, italic=True)
-    for _ in range(3):
-        _cell_line(right, "", False)
-    _cell_line(right, doc.full_name, False, bold=True)
+        body(document, t("Proposed quality level: {level}",
+                         level=t(doc.proposed_level.name_msgid)))
 
 
 def render_review_docx(doc: ReviewDocument, t: Translator) -> bytes:
     """The review as a .docx file's bytes."""
-    document = Document()
-    _style_document(document)
+    document = new_document(f"{t('Personal self-review')} {doc.year}: {doc.full_name}")
     header = document.sections[0].header.paragraphs[0]
-    _line(header, t("Form {code}", code=doc.form_code), italic=True, size=12,
-          align=WD_ALIGN_PARAGRAPH.RIGHT)
-    properties = document.core_properties
-    properties.title = clean_text(f"{t('Personal self-review')} {doc.year}: {doc.full_name}")
-    properties.author = ""
-    properties.comments = ""
+    line(header, t("Form {code}", code=doc.form_code), italic=True, size=12,
+         align=WD_ALIGN_PARAGRAPH.RIGHT)
     _header(document, doc, t)
     _title(document, doc, t)
     _particulars(document, doc, t)
     _content(document, doc, t)
     _rating(document, doc, t)
-    _signature(document, doc, t)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    signature_block(document, t, [(t("The member under review"), doc.full_name)])
+    return document_bytes(document)

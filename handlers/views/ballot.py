@@ -21,6 +21,7 @@ from bot.services import ballot as service
 from bot.services.ballot import BLANK, CHOICES, ReceiptCheck, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
 from bot.services.ballot_rounds import Press
+from bot.services.unit_ballot import UNITS, UnitCandidate
 from bot.text import esc
 from rules.ballot import needed
 from rules.levels import Level
@@ -71,10 +72,11 @@ class MeetingButton(ButtonData):
 @dataclass(frozen=True)
 class OpenButton(ButtonData):
     """Open a round of the meeting: the first (open), the undecided again (next), the members
-    whose proposals break a rule again (revote)."""
+    whose proposals break a rule again (revote); a round on the collectives' levels (units,
+    issue 14: the first, or the undecided again)."""
 
     PREFIX = "bs"
-    action: Literal["open", "next", "revote"]
+    action: Literal["open", "next", "revote", "units"]
     meeting_id: int
 
 
@@ -138,6 +140,24 @@ EDIT_BUTTONS_PER_ROW = 5
 
 
 PRESENCE_MARKS = {Presence.PRESENT: "✅", Presence.ABSENT_EXCUSED: "🟡", Presence.ABSENT: "❌"}
+
+
+def _units():
+    """The screens of a round of kind "units" (issue 14), which build on this module."""
+    from handlers.views import unit_ballot
+
+    return unit_ballot
+
+
+def _of_units(view: RoundView) -> bool:
+    return view.round.kind == UNITS
+
+
+def candidate_name(t: Translator, candidate) -> str:
+    """A candidate as the ballot names it (plain text): a member, or a collective."""
+    if isinstance(candidate, UnitCandidate):
+        return _units().candidate_name(t, candidate)
+    return candidate.full_name
 
 
 def choice_label(t: Translator, choice: str | None) -> str:
@@ -221,7 +241,13 @@ def meeting_text(
     return "\n".join(lines)
 
 
-def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboardMarkup:
+def meeting_keyboard(
+    t: Translator,
+    state: service.MeetingState,
+    extra: list[list[InlineKeyboardButton]] = (),
+) -> InlineKeyboardMarkup:
+    """The attendance, the committee, `extra` rows (the order of the meeting, issue 14) and
+    the ballot."""
     meeting_id = state.meeting.id
     rows = [
         [
@@ -246,6 +272,7 @@ def meeting_keyboard(t: Translator, state: service.MeetingState) -> InlineKeyboa
             )
         ]
     )
+    rows += [list(row) for row in extra]
     rows.append(
         [
             InlineKeyboardButton(
@@ -464,7 +491,7 @@ def ballot_screen(
         lines += ["", t("Your choices:")]
         for index, (candidate, member) in enumerate(view.candidates, start=1):
             choice = choice_label(t, choices.get(candidate.position))
-            lines.append(f"{index}. {esc(member.full_name)}: <b>{esc(choice)}</b>")
+            lines.append(f"{index}. {esc(candidate_name(t, member))}: <b>{esc(choice)}</b>")
         lines += [
             "",
             t(
@@ -493,16 +520,19 @@ def ballot_screen(
         return "\n".join(lines), InlineKeyboardMarkup(rows)
     index = next(i for i, (c, _m) in enumerate(view.candidates) if c.position == position)
     member = view.candidates[index][1]
-    lines += [
-        "",
-        t(
-            "Member {index} of {count}: {name}",
-            index=index + 1,
-            count=len(view.candidates),
-            name=f"<b>{esc(member.full_name)}</b>",
-        ),
-        "",
-    ]
+    if _of_units(view):
+        lines += ["", *_units().heading(t, view, index, member), ""]
+    else:
+        lines += [
+            "",
+            t(
+                "Member {index} of {count}: {name}",
+                index=index + 1,
+                count=len(view.candidates),
+                name=f"<b>{esc(member.full_name)}</b>",
+            ),
+            "",
+        ]
     lines += [f"<b>{level.value}</b>: {esc(t(level.name_msgid))}" for level in Level]
     if position in choices:
         lines += [
@@ -554,7 +584,9 @@ def progress_screen(t: Translator, view: RoundView) -> tuple[str, InlineKeyboard
     total = len(view.voters)
     lines = [header(t, view, progress=True), ""]
     if view.voting:
-        if view.round.denominator is None:
+        if _of_units(view):
+            lines.append(_units().open_line(t, view))
+        elif view.round.denominator is None:
             lines.append(
                 t(
                     "Open. Members to rate: {count}. Denominator: the ballots cast.",
@@ -644,18 +676,20 @@ def results_text(t: Translator, result: RoundResult) -> str:
             verdict = t("no decision: vote again")
         else:
             verdict = decision.level.value
-        lines.append(
-            f"{index}. <b>{esc(outcome.member.full_name)}</b>: {counts} → <b>{esc(verdict)}</b>"
-        )
+        name = candidate_name(t, outcome.member)
+        lines.append(f"{index}. <b>{esc(name)}</b>: {counts} → <b>{esc(verdict)}</b>")
     if result.undecided:
+        undecided = ", ".join(esc(candidate_name(t, c)) for c in result.undecided)
         lines += [
             "",
             t(
                 "No level has more than half of the votes for: {names}. The cell votes again on "
                 "them in another round.",
-                names=names(result.undecided, t),
+                names=undecided if _of_units(view) else names(result.undecided, t),
             ),
         ]
+    if _of_units(view):
+        lines += _units().results_note(t, result)
     return "\n".join(lines)
 
 
@@ -739,6 +773,8 @@ def close_keyboard(t: Translator, view: RoundView) -> InlineKeyboardMarkup:
 
 def results_keyboard(t: Translator, result: RoundResult) -> InlineKeyboardMarkup | None:
     """The secretary's button for another round on the undecided members, if any."""
+    if _of_units(result.view):
+        return _units().results_keyboard(t, result)
     if not result.undecided:
         return None
     label = t("🗳 Vote again on {count} members", count=len(result.undecided))

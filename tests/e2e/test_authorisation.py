@@ -39,7 +39,8 @@ PERSONAS = {"plain": "DV103", "secretary": "DV101", "deputy": "DV102", "committe
 INSIDE, OUTSIDE = {"org": "CB11", "member": "DV104"}, {"org": "CB21", "member": "DV402"}
 # Commands about the caller themself: sent once, never refused to a linked member.
 SELF = {"start": "", "help": "", "huy": "", "ngon_ngu": "", "kiem_diem": "", "tai_ban_kiem_diem": "",
-        "phieu": "", "kiem_tra_phieu": "ABCDE-FGHIJ", "khieu_nai": "", "ket_qua": ""}
+        "phieu": "", "kiem_tra_phieu": "ABCDE-FGHIJ", "khieu_nai": "", "ket_qua": "",
+        "cham_diem": ""}
 # Commands about a place: who may use them inside it (outside, nobody may).
 SCOPED = {
     "moi": ("org", {"secretary", "deputy", "committee"}),
@@ -54,6 +55,9 @@ SCOPED = {
     "xep_loai_lai": ("member", {"committee"}),
     "ke_hoach": ("org", {"secretary", "deputy", "committee"}),
     "tap_the": ("org", {"secretary", "deputy"}),  # the unit's own heads, not the đảng ủy
+    # Issue 14 part D: the minutes of a unit, the file of a member (a plain member: their own only).
+    "bien_ban": ("org", {"secretary", "deputy", "committee"}),
+    "ho_so": ("member", {"secretary", "deputy", "committee"}),
 }
 
 

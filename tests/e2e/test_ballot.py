@@ -28,6 +28,7 @@ from storage.models import (
 )
 from storage.queries import place_org
 from tests.e2e.harness import clock_start, vietnam_today
+from tests.e2e.orderkit import collectives_reviewed_in
 
 # Labels as Vietnamese users see them.
 EVERYONE = "✅ Tất cả có mặt"
@@ -72,8 +73,12 @@ def _months_ago(months: int) -> dt.date:
     return dt.date(year, month + 1, min(today.day, 28))
 
 
-async def build(database_url: str, fake, cells: list[Cell], *, rulebook="hd21-2019") -> None:
-    """A grassroots committee (with this year's plan) and its cells, members linked to users."""
+async def build(
+    database_url: str, fake, cells: list[Cell], *, rulebook="hd21-2019", collectives=True
+) -> None:
+    """A grassroots committee (with this year's plan) and its cells, members linked to users;
+    with `collectives`, the cells' collectives already reviewed (R-D3: before the members'
+    ballot)."""
     db = Database(database_url)
     now = clock_start()
     try:
@@ -107,6 +112,9 @@ async def build(database_url: str, fake, cells: list[Cell], *, rulebook="hd21-20
                             telegram_id=user.id, member_id=member.id, language_code="vi",
                             started_at=now, linked_at=now, failed_invites=0,
                         ))
+            if collectives:
+                await session.flush()
+                await collectives_reviewed_in(session)
     finally:
         await db.dispose()
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from handlers.views.plan import LowerButton
 from storage.models import Cycle, Rating, RatingState
+from tests.e2e.orderkit import collectives_reviewed
 from tests.e2e.test_ballot import open_meeting, unseal_with, until, vote
 from tests.e2e.test_plan_kit import build_tree, query
 
@@ -48,6 +49,7 @@ async def test_a_quota_over_the_dang_bo_names_only_what_the_reader_may_see(
         return cycle.id
 
     cycle_id = await query(database_url, plan)
+    await collectives_reviewed(database_url)  # R-D3: the collectives before the members
     users, an = tree.users, tree.users["DV01"]
     await open_meeting(an)
     await an.send("/bo_phieu")

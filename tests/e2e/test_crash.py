@@ -36,6 +36,7 @@ from storage.models import (
 )
 from storage.queries import place_org
 from tests.e2e.harness import ROOT, spawn_module
+from tests.e2e.orderkit import collectives_reviewed_in
 
 KILLS = int(os.environ.get("KIEMDIEM_CRASH_KILLS", "20"))
 WRITERS = 10
@@ -128,6 +129,8 @@ async def _build(database_url: str, fake, people: list[Person], year: int) -> No
                     telegram_id=person.user.id, member_id=member.id, language_code="vi",
                     started_at=now, linked_at=now, failed_invites=0,
                 ))
+            await session.flush()
+            await collectives_reviewed_in(session)  # R-D3: the collectives before the members
     finally:
         await db.dispose()
 

@@ -10,13 +10,16 @@ from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
 EVERYONE = {"start", "help", "huy", "ngon_ngu"}
 MEMBER = EVERYONE | {
     "kiem_diem", "tai_ban_kiem_diem", "phieu", "kiem_tra_phieu", "tinh_trang", "khieu_nai", "ket_qua",
-    "gop_y",
+    "cham_diem", "gop_y",
 }
 # A secretary or deputy of a chi bộ (/tap_the: the secretary or deputy of any unit).
 CELL = {"lich_hop", "kiem_diem_chi_bo", "hop", "bo_phieu", "tap_the"}
 MANAGER = {"moi", "bieu_do", "bao_cao", "ke_hoach"}  # any role
 DECIDING = {"quyet_dinh", "xep_loai_lai"}  # a role on a deciding level (the đảng ủy)
 COMMITTEE = {"mau_khung", "khung_tieu_chi", "goi_y"}  # a role above the cells
+# Issue 14 part D: every member has their own file; any role reads the minutes and files.
+MEMBER |= {"ho_so"}
+MANAGER |= {"bien_ban"}
 
 
 async def _setup(tmp_path, cli_env, roles):

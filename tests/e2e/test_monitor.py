@@ -26,6 +26,7 @@ from storage.models import (
     TelegramAccount,
     UnitReview,
 )
+from tests.e2e.orderkit import collectives_reviewed
 from tests.e2e.reviewkit import schedule
 from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
 from tests.e2e.test_plan_kit import Inbox, build_tree, local, monitor, open_plan, query
@@ -149,6 +150,7 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     # 20% of 5 reaching HTT in the grassroots đảng bộ: at most 1 (R-Q1, R-Q3, R-Q5).
     clock.current = local(2026, 12, 11, 10, 0)
     await an.collect(quiet=0.1)  # what the monitor sent is read
+    await collectives_reviewed(database_url)  # R-D3: the collectives before the members
     await open_meeting(an)
     await an.send("/bo_phieu")
     await until(lambda: all(

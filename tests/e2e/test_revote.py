@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from storage.models import Cycle, Member, Rating, RatingState
+from tests.e2e.orderkit import collectives_reviewed
 from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
 from tests.e2e.test_plan_kit import build_tree, query
 
@@ -35,6 +36,7 @@ async def test_vote_again_on_the_members_concerned(bot, fake_telegram, database_
                           finish_by=dt.date(2026, 12, 31), report_by=dt.date(2027, 1, 15)))
 
     await query(database_url, plan)
+    await collectives_reviewed(database_url)  # R-D3: the collectives before the members
     users, an = tree.users, tree.users["DV01"]
     await open_meeting(an)
     await an.send("/bo_phieu")

@@ -26,7 +26,7 @@ AN, BINH, CUONG = member(1, "Nguyễn Văn An"), member(2, "Trần Thị Bình")
 def view(*, voted=(True, False, False), ended=False) -> RoundView:
     ballot_round = SimpleNamespace(
         id=BIG, number=2, state=OPEN, ended_at=dt.datetime(2026, 12, 1) if ended else None,
-        denominator=3, threshold=2, public_key=new_round_keys(2, 3).public_key,
+        denominator=3, threshold=2, public_key=new_round_keys(2, 3).public_key, kind="members",
     )
     candidates = [(SimpleNamespace(position=p), m) for p, m in enumerate((AN, BINH, CUONG))]
     return RoundView(
