@@ -119,13 +119,8 @@ def confirmed_flow(
 
 
 async def ask_to_confirm(
-    turn: Turn,
-    state: FlowState,
-    text: str,
-    /,
-    *,
-    reply_markup: InlineKeyboardMarkup | None = None,
-    **values: Any,
+    turn: Turn, state: FlowState, text: str, /, *,
+    reply_markup: InlineKeyboardMarkup | None = None, **values: Any,
 ) -> None:
     """Move the user's flow to its confirmation step, keeping `values` (the text written),
     and show what will happen (`text`) with "✅ Confirm": the keyboard of a `confirmed_flow`,

@@ -14,9 +14,9 @@ from bot.services import minutes
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm, confirmed
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import meeting_flow_org
+from handlers.scope import meeting_cell, meeting_flow_org
 from handlers.views import minutes as views
-from handlers.views.minutes import ConclusionsButton, ConclusionsConfirm
+from handlers.views.minutes import ConclusionsButton
 from storage.models import FlowState, Meeting, Organisation
 
 
@@ -29,14 +29,11 @@ async def _meeting(turn: Turn, meeting_id: object) -> tuple[Meeting, Organisatio
     return meeting, org
 
 
-async def pressed_meeting_org(turn: Turn, _action: Action) -> Organisation:
-    """Target: the unit of the meeting a conclusions button names."""
-    turn.require_member()
-    return (await _meeting(turn, turn.button.meeting_id))[1]
-
-
-@turn_handler(button=ConclusionsButton, action=Action.WRITE_MINUTES, target=pressed_meeting_org)
-async def write_pressed(turn: Turn) -> None:
+@turn_handler(button=ConclusionsButton, action=Action.WRITE_MINUTES, target=meeting_cell)
+async def conclusions_pressed(turn: Turn) -> None:
+    if turn.button.action == "confirm":
+        await _confirmed(turn)
+        return
     meeting, org = await _meeting(turn, turn.button.meeting_id)
     await flows.begin(turn, CONCLUSIONS_FLOW, "text", meeting=meeting.id)
     await turn.answer()
@@ -55,15 +52,12 @@ async def typed_conclusions(turn: Turn, state: FlowState, text: str) -> None:
                          reply_markup=views.confirm_keyboard(turn.t, meeting.id), text=text)
 
 
-@turn_handler(button=ConclusionsConfirm, action=Action.WRITE_MINUTES, target=pressed_meeting_org)
-async def confirm_pressed(turn: Turn) -> None:
+async def _confirmed(turn: Turn) -> None:
     state = await confirmed(turn, CONCLUSIONS_FLOW, meeting=turn.button.meeting_id)
     meeting, org = await _meeting(turn, turn.button.meeting_id)
-    values = flows.payload(state)
-    if not isinstance(values.get("text"), str):
-        raise Refusal("This button is no longer valid.")
-    await minutes.save_conclusions(turn.session, meeting, values["text"], actor=turn.actor)
+    text = flows.payload(state)["text"]  # the confirmation step holds it (ask_to_confirm)
     await flows.finish(turn)
+    await minutes.save_conclusions(turn.session, meeting, text, actor=turn.actor)
     await turn.reply(views.saved_text(turn.t, org.name, org.code))
 
 
@@ -79,6 +73,5 @@ CONCLUSIONS_FLOW = flows.declare(
 )
 
 HANDLERS = [
-    CallbackQueryHandler(write_pressed, pattern=ConclusionsButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=ConclusionsConfirm.pattern()),
+    CallbackQueryHandler(conclusions_pressed, pattern=ConclusionsButton.pattern()),
 ]

@@ -18,7 +18,7 @@ from conversations import ballot as meeting_flow
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm
 from handlers.base import Refusal, Turn
-from handlers.scope import meeting_flow_org
+from handlers.scope import meeting_flow_org, named
 from handlers.views import unit_meeting as views
 from storage.models import FlowState, Meeting
 
@@ -30,10 +30,7 @@ def today(turn: Turn) -> dt.date:
 
 async def pressed_meeting(turn: Turn, meeting_id: int) -> Meeting:
     """The meeting a button names (a missing one is a stale button)."""
-    meeting = await service.meeting_by_id(turn.session, meeting_id)
-    if meeting is None:
-        raise Refusal("This button is no longer valid.")
-    return meeting
+    return named(await service.meeting_by_id(turn.session, meeting_id))
 
 
 def refusal(error: Exception) -> Refusal:

@@ -153,10 +153,7 @@ async def meeting_command(turn: Turn) -> None:
 
 
 async def _meeting_of(turn: Turn) -> Meeting:
-    meeting = await service.meeting_by_id(turn.session, turn.button.meeting_id)
-    if meeting is None:
-        raise Refusal(INVALID)
-    return meeting
+    return scope.named(await service.meeting_by_id(turn.session, turn.button.meeting_id))
 
 
 @turn_handler(button=views.MeetingButton, action=Action.RUN_MEETING, target=scope.meeting_cell)

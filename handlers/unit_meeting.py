@@ -91,22 +91,21 @@ async def order_pressed(turn: Turn) -> None:
     await show_order(turn, meeting)
 
 
-@turn_handler(button=views.ReasonStart, action=Action.RUN_BALLOT, target=scope.meeting_cell)
-async def reason_started(turn: Turn) -> None:
-    """"✍ Ghi lý do bỏ phiếu trước": the reason flow (RUN_BALLOT: it opens the ballot)."""
-    meeting = await _meeting(turn, turn.button.meeting_id)
-    await turn.answer()
-    await conversation.begin_reason(turn, meeting)
-
-
 @turn_handler(button=views.ReasonButton, action=Action.RUN_BALLOT, target=scope.meeting_cell)
 async def reason_pressed(turn: Turn) -> None:
-    state = await confirmed(turn, conversation.ORDER_REASON, meeting=turn.button.meeting_id)
+    """"✍ Ghi lý do bỏ phiếu trước" starts the reason flow (RUN_BALLOT: it opens the ballot);
+    "✅ Xác nhận" records it."""
+    pressed: views.ReasonButton = turn.button
+    if pressed.action == "start":
+        meeting = await _meeting(turn, pressed.meeting_id)
+        await turn.answer()
+        await conversation.begin_reason(turn, meeting)
+        return
+    state = await confirmed(turn, conversation.ORDER_REASON, meeting=pressed.meeting_id)
     await conversation.reason_confirmed(turn, state)
 
 
 HANDLERS = [
     CallbackQueryHandler(order_pressed, pattern=views.OrderButton.pattern()),
-    CallbackQueryHandler(reason_started, pattern=views.ReasonStart.pattern()),
     CallbackQueryHandler(reason_pressed, pattern=views.ReasonButton.pattern()),
 ]

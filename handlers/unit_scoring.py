@@ -73,10 +73,7 @@ async def _scoring(turn: Turn, meeting: Meeting) -> service.Scoring:
 
 
 def _adjustment(scoring: service.Scoring, adjustment_id: int | None):
-    row = next((a for a in scoring.adjustments if a.id == adjustment_id), None)
-    if row is None:
-        raise Refusal(INVALID)
-    return row
+    return scope.named(next((a for a in scoring.adjustments if a.id == adjustment_id), None))
 
 
 @turn_handler(button=views.ScoringButton, action=Action.RUN_MEETING, target=scope.meeting_cell)
