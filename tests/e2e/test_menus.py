@@ -22,12 +22,12 @@ MEMBER |= {"ho_so"}
 MANAGER |= {"bien_ban"}
 
 
-async def _setup(tmp_path, cli_env, roles):
-    path = roster_workbook(tmp_path / "ds.xlsx", orgs=ORGS, members=MEMBERS, roles=roles)
+async def _setup(tmp_path, cli_env, roles, orgs=ORGS, top="DBCS01"):
+    path = roster_workbook(tmp_path / "ds.xlsx", orgs=orgs, members=MEMBERS, roles=roles)
     result = await run_cli("import-roster", str(path), env=cli_env)
     assert result.code == 0, result.err
     out = tmp_path / "moi.xlsx"
-    result = await run_cli("invite", "--org", "DBCS01", "--out", str(out), env=cli_env)
+    result = await run_cli("invite", "--org", top, "--out", str(out), env=cli_env)
     assert result.code == 0, result.err
     rows = openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True)
     return {row[0]: row[3].split("start=")[1] for row in rows}
@@ -198,14 +198,7 @@ async def test_tap_the_is_in_the_menu_of_a_rated_units_head_only(
         *[[*row[:3], row[3] or "TREN01", row[4]] for row in ORGS],
     ]
     roles = ROLES + [["DV005", "TREN01", "Bí thư"]]  # Em: also secretary of the upper committee
-    path = roster_workbook(tmp_path / "ds.xlsx", orgs=orgs, members=MEMBERS, roles=roles)
-    result = await run_cli("import-roster", str(path), env=cli_env)
-    assert result.code == 0, result.err
-    out = tmp_path / "moi.xlsx"
-    result = await run_cli("invite", "--org", "TREN01", "--out", str(out), env=cli_env)
-    assert result.code == 0, result.err
-    rows = openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True)
-    tokens = {row[0]: row[3].split("start=")[1] for row in rows}
+    tokens = await _setup(tmp_path, cli_env, roles, orgs, "TREN01")
 
     upper = await _join(fake_telegram, "Em", tokens["DV005"])
     menu = set(await _menu(fake_telegram, upper))
