@@ -11,8 +11,6 @@ no breaches, no units.
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
@@ -20,11 +18,18 @@ from bot.callbacks import parse_int
 from bot.i18n import N_, Translator
 from bot.permissions import Action, allowed, grants_for
 from bot.services import orgs
-from bot.services.report import heavy_slot, report_off_loop, status_chart
+from bot.services.report import (
+    ReportLimits,
+    chart_off_loop,
+    heavy_slot,
+    heavy_slot_free,
+    report_off_loop,
+)
 from bot.services.status import LEVEL_CODES, Figures, Status, subtree_status
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
 from handlers.scope import unit_by_code
+from handlers.views.report import report_caption
 from storage.models import Organisation
 
 PREFIX = "tt:"
@@ -292,7 +297,7 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
     await turn.context.bot.send_chat_action(turn.chat_id, "upload_photo")
     async with heavy_slot():
         status = await _status(turn, org, full=False)  # the chart counts, names no breach
-        png = await asyncio.to_thread(status_chart, status, turn.t)
+        png = await chart_off_loop(status, turn.t)  # drawn in a worker process
     caption = turn.t("Progress and levels of {org}", org=esc(org.name))
     chat_id, bot = turn.chat_id, turn.context.bot
     turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
@@ -301,19 +306,38 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
 async def _send_report(turn: Turn, org: Organisation) -> None:
     turn.require(Action.VIEW_STATUS, org)
     await turn.answer()
-    progress = await turn.reply_now(turn.t("Preparing the report of {org}…", org=esc(org.name)))
-    async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
-        status, content = await report_off_loop(
-            turn.services.db.url, org.id, turn.t, now=turn.services.now(), today=_today(turn)
+    name = esc(org.name)
+    note = turn.t("Preparing the report of {org}…", org=name)
+    if not heavy_slot_free():
+        note = turn.t(
+            "Preparing the report of {org}… Other reports are being prepared: yours starts as "
+            "soon as one is done.",
+            org=name,
         )
-    year = status.cycle.year if status.cycle else ""
-    filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
-    caption = turn.t("Status of {org}: summary, members and breaches", org=esc(org.name))
+    progress = await turn.reply_now(note)
+    settings = turn.services.settings
+    limits = ReportLimits(settings.report_max_rows, settings.report_max_bytes)
+    async with heavy_slot():  # built in a worker process: everyone else is answered meanwhile
+        report = await report_off_loop(
+            turn.services.db.url,
+            org.id,
+            turn.t,
+            now=turn.services.now(),
+            today=_today(turn),
+            limits=limits,
+        )
+    documents = [(f.path, report.filename(f), report_caption(turn.t, report, f, name))
+                 for f in report.files]
     chat_id, bot = turn.chat_id, turn.context.bot
 
     async def send() -> None:
-        await progress.delete()
-        await bot.send_document(chat_id, content, filename=filename, caption=caption)
+        try:
+            await progress.delete()
+            for path, filename, caption in documents:
+                with open(path, "rb") as content:  # noqa: ASYNC230 (a local file, read by PTB)
+                    await bot.send_document(chat_id, content, filename=filename, caption=caption)
+        finally:
+            report.remove()
 
     turn.after_commit(send)
 
