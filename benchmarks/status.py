@@ -42,9 +42,10 @@ LEVELS = ["HTXS", "HTT", "HTT", "HTT", "HTT", "HT", "HT", "KHT"]
 
 
 async def build(db: Database, members: int, per_cell: int) -> dict[int, list[int]]:
-    """Returns organisation ids by depth."""
+    """Returns organisation ids by depth. Rows are written a batch of cells at a time (5.3
+    million members fit in memory as a few flags each, not as rows)."""
     rng = random.Random(6)
-    orgs, people, ids = [], [], {0: [], 1: [], 2: [], 3: []}
+    orgs, ids = [], {0: [], 1: [], 2: [], 3: []}
     next_id = 1
 
     def add(parent: dict | None, kind: str) -> dict:
@@ -71,102 +72,120 @@ async def build(db: Database, members: int, per_cell: int) -> dict[int, list[int
     for index in range(grassroots_needed):
         grassroots = add(uppers[index % 100], "grassroots")
         cells += [add(grassroots, "cell") for _ in range(10)]
-    member_id = 1
-    for cell in cells:
-        for _ in range(per_cell):
-            people.append(
-                {
-                    "id": member_id,
-                    "code": f"M{member_id}",
-                    "full_name": f"Đảng viên {member_id}",
-                    "org_id": cell["id"],
-                    "status": "official",
-                    "admitted_on": dt.date(2000, 1, 1),
-                    "exempt": rng.random() < 0.02,
-                    "discipline_form": "reprimand" if rng.random() < 0.003 else None,
-                    "discipline_in_official_duties": True,
-                }
-            )
-            member_id += 1
-    reviews, ratings, meetings, rounds = [], [], [], []
-    for person in people:
-        if person["exempt"]:
-            continue
-        roll = rng.random()
-        if roll < 0.8:
-            reviews.append(
-                {
-                    "cycle_id": 1,
-                    "member_id": person["id"],
-                    "form_code": "2B",
-                    "state": "submitted",
-                    "stage": "preview",
-                    "reached_preview": True,
-                    "late": roll < 0.05,
-                }
-            )
-        if roll < 0.6:
-            level = rng.choice(LEVELS)
-            decided = roll < 0.3
-            ratings.append(
-                {
-                    "cycle_id": 1,
-                    "member_id": person["id"],
-                    "state": "decided" if decided else "proposed",
-                    "proposed_level": level,
-                    "decided_level": level if decided else None,
-                }
-            )
-    for number, cell in enumerate(cells, 1):
-        if number % 5:
-            meetings.append(
-                {
-                    "id": number,
-                    "cycle_id": 1,
-                    "org_id": cell["id"],
-                    "scheduled_at": NOW + dt.timedelta(days=(number % 3) - 1),
-                }
-            )
-            rounds.append(
-                {
-                    "meeting_id": number,
-                    "number": 1,
-                    "state": "closed" if number % 4 else "open",
-                    "counting_rule": "cumulative",
-                    "denominator_rule": "convened",
-                    "opened_by": "bench",
-                    "opened_at": NOW,
-                }
-            )
+    total = len(cells) * per_cell
+    # Each member's draws, in the order they were always made: exempt, then disciplined.
+    exempt, disciplined = bytearray(total), bytearray(total)
+    for i in range(total):
+        exempt[i] = rng.random() < 0.02
+        disciplined[i] = rng.random() < 0.003
+    counted = {"reviews": 0, "ratings": 0, "meetings": 0}
     async with db.session() as session:
-        for table, rows in (
-            (Organisation, orgs),
-            (Member, people),
-            (Cycle, []),
-            (SelfReview, reviews),
-            (Rating, ratings),
-            (Meeting, meetings),
-            (BallotRound, rounds),
-        ):
-            if table is Cycle:
-                session.add(
-                    Cycle(
-                        id=1,
-                        org_id=province["id"],
-                        year=2026,
-                        rulebook="qd366-2025",
-                        finish_by=dt.date(2026, 12, 31),
-                        report_by=dt.date(2027, 1, 15),
-                    )
+        await _insert_all(session, Organisation, orgs)
+        session.add(
+            Cycle(
+                id=1,
+                org_id=province["id"],
+                year=2026,
+                rulebook="qd366-2025",
+                finish_by=dt.date(2026, 12, 31),
+                report_by=dt.date(2027, 1, 15),
+            )
+        )
+        await session.flush()
+    for first in range(0, len(cells), BATCH_CELLS):
+        batch = cells[first : first + BATCH_CELLS]
+        people, reviews, ratings, meetings, rounds = [], [], [], [], []
+        for number, cell in enumerate(batch, first + 1):
+            for member_id in range((number - 1) * per_cell + 1, number * per_cell + 1):
+                people.append(_person(member_id, cell["id"], exempt, disciplined))
+            if number % 5:
+                meetings.append(
+                    {
+                        "id": number,
+                        "cycle_id": 1,
+                        "org_id": cell["id"],
+                        "scheduled_at": NOW + dt.timedelta(days=(number % 3) - 1),
+                    }
                 )
-                await session.flush()
-            for start in range(0, len(rows), 5000):
-                await session.execute(insert(table), rows[start : start + 5000])
+                rounds.append(
+                    {
+                        "meeting_id": number,
+                        "number": 1,
+                        "state": "closed" if number % 4 else "open",
+                        "counting_rule": "cumulative",
+                        "denominator_rule": "convened",
+                        "opened_by": "bench",
+                        "opened_at": NOW,
+                    }
+                )
+        for person in people:
+            if person["exempt"]:
+                continue
+            roll = rng.random()
+            if roll < 0.8:
+                reviews.append(
+                    {
+                        "cycle_id": 1,
+                        "member_id": person["id"],
+                        "form_code": "2B",
+                        "state": "submitted",
+                        "stage": "preview",
+                        "reached_preview": True,
+                        "late": roll < 0.05,
+                    }
+                )
+            if roll < 0.6:
+                level = rng.choice(LEVELS)
+                decided = roll < 0.3
+                ratings.append(
+                    {
+                        "cycle_id": 1,
+                        "member_id": person["id"],
+                        "state": "decided" if decided else "proposed",
+                        "proposed_level": level,
+                        "decided_level": level if decided else None,
+                    }
+                )
+        async with db.session() as session:
+            for table, rows in (
+                (Member, people),
+                (SelfReview, reviews),
+                (Rating, ratings),
+                (Meeting, meetings),
+                (BallotRound, rounds),
+            ):
+                await _insert_all(session, table, rows)
+        counted["reviews"] += len(reviews)
+        counted["ratings"] += len(ratings)
+        counted["meetings"] += len(meetings)
     print(
-        f"tree: {len(orgs):,} organisations ({len(cells):,} cells), {len(people):,} members, "
-        f"{len(reviews):,} self-reviews, {len(ratings):,} ratings, {len(meetings):,} meetings"
+        f"tree: {len(orgs):,} organisations ({len(cells):,} cells), {total:,} members, "
+        f"{counted['reviews']:,} self-reviews, {counted['ratings']:,} ratings, "
+        f"{counted['meetings']:,} meetings"
     )
     return ids
+
+
+BATCH_CELLS = 5000  # cells written per transaction
+
+
+def _person(member_id: int, org_id: int, exempt: bytearray, disciplined: bytearray) -> dict:
+    return {
+        "id": member_id,
+        "code": f"M{member_id}",
+        "full_name": f"Đảng viên {member_id}",
+        "org_id": org_id,
+        "status": "official",
+        "admitted_on": dt.date(2000, 1, 1),
+        "exempt": bool(exempt[member_id - 1]),
+        "discipline_form": "reprimand" if disciplined[member_id - 1] else None,
+        "discipline_in_official_duties": True,
+    }
+
+
+async def _insert_all(session, table, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 5000):
+        await session.execute(insert(table), rows[start : start + 5000])
 
 
 async def time_status(db: Database, org_ids: list[int], label: str, *, breaches: bool) -> None:

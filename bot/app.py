@@ -32,6 +32,7 @@ from bot.intake import (
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from bot.services.menus import MenuSync
+from bot.services.report import shutdown_heavy_pool
 from conversations import engine, self_review, unit_review, unit_review_comment
 from conversations import minutes as minutes_flow  # issue 14 part D
 from handlers import (
@@ -117,6 +118,8 @@ def build_application(
         menus = application.bot_data.pop(MENUS_KEY, None)
         if menus is not None:
             await menus.close()
+        shutdown_heavy_pool()  # the report and chart workers (bot/services/report.py)
+        await services.outbox.close()  # delivered messages forgotten before the database closes
         await services.db.dispose()
 
     defaults = Defaults(

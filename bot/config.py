@@ -53,6 +53,10 @@ class Settings:
     # Updates of different chats handled side by side (one chat's always in order); SQLite
     # keeps one writer at a time (storage/db.py), so this is safe on both databases.
     concurrent_updates: int = 16
+    # What one file of /bao_cao may hold (bot/services/report.py): rows a sheet (Excel's limit)
+    # and bytes (Telegram's upload limit for bots); a larger report comes as several files.
+    report_max_rows: int = 1_048_576
+    report_max_bytes: int = 50_000_000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -173,5 +177,13 @@ def load_settings(*, require_token: bool = True, env_file: str | Path | None = "
         concurrent_updates=_whole(
             "BOT_CONCURRENT_UPDATES", "16", 1, 256,
             N_("BOT_CONCURRENT_UPDATES must be a whole number from 1 to 256."),
+        ),
+        report_max_rows=_whole(
+            "REPORT_MAX_ROWS", "1048576", 5, 1_048_576,
+            N_("REPORT_MAX_ROWS must be a whole number from 5 to 1048576."),
+        ),
+        report_max_bytes=_whole(
+            "REPORT_MAX_BYTES", "50000000", 100_000, 2_000_000_000,
+            N_("REPORT_MAX_BYTES must be a whole number of bytes from 100000 to 2000000000."),
         ),
     )

@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 _REDACTORS: dict[str, Callable[[str], str]] = {}
 
 _ARRIVED_LIMIT = 10_000
+INBOX = InboxUpdate.__table__  # written by Core statements: every update pays for them
 
 
 class Arrivals:
@@ -136,19 +137,14 @@ class DurableQueue:
 
     async def store(self, update: Update) -> bool:
         """Insert the update; False when it was stored before (a replay)."""
-        insert = _insert(self.db.engine.dialect.name)
-        statement = (
-            insert(InboxUpdate)
-            .values(
-                update_id=update.update_id,
-                chat_id=chat_key(update),
-                payload=json.dumps(trimmed_payload(update), ensure_ascii=False),
-                received_at=self.clock(),
-            )
-            .on_conflict_do_nothing(index_elements=["update_id"])
-        )
-        async with self.db.session() as session:
-            result = await session.execute(statement)
+        row = {
+            "update_id": update.update_id,
+            "chat_id": chat_key(update),
+            "payload": json.dumps(trimmed_payload(update), ensure_ascii=False),
+            "received_at": self.clock(),
+        }
+        async with self.db.autocommit() as connection:  # one statement: no ORM session
+            result = await connection.execute(_STORE[self.db.engine.dialect.name], row)
         return bool(result.rowcount)
 
     # The Updater only ever calls put(); these keep the asyncio.Queue surface it may touch.
@@ -161,11 +157,25 @@ class DurableQueue:
 
 async def mark_handled(session: AsyncSession, update_id: int, now: dt.datetime) -> None:
     """In the turn's transaction: the update is done, its stored text forgotten."""
-    await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id, InboxUpdate.handled_at.is_(None))
-        .values(handled_at=now, payload=None)
-    )
+    await session.execute(_MARK, {"id": update_id, "now": now})
+
+
+# Every update runs these two: built once (a statement built per call pays for its cache key).
+_STORE = {
+    dialect: _insert(dialect)(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
+    for dialect in ("sqlite", "postgresql")
+}
+_MARK = (
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("id"), INBOX.c.handled_at.is_(None))
+    .values(handled_at=bindparam("now"), payload=None)
+)
+# Updates whose turns changed nothing, marked handled once answered (bot/delivery.py).
+MARK_ANSWERED = (
+    update(INBOX)
+    .where(INBOX.c.update_id.in_(bindparam("ids", expanding=True)), INBOX.c.handled_at.is_(None))
+    .values(handled_at=bindparam("now"), payload=None)
+)
 
 
 async def replay_pending(

@@ -33,30 +33,30 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
-from bot.i18n import Translator, locale_for
-from bot.services import Services, notify, unit_deadlines
-from bot.services.checks import RatedMember, cap_breaches
+from bot.i18n import N_, Translator, locale_for
+from bot.services import Services, breaches, notify, unit_deadlines
 from bot.services.cycles import cycle_rulebook, member_facts
 from bot.services.notify import COMMITTEE_ROLES, Key, member_target
 from bot.services.plans import FINISH_BY, deadline_rows
-from bot.services.status import FACT_COLUMNS, _may_be_capped, by_member
+from bot.services.status import FACT_COLUMNS
 from bot.text import esc
 from rules.breaches import Breach
 from rules.deadlines import reminder_stage, self_review_due
 from rules.eligibility import review_status
-from rules.levels import Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
+from rules.quotas import QuotaScope
 from storage.models import (
     BallotRound,
     Cycle,
@@ -72,7 +72,6 @@ from storage.models import (
     RoleKind,
     SelfReview,
     SentNotice,
-    TelegramAccount,
 )
 from storage.queries import subtree_range
 
@@ -128,34 +127,40 @@ def _names(members: list[Member]) -> str:
 
 # --- deciding ----------------------------------------------------------------------------------
 #
-# A run decides from a bounded number of set-based queries per active cycle, each an index
-# lookup or a scan of one cycle's rows, never a query per cell or per member:
+# A run decides from set-based queries, never a query per cell or per member, and sends as it
+# decides: the cells of each plan are decided ``CELLS_AT_ONCE`` at a time, each block in a short
+# read transaction of its own, and what a block owes goes out before the next block is read,
+# so the first reminders leave within a second of the run's start and no transaction stays
+# open while Telegram is called. What a run reads:
 #
-# 1. the cycles (all of them: which plan governs a cell is decided in Python from the paths),
-#    the cells under the cycle's organisation, its finish-by deadlines and its meetings;
-# 2. the secretaries (and deputies) of the cells that have something due, in one query;
-# 3. the ledger rows of what is due (``sent_notices`` by cycle and stage): what was already
-#    sent is left out before anything else is read, so an hourly run after the notices went
-#    out reads almost nothing more;
-# 4. the members still owing a self-review in the cells with a reminder or warning still to
-#    send, and the members without a decided level in the cells past their finish-by;
-# 5. the closed ballot rounds of the meetings past whose secretaries were not yet told;
-# 6. the breaches: the levels counted per cell in one GROUP BY, so that only the groups
-#    (cell, or đảng bộ cơ sở for R-Q5) whose HTXS count may exceed the quota are read member
-#    by member, and the members a cap can concern (sick leave, discipline, head, scores) in
-#    one query; the same rules (rules/quotas.py, rules/caps.py) decide;
-# 7. the committee members above the units with breaches, in one query.
+# 1. once: the plans (all of them: which plan governs a cell is decided in Python from the
+#    paths), the cells under each plan's organisation, its finish-by deadlines and meetings;
+#    from the dates alone, what may be due for each cell;
+# 2. per block of cells: the secretaries (and deputies) of the cells with something due; the
+#    ledger rows of what is due (``sent_notices`` by cycle and stage), so that what was sent is
+#    left out before anything else is read; the members owed a reminder and not yet reminded
+#    (the ledger is consulted in the same query, so an hourly run after the reminders went out
+#    reads no member); the members still owing a self-review, or a decided level, in the cells
+#    whose secretaries were not yet told; the closed ballot rounds of the meetings past;
+# 3. once per plan, at the end: the breaches, checked per peer group in SQL
+#    (bot/services/breaches.py: the levels counted per organisation in one GROUP BY, only the
+#    HTXS members of the groups over their quota and the members a cap can concern read), and
+#    the committee members above the units with breaches, in one query.
 #
-# Long Python loops yield to the event loop every ``YIELD_EVERY`` items, and every query is
-# an await, so other users are answered while a province is swept.
+# Its cost grows with what is due (and with one GROUP BY over the plan's ratings); long Python
+# loops yield to the event loop every ``YIELD_EVERY`` items, and every query is an await, so
+# other users are answered while a province is swept.
 
 CHUNK = 500  # ids per IN list (SQLite allows 32,766 parameters; keep statements small)
+CELLS_AT_ONCE = 1000  # cells decided (then their notices sent) at a time
 YIELD_EVERY = 2000
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass(frozen=True)
 class Unit:
-    """An organisation as the monitor needs it (plain values, no ORM object per cell)."""
+    """An organisation as the monitor needs it (plain values, no ORM object per cell), read
+    as ``UNIT_COLUMNS``."""
 
     id: int
     name: str
@@ -167,14 +172,14 @@ class Unit:
     def org_kind(self) -> OrgKind:
         return OrgKind(self.kind)
 
-    @property
+    @functools.cached_property
     def ancestors(self) -> list[int]:
         return [int(p) for p in self.path.strip("/").split("/")]
 
 
 @dataclass
 class CellPlan:
-    """What may be due for one cell this run, before the ledger is consulted."""
+    """What may be due for one cell this run, from the dates, before the ledger is read."""
 
     cell: Unit
     finish_by: dt.date
@@ -182,6 +187,23 @@ class CellPlan:
     meeting_day: dt.date | None = None
     due: dt.date | None = None
     stage: str | None = None  # the self-review reminder stage, if one applies today
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (kind, stage) to secretaries
+
+
+@dataclass
+class CyclePlan:
+    cycle: Cycle
+    cells: list[Unit]
+    plans: list[CellPlan]
+
+
+UNIT_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.path,
+    Organisation.kind,
+    Organisation.parent_id,
+)
 
 
 def _chunks(values: list) -> list[list]:
@@ -205,13 +227,7 @@ async def _governed_cells(
     ``cycle_for_org``, the newest cycle on the nearest ancestor that has one."""
     root = await session.get(Organisation, cycle.org_id)
     rows = await session.execute(
-        select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.path,
-            Organisation.kind,
-            Organisation.parent_id,
-        )
+        select(*UNIT_COLUMNS)
         .where(
             subtree_range(root.path),
             Organisation.kind.in_([OrgKind.CELL, OrgKind.GRASSROOTS_CELL]),
@@ -238,13 +254,11 @@ def _finish_by(cycle: Cycle, cell: Unit, own: dict[int, dt.date]) -> dt.date:
     return found
 
 
-async def decide(session: AsyncSession, services: Services, now: dt.datetime) -> Plan:
-    tz = services.settings.tz
-    today = now.astimezone(tz).date()
-    plan = Plan()
+async def _cycle_plans(session: AsyncSession, today: dt.date, tz: dt.tzinfo) -> list[CyclePlan]:
+    """Each active plan, its cells, and what may be due for each cell from the dates alone."""
     active = await _active_cycles(session, today)
     if not active:
-        return plan
+        return []
     cycles_by_org: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     for cycle_id, org_id, year, depth in await session.execute(
         select(Cycle.id, Cycle.org_id, Cycle.year, Organisation.depth).join(
@@ -252,14 +266,85 @@ async def decide(session: AsyncSession, services: Services, now: dt.datetime) ->
         )
     ):
         cycles_by_org[org_id].append((year, depth, cycle_id))
+    found = []
     for cycle in active:
         cells = await _governed_cells(session, cycle, cycles_by_org)
-        if not cells:
-            continue
-        await _cell_notices(session, plan, cycle, cells, today, tz)
-        found = await _collect_breaches(session, cycle, cells)
-        await _upper_notices(session, plan, cycle, found)
-    await _drop_sent(session, plan)
+        if cells:
+            found.append(CyclePlan(cycle, cells, await _dates(session, cycle, cells, today, tz)))
+    return found
+
+
+async def _dates(
+    session: AsyncSession, cycle: Cycle, cells: list[Unit], today: dt.date, tz: dt.tzinfo
+) -> list[CellPlan]:
+    rb = cycle_rulebook(cycle)
+    own_finish = {
+        row.org_id: row.due for row in await deadline_rows(session, cycle) if row.key == FINISH_BY
+    }
+    meetings = {
+        org_id: (meeting_id, scheduled_at)
+        for meeting_id, org_id, scheduled_at in await session.execute(
+            select(Meeting.id, Meeting.org_id, Meeting.scheduled_at).where(
+                Meeting.cycle_id == cycle.id
+            )
+        )
+    }
+    plans = []
+    for index, cell in enumerate(cells):
+        p = CellPlan(cell, _finish_by(cycle, cell, own_finish))
+        if cell.id not in meetings:
+            if p.finish_by - dt.timedelta(days=NO_MEETING_DAYS) <= today <= p.finish_by:
+                p.notices.append(("no_meeting", p.finish_by.isoformat()))
+        else:
+            p.meeting_id, scheduled_at = meetings[cell.id]
+            p.meeting_day = scheduled_at.astimezone(tz).date()
+            p.due = self_review_due(p.meeting_day, rb)
+            p.stage = reminder_stage(p.due, today, REMINDER_DAYS)
+            if today > p.due:
+                p.notices.append(("reviews_missing", p.due.isoformat()))
+            if today > p.meeting_day:
+                p.notices.append(("no_ballot", p.meeting_day.isoformat()))
+        if today > p.finish_by:
+            p.notices.append(("not_decided", p.finish_by.isoformat()))
+        plans.append(p)
+        await _pause(index)
+    return plans
+
+
+async def decide_in_parts(
+    sessions: Sessions, services: Services, now: dt.datetime
+) -> AsyncIterator[Plan]:
+    """What this run sends, a part at a time (a block of cells, then the breaches), each read
+    in a session of its own (``sessions()``), what the ledger says was sent left out."""
+    tz = services.settings.tz
+    today = now.astimezone(tz).date()
+    async with sessions() as session:
+        cycles = await _cycle_plans(session, today, tz)
+    for cycle_plan in cycles:
+        for start in range(0, len(cycle_plan.plans), CELLS_AT_ONCE):
+            part = Plan()
+            async with sessions() as session:
+                block = cycle_plan.plans[start : start + CELLS_AT_ONCE]
+                await _cell_notices(session, part, cycle_plan.cycle, block, today)
+                await _drop_sent(session, part)
+            if part.items:
+                yield part
+    part = Plan()
+    async with sessions() as session:
+        for cycle_plan in cycles:
+            found = await _collect_breaches(session, cycle_plan.cycle, cycle_plan.cells)
+            await _upper_notices(session, part, cycle_plan.cycle, found)
+        await _drop_sent(session, part)
+    if part.items:
+        yield part
+
+
+async def decide(session: AsyncSession, services: Services, now: dt.datetime) -> Plan:
+    """Everything this run would send, read in `session` (a run sends it part by part)."""
+    plan = Plan()
+    async for part in decide_in_parts(lambda: nullcontext(session), services, now):
+        for member_id, items in part.items.items():
+            plan.items[member_id].extend(items)
     return plan
 
 
@@ -289,6 +374,22 @@ async def _secretaries(session: AsyncSession, cell_ids: list[int]) -> dict[int, 
 class _Person:
     id: int
     full_name: str
+
+
+def _told(kind: str, cycle_id: int, stage: str, target):
+    """SQL: the ledger holds this notice to `target` (a pending or sent row; a failed one is
+    retried), looked up by its unique key."""
+    return (
+        select(SentNotice.id)
+        .where(
+            SentNotice.kind == kind,
+            SentNotice.target == target,
+            SentNotice.cycle_id == cycle_id,
+            SentNotice.stage == stage,
+            SentNotice.state != NoticeState.FAILED,
+        )
+        .exists()
+    )
 
 
 async def _ledger(
@@ -333,33 +434,33 @@ async def _drop_sent(session: AsyncSession, plan: Plan) -> None:
             del plan.items[member_id]
 
 
-def _member_rows(*conditions):
-    """Plain member rows with the facts the eligibility rules read."""
-    return (
-        select(*FACT_COLUMNS)
-        .where(*conditions)
-        .order_by(Member.org_id, Member.full_name, Member.id)
-    )
+async def _member_rows(session: AsyncSession, cell_ids: list[int], *conditions, join=None) -> dict:
+    """Per cell, plain member rows with the facts the eligibility rules read."""
+    found: dict[int, list] = defaultdict(list)
+    for chunk in _chunks(cell_ids):
+        query = select(*FACT_COLUMNS)
+        if join is not None:
+            query = query.outerjoin(*join)
+        for row in await session.execute(
+            query.where(Member.org_id.in_(chunk), *conditions).order_by(
+                Member.org_id, Member.full_name, Member.id
+            )
+        ):
+            found[row.org_id].append(row)
+    return found
 
 
 async def _owing_review(
-    session: AsyncSession, cycle: Cycle, cell_ids: list[int]
+    session: AsyncSession, cycle: Cycle, cell_ids: list[int], reminder: str | None = None
 ) -> dict[int, list]:
     """Per cell, its members whose self-review is not submitted (not yet filtered by who is
-    to be reviewed)."""
-    found: dict[int, list] = defaultdict(list)
-    for chunk in _chunks(cell_ids):
-        rows = await session.execute(
-            _member_rows(Member.org_id.in_(chunk))
-            .outerjoin(
-                SelfReview,
-                and_(SelfReview.cycle_id == cycle.id, SelfReview.member_id == Member.id),
-            )
-            .where(or_(SelfReview.id.is_(None), SelfReview.state != ReviewState.SUBMITTED))
-        )
-        for row in rows:
-            found[row.org_id].append(row)
-    return found
+    to be reviewed); with `reminder` (a stage), only those not yet reminded at that stage."""
+    review = and_(SelfReview.cycle_id == cycle.id, SelfReview.member_id == Member.id)
+    conditions = [or_(SelfReview.id.is_(None), SelfReview.state != ReviewState.SUBMITTED)]
+    if reminder is not None:
+        target = literal("member:") + cast(Member.id, String)
+        conditions.append(~_told("review_due", cycle.id, reminder, target))
+    return await _member_rows(session, cell_ids, *conditions, join=(SelfReview, review))
 
 
 async def _undecided(session: AsyncSession, cycle: Cycle, cell_ids: list[int]) -> dict[int, list]:
@@ -373,11 +474,7 @@ async def _undecided(session: AsyncSession, cycle: Cycle, cell_ids: list[int]) -
         )
         .exists()
     )
-    found: dict[int, list] = defaultdict(list)
-    for chunk in _chunks(cell_ids):
-        for row in await session.execute(_member_rows(Member.org_id.in_(chunk), ~decided)):
-            found[row.org_id].append(row)
-    return found
+    return await _member_rows(session, cell_ids, ~decided)
 
 
 async def _closed_meetings(session: AsyncSession, meeting_ids: list[int]) -> set[int]:
@@ -393,57 +490,23 @@ async def _closed_meetings(session: AsyncSession, meeting_ids: list[int]) -> set
     return found
 
 
+def _on_a_day(
+    icon: str, msgid: str, cell: str, day: dt.date
+) -> Callable[[Translator], str]:
+    """A notice about a cell (its name in bold) and a date, in the reader's language."""
+    return lambda t: f"{icon} " + t(msgid, cell=f"<b>{esc(cell)}</b>", date=t.date(day))
+
+
 async def _cell_notices(
-    session: AsyncSession,
-    plan: Plan,
-    cycle: Cycle,
-    cells: list[Unit],
-    today: dt.date,
-    tz: dt.tzinfo,
+    session: AsyncSession, plan: Plan, cycle: Cycle, plans: list[CellPlan], today: dt.date
 ) -> None:
+    """The reminders and the secretaries' warnings of a block of cells."""
     rb = cycle_rulebook(cycle)
     year, cid = cycle.year, cycle.id
-    own_finish = {
-        row.org_id: row.due for row in await deadline_rows(session, cycle) if row.key == FINISH_BY
-    }
-    meetings = {
-        org_id: (meeting_id, scheduled_at)
-        for meeting_id, org_id, scheduled_at in await session.execute(
-            select(Meeting.id, Meeting.org_id, Meeting.scheduled_at).where(
-                Meeting.cycle_id == cycle.id
-            )
-        )
-    }
-
-    # What may be due, cell by cell, from the dates alone.
-    plans: list[CellPlan] = []
-    wanted: dict[int, list[tuple[str, str]]] = {}  # cell id -> (kind, stage) for secretaries
-    for index, cell in enumerate(cells):
-        p = CellPlan(cell, _finish_by(cycle, cell, own_finish))
-        notices = []
-        if cell.id not in meetings:
-            if p.finish_by - dt.timedelta(days=NO_MEETING_DAYS) <= today <= p.finish_by:
-                notices.append(("no_meeting", p.finish_by.isoformat()))
-        else:
-            p.meeting_id, scheduled_at = meetings[cell.id]
-            p.meeting_day = scheduled_at.astimezone(tz).date()
-            p.due = self_review_due(p.meeting_day, rb)
-            p.stage = reminder_stage(p.due, today, REMINDER_DAYS)
-            if today > p.due:
-                notices.append(("reviews_missing", p.due.isoformat()))
-            if today > p.meeting_day:
-                notices.append(("no_ballot", p.meeting_day.isoformat()))
-        if today > p.finish_by:
-            notices.append(("not_decided", p.finish_by.isoformat()))
-        plans.append(p)
-        if notices:
-            wanted[cell.id] = notices
-        await _pause(index)
-
+    wanted = {p.cell.id: p.notices for p in plans if p.notices}
     secretaries = await _secretaries(session, list(wanted))
-    stages = {stage for notices in wanted.values() for _, stage in notices}
-    stages |= {f"{p.due.isoformat()}:{p.stage}" for p in plans if p.stage is not None}
-    sent = await _ledger(session, cid, stages)
+    sent = await _ledger(session, cid, {stage for kind_stages in wanted.values()
+                                        for _, stage in kind_stages})
 
     def pending(cell_id: int, kind: str, stage: str) -> bool:
         """Some secretary of the cell has not been told this yet."""
@@ -451,15 +514,15 @@ async def _cell_notices(
             (kind, member_target(s.id), stage) not in sent for s in secretaries.get(cell_id, ())
         )
 
+    reminded_cells: dict[str, list[int]] = defaultdict(list)  # reminder stage -> cells
     owing_cells, undecided_cells, ballot_meetings = [], [], []
     for p in plans:
         cell_id = p.cell.id
-        if p.stage is not None or (
-            p.due is not None
-            and today > p.due
-            and pending(cell_id, "reviews_missing", p.due.isoformat())
-        ):
-            owing_cells.append(cell_id)
+        if p.stage is not None:
+            reminded_cells[f"{p.due.isoformat()}:{p.stage}"].append(cell_id)
+        elif p.due is not None and today > p.due:
+            if pending(cell_id, "reviews_missing", p.due.isoformat()):
+                owing_cells.append(cell_id)
         if today > p.finish_by and pending(cell_id, "not_decided", p.finish_by.isoformat()):
             undecided_cells.append(cell_id)
         if (
@@ -469,6 +532,8 @@ async def _cell_notices(
         ):
             ballot_meetings.append(p.meeting_id)
     owing = await _owing_review(session, cycle, owing_cells)
+    for stage, cell_ids in reminded_cells.items():
+        owing.update(await _owing_review(session, cycle, cell_ids, stage))
     undecided_rows = await _undecided(session, cycle, undecided_cells)
     closed = await _closed_meetings(session, ballot_meetings)
     ballot_checked = set(ballot_meetings)
@@ -493,14 +558,14 @@ async def _cell_notices(
                 to_secretaries(
                     "no_meeting",
                     finish_by.isoformat(),
-                    lambda t, name=name, finish_by=finish_by: (
-                        "📅 "
-                        + t(
+                    _on_a_day(
+                        "📅",
+                        N_(
                             "{cell} has no review meeting scheduled, and the plan's finish-by "
-                            "date is {date}. Set it with /lich_hop.",
-                            cell=f"<b>{esc(name)}</b>",
-                            date=t.date(finish_by),
-                        )
+                            "date is {date}. Set it with /lich_hop."
+                        ),
+                        name,
+                        finish_by,
                     ),
                 )
         else:
@@ -561,14 +626,14 @@ async def _cell_notices(
                 to_secretaries(
                     "no_ballot",
                     meeting_day.isoformat(),
-                    lambda t, name=name, meeting_day=meeting_day: (
-                        "🗳 "
-                        + t(
+                    _on_a_day(
+                        "🗳",
+                        N_(
                             "The meeting of {cell} was on {date}, and no secret ballot has "
-                            "been closed. Run it with /bo_phieu.",
-                            cell=f"<b>{esc(name)}</b>",
-                            date=t.date(meeting_day),
-                        )
+                            "been closed. Run it with /bo_phieu."
+                        ),
+                        name,
+                        meeting_day,
                     ),
                 )
         if today > finish_by and cell.id in undecided_rows:
@@ -598,74 +663,15 @@ async def _cell_notices(
 
 # --- breaches, batched per peer group ------------------------------------------------------------
 
-LEVEL = func.coalesce(Rating.decided_level, Rating.proposed_level)
-
-
-def _live_ratings(cycle: Cycle, session: AsyncSession | None = None):
-    """Live ratings with a level in the cycle; with `session`, looked up by member (the
-    rows are reached from the members, see ``status.by_member``)."""
-    cycle_id = Rating.cycle_id if session is None else by_member(session, Rating.cycle_id)
-    return (
-        cycle_id == cycle.id,
-        Rating.state != RatingState.CANCELLED,
-        LEVEL.is_not(None),
-    )
-
-
-def _may_exceed(counts: Counter, rb, group_size: int | None, seen: dict | None = None) -> bool:
-    """Whether a group's HTXS count exceeds its quota, from the counts per level alone (the
-    exact check then runs on the group's members). ``seen`` caches the answer per counts."""
-    key = (counts.get(Level.HTXS.value, 0), counts.get(Level.HTT.value, 0), group_size)
-    if seen is not None and key in seen:
-        return seen[key]
-    proposals = {f"{code}{i}": Level(code) for code, n in counts.items() for i in range(n)}
-    limit = htxs_limit(htt_base(proposals, rb), rb, group_size=group_size).limit
-    found = counts.get(Level.HTXS.value, 0) > limit
-    if seen is not None:
-        seen[key] = found
-    return found
-
-
-async def _levels_by_org(
-    session: AsyncSession, cycle: Cycle, org_ids: list[int]
-) -> dict[int, list[tuple[str, str, Level]]]:
-    """The live levels of the members of these organisations, (member id, name, level) per
-    organisation, in the order ``checks.rated_members`` reads them (by name)."""
-    found: dict[int, list[tuple[str, str, Level]]] = defaultdict(list)
-    for chunk in _chunks(org_ids):
-        for member_id, name, org_id, code in await session.execute(
-            select(Member.id, Member.full_name, Member.org_id, LEVEL)
-            .join(Rating, Rating.member_id == Member.id)
-            .where(Member.org_id.in_(chunk), *_live_ratings(cycle, session))
-            .order_by(Member.full_name, Member.id)
-        ):
-            found[org_id].append((str(member_id), name, Level(code)))
-    return found
-
-
-def _proposals(
-    rows: list[tuple[str, str, Level]],
-) -> tuple[dict[str, Level], dict[str, str]]:
-    rows = sorted(rows, key=lambda row: (name_sort_key(row[1]), int(row[0])))
-    return {mid: level for mid, _, level in rows}, {mid: name for mid, name, _ in rows}
-
 
 async def _collect_breaches(
     session: AsyncSession, cycle: Cycle, cells: list[Unit]
 ) -> dict[int, tuple[Unit, dict[str, Breach]]]:
     """Caps and the cell's own quota on the cell; the peer-group quota (R-Q5) on the
     grassroots committee it is counted in: ``checks.cell_breaches`` for every cell that has a
-    rating, batched."""
+    rating, checked per peer group in SQL (``bot.services.breaches``)."""
     rb = cycle_rulebook(cycle)
     by_id = {cell.id: cell for cell in cells}
-    counts: dict[int, Counter] = defaultdict(Counter)  # org id -> level code -> live ratings
-    for org_id, code, count in await session.execute(
-        select(Member.org_id, LEVEL, func.count())
-        .join(Member, Member.id == Rating.member_id)
-        .where(*_live_ratings(cycle))
-        .group_by(Member.org_id, LEVEL)
-    ):
-        counts[org_id][code] += count
     rated_cells = set(
         await session.scalars(
             select(Member.org_id)
@@ -677,31 +683,16 @@ async def _collect_breaches(
     rated_cells &= set(by_id)
     if not rated_cells:
         return {}
+    counts = await breaches.level_counts(session, cycle)
 
-    # Paths of every organisation with ratings, and the đảng bộ cơ sở above each cell.
-    paths = {cell.id: cell.path for cell in cells}
-    unknown = sorted(set(counts) - set(paths))
-    for chunk in _chunks(unknown):
-        paths.update(
-            dict(
-                (
-                    await session.execute(
-                        select(Organisation.id, Organisation.path).where(Organisation.id.in_(chunk))
-                    )
-                ).all()
-            )
-        )
+    # The đảng bộ cơ sở above each cell.
     ancestor_ids = sorted({a for cell_id in rated_cells for a in by_id[cell_id].ancestors})
     grassroots: dict[int, Unit] = {}
     for chunk in _chunks(ancestor_ids):
         for row in await session.execute(
-            select(
-                Organisation.id,
-                Organisation.name,
-                Organisation.path,
-                Organisation.kind,
-                Organisation.parent_id,
-            ).where(Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)
+            select(*UNIT_COLUMNS).where(
+                Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS
+            )
         ):
             grassroots[row.id] = Unit(*row)
 
@@ -709,90 +700,37 @@ async def _collect_breaches(
         above = [grassroots[a] for a in cell.ancestors if a in grassroots]
         return above[-1] if above else cell
 
-    sizes = await _sizes(session, sorted(rated_cells))
-
-    # R-Q5: the cell alone (a warning) and its đảng bộ cơ sở, exact only where it may breach.
-    cell_quota: dict[int, list[Breach]] = {}
-    peer_quota: dict[int, list[Breach]] = {}
-    root_counts: dict[int, Counter] = defaultdict(Counter)
+    # R-Q5: the cell alone (a warning, with its size for R-Q4) and its đảng bộ cơ sở.
+    sizes = await _sizes(session, sorted(rated_cells)) if rb.small_cell_size_below else {}
     roots = {cell_id: root_of(by_id[cell_id]) for cell_id in rated_cells}
-    wanted_roots = {r.id: r for cell_id, r in roots.items() if r.id != cell_id}
-    for index, (org_id, per_level) in enumerate(counts.items()):
-        await _pause(index)
-        for ancestor in paths.get(org_id, "/").strip("/").split("/"):
-            if ancestor and int(ancestor) in wanted_roots:
-                root_counts[int(ancestor)].update(per_level)
-    # Only the groups whose counts may exceed the quota are read member by member, in one
-    # query for all of them.
-    seen: dict = {}
-    cell_groups = [
-        cell_id
+    groups = {
+        (cell_id, QuotaScope.CELL): breaches.Group(
+            cell_id,
+            [cell_id],
+            counts[cell_id].levels if cell_id in counts else Counter(),
+            QuotaScope.CELL,
+            sizes.get(cell_id, 0) if rb.small_cell_size_below else None,
+        )
         for cell_id in sorted(rated_cells)
-        if _may_exceed(counts.get(cell_id, Counter()), rb, sizes.get(cell_id, 0), seen)
-    ]
-    root_groups = [r for r in wanted_roots if _may_exceed(root_counts[r], rb, None, seen)]
-    root_set = set(root_groups)
-    members_of: dict[int, list[int]] = defaultdict(list)  # root id -> orgs with ratings
-    for org_id in counts:
-        for ancestor in paths.get(org_id, "/").strip("/").split("/"):
-            if ancestor and int(ancestor) in root_set:
-                members_of[int(ancestor)].append(org_id)
-    levels = await _levels_by_org(
-        session,
-        cycle,
-        sorted(set(cell_groups) | {o for r in root_groups for o in members_of[r]}),
-    )
-    for cell_id in cell_groups:
-        proposals, names = _proposals(levels.get(cell_id, []))
-        cell_quota[cell_id] = check_quota(
-            proposals, rb, sizes.get(cell_id, 0), scope=QuotaScope.CELL, names=names
-        )
-    for root_id in root_groups:
-        proposals, names = _proposals([row for o in members_of[root_id] for row in levels[o]])
-        peer_quota[root_id] = check_quota(
-            proposals, rb, None, scope=QuotaScope.PEER_GROUP, names=names
-        )
+    }
+    wanted_roots = {r.id for cell_id, r in roots.items() if r.id != cell_id}
+    for index, (org_id, counted) in enumerate(counts.items()):
+        await _pause(index)
+        for ancestor in counted.path.strip("/").split("/"):
+            if ancestor and int(ancestor) in wanted_roots:
+                group = groups.setdefault(
+                    (int(ancestor), QuotaScope.PEER_GROUP),
+                    breaches.Group(int(ancestor), [], Counter()),
+                )
+                group.org_ids.append(org_id)
+                group.levels.update(counted.levels)
+    quotas = await breaches.quota_breaches(session, cycle, list(groups.values()))
 
-    # Caps: only the members a cap can concern are read (status._may_be_capped).
+    # Caps: only the members a cap can concern are read, in one pass over the plan's ratings.
     caps: dict[int, list[Breach]] = defaultdict(list)
-    capped_rows = []
-    for chunk in _chunks(sorted(rated_cells)):
-        capped_rows += (
-            await session.execute(
-                select(
-                    *FACT_COLUMNS,
-                    LEVEL.label("level"),
-                    SelfReview.general_score,
-                    SelfReview.task_score,
-                )
-                .join(Rating, Rating.member_id == Member.id)
-                .outerjoin(
-                    SelfReview,
-                    and_(SelfReview.member_id == Member.id, SelfReview.cycle_id == cycle.id),
-                )
-                .where(
-                    Member.org_id.in_(chunk),
-                    *_live_ratings(cycle, session),
-                    or_(
-                        Member.sick_leave_months > 0,
-                        Member.discipline_form.is_not(None),
-                        Member.head.is_(True),
-                        and_(
-                            SelfReview.general_score.is_not(None),
-                            SelfReview.task_score.is_not(None),
-                        ),
-                    ),
-                )
-                .order_by(Member.full_name, Member.id)
-            )
-        ).all()
-    capped_rows.sort(key=lambda row: name_sort_key(row.full_name))
-    rated = [
-        RatedMember(row, None, Level(row.level), row) for row in capped_rows if _may_be_capped(row)
-    ]
-    org_of = {str(r.member.id): r.member.org_id for r in rated}
-    for breach in cap_breaches(rated, cycle):
-        caps[org_of[breach.member_ids[0]]].append(breach)
+    for org_id, breach in await breaches.cap_breaches_where(session, cycle, true()):
+        if org_id in rated_cells:
+            caps[org_id].append(breach)
 
     # In the order checks.cell_breaches gives them, cell by cell.
     found: dict[int, tuple[Unit, dict[str, Breach]]] = {}
@@ -801,10 +739,10 @@ async def _collect_breaches(
         if cell.id not in rated_cells:
             continue
         root = roots[cell.id]
-        breaches = caps.get(cell.id, []) + cell_quota.get(cell.id, [])
+        found_here = caps.get(cell.id, []) + quotas.get((cell.id, QuotaScope.CELL), [])
         if root.id != cell.id:
-            breaches += peer_quota.get(root.id, [])
-        for breach in breaches:
+            found_here += quotas.get((root.id, QuotaScope.PEER_GROUP), [])
+        for breach in found_here:
             peer = breach.code.startswith("quota.") and "R-Q5" not in breach.rule_ids
             unit = cell
             if peer and cell.parent_id is not None and cell.org_kind is OrgKind.CELL:
@@ -857,11 +795,11 @@ async def _upper_notices(
             .where(Role.org_id.in_(chunk), Role.role.in_([r.value for r in COMMITTEE_ROLES]))
         ):
             holders[org_id].append((name, member_id))
-    for index, (unit, breaches) in enumerate(found.values()):
+    for index, (unit, told) in enumerate(found.values()):
         await _pause(index)
         people = sorted(h for org_id in above_of[unit.id] for h in holders.get(org_id, ()))
         for member_id in dict.fromkeys(member_id for _, member_id in people):
-            for digest, breach in breaches.items():
+            for digest, breach in told.items():
                 plan.add(
                     member_id,
                     Item(
@@ -886,7 +824,7 @@ def breach_line(t: Translator, breach: Breach) -> str:
 # --- sending -----------------------------------------------------------------------------------
 
 
-def translator(account: TelegramAccount, services: Services) -> Translator:
+def translator(account, services: Services) -> Translator:
     locale = locale_for(
         account.language_code, account.chosen_locale, services.settings.default_locale
     )
@@ -933,44 +871,63 @@ async def run_monitor(services: Services, bot, *, now: dt.datetime | None = None
 
 
 async def _run(services: Services, bot, now: dt.datetime) -> int:
-    db = services.db
-    async with db.session() as session:
-        plan = await decide(session, services, now)
-        accounts = await notify.accounts_by_member(session, list(plan.items))
-    sent = 0
-    blocked: list[tuple[int, Item]] = []  # (member id, an item of theirs)
-    for member_id, items in plan.items.items():
-        account = accounts.get(member_id)
-        if not notify.reachable(account):
-            continue
-        t = translator(account, services)
-        by_key = {Key(i.kind, member_target(member_id), i.cycle_id, i.stage): i for i in items}
-        keys = list(by_key)
-        # Simple notices one message each; breaches grouped into one message per person.
-        groups = [[k] for k in keys if k.kind != "breach"]
-        grouped = [k for k in keys if k.kind == "breach"]
-        if grouped:
-            groups.append(grouped)
-        for group in groups:
-            outcome, claimed = await notify.send_once(
-                db,
-                bot,
-                group,
-                account.telegram_id,
-                lambda claimed_keys, t=t, by_key=by_key: _render_group(
-                    t, [by_key[k] for k in claimed_keys]
-                ),
-                now,
-            )
-            if outcome == Outcome.SENT:
-                sent += 1
-            elif outcome == Outcome.BLOCKED:
-                blocked.append((member_id, by_key[claimed[0]]))
-                break
-    sent += await _tell_blocked(services, bot, blocked, now)
+    async with notify.Ledger(services.db, now) as ledger:  # marks the last ones at the end
+        sender = _Sender(services, bot, ledger)
+        async for part in decide_in_parts(services.db.session, services, now):
+            await sender.send(part)
+    sent = sender.sent + await _tell_blocked(services, bot, sender.blocked, now)
     sent += await unit_deadlines.run(services, bot, now)  # R-D1, issue 14 part A
     log.info("deadline monitor: %d messages sent", sent)
     return sent
+
+
+class _Sender:
+    """Sends the parts of a run as they are decided: simple notices one message each,
+    breaches grouped into one message per person; each message claimed, sent and marked
+    through one ledger (``notify.Ledger``: a transaction per message)."""
+
+    def __init__(self, services: Services, bot, ledger: notify.Ledger) -> None:
+        self.services, self.bot, self.ledger = services, bot, ledger
+        self.translators: dict[str, Translator] = {}
+        self.sent = 0
+        self.blocked: list[tuple[int, Item]] = []  # (member id, an item of theirs)
+
+    def translator(self, account) -> Translator:
+        settings = self.services.settings
+        locale = locale_for(account.language_code, account.chosen_locale, settings.default_locale)
+        if locale not in self.translators:
+            self.translators[locale] = Translator(locale, settings.tz)
+        return self.translators[locale]
+
+    async def send(self, part: Plan) -> None:
+        async with self.services.db.session() as session:
+            accounts = await notify.contacts_by_member(session, list(part.items))
+        for member_id, items in part.items.items():
+            account = accounts.get(member_id)
+            if not notify.reachable(account):
+                continue
+            t = self.translator(account)
+            by_key = {Key(i.kind, member_target(member_id), i.cycle_id, i.stage): i for i in items}
+            keys = list(by_key)
+            groups = [[k] for k in keys if k.kind != "breach"]
+            grouped = [k for k in keys if k.kind == "breach"]
+            if grouped:
+                groups.append(grouped)
+            for group in groups:
+                outcome, claimed = await notify.send(
+                    self.ledger,
+                    self.bot,
+                    group,
+                    account.telegram_id,
+                    lambda claimed_keys, t=t, by_key=by_key: _render_group(
+                        t, [by_key[k] for k in claimed_keys]
+                    ),
+                )
+                if outcome == Outcome.SENT:
+                    self.sent += 1
+                elif outcome == Outcome.BLOCKED:
+                    self.blocked.append((member_id, by_key[claimed[0]]))
+                    break
 
 
 async def _tell_blocked(

@@ -29,8 +29,9 @@ from bot.i18n import Translator
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
 from bot.services import Services
-from bot.services.accounts import Identity, identify, touch_account, translator_of
+from bot.services.accounts import Identity, arrive, translator_of
 from bot.text import esc
+from storage.db import Session, before_commit, writes
 from storage.models import Organisation, OutboxMessage, TelegramAccount
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class Turn:
     t: Translator
     answered: bool = field(default=False)
     owed: list[tuple[OutboxMessage | None, Owed]] = field(default_factory=list)
+    unsaved: list[int] = field(default_factory=list)  # durable ones of `owed` not in the outbox
+    kept: bool = False  # a message could not be delivered and stays owed (Telegram away)
     later: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     pending_answer: tuple[str | None, bool] | None = None
     button: Any = None  # the pressed button's decoded data (turn_handler(button=...))
@@ -115,9 +118,23 @@ class Turn:
     # --- what the turn says, delivered after the commit ------------------------------------
 
     def owe(self, owed: Owed, *, durable: bool = True) -> None:
-        """Record a message owed; durable ones are in the outbox with the turn's changes."""
-        row = Outbox.add(self.session, owed, self.services.now()) if durable else None
-        self.owed.append((row, owed))
+        """Record a message owed; durable ones go in the outbox with the turn's changes, when
+        it commits some (``save_owed``)."""
+        if durable:
+            self.unsaved.append(len(self.owed))
+        self.owed.append((None, owed))
+
+    def save_owed(self, session: Session) -> None:
+        """As the turn's transaction commits (a session event): the durable messages owed so
+        far into the outbox, if the transaction changed anything. A turn that changed nothing
+        stores no message: its update stays unhandled until its answer went out, so a crash
+        in between handles it again."""
+        if not self.unsaved or not writes(session):
+            return
+        now = self.services.now()
+        for index in self.unsaved:
+            self.owed[index] = (Outbox.add(session, self.owed[index][1], now), self.owed[index][1])
+        self.unsaved.clear()
 
     async def reply(
         self,
@@ -203,14 +220,17 @@ class Turn:
     async def deliver(self) -> None:
         """After the commit: the owed messages in order, the press's answer (so what the press
         changed is on screen when its spinner stops), then the rest."""
-        owed, self.owed = self.owed, []
+        owed, self.owed, self.unsaved = self.owed, [], []
         refused: list[Owed] = []
         if owed:
-            refused = await self.services.outbox.deliver_rows(self.context.bot, owed)
+            refused, kept = await self.services.outbox.deliver_rows(self.context.bot, owed)
+            self.kept = self.kept or bool(kept)
             for _row, item in owed:
                 self.services.shown.remember(item)
         await self._deliver_answer()
         later, self.later = self.later, []
+        if later:  # they see the delivered rows gone (a cast's WAL checkpoint scrubs its receipt)
+            await self.services.outbox.flush()
         for action in later:
             await action()
         if any(item.chat_id == self.chat_id for item in refused):
@@ -346,11 +366,13 @@ def turn_handler(
                 return
             private = chat.type == ChatType.PRIVATE
             async with services.db.session() as session:
-                account = await touch_account(
-                    session, user.id, user.language_code, private=private, now=services.now(), default_locale=services.settings.default_locale
+                account, identity = await arrive(
+                    session, user.id, user.language_code, private=private, now=services.now(),
+                    default_locale=services.settings.default_locale,
                 )
                 t = translator_for(account, services)
-                turn = Turn(update, context, session, account, await identify(session, account), t)
+                turn = Turn(update, context, session, account, identity, t)
+                before_commit(session, turn.save_owed)  # its messages saved as it commits
                 try:
                     if private_only and not private:
                         await _point_to_private_chat(turn)
@@ -364,8 +386,12 @@ def turn_handler(
                     else:
                         await turn.reply(text)
                 await turn.answer()
-                await mark_handled(session, update.update_id, _wall_now())
+                changed = writes(session.sync_session)
+                if changed:  # the mark commits with the changes (and the messages owed)
+                    await mark_handled(session, update.update_id, _wall_now())
             await turn.deliver()
+            if not changed and not turn.kept:  # nothing to keep: handled once answered
+                services.outbox.answered(update.update_id)
 
         return callback
 

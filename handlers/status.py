@@ -12,17 +12,23 @@ no breaches, no units.
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.permissions import Action
 from bot.services import orgs
-from bot.services.report import heavy_slot, report_off_loop, status_chart
+from bot.services.report import (
+    ReportLimits,
+    chart_off_loop,
+    heavy_slot,
+    heavy_slot_free,
+    report_off_loop,
+)
 from bot.services.status import Status, subtree_status
+from bot.text import esc
 from handlers import scope
 from handlers.base import Turn, turn_handler
 from handlers.views import status as views
+from handlers.views.report import report_caption
 from storage.models import Organisation
 
 
@@ -71,7 +77,7 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
     await turn.context.bot.send_chat_action(turn.chat_id, "upload_photo")
     async with heavy_slot():
         status = await _status(turn, org, full=False)  # the chart counts, names no breach
-        png = await asyncio.to_thread(status_chart, status, turn.t)
+        png = await chart_off_loop(status, turn.t)  # drawn in a worker process
     caption = views.chart_caption(turn.t, org)
     chat_id, bot = turn.chat_id, turn.context.bot
     turn.after_commit(lambda: bot.send_photo(chat_id, png, caption=caption))
@@ -79,17 +85,31 @@ async def _send_chart(turn: Turn, org: Organisation) -> None:
 
 async def _send_report(turn: Turn, org: Organisation) -> None:
     await turn.answer()
-    progress = await turn.reply_now(views.report_progress(turn.t, org))
-    async with heavy_slot():  # built off the event loop: everyone else is answered meanwhile
-        status, content = await report_off_loop(
-            turn.services.db.url, org.id, turn.t, now=turn.services.now(), today=_today(turn)
+    progress = await turn.reply_now(views.report_progress(turn.t, org, waits=not heavy_slot_free()))
+    settings = turn.services.settings
+    limits = ReportLimits(settings.report_max_rows, settings.report_max_bytes)
+    async with heavy_slot():  # built in a worker process: everyone else is answered meanwhile
+        report = await report_off_loop(
+            turn.services.db.url,
+            org.id,
+            turn.t,
+            now=turn.services.now(),
+            today=_today(turn),
+            limits=limits,
         )
-    filename, caption = views.report_file(turn.t, status)
+    name = esc(org.name)
+    documents = [(f.path, report.filename(f), report_caption(turn.t, report, f, name))
+                 for f in report.files]
     chat_id, bot = turn.chat_id, turn.context.bot
 
     async def send() -> None:
-        await progress.delete()
-        await bot.send_document(chat_id, content, filename=filename, caption=caption)
+        try:
+            await progress.delete()
+            for path, filename, caption in documents:
+                with open(path, "rb") as content:  # noqa: ASYNC230 (a local file, read by PTB)
+                    await bot.send_document(chat_id, content, filename=filename, caption=caption)
+        finally:
+            report.remove()
 
     turn.after_commit(send)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -150,8 +151,9 @@ _LOOKALIKES = {"\u00f0": "đ"}
 _TONE_MARKS = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}
 
 
-def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Primary, secondary (tone) and tertiary (case) weights of one word."""
+def _spelled_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Primary, secondary (tone) and tertiary (case) weights of one word, letter by letter
+    (a letter: a base character and the combining marks after it, in NFD)."""
     clusters: list[str] = []
     for ch in unicodedata.normalize("NFD", word):
         if clusters and unicodedata.combining(ch):
@@ -175,6 +177,39 @@ def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[in
     return tuple(primary), tuple(tones), tuple(cases)
 
 
+# A name is sorted by its words' weights; a list of a province's members (150,000 names) is
+# sorted in the reports, so the weights are looked up, not worked out each time: per word
+# (names repeat their words: family names, "Văn", "Thị") and, for a word not seen yet, per
+# character of its NFC spelling. A precomposed character is one letter of its own (its NFD
+# form is a base and marks), so its weights are those ``_spelled_weights`` gives it alone;
+# a character that is a mark, or whose NFD form holds more than one letter, sends the word
+# the long way. The keys are the same either way (tests/rules/test_name_order.py).
+_CHAR_WEIGHTS: dict[str, tuple[int, int, int] | None] = {}  # None: not one letter alone
+_WORD_CACHE_SIZE = 1 << 16
+
+
+def _char_weights(ch: str) -> tuple[int, int, int] | None:
+    if ch in _CHAR_WEIGHTS:
+        return _CHAR_WEIGHTS[ch]
+    found = None
+    if not unicodedata.combining(ch):
+        primary, tones, cases = _spelled_weights(ch)
+        if len(primary) == 1:
+            found = (primary[0], tones[0], cases[0])
+    _CHAR_WEIGHTS[ch] = found
+    return found
+
+
+@functools.lru_cache(maxsize=_WORD_CACHE_SIZE)
+def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """``_spelled_weights(word)``, from the characters' weights where each is one letter."""
+    letters = [_char_weights(ch) for ch in unicodedata.normalize("NFC", word)]
+    if not letters or None in letters:
+        return _spelled_weights(word)
+    primary, tones, cases = zip(*letters, strict=False)  # triples
+    return primary, tones, cases
+
+
 def name_sort_key(full_name: str) -> tuple:
     """Sort key that orders full names the Vietnamese way (given name first).
 
@@ -183,10 +218,7 @@ def name_sort_key(full_name: str) -> tuple:
     """
     words = full_name.split()
     ordered = words[-1:] + words[:-1]  # given name, then family and middle names
-    weights = [_word_weights(w) for w in ordered]
-    return (
-        tuple(w[0] for w in weights),
-        tuple(w[1] for w in weights),
-        tuple(w[2] for w in weights),
-        full_name,
-    )
+    if not ordered:
+        return (), (), (), full_name
+    primary, tones, cases = zip(*map(_word_weights, ordered), strict=False)  # triples
+    return primary, tones, cases, full_name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,9 +30,15 @@ class QuotaLimit:
 
 def htt_base(levels: Mapping[str, Level], rulebook: Rulebook) -> int:
     """R-Q2: the members reaching the HTT standard (HTXS included unless set otherwise)."""
-    counted = {Level.HTT} if rulebook.quota_base is QuotaBase.FINAL_HTT else {Level.HTXS,
-                                                                             Level.HTT}
-    return sum(1 for level in levels.values() if level in counted)
+    return counted_base(Counter(levels.values()), rulebook)
+
+
+def counted_base(counts: Mapping[Level, int], rulebook: Rulebook) -> int:
+    """``htt_base`` from the number of members at each level."""
+    base = counts.get(Level.HTT, 0)
+    if rulebook.quota_base is not QuotaBase.FINAL_HTT:
+        base += counts.get(Level.HTXS, 0)
+    return base
 
 
 def quota_percent(rulebook: Rulebook, outstanding_unit: bool = False) -> int:
@@ -72,12 +79,16 @@ def check_quota(
     outstanding_unit: bool = False,
     scope: QuotaScope = QuotaScope.PEER_GROUP,
     names: Mapping[str, str] | None = None,
+    counts: Mapping[Level, int] | None = None,
 ) -> list[Breach]:
     """Breach when the HTXS among ``proposals`` (member id → level) exceed the quota.
 
-    ``group_size`` is the chi bộ's membership, read by the 2017 small-cell rule (R-Q4).
+    ``group_size`` is the chi bộ's membership, read by the 2017 small-cell rule (R-Q4). With
+    ``counts`` (the group's members per level), ``proposals`` need hold only its HTXS members,
+    in the order they are named: a large group is checked without reading the others.
     """
-    quota = htxs_limit(htt_base(proposals, rulebook), rulebook, group_size=group_size,
+    counts = Counter(proposals.values()) if counts is None else counts
+    quota = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size,
                        outstanding_unit=outstanding_unit)
     top = tuple(mid for mid, level in proposals.items() if level is Level.HTXS)
     if len(top) <= quota.limit:
@@ -97,6 +108,14 @@ def check_quota(
         "reaching HTT ({rules})"), member_ids=top, member_names=member_names,
         severity=severity, count=len(top), limit=quota.limit, percent=quota.percent,
         base=quota.base)]
+
+
+def quota_exceeded(counts: Mapping[Level, int], rulebook: Rulebook,
+                   group_size: int | None = None) -> bool:
+    """Whether a group with these numbers of members per level breaks the quota (R-Q1..R-Q4):
+    the counts decide it, so a large group is checked without reading its members."""
+    limit = htxs_limit(counted_base(counts, rulebook), rulebook, group_size=group_size).limit
+    return counts.get(Level.HTXS, 0) > limit
 
 
 def check_org_quota(levels: Mapping[str, Level], rulebook: Rulebook, *,

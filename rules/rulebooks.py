@@ -7,6 +7,7 @@ setting, e.g. ``rulebook("hd21-2019", **PLAN_2017)`` for the 2017 district plan.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -132,8 +133,9 @@ class Rulebook:
         return dataclasses.replace(self, **values)
 
 
+@functools.cache
 def _hints() -> dict[str, Any]:
-    return typing.get_type_hints(Rulebook)
+    return typing.get_type_hints(Rulebook)  # costs a millisecond: once a process
 
 
 def _coerce(key: str, value: Any, hints: Mapping[str, Any]) -> Any:

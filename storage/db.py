@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,12 +16,15 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
@@ -113,6 +118,58 @@ def _install_write_lock(engine: AsyncEngine, write_lock: WriteLock) -> None:
     event.listen(engine.sync_engine.pool, "invalidate", invalidate)
 
 
+# --- whether a transaction wrote ---------------------------------------------------------
+#
+# A turn that changed nothing needs no outbox row for its answer (handlers/base.py): the
+# session notes each write it makes (a flush, or an INSERT, UPDATE or DELETE it executes)
+# until its transaction ends.
+_WROTE = "kiemdiem_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _ended(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
+def writes(session: Session) -> bool:
+    """Whether the session's transaction wrote, or will write when it commits (changes not
+    flushed yet)."""
+    return bool(
+        session.info.get(_WROTE)
+        or session.new
+        or session.deleted
+        or any(session.is_modified(o) for o in session.dirty)
+    )
+
+
+_BEFORE_COMMIT = "kiemdiem_before_commit"  # session.info: what to do as it commits
+
+
+def before_commit(session: AsyncSession, action: Callable[[Session], None]) -> None:
+    """Have `action` called with the (sync) session each time its transaction commits, before
+    the commit: what it adds is committed with the rest."""
+    session.info[_BEFORE_COMMIT] = action
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    action = session.info.get(_BEFORE_COMMIT)
+    if action is not None:
+        action(session)
+
+
 async def holds_write_lock(session: AsyncSession) -> bool:
     """Whether the session's transaction has written on SQLite (and so holds the write lock:
     another session of the same task would wait for it)."""
@@ -132,11 +189,51 @@ def make_engine(url: str, write_lock: WriteLock | None = None) -> AsyncEngine:
     options: dict = {"hide_parameters": True}
     if not (url.startswith("sqlite") and ":memory:" in url):
         options.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"), **options)
+    if url.startswith("sqlite"):
+        options.update(pool_reset_on_return=None)  # _sqlite_reset does it, when needed
+    engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
         _install_write_lock(engine, write_lock or WriteLock())
+    else:
+        event.listen(engine.sync_engine.pool, "checkin", _returned)
+        event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine
+
+
+# A server connection that sat in the pool may have been closed meanwhile (a restart of the
+# server, a proxy's timeout): it is pinged before use, as SQLAlchemy's pool_pre_ping does, but
+# only after PING_IDLE seconds unused. A ping costs three round trips on asyncpg (BEGIN, ";",
+# ROLLBACK) and an update takes a connection three times, so pinging every checkout tripled
+# what a busy bot sends the server. A failed ping discards the connection and the pool takes
+# another ("pessimistic disconnect handling", SQLAlchemy's pooling documentation).
+PING_IDLE = 10.0
+
+
+def _returned(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    returned = record.info.get("returned_at")
+    if returned is None or time.monotonic() - returned < PING_IDLE:
+        return  # new, or used a moment ago
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise DisconnectionError("the pooled connection did not answer") from error
+
+
+def _sqlite_reset(dbapi_connection, record, state) -> None:
+    """A connection back in the pool is rolled back only if a transaction is still open (an
+    error, a reader that never committed): on aiosqlite a rollback is a trip to the
+    connection's own thread, and most connections come back committed."""
+    if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+        return
+    if getattr(record.driver_connection, "in_transaction", True):
+        dbapi_connection.rollback()
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -167,6 +264,18 @@ class Database:
             await conn.run_sync(_upgrade)
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that commits by itself, without an ORM session: on
+        PostgreSQL in autocommit (no BEGIN and COMMIT round trips), on SQLite in a transaction
+        of its own (switching the driver's autocommit costs more than the COMMIT)."""
+        if self.engine.dialect.name == "sqlite":
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose transaction commits on success and rolls back on error. Work may
         commit early (`session.commit()`) and go on in a new transaction."""
@@ -179,4 +288,40 @@ class Database:
             await session.commit()
 
     async def dispose(self) -> None:
+        await settled(self.engine)
         await self.engine.dispose()
+
+
+# --- writes nobody waits for ---------------------------------------------------------------
+#
+# What a reader keeps for the next one (bot/services/aggregates.py: the figures it counted) is
+# written in the background, in a transaction of its own: the reader's answer does not wait for
+# it, and a write that fails only leaves the next reader to count again. The database waits
+# for them before it closes.
+_BACKGROUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+log = logging.getLogger(__name__)
+
+
+def write_later(engine: AsyncEngine, write: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run `write()` in the background of the running event loop."""
+
+    async def run() -> None:
+        try:
+            await write()
+        except Exception:
+            log.warning("could not keep %s; it is counted again when read", what, exc_info=True)
+
+    task = asyncio.get_running_loop().create_task(run(), name=f"keep {what}")
+    tasks = _BACKGROUND.setdefault(engine.sync_engine, set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def settled(engine: AsyncEngine) -> None:
+    """Wait for the background writes of `engine` (of this event loop) to end."""
+    loop = asyncio.get_running_loop()
+    while True:
+        pending = [t for t in _BACKGROUND.get(engine.sync_engine, ()) if t.get_loop() is loop]
+        if not pending:
+            return
+        await asyncio.gather(*pending, return_exceptions=True)

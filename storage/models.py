@@ -85,6 +85,11 @@ class OrgKind(enum.StrEnum):
         return self in (OrgKind.CELL, OrgKind.GRASSROOTS_CELL)
 
 
+# The kinds as stored: the cells (chi bộ), and the grassroots units a quota is counted over.
+CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
+UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
+
+
 class RoleKind(enum.StrEnum):
     SECRETARY = "secretary"  # Bí thư
     DEPUTY = "deputy"  # Phó bí thư

@@ -5,44 +5,51 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import Translator, locale_for
 from bot.permissions import Grant
+from bot.services import flow_states
 from rules.org_scoring import RATED_KINDS
-from storage.models import Member, OrgKind, RoleKind, TelegramAccount
+from storage.models import (
+    FlowState,
+    Member,
+    Organisation,
+    OrgKind,
+    Role,
+    RoleKind,
+    TelegramAccount,
+)
 from storage.queries import roles_of_member
 
 
-async def touch_account(
-    session: AsyncSession,
-    telegram_id: int,
-    language_code: str | None,
-    *,
-    private: bool,
-    now: dt.datetime,
-    default_locale: str,
-) -> TelegramAccount:
-    """Load or create the account; a private message means the user has started the bot.
-    Telegram's language of the user may have changed since their last update: if that changes
-    the language the bot speaks to them (they never chose one with /ngon_ngu), their command
-    menu is owed in the new one, in this transaction."""
-    account = await session.get(TelegramAccount, telegram_id)
-    if account is None:
-        account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
-        session.add(account)
-    elif locale_for(language_code, account.chosen_locale, default_locale) != locale_for(
-        account.language_code, account.chosen_locale, default_locale
+async def _language_seen(
+    session: AsyncSession, account: TelegramAccount, language_code: str | None, default: str
+) -> None:
+    """Telegram's language of the user may have changed since their last update: if that
+    changes the language the bot speaks to them (they never chose one with /ngon_ngu), their
+    command menu is owed in the new one, in this transaction."""
+    if locale_for(language_code, account.chosen_locale, default) != locale_for(
+        account.language_code, account.chosen_locale, default
     ):
         from bot.services.menus import owe  # menus builds on this module
 
-        await owe(session, telegram_ids=[telegram_id])
-    account.language_code = language_code
+        await owe(session, telegram_ids=[account.telegram_id])
+
+
+def _touched(
+    account: TelegramAccount, language_code: str | None, *, private: bool, now: dt.datetime
+) -> None:
+    # Only what changes is set: an unchanged account is no write (handlers/base.py).
+    if account.language_code != language_code:
+        account.language_code = language_code
     if private:
-        account.started_at = account.started_at or now
-        account.blocked_at = None
-    return account
+        if account.started_at is None:
+            account.started_at = now
+        if account.blocked_at is not None:
+            account.blocked_at = None
 
 
 def translator_of(account: TelegramAccount, settings: Settings) -> Translator:
@@ -73,6 +80,18 @@ class Identity:
         return any(g.role in roles and g.org_is_cell for g in self.grants)
 
 
+def _grant(role: str, org_id: int, path: str, code: str, kind: str) -> Grant:
+    return Grant(
+        role=RoleKind(role),
+        org_id=org_id,
+        org_path=path,
+        org_code=code,
+        org_is_cell=OrgKind(kind).is_cell,
+        org_decides=OrgKind(kind) != OrgKind.CELL,
+        org_rated=kind in RATED_KINDS,
+    )
+
+
 async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
     if account.member_id is None:
         return Identity(None, ())
@@ -80,16 +99,60 @@ async def identify(session: AsyncSession, account: TelegramAccount) -> Identity:
     if member is None:
         return Identity(None, ())
     grants = tuple(
-        Grant(
-            role=RoleKind(role.role),
-            org_id=org.id,
-            org_path=org.path,
-            org_code=org.code,
-            org_is_cell=OrgKind(org.kind).is_cell,
-            org_decides=OrgKind(org.kind) != OrgKind.CELL,
-            org_rated=org.kind in RATED_KINDS,
-        )
+        _grant(role.role, org.id, org.path, org.code, org.kind)
         for role, org in await roles_of_member(session, member.id)
     )
     return Identity(member, grants)
+
+
+# Built once: every update runs it (a statement built per call pays for its cache key).
+_ARRIVAL = (
+    select(
+        TelegramAccount,
+        Member,
+        FlowState.telegram_id,  # whether a flow holds the user (the engine loads it)
+        Role.role,
+        Organisation.id,
+        Organisation.path,
+        Organisation.code,
+        Organisation.kind,
+    )
+    .outerjoin(FlowState, FlowState.telegram_id == TelegramAccount.telegram_id)
+    .outerjoin(Member, Member.id == TelegramAccount.member_id)
+    .outerjoin(Role, Role.member_id == Member.id)
+    .outerjoin(Organisation, Organisation.id == Role.org_id)
+    .where(TelegramAccount.telegram_id == bindparam("telegram_id"))
+    .order_by(Organisation.path)
+)
+
+
+async def arrive(
+    session: AsyncSession,
+    telegram_id: int,
+    language_code: str | None,
+    *,
+    private: bool,
+    now: dt.datetime,
+    default_locale: str,
+) -> tuple[TelegramAccount, Identity]:
+    """As every update starts, in one query: the account (created at the user's first
+    update; a private message means they started the bot), its member and the member's roles
+    (one row per role), and whether a flow holds the user (when none does, as for most
+    updates, ``flow_states.load`` asks the database nothing). A change of the user's
+    Telegram language may owe their menu (``_language_seen``)."""
+    rows = (await session.execute(_ARRIVAL, {"telegram_id": telegram_id})).all()
+    if not rows:
+        account = TelegramAccount(telegram_id=telegram_id, failed_invites=0)
+        session.add(account)
+        _touched(account, language_code, private=private, now=now)
+        return account, Identity(None, ())
+    account, member, in_flow = rows[0][:3]
+    if in_flow is None:
+        flow_states.known_absent(session, telegram_id)
+    await _language_seen(session, account, language_code, default_locale)
+    _touched(account, language_code, private=private, now=now)
+    if member is None:
+        return account, Identity(None, ())
+    grants = tuple(_grant(*row[3:]) for row in rows if row[3] is not None)
+    return account, Identity(member, grants)
 

@@ -22,9 +22,14 @@ ancestors, not the tree.
 A row also records the conditions it was counted under, and is counted again when one changes:
 the plan's rules (``rule_key``), the admission cut-off of new members (a row holds while today's
 cut-off stays between the admissions around it) and the time (a meeting is "held" once its time
-passed). Rows are kept in a short transaction of their own, never in the reader's. A write
-made around the ORM and without ``changed`` (raw SQL by hand) is caught by ``MAX_AGE`` at the
-latest; ``forget`` drops every row (they are counted again as they are read).
+passed). Rows are kept in a short transaction of their own, never in the reader's, in one
+executemany. A write made around the ORM and without ``changed`` (raw SQL by hand) is caught
+by ``MAX_AGE`` at the latest; ``forget`` drops every row (they are counted again as they are
+read; ``kiemdiem rebuild-figures`` counts them again at once).
+
+The same counting, with a ``Scope`` that keeps nothing, counts a subtree from the base tables
+(``status.count_status``: what the kept rows must equal, and the figures of a subtree no plan
+covers). A subtree with nothing kept (the first read) is read in one pass over its range.
 
 Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
 counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
@@ -40,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, delete, event, func, inspect, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -49,14 +55,15 @@ from sqlalchemy.orm import Session
 
 from bot.services.cycles import cycle_rulebook
 from rules.levels import Level
-from rules.quotas import htt_base, htxs_limit
+from rules.quotas import check_quota
+from rules.rulebooks import Rulebook
 from storage.models import (
+    CELL_KINDS,
+    UNIT_KINDS,
     BallotRound,
-    Cycle,
     Meeting,
     Member,
     Organisation,
-    OrgKind,
     Rating,
     RatingState,
     ReviewState,
@@ -66,11 +73,15 @@ from storage.models import (
 )
 from storage.queries import subtree_range
 
+if TYPE_CHECKING:  # annotations only
+    from storage.models import Cycle
+
 MAX_AGE = dt.timedelta(days=1)  # the last resort for writes made around the ORM
 CHUNK = 500  # organisations per query
+FRONTIER = 5000  # parents per query when the tree is walked down
+KEEP_BATCH = 5000  # kept rows written per executemany
+KEY = ("org_id", "cycle_id")
 BULK = 2000  # more organisations to count than this: one pass over their subtrees
-CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
-UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
 COUNTS = (
     "members",
     "to_review",
@@ -220,6 +231,10 @@ async def forget(session: AsyncSession) -> None:
     await session.execute(delete(UnitFigures))
 
 
+async def kept_rows(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(UnitFigures)) or 0
+
+
 # --- the figures --------------------------------------------------------------------------------
 
 
@@ -236,6 +251,8 @@ class Counts:
     cutoff_hi: dt.date | None = None
     held_lo: dt.datetime | None = None
     held_hi: dt.datetime | None = None
+    kept: _Kept | None = None  # the kept row these counts were read from
+    notes: dict = field(default_factory=dict)  # what readers kept with the row (``annotate``)
 
     def add(self, other: Counts) -> None:
         for name in COUNTS:
@@ -246,6 +263,11 @@ class Counts:
         self.cutoff_hi = _min(self.cutoff_hi, other.cutoff_hi)
         self.held_lo = _max(self.held_lo, other.held_lo)
         self.held_hi = _min(self.held_hi, other.held_hi)
+
+    @property
+    def live(self) -> Counter:
+        """Each level's live ratings (decided, else proposed) in the subtree."""
+        return self.proposed + self.decided
 
     def to_json(self) -> str:
         return json.dumps(
@@ -259,7 +281,7 @@ class Counts:
         )
 
     @classmethod
-    def from_row(cls, row: UnitFigures) -> Counts:
+    def from_row(cls, row: _Kept) -> Counts:
         data = json.loads(row.figures)
         values = dict.fromkeys(COUNTS, 0)
         values.update(data["v"])
@@ -272,6 +294,8 @@ class Counts:
             cutoff_hi=row.cutoff_hi,
             held_lo=row.held_lo,
             held_hi=row.held_hi,
+            kept=row,
+            notes=data.get("n", {}),
         )
 
 
@@ -289,29 +313,84 @@ def rule_key(cycle: Cycle) -> str:
     return f"{cycle.id}:{cycle.rulebook}:{digest}"
 
 
+def quota_proposals(live: Counter, htxs_ids: Iterable[str] | None = None) -> dict[str, Level]:
+    """A unit's levels as the quota rule reads them (it counts levels and names the HTXS):
+    every rating by a stand-in, or the HTXS by `htxs_ids` (members, in the order named)."""
+    proposals = {} if htxs_ids is None else dict.fromkeys(htxs_ids, Level.HTXS)
+    for code, count in live.items():
+        if htxs_ids is None or code != Level.HTXS.value:
+            proposals.update({f"{code}#{i}": Level(code) for i in range(count)})
+    return proposals
+
+
+# The columns of a kept row the counting reads (plain rows: no ORM object per organisation).
+_KEPT = (
+    UnitFigures.fresh,
+    UnitFigures.rule_key,
+    UnitFigures.computed_at,
+    UnitFigures.cutoff_lo,
+    UnitFigures.cutoff_hi,
+    UnitFigures.held_lo,
+    UnitFigures.held_hi,
+    UnitFigures.figures,
+)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    fresh: int
+    rule_key: str
+    computed_at: dt.datetime
+    cutoff_lo: dt.date | None
+    cutoff_hi: dt.date | None
+    held_lo: dt.datetime | None
+    held_hi: dt.datetime | None
+    figures: str
+
+
 @dataclass
-class _Node:
+class Node:
+    """An organisation as the counting reads it (a status shows its code and name)."""
+
     id: int
     parent_id: int | None
     kind: str
     depth: int
     path: str
+    code: str
+    name: str
     version: int
-    row: UnitFigures | None
+    row: _Kept | None
     children: list[int] = field(default_factory=list)
 
 
 @dataclass
-class _Context:
-    cycle: Cycle
+class Scope:
+    """What the figures are counted under: the plan (None: no plan covers the subtree, only
+    members and cells are counted), every plan of its year (a kept row counts the same
+    whichever organisation's status reads it), the new-member cut-off and the time. `kept`:
+    read the kept rows and keep what was counted again; False counts everything from the
+    base tables and keeps nothing (``status.count_status``)."""
+
+    cycle: Cycle | None
     cycle_ids: list[int]
     cutoff: dt.date
-    reviewed_new: bool
     now: dt.datetime
-    wall: dt.datetime
-    rule: str
+    kept: bool = True
+    rulebook: Rulebook | None = None
+    reviewed_new: bool = False
+    rule: str = ""
+    wall: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
-    def valid(self, node: _Node) -> bool:
+    def __post_init__(self) -> None:
+        if self.cycle is None:
+            self.kept, self.cycle_ids = False, []
+            return
+        self.rulebook = cycle_rulebook(self.cycle)
+        self.reviewed_new = self.rulebook.new_member_reviewed
+        self.rule = rule_key(self.cycle)
+
+    def valid(self, node: Node) -> bool:
         row = node.row
         return (
             row is not None
@@ -326,115 +405,118 @@ class _Context:
         )
 
 
-async def _nodes(session: AsyncSession, context: _Context, where) -> list[_Node]:
-    rows = await session.execute(
-        select(
-            Organisation.id,
-            Organisation.parent_id,
-            Organisation.kind,
-            Organisation.depth,
-            Organisation.path,
-            func.coalesce(UnitVersion.version, 0),
+async def nodes(session: AsyncSession, scope: Scope, where) -> list[Node]:
+    """The organisations `where` says, with their versions and kept rows."""
+    columns = [
+        Organisation.id,
+        Organisation.parent_id,
+        Organisation.kind,
+        Organisation.depth,
+        Organisation.path,
+        Organisation.code,
+        Organisation.name,
+        func.coalesce(UnitVersion.version, 0),
+    ]
+    query = select(*columns).outerjoin(UnitVersion, UnitVersion.org_id == Organisation.id)
+    if scope.kept:
+        query = query.add_columns(*_KEPT).outerjoin(
             UnitFigures,
+            and_(UnitFigures.org_id == Organisation.id, UnitFigures.cycle_id == scope.cycle.id),
         )
-        .outerjoin(UnitVersion, UnitVersion.org_id == Organisation.id)
-        .outerjoin(
-            UnitFigures,
-            and_(UnitFigures.org_id == Organisation.id, UnitFigures.cycle_id == context.cycle.id),
-        )
-        .where(where)
-    )
-    return [_Node(*row) for row in rows]
+    found = []
+    for row in await session.execute(query.where(where)):
+        kept = _Kept(*row[8:]) if scope.kept and row[8] is not None else None
+        found.append(Node(*row[:8], kept))
+    return found
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+def _chunks(ids: list[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 async def unit_counts(
-    session: AsyncSession,
-    cycle: Cycle,
-    cycle_ids: list[int],
-    org_ids: list[int],
-    *,
-    now: dt.datetime,
-    today: dt.date,
-    new_member_cutoff: dt.date,
+    session: AsyncSession, scope: Scope, org_ids: list[int], known: Iterable[Node] = ()
 ) -> dict[int, Counts]:
-    """The subtree counts of each organisation in `org_ids`, from the kept rows, counting
-    again (and keeping) those no longer valid."""
-    rulebook = cycle_rulebook(cycle)
-    # Every plan of the year: a row counts the same whichever organisation's status reads it.
-    year_ids = (await session.scalars(select(Cycle.id).where(Cycle.year == cycle.year))).all()
-    context = _Context(
-        cycle=cycle,
-        cycle_ids=sorted(set(year_ids) | set(cycle_ids)),
-        cutoff=new_member_cutoff,
-        reviewed_new=rulebook.new_member_reviewed,
-        now=now,
-        wall=dt.datetime.now(dt.UTC),
-        rule=rule_key(cycle),
-    )
-    nodes: dict[int, _Node] = {}
-    for chunk in _chunks(sorted(set(org_ids))):
-        for node in await _nodes(session, context, Organisation.id.in_(chunk)):
-            nodes[node.id] = node
-    stale = [n.id for n in nodes.values() if not context.valid(n)]
+    """The subtree counts of each organisation in `org_ids`: from the kept rows, counting
+    again (and keeping) those no longer valid; or, when the scope keeps nothing, counted from
+    the base tables. `known`: nodes already read (``nodes``), not read again."""
+    wanted = set(org_ids)
+    tree: dict[int, Node] = {n.id: n for n in known if n.id in wanted}
+    for chunk in _chunks(sorted(wanted - set(tree))):
+        for node in await nodes(session, scope, Organisation.id.in_(chunk)):
+            tree[node.id] = node
+    stale = [n.id for n in tree.values() if not scope.valid(n)]
     is_stale = set(stale)
-    frontier = list(stale)
-    while frontier:  # down the tree, only below what is no longer valid (each node once)
-        below = []
-        for chunk in _chunks(frontier):
-            for node in await _nodes(session, context, Organisation.parent_id.in_(chunk)):
-                node = nodes.setdefault(node.id, node)
-                nodes[node.parent_id].children.append(node.id)
-                if node.id not in is_stale and not context.valid(node):
-                    is_stale.add(node.id)
-                    stale.append(node.id)
-                    below.append(node.id)
-        frontier = below
+    if scope.kept:
+        frontier = list(stale)
+        while frontier:  # down the tree, only below what is no longer valid (each node once)
+            below = []
+            for chunk in _chunks(frontier, FRONTIER):
+                for node in await nodes(session, scope, Organisation.parent_id.in_(chunk)):
+                    node = tree.setdefault(node.id, node)
+                    tree[node.parent_id].children.append(node.id)
+                    if node.id not in is_stale and not scope.valid(node):
+                        is_stale.add(node.id)
+                        stale.append(node.id)
+                        below.append(node.id)
+            frontier = below
+    elif tree:  # nothing kept is read: every organisation of the subtrees, at once
+        paths = sorted(n.path for n in tree.values())
+        tops = [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
+        for node in await nodes(session, scope, or_(*(subtree_range(p) for p in tops))):
+            tree.setdefault(node.id, node)
+        for node in tree.values():
+            if node.parent_id in tree:
+                tree[node.parent_id].children.append(node.id)
+        stale, is_stale = list(tree), set(tree)
     counted: dict[int, Counts] = {
-        n.id: Counts.from_row(n.row) for n in nodes.values() if n.id not in is_stale
+        n.id: Counts.from_row(n.row) for n in tree.values() if n.id not in is_stale
     }
     if stale:
         if len(stale) > BULK:  # most of a subtree: one pass over it beats lists of ids
-            tops = [nodes[i].path for i in stale if nodes[i].parent_id not in is_stale]
-            inside = select(Organisation.id).where(or_(*(subtree_range(p) for p in tops)))
-            chunks = [inside]
+            tops = [tree[i].path for i in stale if tree[i].parent_id not in is_stale]
+            chunks = [select(Organisation.id).where(or_(*(subtree_range(p) for p in tops)))]
         else:
             chunks = list(_chunks(stale))
-        own = await _own_counts(session, context, stale, nodes, chunks)
-        limits: dict[tuple[int, int], int] = {}
-        for node in sorted((nodes[i] for i in stale), key=lambda n: -n.depth):
+        own = await _own_counts(session, scope, stale, tree, chunks)
+        limits: dict[tuple[int, int], bool] = {}
+        for node in sorted((tree[i] for i in stale), key=lambda n: -n.depth):
             total = own[node.id]
             for child in node.children:
                 total.add(counted[child])
-            if node.kind in UNIT_KINDS:
-                total.own_quota = _quota_breaches(total, rulebook, limits)
+            if node.kind in UNIT_KINDS and scope.rulebook is not None:
+                total.own_quota = _quota_breaches(total, scope.rulebook, limits)
                 total.values["quota_breaches"] += total.own_quota
             counted[node.id] = total
-        await _keep(session, context, [(nodes[i], counted[i]) for i in stale])
-    return {i: counted[i] for i in org_ids}
+        if scope.kept:
+            await _keep(session, scope, [(tree[i], counted[i]) for i in stale])
+            for i in org_ids:  # what a reader keeps with them goes with the rows just kept
+                if i in is_stale:
+                    counted[i].kept = _kept_row(scope, tree[i], counted[i])
+    return {i: counted[i] for i in org_ids if i in counted}
 
 
-def _quota_breaches(counts: Counts, rulebook, limits: dict[tuple[int, int], int]) -> int:
-    """R-Q5 over the unit: HTXS above the share of those reaching HTT (the rule counts levels
-    only: ``rules.quotas.check_quota`` gives one breach or none)."""
-    live = counts.proposed + counts.decided
-    htxs, htt = live.get(Level.HTXS.value, 0), live.get(Level.HTT.value, 0)
-    key = (htxs, htt)
+def _kept_row(scope: Scope, node: Node, counts: Counts) -> _Kept:
+    return _Kept(node.version, scope.rule, scope.wall, counts.cutoff_lo, counts.cutoff_hi,
+                 counts.held_lo, counts.held_hi, counts.to_json())
+
+
+def _quota_breaches(counts: Counts, rulebook: Rulebook, limits: dict) -> int:
+    """R-Q5 over the unit: ``rules.quotas.check_quota`` on its levels (one breach or none);
+    decided from the counts alone, once per (HTXS, HTT) pair."""
+    live = counts.live
+    key = (live.get(Level.HTXS.value, 0), live.get(Level.HTT.value, 0))
     if key not in limits:
-        proposals = {f"{c}{i}": Level(c) for c, n in live.items() for i in range(n)}
-        limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
-    return int(htxs > limits[key])
+        limits[key] = bool(check_quota(quota_proposals(live), rulebook))
+    return int(limits[key])
 
 
 async def _own_counts(
     session: AsyncSession,
-    context: _Context,
+    scope: Scope,
     ids: list[int],
-    nodes: dict[int, _Node],
+    tree: dict[int, Node],
     chunks: list,
 ) -> dict[int, Counts]:
     """What each organisation counts of its own: its members, meetings, rounds and ratings (not
@@ -443,17 +525,17 @@ async def _own_counts(
 
     own = {i: Counts() for i in ids}
     for i in ids:
-        own[i].values["cells"] = int(nodes[i].kind in CELL_KINDS)
+        own[i].values["cells"] = int(tree[i].kind in CELL_KINDS)
     not_excused = and_(Member.exempt.is_(False), Member.suspended.is_(False))
-    rated = and_(not_excused, Member.admitted_on <= context.cutoff)
-    reviewed = not_excused if context.reviewed_new else rated
+    rated = and_(not_excused, Member.admitted_on <= scope.cutoff)
+    reviewed = not_excused if scope.reviewed_new else rated
     submitted = and_(reviewed, SelfReview.state == ReviewState.SUBMITTED)
     one = literal(1)
     review_join = and_(
         SelfReview.member_id == Member.id,
-        by_member(session, SelfReview.cycle_id).in_(context.cycle_ids),
+        by_member(session, SelfReview.cycle_id).in_(scope.cycle_ids),
     )
-    held = Meeting.scheduled_at <= context.now
+    held = Meeting.scheduled_at <= scope.now
     is_open = BallotRound.state == "open"
     level = func.coalesce(Rating.decided_level, Rating.proposed_level)
     for chunk in chunks:  # lists of organisation ids, or a subquery of them
@@ -465,9 +547,9 @@ async def _own_counts(
                 func.sum(case((rated, one), else_=0)),
                 func.sum(case((submitted, one), else_=0)),
                 func.sum(case((and_(submitted, SelfReview.late.is_(True)), one), else_=0)),
-                func.max(case((and_(not_excused, Member.admitted_on <= context.cutoff),
+                func.max(case((and_(not_excused, Member.admitted_on <= scope.cutoff),
                                Member.admitted_on))),
-                func.min(case((and_(not_excused, Member.admitted_on > context.cutoff),
+                func.min(case((and_(not_excused, Member.admitted_on > scope.cutoff),
                                Member.admitted_on))),
             )
             .outerjoin(SelfReview, review_join)
@@ -487,7 +569,7 @@ async def _own_counts(
             )
             # The counts hold while the cut-off stays in [lo, hi): past hi one more is counted.
             c.cutoff_lo, c.cutoff_hi = _as_date(lo), _as_date(hi)
-        if not context.cycle_ids:
+        if not scope.cycle_ids:
             continue
         rows = await session.execute(
             select(
@@ -495,9 +577,9 @@ async def _own_counts(
                 func.sum(case((held, one), else_=0)),
                 func.sum(case((held, 0), else_=1)),
                 func.max(case((held, Meeting.scheduled_at))),
-                func.min(case((Meeting.scheduled_at > context.now, Meeting.scheduled_at))),
+                func.min(case((Meeting.scheduled_at > scope.now, Meeting.scheduled_at))),
             )
-            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(context.cycle_ids))
+            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(scope.cycle_ids))
             .group_by(Meeting.org_id)
         )
         for org_id, held_count, scheduled, lo, hi in rows:
@@ -514,7 +596,7 @@ async def _own_counts(
                 func.sum(case((is_open, 0), else_=1)),
             )
             .join(BallotRound, BallotRound.meeting_id == Meeting.id)
-            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(context.cycle_ids))
+            .where(Meeting.org_id.in_(chunk), Meeting.cycle_id.in_(scope.cycle_ids))
             .group_by(Meeting.org_id)
         )
         for org_id, opened, closed in rows:
@@ -527,7 +609,7 @@ async def _own_counts(
             .join(Rating, Rating.member_id == Member.id)
             .where(
                 Member.org_id.in_(chunk),
-                by_member(session, Rating.cycle_id).in_(context.cycle_ids),
+                by_member(session, Rating.cycle_id).in_(scope.cycle_ids),
                 Rating.state != RatingState.CANCELLED,
                 level.is_not(None),
             )
@@ -538,7 +620,7 @@ async def _own_counts(
                 continue
             target = own[org_id].decided if state == RatingState.DECIDED else own[org_id].proposed
             target[code] += count
-        for org_id, count in (await _capped_rows_of(session, context.cycle, chunk)).items():
+        for org_id, count in (await _capped_rows_of(session, scope.cycle, chunk)).items():
             if org_id in own:
                 own[org_id].values["cap_breaches"] = count
     return own
@@ -558,23 +640,53 @@ def _as_time(value) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-async def _keep(
-    session: AsyncSession, context: _Context, counted: list[tuple[_Node, Counts]]
-) -> None:
-    """Keep what was counted, in a short transaction of its own (never in the caller's, which
-    may go on for long: a report). Skipped while the caller's transaction holds SQLite's write
-    lock (the new transaction would wait for it); the next reader keeps them."""
-    from storage.db import holds_write_lock
+async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Counts,
+                   name: str, value) -> None:
+    """Keep `value` (JSON) under `name` with the kept row `counts` was read from, for as long
+    as the row holds (a reader's own summary of the same subtree: the status's first breaches).
+    Nothing is written if the row changed meanwhile, or as ``_keep`` would not write."""
+    from storage.db import holds_write_lock, write_later
 
-    if session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
+    row = counts.kept
+    if row is None or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
+        return
+    data = json.loads(row.figures)
+    data["n"] = {**data.get("n", {}), name: value}
+    table = UnitFigures.__table__
+    statement = (
+        table.update()
+        .where(
+            table.c.org_id == org_id,
+            table.c.cycle_id == scope.cycle.id,
+            table.c.fresh == row.fresh,
+            table.c.computed_at == row.computed_at,
+        )
+        .values(figures=json.dumps(data, separators=(",", ":")))
+    )
+    engine = session.bind
+
+    async def write() -> None:
+        async with engine.begin() as keeper:
+            await keeper.execute(statement)
+
+    write_later(engine, write, "a status's breaches")
+
+
+async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[Node, Counts]]) -> None:
+    """Keep what was counted, in a short transaction of its own in the background (never in
+    the caller's, which may go on for long: a report; nobody waits for it). Skipped while the caller's transaction holds SQLite's write
+    lock (the new transaction would wait for it); the next reader keeps them."""
+    from storage.db import holds_write_lock, write_later
+
+    if not counted or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
         return  # the caller wrote: what it counted may not hold once it commits
     rows = [
         {
             "org_id": node.id,
-            "cycle_id": context.cycle.id,
+            "cycle_id": scope.cycle.id,
             "fresh": node.version,
-            "rule_key": context.rule,
-            "computed_at": context.wall,
+            "rule_key": scope.rule,
+            "computed_at": scope.wall,
             "cutoff_lo": counts.cutoff_lo,
             "cutoff_hi": counts.cutoff_hi,
             "held_lo": counts.held_lo,
@@ -583,20 +695,18 @@ async def _keep(
         }
         for node, counts in sorted(counted, key=lambda item: item[0].id)
     ]
-    insert = _insert(session)
-    async with AsyncSession(session.bind) as keeper:
-        for start in range(0, len(rows), CHUNK):
-            statement = insert(UnitFigures)
-            update = {
-                name: getattr(statement.excluded, name)
-                for name in ("fresh", "rule_key", "computed_at", "cutoff_lo", "cutoff_hi",
-                             "held_lo", "held_hi", "figures")
-            }
-            await keeper.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["org_id", "cycle_id"], set_=update
-                ),
-                rows[start : start + CHUNK],
-            )
-        await keeper.commit()
+    # The table, not the entity: one executemany (the ORM's bulk insert would split the rows
+    # into a statement per run of rows whose empty columns differ: thousands of round trips).
+    statement = _insert(session)(UnitFigures.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["org_id", "cycle_id"],
+        set_={name: statement.excluded[name] for name in rows[0] if name not in KEY},
+    )
+    engine = session.bind
 
+    async def write() -> None:
+        async with engine.begin() as keeper:
+            for start in range(0, len(rows), KEEP_BATCH):
+                await keeper.execute(statement, rows[start : start + KEEP_BATCH])
+
+    write_later(engine, write, "status figures")

@@ -1,6 +1,11 @@
 """The status of a subtree as a chart (PNG, /bieu_do) and a spreadsheet (.xlsx, /bao_cao).
 
 Neither ever holds a vote: the spreadsheet lists decided levels only, the chart counts.
+
+A report that would not fit one file (Excel's 1,048,576 rows a sheet, Telegram's 50 MB a file:
+``ReportLimits``, settings ``REPORT_MAX_ROWS`` and ``REPORT_MAX_BYTES``) comes as several: the
+summary per unit and the breaches in one, then the members unit by unit, as many units a file
+as fit.
 """
 
 from __future__ import annotations
@@ -8,38 +13,64 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import logging
+import multiprocessing
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import weakref
-import zipfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from itertools import groupby
-from xml.sax.saxutils import escape
+from pathlib import Path
+from typing import TypeVar
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translator
-from bot.services.sheets import looks_like_formula
-from bot.services.status import LEVEL_CODES, Figures, Status, by_member
+from bot.i18n import N_, Translator
+from bot.services import breaches
+from bot.services.sheets import (
+    SPREADSHEET_EPOCH,
+    StreamedSheet,
+    looks_like_formula,
+    text_cell_xml,
+    text_content,
+)
+from bot.services.status import LEVEL_CODES, Figures, Status, UnitBreach, by_member
 from rules.people import name_sort_key
+from rules.titles import rule_titles
 from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
 from storage.queries import subtree_range
 
-# --- heavy work, bounded ----------------------------------------------------------------------
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# --- heavy work, in worker processes --------------------------------------------------------
 #
-# Reports and charts are built off the event loop (their CPU-bound parts in worker threads, their
-# queries on the driver's own thread), so the bot keeps answering everyone while one is built;
-# at most HEAVY_AT_ONCE of them at a time (the machine's cores), the others wait their turn
-# behind the progress note the user was already sent.
+# Reports and charts are built in worker processes, each with a database engine of its own:
+# a province's report is seconds of pure Python (rows, names, XML), which in a thread of the
+# bot's process would hold the GIL and slow every other user's answer (a thread that computes
+# hands the GIL back only every 5 ms, and the event loop needs it for each step of an answer).
+# The workers run at a lower priority (``WORKER_NICE``), so the bot's own process comes first
+# on a busy machine. At most HEAVY_AT_ONCE jobs run at a time (the machine's cores); the others
+# wait their turn behind the progress note the user was already sent. The workers are forked
+# from a small server process started once with the application imported ("forkserver"), so a
+# job starts in milliseconds and inherits nothing of the bot's threads or connections.
 HEAVY_AT_ONCE = 2
+WORKER_NICE = 5  # a lower priority than the bot's, not starved on a busy machine
 _slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @asynccontextmanager
@@ -53,27 +84,48 @@ async def heavy_slot() -> AsyncIterator[None]:
         yield
 
 
-async def report_off_loop(
-    url: str, org_id: int, t: Translator, *, now: dt.datetime, today: dt.date
-) -> tuple[Status, bytes]:
-    """The status and the spreadsheet of an organisation, built in a worker thread with an
-    event loop and a database engine of its own: neither its queries nor its Python work (the
-    breach checks over a province, the rows) hold the bot's event loop for a moment. It only
-    reads (the figures it counts again are kept in a short transaction of its own)."""
-    from bot.services.status import subtree_status
-    from storage.db import Database
+def heavy_slot_free() -> bool:
+    """Whether a report or chart asked for now starts at once (else it waits its turn)."""
+    slot = _slots.get(asyncio.get_running_loop())
+    return slot is None or not slot.locked()
 
-    async def build() -> tuple[Status, bytes]:
-        db = Database(url)
-        try:
-            async with db.session() as session:
-                org = await session.get(Organisation, org_id)
-                status = await subtree_status(session, org, now=now, today=today)
-                return status, await status_workbook(session, status, t, today)
-        finally:
-            await db.dispose()
 
-    return await asyncio.to_thread(asyncio.run, build())
+def _worker_started() -> None:
+    os.nice(WORKER_NICE)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the bot's Ctrl-C stops the bot, then these
+
+
+def _heavy_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _pool_lock:  # made from the threads that submit
+        if _pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["bot.services.report"])
+            _pool = ProcessPoolExecutor(
+                HEAVY_AT_ONCE, mp_context=context, initializer=_worker_started
+            )
+        return _pool
+
+
+async def off_loop(function: Callable[..., T], *args: object) -> T:
+    """``function(*args)`` in a worker process (it and its arguments are pickled). Even the
+    submission is made in a thread: it may start a worker, which waits for the server process
+    to fork it (seconds, the first time, while the server imports the application)."""
+    global _pool
+    try:
+        future = await asyncio.to_thread(lambda: _heavy_pool().submit(function, *args))
+        return await asyncio.wrap_future(future)
+    except BrokenProcessPool:
+        _pool = None  # a worker died (killed, out of memory): the next job gets new ones
+        raise
+
+
+def shutdown_heavy_pool() -> None:
+    """Stop the worker processes (the bot's shutdown)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 MAX_CHART_ROWS = 30  # more children than this: the ones furthest behind
@@ -95,12 +147,34 @@ def chart_rows(status: Status) -> list[tuple[str, Figures]]:
     return rows
 
 
+def _chart_title(status: Status) -> str:
+    year = status.cycle.year if status.cycle else ""
+    return f"{status.org.name} {year}"
+
+
 def status_chart(status: Status, t: Translator) -> bytes:
     """Horizontal bars, large type, one row per child: self-reviews above, levels below."""
+    return draw_chart(chart_rows(status), _chart_title(status), t)
+
+
+async def chart_off_loop(status: Status, t: Translator) -> bytes:
+    """``status_chart`` drawn in a worker process (``off_loop``)."""
+    return await off_loop(
+        _draw_chart_in_worker, chart_rows(status), _chart_title(status), t.locale, t.timezone
+    )
+
+
+def _draw_chart_in_worker(
+    rows: list[tuple[str, Figures]], title: str, locale: str, timezone: dt.tzinfo | None
+) -> bytes:
+    return draw_chart(rows, title, Translator(locale, timezone))
+
+
+def draw_chart(rows: list[tuple[str, Figures]], title: str, t: Translator) -> bytes:
+    """The chart of ``chart_rows``, titled `title`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows = chart_rows(status)
     labels = [label for label, _ in rows][::-1]
     data = [f for _, f in rows][::-1]
     height = 5.5 + 2 * 0.6 * len(rows)
@@ -140,15 +214,123 @@ def status_chart(status: Status, t: Translator) -> bytes:
             fontsize=14, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False
         )
         ax.xaxis.get_major_locator().set_params(integer=True)
-    year = status.cycle.year if status.cycle else ""
-    figure.suptitle(f"{status.org.name} {year}", fontsize=19)
+    figure.suptitle(title, fontsize=19)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
-# --- spreadsheet -------------------------------------------------------------------------------
+# --- the report: built in a worker -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportLimits:
+    """What one file may hold: rows a sheet (Excel's limit, the header row included) and bytes
+    (Telegram's upload limit for bots)."""
+
+    max_rows: int = 1_048_576
+    max_bytes: int = 50_000_000
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    url: str  # the database
+    org_id: int
+    locale: str
+    timezone: dt.tzinfo | None
+    now: dt.datetime
+    today: dt.date
+    limits: ReportLimits = ReportLimits()
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    path: str
+    summary: bool  # the summary and the breaches (and the members, when all fit one file)
+    members: int  # member rows
+    units: tuple[str, ...] = ()  # the codes of the units whose members it lists, in order
+
+
+@dataclass
+class Report:
+    org_code: str
+    org_name: str
+    year: int | None
+    folder: str  # a temporary folder holding the files: the caller removes it
+    files: list[ReportFile] = field(default_factory=list)
+
+    def filename(self, file: ReportFile) -> str:
+        year = f"-{self.year}" if self.year else ""
+        stem = f"bao-cao-{self.org_code}{year}"
+        if len(self.files) == 1:
+            return f"{stem}.xlsx"
+        if file.summary:
+            return f"{stem}-tong-hop.xlsx"
+        number = [f for f in self.files if not f.summary].index(file) + 1
+        return f"{stem}-dang-vien-{number:02d}.xlsx"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+async def report_off_loop(
+    url: str,
+    org_id: int,
+    t: Translator,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    limits: ReportLimits = ReportLimits(),
+) -> Report:
+    """The report of an organisation, built in a worker process (``off_loop``): the bot's
+    event loop only waits for it. The caller sends the files, then ``Report.remove()``."""
+    request = ReportRequest(url, org_id, t.locale, t.timezone, now, today, limits)
+    return await off_loop(build_report, request)
+
+
+def build_report(request: ReportRequest) -> Report:
+    """In a worker: the status (from the figures kept per organisation), the breaches (checked
+    per peer group in SQL), then the files, written to a temporary folder. It only reads (the
+    figures it counts again are kept in a short transaction of their own)."""
+    return asyncio.run(_build_report(request))
+
+
+async def _build_report(request: ReportRequest) -> Report:
+    from bot.services.status import subtree_status
+    from storage.db import Database
+
+    t = Translator(request.locale, request.timezone)
+    db = Database(request.url)
+    try:
+        async with db.session() as session:
+            org = await session.get(Organisation, request.org_id)
+            status = await subtree_status(
+                session, org, now=request.now, today=request.today, with_breaches=False
+            )
+            await add_breaches(session, status)
+            folder = tempfile.mkdtemp(prefix="kiemdiem-report-")
+            report = Report(
+                org.code, org.name, status.cycle.year if status.cycle else None, folder
+            )
+            try:
+                report.files = await write_report(
+                    session, status, t, request.today, Path(folder), request.limits
+                )
+            except BaseException:
+                report.remove()
+                raise
+            return report
+    finally:
+        await db.dispose()
+
+
+async def add_breaches(session: AsyncSession, status: Status) -> None:
+    """Every breach of the subtree, named (``bot.services.breaches``), when its figures count
+    any."""
+    if status.cycle is not None and (status.total.quota_breaches or status.total.cap_breaches):
+        found = await breaches.subtree_breaches(session, status.cycle, status.org)
+        status.breaches = [UnitBreach(org_id, breach) for org_id, breach in found]
 
 
 def _figure_headers(t: Translator) -> list[str]:
@@ -191,7 +373,10 @@ def _figure_values(f: Figures) -> list[int]:
 
 # Every string that could be read as a formula goes through ``_text``: a string cell, never a
 # formula (bot/services/sheets.py: OWASP CSV injection). Write-only cells need their own helper.
-MEMBER_BATCH = 5000  # member rows read and written per step: memory stays bounded
+MEMBER_BATCH = 5000  # member rows read per step: memory stays bounded
+BYTES_PER_ROW = 100  # a first guess of a member row's share of the file, deflated
+ZIP_LAG = 128 * 1024  # more than the compressor holds back of what it was given
+COMPRESS_LEVEL = 1  # the member rows: fast; the XML deflates to about a seventh either way
 
 
 def _text(sheet, value: object, **style) -> WriteOnlyCell:
@@ -210,10 +395,7 @@ def _row(sheet, values: list) -> list:
     """A row with every string as text; numbers, dates and empty cells as they are. A string
     that cannot be read as a formula is appended as it is (openpyxl writes it as a string
     cell); the others become explicit text cells."""
-    return [
-        _text(sheet, v) if looks_like_formula(v) else v
-        for v in values
-    ]
+    return [_text(sheet, v) if looks_like_formula(v) else v for v in values]
 
 
 def _date(sheet, value: dt.date | None):
@@ -222,13 +404,6 @@ def _date(sheet, value: dt.date | None):
     cell = WriteOnlyCell(sheet, value=value)
     cell.number_format = DATE_FORMAT
     return cell
-
-
-def _start_sheet(sheet, widths: list[int], header_row: int) -> None:
-    """Widths and frozen panes go before the first row in write-only mode."""
-    for column, width in enumerate(widths, 1):
-        sheet.column_dimensions[get_column_letter(column)].width = width
-    sheet.freeze_panes = f"C{header_row + 1}"
 
 
 def _header(sheet, headers: list[str]) -> list:
@@ -242,6 +417,198 @@ def _header(sheet, headers: list[str]) -> list:
         )
         for title in headers
     ]
+
+
+class _Sheets:
+    """Rows appended to a sheet of a write-only workbook that continue on a sheet "Title (2)"
+    (with the same heading rows) once it holds ``max_rows``."""
+
+    def __init__(
+        self, book: Workbook, title: str, widths: list[int], heading: Callable, max_rows: int
+    ) -> None:
+        self.book, self.title, self.widths, self.heading = book, title, widths, heading
+        self.max_rows = max_rows
+        self.sheets = 0
+        self.sheet = self._next()
+
+    def _next(self):
+        self.sheets += 1
+        title = self.title if self.sheets == 1 else f"{self.title} ({self.sheets})"
+        sheet = self.book.create_sheet(title)
+        rows = self.heading(sheet)
+        for column, width in enumerate(self.widths, 1):
+            sheet.column_dimensions[get_column_letter(column)].width = width
+        sheet.freeze_panes = f"C{len(rows) + 1}"  # before the first row, in write-only mode
+        for row in rows:
+            sheet.append(row)
+        self.count = self.headed = len(rows)
+        return sheet
+
+    def append(self, build: Callable) -> None:
+        """Append ``build(sheet)``, the row made for the sheet it goes to (a sheet takes one
+        row at least, whatever its heading)."""
+        if self.count >= self.max_rows and self.count > self.headed:
+            self.sheet = self._next()
+        self.sheet.append(build(self.sheet))
+        self.count += 1
+
+
+def _write_summary(
+    book: Workbook, status: Status, t: Translator, today: dt.date, max_rows: int
+) -> None:
+    headers = [t("Code"), t("Organisation"), *_figure_headers(t)]
+    year = status.cycle.year if status.cycle else ""
+    title = t("Status of {org}, {year}", org=status.org.name, year=year)
+
+    def heading(sheet) -> list[list]:
+        dates = [_text(sheet, t("Made on")), _date(sheet, today)]
+        if status.cycle is not None:
+            dates += [_text(sheet, t("Finish by")), _date(sheet, status.cycle.finish_by)]
+        return [[_text(sheet, title, font=Font(bold=True, size=14))], dates, [],
+                _header(sheet, headers)]
+
+    summary = _Sheets(book, t("Summary"), [12, 36] + [11] * (len(headers) - 2), heading,
+                      max_rows)
+    for child, figures in status.children:
+        summary.append(lambda sheet, c=child, f=figures: _row(sheet, [c.code, c.name,
+                                                                      *_figure_values(f)]))
+    bold = Font(bold=True)
+    total = [status.org.code, t("Total"), *_figure_values(status.total)]
+    summary.append(lambda sheet: [_bold(sheet, value, bold) for value in total])
+
+
+def _bold(sheet, value: object, font: Font) -> WriteOnlyCell:
+    if isinstance(value, str):
+        return _text(sheet, value, font=font)
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = font
+    return cell
+
+
+def _rules_in_words(t: Translator, rule_ids: Iterable[str]) -> str:
+    """What the rules are about, in the reader's language (never their ids)."""
+    text = "; ".join(t.gettext(msgid) for msgid in rule_titles(rule_ids))
+    return text[:1].upper() + text[1:]
+
+
+def _write_breaches(
+    book: Workbook,
+    status: Status,
+    labels: dict[int, tuple[str, str]],
+    t: Translator,
+    max_rows: int,
+) -> None:
+    headers = [t("Code"), t("Organisation"), t("Rules"), t("Breach"), t("Members")]
+    sheets = _Sheets(book, t("Breaches"), [12, 32, 28, 70, 40],
+                     lambda sheet: [_header(sheet, headers)], max_rows)
+    for item in status.breaches:
+        values = [
+            *labels.get(item.org_id, (None, None)),
+            _rules_in_words(t, item.breach.rule_ids),
+            item.breach.render(t.gettext),
+            ", ".join(item.breach.member_names),
+        ]
+        sheets.append(lambda sheet, values=values: _row(sheet, values))
+    if not status.finish_by_passed:
+        return
+    for child, figures in [*status.children, (status.org, status.total)]:
+        if figures.deadline_breaches and (child is not status.org or not status.children):
+            values = [
+                child.code,
+                child.name,
+                _rules_in_words(t, ("R-D5",)),
+                t(
+                    "{count} members still without a decided level after the finish-by date "
+                    "{date}",
+                    count=figures.deadline_breaches,
+                    date=t.date(status.cycle.finish_by),
+                ),
+                None,
+            ]
+            sheets.append(lambda sheet, values=values: _row(sheet, values))
+
+
+STATUS_NAMES = {MemberStatus.OFFICIAL: N_("official"), MemberStatus.PROBATIONARY: N_("probationary")}
+
+
+def _start_members(book: Workbook, t: Translator) -> tuple[int, int, int]:
+    """The Members sheet with its header only (the rows are streamed in later, see
+    ``_MemberFiles``); its number, and the styles the rows use, registered with the book."""
+    members = book.create_sheet(t("Members"))
+    for column, width in enumerate([14, 30, 32, 14, 16, 14], 1):
+        members.column_dimensions[get_column_letter(column)].width = width
+    members.freeze_panes = "C2"
+    titles = (N_("Member code"), N_("Full name"), N_("Cell"), N_("Status"), N_("Decided level"),
+              N_("Decided on"))
+    members.append(_header(members, [t.gettext(title) for title in titles]))
+    quoted = WriteOnlyCell(members, value="=")
+    quoted.quotePrefix = True
+    dated = _date(members, dt.date(2000, 1, 1))
+    return book.index(members) + 1, quoted.style_id, dated.style_id
+
+
+def _saved(book: Workbook) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def _labels(session: AsyncSession, status: Status) -> dict[int, tuple[str, str]]:
+    """(code, name) of the organisations the breaches are told on."""
+    org_ids = sorted({b.org_id for b in status.breaches})
+    labels: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(org_ids), 500):
+        rows = await session.execute(
+            select(Organisation.id, Organisation.code, Organisation.name).where(
+                Organisation.id.in_(org_ids[start : start + 500])
+            )
+        )
+        labels.update({org_id: (code, name) for org_id, code, name in rows})
+    return labels
+
+
+async def write_report(
+    session: AsyncSession,
+    status: Status,
+    t: Translator,
+    today: dt.date,
+    folder: Path,
+    limits: ReportLimits = ReportLimits(),
+) -> list[ReportFile]:
+    """The report's files in `folder`: one workbook with the summary per child, every member
+    with their decided level and the breaches; or, when the members do not fit one file
+    within `limits`, the summary and the breaches first, then the members unit by unit.
+
+    Written in openpyxl's write-only mode, the member rows streamed (``_MemberFiles``), read
+    ``MEMBER_BATCH`` at a time: memory stays bounded whatever the subtree's size."""
+    labels = await _labels(session, status)
+    files = _MemberFiles(folder, t, limits, status)
+    book = Workbook(write_only=True)
+    _write_summary(book, status, t, today, limits.max_rows)
+    if files.fits(status.total.members):
+        files.template = _start_members(book, t)
+        _write_breaches(book, status, labels, t, limits.max_rows)
+        files.first = _saved(book)
+    else:
+        _write_breaches(book, status, labels, t, limits.max_rows)
+        summary = folder / "summary.xlsx"
+        book.save(summary)
+        files.done.append(ReportFile(str(summary), True, 0))
+    connection = await session.connection()  # Core rows: no ORM work per row
+    result = await connection.stream(
+        _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
+    )
+    pending: list = []  # the rows of the organisation still being read
+    async for batch in result.partitions(MEMBER_BATCH):
+        pending += batch
+        last_path = pending[-1][6]
+        groups = list(_by_name_per_org(row for row in pending if row[6] != last_path))
+        pending = [row for row in pending if row[6] == last_path]
+        for group in groups:
+            files.write(group)
+    for group in _by_name_per_org(pending):
+        files.write(group)
+    return files.close()
 
 
 def _member_query(session: AsyncSession, status: Status):
@@ -269,232 +636,157 @@ def _member_query(session: AsyncSession, status: Status):
 
 def _by_name_per_org(rows: Iterable) -> Iterator[list]:
     """The rows of ``_member_query`` (ordered by organisation) one organisation at a time,
-    each in Vietnamese name order (``rules.people.name_sort_key``; SQL cannot collate so),
-    without the path column. Only one organisation's rows are held at once."""
+    each in Vietnamese name order (``rules.people.name_sort_key``; SQL cannot collate so).
+    Only one organisation's rows are held at once."""
     for _path, group in groupby(rows, key=lambda row: row[6]):
-        yield [tuple(row[:6]) for row in sorted(group, key=lambda row: name_sort_key(row[1]))]
+        yield sorted(group, key=lambda row: name_sort_key(row[1]))
 
 
-async def member_levels(session: AsyncSession, status: Status) -> list:
-    """Every member of the subtree with their live decided level, if any, as plain rows
-    (code, full_name, cell, status, level, decided_at), by organisation then by name."""
-    rows = (await session.execute(_member_query(session, status))).all()
-    return [row for group in _by_name_per_org(rows) for row in group]
+class _MemberFiles:
+    """The member rows, organisation by organisation, into as many files as they need.
+
+    A file takes whole units (the children of the report's organisation) while they fit
+    (``ReportLimits``: rows, and bytes by the size on disk so far and the bytes a row took so
+    far); a unit larger than a file continues on the next one, cut between its organisations,
+    or inside one only when it alone is larger than a file."""
+
+    def __init__(self, folder: Path, t: Translator, limits: ReportLimits, status: Status):
+        self.folder, self.t, self.limits = folder, t, limits
+        self.root = status.org.path
+        self.unit_rows = {f"{child.path}": f.members for child, f in status.children}
+        self.codes = {child.path: child.code for child, _ in status.children}
+        self.codes[self.root] = status.org.code  # the organisation's own members
+        self.template: tuple[int, int, int] | None = None  # the first file: the whole report
+        self.first: bytes | None = None
+        self.done: list[ReportFile] = []
+        self.sheet: StreamedSheet | None = None
+        self.unit: str | None = None  # the path of the unit being written
+        self.rows = self.size = 0
+        self.units: dict[str, None] = {}  # the units written in the file, in order
+        self.row_bytes = BYTES_PER_ROW
+        self.tz = t.timezone or dt.UTC
+
+    def _room(self) -> int:
+        """How many more member rows the file being written takes (a new one: ``rows`` is
+        0): rows, and bytes by its size on disk so far and what a row takes."""
+        size = self.size if self.sheet is not None else 0
+        margin = min(ZIP_LAG, self.limits.max_bytes // 2)
+        by_bytes = (self.limits.max_bytes - size - margin) // self.row_bytes
+        return min(self.limits.max_rows - 1 - self.rows, by_bytes)
+
+    def fits(self, rows: int) -> bool:
+        return rows <= self._room()
+
+    def _unit_of(self, path: str) -> str:
+        """The path of the child of the report's organisation `path` is in (or its own)."""
+        end = path.find("/", len(self.root))
+        return path[: end + 1] if end >= 0 else path
+
+    def write(self, group: list) -> None:
+        """One organisation's rows, in order: on the file being written if its unit (or,
+        when the unit does not fit a file, the organisation) fits there, else on a new one."""
+        unit = self._unit_of(group[0][6])
+        if self.sheet is not None:
+            if unit != self.unit and not self.fits(self.unit_rows.get(unit, len(group))):
+                self._finish()
+            elif not self.fits(len(group)):
+                self._finish()
+        self.unit = unit
+        while group:
+            if self.sheet is None:
+                self._open()
+            room = self._room()
+            if room <= 0 and self.rows:
+                self._finish()
+                continue
+            part, group = group[: max(room, 1)], group[max(room, 1) :]
+            self._write_rows(part)
+            self.units.setdefault(unit)
+
+    def _open(self) -> None:
+        number = len(self.done)
+        if self.first is not None:
+            template, self.first = self.first, None
+            sheet_number, _, _ = self.template
+        else:
+            book = Workbook(write_only=True)
+            self.template = _start_members(book, self.t)
+            template, sheet_number = _saved(book), 1
+        _, quoted, dated = self.template
+        self.quoted, self.dated = f' s="{quoted}"', f' s="{dated}"'
+        # The statuses (in the reader's language) and the levels: a few values, made once.
+        shown = {**{s: self.t(m) for s, m in STATUS_NAMES.items()}, **{c: c for c in LEVEL_CODES}}
+        self.fixed = {value: text_cell_xml(text, self.quoted) for value, text in shown.items()}
+        path = self.folder / f"part-{number:03d}.xlsx"
+        part = f"xl/worksheets/sheet{sheet_number}.xml"
+        self.sheet = StreamedSheet(path, template, part, level=COMPRESS_LEVEL)
+        self.summary = not self.done
+        self.rows, self.size, self.units = 0, 0, {}
+
+    def _write_rows(self, rows: list) -> None:
+        """Rows of one organisation (its name, the statuses and the levels are made once);
+        every column but the level and its date always has a value."""
+        text, quoted, fixed, tz, dated = text_content, self.quoted, self.fixed, self.tz, self.dated
+        serials: dict[dt.datetime, int] = {}
+        cell_attributes, cell = text(rows[0][2], quoted)
+        out = []
+        number = self.rows + 1
+        for code, name, _cell, member_status, level, decided_at, _path in rows:
+            number += 1
+            code_attributes, code = text(code, quoted)
+            name_attributes, name = text(name, quoted)
+            status_attributes, shown = fixed.get(member_status) or text(member_status, quoted)
+            line = (
+                f'<row r="{number}"><c r="A{number}"{code_attributes}>{code}</c>'
+                f'<c r="B{number}"{name_attributes}>{name}</c>'
+                f'<c r="C{number}"{cell_attributes}>{cell}</c>'
+                f'<c r="D{number}"{status_attributes}>{shown}</c>'
+            )
+            if level is not None:
+                level_attributes, level = fixed.get(level) or text(level, quoted)
+                line += f'<c r="E{number}"{level_attributes}>{level}</c>'
+            if decided_at:
+                serial = serials.get(decided_at)
+                if serial is None:  # a cell's levels are mostly decided at one moment
+                    serial = serials[decided_at] = (
+                        decided_at.astimezone(tz).date() - SPREADSHEET_EPOCH
+                    ).days
+                line += f'<c r="F{number}"{dated} t="n"><v>{serial}</v></c>'
+            out.append(line + "</row>")
+        self.sheet.write("".join(out))
+        self.rows += len(rows)
+        self.size = self.sheet.size()
+        if self.size >= 4 * ZIP_LAG:  # what a row takes, once the file says enough (at most)
+            self.row_bytes = max((self.size + ZIP_LAG) // self.rows, 1)
+
+    def _finish(self) -> None:
+        sheet, self.sheet = self.sheet, None
+        if sheet is None:
+            return
+        if sheet.close() > self.limits.max_bytes:  # the compressor held back more than ZIP_LAG
+            log.error("a report file is larger than %d bytes", self.limits.max_bytes)
+        units = tuple(self.codes[u] for u in self.units if u in self.codes)
+        self.done.append(ReportFile(str(sheet.path), self.summary, self.rows, units))
+
+    def close(self) -> list[ReportFile]:
+        if self.sheet is None and (self.first is not None or not self.done):
+            self._open()  # a report without members still has its (empty) Members sheet
+        self._finish()
+        return self.done
+
+
+# --- compatibility: one workbook in memory (benchmarks, small subtrees) ----------------------
 
 
 async def status_workbook(
     session: AsyncSession, status: Status, t: Translator, today: dt.date
 ) -> bytes:
-    """Summary per child, every member with their decided level, and the breaches.
-
-    The workbook is written in openpyxl's write-only mode: rows stream to a temporary file,
-    the members are read and written ``MEMBER_BATCH`` at a time, so memory stays bounded
-    whatever the subtree's size. Writing runs in a worker thread, batch by batch, so the bot
-    keeps answering everyone else meanwhile.
-    """
-    org_ids = {b.org_id for b in status.breaches}
-    labels = (
-        {
-            org_id: (code, name)
-            for org_id, code, name in (
-                await session.execute(
-                    select(Organisation.id, Organisation.code, Organisation.name).where(
-                        Organisation.id.in_(org_ids)
-                    )
-                )
-            ).all()
-        }
-        if org_ids
-        else {}
-    )
-    book = Workbook(write_only=True)
-    await asyncio.to_thread(_write_summary, book, status, t, today)
-    members = await asyncio.to_thread(_start_members, book, t)
-    result = await session.stream(
-        _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
-    )
-    pending: list = []  # the rows of the organisation still being read
-    async for batch in result.partitions(MEMBER_BATCH):
-        pending += batch
-        groups = list(_by_name_per_org(pending))
-        last_path = pending[-1][6]
-        pending = [row for row in pending if row[6] == last_path]
-        done = [row for group in groups[:-1] for row in group]
-        if done:
-            await asyncio.to_thread(members.write, done, t)
-    if pending:
-        await asyncio.to_thread(members.write, next(_by_name_per_org(pending)), t)
-    await asyncio.to_thread(_write_breaches, book, status, labels, t)
-    return await asyncio.to_thread(members.save_into, await asyncio.to_thread(_save, book))
-
-
-def _write_summary(book: Workbook, status: Status, t: Translator, today: dt.date) -> None:
-    summary = book.create_sheet(t("Summary"))
-    headers = [t("Code"), t("Organisation"), *_figure_headers(t)]
-    _start_sheet(summary, [12, 36] + [11] * (len(headers) - 2), 4)
-    year = status.cycle.year if status.cycle else ""
-    title = t("Status of {org}, {year}", org=status.org.name, year=year)
-    summary.append([_text(summary, title, font=Font(bold=True, size=14))])
-    dates = [_text(summary, t("Made on")), _date(summary, today)]
-    if status.cycle is not None:
-        dates += [_text(summary, t("Finish by")), _date(summary, status.cycle.finish_by)]
-    summary.append(dates)
-    summary.append([])
-    summary.append(_header(summary, headers))
-    for child, figures in status.children:
-        summary.append(_row(summary, [child.code, child.name, *_figure_values(figures)]))
-    bold = Font(bold=True)
-    total = [status.org.code, t("Total"), *_figure_values(status.total)]
-    summary.append([_bold(summary, value, bold) for value in total])
-
-
-def _bold(sheet, value: object, font: Font) -> WriteOnlyCell:
-    if isinstance(value, str):
-        return _text(sheet, value, font=font)
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.font = font
-    return cell
-
-
-def _start_members(book: Workbook, t: Translator) -> _MemberRows:
-    members = book.create_sheet(t("Members"))
-    _start_sheet(members, [14, 30, 32, 14, 16, 14], 1)
-    members.append(
-        _header(
-            members,
-            [
-                t("Member code"),
-                t("Full name"),
-                t("Cell"),
-                t("Status"),
-                t("Decided level"),
-                t("Decided on"),
-            ],
-        )
-    )
-    # The styles the rows use, registered with the workbook (see _MemberRows).
-    quoted = WriteOnlyCell(members, value="=")
-    quoted.quotePrefix = True
-    dated = _date(members, dt.date(2000, 1, 1))
-    return _MemberRows(book.index(members) + 1, quoted.style_id, dated.style_id)
-
-
-_EPOCH = dt.date(1899, 12, 30)  # day 0 of the spreadsheet's 1900 date system
-
-
-class _MemberRows:
-    """The member rows of the Members sheet, written as the worksheet's XML straight to a
-    temporary file, then put into the sheet openpyxl wrote (its header only) when the workbook
-    is saved. openpyxl builds a cell object per value, about 8 s for a province's 900,000
-    cells; these rows are plain strings, the same XML openpyxl writes in write-only mode:
-    every string an inline string (``t="inlineStr"``, text, never a formula; one that looks
-    like a formula also has the quote-prefix style, so Excel keeps it text when edited), the
-    date a serial number with the dd/mm/yyyy style."""
-
-    def __init__(self, sheet_number: int, quoted_style: int, date_style: int) -> None:
-        self.part = f"xl/worksheets/sheet{sheet_number}.xml"
-        self.quoted = f' s="{quoted_style}"'
-        self.dated = f' s="{date_style}"'
-        self.file = tempfile.TemporaryFile()
-        self.row = 1
-
-    def _text(self, column: str, value: str | None) -> str:
-        if value is None:
-            return ""
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        style = self.quoted if looks_like_formula(value) else ""
-        space = ' xml:space="preserve"' if value != value.strip() else ""
-        value = escape(value).replace("\r", "&#13;")
-        return f'<c r="{column}{self.row}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
-
-    def write(self, rows, t: Translator) -> None:
-        status_names = {
-            MemberStatus.OFFICIAL: t("official"),
-            MemberStatus.PROBATIONARY: t("probationary"),
-        }
-        tz = t.timezone or dt.UTC
-        text = self._text
-        out = []
-        for code, name, cell, member_status, level, decided_at in rows:
-            self.row += 1
-            decided = ""
-            if decided_at:
-                serial = (decided_at.astimezone(tz).date() - _EPOCH).days
-                decided = f'<c r="F{self.row}"{self.dated} t="n"><v>{serial}</v></c>'
-            out.append(
-                f'<row r="{self.row}">{text("A", code)}{text("B", name)}{text("C", cell)}'
-                f"{text('D', status_names.get(member_status, member_status))}"
-                f'{text("E", level)}{decided}</row>'
-            )
-        self.file.write("".join(out).encode())
-
-    def save_into(self, workbook: bytes) -> bytes:
-        """The workbook openpyxl saved, with these rows in the Members sheet."""
-        self.file.seek(0)
-        out = io.BytesIO()
-        with (
-            zipfile.ZipFile(io.BytesIO(workbook)) as source,
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-        ):
-            for info in source.infolist():
-                data = source.read(info.filename)
-                if info.filename != self.part:
-                    target.writestr(info, data)
-                    continue
-                head, tail = data.split(b"</sheetData>", 1)
-                rebuilt = zipfile.ZipInfo(info.filename, info.date_time)
-                rebuilt.compress_type = zipfile.ZIP_DEFLATED
-                with target.open(rebuilt, "w") as part:
-                    part.write(head)
-                    shutil.copyfileobj(self.file, part, 1 << 20)
-                    part.write(b"</sheetData>" + tail)
-        self.file.close()
-        return out.getvalue()
-
-
-def _write_breaches(
-    book: Workbook, status: Status, labels: dict[int, tuple[str, str]], t: Translator
-) -> None:
-    breaches = book.create_sheet(t("Breaches"))
-    _start_sheet(breaches, [12, 32, 16, 70, 40], 1)
-    breaches.append(
-        _header(breaches, [t("Code"), t("Organisation"), t("Rules"), t("Breach"), t("Members")])
-    )
-    for item in status.breaches:
-        breaches.append(
-            _row(
-                breaches,
-                [
-                    *labels.get(item.org_id, (None, None)),
-                    ", ".join(item.breach.rule_ids),
-                    item.breach.render(t.gettext),
-                    ", ".join(item.breach.member_names),
-                ],
-            )
-        )
-    if status.finish_by_passed:
-        for child, figures in [*status.children, (status.org, status.total)]:
-            if figures.deadline_breaches and (child is not status.org or not status.children):
-                breaches.append(
-                    _row(
-                        breaches,
-                        [
-                            child.code,
-                            child.name,
-                            "R-D5",
-                            t(
-                                "{count} members still without a decided level after the "
-                                "finish-by date {date}",
-                                count=figures.deadline_breaches,
-                                date=t.date(status.cycle.finish_by),
-                            ),
-                            None,
-                        ],
-                    )
-                )
-
-
-def _save(book: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    """The whole report as one workbook's bytes (whatever its size: for benchmarks and tests;
+    the bot sends ``write_report``'s files)."""
+    folder = Path(tempfile.mkdtemp(prefix="kiemdiem-report-"))
+    try:
+        limits = ReportLimits(max_rows=1 << 62, max_bytes=1 << 62)
+        [file] = await write_report(session, status, t, today, folder, limits)
+        return await asyncio.to_thread(Path(file.path).read_bytes)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,16 +1,14 @@
 """Where every unit of a subtree stands (/tinh_trang, /bieu_do, /bao_cao): figures by child.
 
-``subtree_status`` reads the figures kept per organisation (``bot.services.aggregates``: the
-organisation's row and its children's, counted again only where a write touched them), so a
-province's status reads a few hundred rows. ``count_status`` counts them from scratch, as
-described below; the kept figures must equal it (``tests/unit/test_aggregates.py``).
+The figures are counted by ``bot.services.aggregates``, one organisation's own rows at a time,
+and kept per organisation: ``subtree_status`` reads the organisation's kept row and its
+children's (counted again only where a write touched them), so a province's status reads a
+few hundred rows. ``count_status`` counts the same from the base tables, keeping nothing.
 
-Counted from scratch, every figure is a grouped aggregate over the subtree: a mapping (child, organisation) is built
-by joining each child to the organisations whose path falls in the child's range (an index
-range scan per child, see ``storage.queries.subtree_range``), then members, self-reviews,
-meetings, ballot rounds and ratings are counted with one GROUP BY child each. Nothing loops
-over units in Python except the pure quota and cap rules over the rated members, which are
-read in one query.
+The breaches are named from what the figures already tell: caps are read only where the
+figures count some (the members a cap can concern, in one query), and a unit's quota breach
+(R-Q5, counted over the unit from its levels) needs only the names of its HTXS members. On a
+large subtree only enough breaches for the lines shown are read, unit by unit, in code order.
 
 Who is to be reviewed is ``rules.eligibility.review_status`` written as SQL: not exempt, not
 suspended (R-E1), and under a rulebook that does not review new members, admitted at least
@@ -23,34 +21,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.services import aggregates
-from bot.services.checks import RatedMember, cap_breaches, restrict
-from bot.services.cycles import cycle_for_org, cycle_rulebook
-from rules.breaches import Breach
+from bot.services.checks import restrict
+from bot.services.cycles import cycle_rulebook
+from rules.breaches import Breach, Severity
 from rules.levels import LEVELS_DESC, Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota, htt_base, htxs_limit
-from storage.models import (
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    Rating,
-    RatingState,
-    ReviewState,
-    SelfReview,
-)
+from rules.quotas import QuotaScope, check_quota
+from storage.db import settled
+from storage.models import Cycle, Member, Organisation, Rating
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
+UNIT_KINDS = aggregates.UNIT_KINDS
 
 
 def by_member(session: AsyncSession, column):
@@ -62,14 +51,16 @@ def by_member(session: AsyncSession, column):
     return column + 0 if bind is None or bind.dialect.name == "sqlite" else column
 
 
-CELL_KINDS = (OrgKind.CELL.value, OrgKind.GRASSROOTS_CELL.value)
-UNIT_KINDS = (OrgKind.GRASSROOTS.value, OrgKind.GRASSROOTS_CELL.value)
+# The figures summed over a subtree: what the kept rows count, and the deadline breaches.
+SUMMED = (*aggregates.COUNTS, "deadline_breaches")
 
 
 @dataclass
 class Figures:
-    """The figures of one organisation's subtree."""
+    """The figures of one organisation's subtree: the levels, and the counts (SUMMED)."""
 
+    proposed: Counter = field(default_factory=Counter)  # level code -> live proposals
+    decided: Counter = field(default_factory=Counter)  # level code -> decided levels
     members: int = 0
     to_review: int = 0
     to_rate: int = 0
@@ -80,8 +71,6 @@ class Figures:
     meetings_scheduled: int = 0
     ballots_open: int = 0
     ballots_closed: int = 0
-    proposed: Counter = field(default_factory=Counter)  # level code -> live proposals
-    decided: Counter = field(default_factory=Counter)  # level code -> decided levels
     quota_breaches: int = 0
     cap_breaches: int = 0
     deadline_breaches: int = 0  # members still undecided after the plan's finish-by date
@@ -103,22 +92,10 @@ class Figures:
         return self.quota_breaches + self.cap_breaches + self.deadline_breaches
 
     def add(self, other: Figures, sign: int = 1) -> None:
-        for name in (
-            "members",
-            "to_review",
-            "to_rate",
-            "submitted",
-            "late",
-            "cells",
-            "meetings_held",
-            "meetings_scheduled",
-            "ballots_open",
-            "ballots_closed",
-            "quota_breaches",
-            "cap_breaches",
-            "deadline_breaches",
-        ):
+        for name in SUMMED:
             setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        if not (other.proposed or other.decided):
+            return
         if sign > 0:
             self.proposed.update(other.proposed)
             self.decided.update(other.decided)
@@ -130,6 +107,24 @@ class Figures:
     def subtract(self, other: Figures) -> None:
         self.add(other, -1)
 
+    @classmethod
+    def sum(cls, items: Iterable[Figures]) -> Figures:
+        """The figures of several subtrees together (a hundred children at every read)."""
+        items = list(items)
+        total = cls(**{name: sum(getattr(f, name) for f in items) for name in SUMMED})
+        for f in items:
+            total.proposed.update(f.proposed)
+            total.decided.update(f.decided)
+        return total
+
+    @classmethod
+    def of(cls, counts: aggregates.Counts) -> Figures:
+        return cls(
+            **{name: counts.values[name] for name in aggregates.COUNTS},
+            proposed=Counter(counts.proposed),
+            decided=Counter(counts.decided),
+        )
+
 
 @dataclass
 class UnitBreach:
@@ -139,58 +134,77 @@ class UnitBreach:
     breach: Breach
 
 
+# What a status reads of the organisations around it, as plain rows (not ORM objects: a
+# province has a hundred children, read at every /tinh_trang).
+UNIT_COLUMNS = (
+    Organisation.id,
+    Organisation.parent_id,
+    Organisation.code,
+    Organisation.name,
+    Organisation.kind,
+    Organisation.path,
+    Organisation.depth,
+)
+
+
 @dataclass
 class Status:
     org: Organisation
     cycle: Cycle | None  # the plan that applies to the organisation (or the subtree's newest)
     cycle_ids: list[int]
     total: Figures
+    # each child as a row (``aggregates.Node``: id, parent_id, code, name, kind, path, depth)
     children: list[tuple[Organisation, Figures]]
     breaches: list[UnitBreach]
     finish_by_passed: bool
     breach_count: int = 0  # every breach of the subtree (``breaches`` may hold only the first)
 
 
-async def status_cycles(session: AsyncSession, org: Organisation) -> tuple[Cycle | None, list[int]]:
-    """The plan covering `org` and every plan of the same year set inside or above it."""
-    main = await cycle_for_org(session, org)
-    if main is None:
-        main = await session.scalar(
-            select(Cycle)
+@dataclass(frozen=True)
+class Plans:
+    main: Cycle | None  # the plan covering the organisation (or the subtree's newest)
+    ids: list[int]  # the plans of its year set inside or above the organisation
+    year_ids: list[int]  # every plan of that year
+
+
+def _ancestor_ids(org: Organisation) -> list[int]:
+    return [int(part) for part in org.path.strip("/").split("/")]
+
+
+async def plans_for(session: AsyncSession, org: Organisation) -> Plans:
+    """The plan covering `org` (the newest set on it or its nearest ancestor; else the newest
+    set inside its subtree, nearest the top) and the other plans of its year, in one query."""
+    ancestors = _ancestor_ids(org)
+    newest_above = select(func.max(Cycle.year)).where(Cycle.org_id.in_(ancestors))
+    newest_inside = (
+        select(func.max(Cycle.year))
+        .join(Organisation, Cycle.org_id == Organisation.id)
+        .where(subtree_range(org.path))
+    )
+    year = func.coalesce(newest_above.scalar_subquery(), newest_inside.scalar_subquery())
+    rows = (
+        await session.execute(
+            select(Cycle, Organisation.path, Organisation.depth)
             .join(Organisation, Cycle.org_id == Organisation.id)
-            .where(subtree_range(org.path))
-            .order_by(Cycle.year.desc(), Organisation.depth)
-            .limit(1)
-        )
-    if main is None:
-        return None, []
-    ancestors = [int(part) for part in org.path.strip("/").split("/")]
-    ids = (
-        await session.scalars(
-            select(Cycle.id)
-            .join(Organisation, Cycle.org_id == Organisation.id)
-            .where(
-                Cycle.year == main.year,
-                or_(Cycle.org_id.in_(ancestors), subtree_range(org.path)),
-            )
+            .where(Cycle.year == year)
         )
     ).all()
-    return main, list(ids)
+    above = [(depth, cycle.id, cycle) for cycle, _, depth in rows if cycle.org_id in ancestors]
+    inside = [(depth, cycle.id, cycle) for cycle, path, depth in rows if path.startswith(org.path)]
+    if above:
+        main = max(above, key=lambda item: item[:2])[2]
+    elif inside:
+        main = min(inside, key=lambda item: (item[0], -item[1]))[2]
+    else:
+        return Plans(None, [], [])
+    ids = sorted({c.id for _, _, c in above + inside})
+    return Plans(main, ids, sorted(cycle.id for cycle, _, _ in rows))
 
 
-def _mapping(org: Organisation):
-    """(key, org_id): each organisation of the subtree under the child it belongs to; the
-    organisation itself under its own id."""
-    child = aliased(Organisation)
-    unit = aliased(Organisation)
-    upper = func.substr(child.path, 1, func.length(child.path) - 1).concat("0")
-    children = (
-        select(child.id.label("key"), unit.id.label("org_id"))
-        .join(unit, and_(unit.path >= child.path, unit.path < upper))
-        .where(child.parent_id == org.id)
-    )
-    own = select(literal(org.id).label("key"), literal(org.id).label("org_id"))
-    return union_all(children, own).subquery("m")
+async def status_cycles(session: AsyncSession, org: Organisation) -> tuple[Cycle | None, list[int]]:
+    """The plan covering `org` and every plan of the same year set inside or above it."""
+    plans = await plans_for(session, org)
+    return plans.main, plans.ids
 
 
 def months_back(day: dt.date, months: int) -> dt.date:
@@ -205,6 +219,17 @@ def months_back(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
+def counting_scope(
+    plans: Plans, *, now: dt.datetime, today: dt.date, kept: bool = True
+) -> aggregates.Scope:
+    """What the figures of a status are counted under (see ``aggregates.Scope``)."""
+    cycle = plans.main
+    if cycle is None:
+        return aggregates.Scope(None, [], today, now, kept=False)
+    cutoff = months_back(today, cycle_rulebook(cycle).new_member_months)
+    return aggregates.Scope(cycle, sorted({*plans.year_ids, *plans.ids}), cutoff, now, kept=kept)
+
+
 async def subtree_status(
     session: AsyncSession,
     org: Organisation,
@@ -213,58 +238,71 @@ async def subtree_status(
     today: dt.date,
     with_breaches: bool = True,
     breach_limit: int | None = None,
+    kept: bool = True,
 ) -> Status:
     """The figures of `org` and of each of its children, from the figures kept per
-    organisation (``bot.services.aggregates``). The breaches themselves (with names) are read
-    when `with_breaches`: all of them, or with `breach_limit` on a large subtree only enough
-    for that many lines, unit by unit (``Status.breach_count`` counts them all)."""
-    cycle, cycle_ids = await status_cycles(session, org)
-    if cycle is None:
-        return await count_status(session, org, now=now, today=today, with_breaches=False)
-    children = (
-        await session.scalars(
-            select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)
-        )
-    ).all()
-    rulebook = cycle_rulebook(cycle)
-    cutoff = months_back(today, rulebook.new_member_months)
-    unit_above = await enclosing_unit(session, org)
+    organisation (``bot.services.aggregates``; `kept=False` counts them from the base tables
+    and keeps nothing). The breaches themselves (with names) are read when `with_breaches`:
+    all of them, or with `breach_limit` on a large subtree only enough for that many lines,
+    unit by unit (``Status.breach_count`` counts them all)."""
+    plans = await plans_for(session, org)
+    scope = counting_scope(plans, now=now, today=today, kept=kept)
+    # The ancestors (for the unit above) and the children, with their kept rows, in one query.
+    ancestors = set(_ancestor_ids(org))
+    around = await aggregates.nodes(
+        session, scope, or_(Organisation.id.in_(ancestors), Organisation.parent_id == org.id)
+    )
+    children = sorted((o for o in around if o.parent_id == org.id), key=lambda o: o.code)
+    units = [o for o in around if o.id in ancestors and o.kind in UNIT_KINDS]
+    unit_above = max(units, key=lambda o: o.depth) if units else None
     wanted = [org.id, *(c.id for c in children)]
     if unit_above is not None:
         wanted.append(unit_above.id)
-    counts = await aggregates.unit_counts(
-        session, cycle, cycle_ids, wanted, now=now, today=today, new_member_cutoff=cutoff
-    )
-    figures = {child.id: _figures(counts[child.id]) for child in children}
-    own = _figures(counts[org.id])
-    for child in children:
-        own.subtract(figures[child.id])
+    counts = await aggregates.unit_counts(session, scope, wanted, known=around)
+    figures = {child.id: Figures.of(counts[child.id]) for child in children}
+    own = Figures.of(counts[org.id])
+    own.subtract(Figures.sum(figures.values()))
     if unit_above is not None:  # the unit's quota is told on `org`, whatever is below it
         for f in figures.values():
             f.quota_breaches = 0
         own.quota_breaches = counts[unit_above.id].own_quota
     figures[org.id] = own
-    finish_by_passed = today > cycle.finish_by
+    cycle = plans.main
+    finish_by_passed = cycle is not None and today > cycle.finish_by
     if finish_by_passed:
         for f in figures.values():
             f.deadline_breaches = max(f.to_rate - f.decided_total, 0)
-    total = Figures()
-    for f in figures.values():
-        total.add(f)
+    total = Figures.sum(figures.values())
     found: list[UnitBreach] = []
-    if with_breaches and (total.quota_breaches or total.cap_breaches):
-        if breach_limit is None or total.members <= SMALL_SUBTREE or unit_above is not None:
-            found = await subtree_breaches(session, cycle, org)
+    if with_breaches and cycle is not None and (total.quota_breaches or total.cap_breaches):
+        # Named once, then kept with the organisation's figures while they (and those of the
+        # unit above, whose quota it is told) hold: a status reads no member.
+        unit = counts[unit_above.id] if unit_above is not None else None
+        stamp = _stamp(unit) if unit is not None else None
+        keeps = unit is None or stamp is not None
+        kept = _kept_breaches(counts[org.id], breach_limit, stamp) if keeps else None
+        if kept is not None:
+            found = kept
         else:
-            for child in children:  # enough for the lines shown, unit by unit, in code order
-                if figures[child.id].quota_breaches or figures[child.id].cap_breaches:
-                    found += await subtree_breaches(session, cycle, child)
-                    if len(found) >= breach_limit:
-                        break
+            view = _View(session, scope, org)
+            if unit_above is not None:
+                found = await view.within_unit(unit_above, unit, total)
+            elif breach_limit is None or total.members <= SMALL_SUBTREE:
+                found = await view.breaches(org, total, None)
+            else:  # the first lines, unit by unit
+                listed = [(c, figures[c.id]) for c in children]
+                found = await view.breaches(org, total, breach_limit, listed, own)
+            if keeps and (breach_limit is not None or len(found) <= KEEP_BREACHES):
+                complete = breach_limit is None or len(found) < breach_limit
+                await aggregates.annotate(
+                    session, scope, org.id, counts[org.id], BREACHES,
+                    {"limit": None if complete else breach_limit, "unit": stamp,
+                     "found": [_breach_json(b) for b in found]},
+                )
     return Status(
         org=org,
         cycle=cycle,
-        cycle_ids=cycle_ids,
+        cycle_ids=plans.ids,
         total=total,
         children=[(child, figures[child.id]) for child in children],
         breaches=found,
@@ -273,17 +311,71 @@ async def subtree_status(
     )
 
 
+async def rebuild_figures(
+    db, *, now: dt.datetime, today: dt.date, year: int | None = None
+) -> tuple[int, int, int | None]:
+    """Drop every kept figure, then count again and keep the subtree of every plan of `year`
+    (the newest year by default), as their first reads would. Returns the organisations
+    counted, the plans and the year. For figures that drifted (rows written around the ORM)
+    or to spare the first readers after a restore."""
+    async with db.session() as session:
+        await aggregates.forget(session)
+    async with db.session() as session:
+        if year is None:
+            year = await session.scalar(select(func.max(Cycle.year)))
+        cycles = (await session.scalars(select(Cycle).where(Cycle.year == year))).all()
+        counted: set[int] = set()
+        for cycle in cycles:
+            org = await session.get(Organisation, cycle.org_id)
+            scope = counting_scope(await plans_for(session, org), now=now, today=today)
+            if scope.cycle is not None and scope.cycle.id == cycle.id:
+                counted.add(org.id)
+                await aggregates.unit_counts(session, scope, [org.id])
+    await settled(db.engine)  # the rows are written in the background
+    async with db.session() as session:
+        kept = await aggregates.kept_rows(session)
+    return kept, len(counted), year
+
+
+BREACHES = "breaches"  # the breaches a status named, kept with the organisation's figures
+KEEP_BREACHES = 20  # a longer list (a report's) is named again at each read
+
+
+def _stamp(counts: aggregates.Counts) -> list | None:
+    """Which kept row of the unit above these figures are (its quota is told below it)."""
+    row = counts.kept
+    return None if row is None else [row.fresh, row.computed_at.isoformat()]
+
+
+def _kept_breaches(
+    counts: aggregates.Counts, limit: int | None, stamp: list | None
+) -> list[UnitBreach] | None:
+    """The breaches kept with the figures, if they still answer: named under the same row of
+    the unit above, and all of them or at least `limit`."""
+    kept = counts.notes.get(BREACHES)
+    if kept is None or kept["unit"] != stamp:
+        return None
+    if kept["limit"] is not None and (limit is None or kept["limit"] < limit):
+        return None
+    return [_breach_of(item) for item in kept["found"]]
+
+
+def _breach_json(item: UnitBreach) -> list:
+    b = item.breach
+    return [item.org_id, b.code, b.rule_ids, b.msgid, b.params, b.member_ids, b.member_names,
+            b.severity.value]
+
+
+def _breach_of(data: list) -> UnitBreach:
+    org_id, code, rule_ids, msgid, params, ids, names, severity = data
+    return UnitBreach(
+        org_id,
+        Breach(code, tuple(rule_ids), msgid, params, tuple(ids), tuple(names), Severity(severity)),
+    )
+
+
 # Up to this many members the status reads every breach whatever it shows.
 SMALL_SUBTREE = 5000
-
-
-def _figures(counts: aggregates.Counts) -> Figures:
-    values = counts.values
-    return Figures(
-        **{name: values[name] for name in aggregates.COUNTS},
-        proposed=Counter(counts.proposed),
-        decided=Counter(counts.decided),
-    )
 
 
 async def count_status(
@@ -294,165 +386,151 @@ async def count_status(
     today: dt.date,
     with_breaches: bool = True,
 ) -> Status:
-    """The figures of `org` and of each of its children, counted from scratch over the
-    subtree (what the kept figures must equal; used when no plan covers the subtree)."""
-    cycle, cycle_ids = await status_cycles(session, org)
-    children = (
-        await session.scalars(
-            select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)
-        )
-    ).all()
-    figures: dict[int, Figures] = {child.id: Figures() for child in children}
-    figures[org.id] = Figures()
-    m = _mapping(org)
-
-    # Cells.
-    rows = await session.execute(
-        select(m.c.key, func.count())
-        .select_from(m)
-        .join(Organisation, Organisation.id == m.c.org_id)
-        .where(Organisation.kind.in_(CELL_KINDS))
-        .group_by(m.c.key)
+    """The same as ``subtree_status``, counted from the base tables (nothing kept is read or
+    written): what the kept figures must equal."""
+    return await subtree_status(
+        session, org, now=now, today=today, with_breaches=with_breaches, kept=False
     )
-    for key, count in rows:
-        figures[key].cells = count
 
-    rulebook = cycle_rulebook(cycle) if cycle else None
-    cutoff = months_back(today, rulebook.new_member_months) if rulebook else today
-    not_excused = and_(Member.exempt.is_(False), Member.suspended.is_(False))
-    rated = and_(not_excused, Member.admitted_on <= cutoff)
-    reviewed = not_excused if rulebook and rulebook.new_member_reviewed else rated
-    submitted = and_(reviewed, SelfReview.state == ReviewState.SUBMITTED)
-    one = literal(1)
-    # "+ 0" in the joins below: rows are looked up by member or cell, never by scanning a
-    # whole cycle (SQLite's planner would otherwise pick the cycle index on small subtrees).
-    review_join = and_(
-        SelfReview.member_id == Member.id, by_member(session, SelfReview.cycle_id).in_(cycle_ids)
-    )
-    rows = await session.execute(
-        select(
-            m.c.key,
-            func.count(Member.id),
-            func.sum(case((reviewed, one), else_=0)),
-            func.sum(case((rated, one), else_=0)),
-            func.sum(case((submitted, one), else_=0)),
-            func.sum(case((and_(submitted, SelfReview.late.is_(True)), one), else_=0)),
-        )
-        .select_from(m)
-        .join(Member, Member.org_id == m.c.org_id)
-        .outerjoin(SelfReview, review_join)
-        .group_by(m.c.key)
-    )
-    for key, members, to_review, to_rate, done, late in rows:
-        f = figures[key]
-        f.members, f.to_review, f.to_rate = members, to_review or 0, to_rate or 0
-        f.submitted, f.late = done or 0, late or 0
 
-    if cycle_ids:
-        held = Meeting.scheduled_at <= now
-        rows = await session.execute(
-            select(
-                m.c.key,
-                func.sum(case((held, one), else_=0)),
-                func.sum(case((held, 0), else_=1)),
+# --- the breaches, named ------------------------------------------------------------------------
+
+
+class _View:
+    """Names the breaches the figures count under `org`, for a reader who may see `org`'s
+    subtree: caps on rated members (reported on their cell), the peer quota of each grassroots
+    unit (R-Q5, reported on it, or on `org` when the unit is above it). A quota counted over a
+    unit above `org` keeps its figures but names only the members of `org`'s subtree."""
+
+    def __init__(self, session: AsyncSession, scope: aggregates.Scope, org: Organisation):
+        self.session = session
+        self.scope = scope
+        self.cycle: Cycle = scope.cycle
+        self.org = org
+
+    async def within_unit(
+        self, unit: Organisation, counts: aggregates.Counts, total: Figures
+    ) -> list[UnitBreach]:
+        """`org` is inside `unit` (or is it): its members' caps and the unit's quota."""
+        found = await self.caps(subtree_range(self.org.path)) if total.cap_breaches else []
+        if counts.own_quota:
+            found += await self.quotas({unit.id: (unit.path, counts.live)}, unit.path, self.org.id)
+        return found
+
+    async def breaches(
+        self,
+        org: Organisation,
+        total: Figures,
+        limit: int | None,
+        children: list[tuple[Organisation, Figures]] | None = None,
+        own: Figures | None = None,
+    ) -> list[UnitBreach]:
+        """The breaches of `org`'s subtree (`org` above the units): all of them, or at least
+        `limit`, child by child in code order (on a subtree of at most SMALL_SUBTREE members:
+        its caps, then its units' quotas in path order)."""
+        if limit is None or total.members <= SMALL_SUBTREE:
+            found = await self.caps(subtree_range(org.path)) if total.cap_breaches else []
+            if total.quota_breaches and (limit is None or len(found) < limit):
+                found += await self.unit_quotas(org, None if limit is None else limit - len(found))
+            return found
+        if children is None:
+            children = await self._children(org)
+        if own is None:  # what `org` counts of its own: its total less its children's
+            own = Figures.sum([total])
+            own.subtract(Figures.sum(f for _, f in children))
+        found = await self.caps(Member.org_id == org.id) if own.cap_breaches else []
+        for child, f in children:
+            if len(found) >= limit:
+                break
+            if not (f.quota_breaches or f.cap_breaches):
+                continue
+            if child.kind not in UNIT_KINDS:
+                found += await self.breaches(child, f, limit - len(found))
+                continue
+            found += await self.caps(subtree_range(child.path)) if f.cap_breaches else []
+            if f.quota_breaches:  # units do not nest: the unit's own
+                live = f.proposed + f.decided
+                found += await self.quotas({child.id: (child.path, live)}, child.path)
+        return found
+
+    async def _children(self, org: Organisation) -> list[tuple[Organisation, Figures]]:
+        children = (
+            await self.session.execute(
+                select(*UNIT_COLUMNS)
+                .where(Organisation.parent_id == org.id)
+                .order_by(Organisation.code)
             )
-            .select_from(m)
-            .join(Meeting, Meeting.org_id == m.c.org_id)
-            .where(by_member(session, Meeting.cycle_id).in_(cycle_ids))
-            .group_by(m.c.key)
-        )
-        for key, held_count, scheduled in rows:
-            figures[key].meetings_held = held_count or 0
-            figures[key].meetings_scheduled = scheduled or 0
+        ).all()
+        counts = await aggregates.unit_counts(self.session, self.scope, [c.id for c in children])
+        return [(c, Figures.of(counts[c.id])) for c in children]
 
-        is_open = BallotRound.state == "open"
-        rows = await session.execute(
-            select(
-                m.c.key,
-                func.sum(case((is_open, one), else_=0)),
-                func.sum(case((is_open, 0), else_=1)),
-            )
-            .select_from(m)
-            .join(Meeting, Meeting.org_id == m.c.org_id)
-            .join(BallotRound, BallotRound.meeting_id == Meeting.id)
-            .where(by_member(session, Meeting.cycle_id).in_(cycle_ids))
-            .group_by(m.c.key)
+    async def unit_quotas(self, org: Organisation, limit: int | None = None) -> list[UnitBreach]:
+        """The quota breach of every unit inside `org`'s subtree (or of the first `limit`), in
+        path order."""
+        units = dict(
+            (
+                await self.session.execute(
+                    select(Organisation.id, Organisation.path).where(
+                        subtree_range(org.path), Organisation.kind.in_(UNIT_KINDS)
+                    )
+                )
+            ).all()
         )
-        for key, opened, closed in rows:
-            figures[key].ballots_open = opened or 0
-            figures[key].ballots_closed = closed or 0
+        counts = await aggregates.unit_counts(self.session, self.scope, list(units))
+        breaking = sorted((units[u], u) for u, c in counts.items() if c.own_quota)
+        if limit is not None:
+            breaking = breaking[:limit]
+        listed = {u: (path, counts[u].live) for path, u in breaking}
+        return await self.quotas(listed, org.path) if listed else []
 
-        level = func.coalesce(Rating.decided_level, Rating.proposed_level)
-        rows = await session.execute(
-            select(m.c.key, Rating.state, level, func.count())
-            .select_from(m)
-            .join(Member, Member.org_id == m.c.org_id)
+    async def caps(self, where) -> list[UnitBreach]:
+        """Caps on the rated members `where` says, in name order."""
+        from bot.services import breaches  # it imports this module
+
+        found = await breaches.cap_breaches_where(self.session, self.cycle, where, by_org=True)
+        return [UnitBreach(org_id, breach) for org_id, breach in found]
+
+    async def quotas(
+        self, units: dict[int, tuple[str, Counter]], within: str, told_on: int | None = None
+    ) -> list[UnitBreach]:
+        """The quota breach of each of `units` (id -> path and live levels; each breaks its
+        quota; all inside the subtree at path `within`), in path order, naming its HTXS members
+        in view; reported on the unit, or on `told_on`."""
+        paths = [path for path, _ in units.values()]
+        if len(paths) > FEW_UNITS:
+            paths = [within]
+        inside = select(Organisation.id).where(or_(*(subtree_range(p) for p in paths)))
+        from bot.services.breaches import LEVEL, live_ratings  # it imports this module
+
+        rows = await self.session.execute(
+            select(Member.id, Member.full_name, Organisation.path)
+            .join(Organisation, Member.org_id == Organisation.id)
             .join(Rating, Rating.member_id == Member.id)
             .where(
-                by_member(session, Rating.cycle_id).in_(cycle_ids),
-                Rating.state != RatingState.CANCELLED,
-                level.is_not(None),
+                Member.org_id.in_(inside),
+                *live_ratings(self.cycle, self.session),
+                LEVEL == Level.HTXS.value,
             )
-            .group_by(m.c.key, Rating.state, level)
         )
-        for key, state, code, count in rows:
-            target = figures[key].decided if state == RatingState.DECIDED else figures[key].proposed
-            target[code] += count
-
-    finish_by_passed = cycle is not None and today > cycle.finish_by
-    if finish_by_passed:
-        for f in figures.values():
-            f.deadline_breaches = max(f.to_rate - f.decided_total, 0)
-
-    found: list[UnitBreach] = []
-    if with_breaches and cycle is not None:
-        found = await subtree_breaches(session, cycle, org)
-        if found:
-            keys = await _keys_of(session, org, {b.org_id for b in found})
-            for item in found:
-                f = figures[keys.get(item.org_id, org.id)]
-                if item.breach.code.startswith("quota."):
-                    f.quota_breaches += 1
-                else:
-                    f.cap_breaches += 1
-
-    total = Figures()
-    for f in figures.values():
-        total.add(f)
-    return Status(
-        org=org,
-        cycle=cycle,
-        cycle_ids=cycle_ids,
-        total=total,
-        children=[(child, figures[child.id]) for child in children],
-        breaches=found,
-        finish_by_passed=finish_by_passed,
-        breach_count=len(found),
-    )
+        top: dict[int, list[tuple[tuple, int, str, str]]] = {unit: [] for unit in units}
+        for member_id, name, path in rows:
+            unit = next((int(p) for p in path.strip("/").split("/") if int(p) in top), None)
+            if unit is not None:
+                top[unit].append((name_sort_key(name), member_id, name, path))
+        found = []
+        for unit in sorted(units, key=lambda u: units[u][0]):
+            named = sorted(top[unit])
+            names = {str(member_id): name for _, member_id, name, _ in named}
+            in_view = {str(m) for _, m, _, path in named if path.startswith(self.org.path)}
+            proposals = aggregates.quota_proposals(units[unit][1], names)
+            for b in check_quota(
+                proposals, self.scope.rulebook, None, scope=QuotaScope.PEER_GROUP, names=names
+            ):
+                found.append(UnitBreach(told_on or unit, restrict(b, in_view.__contains__)))
+        return found
 
 
-async def _keys_of(session: AsyncSession, org: Organisation, org_ids: set[int]) -> dict[int, int]:
-    """Which child of `org` (or `org` itself) each organisation belongs to."""
-    rows = await session.execute(
-        select(Organisation.id, Organisation.path).where(Organisation.id.in_(org_ids))
-    )
-    keys = {}
-    prefix = len(org.path.strip("/").split("/"))
-    for org_id, path in rows:
-        parts = path.strip("/").split("/")
-        keys[org_id] = int(parts[prefix]) if len(parts) > prefix else org.id
-    return keys
-
-
-async def enclosing_unit(session: AsyncSession, org: Organisation) -> Organisation | None:
-    """The grassroots committee or grassroots cell at or above `org`, if any."""
-    ids = [int(part) for part in org.path.strip("/").split("/")]
-    return await session.scalar(
-        select(Organisation)
-        .where(Organisation.id.in_(ids), Organisation.kind.in_(UNIT_KINDS))
-        .order_by(Organisation.depth.desc())
-        .limit(1)
-    )
+FEW_UNITS = 20  # more units than this: their HTXS members are read over the whole subtree
 
 
 # The member columns the pure rules read (``cycles.member_facts``), loaded as plain rows: on a
@@ -479,174 +557,21 @@ FACT_COLUMNS = (
 )
 
 
-def _may_be_capped(row) -> bool:
-    """Only these facts can cap a level (R-C1, R-C3, R-C4, R-C5); others need no check."""
-    return bool(
-        row.sick_leave_months
-        or row.discipline_form
-        or row.head
-        or (row.general_score is not None and row.task_score is not None)
+async def _capped_rows_of(session: AsyncSession, cycle: Cycle, org_ids) -> Counter:
+    """Cap breaches counted per organisation, over the members of `org_ids` themselves (a
+    list of ids or a subquery of them)."""
+    from bot.services import breaches  # it imports this module
+
+    found = await breaches.cap_breaches_where(session, cycle, Member.org_id.in_(org_ids),
+                                              by_org=True)
+    return Counter(org_id for org_id, _breach in found)
+
+
+async def enclosing_unit(session: AsyncSession, org: Organisation) -> Organisation | None:
+    """The grassroots committee or grassroots cell at or above `org`, if any."""
+    return await session.scalar(
+        select(Organisation)
+        .where(Organisation.id.in_(_ancestor_ids(org)), Organisation.kind.in_(UNIT_KINDS))
+        .order_by(Organisation.depth.desc())
+        .limit(1)
     )
-
-
-def _live(session: AsyncSession, cycle: Cycle):
-    level = func.coalesce(Rating.decided_level, Rating.proposed_level)
-    return level, (
-        # Look ratings up by member, not by scanning the whole cycle (see by_member).
-        by_member(session, Rating.cycle_id) == cycle.id,
-        Rating.state != RatingState.CANCELLED,
-        level.is_not(None),
-    )
-
-
-async def _capped_rows(session: AsyncSession, cycle: Cycle, org: Organisation) -> list:
-    """The rated members of the subtree a cap can concern (``_may_be_capped``, in SQL), as
-    plain rows with the facts the rules read, by name."""
-    return await _capped_where(session, cycle, subtree_range(org.path))
-
-
-async def _capped_rows_of(session: AsyncSession, cycle: Cycle, org_ids: list[int]) -> Counter:
-    """Cap breaches counted per organisation, over the members of `org_ids` themselves."""
-    capped = [
-        RatedMember(row, None, Level(row.level), row)
-        for row in await _capped_where(session, cycle, Member.org_id.in_(org_ids))
-    ]
-    org_of = {str(r.member.id): r.member.org_id for r in capped}
-    return Counter(org_of[b.member_ids[0]] for b in cap_breaches(capped, cycle) if b.member_ids)
-
-
-async def _capped_where(session: AsyncSession, cycle: Cycle, where) -> list:
-    level, live = _live(session, cycle)
-    rows = await session.execute(
-        select(*FACT_COLUMNS, level.label("level"), SelfReview.general_score, SelfReview.task_score)
-        .join(Organisation, Member.org_id == Organisation.id)
-        .join(Rating, Rating.member_id == Member.id)
-        .outerjoin(
-            SelfReview, (SelfReview.member_id == Member.id) & (SelfReview.cycle_id == cycle.id)
-        )
-        .where(
-            where,
-            *live,
-            or_(
-                Member.sick_leave_months > 0,
-                Member.discipline_form.is_not(None),
-                Member.head.is_(True),
-                and_(SelfReview.general_score.is_not(None), SelfReview.task_score.is_not(None)),
-            ),
-        )
-        .order_by(Member.id)
-    )
-    return sorted(
-        (row for row in rows if _may_be_capped(row)), key=lambda row: name_sort_key(row.full_name)
-    )
-
-
-async def subtree_breaches(
-    session: AsyncSession, cycle: Cycle, org: Organisation
-) -> list[UnitBreach]:
-    """Caps on every rated member of the subtree (reported on their cell) and the peer quota
-    of every grassroots unit (reported on it, or on `org` when the unit is above it): the
-    same rules as ``checks.unit_breaches``. The quotas are decided from the levels counted per
-    organisation in one GROUP BY; only the units whose HTXS count may exceed their quota are
-    read member by member. Breaches name members of `org`'s subtree only (issue 12 item 2)."""
-    unit_above = await enclosing_unit(session, org)
-    scope = unit_above or org
-    rulebook = cycle_rulebook(cycle)
-    level, live = _live(session, cycle)
-    counts = (
-        await session.execute(
-            select(Organisation.id, Organisation.path, level, func.count())
-            .select_from(Member)
-            .join(Organisation, Member.org_id == Organisation.id)
-            .join(Rating, Rating.member_id == Member.id)
-            .where(subtree_range(scope.path), *live)
-            .group_by(Organisation.id, Organisation.path, level)
-        )
-    ).all()
-    if not counts:
-        return []
-    if unit_above is not None:
-        units = {unit_above.id: unit_above.path}
-    else:
-        units = dict(
-            (
-                await session.execute(
-                    select(Organisation.id, Organisation.path).where(
-                        subtree_range(org.path), Organisation.kind.in_(UNIT_KINDS)
-                    )
-                )
-            ).all()
-        )
-    per_unit: dict[int, Counter] = {}
-    orgs_of: dict[int, list[int]] = {}
-    for org_id, path, code, count in counts:
-        unit = next((int(p) for p in path.strip("/").split("/") if int(p) in units), None)
-        if unit is not None:
-            per_unit.setdefault(unit, Counter())[code] += count
-            orgs_of.setdefault(unit, []).append(org_id)
-
-    found = []
-    capped = [
-        RatedMember(row, None, Level(row.level), row)
-        for row in await _capped_rows(session, cycle, org)
-    ]
-    org_of = {str(r.member.id): r.member.org_id for r in capped}
-    found = [
-        UnitBreach(org_of[b.member_ids[0]] if b.member_ids else org.id, b)
-        for b in cap_breaches(capped, cycle)
-    ]
-
-    limits: dict[tuple[int, int], int] = {}
-
-    def may_exceed(counter: Counter) -> bool:
-        """From the counts alone (the exact check then runs on the unit's members)."""
-        htxs = counter.get(Level.HTXS.value, 0)
-        key = (htxs, counter.get(Level.HTT.value, 0))
-        if key not in limits:
-            proposals = {f"{c}{i}": Level(c) for c, n in counter.items() for i in range(n)}
-            limits[key] = htxs_limit(htt_base(proposals, rulebook), rulebook).limit
-        return htxs > limits[key]
-
-    candidates = sorted(
-        (u for u, counter in per_unit.items() if may_exceed(counter)), key=lambda u: units[u]
-    )
-    if not candidates:
-        return found
-    wanted = [o for u in candidates for o in orgs_of[u]]
-    unit_of = {o: u for u in candidates for o in orgs_of[u]}
-    groups: dict[int, dict[str, Level]] = {u: {} for u in candidates}
-    names: dict[str, str] = {}
-    paths: dict[str, str] = {}
-    for start in range(0, len(wanted), 500):
-        rows = await session.execute(
-            select(Member.id, Member.full_name, Member.org_id, Organisation.path, level)
-            .join(Organisation, Member.org_id == Organisation.id)
-            .join(Rating, Rating.member_id == Member.id)
-            .where(Member.org_id.in_(wanted[start : start + 500]), *live)
-            .order_by(Member.full_name, Member.id)
-        )
-        for member_id, name, member_org, path, code in rows:
-            groups[unit_of[member_org]][str(member_id)] = Level(code)
-            names[str(member_id)] = name
-            paths[str(member_id)] = path
-
-    # A quota counted over a unit above `org` keeps its figures but names only the members
-    # of `org`'s subtree: who may read this status may see those and no others.
-    def in_view(member_id: str) -> bool:
-        return paths[member_id].startswith(org.path)
-
-    for unit in candidates:
-        proposals = dict(
-            sorted(groups[unit].items(), key=lambda kv: (name_sort_key(names[kv[0]]), int(kv[0])))
-        )
-        for b in check_quota(
-            proposals,
-            rulebook,
-            None,
-            scope=QuotaScope.PEER_GROUP,
-            names={member_id: names[member_id] for member_id in proposals},
-        ):
-            found.append(
-                UnitBreach(org.id if unit_above is not None else unit, restrict(b, in_view))
-            )
-    return found

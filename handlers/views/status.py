@@ -285,14 +285,12 @@ def chart_caption(t: Translator, org: Organisation) -> str:
     return t("Progress and levels of {org}", org=esc(org.name))
 
 
-def report_progress(t: Translator, org: Organisation) -> str:
+def report_progress(t: Translator, org: Organisation, *, waits: bool) -> str:
+    """While /bao_cao is built; `waits` when other reports are being built first."""
+    if waits:
+        return t(
+            "Preparing the report of {org}… Other reports are being prepared: yours starts as "
+            "soon as one is done.",
+            org=esc(org.name),
+        )
     return t("Preparing the report of {org}…", org=esc(org.name))
-
-
-def report_file(t: Translator, status: Status) -> tuple[str, str]:
-    """The spreadsheet's file name and caption."""
-    org = status.org
-    year = status.cycle.year if status.cycle else ""
-    filename = f"bao-cao-{org.code}-{year}.xlsx".replace("-.xlsx", ".xlsx")
-    caption = t("Status of {org}: summary, members and breaches", org=esc(org.name))
-    return filename, caption

@@ -225,6 +225,11 @@ def busy_reason(app, horizon: float = 0.0, chat_id: int | None = None,
     menus = app.bot_data.get("menus")
     if menus is not None and menus.busy:
         return "menus being set"
+    services = app.bot_data.get("services")
+    outbox = getattr(services, "outbox", None)
+    if outbox is not None and outbox.forgetting:
+        outbox.forget_now()  # a test need not wait for the batch (bot/delivery.py)
+        return "delivered messages being forgotten"
     job_queue = app.job_queue
     if job_queue is not None and job_queue.scheduler.running:
         executor = job_queue._executor

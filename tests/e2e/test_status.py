@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -182,7 +183,10 @@ async def test_chart_and_spreadsheet(bot, fake_telegram, tmp_path, cli_env, data
     found = list(breaches.iter_rows(min_row=2, values_only=True))
     assert len(found) == 2, found
     by_org = {row[0]: row for row in found}
-    assert "R-Q6" in by_org["DBCS1"][2]
+    # The rules in words, never their ids (R-Q1, R-Q6...).
+    assert by_org["DBCS1"][2].startswith("Tỷ lệ hoàn thành xuất sắc nhiệm vụ"), by_org["DBCS1"]
+    assert "xếp loại lại khi vượt tỷ lệ" in by_org["DBCS1"][2]
+    assert not [row for row in found if re.search(r"\bR-[A-Z][0-9]", " ".join(map(str, row)))]
     assert set(by_org["DBCS1"][4].split(", ")) == {BY_CODE["DV101"].name, BY_CODE["DV102"].name}
     assert by_org["CB12"][4] == BY_CODE["DV203"].name
 

@@ -49,10 +49,36 @@ def test_bad_settings(monkeypatch, name, value):
         load_settings(env_file=None)
 
 
+def test_report_limits(monkeypatch):
+    monkeypatch.setenv("BOT_TOKEN", GOOD)
+    monkeypatch.delenv("REPORT_MAX_ROWS", raising=False)
+    monkeypatch.delenv("REPORT_MAX_BYTES", raising=False)
+    settings = load_settings(env_file=None)
+    assert (settings.report_max_rows, settings.report_max_bytes) == (1_048_576, 50_000_000)
+    monkeypatch.setenv("REPORT_MAX_ROWS", "1000")
+    monkeypatch.setenv("REPORT_MAX_BYTES", "200000")
+    settings = load_settings(env_file=None)
+    assert (settings.report_max_rows, settings.report_max_bytes) == (1000, 200_000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REPORT_MAX_ROWS", "4"), ("REPORT_MAX_ROWS", "2000000"), ("REPORT_MAX_ROWS", "1e6"),
+     ("REPORT_MAX_BYTES", "99999"), ("REPORT_MAX_BYTES", "-5"),
+     ("REPORT_MAX_BYTES", "3000000000")],
+)
+def test_bad_report_limits(monkeypatch, name, value):
+    monkeypatch.setenv("BOT_TOKEN", GOOD)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings(env_file=None)
+
+
 # --- errors as the command line tells them ---------------------------------------------------
 
 SETTINGS = ("BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "BOT_TIMEZONE", "BOT_DEFAULT_LOCALE",
-            "INVITE_TTL_DAYS", "BOT_ANSWER_WINDOW_SECONDS", "BOT_CONCURRENT_UPDATES")
+            "INVITE_TTL_DAYS", "BOT_ANSWER_WINDOW_SECONDS", "BOT_CONCURRENT_UPDATES",
+            "REPORT_MAX_ROWS", "REPORT_MAX_BYTES")
 
 
 @pytest.fixture

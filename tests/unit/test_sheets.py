@@ -35,3 +35,23 @@ def test_plain_openpyxl_would_have_written_a_formula():
     assert _reopen(book)["A1"].data_type == "f"  # what the helpers prevent
     assert all(looks_like_formula(start + "x") for start in FORMULA_STARTS)
     assert not looks_like_formula("Chi bộ 1") and not looks_like_formula(-1)
+
+
+def test_streamed_text_is_what_openpyxl_would_keep():
+    """The streamed rows' cells (bot/services/sheets.py ``text_content``): the quick path for a
+    plain value gives what the full one gives, for values that are plain or not."""
+    import random
+
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    from bot.services.sheets import text_cell_xml, text_content
+
+    rng = random.Random(7)
+    alphabet = "ab <>&\r\n\t=+-@\x00\x01\x0b\x1f\x7fĐảng \u3000\u00a0\u2028\x1c\x85"
+    for _ in range(20000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        attributes, content = text_content(value, ' s="3"')
+        assert (attributes, content) == text_cell_xml(value, ' s="3"')
+        kept = ILLEGAL_CHARACTERS_RE.sub("", value)
+        assert (' s="3"' in attributes) == looks_like_formula(kept)
+        assert "<" not in content[len("<is><t") :].split(">", 1)[1].rsplit("</t>", 1)[0]

@@ -90,11 +90,11 @@ def test_a_member_sees_only_the_progress_of_their_cell():
         EN, _status(cycle=False))
 
 
-def test_report_file_name_and_caption():
-    filename, caption = views.report_file(EN, _status())
-    assert filename == "bao-cao-DBCS1-2026.xlsx"
-    assert caption == "Status of Đảng bộ &lt;Xã&gt;: summary, members and breaches"
-    assert views.report_file(EN, _status(cycle=False))[0] == "bao-cao-DBCS1.xlsx"
+def test_report_progress_says_when_it_waits_for_other_reports():
+    org = _status().org
+    assert views.report_progress(EN, org, waits=False) == "Preparing the report of Đảng bộ &lt;Xã&gt;…"
+    assert views.report_progress(EN, org, waits=True).startswith(
+        "Preparing the report of Đảng bộ &lt;Xã&gt;… Other reports are being prepared")
 
 
 def test_the_keyboard_drills_down_pages_and_goes_up_with_typed_buttons():
