@@ -18,6 +18,8 @@ import typing
 from collections.abc import Collection
 from typing import Any, ClassVar, Literal, Self
 
+from telegram import InlineKeyboardButton
+
 from bot.i18n import N_
 from handlers.base import Refusal
 
@@ -139,6 +141,10 @@ class ButtonData:
         """The CallbackQueryHandler pattern: this prefix in any version (an older one is then
         refused by `decode` with the usual answer)."""
         return rf"^{cls.PREFIX}[0-9]+:"
+
+    def button(self, label: str) -> InlineKeyboardButton:
+        """An inline button that sends this data."""
+        return InlineKeyboardButton(label, callback_data=self.encode())
 
     def encode(self) -> str:
         hints = typing.get_type_hints(type(self))

@@ -53,7 +53,7 @@ from bot.services.plans import FINISH_BY, deadline_rows
 from bot.services.status import FACT_COLUMNS
 from bot.text import esc
 from rules.breaches import Breach
-from rules.deadlines import self_review_due
+from rules.deadlines import reminder_stage, self_review_due
 from rules.eligibility import review_status
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope
@@ -93,16 +93,6 @@ def quiet(local: dt.datetime) -> bool:
     """21:00–07:00 in the bot's time zone."""
     clock = local.time()
     return clock >= QUIET_FROM or clock < QUIET_UNTIL
-
-
-def reminder_stage(due: dt.date, today: dt.date) -> str | None:
-    """ "d3" from 3 days before until 2, "d1" the day before, "d0" on the day; None otherwise."""
-    left = (due - today).days
-    if left < 0 or left > REMINDER_DAYS[0]:
-        return None
-    if left > REMINDER_DAYS[1]:
-        return f"d{REMINDER_DAYS[0]}"
-    return f"d{left}"
 
 
 @dataclass
@@ -309,7 +299,7 @@ async def _dates(
             p.meeting_id, scheduled_at = meetings[cell.id]
             p.meeting_day = scheduled_at.astimezone(tz).date()
             p.due = self_review_due(p.meeting_day, rb)
-            p.stage = reminder_stage(p.due, today)
+            p.stage = reminder_stage(p.due, today, REMINDER_DAYS)
             if today > p.due:
                 p.notices.append(("reviews_missing", p.due.isoformat()))
             if today > p.meeting_day:

@@ -147,9 +147,14 @@ class Grant:
     org_path: str
     org_code: str
     org_is_cell: bool
-    # The deciding level (DOMAIN §1 step 6): a grassroots committee for its cells, or a
-    # grassroots cell for itself — not a chi bộ under a committee.
+    # A deciding level (DOMAIN §1 step 6): a grassroots committee for its cells, a grassroots
+    # cell for itself, an upper committee for its grassroots units (issue 14) — not a chi bộ
+    # under a committee.
     org_decides: bool = False
+    # A rated unit (seed 004 B.1.1: a grassroots organisation, a cell under a grassroots
+    # committee): its own head writes its collective's report (/tap_the); an upper committee
+    # above the grassroots writes none.
+    org_rated: bool = False
 
 
 def in_subtree(ancestor_path: str, path: str) -> bool:

@@ -12,6 +12,11 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+def bold(value: object) -> str:
+    """`value` escaped, in bold (a screen's title, a section's heading)."""
+    return f"<b>{esc(value)}</b>"
+
+
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 

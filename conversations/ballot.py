@@ -21,7 +21,6 @@ from __future__ import annotations
 from bot.i18n import N_
 from conversations import engine as flows
 from handlers.base import Turn
-from storage.models import FlowState
 
 MEETING = flows.declare(
     flows.Flow(
@@ -57,11 +56,3 @@ async def meeting_step(turn: Turn, step: str) -> None:
     kept = state.prompt_chat_id, state.prompt_message_id
     await flows.move(turn, state, step)
     state.prompt_chat_id, state.prompt_message_id = kept
-
-
-async def closing(turn: Turn, round_id: int) -> FlowState | None:
-    """The user's confirmation step for closing this round, if they are at it."""
-    state = await flows.active(turn, ROUND_CLOSE)
-    if state is None or flows.payload(state).get("round") != round_id:
-        return None
-    return state

@@ -1,25 +1,54 @@
-"""The confirmation step the decision, re-rating, appeal and answer flows end with.
+"""The flows that take a written text and then ask to confirm: deciding despite breaches,
+re-rating, an appeal and its answer (``confirmed_flow``), for a member's level or a unit's
+rating alike (issue 14: ``Rerating``, ``Appealing``).
 
 Each of those flows writes something that cannot be undone, so its last step shows what will
 happen and waits for "✅ Confirm" (or "✖ Cancel", the engine's). A press is taken only while
-the user's flow stands at that step: a stale confirmation never acts.
+the user's flow stands at that step, with the step's target and permission required again: a
+stale confirmation never acts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler
 
 from bot.i18n import Translator
+from bot.permissions import Action
 from conversations import engine as flows
 from handlers.base import Refusal, Turn
-from handlers.scope import INVALID
 from storage.models import FlowState, Organisation
 
 CONFIRM = "confirm"
+Confirmed = Callable[[Turn, FlowState], Awaitable[None]]
+ConfirmKeyboard = Callable[[Translator, str], InlineKeyboardMarkup]  # (t, flow name)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmed flow's last step: its "✅ Confirm" keyboard, and what a press does."""
+
+    keyboard: ConfirmKeyboard
+    on_confirm: Confirmed
+
+
+CONFIRMATIONS: dict[str, Confirmation] = {}  # by flow name
+
+
+class FlowConfirm(Protocol):
+    """A typed "✅ Confirm" button (bot.callbacks.ButtonData) that names its flow."""
+
+    flow: str
+
+    @classmethod
+    def decode(cls, data: str | None) -> FlowConfirm: ...
+
+    @classmethod
+    def pattern(cls) -> str: ...
 
 
 # What the re-rating and appeal flows act on, a member's level or a unit's rating alike
@@ -68,26 +97,62 @@ async def reload(turn: Turn, load: Loader, state: FlowState) -> Any:
         raise
 
 
+def confirmed_flow(
+    name: str,
+    title: str,
+    step: str,
+    on_text: flows.TextHandler,
+    on_confirm: Confirmed,
+    keyboard: ConfirmKeyboard,
+    *,
+    action: Action | None = None,
+    target: flows.StepTarget | None = None,
+    entry: tuple[str, ...] = (),
+) -> flows.Flow:
+    """Declare a flow whose `step` takes a written text (`on_text`, which moves on with
+    `ask_to_confirm`), then a confirmation under `keyboard` (`on_confirm` runs on "✅"); both
+    steps act on the same target with the same permission."""
+    steps = (flows.Step(step, on_text, action, target), flows.Step(CONFIRM, None, action, target))
+    flow = flows.declare(flows.Flow(name, title, steps, entry=entry))
+    CONFIRMATIONS[name] = Confirmation(keyboard, on_confirm)
+    return flow
+
+
 async def ask_to_confirm(
-    turn: Turn,
-    flow: flows.Flow,
-    state: FlowState,
-    text: str,
-    keyboard: InlineKeyboardMarkup,
-    /,
-    **values: Any,
+    turn: Turn, state: FlowState, text: str, /, *,
+    reply_markup: InlineKeyboardMarkup | None = None, **values: Any,
 ) -> None:
-    """Move to the confirmation step, keeping `values`, and show what will happen."""
+    """Move the user's flow to its confirmation step, keeping `values` (the text written),
+    and show what will happen (`text`) with "✅ Confirm": the keyboard of a `confirmed_flow`,
+    or `reply_markup` (a flow whose confirmation names what it is about, e.g. a meeting)."""
+    flow = flows.FLOWS[state.flow]
     await flows.move(turn, state, CONFIRM, **values)
+    keyboard = reply_markup or CONFIRMATIONS[flow.name].keyboard(turn.t, flow.name)
     await flows.ask(turn, flow, text, reply_markup=keyboard)
 
 
-async def confirmed(turn: Turn, flow: flows.Flow) -> FlowState:
-    """The user's state at the confirmation step of `flow`; the pressed message loses its
-    buttons either way, and a press on a step left or done is refused as stale."""
-    state = await flows.active(turn, flow)
+async def confirmed(turn: Turn, flow: flows.Flow, **about: Any) -> FlowState:
+    """The user's state at the confirmation step of `flow` (about what `about` names, in its
+    payload), its target found and permission required as the step declares; the pressed
+    message loses its buttons either way, and a press on a step left or done, or about
+    something else, is refused as stale."""
+    state = await flows.pressed_at(turn, flow, CONFIRM, **about)
     await turn.edit_keyboard(None)
-    if state is None or state.step != CONFIRM:
-        raise Refusal(INVALID)
     await turn.answer()
     return state
+
+
+async def confirm(turn: Turn, name: str) -> None:
+    """"✅ Confirm" pressed under the flow `name` (a typed button names it; see
+    confirmed_flow)."""
+    state = await confirmed(turn, flows.FLOWS[name])
+    await CONFIRMATIONS[name].on_confirm(turn, state)
+
+
+async def _confirm_pressed(turn: Turn) -> None:
+    await confirm(turn, turn.button.flow)
+
+
+def confirm_handler(button: type[FlowConfirm]) -> CallbackQueryHandler:
+    """The handler of a feature's "✅ Confirm" button, which names its flow (`button.flow`)."""
+    return flows.press_handler(button, _confirm_pressed)

@@ -28,23 +28,36 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.callbacks import ButtonData
 from bot.delivery import KEYBOARD, Owed, on_sent
 from bot.i18n import N_, Translator
+from bot.permissions import Action
 from bot.services import flow_states
-from handlers.base import Turn, turn_handler
+from handlers.base import Found, Refusal, Target, Turn, act_on, turn_handler
 from storage.models import FlowState
 
 TextHandler = Callable[[Turn, FlowState, str], Awaitable[None]]
+# How a step finds the organisation it acts on, from the flow's payload (see handlers/scope.py).
+StepTarget = Callable[[Turn, Action | None, dict[str, Any]], Awaitable[Found]]
 
 CANCEL_COMMANDS = ("huy", "cancel")
 PROMPT_HOOK = "flow_prompt"
 NOT_EXPECTED = N_("I did not expect a message here. Send /help to see what you can do.")
+INVALID = N_("This button is no longer valid.")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a flow. `on_text` is set when the step waits for typed text."""
+    """One step of a flow. `on_text` is set when the step waits for typed text. A step that
+    acts on an organisation declares it: `target` finds it from the flow's payload and
+    `action` is required on it, by the engine, before the step's handler runs (typed text, or
+    the step's confirmation pressed: `pressed_at`), with the refusals of `turn_handler`."""
 
     name: str
     on_text: TextHandler | None = None
+    action: Action | None = None
+    target: StepTarget | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None and self.target is None:
+            raise ValueError(f"step {self.name}: an action is required on a target: give target=")
 
     @property
     def waits_for_text(self) -> bool:
@@ -203,6 +216,68 @@ def _check_step(flow: Flow, step: str) -> None:
         raise ValueError(f"flow {flow.name} has no step {step}")
 
 
+# --- a step's declared target and permission ----------------------------------------------
+
+
+async def enter_step(turn: Turn, state: FlowState) -> None:
+    """Before the handler of the user's step runs: the step's target is found from the flow's
+    payload (`turn.target`) and its action required on it. A refusal ends the flow: what the
+    step acts on is gone, or no longer within the user's reach."""
+    flow = FLOWS.get(state.flow)
+    step = flow.step(state.step) if flow is not None else None
+    if step is None or step.target is None:
+        return
+    try:
+        await act_on(turn, step.action, await step.target(turn, step.action, payload(state)))
+    except Refusal:
+        await finish(turn)
+        raise
+
+
+async def pressed_at(turn: Turn, flow: Flow, step: str, **about: Any) -> FlowState:
+    """The user's state in `flow` at `step` (and about what `about` names, in its payload),
+    for a button of that step's prompt (a confirmation), with the step's declared target and
+    permission applied. A press on a step left or done, or about something else, is refused
+    as stale, and a refused press's message loses its buttons (the press's handler goes on
+    with the message otherwise)."""
+    state = await active(turn, flow)
+    values = payload(state) if state is not None else {}
+    try:
+        if state is None or state.step != step or any(values.get(k) != v for k, v in about.items()):
+            raise Refusal(INVALID)
+        await enter_step(turn, state)
+    except Refusal:
+        await turn.edit_keyboard(None)
+        raise
+    return state
+
+
+def from_payload(flow: Flow, target: StepTarget) -> Target:
+    """A button's target read from the payload of the user's open `flow` (a press without
+    one is stale)."""
+
+    async def find(turn: Turn, action: Action | None) -> Found:
+        state = await active(turn, flow)
+        if state is None:
+            raise Refusal(INVALID)
+        return await target(turn, action, payload(state))
+
+    return find
+
+
+def press_handler(
+    button: type[ButtonData],
+    on_press: Callable[[Turn], Awaitable[None]],
+    *,
+    action: Action | None = None,
+    target: Target | None = None,
+) -> CallbackQueryHandler:
+    """The handler of a flow's typed buttons: declared like any press (`turn_handler`), then
+    answered by the flow (`on_press`, which reads `turn.button`)."""
+    pressed = turn_handler(button=button, action=action, target=target)(on_press)
+    return CallbackQueryHandler(pressed, pattern=button.pattern())
+
+
 # --- the fallbacks every flow shares -----------------------------------------------------
 
 
@@ -273,6 +348,7 @@ async def route_text(turn: Turn) -> None:
     if step is None or step.on_text is None:
         await turn.reply(turn.t(NOT_EXPECTED))
         return
+    await enter_step(turn, state)
     await step.on_text(turn, state, turn.update.effective_message.text)
 
 

@@ -14,8 +14,9 @@ from bot.services import minutes
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm, confirmed
 from handlers.base import Refusal, Turn, turn_handler
+from handlers.scope import meeting_cell, meeting_flow_org
 from handlers.views import minutes as views
-from handlers.views.minutes import ConclusionsButton, ConclusionsConfirm
+from handlers.views.minutes import ConclusionsButton
 from storage.models import FlowState, Meeting, Organisation
 
 
@@ -28,14 +29,11 @@ async def _meeting(turn: Turn, meeting_id: object) -> tuple[Meeting, Organisatio
     return meeting, org
 
 
-async def pressed_meeting_org(turn: Turn, _action: Action) -> Organisation:
-    """Target: the unit of the meeting a conclusions button names."""
-    turn.require_member()
-    return (await _meeting(turn, turn.button.meeting_id))[1]
-
-
-@turn_handler(button=ConclusionsButton, action=Action.WRITE_MINUTES, target=pressed_meeting_org)
-async def write_pressed(turn: Turn) -> None:
+@turn_handler(button=ConclusionsButton, action=Action.WRITE_MINUTES, target=meeting_cell)
+async def conclusions_pressed(turn: Turn) -> None:
+    if turn.button.action == "confirm":
+        await _confirmed(turn)
+        return
     meeting, org = await _meeting(turn, turn.button.meeting_id)
     await flows.begin(turn, CONCLUSIONS_FLOW, "text", meeting=meeting.id)
     await turn.answer()
@@ -43,35 +41,23 @@ async def write_pressed(turn: Turn) -> None:
                     views.conclusions_prompt(turn.t, org.name, meeting.conclusions))
 
 
-async def _flow_meeting(turn: Turn, state: FlowState) -> tuple[Meeting, Organisation]:
-    """The flow's meeting, the right to write its minutes checked again (typed text declares
-    no target)."""
-    turn.require_member()
-    meeting, org = await _meeting(turn, flows.payload(state).get("meeting"))
-    turn.require(Action.WRITE_MINUTES, org)
-    return meeting, org
-
-
 async def typed_conclusions(turn: Turn, state: FlowState, text: str) -> None:
-    meeting, org = await _flow_meeting(turn, state)
+    meeting, org = await _meeting(turn, flows.payload(state).get("meeting"))
     text = text.strip()
     if len(text) > minutes.CONCLUSIONS_MAX:
         raise Refusal("The conclusions are {length} characters long; at most {max} in one "
                       "message.", length=turn.t.number(len(text)),
                       max=turn.t.number(minutes.CONCLUSIONS_MAX))
-    await ask_to_confirm(turn, CONCLUSIONS_FLOW, state, views.confirm_text(turn.t, org.name, text),
-                         views.confirm_keyboard(turn.t, meeting.id), text=text)
+    await ask_to_confirm(turn, state, views.confirm_text(turn.t, org.name, text),
+                         reply_markup=views.confirm_keyboard(turn.t, meeting.id), text=text)
 
 
-@turn_handler(button=ConclusionsConfirm, action=Action.WRITE_MINUTES, target=pressed_meeting_org)
-async def confirm_pressed(turn: Turn) -> None:
-    state = await confirmed(turn, CONCLUSIONS_FLOW)
+async def _confirmed(turn: Turn) -> None:
+    state = await confirmed(turn, CONCLUSIONS_FLOW, meeting=turn.button.meeting_id)
     meeting, org = await _meeting(turn, turn.button.meeting_id)
-    values = flows.payload(state)
-    if values.get("meeting") != meeting.id or not isinstance(values.get("text"), str):
-        raise Refusal("This button is no longer valid.")
-    await minutes.save_conclusions(turn.session, meeting, values["text"], actor=turn.actor)
+    text = flows.payload(state)["text"]  # the confirmation step holds it (ask_to_confirm)
     await flows.finish(turn)
+    await minutes.save_conclusions(turn.session, meeting, text, actor=turn.actor)
     await turn.reply(views.saved_text(turn.t, org.name, org.code))
 
 
@@ -80,13 +66,12 @@ CONCLUSIONS_FLOW = flows.declare(
         "minutes_conclusions",
         N_("writing the chair's conclusions"),
         # Text typed at the confirmation replaces the draft and is shown again.
-        (flows.Step("text", on_text=typed_conclusions),
-         flows.Step(CONFIRM, on_text=typed_conclusions)),
+        (flows.Step("text", typed_conclusions, Action.WRITE_MINUTES, meeting_flow_org),
+         flows.Step(CONFIRM, typed_conclusions, Action.WRITE_MINUTES, meeting_flow_org)),
         entry=("bien_ban",),
     )
 )
 
 HANDLERS = [
-    CallbackQueryHandler(write_pressed, pattern=ConclusionsButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=ConclusionsConfirm.pattern()),
+    CallbackQueryHandler(conclusions_pressed, pattern=ConclusionsButton.pattern()),
 ]

@@ -17,6 +17,7 @@ typed as a short label); they are saved with the deadlines.
 from __future__ import annotations
 
 from bot.callbacks import ascii_int, typed_int
+from bot.delivery import KEYBOARD, Owed
 from bot.i18n import N_
 from bot.permissions import Action, grants_for
 from bot.services import checks, plans
@@ -60,11 +61,9 @@ def parse_setting(key: str, text: str) -> object:
     return plans.parse_setting(key, word)
 
 
-async def _unit(turn: Turn) -> Organisation:
-    """The unit of the open draft, checked again on every answer (roles may have changed)."""
-    if turn.target is None:
-        turn.target = await scope.plan_draft_unit(turn, Action.SET_PLAN)
-        turn.require(Action.SET_PLAN, turn.target)
+def _unit(turn: Turn) -> Organisation:
+    """The unit of the draft: the target of /ke_hoach, of the button pressed or of the step
+    typed into, with SET_PLAN required on it on every answer (roles may have changed)."""
     return turn.target
 
 
@@ -99,7 +98,7 @@ def _from_above(turn: Turn, org: Organisation) -> bool:
 async def show(turn: Turn, state: FlowState, note: str | None = None) -> None:
     """Ask the question of the draft's step (after `note`, e.g. why an answer was refused)."""
     t = turn.t
-    org = await _unit(turn)
+    org = _unit(turn)
     draft = Draft.of(flows.payload(state))
     step = state.step
     if step == YEAR:
@@ -140,7 +139,6 @@ async def _after_deadline(turn: Turn, state: FlowState, draft: Draft) -> None:
 
 
 async def year_text(turn: Turn, state: FlowState, text: str) -> None:
-    await _unit(turn)
     year = plannable_year(turn, text.strip())
     if year is None:
         await show(turn, state, views.bad_year(turn.t, text, this_year(turn)))
@@ -151,7 +149,6 @@ async def year_text(turn: Turn, state: FlowState, text: str) -> None:
 
 
 async def setting_text(turn: Turn, state: FlowState, text: str) -> None:
-    await _unit(turn)
     draft = Draft.of(flows.payload(state))
     try:
         draft.set_value(draft.key, parse_setting(draft.key, text))
@@ -162,7 +159,7 @@ async def setting_text(turn: Turn, state: FlowState, text: str) -> None:
 
 
 async def deadline_text(turn: Turn, state: FlowState, text: str) -> None:
-    org = await _unit(turn)
+    org = _unit(turn)
     draft = Draft.of(flows.payload(state))
     due = plans.parse_date(text) if text.isascii() and len(text) <= 40 else None
     if due is None:
@@ -180,7 +177,6 @@ async def deadline_text(turn: Turn, state: FlowState, text: str) -> None:
 
 
 async def group_text(turn: Turn, state: FlowState, text: str) -> None:
-    await _unit(turn)
     draft = Draft.of(flows.payload(state))
     try:
         label = plans.parse_unit_setting(plans.PEER_GROUP, text)
@@ -266,14 +262,14 @@ PLAN_FLOW = flows.declare(
         "plan",
         N_("setting up the plan"),
         (
-            flows.Step(YEAR, on_text=year_text),
+            flows.Step(YEAR, year_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(RULEBOOK),
             flows.Step(SETTINGS),
-            flows.Step(SETTING, on_text=setting_text),
-            flows.Step(DEADLINE, on_text=deadline_text),
+            flows.Step(SETTING, setting_text, Action.SET_PLAN, scope.plan_draft_unit),
+            flows.Step(DEADLINE, deadline_text, Action.SET_PLAN, scope.plan_draft_unit),
             flows.Step(CONFIRM),
             flows.Step(UNIT),
-            flows.Step(GROUP, on_text=group_text),
+            flows.Step(GROUP, group_text, Action.SET_PLAN, scope.plan_draft_unit),
         ),
         entry=("ke_hoach",),
         kept=N_("The plan was not saved."),
@@ -334,8 +330,10 @@ async def lower_pressed(turn: Turn) -> None:
         subject = await _subject(turn, button.cycle_id, button.member_id)
         if subject.level == Level.KHT:
             raise Refusal(INVALID)
+        warning = turn.query.message  # its buttons follow what still stands once lowered
         await flows.begin(turn, LOWER_FLOW, LEVEL, cycle_id=button.cycle_id,
-                          member_id=button.member_id)
+                          member_id=button.member_id,
+                          warning=[warning.chat.id, warning.message_id] if warning else None)
         text, markup = views.levels_screen(t, button.cycle_id, button.member_id,
                                            subject.member.full_name, subject.level)
         await turn.answer()
@@ -367,10 +365,21 @@ async def lower_pressed(turn: Turn) -> None:
             turn.session, subject, grants)
         text = views.lowered_text(t, subject.member.full_name, old, level.value)
         text += "\n\n" + views.breaches_text(t, subject.cell.name, breaches)
-        await turn.reply(text, reply_markup=views.lower_keyboard(t, lowerable,
-                                                                 revote_data(meeting_id)))
+        markup = views.lower_keyboard(t, lowerable, revote_data(meeting_id))
+        _update_warning(turn, values.get("warning"), markup)
+        await turn.reply(text, reply_markup=markup)
         return
     raise Refusal(INVALID)
+
+
+def _update_warning(turn: Turn, warning: list[int] | None, markup) -> None:
+    """The breach warning the lowering started from keeps only the buttons of what still
+    stands (the lowered member's is gone, or names their new level): no live button of a
+    finished step. Its keyboard changed with the lowering, so the edit is never empty."""
+    if warning is None:
+        return
+    chat_id, message_id = warning
+    turn.owe(Owed.message(chat_id, "", markup, kind=KEYBOARD, message_id=message_id), durable=False)
 
 
 def revote_data(meeting_id: int | None) -> str | None:
@@ -379,9 +388,7 @@ def revote_data(meeting_id: int | None) -> str | None:
 
 
 async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
-    values = flows.payload(state)
-    turn.target = await scope.lowered_member_cell(turn, Action.LOWER_PROPOSAL)
-    turn.require(Action.LOWER_PROPOSAL, turn.target)
+    values = flows.payload(state)  # the member's cell: the step's target, permission required
     level = Level(values["level"])
     subject = await _subject(turn, values["cycle_id"], values["member_id"], level)
     reason = text.strip()
@@ -395,15 +402,20 @@ async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
     await flows.ask(turn, LOWER_FLOW, confirm_text, reply_markup=markup)
 
 
-LOWER_FLOW = flows.declare(
-    flows.Flow(
-        "lower_proposal",
-        N_("lowering a proposed level"),
-        (
-            flows.Step(LEVEL),
-            flows.Step(REASON, on_text=lower_reason),
-            flows.Step(LOWER_CONFIRM),
-        ),
-        kept=N_("The proposal was not changed."),
+def lowering_flow(
+    name: str, title: str, on_reason: flows.TextHandler, action: Action, target: flows.StepTarget
+) -> flows.Flow:
+    """Lowering a proposal (a member's, a unit's): the level pressed, the reason typed (with
+    `action` required on the proposal's `target`), the confirmation pressed; nothing changes
+    before it."""
+    steps = (flows.Step(LEVEL), flows.Step(REASON, on_reason, action, target),
+             flows.Step(LOWER_CONFIRM))
+    return flows.declare(
+        flows.Flow(name, title, steps, kept=N_("The proposal was not changed."))
     )
+
+
+LOWER_FLOW = lowering_flow(
+    "lower_proposal", N_("lowering a proposed level"), lower_reason, Action.LOWER_PROPOSAL,
+    scope.lowering_cell,
 )

@@ -14,6 +14,8 @@ awaited now); /kiem_diem reads SelfReview.stage and takes the flow up again at t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 from telegram import Update
 from telegram.ext import (
@@ -26,7 +28,7 @@ from telegram.ext import (
 
 from bot.callbacks import typed_int
 from bot.context import BotContext
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.services import reviews
 from bot.services.review_docx import render_review_docx
 from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
@@ -41,6 +43,24 @@ from storage.models import FlowState, ReviewState, SelfReview
 
 SECTION, SUBMIT = "section", "submit"
 NOT_OPEN = N_("That part is no longer the one open. Send /kiem_diem to continue.")
+PIECE_TOO_LONG = N_(
+    "This part can hold at most {max} characters; that message was not saved. "
+    "{room} characters are left: shorten it, or put the rest in another part."
+)
+EDIT_TOO_LONG = N_(
+    "This part can hold at most {max} characters; the edit was not taken. "
+    "{room} characters are left for that message."
+)
+
+
+@contextlib.contextmanager
+def _fitting(t: Translator, msgid: str) -> Iterator[None]:
+    """A piece that would make its part longer than the form allows is refused with `msgid`
+    (nothing is saved), saying how much room is left."""
+    try:
+        yield
+    except reviews.SectionFull as full:
+        raise Refusal(msgid, max=t.number(MAX_SECTION_CHARS), room=t.number(full.room)) from None
 
 
 def step_of(stage: str) -> str:
@@ -142,17 +162,10 @@ async def section_text(turn: Turn, state: FlowState, text: str) -> None:
     t = turn.t
     setting, review = await _open_review(turn, state)
     key = review.stage
-    try:
+    with _fitting(t, PIECE_TOO_LONG):
         length = await reviews.append_piece(
             turn.session, review, key, text, turn.update.effective_message.message_id
         )
-    except reviews.SectionFull as full:
-        raise Refusal(
-            "This part can hold at most {max} characters; that message was not saved. "
-            "{room} characters are left: shorten it, or put the rest in another part.",
-            max=t.number(MAX_SECTION_CHARS),
-            room=t.number(full.room),
-        ) from None
     keyboard = views.section_keyboard(t, setting, review, key)
     # The part's buttons move under this acknowledgement: one live keyboard, the latest.
     await flows.ask(
@@ -351,15 +364,8 @@ async def _edited(turn: Turn) -> None:
         )
     setting = await _setting(turn)
     section = setting.section(piece.section_key)
-    try:
+    with _fitting(t, EDIT_TOO_LONG):
         length = await reviews.replace_piece(turn.session, review, piece, message.text)
-    except reviews.SectionFull as full:
-        raise Refusal(
-            "This part can hold at most {max} characters; the edit was not taken. "
-            "{room} characters are left for that message.",
-            max=t.number(MAX_SECTION_CHARS),
-            room=t.number(full.room),
-        ) from None
     heading = section.heading if section else None
     await turn.reply(views.edit_taken_text(t, heading, length, MAX_SECTION_CHARS))
 

@@ -18,6 +18,7 @@ from conversations import ballot as meeting_flow
 from conversations import engine as flows
 from conversations.decision import CONFIRM, ask_to_confirm
 from handlers.base import Refusal, Turn
+from handlers.scope import meeting_flow_org, named
 from handlers.views import unit_meeting as views
 from storage.models import FlowState, Meeting
 
@@ -29,10 +30,7 @@ def today(turn: Turn) -> dt.date:
 
 async def pressed_meeting(turn: Turn, meeting_id: int) -> Meeting:
     """The meeting a button names (a missing one is a stale button)."""
-    meeting = await service.meeting_by_id(turn.session, meeting_id)
-    if meeting is None:
-        raise Refusal("This button is no longer valid.")
-    return meeting
+    return named(await service.meeting_by_id(turn.session, meeting_id))
 
 
 def refusal(error: Exception) -> Refusal:
@@ -57,13 +55,12 @@ async def show_meeting_step(
 
 
 async def reasons_meeting(turn: Turn, state: FlowState) -> Meeting:
-    """The meeting of the user's reason flow, RUN_BALLOT required on its organisation again
-    (typed text declares no target)."""
+    """The meeting of the user's reason flow (its steps declare RUN_BALLOT on its
+    organisation: the engine required it before this step's handler)."""
     meeting = await service.meeting_by_id(turn.session, flows.payload(state).get("meeting"))
     if meeting is None:
         await flows.finish(turn)
         raise Refusal("This button is no longer valid.")
-    turn.require(Action.RUN_BALLOT, await service.meeting_org(turn.session, meeting))
     return meeting
 
 
@@ -81,10 +78,9 @@ async def reason_typed(turn: Turn, state: FlowState, text: str) -> None:
         raise refusal(error) from None
     await ask_to_confirm(
         turn,
-        ORDER_REASON,
         state,
         views.reason_confirm_text(turn.t, reason),
-        views.reason_confirm_keyboard(turn.t, meeting.id),
+        reply_markup=views.reason_confirm_keyboard(turn.t, meeting.id),
         reason=reason,
     )
 
@@ -102,6 +98,9 @@ ORDER_REASON = flows.declare(
     flows.Flow(
         "order_reason",
         N_("recording why the ballot goes first"),
-        (flows.Step("reason", on_text=reason_typed), flows.Step(CONFIRM)),
+        (
+            flows.Step("reason", reason_typed, Action.RUN_BALLOT, meeting_flow_org),
+            flows.Step(CONFIRM, None, Action.RUN_BALLOT, meeting_flow_org),
+        ),
     )
 )

@@ -16,7 +16,7 @@ from bot.services.unit_opinion import TEXT_MAX, TEXT_MIN, OpenReview
 from bot.text import esc
 from conversations import engine as flows
 from handlers import scope
-from handlers.base import Refusal, Turn
+from handlers.base import Refusal, Turn, act_on
 from handlers.views import unit_opinion as views
 from rules.levels import Level
 from storage.models import FlowState, ParticipantBody
@@ -33,8 +33,8 @@ async def start(turn: Turn, code: str | None) -> None:
     org = await scope.unit_by_code(turn, code) if code else None
     items = await service.open_reviews(turn.session, grants, org)
     if not items:
-        if org is not None:
-            turn.require(Action.GIVE_OPINION, org)
+        if org is not None:  # refused as any command on it would be, else nothing waits
+            await act_on(turn, Action.GIVE_OPINION, org)
             raise Refusal("Nothing of {org} waits for your opinion now.", org=esc(org.name))
         if not grants_for(grants, Action.GIVE_OPINION):
             raise Refusal("This is for the representatives of the participating bodies and for "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 from telegram import Document
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
@@ -34,8 +35,8 @@ from bot.services.reviews import local_today
 from bot.services.unit_review import Draft, UnitReviewRefused
 from bot.text import esc
 from conversations import engine as flows
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, org_from_button, unit_by_code
+from handlers.base import Refusal, Turn, act_on, translator_for, turn_handler
+from handlers.scope import INVALID, named, org_from_button, unit_by_code
 from handlers.views import unit_review as views
 from handlers.views.unit_review import UnitButton, UnitPick
 from rules.review_form import MAX_SECTION_CHARS
@@ -89,21 +90,36 @@ async def _draft(turn: Turn, review: UnitReview) -> Draft:
 
 
 async def _review(turn: Turn, review_id: object) -> tuple[UnitReview, Organisation]:
-    """The review a payload or button names, with the head's right to it checked."""
+    """The review a payload or button names, with its unit; gone, the step or button is stale.
+    The head's right to it is declared: the buttons' and the steps' target (`review_unit`)."""
     found = await service.review_and_org(turn.session, review_id) if isinstance(
         review_id, int) else None
-    if found is None:
-        raise Refusal(INVALID)
-    turn.require(Action.PREPARE_UNIT_REPORT, found[1])
-    return found
+    return named(found)
+
+
+async def review_unit(
+    turn: Turn, _action: Action | None, values: dict[str, Any]
+) -> Organisation:
+    """A step's target: the unit of the review the flow's payload names."""
+    return (await _review(turn, values.get("review")))[1]
 
 
 async def review_target(turn: Turn, _action: Action) -> Organisation:
     """Target: the unit of the review a pressed button names."""
-    found = await service.review_and_org(turn.session, turn.button.review_id)
-    if found is None:
-        raise Refusal(INVALID)
-    return found[1]
+    return (await _review(turn, turn.button.review_id))[1]
+
+
+async def tapped_unit(turn: Turn, _action: Action) -> Organisation | None:
+    """/tap_the [code]: the unit named, else the one the caller heads (None: they head several
+    and choose); refused when they head none."""
+    turn.require_member()
+    args = turn.context.args or []
+    if args:
+        return await unit_by_code(turn, args[0])
+    headed = await service.headed_units(turn.session, turn.identity.member.id)
+    if not headed:
+        raise Refusal(NOT_A_HEAD)
+    return headed[0] if len(headed) == 1 else None
 
 
 # --- the head's screen -------------------------------------------------------------------------
@@ -121,23 +137,14 @@ async def _show_unit(turn: Turn, org: Organisation) -> None:
         await turn.reply(text, reply_markup=keyboard)
 
 
-@turn_handler()
+@turn_handler(action=Action.PREPARE_UNIT_REPORT, target=tapped_unit)
 async def tap_the_command(turn: Turn) -> None:
-    turn.require_member()
-    args = turn.context.args or []
-    if args:
-        org = await unit_by_code(turn, args[0])
-        turn.require(Action.PREPARE_UNIT_REPORT, org)
-        await _show_unit(turn, org)
-        return
-    headed = await service.headed_units(turn.session, turn.identity.member.id)
-    if not headed:
-        raise Refusal(NOT_A_HEAD)
-    if len(headed) > 1:
+    if turn.target is None:
+        headed = await service.headed_units(turn.session, turn.identity.member.id)
         text, keyboard = views.pick_screen(turn.t, headed)
         await turn.reply(text, reply_markup=keyboard)
         return
-    await _show_unit(turn, headed[0])
+    await _show_unit(turn, turn.target)
 
 
 @turn_handler(button=UnitPick, action=Action.PREPARE_UNIT_REPORT, target=org_from_button)
@@ -163,8 +170,7 @@ async def _enter(turn: Turn, step: str, **values: object) -> FlowState:
 @turn_handler(button=UnitButton, action=Action.PREPARE_UNIT_REPORT, target=review_target)
 async def head_pressed(turn: Turn) -> None:
     pressed: UnitButton = turn.button
-    found = await service.review_and_org(turn.session, pressed.review_id)
-    review = found[0]
+    review, _org = await _review(turn, pressed.review_id)
     draft = await _draft(turn, review)
     try:
         await _HANDLERS[pressed.action](turn, pressed, draft)
@@ -284,6 +290,7 @@ async def take_edit(turn: Turn) -> bool:
         return False
     review, piece = found
     review, org = await _review(turn, review.id)
+    await act_on(turn, Action.PREPARE_UNIT_REPORT, org)  # what was edited names the unit
     length = await _written(turn, await _draft(turn, review),
                             lambda: report.replace_piece(turn.session, review, piece,
                                                          message.text), EDIT_FULL)
@@ -323,6 +330,7 @@ async def report_document(turn: Turn) -> None:
     state = await flows.active(turn, UNIT_FLOW)
     if state is None or state.step != FILE:
         raise Refusal(FILE_OUTSIDE if is_docx else UNKNOWN_FILE)
+    await flows.enter_step(turn, state)  # the step's declared target and permission
     review, _org = await _review(turn, flows.payload(state).get("review"))
     if not is_docx:
         raise Refusal(NOT_DOCX)
@@ -527,11 +535,8 @@ async def _send(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
 
 
 async def _confirm(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
-    state = await flows.active(turn, UNIT_FLOW)
-    if state is None or state.step != CIRCULATE or \
-            flows.payload(state).get("review") != draft.review.id:
-        await turn.edit_keyboard(None)  # a question left or answered: its button goes
-        raise Refusal(INVALID)
+    # A question left or answered is stale, and its button goes.
+    await flows.pressed_at(turn, UNIT_FLOW, CIRCULATE, review=draft.review.id)
     service.require_open(draft)
     _require_ready(turn, draft)  # the question may be old: everything is checked again
     services = turn.services
@@ -555,16 +560,18 @@ _HANDLERS = {
     "confirm": _confirm,
 }
 
+# Every step acts on the review's unit, as its head.
+_HEAD: dict[str, Any] = {"action": Action.PREPARE_UNIT_REPORT, "target": review_unit}
 UNIT_FLOW = flows.declare(
     flows.Flow(
         "unit_review",
         N_("preparing the collective's review"),
         (
-            flows.Step(PART, on_text=part_text),
-            flows.Step(FILE, on_text=file_text),
-            flows.Step(MARK, on_text=mark_text),
-            flows.Step(ADJUST, on_text=adjustment_text),
-            flows.Step(CIRCULATE),
+            flows.Step(PART, on_text=part_text, **_HEAD),
+            flows.Step(FILE, on_text=file_text, **_HEAD),
+            flows.Step(MARK, on_text=mark_text, **_HEAD),
+            flows.Step(ADJUST, on_text=adjustment_text, **_HEAD),
+            flows.Step(CIRCULATE, **_HEAD),
         ),
         kept=N_("Everything you entered is saved; send /tap_the to go on."),
         entry=("tap_the",),

@@ -9,6 +9,8 @@ someone leads to the same step, and "📄 Word file" sends them the report's Wor
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_
@@ -19,7 +21,7 @@ from bot.text import esc
 from conversations import engine as flows
 from conversations.unit_review import refusal, today
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, can_see, may, unit_by_code
+from handlers.scope import INVALID, can_see, unit_by_code
 from handlers.views import unit_review as views
 from handlers.views.unit_review import DraftButton
 from storage.models import CommentStage, FlowState, Organisation, UnitReview
@@ -32,7 +34,7 @@ NO_DRAFT = N_("{org} has no draft review report yet.")
 async def _stage(turn: Turn, review: UnitReview, org: Organisation):
     return await service.comment_stage(
         turn.session, review, org, turn.identity.member,
-        is_leader=may(turn, Action.COMMENT_UNIT_DRAFT, org), now=turn.services.now())
+        is_leader=turn.may(Action.COMMENT_UNIT_DRAFT, org), now=turn.services.now())
 
 
 async def _open(turn: Turn, review: UnitReview, org: Organisation) -> None:
@@ -57,18 +59,24 @@ async def _open(turn: Turn, review: UnitReview, org: Organisation) -> None:
                     views.comment_prompt(turn.t, org.name, review.subject, COMMENT_MAX))
 
 
-@turn_handler()
-async def comment_command(turn: Turn) -> None:
+async def commented_unit(turn: Turn, _action: Action | None) -> Organisation | None:
+    """/gop_y [code]: the unit named (None: the drafts near the caller). Who may comment, and
+    when, is the service's rule (its leaders while drafting, then its participants)."""
     turn.require_member()
     args = turn.context.args or []
-    if args:
-        org = await unit_by_code(turn, args[0])
+    return await unit_by_code(turn, args[0]) if args else None
+
+
+@turn_handler(target=commented_unit)
+async def comment_command(turn: Turn) -> None:
+    named = turn.target
+    if named is not None:
         try:
-            found = [(r, org) for r in await service.existing_reviews(turn.session, org)]
+            found = [(r, named) for r in await service.existing_reviews(turn.session, named)]
         except UnitReviewRefused as refused:
             raise refusal(turn, refused) from None
         if not found:
-            raise Refusal(NO_DRAFT, org=esc(org.name))
+            raise Refusal(NO_DRAFT, org=esc(named.name))
     else:
         led = {g.org_id for g in grants_for(turn.identity.grants, Action.COMMENT_UNIT_DRAFT)}
         found = await service.reviews_near(turn.session, turn.identity.member, led)
@@ -80,7 +88,7 @@ async def comment_command(turn: Turn) -> None:
         except UnitReviewRefused as refused:
             first_refusal = first_refusal or refused
     if not open_now:
-        if args and first_refusal is not None:
+        if named is not None and first_refusal is not None:
             raise refusal(turn, first_refusal)
         raise Refusal(NOTHING_TO_COMMENT)
     if len(open_now) > 1:
@@ -91,26 +99,39 @@ async def comment_command(turn: Turn) -> None:
     await _open(turn, *open_now[0])
 
 
-async def draft_target(turn: Turn, _action: Action | None) -> Organisation:
-    """Target: the unit of the draft a button names; a unit the caller may not see reads as a
-    stale button (the permission itself is the service's: leaders, then participants)."""
+async def _seen(turn: Turn, review_id: object) -> tuple[UnitReview, Organisation]:
+    """The draft a button or the flow's payload names, with its unit; a unit the caller may not
+    see reads as stale (the permission itself is the service's: leaders, then participants)."""
     turn.require_member()
-    found = await service.review_and_org(turn.session, turn.button.review_id)
+    found = await service.review_and_org(turn.session, review_id) if isinstance(
+        review_id, int) else None
     if found is None or not can_see(turn, found[1]):
         raise Refusal(INVALID)
-    return found[1]
+    return found
+
+
+async def draft_target(turn: Turn, _action: Action | None) -> Organisation:
+    """Target: the unit of the draft a pressed button names."""
+    return (await _seen(turn, turn.button.review_id))[1]
+
+
+async def commented_draft(
+    turn: Turn, _action: Action | None, values: dict[str, Any]
+) -> Organisation:
+    """The comment step's target: the unit of the draft its payload names."""
+    return (await _seen(turn, values.get("review")))[1]
 
 
 @turn_handler(button=DraftButton, target=draft_target)
 async def draft_pressed(turn: Turn) -> None:
     pressed: DraftButton = turn.button
-    review, org = await service.review_and_org(turn.session, pressed.review_id)
+    review, org = await _seen(turn, pressed.review_id)
     if pressed.action == "comment":
         await turn.answer()
         await _open(turn, review, org)
         return
     if not await service.may_read(turn.session, review, turn.identity.member,
-                                  is_leader=may(turn, Action.COMMENT_UNIT_DRAFT, org)):
+                                  is_leader=turn.may(Action.COMMENT_UNIT_DRAFT, org)):
         raise Refusal(INVALID)
     if review.report_docx is None:
         raise Refusal("The report of {org} is no longer a Word file: it is typed in the draft.",
@@ -126,13 +147,7 @@ async def draft_pressed(turn: Turn) -> None:
 
 
 async def comment_text(turn: Turn, state: FlowState, text: str) -> None:
-    review_id = flows.payload(state).get("review")
-    found = await service.review_and_org(turn.session, review_id) if isinstance(
-        review_id, int) else None
-    if found is None or not can_see(turn, found[1]):
-        await flows.finish(turn)
-        raise Refusal(INVALID)
-    review, org = found
+    review, org = await _seen(turn, flows.payload(state).get("review"))
     member = turn.identity.member
     try:
         stage = await _stage(turn, review, org)
@@ -158,7 +173,7 @@ COMMENT_FLOW = flows.declare(
     flows.Flow(
         "unit_comment",
         N_("commenting on a draft review report"),
-        (flows.Step(TEXT, on_text=comment_text),),
+        (flows.Step(TEXT, on_text=comment_text, target=commented_draft),),
         entry=("gop_y",),
     )
 )

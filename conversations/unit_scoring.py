@@ -27,6 +27,7 @@ from conversations import engine as flows
 from conversations.decision import CONFIRM
 from conversations.unit_meeting import show_meeting_step, today
 from handlers.base import Refusal, Turn
+from handlers.scope import meeting_flow_org
 from handlers.views import unit_scoring as views
 from storage.models import AdjustmentKind, FlowState, Meeting
 
@@ -154,12 +155,12 @@ SCORE = flows.declare(
 
 
 async def scoring_meeting(turn: Turn, meeting_id: Any) -> Meeting:
-    """The meeting a flow's payload names, RUN_MEETING required on its organisation."""
+    """The meeting a flow's payload names (the secretary's steps declare RUN_MEETING on its
+    organisation, and so do the buttons that lead here)."""
     meeting = await unit_meeting.meeting_by_id(turn.session, meeting_id)
     if meeting is None:
         await flows.finish(turn)
         raise Refusal("This button is no longer valid.")
-    turn.require(Action.RUN_MEETING, await unit_meeting.meeting_org(turn.session, meeting))
     return meeting
 
 
@@ -296,14 +297,17 @@ ADJUST = flows.declare(
     flows.Flow(
         "unit_adjust",
         N_("entering a deduction or an addition"),
-        tuple(flows.Step(step, on_text=adjustment_typed) for step in ADJUST_STEPS),
+        tuple(
+            flows.Step(step, adjustment_typed, Action.RUN_MEETING, meeting_flow_org)
+            for step in ADJUST_STEPS
+        ),
     )
 )
 SCORING_CLOSE = flows.declare(
     flows.Flow(
         "scoring_close",
         N_("closing the scoring"),
-        (flows.Step(CONFIRM),),
+        (flows.Step(CONFIRM, None, Action.RUN_MEETING, meeting_flow_org),),
         kept=N_("The scoring stays open."),
     )
 )

@@ -27,18 +27,11 @@ from bot.services import appeal as service
 from bot.services import unit_appeal
 from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
 from bot.services.unit_rating_status import led_unit_levels
+from conversations import decision as confirming
 from conversations import engine as flows
-from conversations.decision import (
-    CONFIRM,
-    Appealing,
-    ask_to_confirm,
-    confirmed,
-    open_flow,
-    reload,
-)
 from handlers import unit_decision as units
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID
+from handlers.scope import INVALID, named
 from handlers.views import appeal as views
 from handlers.views.appeal import AnswerButton, AppealConfirm
 from handlers.views.unit_rating_status import unit_results_lines
@@ -69,7 +62,7 @@ def _check_length(text: str) -> str:
 # --- filing -----------------------------------------------------------------------------------------
 
 
-def _member_appealing(filing: service.Filing) -> Appealing:
+def _member_appealing(filing: service.Filing) -> confirming.Appealing:
     """A member's decided level they appeal against (the members' side of the shared flow)."""
     rating, year = filing.rating, filing.cycle.year
 
@@ -78,7 +71,7 @@ def _member_appealing(filing: service.Filing) -> Appealing:
                                            actor=turn.actor, now=turn.services.now())
         return appeal.id
 
-    return Appealing(
+    return confirming.Appealing(
         "a",
         filing.deciding_org,
         lambda t: views.appeal_prompt(t, year, rating.decided_level),
@@ -99,10 +92,11 @@ async def appeal_command(turn: Turn) -> None:
     found = await service.latest_decided(turn.session, turn.identity.member.id)
     if found is None:
         raise Refusal("You have no decided level to appeal against yet.")
-    await open_flow(turn, APPEAL_FLOW, "text", appealing_of, {"rating": found[0].id})
+    values = {"rating": found[0].id}
+    await confirming.open_flow(turn, APPEAL_FLOW, "text", appealing_of, values)
 
 
-async def appealing_of(turn: Turn, values: dict) -> Appealing:
+async def appealing_of(turn: Turn, values: dict) -> confirming.Appealing:
     """What the payload's appeal is against, still decided and the caller's to appeal."""
     if "unit_rating" in values:
         return await units.appealing(turn, values["unit_rating"])
@@ -115,20 +109,14 @@ async def appealing_of(turn: Turn, values: dict) -> Appealing:
 
 async def appeal_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    subject = await reload(turn, appealing_of, state)
-    await ask_to_confirm(
-        turn,
-        APPEAL_FLOW,
-        state,
-        views.appeal_confirm_text(turn.t, subject.deciding_org.name, len(body)),
-        views.confirm_keyboard(turn.t, APPEAL_FLOW.name),
-        text=body,
-    )
+    subject = await confirming.reload(turn, appealing_of, state)
+    question = views.appeal_confirm_text(turn.t, subject.deciding_org.name, len(body))
+    await confirming.ask_to_confirm(turn, state, question, text=body)
 
 
 async def appeal_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    subject = await reload(turn, appealing_of, state)
+    subject = await confirming.reload(turn, appealing_of, state)
     await flows.finish(turn)
     member, root = turn.identity.member, subject.deciding_org
     appeal_id = await subject.file(turn, body)
@@ -155,20 +143,27 @@ async def _open_appeal(turn: Turn, kind: str, appeal_id: int) -> tuple[Any, Memb
     found = await _PARTIES[kind](turn.session, appeal_id)
     if found is None:
         raise Refusal(INVALID)
-    appeal, _member, root = found
-    turn.require(Action.DECIDE, root)
+    appeal, _member, _root = found  # DECIDE on the deciding level: required by the target
     if appeal.answer is not None:
         raise Refusal("This appeal has already been answered.")
     return found
 
 
+async def _deciding_org(turn: Turn, kind: str, appeal_id: object) -> Organisation:
+    turn.require_member()
+    found = await _PARTIES[kind](turn.session, appeal_id) if isinstance(appeal_id, int) else None
+    return named(found)[2]
+
+
 async def _answer_target(turn: Turn, action: Action | None) -> Organisation:
     """Target: the deciding level of the appeal the pressed button names (either kind)."""
-    turn.require_member()
-    found = await _PARTIES[turn.button.action](turn.session, turn.button.appeal_id)
-    if found is None:
-        raise Refusal(INVALID)
-    return found[2]
+    return await _deciding_org(turn, turn.button.action, turn.button.appeal_id)
+
+
+async def _answered_target(turn: Turn, action: Action | None, values: dict) -> Organisation:
+    """Step target: the deciding level of the appeal being answered (either kind)."""
+    kind = "u" if "unit_appeal" in values else "a"
+    return await _deciding_org(turn, kind, values.get(_PAYLOAD[kind]))
 
 
 @turn_handler(button=AnswerButton, action=Action.DECIDE, target=_answer_target)
@@ -188,20 +183,14 @@ async def _answered_of(turn: Turn, values: dict):
 
 async def answer_text(turn: Turn, state: FlowState, text: str) -> None:
     body = _check_length(text)
-    _kind, (_appeal, member, _root) = await reload(turn, _answered_of, state)
-    await ask_to_confirm(
-        turn,
-        ANSWER_FLOW,
-        state,
-        views.answer_confirm_text(turn.t, member.full_name, len(body)),
-        views.confirm_keyboard(turn.t, ANSWER_FLOW.name),
-        text=body,
-    )
+    _kind, (_appeal, member, _root) = await confirming.reload(turn, _answered_of, state)
+    question = views.answer_confirm_text(turn.t, member.full_name, len(body))
+    await confirming.ask_to_confirm(turn, state, question, text=body)
 
 
 async def answer_confirmed(turn: Turn, state: FlowState) -> None:
     body = flows.payload(state)["text"]
-    kind, (appeal, member, root) = await reload(turn, _answered_of, state)
+    kind, (appeal, member, root) = await confirming.reload(turn, _answered_of, state)
     await flows.finish(turn)
     _ANSWER[kind](turn.session, appeal, body, actor=turn.actor, now=turn.services.now())
     account = await reachable_account(turn.session, member.id)
@@ -209,17 +198,6 @@ async def answer_confirmed(turn: Turn, state: FlowState) -> None:
         mt = translator_for(account, turn.services)
         _send_long(turn, account.telegram_id, views.answer_head(mt, root.name), body)
     await turn.reply(views.answer_sent(turn.t, member.full_name, account is not None))
-
-
-@turn_handler(button=AppealConfirm)
-async def confirm_pressed(turn: Turn) -> None:
-    pressed: AppealConfirm = turn.button
-    flow = APPEAL_FLOW if pressed.flow == APPEAL_FLOW.name else ANSWER_FLOW
-    state = await confirmed(turn, flow)
-    if flow is APPEAL_FLOW:
-        await appeal_confirmed(turn, state)
-    else:
-        await answer_confirmed(turn, state)
 
 
 # --- results by year --------------------------------------------------------------------------------
@@ -244,25 +222,19 @@ async def results_command(turn: Turn) -> None:
                                 *unit_results_lines(turn.t, units)]))
 
 
-APPEAL_FLOW = flows.declare(
-    flows.Flow(
-        "appeal",
-        N_("writing an appeal"),
-        (flows.Step("text", on_text=appeal_text), flows.Step(CONFIRM)),
-        entry=("khieu_nai",),
-    )
+APPEAL_FLOW = confirming.confirmed_flow(
+    "appeal", N_("writing an appeal"), "text", appeal_text, appeal_confirmed,
+    views.confirm_keyboard, entry=("khieu_nai",),
 )
-ANSWER_FLOW = flows.declare(
-    flows.Flow(
-        "appeal_answer",
-        N_("answering an appeal"),
-        (flows.Step("text", on_text=answer_text), flows.Step(CONFIRM)),
-    )
+# The deciding level answers: DECIDE on it, at each step.
+ANSWER_FLOW = confirming.confirmed_flow(
+    "appeal_answer", N_("answering an appeal"), "text", answer_text, answer_confirmed,
+    views.confirm_keyboard, action=Action.DECIDE, target=_answered_target,
 )
 
 HANDLERS = [
     CommandHandler("khieu_nai", appeal_command),
     CommandHandler("ket_qua", results_command),
     CallbackQueryHandler(answer_button, pattern=AnswerButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=AppealConfirm.pattern()),
+    confirming.confirm_handler(AppealConfirm),
 ]

@@ -25,11 +25,11 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.delivery import EDIT, KEYBOARD, Outbox, Owed, Undeliverable, deliver, plain_text
-from bot.i18n import Translator, locale_for
+from bot.i18n import Translator
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
 from bot.services import Services
-from bot.services.accounts import Identity, arrive
+from bot.services.accounts import Identity, arrive, translator_of
 from bot.text import esc
 from storage.db import Session, before_commit, writes
 from storage.models import Organisation, OutboxMessage, TelegramAccount
@@ -103,6 +103,11 @@ class Turn:
             raise Refusal("This button is no longer valid.")
         raise Refusal("You do not have permission to do this.")
 
+    def may(self, action: Action, org: Organisation) -> bool:
+        """Whether the caller may do `action` for `org`: for what a screen shows (a button only
+        for those who may press it), never in place of a declared target's check."""
+        return allowed(self.identity.grants, action, org.path)
+
     def require_member(self) -> None:
         if not self.identity.is_member:
             raise Refusal(
@@ -137,33 +142,34 @@ class Turn:
         *,
         reply_markup: InlineKeyboardMarkup | None = None,
         durable: bool = True,
+        in_place: bool = False,
     ) -> None:
-        """HTML text to the current chat (split if long; buttons on the last part).
+        """HTML text to the current chat (split if long; buttons on the last part), or
+        (`in_place`, as `edit`) in place of the message whose button was pressed.
         `durable=False` for text the database must never hold (invite tokens, ballots)."""
-        self.owe(Owed.message(self.chat_id, text, reply_markup), durable=durable)
+        owed = self._in_place(text, reply_markup) if in_place else Owed.message(
+            self.chat_id, text, reply_markup
+        )
+        if owed is not None:
+            self.owe(owed, durable=durable)
 
-    async def edit(
-        self,
-        text: str,
-        *,
-        reply_markup: InlineKeyboardMarkup | None = None,
-        durable: bool = True,
-    ) -> None:
-        """Replace the text of the message whose button was pressed."""
+    # Replace the text of the message whose button was pressed: a reply in its place.
+    edit = functools.partialmethod(reply, in_place=True)
+
+    def _in_place(self, text: str, reply_markup: InlineKeyboardMarkup | None) -> Owed | None:
+        """The edit of the pressed message; a new message where what it shows is not known
+        (after a restart, or long after the press), never an edit that might change nothing
+        (None: it shows this already)."""
         assert self.query is not None
         message = self.query.message
         replayed = self.services.arrivals.was_replayed(self.update.update_id)
         if message is None or replayed or self._stale():
-            # After a restart (or long after the press) what the message shows is not known:
-            # a new message, never an edit that might change nothing.
-            await self.reply(text, reply_markup=reply_markup, durable=durable)
-            return
+            return Owed.message(self.chat_id, text, reply_markup)
         if self.services.shown.unchanged(message, text, reply_markup):
-            return  # Telegram refuses an edit that changes nothing
-        owed = Owed.message(
+            return None  # Telegram refuses an edit that changes nothing
+        return Owed.message(
             message.chat.id, text, reply_markup, kind=EDIT, message_id=message.message_id
         )
-        self.owe(owed, durable=durable)
 
     async def edit_keyboard(self, reply_markup: InlineKeyboardMarkup | None) -> None:
         """Change only the buttons of the message whose button was pressed (None: remove)."""
@@ -267,9 +273,34 @@ class Turn:
 
 
 Handler = Callable[[Turn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a target found when the action is not required on the organisation acted on
+    itself: `checked_on` is where it is required instead (DECIDE on the deciding level above
+    a cell), or None where the rule asks for no role (a plain member's own cell's progress)."""
+
+    org: Organisation
+    checked_on: Organisation | None
+
+
 # How a handler finds the organisation it acts on (see handlers/scope.py): refuses with the
-# one wording when there is none within reach.
-Target = Callable[[Turn, Action], Awaitable[Organisation]]
+# one wording when there is none within reach. None: the command names no organisation and
+# the caller holds the action on several, so the handler offers them to choose.
+Found = Organisation | Reach | None
+Target = Callable[[Turn, Action | None], Awaitable[Found]]
+
+
+async def act_on(turn: Turn, action: Action | None, found: Found) -> None:
+    """The declared edge's check, the one place a permission is required: the turn acts on
+    what the target found (`turn.target`), and `action` is required where the rule puts it.
+    Used by `turn_handler`, by the flow engine before a step's handler runs, and where what a
+    turn acts on is known only from what the user sent (a workbook's sheets)."""
+    org, checked = (found.org, found.checked_on) if isinstance(found, Reach) else (found, found)
+    turn.target = org
+    if action is not None and checked is not None:
+        turn.require(action, checked)
 
 
 class DecodesButton(Protocol):
@@ -279,10 +310,7 @@ class DecodesButton(Protocol):
 
 def translator_for(account: TelegramAccount, services: Services) -> Translator:
     """The language another user reads in (for messages the bot sends them unasked)."""
-    locale = locale_for(
-        account.language_code, account.chosen_locale, services.settings.default_locale
-    )
-    return Translator(locale, services.settings.tz)
+    return translator_of(account, services.settings)
 
 
 def private_chat_button(t: Translator, bot_username: str) -> InlineKeyboardMarkup:
@@ -324,9 +352,7 @@ def turn_handler(
 
             await leave_for_command(turn)
         if target is not None:
-            turn.target = await target(turn, action)
-            if action is not None:
-                turn.require(action, turn.target)
+            await act_on(turn, action, await target(turn, action))
 
     def decorate(fn: Handler) -> Callable:
         @functools.wraps(fn)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from bot.i18n import LOCALES, N_, Translator
 from bot.permissions import POLICY, Action, grants_for
 from bot.services.accounts import Identity
-from handlers import framework_texts, status_texts
 from handlers.views import ballot as ballot_texts
 from handlers.views import dossier as dossier_texts
+from handlers.views import frameworks as framework_texts
 from handlers.views import minutes as minutes_texts
 from handlers.views import plan as plan_texts
+from handlers.views import status as status_texts
 from handlers.views import unit_opinion as opinion_texts
 from handlers.views import unit_review as unit_review_texts
 from handlers.views import unit_scoring as unit_scoring_texts
@@ -31,6 +32,7 @@ class Audience(enum.Enum):
     CELL_ROLE = "cell_role"  # such a role held on a cell (chi bộ)
     DECIDING_ROLE = "deciding_role"  # such a role held on a deciding level (DOMAIN §1 step 6)
     COMMITTEE_ROLE = "committee_role"  # such a role held above the cells (a đảng ủy, a đảng bộ)
+    UNIT_ROLE = "unit_role"  # such a role held on a rated unit (its collective's report)
     # The same audiences by whom they are without an action of their own (see TYPICAL).
     INVITER = "role"  # secretary, deputy, committee member or organising office
     CELL_SECRETARY = "cell_role"  # secretary or deputy of a chi bộ
@@ -128,7 +130,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("bo_phieu", *ballot_texts.BO_PHIEU, Audience.CELL_ROLE, Action.RUN_BALLOT),
     CommandSpec("phieu", *ballot_texts.PHIEU, Audience.MEMBER),
     CommandSpec("kiem_tra_phieu", *ballot_texts.KIEM_TRA_PHIEU, Audience.MEMBER),
-    # Status, decisions, appeals: msgids in the "status" domain (handlers/status_texts.py).
+    # Status, decisions, appeals: msgids in the "status" domain (handlers/views/status.py).
     CommandSpec("tinh_trang", *status_texts.TINH_TRANG, Audience.MEMBER),
     CommandSpec("bieu_do", *status_texts.BIEU_DO, Audience.ROLE, Action.VIEW_STATUS),
     CommandSpec("bao_cao", *status_texts.BAO_CAO, Audience.ROLE, Action.VIEW_STATUS),
@@ -157,7 +159,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     # Issue 14, part A: the collective's report and draft score sheet, comments on the draft;
     # msgids in the "unit_prep" domain (handlers/views/unit_review.py).
     CommandSpec(
-        "tap_the", *unit_review_texts.TAP_THE, Audience.ROLE, Action.PREPARE_UNIT_REPORT
+        "tap_the", *unit_review_texts.TAP_THE, Audience.UNIT_ROLE, Action.PREPARE_UNIT_REPORT
     ),
     CommandSpec("gop_y", *unit_review_texts.GOP_Y, Audience.MEMBER),
     # Issue 14 part B (the meeting's order, members' scores, the unit's vote): msgids in the
@@ -209,6 +211,8 @@ def reaches(audience: Audience, identity: Identity, action: Action | None = None
             return any(g.org_decides for g in grants)
         case Audience.COMMITTEE_ROLE:
             return any(not g.org_is_cell for g in grants)
+        case Audience.UNIT_ROLE:
+            return any(g.org_rated for g in grants)
     return bool(grants)
 
 

@@ -12,7 +12,9 @@
   the member's decided level is cancelled (R-A2), kept as history, and a new, empty proposal
   reopens it.
 
-``Action.DECIDE`` is checked on the deciding level (``bot.services.decision.deciding_level``).
+``Action.DECIDE`` is required on the deciding level (``bot.services.decision.deciding_level``,
+``bot.services.units.deciding_org``): each handler and each step of the flows declares its
+target, which says where (``handlers.base.Reach``).
 
 Units (issue 14, part C; handlers/unit_decision.py): ``/quyet_dinh`` first shows the ratings of
 the organisations and collectives the named organisation decides (or of the named unit under
@@ -33,35 +35,29 @@ from telegram import InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import N_, Translator
+from bot.permissions import Action
 from bot.services import decision as service
 from bot.services import orgs
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
 from conversations.decision import (
-    CONFIRM,
     Rerating,
     ask_to_confirm,
-    confirmed,
+    confirm_handler,
+    confirmed_flow,
     open_flow,
     reload,
 )
-from handlers import appeal
+from handlers import appeal, scope
 from handlers import unit_decision as units
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import (
-    INVALID,
-    deciding_root,
-    decision_unit,
-    decision_unit_pressed,
-    member_by_code,
-)
+from handlers.base import Found, Reach, Refusal, Turn, act_on, translator_for, turn_handler
+from handlers.scope import decision_unit
 from handlers.views import decision as views
 from handlers.views import unit_decision as unit_views
-from handlers.views.decision import DecideButton, DecisionConfirm
+from handlers.views.decision import GIVE_MEMBER_CODE, DecideButton, DecisionConfirm
 from handlers.views.unit_decision import UnitChoiceButton, UnitDecideButton
 from storage.models import Cycle, FlowState, Member, Organisation, RatingState
-from storage.queries import org_by_code
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +101,19 @@ class Deciding:
 
 
 async def _members_view(turn: Turn, values: dict) -> DecisionView:
-    org = await service.organisation(turn.session, values.get("org"))
-    if org is None:
-        raise Refusal(INVALID)
-    return await _view(turn, await decision_unit(turn, org.code))
+    return await _view(turn, turn.target)  # the step's target: the unit, DECIDE on its level
 
 
 async def _units_view(turn: Turn, values: dict) -> Any:
-    return await units.authorised_view(turn, values["decider"], values["scope"])
+    return await units.decision_view_of(turn, values["decider"], values["scope"])
+
+
+async def _override_target(turn: Turn, action: Action | None, values: dict) -> Reach:
+    """Step target of deciding despite breaches: the members' unit, or the units' scope, with
+    DECIDE on the level that decides."""
+    if values.get("kind") == "units":
+        return await units.decider_of(turn, values["decider"], values["scope"])
+    return await scope.override_unit(turn, action, values)
 
 
 MEMBERS = Deciding(
@@ -133,8 +134,9 @@ async def decide_command(turn: Turn) -> None:
     args = turn.context.args or []
     code = args[0] if args else None
     unit_view = await units.units_named(turn, code)
-    try:
-        unit = await decision_unit(turn, code)
+    try:  # the members' part: DECIDE on its deciding level, through the one check
+        await act_on(turn, Action.DECIDE, await decision_unit(turn, code))
+        unit = turn.target
     except Refusal:
         if unit_view is None:
             raise
@@ -147,7 +149,7 @@ async def decide_command(turn: Turn) -> None:
         await turn.reply(views.view_text(turn.t, view), reply_markup=views.view_keyboard(turn.t, view))
 
 
-@turn_handler(button=DecideButton, target=decision_unit_pressed)
+@turn_handler(button=DecideButton, action=Action.DECIDE, target=scope.decision_unit_pressed)
 async def decide_button(turn: Turn) -> None:
     pressed: DecideButton = turn.button
     view = await _view(turn, turn.target)
@@ -155,10 +157,10 @@ async def decide_button(turn: Turn) -> None:
     await _pressed(turn, MEMBERS, view, pressed.action, {"org": turn.target.id}, prompt)
 
 
-@turn_handler(button=UnitDecideButton)
+@turn_handler(button=UnitDecideButton, action=Action.DECIDE, target=units.decider_pressed)
 async def unit_decide_button(turn: Turn) -> None:
     pressed: UnitDecideButton = turn.button
-    view = await units.authorised_view(turn, pressed.decider_id, pressed.scope_id)
+    view = await units.decision_view_of(turn, pressed.decider_id, pressed.scope_id)
     values = {"kind": "units", "decider": pressed.decider_id, "scope": pressed.scope_id}
     prompt = unit_views.override_reason_prompt(turn.t, view.decider.name)
     await _pressed(turn, UNITS, view, pressed.action, values, prompt)
@@ -186,19 +188,16 @@ async def _pressed(
 
 async def override_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
-    kind, view = await _override_view(turn, state)
-    await ask_to_confirm(
-        turn,
-        OVERRIDE_FLOW,
-        state,
-        kind.confirm_text(turn.t, view, reason),
-        views.confirm_keyboard(turn.t, OVERRIDE_FLOW.name),
-        reason=reason,
-    )
+    found = await _override_view(turn, state)
+    if found is None:
+        return
+    kind, view = found
+    await ask_to_confirm(turn, state, kind.confirm_text(turn.t, view, reason), reason=reason)
 
 
-async def _override_view(turn: Turn, state: FlowState) -> tuple[Deciding, Any]:
-    """The view, authorised again; the flow ends when there is nothing to override."""
+async def _override_view(turn: Turn, state: FlowState) -> tuple[Deciding, Any] | None:
+    """The view (authorised again by the step's declaration); None when there is nothing to
+    override any more: the flow ends, the screen is shown."""
     values = flows.payload(state)
     kind = KINDS[values.get("kind", "members")]
     try:
@@ -210,17 +209,16 @@ async def _override_view(turn: Turn, state: FlowState) -> tuple[Deciding, Any]:
         await flows.finish(turn)
         text, markup = kind.screen(turn.t, view)
         await turn.reply(text, reply_markup=markup)
-        raise _Done()
+        return None
     return kind, view
-
-
-class _Done(Exception):
-    """The flow ended with a reply already made."""
 
 
 async def override_confirmed(turn: Turn, state: FlowState) -> None:
     reason = flows.payload(state)["reason"]
-    kind, view = await _override_view(turn, state)
+    found = await _override_view(turn, state)
+    if found is None:
+        return
+    kind, view = found
     await flows.finish(turn)
     await kind.decide(turn, view, reason)
 
@@ -253,9 +251,9 @@ async def _decide(turn: Turn, view: DecisionView, reason: str | None) -> None:
 
 
 async def _decided(turn: Turn, member: Member):
-    """The member's decided rating and its cycle, authorised on the deciding level."""
+    """The member's decided rating and its cycle (DECIDE on the deciding level is required by
+    the target of the command, the button or the step)."""
     cell = await service.organisation(turn.session, member.org_id)
-    await deciding_root(turn, cell)
     cycle = await _cycle(turn, cell)
     rating = await service.decided_rating(turn.session, cycle, member)
     if rating is None:
@@ -295,24 +293,41 @@ def _member_rerating(rating: Any, member: Member, cycle: Cycle) -> Rerating:
     )
 
 
-@turn_handler()
-async def rerate_command(turn: Turn) -> None:
-    """``/xep_loai_lai CODE``: a member's code, else an organisation's (its decided ratings)."""
+async def _rerated(turn: Turn, action: Action | None) -> Reach:
+    """Target of /xep_loai_lai CODE: the member's cell, or the organisation, with DECIDE on the
+    level that decides for it. A code neither of a member nor of an organisation within reach
+    is answered the same way whether it exists or not."""
     turn.require_member()
     args = turn.context.args or []
     if not args:
-        raise Refusal("Give the member's code, e.g. /xep_loai_lai DV001.")
-    member = await orgs.member_with_code(turn.session, args[0])
-    if member is None and await org_by_code(turn.session, args[0]) is not None:
-        decided = await units.rerate_choices(turn, args[0])
+        raise Refusal(GIVE_MEMBER_CODE)
+    found = await scope.member_or_unit(turn, args[0])
+    if isinstance(found, Organisation):
+        return await units.rerated_unit(turn, found)
+    return await scope.decided_at(turn, await orgs.organisation(turn.session, found.org_id))
+
+
+@turn_handler(action=Action.DECIDE, target=_rerated)
+async def rerate_command(turn: Turn) -> None:
+    """``/xep_loai_lai CODE``: a member's code, else an organisation's (its decided ratings)."""
+    found = await scope.member_or_unit(turn, turn.context.args[0])
+    if isinstance(found, Organisation):
+        decided = await units.rerate_choices(turn, turn.target)
         await units.open_on(turn, decided, "rerate", RERATE_FLOW, "reason", _rerating_of)
         return
-    member = await member_by_code(turn, args[0])
-    rating, cycle = await _decided(turn, member)
+    rating, cycle = await _decided(turn, found)
     await open_flow(turn, RERATE_FLOW, "reason", _rerating_of, {"rating": rating.id})
 
 
-@turn_handler(button=UnitChoiceButton)
+async def _chosen(turn: Turn, action: Action | None) -> Reach:
+    """Target of a unit's decided rating chosen: re-rating it needs DECIDE on its deciding
+    level; appealing needs no role (its head appeals: the appeal's loader checks that)."""
+    pressed: UnitChoiceButton = turn.button
+    found = await units.rating_decider(turn, pressed.rating_id)
+    return found if pressed.flow == "rerate" else Reach(found.org, None)
+
+
+@turn_handler(button=UnitChoiceButton, action=Action.DECIDE, target=_chosen)
 async def unit_choice_pressed(turn: Turn) -> None:
     """One of a unit's decided ratings chosen: the re-rating or the appeal flow opens on it."""
     pressed: UnitChoiceButton = turn.button
@@ -325,13 +340,20 @@ async def unit_choice_pressed(turn: Turn) -> None:
     await open_flow(turn, flow, step, load, {"unit_rating": pressed.rating_id})
 
 
+async def _rerate_target(turn: Turn, action: Action | None, values: dict) -> Found:
+    """Step target of re-rating: the member's cell or the unit, DECIDE on its deciding level."""
+    if "unit_rating" in values:
+        return await units.rating_decider(turn, values["unit_rating"])
+    return await scope.rerate_cell(turn, action, values)
+
+
 async def _rerating_of(turn: Turn, values: dict) -> Rerating:
-    """The rating the payload names, still decided, authorised on its deciding level."""
+    """The rating the payload names, still decided (its target required DECIDE)."""
     if "unit_rating" in values:
         return await units.rerating(turn, values["unit_rating"])
     found = await service.rating_subject(turn.session, values["rating"])
     if found is None or found[0].state != RatingState.DECIDED:
-        raise Refusal("This level is no longer decided; nothing was cancelled.")
+        raise Refusal(views.NO_LONGER_DECIDED)
     rating, member, cycle = found
     await _decided(turn, member)
     return _member_rerating(rating, member, cycle)
@@ -340,14 +362,7 @@ async def _rerating_of(turn: Turn, values: dict) -> Rerating:
 async def rerate_reason(turn: Turn, state: FlowState, text: str) -> None:
     reason = _reason(text)
     subject = await reload(turn, _rerating_of, state)
-    await ask_to_confirm(
-        turn,
-        RERATE_FLOW,
-        state,
-        subject.confirm_text(turn.t, reason),
-        views.confirm_keyboard(turn.t, RERATE_FLOW.name),
-        reason=reason,
-    )
+    await ask_to_confirm(turn, state, subject.confirm_text(turn.t, reason), reason=reason)
 
 
 async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
@@ -357,52 +372,32 @@ async def rerate_confirmed(turn: Turn, state: FlowState) -> None:
     await subject.cancel(turn, reason)
 
 
-# --- the confirmation of either flow ---------------------------------------------------------------
+# --- the flows and their confirmation ------------------------------------------------------------
 
 
-@turn_handler(button=DecisionConfirm)
-async def confirm_pressed(turn: Turn) -> None:
-    pressed: DecisionConfirm = turn.button
-    flow = OVERRIDE_FLOW if pressed.flow == OVERRIDE_FLOW.name else RERATE_FLOW
-    state = await confirmed(turn, flow)
-    try:
-        if flow is OVERRIDE_FLOW:
-            await override_confirmed(turn, state)
-        else:
-            await rerate_confirmed(turn, state)
-    except _Done:
-        return
-
-
-async def _override_reason(turn: Turn, state: FlowState, text: str) -> None:
-    try:
-        await override_reason(turn, state, text)
-    except _Done:
-        return
-
-
-OVERRIDE_FLOW = flows.declare(
-    flows.Flow(
-        "decision_override",
-        N_("deciding levels despite the breaches"),
-        (flows.Step("reason", on_text=_override_reason), flows.Step(CONFIRM)),
-        entry=("quyet_dinh",),
+def _decision_flow(name: str, title: str, on_text, on_confirm, target, command: str) -> flows.Flow:
+    """Deciding and re-rating alike: a reason, then a confirmation, with DECIDE required on
+    the deciding level of the flow's subject (`target`) at each step."""
+    return confirmed_flow(
+        name, title, "reason", on_text, on_confirm, views.confirm_keyboard, action=Action.DECIDE,
+        target=target, entry=(command,),
     )
+
+
+OVERRIDE_FLOW = _decision_flow(
+    "decision_override", N_("deciding levels despite the breaches"), override_reason,
+    override_confirmed, _override_target, "quyet_dinh",
 )
-RERATE_FLOW = flows.declare(
-    flows.Flow(
-        "rerate",
-        N_("cancelling a decided level"),
-        (flows.Step("reason", on_text=rerate_reason), flows.Step(CONFIRM)),
-        entry=("xep_loai_lai",),
-    )
+RERATE_FLOW = _decision_flow(
+    "rerate", N_("cancelling a decided level"), rerate_reason, rerate_confirmed,
+    _rerate_target, "xep_loai_lai",
 )
 
 HANDLERS = [
     CommandHandler("quyet_dinh", decide_command),
     CommandHandler("xep_loai_lai", rerate_command),
     CallbackQueryHandler(decide_button, pattern=DecideButton.pattern()),
-    CallbackQueryHandler(confirm_pressed, pattern=DecisionConfirm.pattern()),
+    confirm_handler(DecisionConfirm),
     # Units (issue 14, part C).
     CallbackQueryHandler(unit_decide_button, pattern=UnitDecideButton.pattern()),
     CallbackQueryHandler(unit_choice_pressed, pattern=UnitChoiceButton.pattern()),

@@ -12,10 +12,10 @@ from bot.services.cycles import cycle_for_org
 from bot.services.dossier import DossierError, dossier_off_loop
 from bot.services.report import heavy_slot
 from bot.text import esc
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Reach, Refusal, Turn, turn_handler
 from handlers.scope import can_see
-from handlers.unit_review_prompt import NO_SUCH_CODE
 from handlers.views import dossier as views
+from handlers.views.frameworks import NO_SUCH_CODE
 from storage.models import Member, Organisation
 from storage.queries import org_by_code
 
@@ -30,26 +30,33 @@ async def _subject(turn: Turn) -> Organisation | Member:
     code = args[0]
     org = await org_by_code(turn.session, code)
     if org is not None and can_see(turn, org):
-        turn.require(Action.VIEW_FILES, org)
-        if not units.is_rated_kind(org):
-            raise Refusal("{org} is not reviewed as a collective: give the code of a cell, a "
-                          "grassroots organisation or a member.", org=esc(org.name))
         return org
     member = await orgs.member_with_code(turn.session, code)
     if member is not None and member.id == me.id:
         return member
     cell = await orgs.organisation(turn.session, member.org_id) if member is not None else None
     if cell is not None and can_see(turn, cell):
-        turn.require(Action.VIEW_FILES, cell)
         return member
     raise Refusal(NO_SUCH_CODE, code=esc(code))  # the same words as /goi_y's
 
 
-@turn_handler()
+async def dossier_target(turn: Turn, action: Action) -> Organisation | Reach:
+    """Target: the unit whose file is asked for, or the member's cell; one's own file asks
+    for no role."""
+    subject = await _subject(turn)
+    if isinstance(subject, Organisation):
+        return subject
+    cell = await orgs.organisation(turn.session, subject.org_id)
+    return Reach(cell, None) if subject.id == turn.identity.member.id else cell
+
+
+@turn_handler(action=Action.VIEW_FILES, target=dossier_target)
 async def dossier_command(turn: Turn) -> None:
     subject = await _subject(turn)
-    is_unit = isinstance(subject, Organisation)
-    unit = subject if is_unit else await orgs.organisation(turn.session, subject.org_id)
+    if isinstance(subject, Organisation) and not units.is_rated_kind(subject):
+        raise Refusal("{org} is not reviewed as a collective: give the code of a cell, a "
+                      "grassroots organisation or a member.", org=esc(subject.name))
+    is_unit, unit = isinstance(subject, Organisation), turn.target  # the unit, or their cell
     if await cycle_for_org(turn.session, unit) is None:
         raise Refusal("No review plan covers {org} yet.", org=esc(unit.name))
     name = subject.name if is_unit else subject.full_name

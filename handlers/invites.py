@@ -13,8 +13,8 @@ from bot.permissions import Action, grants_for
 from bot.services.invite_sheet import invites_workbook
 from bot.services.invites import create_invites, deep_link
 from bot.text import esc
-from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import org_from_button, own_grant_org, unit_by_code
+from handlers import scope
+from handlers.base import Turn, turn_handler
 from storage.models import Organisation
 
 
@@ -26,21 +26,12 @@ class InviteButton(ButtonData):
     org_id: int
 
 
-@turn_handler()
+@turn_handler(action=Action.INVITE, target=scope.invite_unit)
 async def invite_command(turn: Turn) -> None:
-    turn.require_member()
-    args = turn.context.args or []
-    if args:
-        org = await unit_by_code(turn, args[0])
-        await _send_invites(turn, org)
+    if turn.target is not None:
+        await _send_invites(turn, turn.target)
         return
-    roots = grants_for(turn.identity.grants, Action.INVITE)
-    if not roots:
-        raise Refusal("Only the secretary, deputies and committee members can get invite links.")
-    only = await own_grant_org(turn, Action.INVITE)
-    if only is not None:
-        await _send_invites(turn, only)
-        return
+    roots = grants_for(turn.identity.grants, Action.INVITE)  # several: the caller chooses
     buttons = [
         [InlineKeyboardButton(g.org_code, callback_data=InviteButton(g.org_id).encode())]
         for g in {g.org_id: g for g in roots}.values()
@@ -51,14 +42,13 @@ async def invite_command(turn: Turn) -> None:
     )
 
 
-@turn_handler(button=InviteButton, action=Action.INVITE, target=org_from_button)
+@turn_handler(button=InviteButton, action=Action.INVITE, target=scope.org_from_button)
 async def invite_org_chosen(turn: Turn) -> None:
     await turn.answer()
     await _send_invites(turn, turn.target)
 
 
 async def _send_invites(turn: Turn, org: Organisation) -> None:
-    turn.require(Action.INVITE, org)
     t, services = turn.t, turn.services
     invites = await create_invites(
         turn.session,

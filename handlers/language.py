@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.i18n import LOCALES, Translator
 from bot.services.menus import choose_locale
-from handlers.base import Refusal, Turn, turn_handler
-
-LANGUAGE_LABELS = {"vi": "Tiếng Việt", "en": "English"}  # each in its own language, untranslated
-CALLBACK_PREFIX = "lang:"
-
-
-def language_keyboard(current: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    ("✓ " if code == current else "") + LANGUAGE_LABELS[code],
-                    callback_data=f"{CALLBACK_PREFIX}{code}",
-                )
-                for code in LOCALES
-            ]
-        ]
-    )
+from handlers.base import Turn, turn_handler
+from handlers.views.language import LANGUAGE_LABELS, LanguageButton, language_keyboard
 
 
 @turn_handler()
@@ -39,11 +22,9 @@ async def choose_language(turn: Turn) -> None:
     await turn.reply(turn.t("Choose your language:"), reply_markup=language_keyboard(turn.t.locale))
 
 
-@turn_handler()
+@turn_handler(button=LanguageButton)
 async def language_chosen(turn: Turn) -> None:
-    code = turn.query.data.removeprefix(CALLBACK_PREFIX)
-    if code not in LOCALES:
-        raise Refusal("This button is no longer valid.")
+    code = turn.button.code
     await _choose(turn, code)
     await turn.answer(turn.t("Language: {language}", language=LANGUAGE_LABELS[code]))
     await turn.edit(
@@ -60,5 +41,5 @@ async def _choose(turn: Turn, code: str) -> None:
 
 HANDLERS = [
     CommandHandler("ngon_ngu", choose_language),
-    CallbackQueryHandler(language_chosen, pattern=f"^{CALLBACK_PREFIX}"),
+    CallbackQueryHandler(language_chosen, pattern=LanguageButton.pattern()),
 ]

@@ -15,8 +15,9 @@ from bot.services import reviews, unit_review
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from bot.text import esc
 from conversations import engine as flows
+from handlers import scope
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import command_cell, meeting_button_cell, meeting_flow_cell
+from handlers.scope import command_cell, meeting_button_cell
 from handlers.views import meeting as views
 from handlers.views import unit_review as unit_views
 from handlers.views.meeting import CalendarLabel, MeetingButton
@@ -129,8 +130,7 @@ async def _save(turn: Turn, cell: Organisation, cycle: Cycle, local: dt.datetime
 
 
 async def typed_date(turn: Turn, state: FlowState, text: str) -> None:
-    cell_id = flows.payload(state)["cell"]
-    cell = await meeting_flow_cell(turn, Action.SCHEDULE_MEETING, cell_id)
+    cell = turn.target  # the step's declared target, SCHEDULE_MEETING required on it
     cycle, first, last = await _context(turn, cell)
     typed = " ".join(text.split())
     try:
@@ -158,7 +158,10 @@ MEETING_FLOW = flows.declare(
     flows.Flow(
         "meeting_date",
         N_("setting the meeting date"),
-        (flows.Step("date", on_text=typed_date), flows.Step("time", on_text=typed_date)),
+        tuple(
+            flows.Step(step, typed_date, Action.SCHEDULE_MEETING, scope.meeting_flow_cell)
+            for step in ("date", "time")
+        ),
         entry=("lich_hop",),
     )
 )

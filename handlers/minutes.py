@@ -8,14 +8,14 @@ import asyncio
 
 from telegram.ext import CommandHandler
 
-from bot.permissions import Action, allowed, grants_for
+from bot.permissions import Action, grants_for
 from bot.services import minutes, orgs
 from bot.services.minutes_docx import render_minutes_docx
 from bot.services.report import heavy_slot
 from bot.services.reviews import local_today
 from bot.text import esc
 from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import may, unit_by_code
+from handlers.scope import unit_by_code
 from handlers.views import minutes as views
 from storage.models import Organisation
 
@@ -28,7 +28,7 @@ async def own_unit(turn: Turn, action: Action, command: str) -> Organisation:
     if not grants:
         raise Refusal("This is for the secretaries, deputies and committee members.")
     cell = await orgs.organisation(turn.session, turn.identity.member.org_id)
-    if cell is not None and allowed(grants, action, cell.path):
+    if cell is not None and turn.may(action, cell):  # which unit; the edge then requires it
         return cell
     if len({g.org_id for g in grants}) == 1:
         return await orgs.organisation(turn.session, grants[0].org_id)
@@ -61,7 +61,7 @@ async def minutes_command(turn: Turn) -> None:
     meeting = await meeting_of(turn, org)
     today = local_today(turn.services.now(), turn.services.settings.tz)
     data = await minutes.gather(turn.session, meeting, today=today)
-    keyboard = views.summary_keyboard(turn.t, meeting.id, may(turn, Action.WRITE_MINUTES, org),
+    keyboard = views.summary_keyboard(turn.t, meeting.id, turn.may(Action.WRITE_MINUTES, org),
                                       data.conclusions is not None)
     await turn.reply(views.summary_text(turn.t, data), reply_markup=keyboard)
     await turn.release()  # the summary goes now; no transaction waits for the drawing

@@ -4,9 +4,10 @@ the screens handlers/views/plan.py, the database work bot/services/plans.py."""
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from bot.permissions import Action
+from conversations import engine as flows
 from conversations import plan as flow
 from handlers import scope
 from handlers.base import Turn, turn_handler
@@ -18,14 +19,12 @@ async def plan_command(turn: Turn) -> None:
     await flow.start(turn, turn.target)
 
 
-@turn_handler(button=PlanButton, action=Action.SET_PLAN, target=scope.plan_draft_unit)
-async def plan_pressed(turn: Turn) -> None:
-    await flow.pressed(turn)
-
-
-PLAN_FLOW = flow.PLAN_FLOW
-
 HANDLERS = [
     CommandHandler("ke_hoach", plan_command),
-    CallbackQueryHandler(plan_pressed, pattern=PlanButton.pattern()),
+    flows.press_handler(
+        PlanButton,
+        flow.pressed,
+        action=Action.SET_PLAN,
+        target=flows.from_payload(flow.PLAN_FLOW, scope.plan_draft_unit),
+    ),
 ]

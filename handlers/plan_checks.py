@@ -13,14 +13,14 @@ member concerned. The upper committee hears of breaches that stand from the dead
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram.ext import CallbackQueryHandler
 
 from bot.delivery import Owed
 from bot.permissions import Action
 from bot.services import Services, checks
+from conversations import engine as flows
 from conversations import plan as flow
 from handlers import scope
-from handlers.base import Turn, translator_for, turn_handler
+from handlers.base import translator_for
 from handlers.views import plan as views
 from handlers.views.plan import LowerButton
 from storage.models import Meeting
@@ -46,9 +46,11 @@ async def breaches_owed(session: AsyncSession, services: Services, round_id: int
     return owed
 
 
-@turn_handler(button=LowerButton, action=Action.LOWER_PROPOSAL, target=scope.lowered_member_cell)
-async def lower_pressed(turn: Turn) -> None:
-    await flow.lower_pressed(turn)
-
-
-HANDLERS = [CallbackQueryHandler(lower_pressed, pattern=LowerButton.pattern())]
+HANDLERS = [
+    flows.press_handler(
+        LowerButton,
+        flow.lower_pressed,
+        action=Action.LOWER_PROPOSAL,
+        target=scope.lowered_member_cell,
+    )
+]

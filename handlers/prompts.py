@@ -8,52 +8,39 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.i18n import N_
-from bot.permissions import POLICY, Action, in_subtree
+from bot.permissions import Action
 from bot.services import orgs
 from bot.services.cycles import cycle_for_org
 from bot.services.decision import reachable_account
 from bot.services.prompts import PROMPT_MAX, add_prompt
 from bot.text import esc
+from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.unit_review_prompt import member_or_unit, prompt_unit
+from handlers.unit_review_prompt import prompt_unit
+from handlers.views.frameworks import PROMPT_USAGE
 from storage.models import Organisation
 
-USAGE = N_(
-    "Write the code of the member (or of the organisation) and the points in one message:\n"
-    "/goi_y CODE the points to address"
-)
 
-
-@turn_handler()
+@turn_handler(action=Action.SEND_PROMPT, target=scope.prompted)
 async def prompt_command(turn: Turn) -> None:
-    turn.require_member()
     parts = (turn.update.effective_message.text or "").split(maxsplit=2)
-    if len(parts) < 2:
-        raise Refusal(USAGE)
-    found = await member_or_unit(turn, parts[1])
-    if isinstance(found, Organisation):  # issue 14, part A: points for a collective
-        turn.require(Action.SEND_PROMPT, found)
-    else:
-        member, cell = found, await orgs.organisation(turn.session, found.org_id)
-        turn.require(Action.SEND_PROMPT, cell)
+    found = await scope.member_or_unit(turn, parts[1])
     text = parts[2].strip() if len(parts) > 2 else ""
     if not text:
-        raise Refusal(USAGE)
+        raise Refusal(PROMPT_USAGE)
     if len(text) > PROMPT_MAX:
         raise Refusal("The points are {length} characters long; at most {max} in one message.",
                       length=turn.t.number(len(text)), max=turn.t.number(PROMPT_MAX))
-    if isinstance(found, Organisation):
+    if isinstance(found, Organisation):  # issue 14, part A: points for a collective
         await prompt_unit(turn, found, text)
         return
+    member, cell = found, turn.target
     cycle = await cycle_for_org(turn.session, cell)
     if cycle is None:
         raise Refusal("There is no plan for {org} yet: open the year's plan first (/ke_hoach).",
                       org=esc(cell.name))
     # The sender speaks for the nearest organisation above the cell where their role allows it.
-    grants = [g for g in turn.identity.grants
-              if g.role in POLICY[Action.SEND_PROMPT] and in_subtree(g.org_path, cell.path)]
-    grant = max(grants, key=lambda g: len(g.org_path))
-    org = await orgs.organisation(turn.session, grant.org_id)
+    org = await orgs.organisation(turn.session, scope.speaking_for(turn, Action.SEND_PROMPT, cell))
     await add_prompt(turn.session, cycle, member, org, text, actor=turn.actor)
     t = turn.t
     account = await reachable_account(turn.session, member.id)

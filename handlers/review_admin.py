@@ -13,8 +13,9 @@ from bot.services.decision import reachable_account
 from bot.text import esc
 from conversations import engine as flows
 from conversations.self_review import send_docx
+from handlers import scope
 from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import command_cell, may, review_button_cell, review_cell, review_for
+from handlers.scope import command_cell, review_button_cell, review_for
 from handlers.views import review_admin as views
 from handlers.views.review_admin import CellReviewButton, ReturnButton
 from handlers.views.self_review import review_text
@@ -73,7 +74,7 @@ async def admin_button(turn: Turn) -> None:
         review_text(t, setting, review, texts),
         review,
         flags,
-        may(turn, Action.RETURN_REVIEW, turn.target),
+        turn.may(Action.RETURN_REVIEW, turn.target),
     )
     await turn.reply(text, reply_markup=keyboard)
 
@@ -94,9 +95,7 @@ async def return_button(turn: Turn) -> None:
 
 async def return_reason(turn: Turn, state: FlowState, text: str) -> None:
     t = turn.t
-    review_id = flows.payload(state)["review"]
-    await review_cell(turn, Action.RETURN_REVIEW, review_id)
-    review, member = await review_for(turn, review_id)
+    review, member = await review_for(turn, flows.payload(state)["review"])
     reason = text.strip()
     if len(reason) > MAX_REASON:  # still awaited: the secretary shortens it and sends again
         raise Refusal(
@@ -117,11 +116,8 @@ async def _confirmed(turn: Turn, review: SelfReview, member: Member) -> None:
     """✅ pressed: the flow must still be at this review's confirmation (the permission and
     the review's state were checked again by the press)."""
     t = turn.t
-    state = await flows.active(turn, RETURN_FLOW)
-    values = flows.payload(state) if state is not None else {}
-    if state is None or state.step != "confirm" or values.get("review") != review.id:
-        raise Refusal("This button is no longer valid.")
-    reason = values["reason"]
+    state = await flows.pressed_at(turn, RETURN_FLOW, "confirm", review=review.id)
+    reason = flows.payload(state)["reason"]
     reviews.return_review(turn.session, review, reason, turn.services.now(), turn.actor)
     await flows.finish(turn)
     account = await reachable_account(turn.session, member.id)
@@ -151,7 +147,10 @@ RETURN_FLOW = flows.declare(
     flows.Flow(
         "return_review",
         N_("returning a self-review"),
-        (flows.Step("reason", on_text=return_reason), flows.Step("confirm")),
+        (
+            flows.Step("reason", return_reason, Action.RETURN_REVIEW, scope.review_cell),
+            flows.Step("confirm"),  # pressed: ReturnButton declares its own target
+        ),
     )
 )
 

@@ -3,7 +3,8 @@
 confirmation), and the units' side of deciding despite breaches, /xep_loai_lai and
 /khieu_nai, whose flows (handlers/decision.py, handlers/appeal.py) serve members and units
 alike. ``Action.DECIDE`` is required on the unit's deciding level
-(``bot.services.units.deciding_org``), again on every press and typed answer.
+(``bot.services.units.deciding_org``), again on every press and typed answer: the targets here
+say where (``handlers.base.Reach``), and the handlers and steps declare them.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from bot.services.units import deciding_org
 from bot.text import esc
 from conversations import engine as flows
 from conversations.decision import CONFIRM, Appealing, Rerating, open_flow
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, can_see, may, own_grant_org, unit_by_code
+from conversations.plan import lowering_flow
+from handlers.base import Reach, Refusal, Turn, translator_for, turn_handler
+from handlers.scope import INVALID, can_see, named, own_grant_org, unit_by_code
 from handlers.views import unit_decision as views
 from handlers.views.unit_decision import UnitLowerButton
 from rules.levels import Level
@@ -47,7 +49,7 @@ async def units_named(turn: Turn, code: str | None) -> UnitDecisionView | None:
     if org is None:
         return None
     scope = await service.scope_of(turn.session, org)
-    if scope is None or not may(turn, Action.DECIDE, scope[0]):
+    if scope is None or not turn.may(Action.DECIDE, scope[0]):
         return None
     cycle = await service.plan_of(turn.session, scope[1])
     if cycle is None:
@@ -56,13 +58,24 @@ async def units_named(turn: Turn, code: str | None) -> UnitDecisionView | None:
     return None if view.empty else view
 
 
-async def authorised_view(turn: Turn, decider_id: int, scope_id: int) -> UnitDecisionView:
-    """The screen a button or a flow names, with the caller's right checked again."""
+async def decider_of(turn: Turn, decider_id: int, scope_id: int) -> Reach:
+    """Target: the units a button or a flow names (`scope_id`), with DECIDE on the level that
+    decides them (`decider_id`)."""
     turn.require_member()
     decider, scope = await org_by_id(turn.session, decider_id), await org_by_id(turn.session, scope_id)
     if decider is None or scope is None or not can_see(turn, scope):
         raise Refusal(INVALID)
-    turn.require(Action.DECIDE, decider)
+    return Reach(scope, decider)
+
+
+async def decider_pressed(turn: Turn, action: Action | None) -> Reach:
+    """Target of a units' decision button."""
+    return await decider_of(turn, turn.button.decider_id, turn.button.scope_id)
+
+
+async def decision_view_of(turn: Turn, decider_id: int, scope_id: int) -> UnitDecisionView:
+    """The screen a button or a flow names (its target required DECIDE on `decider_id`)."""
+    decider, scope = await org_by_id(turn.session, decider_id), await org_by_id(turn.session, scope_id)
     cycle = await service.plan_of(turn.session, scope)
     if cycle is None:
         raise Refusal(INVALID)
@@ -95,17 +108,33 @@ async def decide(turn: Turn, view: UnitDecisionView, reason: str | None) -> None
 LEVEL, REASON = "level", "reason"
 
 
-async def _lowerable(turn: Turn, rating_id: int, level: Level | None = None) -> RatedUnit:
-    """The unit's proposal, still undecided (and above `level`), with DECIDE on its deciding
-    level; the lowering flow ends otherwise."""
+async def rating_decider(turn: Turn, rating_id: object) -> Reach:
+    """Target: the unit of a rating a button or a flow names, with DECIDE on its deciding
+    level; gone or out of reach, the button is stale."""
     turn.require_member()
-    found = await service.rating_unit(turn.session, rating_id, _today(turn))
+    found = await service.rating_unit(turn.session, rating_id, _today(turn)) if isinstance(
+        rating_id, int) else None
     unit = found[0] if found is not None else None
     decider = await deciding_org(turn.session, unit.org) if unit is not None else None
     if unit is None or decider is None or not can_see(turn, unit.org):
-        await _drop(turn)
         raise Refusal(INVALID)
-    turn.require(Action.DECIDE, decider)
+    return Reach(unit.org, decider)
+
+
+async def _lowered(turn: Turn, action: Action | None) -> Reach:
+    """Target of a lowering button: the unit it names."""
+    return await rating_decider(turn, turn.button.rating_id)
+
+
+async def _lowering(turn: Turn, action: Action | None, values: dict) -> Reach:
+    """Step target of the lowering flow: the unit of its payload."""
+    return await rating_decider(turn, values.get("rating"))
+
+
+async def _lowerable(turn: Turn, rating_id: int, level: Level | None = None) -> RatedUnit:
+    """The unit's proposal, still undecided (and above `level`; DECIDE on its deciding level
+    was required by the target); the lowering flow ends otherwise."""
+    unit = named(await service.rating_unit(turn.session, rating_id, _today(turn)))[0]
     current = unit.level
     if unit.decided or current is None or (level is not None and not level < current):
         await _drop(turn)
@@ -125,7 +154,7 @@ async def _at(turn: Turn, step: str, rating_id: int) -> FlowState:
     return state
 
 
-@turn_handler(button=UnitLowerButton)
+@turn_handler(button=UnitLowerButton, action=Action.DECIDE, target=_lowered)
 async def lower_pressed(turn: Turn) -> None:
     pressed: UnitLowerButton = turn.button
     t = turn.t
@@ -161,7 +190,7 @@ async def lower_pressed(turn: Turn) -> None:
     await turn.edit_keyboard(None)
     await turn.reply(views.lowered_text(t, unit, old, pressed.level.value))
     decider = await deciding_org(turn.session, unit.org)
-    text, markup = screen(t, await authorised_view(turn, decider.id, decider.id))
+    text, markup = screen(t, await decision_view_of(turn, decider.id, decider.id))
     await turn.reply(text, reply_markup=markup)
 
 
@@ -180,13 +209,8 @@ async def lower_reason(turn: Turn, state: FlowState, text: str) -> None:
     await flows.ask(turn, LOWER_FLOW, text, reply_markup=markup)
 
 
-LOWER_FLOW = flows.declare(
-    flows.Flow(
-        "unit_lower",
-        N_("lowering a unit's proposal"),
-        (flows.Step(LEVEL), flows.Step(REASON, on_text=lower_reason), flows.Step(CONFIRM)),
-        kept=N_("The proposal was not changed."),
-    )
+LOWER_FLOW = lowering_flow(
+    "unit_lower", N_("lowering a unit's proposal"), lower_reason, Action.DECIDE, _lowering
 )
 
 
@@ -209,14 +233,17 @@ async def open_on(turn: Turn, decided: list[RatedUnit], which: str, flow: flows.
     await open_flow(turn, flow, step, load, {"unit_rating": decided[0].rating.id})
 
 
-async def rerate_choices(turn: Turn, code: str) -> list[RatedUnit]:
-    """``/xep_loai_lai CODE`` of a unit: its decided ratings, with DECIDE on its deciding
-    level (refused before anything about the unit is said)."""
-    org = await unit_by_code(turn, code)
+async def rerated_unit(turn: Turn, org: Organisation) -> Reach:
+    """Target of ``/xep_loai_lai CODE`` of a unit: DECIDE on its deciding level (refused
+    before anything about the unit is said)."""
     decider = await deciding_org(turn.session, org)
     if decider is None:
         raise Refusal("{org} is not rated as an organisation.", org=esc(org.name))
-    turn.require(Action.DECIDE, decider)
+    return Reach(org, decider)
+
+
+async def rerate_choices(turn: Turn, org: Organisation) -> list[RatedUnit]:
+    """The unit's decided ratings to cancel one of (its target required DECIDE)."""
     found = await decided_units(turn, org)
     if not found:
         raise Refusal("{org} has no decided rating to cancel.", org=esc(org.name))
@@ -224,16 +251,12 @@ async def rerate_choices(turn: Turn, code: str) -> list[RatedUnit]:
 
 
 async def rerating(turn: Turn, rating_id: int) -> Rerating:
-    """The unit rating, still decided, with DECIDE on its deciding level: what the shared
-    re-rating flow shows and does for it."""
+    """The unit rating, still decided (its target required DECIDE on its deciding level):
+    what the shared re-rating flow shows and does for it."""
     found = await service.rating_unit(turn.session, rating_id, _today(turn))
     if found is None or not found[0].decided or not can_see(turn, found[0].org):
         raise Refusal("This rating is no longer decided; nothing was cancelled.")
     unit, cycle = found
-    decider = await deciding_org(turn.session, unit.org)
-    if decider is None:
-        raise Refusal(INVALID)
-    turn.require(Action.DECIDE, decider)
     level, year = unit.rating.decided_level, cycle.year
 
     async def cancel(turn: Turn, reason: str) -> None:

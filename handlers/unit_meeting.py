@@ -13,7 +13,6 @@ from telegram.ext import CallbackQueryHandler
 from bot.permissions import Action, grants_for
 from bot.services import unit_meeting as service
 from bot.text import esc
-from conversations import engine as flows
 from conversations import unit_meeting as conversation
 from conversations.decision import confirmed
 from handlers import scope
@@ -92,24 +91,21 @@ async def order_pressed(turn: Turn) -> None:
     await show_order(turn, meeting)
 
 
-@turn_handler(button=views.ReasonStart, action=Action.RUN_BALLOT, target=scope.meeting_cell)
-async def reason_started(turn: Turn) -> None:
-    """"✍ Ghi lý do bỏ phiếu trước": the reason flow (RUN_BALLOT: it opens the ballot)."""
-    meeting = await _meeting(turn, turn.button.meeting_id)
-    await turn.answer()
-    await conversation.begin_reason(turn, meeting)
-
-
 @turn_handler(button=views.ReasonButton, action=Action.RUN_BALLOT, target=scope.meeting_cell)
 async def reason_pressed(turn: Turn) -> None:
-    state = await confirmed(turn, conversation.ORDER_REASON)
-    if flows.payload(state).get("meeting") != turn.button.meeting_id:
-        raise Refusal("This button is no longer valid.")
+    """"✍ Ghi lý do bỏ phiếu trước" starts the reason flow (RUN_BALLOT: it opens the ballot);
+    "✅ Xác nhận" records it."""
+    pressed: views.ReasonButton = turn.button
+    if pressed.action == "start":
+        meeting = await _meeting(turn, pressed.meeting_id)
+        await turn.answer()
+        await conversation.begin_reason(turn, meeting)
+        return
+    state = await confirmed(turn, conversation.ORDER_REASON, meeting=pressed.meeting_id)
     await conversation.reason_confirmed(turn, state)
 
 
 HANDLERS = [
     CallbackQueryHandler(order_pressed, pattern=views.OrderButton.pattern()),
-    CallbackQueryHandler(reason_started, pattern=views.ReasonStart.pattern()),
     CallbackQueryHandler(reason_pressed, pattern=views.ReasonButton.pattern()),
 ]

@@ -6,8 +6,9 @@ every answer."""
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
+from conversations import engine as flows
 from conversations import unit_opinion as flow
 from handlers.base import Turn, turn_handler
 from handlers.views.unit_opinion import OpinionButton
@@ -19,14 +20,7 @@ async def opinion_command(turn: Turn) -> None:
     await flow.start(turn, args[0] if args else None)
 
 
-@turn_handler(button=OpinionButton)
-async def opinion_pressed(turn: Turn) -> None:
-    await flow.pressed(turn)
-
-
-OPINION_FLOW = flow.OPINION_FLOW
-
 HANDLERS = [
     CommandHandler("y_kien", opinion_command),
-    CallbackQueryHandler(opinion_pressed, pattern=OpinionButton.pattern()),
+    flows.press_handler(OpinionButton, flow.pressed),
 ]

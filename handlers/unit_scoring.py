@@ -73,10 +73,7 @@ async def _scoring(turn: Turn, meeting: Meeting) -> service.Scoring:
 
 
 def _adjustment(scoring: service.Scoring, adjustment_id: int | None):
-    row = next((a for a in scoring.adjustments if a.id == adjustment_id), None)
-    if row is None:
-        raise Refusal(INVALID)
-    return row
+    return scope.named(next((a for a in scoring.adjustments if a.id == adjustment_id), None))
 
 
 @turn_handler(button=views.ScoringButton, action=Action.RUN_MEETING, target=scope.meeting_cell)
@@ -137,9 +134,7 @@ async def scoring_pressed(turn: Turn) -> None:
 
 
 async def _close(turn: Turn, meeting: Meeting) -> None:
-    state = await confirmed(turn, conversation.SCORING_CLOSE)
-    if flows.payload(state).get("meeting") != meeting.id:
-        raise Refusal(INVALID)
+    await confirmed(turn, conversation.SCORING_CLOSE, meeting=meeting.id)
     await flows.finish(turn)
     try:
         closed = await service.close_scoring(

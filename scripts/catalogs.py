@@ -48,9 +48,10 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
+            "handlers/views/status*.py",
             "handlers/views/report*.py",
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
-            "bot/services/prompts*.py", "handlers/prompts*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py", "handlers/views/framework*.py",
             *(glob for stems in UNIT_DOMAINS.values() for glob in _unit_globs(*stems)),
         ],
     ),
@@ -75,6 +76,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
             "handlers/status*.py", "handlers/decision*.py", "handlers/appeal*.py",
             "bot/services/status*.py", "bot/services/decision*.py", "bot/services/report*.py",
             "bot/services/appeal*.py", "handlers/views/decision*.py", "handlers/views/appeal*.py",
+            "handlers/views/status*.py",
             "handlers/views/report*.py",
         ],
         [],
@@ -85,7 +87,7 @@ DOMAINS: dict[str, tuple[list[str], list[str]]] = {
     "frameworks": (
         [
             "bot/framework*.py", "bot/services/framework*.py", "handlers/framework*.py",
-            "bot/services/prompts*.py", "handlers/prompts*.py",
+            "bot/services/prompts*.py", "handlers/prompts*.py", "handlers/views/framework*.py",
         ],
         [],
     ),

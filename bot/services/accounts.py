@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import locale_for
+from bot.config import Settings
+from bot.i18n import Translator, locale_for
 from bot.permissions import Grant
 from bot.services import flow_states
+from rules.org_scoring import RATED_KINDS
 from storage.models import (
     FlowState,
     Member,
@@ -50,6 +52,12 @@ def _touched(
             account.blocked_at = None
 
 
+def translator_of(account: TelegramAccount, settings: Settings) -> Translator:
+    """The language an account reads in: their /ngon_ngu choice, else Telegram's language."""
+    locale = locale_for(account.language_code, account.chosen_locale, settings.default_locale)
+    return Translator(locale, settings.tz)
+
+
 @dataclass(frozen=True)
 class Identity:
     """The member behind an account, and the grants their roles give."""
@@ -80,6 +88,7 @@ def _grant(role: str, org_id: int, path: str, code: str, kind: str) -> Grant:
         org_code=code,
         org_is_cell=OrgKind(kind).is_cell,
         org_decides=OrgKind(kind) != OrgKind.CELL,
+        org_rated=kind in RATED_KINDS,
     )
 
 

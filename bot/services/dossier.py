@@ -264,12 +264,16 @@ async def _records(session: AsyncSession, ratings: list, changes_of: type,
     """Ratings (a member's or a unit's) with their history, changes in the order made."""
     found = []
     for rating in ratings:
-        changes = await session.scalars(
+        changes = list(await session.scalars(
             select(changes_of).where(changes_of.rating_id == rating.id)
             .order_by(changes_of.at, changes_of.id)
-        )
+        ))
+        # The level proposed is the vote's: a unit's deciding level may have lowered it since
+        # (a "lowered" row of the history).
+        voted = next((c.level for c in reversed(changes) if c.kind == "proposed" and c.level),
+                     rating.proposed_level)
         found.append(RatingRecord(
-            rating.state, rating.proposed_level, rating.decided_level, rating.decided_at,
+            rating.state, voted, rating.decided_level, rating.decided_at,
             getattr(rating, "not_rated", False), getattr(rating, "score_tenths", None),
             tuple([Change(c.at, c.kind, c.level, c.reason, await names.of(c.actor))
                    for c in changes]),

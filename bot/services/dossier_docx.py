@@ -50,7 +50,7 @@ BODY_NAMES = {
     ParticipantBody.LEADERSHIP.value: N_("Leadership of the agency or unit"),
     ParticipantBody.ADVISORY.value: N_("Advisory bodies of the upper committee"),
 }
-UPSTAIRS = ("decided", "cancelled")  # changes the deciding level makes
+UPSTAIRS = ("lowered", "decided", "cancelled")  # changes the deciding level makes
 CHANGE_NAMES = {
     "proposed": N_("proposed"),
     "lowered": N_("lowered"),

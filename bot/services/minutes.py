@@ -36,6 +36,7 @@ from storage.models import (
     BallotCandidate,
     BallotCount,
     BallotRound,
+    BallotTeller,
     BallotVoter,
     CountingCommittee,
     CountingCommitteeMember,
@@ -52,6 +53,8 @@ from storage.models import (
     ScoreSheet,
     SelfReview,
     TelegramAccount,
+    UnitRating,
+    UnitRatingChange,
     UnitReview,
 )
 
@@ -260,7 +263,7 @@ async def gather(session: AsyncSession, meeting: Meeting, *, today: dt.date) -> 
     rulebook = cycle_rulebook(cycle)
     upper = await session.get(Organisation, org.parent_id) if org.parent_id else None
     names = ActorNames(session, org)
-    committee = await session.get(CountingCommittee, meeting.id)
+    tellers, threshold = await _committee(session, meeting.id)
     return MinutesData(
         year=cycle.year,
         rulebook=cycle.rulebook,
@@ -274,8 +277,8 @@ async def gather(session: AsyncSession, meeting: Meeting, *, today: dt.date) -> 
         reviews=tuple(await collective_reviews(session, cycle, org, rulebook, names)),
         presented=tuple(await _presented(session, cycle, org)),
         rounds=tuple(await ballot_rounds(session, meeting.id)),
-        tellers=tuple(await _tellers(session, meeting.id)),
-        threshold=committee.threshold if committee else None,
+        tellers=tellers,
+        threshold=threshold,
         conclusions=(meeting.conclusions or "").strip() or None,
         prompts=tuple(await prompts(session, cycle, org)),
         drafted_on=today,
@@ -395,11 +398,25 @@ async def _review(
         reviewed_at=review.reviewed_at,
         comments=tuple(comments),
         scores=await scores(session, review, org, rulebook),
-        proposed_level=rating.proposed_level if rating else None,
+        proposed_level=await _own_proposal(session, rating),
         decided_level=rating.decided_level if rating else None,
         not_rated=bool(rating and rating.not_rated),
         deciding_name=deciding.name if deciding else None,
     )
+
+
+async def _own_proposal(session: AsyncSession, rating: UnitRating | None) -> str | None:
+    """The level the collective proposed for itself (its vote): the last "proposed" row of the
+    rating's history, since the deciding level may have lowered the proposal afterwards."""
+    if rating is None:
+        return None
+    voted = await session.scalar(
+        select(UnitRatingChange.level)
+        .where(UnitRatingChange.rating_id == rating.id, UnitRatingChange.kind == "proposed")
+        .order_by(UnitRatingChange.id.desc())
+        .limit(1)
+    )
+    return voted or rating.proposed_level
 
 
 def _mean_tenths(values: list[int]) -> int:
@@ -497,13 +514,26 @@ async def _presented(session: AsyncSession, cycle: Cycle, org: Organisation) -> 
     return sorted(found.all(), key=name_sort_key)
 
 
-async def _tellers(session: AsyncSession, meeting_id: int) -> list[str]:
+async def _committee(session: AsyncSession, meeting_id: int) -> tuple[tuple[str, ...], int | None]:
+    """The counting committee and how many of it open a box: the one the secretary named,
+    else the default the rounds gave their key shares to (a small cell's secretary alone)."""
+    named = await session.get(CountingCommittee, meeting_id)
+    if named is not None:
+        found = await session.scalars(
+            select(Member.full_name)
+            .join(CountingCommitteeMember, CountingCommitteeMember.member_id == Member.id)
+            .where(CountingCommitteeMember.meeting_id == meeting_id)
+        )
+        return tuple(sorted(found.all(), key=name_sort_key)), named.threshold
+    rounds = BallotRound.meeting_id == meeting_id
     found = await session.scalars(
-        select(Member.full_name)
-        .join(CountingCommitteeMember, CountingCommitteeMember.member_id == Member.id)
-        .where(CountingCommitteeMember.meeting_id == meeting_id)
+        select(Member.full_name).distinct()
+        .join(BallotTeller, BallotTeller.member_id == Member.id)
+        .join(BallotRound, BallotRound.id == BallotTeller.round_id)
+        .where(rounds)
     )
-    return sorted(found.all(), key=name_sort_key)
+    threshold = await session.scalar(select(func.max(BallotRound.threshold)).where(rounds))
+    return tuple(sorted(found.all(), key=name_sort_key)), threshold
 
 
 # --- the ballot, as the sealed box leaves it -----------------------------------------------------

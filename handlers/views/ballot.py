@@ -18,8 +18,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
 from bot.services import ballot as service
-from bot.services.ballot import BLANK, CHOICES, RoundResult, RoundView
+from bot.services.ballot import BLANK, CHOICES, ReceiptCheck, RoundResult, RoundView
 from bot.services.ballot_box import Share, key_id
+from bot.services.ballot_rounds import Press
 from bot.services.unit_ballot import UNITS, UnitCandidate
 from bot.text import esc
 from rules.ballot import needed
@@ -343,9 +344,19 @@ def committee_keyboard(
 
 
 def why_unreachable(t: Translator, account: TelegramAccount | None) -> str:
+    """Why nothing is sent to a member (known before sending)."""
     if account is not None and account.blocked_at is not None:
         return t("has blocked the bot")
     return t("has not started the bot or linked their account")
+
+
+def undelivered(t: Translator, blocked: bool) -> str:
+    """Why a message Telegram refused did not reach a member."""
+    return t("has blocked the bot") if blocked else t("cannot be reached on Telegram")
+
+
+def _missing_lines(missing: list[tuple[Member, str]]) -> list[str]:
+    return [f"• {esc(member.full_name)}: {reason}" for member, reason in missing]
 
 
 def replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> str:
@@ -356,7 +367,7 @@ def replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> st
             count=len(missing),
         )
     ]
-    lines += [f"• {esc(member.full_name)}: {reason}" for member, reason in missing]
+    lines += _missing_lines(missing)
     lines += [
         "",
         t(
@@ -365,6 +376,64 @@ def replace_tellers_text(t: Translator, missing: list[tuple[Member, str]]) -> st
         ),
     ]
     return "\n".join(lines)
+
+
+def unreachable_voters_text(t: Translator, missing: list[tuple[Member, str]]) -> str:
+    """For the secretary: the voters the ballot did not reach, and what to do."""
+    lines = [t("I could not send the ballot to {count} voters:", count=len(missing))]
+    lines += _missing_lines(missing)
+    lines += [
+        "",
+        t(
+            "Send them their invite link (/moi). Once they have started the bot, they send "
+            "/phieu to get their ballot."
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def box_call_text(t: Translator, view: RoundView) -> str:
+    """For each member of the counting committee, when voting has ended."""
+    return t(
+        "Voting has ended in round {number} of {org}. As a member of the counting "
+        'committee, press "🔓 Mở hòm phiếu" on the message with your key share: the box '
+        "opens when {k} of {n} have pressed.",
+        number=view.round.number,
+        org=esc(view.cell.name),
+        k=view.round.threshold,
+        n=len(view.tellers),
+    )
+
+
+def key_in_text(t: Translator, press: Press) -> str:
+    """For a committee member whose key is in, while more are needed."""
+    return t(
+        "Your key is in. {count} of {k} needed; waiting for: {names}.",
+        count=press.count,
+        k=press.threshold,
+        names=names(press.waiting, t),
+    )
+
+
+def presses_text(t: Translator, view: RoundView, press: Press) -> str:
+    """For the secretary: how many keys are in."""
+    return t(
+        "Ballot box of round {number}: {count} of the {k} presses needed; not pressed yet: "
+        "{names}.",
+        number=view.round.number,
+        count=press.count,
+        k=press.threshold,
+        names=names(press.waiting, t),
+    )
+
+
+def not_opened_text(t: Translator, number: int) -> str:
+    """For the secretary, at start-up: a round a crash left half-opened was removed."""
+    return t(
+        "Ballot round {number} did not open: the bot restarted while it was handing "
+        "out the keys of the ballot box. Open it again with /bo_phieu.",
+        number=number,
+    )
 
 
 def share_text(t: Translator, view: RoundView) -> str:
@@ -403,14 +472,6 @@ def header(t: Translator, view: RoundView, *, progress: bool = False) -> str:
     title = t("Secret ballot: progress") if progress else t("Secret ballot")
     where = t("{org}, round {number}", org=view.cell.name, number=view.round.number)
     return f"🗳 <b>{esc(title)}</b> — {esc(where)}"
-
-
-def next_position(positions: list[int], choices: dict[int, str], after: int | None) -> int | None:
-    missing = [p for p in positions if p not in choices]
-    if not missing:
-        return None
-    later = [p for p in missing if after is not None and p > after]
-    return later[0] if later else missing[0]
 
 
 def ballot_screen(
@@ -642,6 +703,43 @@ def receipts_text(t: Translator, result: RoundResult) -> str | None:
     codes = ", ".join(f"<code>{service.show_receipt(code)}</code>" for code in result.receipts)
     check = t("Send /kiem_tra_phieu followed by your code to check that your ballot was counted.")
     return "\n".join([f"🧾 <b>{esc(title)}</b> — {esc(where)}", "", codes, "", check])
+
+
+RECEIPT_SEALED = N_(
+    "The ballot with the receipt code {code} is sealed in the ballot box of round {number} of "
+    "{org}, which is not opened yet. Check again after it is."
+)
+RECEIPT_COUNTED = N_(
+    "The ballot with the receipt code {code} was counted in round {number} of {org}. The code "
+    "says nothing about the choices on it."
+)
+
+
+def receipt_check_text(t: Translator, check: ReceiptCheck, typed: str) -> str:
+    """/kiem_tra_phieu: whether the ballot with the code typed was counted (R-B8)."""
+    code = f"<code>{esc(typed)}</code>"
+    if not check.found:
+        return t(
+            "No ballot has the receipt code {code}. Check that you copied it exactly.", code=code
+        )
+    said = RECEIPT_COUNTED if check.counted else RECEIPT_SEALED
+    return t(said, code=code, number=check.round.number, org=esc(check.cell.name))
+
+
+def receipt_pointer(t: Translator, view: RoundView, where: Literal["here", "coming", "gone"]) -> str:
+    """/phieu after the cast: the round voted in, and where the receipt code is."""
+    said = t(
+        "You have already voted in round {number} of {org}.",
+        number=view.round.number,
+        org=esc(view.cell.name),
+    )
+    if where == "here":
+        told = t("Your receipt code is in the message this one answers.")
+    elif where == "coming":
+        told = t("Your receipt is on its way; it comes in a message of its own.")
+    else:
+        told = t("The message with your receipt code was deleted; I cannot show it again.")
+    return f"{said} {told}"
 
 
 def close_text(t: Translator, view: RoundView) -> str:

@@ -15,6 +15,8 @@ from bot.text import esc
 from rules.levels import Level
 
 MAX_LISTED = 80
+GIVE_MEMBER_CODE = N_("Give the code of the member or of the organisation, e.g. /xep_loai_lai DV001.")
+NO_LONGER_DECIDED = N_("This level is no longer decided; nothing was cancelled.")
 
 
 @dataclass(frozen=True)

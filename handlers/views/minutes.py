@@ -4,8 +4,9 @@ Word file's caption, and the chair's conclusions flow (prompt, confirmation, sav
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
@@ -22,17 +23,11 @@ EXCERPT = 600  # characters of the conclusions shown under the summary
 
 @dataclass(frozen=True)
 class ConclusionsButton(ButtonData):
-    """"✍️ Ghi kết luận" under the minutes' summary: type the chair's conclusions."""
+    """Under the minutes' summary, "✍️ Ghi kết luận" (write: type the chair's conclusions);
+    under them, "✅ Ghi vào biên bản" (confirm: they replace those in the minutes)."""
 
     PREFIX = "bb"
-    meeting_id: int
-
-
-@dataclass(frozen=True)
-class ConclusionsConfirm(ButtonData):
-    """"✅ Ghi vào biên bản": the typed conclusions replace those in the minutes."""
-
-    PREFIX = "bbk"
+    action: Literal["write", "confirm"]
     meeting_id: int
 
 
@@ -81,7 +76,7 @@ def summary_keyboard(
         return None
     label = t("✍️ Change the conclusions") if has_conclusions else t("✍️ Write the conclusions")
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=ConclusionsButton(meeting_id).encode())]]
+        [[ConclusionsButton("write", meeting_id).button(label)]]
     )
 
 
@@ -110,10 +105,9 @@ def confirm_text(t: Translator, unit_name: str, text: str) -> str:
 
 
 def confirm_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        t("✅ Write into the minutes"),
-        callback_data=ConclusionsConfirm(meeting_id).encode(),
-    )]])
+    return InlineKeyboardMarkup(
+        [[ConclusionsButton("confirm", meeting_id).button(t("✅ Write into the minutes"))]]
+    )
 
 
 def saved_text(t: Translator, unit_name: str, code: str) -> str:

@@ -63,10 +63,6 @@ class LowerButton(ButtonData):
     level: Level | None = None
 
 
-def _button(label: str, data: ButtonData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data.encode())
-
-
 def _with_note(note: str | None, lines: list[str]) -> str:
     return "\n".join([note, "", *lines] if note else lines)
 
@@ -95,7 +91,7 @@ def year_screen(t: Translator, org_name: str, this_year: int, note: str | None =
         org=f"<b>{esc(org_name)}</b>",
     )
     years = (this_year - 1, this_year, this_year + 1)
-    markup = InlineKeyboardMarkup([[_button(str(y), PlanButton("year", y)) for y in years]])
+    markup = InlineKeyboardMarkup([[PlanButton("year", y).button(str(y)) for y in years]])
     return _with_note(note, [text]), markup
 
 
@@ -111,7 +107,7 @@ def bad_year(t: Translator, text: str, this_year: int) -> str:
 
 def rulebook_screen(t: Translator, year: int) -> Screen:
     text = t("Which rulebook does the {year} plan follow?", year=year)
-    rows = [[_button(t(rb.title_msgid), PlanButton("book", code=code))]
+    rows = [[PlanButton("book", code=code).button(t(rb.title_msgid))]
             for code, rb in RULEBOOKS.items()]
     return text, InlineKeyboardMarkup(rows)
 
@@ -143,8 +139,8 @@ def settings_lines(t: Translator, draft: Draft, *, changed_only: bool = False) -
 def settings_screen(t: Translator, draft: Draft) -> Screen:
     lines = [*settings_lines(t, draft), "",
              t("Keep these values, or press a number to change that setting.")]
-    numbers = [_button(f"✏ {i}", PlanButton("edit", i)) for i in range(1, len(plans.SETTINGS) + 1)]
-    rows = [[_button(t("✅ Keep these values"), PlanButton("keep"))]]
+    numbers = [PlanButton("edit", i).button(f"✏ {i}") for i in range(1, len(plans.SETTINGS) + 1)]
+    rows = [[PlanButton("keep").button(t("✅ Keep these values"))]]
     rows += [numbers[i : i + 5] for i in range(0, len(numbers), 5)]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
@@ -186,7 +182,7 @@ def deadline_screen(
                 "Your unit may set an earlier date than the upper level's, never a later one."
             )
         )
-    keep = _button(t("Keep {date}", date=t.date(current)), PlanButton("date"))
+    keep = PlanButton("date").button(t("Keep {date}", date=t.date(current)))
     return _with_note(note, lines), InlineKeyboardMarkup([[keep]])
 
 
@@ -219,7 +215,7 @@ def summary_screen(
     for key in plans.deadline_keys(rb):
         label = esc(t(plans.deadline_msgid(rb, key)))
         lines.append(f"• {label}: <b>{t.date(deadlines[key])}</b>")
-    markup = InlineKeyboardMarkup([[_button(t("✅ Save the plan"), PlanButton("save"))]])
+    markup = InlineKeyboardMarkup([[PlanButton("save").button(t("✅ Save the plan"))]])
     return _with_note(note, lines), markup
 
 
@@ -247,11 +243,11 @@ def unit_settings_screen(t: Translator, draft: Draft, org_name: str, note: str |
         t("A peer group is a short label: the units with the same label are counted together; "
           "those without one, together."),
     ]
-    rows = [[_button(t("✅ Keep these values"), PlanButton("unit_keep"))]]
+    rows = [[PlanButton("unit_keep").button(t("✅ Keep these values"))]]
     edits = []
     for index, key in enumerate(draft.unit or {}, start=1):
         action = "unit_out" if key == plans.OUTSTANDING else "unit_group"
-        edits.append(_button(f"✏ {index}", PlanButton(action)))
+        edits.append(PlanButton(action).button(f"✏ {index}"))
     rows.append(edits)
     return _with_note(note, lines), InlineKeyboardMarkup(rows)
 
@@ -321,8 +317,7 @@ def lower_keyboard(
     """A "⬇" button for each member, then (`revote`: the ballot's callback data) one to vote
     again on the members concerned."""
     rows = [
-        [_button(t("⬇ Lower: {name} ({level})", name=m.name, level=m.level),
-                 LowerButton("member", m.cycle_id, m.member_id))]
+        [LowerButton("member", m.cycle_id, m.member_id).button(t("⬇ Lower: {name} ({level})", name=m.name, level=m.level))]
         for m in lowerable
     ]
     if rows and revote is not None:
@@ -335,7 +330,7 @@ def levels_screen(t: Translator, cycle_id: int, member_id: int, name: str, curre
     text = t("{name} is proposed {level}. Lower it to:", name=f"<b>{esc(name)}</b>",
              level=current.value)
     lower = [level for level in LEVELS_DESC if level < current]
-    row = [_button(level.value, LowerButton("level", cycle_id, member_id, level)) for level in lower]
+    row = [LowerButton("level", cycle_id, member_id, level).button(level.value) for level in lower]
     return text, InlineKeyboardMarkup([row])
 
 
@@ -365,7 +360,7 @@ def confirm_lower_screen(
         "",
         t("This cannot be undone here. Confirm?"),
     ])
-    confirm = _button(t("✅ Confirm"), LowerButton("confirm", cycle_id, member_id))
+    confirm = LowerButton("confirm", cycle_id, member_id).button(t("✅ Confirm"))
     return text, InlineKeyboardMarkup([[confirm]])
 
 

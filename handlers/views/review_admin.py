@@ -38,10 +38,6 @@ class ReturnButton(ButtonData):
     review_id: int
 
 
-def _open(label: str, review_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=CellReviewButton("open", review_id).encode())
-
-
 @dataclass
 class MemberRow:
     """One member of the cell's listing: their setting and review (None: not started)."""
@@ -109,7 +105,7 @@ def _state(t: Translator, row: MemberRow, counts: dict, buttons: list, tz: dt.tz
     if review is None:
         return t("not started")
     if review.state == ReviewState.RETURNED:
-        buttons.append(_open("↩️ " + member.full_name, review.id))
+        buttons.append(CellReviewButton("open", review.id).button("↩️ " + member.full_name))
         return t("returned for revision")
     if review.state == ReviewState.DRAFTING:
         return t("drafting")
@@ -121,7 +117,7 @@ def _state(t: Translator, row: MemberRow, counts: dict, buttons: list, tz: dt.tz
     if row.flagged:
         counts["flagged"] += 1
         text += " ⚠️ " + t("looks copied")
-    buttons.append(_open("📄 " + member.full_name, review.id))
+    buttons.append(CellReviewButton("open", review.id).button("📄 " + member.full_name))
     return text
 
 

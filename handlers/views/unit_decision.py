@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
@@ -56,10 +56,6 @@ class UnitChoiceButton(ButtonData):
     PREFIX = "qr"
     flow: Literal["rerate", "appeal"]
     rating_id: int
-
-
-def _button(label: str, data: ButtonData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data.encode())
 
 
 def subject_label(t: Translator, org_name: str, subject: str) -> str:
@@ -134,7 +130,7 @@ def view_keyboard(t: Translator, view: UnitDecisionView) -> InlineKeyboardMarkup
             break
         if unit.level is not None and unit.level is not Level.KHT:
             label = "⬇ " + t("Lower {unit}", unit=unit_label(t, unit))
-            rows.append([_button(label, UnitLowerButton("unit", unit.rating.id))])
+            rows.append([UnitLowerButton("unit", unit.rating.id).button(label)])
     rows.append([decide_button(t, view, N_("✅ Decide {count} units"),
                                lambda action: UnitDecideButton(action, view.decider.id,
                                                                view.scope.id))])
@@ -190,8 +186,7 @@ def levels_screen(t: Translator, unit: RatedUnit) -> tuple[str, InlineKeyboardMa
     current = unit.level
     text = t("Lower the proposal {level} of {unit} to which level?",
              level=current.value if current else "—", unit=f"<b>{esc(unit_label(t, unit))}</b>")
-    rows = [[_button(f"{level.value} ({t(level.name_msgid)})",
-                     UnitLowerButton("level", unit.rating.id, level))]
+    rows = [[UnitLowerButton("level", unit.rating.id, level).button(f"{level.value} ({t(level.name_msgid)})")]
             for level in LEVELS_DESC if current is not None and level < current]
     return text, InlineKeyboardMarkup(rows)
 
@@ -209,7 +204,7 @@ def lower_confirm_screen(
              unit=f"<b>{esc(unit_label(t, unit))}</b>",
              old=unit.rating.proposed_level or "—", new=level.value, reason=esc(reason))
     data = UnitLowerButton("confirm", unit.rating.id, level)
-    return text, InlineKeyboardMarkup([[_button(t("✅ Confirm"), data)]])
+    return text, InlineKeyboardMarkup([[data.button(t("✅ Confirm"))]])
 
 
 def lowered_text(t: Translator, unit: RatedUnit, old: str, new: str) -> str:
@@ -228,8 +223,7 @@ def choice_screen(
         text = t("Which decided rating do you cancel?")
     else:
         text = t("Which decided rating does the unit appeal against?")
-    rows = [[_button(f"{unit_label(t, u)}: {level_text(t, u.rating.decided_level)}",
-                     UnitChoiceButton(flow, u.rating.id))] for u in units]
+    rows = [[UnitChoiceButton(flow, u.rating.id).button(f"{unit_label(t, u)}: {level_text(t, u.rating.decided_level)}")] for u in units]
     return text, InlineKeyboardMarkup(rows)
 
 

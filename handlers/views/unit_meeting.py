@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
 from bot.services.unit_meeting import Collective, MeetingOrder
-from bot.text import esc
+from bot.text import bold, esc
 from handlers.views.ballot import MeetingButton, OpenButton, names
 from rules.meeting_order import Seat
 from storage.models import OrgKind, UnitReviewState, UnitSubject
@@ -28,18 +28,12 @@ class OrderButton(ButtonData):
 
 
 @dataclass(frozen=True)
-class ReasonStart(ButtonData):
-    """Record why the members' ballot goes before the collectives (the order_reason flow)."""
+class ReasonButton(ButtonData):
+    """Record why the members' ballot goes before the collectives (start: the order_reason
+    flow), and its confirmation (confirm)."""
 
     PREFIX = "uoq"
-    meeting_id: int
-
-
-@dataclass(frozen=True)
-class ReasonButton(ButtonData):
-    """The confirmation of the reason (order_reason flow)."""
-
-    PREFIX = "uor"
+    action: Literal["start", "confirm"]
     meeting_id: int
 
 
@@ -95,15 +89,13 @@ MAX_LISTED = 60  # individuals listed on the order screen (edited in place: one 
 
 
 def order_text(t: Translator, order: MeetingOrder) -> str:
-    title = t("Order of the meeting of {org}, {year}", org=order.org.name, year=order.cycle.year)
     lines = [
-        f"📋 <b>{esc(title)}</b>",
-        t(
-            "Collectives first, then individuals; the head first, then the deputies and the "
-            "members."
-        ),
+        "📋 " + bold(t("Order of the meeting of {org}, {year}", org=order.org.name,
+                       year=order.cycle.year)),
+        t("Collectives first, then individuals; the head first, then the deputies and the "
+          "members."),
         "",
-        "<b>" + esc(t("1. The collectives")) + "</b>",
+        bold(t("1. The collectives")),
         t("Each report is presented, the members comment, then mark it reviewed."),
     ]
     lines += [_collective_line(t, order, c) for c in order.collectives]
@@ -114,7 +106,7 @@ def order_text(t: Translator, order: MeetingOrder) -> str:
                 names=esc(", ".join(o.name for o in order.lower_pending)),
             )
         )
-    lines += ["", "<b>" + esc(t("2. The individuals")) + "</b>"]
+    lines += ["", bold(t("2. The individuals"))]
     for index, person in enumerate(order.individuals[:MAX_LISTED], start=1):
         line = f"{index}. {esc(person.member.full_name)}"
         if person.seat in SEATS:
@@ -203,10 +195,7 @@ def ballot_waits_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarku
         [
             [order_button(t, meeting_id)],
             [
-                InlineKeyboardButton(
-                    t("✍ Record why the ballot goes first"),
-                    callback_data=ReasonStart(meeting_id).encode(),
-                )
+                ReasonButton("start", meeting_id).button(t("✍ Record why the ballot goes first"))
             ],
         ]
     )
@@ -231,8 +220,7 @@ def reason_confirm_text(t: Translator, reason: str) -> str:
 
 
 def reason_confirm_keyboard(t: Translator, meeting_id: int) -> InlineKeyboardMarkup:
-    data = ReasonButton(meeting_id).encode()
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t("✅ Confirm"), callback_data=data)]])
+    return InlineKeyboardMarkup([[ReasonButton("confirm", meeting_id).button(t("✅ Confirm"))]])
 
 
 def reason_saved(t: Translator, meeting_id: int) -> tuple[str, InlineKeyboardMarkup]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import N_, Translator
@@ -39,10 +39,6 @@ class OpinionButton(ButtonData):
     choice: str | None = None  # a ParticipantBody value, a level code or NO_LEVEL
 
 
-def _button(label: str, data: ButtonData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=data.encode())
-
-
 def label(t: Translator, item: OpenReview) -> str:
     return subject_label(t, item.org.name, item.review.subject)
 
@@ -56,14 +52,14 @@ def units_screen(t: Translator, items: list[OpenReview]) -> Screen:
     if len(items) > LISTED_MAX:
         text += "\n" + t("There are more than {count}; send /y_kien with the unit's code to reach "
                          "the others.", count=t.number(LISTED_MAX))
-    rows = [[_button(label(t, item), OpinionButton("unit", item.review.id))]
+    rows = [[OpinionButton("unit", item.review.id).button(label(t, item))]
             for item in items[:LISTED_MAX]]
     return text, InlineKeyboardMarkup(rows)
 
 
 def bodies_screen(t: Translator, item: OpenReview) -> Screen:
     text = t("On {unit}: the opinion of which body?", unit=f"<b>{esc(label(t, item))}</b>")
-    rows = [[_button(body_name(t, body), OpinionButton("body", item.review.id, body.value))]
+    rows = [[OpinionButton("body", item.review.id, body.value).button(body_name(t, body))]
             for body in item.bodies]
     return text, InlineKeyboardMarkup(rows)
 
@@ -76,9 +72,8 @@ def level_screen(
     if earlier is not None:
         lines.append(t("Its earlier opinion ({level}) is replaced when you save this one.",
                        level=earlier.level or t("no level proposed")))
-    rows = [[_button(f"{level.value} ({t(level.name_msgid)})",
-                     OpinionButton("level", item.review.id, level.value))] for level in LEVELS_DESC]
-    rows.append([_button(t("No level proposed"), OpinionButton("level", item.review.id, NO_LEVEL))])
+    rows = [[OpinionButton("level", item.review.id, level.value).button(f"{level.value} ({t(level.name_msgid)})")] for level in LEVELS_DESC]
+    rows.append([OpinionButton("level", item.review.id, NO_LEVEL).button(t("No level proposed"))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -110,7 +105,7 @@ def confirm_screen(
         count=t.number(length),
     )
     data = OpinionButton("save", item.review.id)
-    return text, InlineKeyboardMarkup([[_button(t("✅ Save the opinion"), data)]])
+    return text, InlineKeyboardMarkup([[data.button(t("✅ Save the opinion"))]])
 
 
 def saved_text(t: Translator, item: OpenReview, body: ParticipantBody) -> str:

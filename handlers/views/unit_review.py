@@ -75,10 +75,6 @@ class DraftButton(ButtonData):
     review_id: int
 
 
-def _button(text: str, data: ButtonData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=data.encode())
-
-
 def _rows(buttons: list[InlineKeyboardButton], per_row: int) -> list[list[InlineKeyboardButton]]:
     return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
 
@@ -244,26 +240,24 @@ def head_screen(t: Translator, draft: Draft) -> tuple[str, InlineKeyboardMarkup]
         lines.append(comments)
     total_comments = sum(draft.comments.values())
     if draft.state == UnitReviewState.REVIEWED:
-        rows = [[_button(t("💬 Comments ({count})", count=total_comments),
-                         UnitButton("comments", rid))]]
+        rows = [[UnitButton("comments", rid).button(t("💬 Comments ({count})", count=total_comments))]]
         return "\n".join(lines), InlineKeyboardMarkup(rows)
-    rows = [[_button(t("📝 Report"), UnitButton("report", rid)),
-             _button(t("📎 Word file"), UnitButton("file", rid))]]
+    rows = [[UnitButton("report", rid).button(t("📝 Report")),
+             UnitButton("file", rid).button(t("📎 Word file"))]]
     if draft.scored:
-        rows.append([_button(t("📊 Score sheet"), UnitButton("sheet", rid)),
-                     _button(t("± Deductions, additions"), UnitButton("adj", rid))])
-    rows.append([_button(t("💬 Comments ({count})", count=total_comments),
-                         UnitButton("comments", rid))])
+        rows.append([UnitButton("sheet", rid).button(t("📊 Score sheet")),
+                     UnitButton("adj", rid).button(t("± Deductions, additions"))])
+    rows.append([UnitButton("comments", rid).button(t("💬 Comments ({count})", count=total_comments))])
     if draft.state == UnitReviewState.DRAFTING:
-        rows[-1].append(_button(t("👥 Ask the committee"), UnitButton("consult", rid)))
-        rows.append([_button(t("📤 Send the draft"), UnitButton("send", rid))])
+        rows[-1].append(UnitButton("consult", rid).button(t("👥 Ask the committee")))
+        rows.append([UnitButton("send", rid).button(t("📤 Send the draft"))])
     else:
-        rows.append([_button(t("📤 Send the amended draft"), UnitButton("send", rid))])
+        rows.append([UnitButton("send", rid).button(t("📤 Send the amended draft"))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 def pick_screen(t: Translator, heads_of: list[Organisation]) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [[_button(f"{org.name} ({org.code})", UnitPick(org.id))] for org in heads_of]
+    rows = [[UnitPick(org.id).button(f"{org.name} ({org.code})")] for org in heads_of]
     return t("You head several units: choose the one whose review to prepare."), \
         InlineKeyboardMarkup(rows)
 
@@ -288,12 +282,12 @@ def report_screen(t: Translator, draft: Draft) -> tuple[str, InlineKeyboardMarku
             section.key == PROMPTS_KEY and draft.prompts) else "◻️")
         lines.append(t("{mark} {heading}: {count} characters", mark=mark,
                        heading=esc(t(section.heading)), count=t.number(length)))
-    buttons = [_button("✏️ " + _part_label(t, s), UnitButton("part", rid, s.key)) for s in SECTIONS]
+    buttons = [UnitButton("part", rid, s.key).button("✏️ " + _part_label(t, s)) for s in SECTIONS]
     rows = _rows(buttons, 1)
-    file_row = [_button(t("📎 Send a Word file"), UnitButton("file", rid))]
+    file_row = [UnitButton("file", rid).button(t("📎 Send a Word file"))]
     if draft.has_file:
-        file_row.append(_button(t("🗑 Remove the Word file"), UnitButton("nofile", rid)))
-    rows += [file_row, [_button(t(BACK), UnitButton("home", rid))]]
+        file_row.append(UnitButton("nofile", rid).button(t("🗑 Remove the Word file")))
+    rows += [file_row, [UnitButton("home", rid).button(t(BACK))]]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -308,10 +302,10 @@ def prompts_block(t: Translator, draft: Draft) -> str:
 
 def part_keyboard(t: Translator, rid: int, key: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([
-        [_button(t("✅ Done"), UnitButton("done", rid, key)),
-         _button(t("👁 Show"), UnitButton("show", rid, key))],
-        [_button(t("↩️ Delete the last message"), UnitButton("undo", rid, key)),
-         _button(t("📋 All parts"), UnitButton("report", rid))],
+        [UnitButton("done", rid, key).button(t("✅ Done")),
+         UnitButton("show", rid, key).button(t("👁 Show"))],
+        [UnitButton("undo", rid, key).button(t("↩️ Delete the last message")),
+         UnitButton("report", rid).button(t("📋 All parts"))],
     ])
 
 
@@ -371,13 +365,12 @@ def sheet_screen(t: Translator, draft: Draft) -> tuple[str, InlineKeyboardMarkup
                      f"{esc(_short(criterion.text, CRITERION_SHOWN))} — "
                      f"{_mark_text(t, criterion, mark)}")
     lines += ["", total_text(t, draft)]
-    buttons = [_button(f"{'✅' if c.code in draft.marks else '◻️'} {c.code}",
-                       UnitButton("mark", rid, c.code)) for c in draft.leaves()]
+    buttons = [UnitButton("mark", rid, c.code).button(f"{'✅' if c.code in draft.marks else '◻️'} {c.code}") for c in draft.leaves()]
     rows = _rows(buttons, 4)
     if draft.unmarked():
-        rows.append([_button(t("▶ Mark the next one"), UnitButton("next", rid))])
-    rows.append([_button(t("± Deductions, additions"), UnitButton("adj", rid)),
-                 _button(t(BACK), UnitButton("home", rid))])
+        rows.append([UnitButton("next", rid).button(t("▶ Mark the next one"))])
+    rows.append([UnitButton("adj", rid).button(t("± Deductions, additions")),
+                 UnitButton("home", rid).button(t(BACK))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -408,13 +401,12 @@ def mark_prompt(
                        "or «points; grade; result». You may press the grade first.",
                        example=esc(example)))
     grades = [
-        _button(("✓ " if chosen == g.value else "") + t(GRADE_NAMES[g]),
-                UnitButton("grade", rid, criterion.code, grade=g))
+        UnitButton("grade", rid, criterion.code, grade=g).button(("✓ " if chosen == g.value else "") + t(GRADE_NAMES[g]))
         for g in GRADES
     ]
     rows = [grades[:2], grades[2:],
-            [_button(t("⏭ Skip"), UnitButton("next", rid, criterion.code)),
-             _button(t("📊 Score sheet"), UnitButton("sheet", rid))]]
+            [UnitButton("next", rid, criterion.code).button(t("⏭ Skip")),
+             UnitButton("sheet", rid).button(t("📊 Score sheet"))]]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -458,13 +450,12 @@ def adjustments_screen(t: Translator, draft: Draft) -> tuple[str, InlineKeyboard
         lines.append(t("None proposed yet."))
     lines += [adjustment_line(t, draft, item) for item in draft.adjustments]
     lines += ["", total_text(t, draft)]
-    drops = [_button(f"🗑 {'➖' if a.kind == AdjustmentKind.DEDUCTION else '➕'} {a.criterion}",
-                     UnitButton("drop", rid, item=a.id)) for a in draft.adjustments]
+    drops = [UnitButton("drop", rid, item=a.id).button(f"🗑 {'➖' if a.kind == AdjustmentKind.DEDUCTION else '➕'} {a.criterion}") for a in draft.adjustments]
     rows = _rows(drops, 3)
-    rows.append([_button(t("➖ Propose a deduction"), UnitButton("ded", rid)),
-                 _button(t("➕ Propose an addition"), UnitButton("add", rid))])
-    rows.append([_button(t("📊 Score sheet"), UnitButton("sheet", rid)),
-                 _button(t(BACK), UnitButton("home", rid))])
+    rows.append([UnitButton("ded", rid).button(t("➖ Propose a deduction")),
+                 UnitButton("add", rid).button(t("➕ Propose an addition"))])
+    rows.append([UnitButton("sheet", rid).button(t("📊 Score sheet")),
+                 UnitButton("home", rid).button(t(BACK))])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -502,8 +493,7 @@ def comment_prompt(t: Translator, org_name: str, subject: str, max_chars: int) -
 def comment_sent_screen(
     t: Translator, review_id: int, heads: list[str]
 ) -> tuple[str, InlineKeyboardMarkup]:
-    again = InlineKeyboardMarkup([[_button(t("💬 Comment again"),
-                                           DraftButton("comment", review_id))]])
+    again = InlineKeyboardMarkup([[DraftButton("comment", review_id).button(t("💬 Comment again"))]])
     if heads:
         return t("Thank you: your comment was sent to {names}.",
                  names=", ".join(esc(n) for n in heads)), again
@@ -520,7 +510,7 @@ def comment_choice(
     t: Translator, choices: list[tuple[int, str, str]]
 ) -> tuple[str, InlineKeyboardMarkup]:
     """(review id, unit name, subject) of the drafts the person may comment on now."""
-    rows = [[_button(f"💬 {name} ({subject_name(t, subject)})", DraftButton("comment", rid))]
+    rows = [[DraftButton("comment", rid).button(f"💬 {name} ({subject_name(t, subject)})")]
             for rid, name, subject in choices]
     return t("Which draft do you comment on?"), InlineKeyboardMarkup(rows)
 
@@ -581,9 +571,9 @@ def draft_notice(
 
 
 def draft_keyboard(t: Translator, draft: Draft) -> InlineKeyboardMarkup:
-    row = [_button(t("💬 Comment"), DraftButton("comment", draft.review.id))]
+    row = [DraftButton("comment", draft.review.id).button(t("💬 Comment"))]
     if draft.has_file:
-        row.append(_button(t("📄 Word file"), DraftButton("file", draft.review.id)))
+        row.append(DraftButton("file", draft.review.id).button(t("📄 Word file")))
     return InlineKeyboardMarkup([row])
 
 
@@ -613,8 +603,7 @@ def circulate_question(
                        date=t.date(draft.circulated_on)))
     elif draft.draft_due is not None and now_day > draft.draft_due:
         lines.append(t("It was due by {date}: it goes out late.", date=t.date(draft.draft_due)))
-    keyboard = InlineKeyboardMarkup([[_button(t("✅ Send the draft"),
-                                              UnitButton("confirm", draft.review.id))]])
+    keyboard = InlineKeyboardMarkup([[UnitButton("confirm", draft.review.id).button(t("✅ Send the draft"))]])
     return "\n".join(lines), keyboard
 
 

@@ -46,6 +46,12 @@ async def test_media_unknown_commands_and_buttons_are_answered(bot, fake_telegra
         answered = await vi.wait_answer(press)
         assert answered.text, data
     assert (await vi.wait_answer(await vi.press_data("zz:1", message=greeting))).text == INVALID
+    # Buttons of the hand-parsed formats still in users' chats, and forged typed ones, are
+    # told they are no longer valid (never an error).
+    for data in ("tt:o:1:0", "tt:c:1", "tt:x:1", "lang:en", "lang:vi", "khung:apply:1",
+                 "khung:cancel:1", "tt1:1:²", "tt2:1:0", "ttf1:pdf:1", "lang1:fr",
+                 "khung1:load:1", "khung1:apply:-1"):
+        assert (await vi.wait_answer(await vi.press_data(data, message=greeting))).text == INVALID, data
     # In a group only presses are answered: other bots' commands are not ours to judge.
     group = fake_telegram.group("Chi bộ")
     await vi.send("/xyz@other_bot", chat=group)

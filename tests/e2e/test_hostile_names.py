@@ -31,7 +31,7 @@ COMMANDS = [
     '/xep_loai_lai <a href="https://evil.example/">x</a>',
 ]
 # Buttons pressed on the answers: drill-downs, reviews, calendars (not the secret ballot).
-SKIP_PREFIXES = ("bv1:", "bs1:", "bc1:", "hop1:", "tt:x", "tt:c", "kdcb1:all", "kdcb1:doc", "lh1:t:")
+SKIP_PREFIXES = ("bv1:", "bs1:", "bc1:", "hop1:", "ttf1:", "kdcb1:all", "kdcb1:doc", "lh1:t:")
 
 
 def texts(user) -> list[str]:

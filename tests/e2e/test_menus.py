@@ -22,12 +22,12 @@ MEMBER |= {"ho_so"}
 MANAGER |= {"bien_ban"}
 
 
-async def _setup(tmp_path, cli_env, roles):
-    path = roster_workbook(tmp_path / "ds.xlsx", orgs=ORGS, members=MEMBERS, roles=roles)
+async def _setup(tmp_path, cli_env, roles, orgs=ORGS, top="DBCS01"):
+    path = roster_workbook(tmp_path / "ds.xlsx", orgs=orgs, members=MEMBERS, roles=roles)
     result = await run_cli("import-roster", str(path), env=cli_env)
     assert result.code == 0, result.err
     out = tmp_path / "moi.xlsx"
-    result = await run_cli("invite", "--org", "DBCS01", "--out", str(out), env=cli_env)
+    result = await run_cli("invite", "--org", top, "--out", str(out), env=cli_env)
     assert result.code == 0, result.err
     rows = openpyxl.load_workbook(out).active.iter_rows(min_row=2, values_only=True)
     return {row[0]: row[3].split("start=")[1] for row in rows}
@@ -184,4 +184,29 @@ async def test_a_members_menu_follows_telegrams_language_until_they_choose(
     assert (await member.wait_message()).text.startswith("Đồng chí có thể:")
     assert (await _menu(fake_telegram, member))["kiem_diem"] == "Viết bản tự kiểm điểm"
     assert _chat_menu_calls(fake_telegram, member) == before[member.id] + 2
+    assert not fake_telegram.refused
+
+
+async def test_tap_the_is_in_the_menu_of_a_rated_units_head_only(
+    tmp_path, cli_env, bot, fake_telegram
+):
+    """/tap_the is for the secretary or deputy of a unit that writes its collective's report
+    (a đảng bộ cơ sở, a chi bộ): the secretary of the upper committee above the đảng bộ cơ sở
+    writes none, and neither her menu nor her /help offers it."""
+    orgs = [
+        ["TREN01", "Đảng bộ phường Tân Định", "Đảng bộ cấp trên trực tiếp", "", "01/01/1990"],
+        *[[*row[:3], row[3] or "TREN01", row[4]] for row in ORGS],
+    ]
+    roles = ROLES + [["DV005", "TREN01", "Bí thư"]]  # Em: also secretary of the upper committee
+    tokens = await _setup(tmp_path, cli_env, roles, orgs, "TREN01")
+
+    upper = await _join(fake_telegram, "Em", tokens["DV005"])
+    menu = set(await _menu(fake_telegram, upper))
+    assert menu == MEMBER | MANAGER | DECIDING | COMMITTEE
+    assert "tap_the" not in menu
+    await upper.send("/help")
+    assert "/tap_the" not in (await upper.wait_message()).text
+    # The đảng ủy's secretary heads a rated unit (and a chi bộ): /tap_the is hers.
+    head = await _join(fake_telegram, "Dung", tokens["DV004"])
+    assert set(await _menu(fake_telegram, head)) == MEMBER | CELL | MANAGER | DECIDING | COMMITTEE
     assert not fake_telegram.refused

@@ -187,6 +187,7 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     assert await monitor(bot, clock) == 0
 
     # The secretary lowers two proposals, with reasons.
+    lower_cuong = warning.find_button("⬇ Hạ mức: Lê Văn Cường (HTT)")["callback_data"]
     await press(an, "⬇ Hạ mức: Lê Văn Cường (HTT)", warning)
     ask = await next_with(an, "Hạ xuống mức")
     assert ask.button_labels() == ["HT", "KHT", "✖ Hủy"]
@@ -200,6 +201,16 @@ async def test_a_whole_cycle_from_plan_to_decision(bot, fake_telegram, database_
     done = await next_with(an, "Đã hạ mức", count)
     assert done.text.startswith("✅ Đã hạ mức đề xuất của Lê Văn Cường từ HTT xuống HT.")
     assert "vi phạm quy định" in done.text and "Lê Văn Cường" not in done.text.split("\n", 2)[2]
+    # The warning's buttons follow what still stands: Cường's is gone from it. A press of it
+    # still in a chat is checked again: his proposal is HT now.
+    await fake_telegram.wait_idle()
+    assert warning.button_labels() == done.button_labels() == [
+        "⬇ Hạ mức: Nguyễn Văn An (HTXS)", "⬇ Hạ mức: Trần Thị Bình (HTXS)",
+        "🗳 Bỏ phiếu lại cho các đồng chí liên quan"]
+    count = len(an.messages())
+    await an.wait_answer(await an.press_data(lower_cuong, message=warning))
+    again = await next_with(an, "Hạ xuống mức", count)
+    assert "Lê Văn Cường" in again.text and "HT." in again.text and again.button_labels() == ["KHT", "✖ Hủy"]
     count = len(an.messages())
     await press(an, "⬇ Hạ mức: Trần Thị Bình (HTXS)", done)
     await press(an, "HTT", await next_with(an, "Hạ xuống mức", count))

@@ -56,6 +56,10 @@ async def test_vote_again_on_the_members_concerned(bot, fake_telegram, database_
     await until(lambda: all(
         len([m for m in users[c].messages() if "Phiếu bầu kín" in (m.text or "")]) > ballots_before[c]
         for c in CELL))
+    await fake_telegram.wait_idle()
+    # The round the warning asked for is open: its button is gone; lowering stays possible.
+    assert REVOTE not in warning.button_labels()
+    assert any(label.startswith("⬇ Hạ mức") for label in warning.button_labels())
     second = {"Nguyễn Văn An": "X", "Trần Thị Bình": "T", "Lê Văn Cường": "H"}
     await asyncio.gather(*(vote(users[c], second) for c in CELL))
     await fake_telegram.wait_idle()

@@ -200,7 +200,11 @@ async def test_decide_units_lower_override_appeal_rerate(bot, fake_telegram, tmp
 
     # Re-rating (R-A2): the decided level is cancelled with a reason, history kept, reopened.
     assert "không có quyền" in (await ask(tuan, "/xep_loai_lai CB2")).text
-    assert "Không có tổ chức mã CB3" in (await ask(tuan, "/xep_loai_lai CB3")).text  # a sibling
+    # A sibling's code reads as an unknown code (a member's or an organisation's).
+    assert (await ask(tuan, "/xep_loai_lai CB3")).text == (
+        "Không có đảng viên hay tổ chức mã CB3 trong phạm vi của đồng chí.")
+    assert (await ask(tuan, "/xep_loai_lai KHONGCO")).text == (
+        "Không có đảng viên hay tổ chức mã KHONGCO trong phạm vi của đồng chí.")
     prompt = await ask(duc, "/xep_loai_lai CB3")
     assert "Hủy mức xếp loại HTXS (Hoàn thành xuất sắc nhiệm vụ)" in prompt.text
     confirm = await ask(duc, "Phát hiện chỉ tiêu báo cáo chưa đúng thực tế.")

@@ -142,7 +142,7 @@ async def test_who_may_read_the_minutes_and_files(tmp_path, cli_env, bot, fake_t
             f"Không có đảng viên hay tổ chức mã {code} trong phạm vi của đồng chí.")
     meeting_id = await query(database_url, lambda s: s.scalar(select(Meeting.id)))
     anchor = em.messages()[-1]
-    answer = await em.wait_answer(await em.press_data(ConclusionsButton(meeting_id).encode(),
+    answer = await em.wait_answer(await em.press_data(ConclusionsButton("write", meeting_id).encode(),
                                                       message=anchor))
     assert answer.text == "Nút này không còn hiệu lực."
 

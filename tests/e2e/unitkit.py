@@ -83,12 +83,21 @@ async def unit_tree(tmp_path, cli_env, fake, database_url: str, now: dt.datetime
     """Import the tree, open the plan on the commune (`sets`: KEY=VALUE settings) and link every
     person to a Telegram user who has started the bot."""
     roster(tmp_path / "xa.xlsx")
-    result = await run_cli("import-roster", str(tmp_path / "xa.xlsx"), env=cli_env)
+    people = [(code, name) for code, name, *_ in PEOPLE]
+    return await planned_tree(tmp_path / "xa.xlsx", cli_env, fake, database_url, now, "XA",
+                              people, rulebook, *sets)
+
+
+async def planned_tree(book, cli_env, fake, database_url: str, now: dt.datetime, plan_org: str,
+                       people: list[tuple[str, str]], rulebook: str, *sets: str) -> Tree:
+    """Import the roster `book`, open this year's plan on `plan_org` (`sets`: KEY=VALUE
+    settings) and link each of `people` (code, name) to a user who has started the bot."""
+    result = await run_cli("import-roster", str(book), env=cli_env)
     assert result.code == 0, result.out + result.err
     options = [arg for value in sets for arg in ("--set", value)]
-    result = await run_cli("cycle", "create", "--org", "XA", "--year", str(YEAR), "--rulebook",
-                           rulebook, "--finish-by", f"31/12/{YEAR}", "--report-by",
-                           f"15/01/{YEAR + 1}", *options, env=cli_env)
+    result = await run_cli("cycle", "create", "--org", plan_org, "--year", str(YEAR),
+                           "--rulebook", rulebook, "--finish-by", f"31/12/{YEAR}",
+                           "--report-by", f"15/01/{YEAR + 1}", *options, env=cli_env)
     assert result.code == 0, result.out + result.err
     tree = Tree(database_url)
 
@@ -96,17 +105,26 @@ async def unit_tree(tmp_path, cli_env, fake, database_url: str, now: dt.datetime
         tree.org_ids = dict((await session.execute(select(Organisation.code, Organisation.id))).all())
         tree.member_ids = dict((await session.execute(select(Member.code, Member.id))).all())
         tree.cycle_id = (await session.scalar(select(Cycle))).id
-        for code, name, _cell, _servant in PEOPLE:
-            user = fake.user(name.split()[-1], language_code="vi")
-            user.started = True
-            tree.users[code] = user
-            session.add(TelegramAccount(telegram_id=user.id, member_id=tree.member_ids[code],
-                                        language_code="vi", started_at=now, linked_at=now,
-                                        failed_invites=0))
+        tree.users = link(session, fake, tree.member_ids, people, now)
         await session.commit()
 
     await query(database_url, fill)
     return tree
+
+
+def link(session, fake, member_ids: dict[str, int], people: list[tuple[str, str]],
+         now: dt.datetime) -> dict:
+    """Each (code, name) linked to a new Vietnamese-speaking user who has started the bot;
+    returns the users by member code."""
+    users = {}
+    for code, name in people:
+        user = fake.user(name.split()[-1], language_code="vi")
+        user.started = True
+        users[code] = user
+        session.add(TelegramAccount(telegram_id=user.id, member_id=member_ids[code],
+                                    language_code="vi", started_at=now, linked_at=now,
+                                    failed_invites=0))
+    return users
 
 
 async def propose_units(tree: Tree, levels: dict[str, str], now: dt.datetime) -> dict[str, int]:

@@ -15,7 +15,7 @@ from docx import Document
 from bot.i18n import Translator
 from bot.services import dossier
 from bot.services.dossier import dossier_off_loop, member_dossier, unit_dossier
-from storage.models import Cycle, UnitReview
+from storage.models import Cycle, UnitRating, UnitRatingChange, UnitReview
 from storage.queries import member_by_code, org_by_code
 from tests import unit_files_kit as kit
 
@@ -81,6 +81,23 @@ async def test_the_file_of_a_collective(db):
         "Tổng hợp kết quả thẩm định của cơ quan, đơn vị, tổ chức"]
     assert "Tổng hợp kết quả thẩm định của cơ quan, đơn vị, tổ chức" in index
     assert "hệ thống không có: bổ sung bản giấy" in index
+
+
+async def test_a_lowered_proposal_keeps_the_units_own_level(db):
+    """The deciding level lowered the unit's proposal before deciding: the level proposed is
+    the unit's vote, and the lowering is the deciding committee's (it is named, not its
+    member from another cell)."""
+    async with db.session() as session:
+        _cycle, cell, *_rest, records = await kit.tree(session, NOW, decided=True)
+        rating = await session.get(UnitRating, records.rating_id)
+        rating.proposed_level = "HTT"
+        session.add(UnitRatingChange(rating_id=rating.id, at=NOW, actor="tg:502",
+                                     kind="lowered", level="HTT", reason="Vượt tỷ lệ."))
+        await session.flush()
+        built = await unit_dossier(session, cell, VI, now=NOW, tz=VIETNAM)
+    rating_text = words(opened(built.content)["04-xep-loai.docx"])
+    assert "Mức đề nghị: Hoàn thành xuất sắc nhiệm vụ" in rating_text
+    assert "hạ mức | HTT | Vượt tỷ lệ. | Đảng bộ Công ty Điện lực" in rating_text.replace("\n", " | ")
 
 
 async def test_an_uploaded_report_goes_in_as_sent_and_a_missing_decision_is_named(db):

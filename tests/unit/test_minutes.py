@@ -11,11 +11,19 @@ import re
 from zoneinfo import ZoneInfo
 
 from docx import Document
+from sqlalchemy import delete, select
 
 from bot.i18n import Translator
 from bot.services import minutes
 from bot.services.minutes_docx import render_minutes_docx
-from storage.models import Meeting
+from storage.models import (
+    BallotRound,
+    BallotTeller,
+    CountingCommittee,
+    Meeting,
+    UnitRating,
+    UnitRatingChange,
+)
 from storage.queries import org_by_code
 from tests import unit_files_kit as kit
 
@@ -194,6 +202,26 @@ async def test_a_members_ballot_before_the_collective_is_reviewed_is_told(db):
     assert lines[lines.index(HEADINGS[1]) + 1] == (
         "Việc bỏ phiếu xếp loại đảng viên được tiến hành trước khi hoàn thành kiểm điểm tập thể. "
         "Lý do: chưa ghi nhận")
+
+
+async def test_a_lowered_proposal_and_the_default_counting_committee(db):
+    """The deciding level lowered the unit's proposal: the minutes keep the level the
+    collective voted for itself. No committee was named: the rounds' key holders are it."""
+    async with db.session() as session:
+        _cycle, _cell, _other, people, records = await kit.tree(session, NOW, decided=True)
+        rating = await session.get(UnitRating, records.rating_id)
+        rating.proposed_level = "HTT"
+        session.add(UnitRatingChange(rating_id=rating.id, at=NOW, actor="tg:502",
+                                     kind="lowered", level="HTT", reason="Vượt tỷ lệ."))
+        await session.execute(delete(CountingCommittee))
+        for ballot_round in await session.scalars(select(BallotRound)):
+            ballot_round.threshold = 1
+            session.add(BallotTeller(round_id=ballot_round.id, member_id=people["DV1"].id))
+    data, document = await minutes_of(db, "CB1")
+    assert data.reviews[0].proposed_level == "HTXS"
+    lines = texts(document)
+    assert "Mức tập thể tự xếp loại: Hoàn thành xuất sắc nhiệm vụ" in lines
+    assert "Ban kiểm phiếu: Vũ Văn Bình; cần 1 thành viên để mở hòm phiếu." in lines
 
 
 async def test_the_minutes_in_english(db):

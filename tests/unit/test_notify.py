@@ -9,9 +9,10 @@ from sqlalchemy import select
 from telegram.error import Forbidden, NetworkError, RetryAfter
 
 from bot.delivery import Outcome
-from bot.jobs import quiet, reminder_stage
+from bot.jobs import REMINDER_DAYS, quiet
 from bot.services import notify
 from bot.services.notify import Key
+from rules.deadlines import reminder_stage
 from storage.db import Database
 from storage.models import Cycle, NoticeState, Organisation, SentNotice
 from storage.queries import place_org
@@ -106,4 +107,5 @@ def test_quiet_hours(hour, minute, is_quiet):
     [(1, None), (3, None), (4, "d3"), (5, "d3"), (6, "d1"), (7, "d0"), (8, None)],
 )
 def test_reminder_stage(today, stage):  # due 07/12: 3 days before, the day before, the day
-    assert reminder_stage(dt.date(2026, 12, 7), dt.date(2026, 12, today)) == stage
+    # R-D2's reminders of the self-review are the rule's stages on the monitor's days.
+    assert reminder_stage(dt.date(2026, 12, 7), dt.date(2026, 12, today), REMINDER_DAYS) == stage

@@ -110,3 +110,39 @@ def test_the_meeting_screen_buttons_name_the_meeting_and_the_member():
     assert views.MeetingButton.decode(pressed[2]) == views.MeetingButton("all", BIG)
     assert views.MeetingButton.decode(pressed[3]) == views.MeetingButton("cm", BIG)
     assert views.OpenButton.decode(pressed[4]) == views.OpenButton("open", BIG)
+
+
+def test_what_the_round_says_outside_a_turn():
+    shown = view(ended=True)
+    missing = [(AN, views.undelivered(T, True)), (CUONG, views.undelivered(T, False))]
+    text = views.unreachable_voters_text(T, missing)
+    assert "2" in text.splitlines()[0] and "• Lê &lt;Cường&gt;: " in text and "/phieu" in text
+    assert views.undelivered(T, True) == views.why_unreachable(T, SimpleNamespace(blocked_at=1))
+    call = views.box_call_text(Translator("en"), shown)
+    assert "round 2 of Chi bộ 1" in call and "2 of 3" in call
+    assert "/bo_phieu" in views.not_opened_text(T, 2)
+
+
+def test_the_keys_pressed_are_counted_by_name():
+    from bot.services.ballot_rounds import Press
+
+    press = Press(1, 2, [CUONG, BINH])
+    en = Translator("en")
+    assert views.key_in_text(en, press) == (
+        "Your key is in. 1 of 2 needed; waiting for: Trần Thị Bình, Lê &lt;Cường&gt;.")
+    assert "round 2: 1 of the 2 presses" in views.presses_text(en, view(), press)
+
+
+def test_a_receipt_check_and_the_pointer_to_a_receipt():
+    from bot.services.ballot import ReceiptCheck
+
+    en = Translator("en")
+    assert "<code>&lt;x&gt;</code>" in views.receipt_check_text(en, ReceiptCheck(False), "<x>")
+    sealed = ReceiptCheck(True, SimpleNamespace(number=2, state=OPEN), SimpleNamespace(name="CB"))
+    assert "not opened yet" in views.receipt_check_text(en, sealed, "AB")
+    counted = ReceiptCheck(True, SimpleNamespace(number=2, state="closed"), SimpleNamespace(name="CB"))
+    assert "was counted in round 2 of CB" in views.receipt_check_text(en, counted, "AB")
+    here = views.receipt_pointer(en, view(), "here")
+    assert here.startswith("You have already voted in round 2 of Chi bộ 1.")
+    assert here.endswith("in the message this one answers.")
+    assert "deleted" in views.receipt_pointer(en, view(), "gone")

@@ -121,6 +121,17 @@ def test_representatives_hold_their_opinion_and_nothing_else():
     assert "y_kien" in office
 
 
+def test_help_lines_of_decisions_and_appeals_name_organisations_too():
+    """/quyet_dinh, /xep_loai_lai and /khieu_nai serve units as well as members (issue 14,
+    part C): their /help lines say so, in both languages."""
+    for t, words in ((VI, "tổ chức đảng"), (EN, "organisation")):
+        lines = {line.split()[0]: line for line in help_lines(t, _identity(RoleKind.SECRETARY))}
+        for command in ("/quyet_dinh", "/xep_loai_lai", "/khieu_nai"):
+            assert words in lines[command], (command, lines[command])
+    member = {line.split()[0]: line for line in help_lines(VI, _identity())}
+    assert "/quyet_dinh" not in member and "mã tổ chức" in member["/khieu_nai"]
+
+
 def test_decided_notice_and_summary():
     text = views.decided_notice(VI, "Đảng bộ <X>", "Chi bộ A", 2026, None)
     assert "chỉ kiểm điểm, không xếp loại" in text and "Đảng bộ &lt;X&gt;" in text
