@@ -107,6 +107,7 @@ _WORD = re.compile(r"[A-Za-z0-9_.-]*")
 _PREFIXES: dict[str, type[ButtonData]] = {}
 
 
+@typing.dataclass_transform(frozen_default=True)
 @dataclasses.dataclass(frozen=True)
 class ButtonData:
     """A button's data as a typed, versioned record: `PREFIX` + `VERSION`, then the fields in
@@ -115,9 +116,10 @@ class ButtonData:
     these or None. Decoding validates every field: forged, stale or older-version data raises
     InvalidButton, which the turn answers with "This button is no longer valid."
 
-        @dataclass(frozen=True)
-        class ReviewButton(ButtonData):
-            PREFIX = "kd"
+    A button is declared by its prefix and its fields; the class is made a frozen dataclass
+    here, so every button is declared the same way:
+
+        class ReviewButton(ButtonData, prefix="kd"):
             action: Literal["done", "back"]
             review_id: int
     """
@@ -125,16 +127,17 @@ class ButtonData:
     PREFIX: ClassVar[str]
     VERSION: ClassVar[int] = 1
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, prefix: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        prefix = cls.__dict__.get("PREFIX")
         if prefix is None:
             return
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"button prefix {prefix!r}: lowercase letters only")
         if prefix in _PREFIXES and _PREFIXES[prefix].__qualname__ != cls.__qualname__:
             raise ValueError(f"button prefix {prefix!r} is taken by {_PREFIXES[prefix]}")
+        cls.PREFIX = prefix
         _PREFIXES[prefix] = cls
+        dataclasses.dataclass(frozen=True)(cls)
 
     @classmethod
     def pattern(cls) -> str:

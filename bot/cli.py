@@ -466,6 +466,15 @@ async def cmd_rebuild_figures(settings: Settings, t: Translator, args: argparse.
     return 0
 
 
+
+def _plan_command(cycle, name: str, help: str, t: Translator) -> argparse.ArgumentParser:
+    """A `cycle` command on one unit's plan of a year: --org and --year."""
+    command = cycle.add_parser(name, help=help)
+    command.add_argument("--org", required=True, help=t("organisation code"))
+    command.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
+    return command
+
+
 def parser(t: Translator | None = None) -> argparse.ArgumentParser:
     """The command line; its help in `t`'s language (the CLI's, see cli_translator())."""
     t = t or cli_translator()
@@ -541,22 +550,19 @@ def parser(t: Translator | None = None) -> argparse.ArgumentParser:
         help=t("a deadline of the plan, e.g. grassroots_done=20/12/2026 (repeatable)"),
     )
     create.set_defaults(fn=cmd_cycle_create)
-    deadline = cycle.add_parser(
-        "deadline", help=t("a unit under a plan sets earlier deadlines for itself")
+    deadline = _plan_command(
+        cycle, "deadline", t("a unit under a plan sets earlier deadlines for itself"), t
     )
-    deadline.add_argument("--org", required=True, help=t("organisation code"))
-    deadline.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
     deadline.add_argument(
         "deadlines", nargs="+", type=_deadline, metavar="KEY=dd/mm/yyyy",
         help=t("a deadline and its new, earlier date"),
     )
     deadline.set_defaults(fn=cmd_cycle_deadline)
     # Issue 14: what an upper level gives one unit in its plan.
-    unit = cycle.add_parser(
-        "unit", help=t("give a unit settings in the plan above it (outstanding unit, peer group)")
+    unit = _plan_command(
+        cycle, "unit", t("give a unit settings in the plan above it (outstanding unit, peer group)"),
+        t,
     )
-    unit.add_argument("--org", required=True, help=t("organisation code"))
-    unit.add_argument("--year", required=True, type=int, help=t("the year of the plan"))
     unit.add_argument(
         "--set", action="append", required=True, type=_setting, metavar="KEY=VALUE",
         help=t("outstanding_unit=yes|no or peer_group=LABEL|none (repeatable)"),

@@ -34,6 +34,17 @@ def N_(message: str) -> str:
     return message
 
 
+
+class Explained(Exception):
+    """An error that says why in the reader's language: a msgid and its parameters. The
+    services raise their refusals as subclasses; the edge says them with the user's gettext."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        super().__init__(msgid)
+        self.msgid = msgid
+        self.params = params
+
+
 def _load_domain(po_path: Path) -> gettext.GNUTranslations:
     mo_path = po_path.with_suffix(".mo")
     if mo_path.is_file() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:

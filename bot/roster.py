@@ -24,7 +24,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from bot.i18n import domain_gettext
+from bot.i18n import Explained, domain_gettext
 
 
 def N_(s: str) -> str:
@@ -578,11 +578,8 @@ def _display(v: Any) -> str:
     return _as_text(v) or ""
 
 
-class _CellError(Exception):
-    def __init__(self, msgid: str, **params: Any):
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
+class _CellError(Explained):
+    pass
 
 
 _DMY_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")

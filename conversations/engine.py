@@ -99,11 +99,9 @@ def declare(flow: Flow) -> Flow:
     return flow
 
 
-@dataclass(frozen=True)
-class CancelButton(ButtonData):
+class CancelButton(ButtonData, prefix="x"):
     """"✖ Hủy" under a prompt: leaves that flow (not another one started since)."""
 
-    PREFIX = "x"
     flow: str
 
 

@@ -25,7 +25,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.delivery import EDIT, KEYBOARD, Outbox, Owed, Undeliverable, deliver, plain_text
-from bot.i18n import Translator
+from bot.i18n import Explained, Translator
 from bot.intake import mark_handled
 from bot.permissions import Action, allowed, sees
 from bot.services import Services
@@ -37,13 +37,8 @@ from storage.models import Organisation, OutboxMessage, TelegramAccount
 log = logging.getLogger(__name__)
 
 
-class Refusal(Exception):
+class Refusal(Explained):
     """Raised inside a handler to stop and tell the user why, in their language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
 
 
 # A press answered later than this after it reached us is answered in a message instead:

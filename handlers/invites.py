@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler, CommandHandler
@@ -18,11 +17,9 @@ from handlers.base import Turn, turn_handler
 from storage.models import Organisation
 
 
-@dataclass(frozen=True)
-class InviteButton(ButtonData):
+class InviteButton(ButtonData, prefix="moi"):
     """Which organisation's invite links, when the caller may invite for several."""
 
-    PREFIX = "moi"
     org_id: int
 
 

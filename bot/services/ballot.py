@@ -65,7 +65,7 @@ from nacl.public import PrivateKey
 from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
+from bot.i18n import N_, Explained
 from bot.services import aggregates, unit_ballot, units
 from bot.services import ballot_box as box
 from bot.services.ballot_box import RECEIPT_LENGTH, Share
@@ -108,13 +108,8 @@ SMALL_CELL_COMMITTEE = 5  # a cell with fewer members: the secretary alone holds
 DEFAULT_COMMITTEE = 3
 
 
-class BallotError(Exception):
+class BallotError(Explained):
     """A refusal with a msgid for the user's language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
 
 
 # --- meeting and attendance -------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Explained, Translator
 from bot.services import minutes, reviews, unit_report, units
 from bot.services.appeal import levels_by_year
 from bot.services.cycles import cycle_rulebook
@@ -89,13 +89,8 @@ INDEX_NAME = "00-danh-muc-ho-so.docx"
 NOT_KEPT = N_("not kept in the bot")
 
 
-class DossierError(Exception):
+class DossierError(Explained):
     """A file that cannot be made; `msgid` and `params` say why, in the user's language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
 
 
 @dataclass

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.frameworks import FrameworkFile, kind_label, read_framework
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Explained, Translator
 from bot.roster import BOT_LIMITS, Limits
 from bot.services.cycles import cycle_for_org, cycle_rulebook
 from rules.org_scoring import Criterion, Framework
@@ -36,12 +36,8 @@ from storage.models import (
 )
 
 
-class FrameworkRefused(Exception):
+class FrameworkRefused(Explained):
     """The organisation cannot load a framework now; `msgid` and `params` say why."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid, self.params = msgid, params
 
 
 E_CELL = N_(

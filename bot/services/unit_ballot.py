@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
+from bot.i18n import N_, Explained
 from bot.services import units
 from bot.services.cycles import cycle_rulebook
 from bot.services.ratings import record_change
@@ -47,14 +47,9 @@ from storage.models import (
 MEMBERS, UNITS = "members", "units"
 
 
-class UnitRefusal(Exception):
+class UnitRefusal(Explained):
     """A refusal of the meeting's unit services (order, scoring, the units' round), with a
     msgid for the user's language."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid = msgid
-        self.params = params
 
 
 class UnitBallotError(UnitRefusal):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -258,7 +259,8 @@ async def decide(
         rating.not_rated = unit.not_rated
         rating.decided_level = None if unit.not_rated else rating.proposed_level
         rating.decided_at, rating.decided_by = now, actor
-        _change(session, rating, "decided", actor, now, rating.decided_level, reason)
+        _change(session, rating.id, "decided", actor=actor, now=now, level=rating.decided_level,
+                reason=reason)
         decided.append(unit)
     session.add(
         AuditEntry.record(
@@ -276,18 +278,8 @@ async def decide(
     return decided
 
 
-def _change(
-    session: AsyncSession,
-    rating: UnitRating,
-    kind: str,
-    actor: str,
-    now: dt.datetime,
-    level: str | None = None,
-    reason: str | None = None,
-) -> None:
-    """Append to a unit rating's history (lowered, decided, cancelled, reopened)."""
-    record_change(session, rating.id, kind, actor=actor, now=now, level=level, reason=reason,
-                  history=UnitRatingChange)
+# Append to a unit rating's history (lowered, decided, cancelled, reopened).
+_change = partial(record_change, history=UnitRatingChange)
 
 
 async def rating_unit(
@@ -323,7 +315,7 @@ async def lower(
     if rating.state != RatingState.PROPOSED or old is None or not level < Level(old):
         raise NotLowerable()
     rating.proposed_level = level.value
-    _change(session, rating, "lowered", actor, now, level.value, reason)
+    _change(session, rating.id, "lowered", actor=actor, now=now, level=level.value, reason=reason)
     session.add(
         AuditEntry.record(actor, "unit_rating.lower", "unit_review", unit.review.id,
                           org=unit.org.code, old=old, new=level.value, reason=reason)
@@ -339,12 +331,12 @@ async def cancel_decided(
     rating = unit.rating
     old_level = rating.decided_level
     rating.state = RatingState.CANCELLED
-    _change(session, rating, "cancelled", actor, now, old_level, reason)
+    _change(session, rating.id, "cancelled", actor=actor, now=now, level=old_level, reason=reason)
     await session.flush()  # the cancelled row no longer counts as live
     fresh = UnitRating(review_id=rating.review_id, state=RatingState.PROPOSED)
     session.add(fresh)
     await session.flush()
-    _change(session, fresh, "reopened", actor, now, None, reason)
+    _change(session, fresh.id, "reopened", actor=actor, now=now, reason=reason)
     session.add(
         AuditEntry.record(actor, "unit_rating.cancel", "unit_review", unit.review.id,
                           org=unit.org.code, level=old_level, reopened=fresh.id, reason=reason)

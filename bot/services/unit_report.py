@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.i18n import N_
+from bot.i18n import N_, Explained
 from bot.roster import BOT_LIMITS, Limits
 from rules.review_form import MAX_SECTION_CHARS
 from storage.models import AuditEntry, UnitReportPiece, UnitReview
@@ -217,12 +217,8 @@ DOCUMENT_XML = "word/document.xml"
 CONTENT_TYPES = "[Content_Types].xml"
 
 
-class ReportFileRefused(Exception):
+class ReportFileRefused(Explained):
     """A file that is not taken as the report; `msgid` and `params` say why."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid, self.params = msgid, params
 
 
 E_TOO_LARGE = N_("The file is too large: at most {size} MB.")

@@ -32,7 +32,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_
+from bot.i18n import N_, Explained
 from bot.services import notify, units
 from bot.services.cycles import cycle_rulebook
 from bot.services.prompts import Prompt, unit_is_prompted, unit_prompts
@@ -74,13 +74,9 @@ from storage.models import (
 )
 
 
-class UnitReviewRefused(Exception):
+class UnitReviewRefused(Explained):
     """What a person asked cannot be done now; `msgid` and `params` say why (a Decimal param
     is a number of points, written in the reader's locale)."""
-
-    def __init__(self, msgid: str, **params: object) -> None:
-        super().__init__(msgid)
-        self.msgid, self.params = msgid, params
 
 
 # What of a unit a review is about, as the screens and notices name it.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,20 +16,16 @@ from storage.models import RatingState
 BODY_PART = 3000
 
 
-@dataclass(frozen=True)
-class AnswerButton(ButtonData):
+class AnswerButton(ButtonData, prefix="kn"):
     """"✍️ Answer" under an appeal sent to the committee."""
 
-    PREFIX = "kn"
     action: Literal["a", "u"]  # a member's appeal, a unit's appeal (issue 14)
     appeal_id: int
 
 
-@dataclass(frozen=True)
-class AppealConfirm(ButtonData):
+class AppealConfirm(ButtonData, prefix="knc"):
     """"✅ Confirm" under the last step of an appeal or of its answer."""
 
-    PREFIX = "knc"
     flow: Literal["appeal", "appeal_answer"]
 
 

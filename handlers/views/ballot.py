@@ -10,7 +10,6 @@ share, replaced by `REDACTED` (`redact_vote`, `redact_key`).
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -57,34 +56,28 @@ REDACTED = "x"  # what the database keeps in place of a choice or a key share
 EDIT_CHOICE, CAST = "edit", "ok"
 
 
-@dataclass(frozen=True)
-class MeetingButton(ButtonData):
+class MeetingButton(ButtonData, prefix="hop"):
     """The meeting screen: a member's presence (p, value: the member), everyone present (all),
     the counting committee (cm), a member in or out of it (ct, value: the member), how many
     presses open the box (ck, value: that number), back to the attendance (back)."""
 
-    PREFIX = "hop"
     action: Literal["p", "all", "cm", "ct", "ck", "back"]
     meeting_id: int
     value: int | None = None
 
 
-@dataclass(frozen=True)
-class OpenButton(ButtonData):
+class OpenButton(ButtonData, prefix="bs"):
     """Open a round of the meeting: the first (open), the undecided again (next), the members
     whose proposals break a rule again (revote); a round on the collectives' levels (units,
     issue 14: the first, or the undecided again)."""
 
-    PREFIX = "bs"
     action: Literal["open", "next", "revote", "units"]
     meeting_id: int
 
 
-@dataclass(frozen=True)
-class CloseButton(ButtonData):
+class CloseButton(ButtonData, prefix="bc"):
     """The secretary closes a round: asked (close), then confirmed (yes)."""
 
-    PREFIX = "bc"
     action: Literal["close", "yes"]
     round_id: int
 
@@ -93,22 +86,18 @@ VoteChoice = Literal["HTXS", "HTT", "HT", "KHT", "BLANK", "edit", "ok", "x"]
 assert set(CHOICES) <= set(typing.get_args(VoteChoice))
 
 
-@dataclass(frozen=True)
-class VoteButton(ButtonData):
+class VoteButton(ButtonData, prefix="bv"):
     """A voter's press: a choice for the candidate at `position`, "edit" (change it), or
     "ok" (cast, no position); "x" is a choice cut out of the stored copy."""
 
-    PREFIX = "bv"
     round_id: int
     position: int | None
     choice: VoteChoice
 
 
-@dataclass(frozen=True)
-class KeyButton(ButtonData):
+class KeyButton(ButtonData, prefix="bk"):
     """A committee member's "🔓 Mở hòm phiếu": their key share and the key it belongs to."""
 
-    PREFIX = "bk"
     round_id: int
     index: int
     share: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -19,20 +18,16 @@ GIVE_MEMBER_CODE = N_("Give the code of the member or of the organisation, e.g. 
 NO_LONGER_DECIDED = N_("This level is no longer decided; nothing was cancelled.")
 
 
-@dataclass(frozen=True)
-class DecideButton(ButtonData):
+class DecideButton(ButtonData, prefix="qd"):
     """Under the decision view: decide (no breach) or override the breaches with a reason."""
 
-    PREFIX = "qd"
     action: Literal["ok", "ov"]
     org_id: int
 
 
-@dataclass(frozen=True)
-class DecisionConfirm(ButtonData):
+class DecisionConfirm(ButtonData, prefix="qdc"):
     """"✅ Confirm" under the last step of deciding despite breaches, or of re-rating."""
 
-    PREFIX = "qdc"
     flow: Literal["decision_override", "rerate"]
 
 

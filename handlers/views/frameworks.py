@@ -9,7 +9,6 @@ handlers/commands.py.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -63,11 +62,9 @@ NOT_ABOVE = N_(
 )
 
 
-@dataclass(frozen=True)
-class FrameworkButton(ButtonData):
+class FrameworkButton(ButtonData, prefix="khung"):
     """Load the framework file held for the preview (apply), or drop it (cancel)."""
 
-    PREFIX = "khung"
     action: Literal["apply", "cancel"]
     upload_id: int
 

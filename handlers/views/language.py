@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typing
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,11 +15,9 @@ Locale = Literal["vi", "en"]
 assert set(typing.get_args(Locale)) == set(LOCALES) == set(LANGUAGE_LABELS)
 
 
-@dataclass(frozen=True)
-class LanguageButton(ButtonData):
+class LanguageButton(ButtonData, prefix="lang"):
     """The language chosen."""
 
-    PREFIX = "lang"
     code: Locale
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
 from typing import Literal
 
 from babel.dates import get_day_names
@@ -18,23 +17,19 @@ TIMES = ("07:30", "08:00", "08:30", "09:00", "13:30", "14:00", "14:30", "19:30")
 EXAMPLE = "05/12/2026 08:00"
 
 
-@dataclass(frozen=True)
-class MeetingButton(ButtonData):
+class MeetingButton(ButtonData, prefix="lh"):
     """A press on the calendar: another month ("m", `day` its first day), a day ("d"), or a
     time of that day ("t", `time` as HHMM)."""
 
-    PREFIX = "lh"
     action: Literal["m", "d", "t"]
     cell_id: int
     day: dt.date
     time: str = ""
 
 
-@dataclass(frozen=True)
-class CalendarLabel(ButtonData):
+class CalendarLabel(ButtonData, prefix="lhx"):
     """A calendar cell that is only a label (a weekday, a day out of range): answered, no more."""
 
-    PREFIX = "lhx"
     kind: Literal["x"] = "x"
 
 

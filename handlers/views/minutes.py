@@ -3,7 +3,6 @@ Word file's caption, and the chair's conclusions flow (prompt, confirmation, sav
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardMarkup
@@ -21,12 +20,10 @@ BIEN_BAN = (
 EXCERPT = 600  # characters of the conclusions shown under the summary
 
 
-@dataclass(frozen=True)
-class ConclusionsButton(ButtonData):
+class ConclusionsButton(ButtonData, prefix="bb"):
     """Under the minutes' summary, "✍️ Ghi kết luận" (write: type the chair's conclusions);
     under them, "✅ Ghi vào biên bản" (confirm: they replace those in the minutes)."""
 
-    PREFIX = "bb"
     action: Literal["write", "confirm"]
     meeting_id: int
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -39,12 +38,10 @@ NOT_COMMITTEE = N_("This is for the members of a party committee.")
 Screen = tuple[str, InlineKeyboardMarkup | None]
 
 
-@dataclass(frozen=True)
-class PlanButton(ButtonData):
+class PlanButton(ButtonData, prefix="kh"):
     """A /ke_hoach answer: a year, a rulebook, keep the settings, edit setting n, keep the
     date offered, save."""
 
-    PREFIX = "kh"
     action: Literal[
         "year", "book", "keep", "edit", "date", "save", "unit_keep", "unit_out", "unit_group"
     ]
@@ -52,11 +49,9 @@ class PlanButton(ButtonData):
     code: str | None = None
 
 
-@dataclass(frozen=True)
-class LowerButton(ButtonData):
+class LowerButton(ButtonData, prefix="pc"):
     """Lowering a proposal: choose the member, the level, then confirm."""
 
-    PREFIX = "pc"
     action: Literal["member", "level", "confirm"]
     cycle_id: int
     member_id: int

@@ -20,20 +20,16 @@ RETURNED_NOTICE = N_(
 )
 
 
-@dataclass(frozen=True)
-class CellReviewButton(ButtonData):
+class CellReviewButton(ButtonData, prefix="kdcb"):
     """Read a review of the cell (`ref` is the review), or get all as Word files (the cell)."""
 
-    PREFIX = "kdcb"
     action: Literal["open", "doc", "all"]
     ref: int
 
 
-@dataclass(frozen=True)
-class ReturnButton(ButtonData):
+class ReturnButton(ButtonData, prefix="kdtl"):
     """Return a submitted review for revision: ask for the reason, then confirm."""
 
-    PREFIX = "kdtl"
     action: Literal["ask", "ok"]
     review_id: int
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -14,11 +13,9 @@ from bot.roster import RosterError
 from bot.text import esc
 
 
-@dataclass(frozen=True)
-class RosterButton(ButtonData):
+class RosterButton(ButtonData, prefix="roster"):
     """"✅ Apply" under the preview of a roster file (the flow `roster_preview`)."""
 
-    PREFIX = "roster"
     action: Literal["apply"]
     pending_id: int
 

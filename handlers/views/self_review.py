@@ -4,7 +4,6 @@ keyboard. No Telegram calls, no database."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,12 +25,10 @@ ReviewAction = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class ReviewButton(ButtonData):
+class ReviewButton(ButtonData, prefix="kd"):
     """A button of the member's own self-review; `arg` is the part it is about (a section key,
     a score or the level), or the level chosen."""
 
-    PREFIX = "kd"
     action: ReviewAction
     arg: str = ""
 

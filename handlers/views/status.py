@@ -8,7 +8,6 @@ handlers/commands.py.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -76,20 +75,16 @@ MAX_BREACH_LINES = 6
 DRILL_BUTTONS_PER_ROW = 4
 
 
-@dataclass(frozen=True)
-class StatusButton(ButtonData):
+class StatusButton(ButtonData, prefix="tt"):
     """The status of an organisation at a page of its units (drill down, up, or another page)."""
 
-    PREFIX = "tt"
     org_id: int
     page: int = 0
 
 
-@dataclass(frozen=True)
-class StatusFileButton(ButtonData):
+class StatusFileButton(ButtonData, prefix="ttf"):
     """The chart (/bieu_do) or the spreadsheet (/bao_cao) of an organisation."""
 
-    PREFIX = "ttf"
     kind: Literal["chart", "sheet"]
     org_id: int
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -28,32 +27,26 @@ SUBJECT_NAMES = {  # the organisation itself is named by its own name
 }
 
 
-@dataclass(frozen=True)
-class UnitDecideButton(ButtonData):
+class UnitDecideButton(ButtonData, prefix="qu"):
     """Under the units' decision screen: decide, or override the breaches with a reason."""
 
-    PREFIX = "qu"
     action: Literal["ok", "ov"]
     decider_id: int
     scope_id: int
 
 
-@dataclass(frozen=True)
-class UnitLowerButton(ButtonData):
+class UnitLowerButton(ButtonData, prefix="ql"):
     """Lowering a unit's proposal: choose the unit, the level, then confirm."""
 
-    PREFIX = "ql"
     action: Literal["unit", "level", "confirm"]
     rating_id: int
     level: Level | None = None
 
 
-@dataclass(frozen=True)
-class UnitChoiceButton(ButtonData):
+class UnitChoiceButton(ButtonData, prefix="qr"):
     """Which of a unit's decided ratings (the organisation, its committee) to cancel, or to
     appeal against: it opens that flow."""
 
-    PREFIX = "qr"
     flow: Literal["rerate", "appeal"]
     rating_id: int
 

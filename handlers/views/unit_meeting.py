@@ -3,7 +3,6 @@ refusal of a members' ballot opened before the collectives, and the reason flow'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,22 +16,18 @@ from rules.meeting_order import Seat
 from storage.models import OrgKind, UnitReviewState, UnitSubject
 
 
-@dataclass(frozen=True)
-class OrderButton(ButtonData):
+class OrderButton(ButtonData, prefix="uo"):
     """The order screen (show), a collective marked reviewed (done, its subject)."""
 
-    PREFIX = "uo"
     action: Literal["show", "done"]
     meeting_id: int
     subject: UnitSubject | None = None
 
 
-@dataclass(frozen=True)
-class ReasonButton(ButtonData):
+class ReasonButton(ButtonData, prefix="uoq"):
     """Record why the members' ballot goes before the collectives (start: the order_reason
     flow), and its confirmation (confirm)."""
 
-    PREFIX = "uoq"
     action: Literal["start", "confirm"]
     meeting_id: int
 

@@ -3,7 +3,6 @@ translator and the data, and the buttons' data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from telegram import InlineKeyboardMarkup
@@ -29,11 +28,9 @@ NO_LEVEL = "none"
 Screen = tuple[str, InlineKeyboardMarkup | None]
 
 
-@dataclass(frozen=True)
-class OpinionButton(ButtonData):
+class OpinionButton(ButtonData, prefix="yk"):
     """A /y_kien answer: the unit review, the body, the level (or none), save."""
 
-    PREFIX = "yk"
     action: Literal["unit", "body", "level", "save"]
     review_id: int
     choice: str | None = None  # a ParticipantBody value, a level code or NO_LEVEL

@@ -6,7 +6,6 @@ participants receive it, and the lines the meeting screens add (R-D4, R-D1)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -45,12 +44,10 @@ HeadAction = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class UnitButton(ButtonData):
+class UnitButton(ButtonData, prefix="tap"):
     """A press on the head's screens of a unit review: `arg` is a part's key or a criterion's
     code, `item` an adjustment's id, `grade` a grade pressed."""
 
-    PREFIX = "tap"
     action: HeadAction
     review_id: int
     arg: str = ""
@@ -58,19 +55,15 @@ class UnitButton(ButtonData):
     grade: ScoreGrade | None = None
 
 
-@dataclass(frozen=True)
-class UnitPick(ButtonData):
+class UnitPick(ButtonData, prefix="tapu"):
     """/tap_the from the head of several units: the unit chosen."""
 
-    PREFIX = "tapu"
     org_id: int
 
 
-@dataclass(frozen=True)
-class DraftButton(ButtonData):
+class DraftButton(ButtonData, prefix="gopy"):
     """Under a draft sent to a leader or participant: comment on it, or get its Word file."""
 
-    PREFIX = "gopy"
     action: Literal["comment", "file"]
     review_id: int
 

@@ -4,7 +4,6 @@ deductions and additions, the prompts of the adjustment flow and the combined re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -39,36 +38,30 @@ QUICK_STEPS = (0, 5, 10, 15, 20, 30, 50)  # tenths below the maximum offered as 
 MAX_ADJUSTMENT_BUTTON_ROWS = 30
 
 
-@dataclass(frozen=True)
-class SheetButton(ButtonData):
+class SheetButton(ButtonData, prefix="uk"):
     """A member's sheet: show it (open), a criterion's screen (crit), a mark for it (set,
     value in tenths), submit (submit)."""
 
-    PREFIX = "uk"
     action: Literal["open", "crit", "set", "submit"]
     sheet_id: int
     criterion: str | None = None
     value: int | None = None
 
 
-@dataclass(frozen=True)
-class ScoringButton(ButtonData):
+class ScoringButton(ButtonData, prefix="us"):
     """The secretary's scoring screen: open or show it (open), read it again (refresh), a
     deduction or addition to add (ded, add), an adjustment agreed or not (agree), changed
     (edit) or dropped (drop), close the scoring (close) and confirm it (yes)."""
 
-    PREFIX = "us"
     action: Literal["open", "refresh", "ded", "add", "agree", "edit", "drop", "close", "yes"]
     meeting_id: int
     adjustment_id: int | None = None
 
 
-@dataclass(frozen=True)
-class AdjustButton(ButtonData):
+class AdjustButton(ButtonData, prefix="ua"):
     """The adjustment flow: a criterion chosen (crit, its code), or the current value kept
     (keep)."""
 
-    PREFIX = "ua"
     action: Literal["crit", "keep"]
     meeting_id: int
     criterion: str | None = None
