@@ -23,7 +23,10 @@ for every member), once per database, then prints:
   python-telegram-bot echo bot on the same fake (``benchmarks/intake.py``'s).
 
 PostgreSQL: a server of its own is started like ``scripts/test.sh`` does (``--pg-url`` uses
-yours instead; its ``public`` schema is dropped). ``--whole-party`` builds 5.3 million members
+yours instead; its ``public`` schema is dropped). ``--sqlite-file PATH`` keeps the SQLite database in a file of
+yours, and ``--no-build`` measures the tree an earlier run built there (or at ``--pg-url``);
+the figures of a reused tree follow what earlier runs wrote into it (copy the file after its
+build to start each run from the same state). ``--whole-party`` builds 5.3 million members
 in about 250,000 cells instead (PostgreSQL only; hours and several GiB to build).
 """
 
@@ -315,14 +318,20 @@ async def main() -> None:
     parser.add_argument("--whole-party", action="store_true",
                         help="5.3 million members, about 250,000 cells (PostgreSQL only)")
     parser.add_argument("--no-build", action="store_true",
-                        help="with --pg-url: use the tree an earlier run built there")
+                        help="with --pg-url or --sqlite-file: use the tree an earlier run built")
+    parser.add_argument("--sqlite-file", type=Path,
+                        help="SQLite in this file (kept) instead of a temporary one")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     members, per_cell, databases = args.members, args.per_cell, args.db.split(",")
     if args.whole_party:
         members, per_cell, databases = 5_300_000, 21, ["postgresql"]
     for name in databases:
-        if name == "sqlite":
+        if name == "sqlite" and args.sqlite_file:
+            url = f"sqlite+aiosqlite:///{args.sqlite_file.resolve()}"
+            await one_database("SQLite", url, members, per_cell, skip, args.repeat,
+                               reuse=args.no_build)
+        elif name == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
                 url = f"sqlite+aiosqlite:///{Path(folder) / 'province.db'}"
                 await one_database("SQLite", url, members, per_cell, skip, args.repeat)
