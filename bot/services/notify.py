@@ -107,10 +107,15 @@ def _numbered(sql: str, first: int = 1) -> str:
 
 
 class Ledger:
-    """Claims and marks with one transaction a message: each claim commits together with the
-    marks of the messages sent since the one before. A stop between a send and the next
-    claim leaves that one message pending (never sent again), as a stop between a send and
-    its own mark would: the window stays one message wide.
+    """Claims a message's notices in a transaction of their own before it is sent: a stop
+    between a claim and its send leaves that one message pending (never sent again), so the
+    window stays one message wide. Marks wait: on PostgreSQL they commit with the next claim
+    (one statement); on SQLite each claim commits by itself (autocommit, one trip to the
+    driver's thread) and the marks of messages Telegram accepted are written ``MARK_BATCH``
+    at a time, a refused or blocked one with the next claim, all of them at the end. A stop
+    before a batch is written leaves those accepted messages pending: never sent again,
+    which is right, only without their message id (start-up counts them among the ones that
+    may or may not have been delivered).
 
     A run sends tens of thousands of messages, so this transaction is the monitor's cost per
     message: it is written for the driver itself, on one connection held for the run
