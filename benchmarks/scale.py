@@ -23,7 +23,10 @@ for every member), once per database, then prints:
   python-telegram-bot echo bot on the same fake (``benchmarks/intake.py``'s).
 
 PostgreSQL: a server of its own is started like ``scripts/test.sh`` does (``--pg-url`` uses
-yours instead; its ``public`` schema is dropped). ``--whole-party`` builds 5.3 million members
+yours instead; its ``public`` schema is dropped). ``--sqlite-file PATH`` keeps the SQLite database in a file of
+yours, and ``--no-build`` measures the tree an earlier run built there (or at ``--pg-url``);
+the figures of a reused tree follow what earlier runs wrote into it (copy the file after its
+build to start each run from the same state). ``--whole-party`` builds 5.3 million members
 in about 250,000 cells instead (PostgreSQL only; hours and several GiB to build).
 """
 
@@ -118,7 +121,9 @@ async def _link(db: Database, member_id: int, telegram_id: int) -> None:
         )
 
 
-async def through_bot(db: Database, url: str, ids: dict[int, list[int]], repeat: int) -> None:
+async def through_bot(
+    db: Database, url: str, ids: dict[int, list[int]], repeat: int, latency: bool = True
+) -> None:
     from tests.fakebot.server import FakeTelegram
 
     province = ids[0][0]
@@ -152,69 +157,75 @@ async def through_bot(db: Database, url: str, ids: dict[int, list[int]], repeat:
             await cheap.send("/help")
             await cheap.wait_message(timeout=60)
 
-            timings, cpus = [], []
-            for _ in range(repeat):
-                start, cpu = time.perf_counter(), time.process_time()
-                await heavy.send("/tinh_trang")
-                await heavy.wait_message(timeout=120)
-                timings.append((time.perf_counter() - start) * 1000)
-                cpus.append((time.process_time() - cpu) * 1000)
-            _line("bot: /tinh_trang province", timings, cpu=cpus)
+            if latency:  # not with --skip latency: the CPU per /help alone
+                timings, cpus = [], []
+                for _ in range(repeat):
+                    start, cpu = time.perf_counter(), time.process_time()
+                    await heavy.send("/tinh_trang")
+                    await heavy.wait_message(timeout=120)
+                    timings.append((time.perf_counter() - start) * 1000)
+                    cpus.append((time.process_time() - cpu) * 1000)
+                _line("bot: /tinh_trang province", timings, cpu=cpus)
 
-            for label, command, answers, runs in (
-                ("/tinh_trang", "/tinh_trang", 1, repeat),
-                ("/bao_cao", "/bao_cao", 2, 3),  # the progress note, then the file
-            ):
-                latencies = []
-                for _ in range(runs):
-                    await heavy.send(command)
-                    waiting = asyncio.create_task(_answers(heavy, answers))
-                    while True:
-                        start = time.perf_counter()
-                        await cheap.send("/help")
-                        await cheap.wait_message(timeout=120)
-                        latencies.append((time.perf_counter() - start) * 1000)
-                        if waiting.done():
-                            break
-                    await waiting
-                _line(f"bot: another user's /help while a province {label} runs", latencies)
+                for label, command, answers, runs in (
+                    ("/tinh_trang", "/tinh_trang", 1, repeat),
+                    ("/bao_cao", "/bao_cao", 2, 3),  # the progress note, then the file
+                ):
+                    latencies = []
+                    for _ in range(runs):
+                        await heavy.send(command)
+                        waiting = asyncio.create_task(_answers(heavy, answers))
+                        while True:
+                            start = time.perf_counter()
+                            await cheap.send("/help")
+                            await cheap.wait_message(timeout=120)
+                            latencies.append((time.perf_counter() - start) * 1000)
+                            if waiting.done():
+                                break
+                        await waiting
+                    _line(f"bot: another user's /help while a province {label} runs", latencies)
 
-            bot_cpu = await _cpu_per_help(cheap)
             answer = next(c.params["text"] for c in reversed(fake.calls)
                           if c.method == "sendMessage" and c.params.get("chat_id") == cheap.id)
+            async with _echo_bot(answer) as echo:
+                bot_cpu, echo_cpu = [], []
+                for _ in range(HELP_ROUNDS):  # alternated: both see the same load
+                    bot_cpu.append(await _cpu_per_help(cheap))
+                    echo_cpu.append(await _cpu_per_help(echo))
         finally:
             await app.updater.stop()
             await app.stop()
             await app.shutdown()
-    echo_cpu = await _echo_cpu(answer)
-    bot_p50, echo_p50 = statistics.median(bot_cpu), statistics.median(echo_cpu)
+    ratios = [b / e for b, e in zip(bot_cpu, echo_cpu, strict=True)]
     print(
-        f"  CPU per /help of a linked member: {bot_p50:.2f} ms (best batch {min(bot_cpu):.2f}) "
-        f"vs {echo_p50:.2f} ms (best {min(echo_cpu):.2f}) for a bare python-telegram-bot echo "
-        f"bot answering the same text: x{bot_p50 / echo_p50:.2f} (best x"
-        f"{min(bot_cpu) / min(echo_cpu):.2f}; medians of {len(bot_cpu)} batches of {HELP_BATCH}, "
-        f"the fake Bot API included in both; {_load()})"
+        f"  CPU per /help of a linked member: {statistics.median(bot_cpu):.2f} ms vs "
+        f"{statistics.median(echo_cpu):.2f} ms for a bare python-telegram-bot echo bot answering "
+        f"the same text: x{statistics.median(ratios):.2f} (median of {len(ratios)} rounds, each "
+        f"a batch of {HELP_BATCH} to each bot in turn; rounds x{min(ratios):.2f}-"
+        f"x{max(ratios):.2f}; CPU time of this process, the fake Bot API included in both; "
+        f"{_load()})"
     )
 
 
 HELP_BATCH = 40  # /help updates per batch of the CPU figure
+HELP_ROUNDS = 9  # batches to each bot, alternated
 
 
-async def _cpu_per_help(user, batches: int = 5) -> list[float]:
-    """CPU time (ms) per /help answered, per batch of HELP_BATCH sent one after another."""
-    per_update = []
-    for _ in range(batches):
-        cpu = time.process_time()
-        for _ in range(HELP_BATCH):
-            await user.send("/help")
-            await user.wait_message(timeout=60)
-        per_update.append((time.process_time() - cpu) * 1000 / HELP_BATCH)
-    return per_update
+async def _cpu_per_help(user) -> float:
+    """CPU time (ms) of this process per /help answered, over HELP_BATCH sent one after
+    another (process_time: every thread of the process, whatever else the machine runs)."""
+    cpu = time.process_time()
+    for _ in range(HELP_BATCH):
+        await user.send("/help")
+        await user.wait_message(timeout=60)
+    return (time.process_time() - cpu) * 1000 / HELP_BATCH
 
 
-async def _echo_cpu(text: str) -> list[float]:
-    """The same, for a bare python-telegram-bot bot that answers /help with `text` (HTML):
-    what the fake Bot API and python-telegram-bot cost, the same for both bots."""
+@contextlib.asynccontextmanager
+async def _echo_bot(text: str):
+    """A bare python-telegram-bot bot that answers /help with `text` (HTML), on a fake Bot
+    API of its own, running beside the real bot: what the fake Bot API and
+    python-telegram-bot cost, the same for both bots. Yields its user."""
     from telegram.constants import ParseMode
     from telegram.ext import ApplicationBuilder, CommandHandler
 
@@ -235,7 +246,7 @@ async def _echo_cpu(text: str) -> list[float]:
             for _ in range(20):  # warm up, as the bot was
                 await user.send("/help")
                 await user.wait_message(timeout=60)
-            return await _cpu_per_help(user)
+            yield user
         finally:
             await app.updater.stop()
             await app.stop()
@@ -280,7 +291,7 @@ async def one_database(name: str, url: str, members: int, per_cell: int, skip: s
         if "monitor" not in skip:
             await time_monitor(db, url)
         if "bot" not in skip:
-            await through_bot(db, url, ids, repeat)
+            await through_bot(db, url, ids, repeat, latency="latency" not in skip)
     finally:
         await db.dispose()
 
@@ -310,19 +321,25 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=150_000)
     parser.add_argument("--per-cell", type=int, default=10)
     parser.add_argument("--pg-url", help="postgresql+asyncpg://… of yours (its schema is dropped)")
-    parser.add_argument("--skip", default="", help="any of status,report,monitor,bot")
+    parser.add_argument("--skip", default="", help="any of status,report,monitor,bot,latency (the bot's figures but CPU per /help)")
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--whole-party", action="store_true",
                         help="5.3 million members, about 250,000 cells (PostgreSQL only)")
     parser.add_argument("--no-build", action="store_true",
-                        help="with --pg-url: use the tree an earlier run built there")
+                        help="with --pg-url or --sqlite-file: use the tree an earlier run built")
+    parser.add_argument("--sqlite-file", type=Path,
+                        help="SQLite in this file (kept) instead of a temporary one")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     members, per_cell, databases = args.members, args.per_cell, args.db.split(",")
     if args.whole_party:
         members, per_cell, databases = 5_300_000, 21, ["postgresql"]
     for name in databases:
-        if name == "sqlite":
+        if name == "sqlite" and args.sqlite_file:
+            url = f"sqlite+aiosqlite:///{args.sqlite_file.resolve()}"
+            await one_database("SQLite", url, members, per_cell, skip, args.repeat,
+                               reuse=args.no_build)
+        elif name == "sqlite":
             with tempfile.TemporaryDirectory() as folder:
                 url = f"sqlite+aiosqlite:///{Path(folder) / 'province.db'}"
                 await one_database("SQLite", url, members, per_cell, skip, args.repeat)

@@ -13,7 +13,7 @@ import datetime as dt
 import gettext
 import io
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime
@@ -71,6 +71,26 @@ def _translations(locale: str) -> gettext.NullTranslations:
 
 
 @cache
+def _gettext_of(locale: str) -> Callable[[str], str]:
+    """The chain's gettext, remembered per msgid: a msgid of a later domain walks every
+    catalog before it (the chain's fallbacks) each time it is asked for, and a run of the
+    deadline monitor asks for the same few tens of msgids tens of thousands of times."""
+    return lru_cache(maxsize=8192)(_translations(locale).gettext)
+
+
+# Keyed by the value's type and time zone too: aware datetimes of the same instant in two
+# zones are equal (and hash alike) but read differently.
+@lru_cache(maxsize=4096)
+def _date(value: dt.date, _kind: type, _zone: object, locale: str) -> str:
+    return format_date(value, DATE_PATTERNS[locale], locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _datetime(value: dt.datetime, _zone: object, locale: str) -> str:
+    return format_datetime(value, DATETIME_PATTERNS[locale], locale=locale)
+
+
+@cache
 def domain_gettext(domain: str, locale: str = "vi") -> Callable[[str], str]:
     """One domain's catalog alone (a spreadsheet's guide sheet is always Vietnamese, whatever
     the reader's language); the msgid where a message is missing or untranslated."""
@@ -86,7 +106,7 @@ class Translator:
     def __init__(self, locale: str, timezone: dt.tzinfo | None = None) -> None:
         self.locale = locale if locale in LOCALES else LOCALES[0]
         self.timezone = timezone
-        self._gettext: Callable[[str], str] = _translations(self.locale).gettext
+        self._gettext: Callable[[str], str] = _gettext_of(self.locale)
 
     def __call__(self, msgid: str, /, **params: object) -> str:
         text = self._gettext(msgid)
@@ -100,12 +120,14 @@ class Translator:
         return text.format(n=self.number(n), **params)
 
     def date(self, value: dt.date) -> str:
-        return format_date(value, DATE_PATTERNS[self.locale], locale=self.locale)
+        """Babel parses the pattern each time: the few dates a run of reminders names are
+        formatted once (``_date``)."""
+        return _date(value, type(value), getattr(value, "tzinfo", None), self.locale)
 
     def datetime(self, value: dt.datetime) -> str:
         if self.timezone is not None and value.tzinfo is not None:
             value = value.astimezone(self.timezone)
-        return format_datetime(value, DATETIME_PATTERNS[self.locale], locale=self.locale)
+        return _datetime(value, value.tzinfo, self.locale)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)

@@ -89,6 +89,17 @@ _MARK = (  # the message id is kept when none is given (a long message's, writte
 )
 
 
+# SQLite: the marks of messages Telegram accepted are written MARK_BATCH at a time (a refused
+# or blocked one at once, with the next claim); see ``Ledger``.
+MARK_BATCH = 200
+
+
+_FIRST_PART = (
+    "UPDATE sent_notices SET message_id = ? "
+    "WHERE kind = ? AND target = ? AND cycle_id = ? AND stage = ? AND state = 'pending'"
+)
+
+
 def _numbered(sql: str, first: int = 1) -> str:
     """``?`` placeholders as PostgreSQL's ``$1, $2…`` (from ``$first``)."""
     parts = sql.split("?")
@@ -96,10 +107,15 @@ def _numbered(sql: str, first: int = 1) -> str:
 
 
 class Ledger:
-    """Claims and marks with one transaction a message: each claim commits together with the
-    marks of the messages sent since the one before. A stop between a send and the next
-    claim leaves that one message pending (never sent again), as a stop between a send and
-    its own mark would: the window stays one message wide.
+    """Claims a message's notices in a transaction of their own before it is sent: a stop
+    between a claim and its send leaves that one message pending (never sent again), so the
+    window stays one message wide. Marks wait: on PostgreSQL they commit with the next claim
+    (one statement); on SQLite each claim commits by itself (autocommit, one trip to the
+    driver's thread) and the marks of messages Telegram accepted are written ``MARK_BATCH``
+    at a time, a refused or blocked one with the next claim, all of them at the end. A stop
+    before a batch is written leaves those accepted messages pending: never sent again,
+    which is right, only without their message id (start-up counts them among the ones that
+    may or may not have been delivered).
 
     A run sends tens of thousands of messages, so this transaction is the monitor's cost per
     message: it is written for the driver itself, on one connection held for the run
@@ -113,13 +129,16 @@ class Ledger:
     def __init__(self, db: Database, now: dt.datetime) -> None:
         self.db, self.now = db, now
         self.marks: list[Marked] = []
+        self._refused = False  # a mark other than sent waits: written with the next claim
         self._connection = None
 
     async def __aenter__(self) -> Ledger:
         self._connection = await self.db.engine.connect()
+        self._postgresql = self._connection.dialect.name == "postgresql"
+        if not self._postgresql:  # each claim its own transaction, with no BEGIN/COMMIT trip
+            await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         raw = await self._connection.get_raw_connection()
         self._driver = raw.driver_connection
-        self._postgresql = self._connection.dialect.name == "postgresql"
         if self._postgresql:  # this connection's own setting, until it goes back to the pool
             await self._driver.execute("SET synchronous_commit TO OFF")
         return self
@@ -146,21 +165,47 @@ class Ledger:
     def mark(self, keys: Sequence[Key], state: NoticeState, message_id: int | None = None) -> None:
         """Step 3, written with the next claim (or ``flush``)."""
         self.marks.append(Marked(keys, state, message_id))
+        if state != NoticeState.SENT:
+            self._refused = True
+
+    async def record_message_id(self, keys: Sequence[Key], message_id: int) -> None:
+        """Between 2 and 3: Telegram accepted the first part of a long message (committed
+        before the next part is sent). A province's breaches are thousands of keys in one
+        message: one statement for them all."""
+        rows = [(message_id, *key_values(key)) for key in keys]
+        if self._postgresql:
+            async with self._driver.transaction():
+                await self._driver.executemany(_numbered(_FIRST_PART), rows)
+            return
+        async with self.db.write_lock.lock():
+            await self._driver.execute("BEGIN")
+            try:
+                await self._driver.executemany(_FIRST_PART, rows)
+            except BaseException:
+                await self._driver.rollback()
+                raise
+            await self._driver.commit()
 
     async def flush(self) -> None:
         if self.marks:
-            await self._transaction([])
+            await self._transaction([], flush=True)
 
-    async def _transaction(self, keys: list[Key]) -> list[Key]:
-        marks, self.marks = self.marks, []
+    async def _transaction(self, keys: list[Key], flush: bool = False) -> list[Key]:
         if self._postgresql:
+            marks, self.marks = self.marks, []
             if len(keys) == 1 and sum(len(m.keys) for m in marks) <= 1:
                 return await self._mark_and_claim(marks, keys[0])
             async with self._driver.transaction():
                 return await self._write(marks, keys, self.now)
         # SQLite keeps the datetimes as SQLAlchemy writes them (storage.models.UTCDateTime).
         stamp = self.now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        marks: list[Marked] = []
+        if self.marks and (flush or self._refused or len(self.marks) >= MARK_BATCH):
+            marks, self.marks, self._refused = self.marks, [], False
         async with self.db.write_lock.lock():
+            if not marks and len(keys) <= 1:  # the common case: one claim, committing itself
+                return await self._write([], keys, stamp)
+            await self._driver.execute("BEGIN")
             try:
                 claimed = await self._write(marks, keys, stamp)
             except BaseException:
@@ -170,10 +215,17 @@ class Ledger:
         return claimed
 
     async def _write(self, marks: list[Marked], keys: list[Key], stamp) -> list[Key]:
-        for item in marks:
-            sent_at = stamp if item.state == NoticeState.SENT else None
-            for key in item.keys:
-                await self._run(_MARK, str(item.state), sent_at, item.message_id, *key_values(key))
+        rows = [
+            (str(item.state), stamp if item.state == NoticeState.SENT else None, item.message_id,
+             *key_values(key))
+            for item in marks
+            for key in item.keys
+        ]
+        if rows and not self._postgresql:
+            await self._driver.executemany(_MARK, rows)
+        else:
+            for row in rows:
+                await self._run(_MARK, *row)
         claimed = []
         for key in keys:
             if await self._run(_CLAIM, *key_values(key), stamp) == 1 or await self._run(
@@ -242,18 +294,6 @@ def _match(key: Key):
     )
 
 
-async def record_message_id(db: Database, keys: Sequence[Key], message_id: int) -> None:
-    """Between 2 and 3: Telegram accepted the first part of a long message."""
-    async with db.session() as session:
-        for key in keys:
-            await session.execute(
-                update(SentNotice)
-                .where(*_match(key), SentNotice.state == NoticeState.PENDING)
-                .values(message_id=message_id)
-                .execution_options(synchronize_session=False)
-            )
-
-
 async def reconcile(db: Database, now: dt.datetime) -> tuple[int, int]:
     """At start-up, the notices a crash left claimed: those Telegram accepted (a message id
     is recorded) are marked sent; the others stay pending, never sent again (see above).
@@ -315,7 +355,7 @@ async def send(
     db, now = ledger.db, ledger.now
 
     async def on_first(message_id: int) -> None:
-        await record_message_id(db, claimed, message_id)
+        await ledger.record_message_id(claimed, message_id)
 
     owed = Owed.message(chat_id, render(claimed), markup)
     outcome, message_id = await deliver(bot, db, owed, now, on_first=on_first)
