@@ -31,18 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.delivery import Outbox, Owed  # noqa: E402
+from bot.delivery import Outbox  # noqa: E402
+from bot.delivery import Owed  # noqa: E402
 from bot.services import ballot as service  # noqa: E402
 from rules.people import Presence  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import (  # noqa: E402
-    BallotRound,
-    Cycle,
-    Member,
-    Organisation,
-    OutboxMessage,
-    Role,
-)
+from storage.models import BallotRound  # noqa: E402
+from storage.models import Cycle  # noqa: E402
+from storage.models import Member  # noqa: E402
+from storage.models import Organisation  # noqa: E402
+from storage.models import OutboxMessage  # noqa: E402
+from storage.models import Role  # noqa: E402
 from storage.queries import place_org  # noqa: E402
 
 NOW = dt.datetime(2026, 12, 5, 1, 0, tzinfo=dt.UTC)

@@ -25,9 +25,13 @@ import time
 from pathlib import Path
 
 from telegram import Update
-from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, Updater
+from telegram.ext import ApplicationBuilder
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import Updater
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES
+from bot.app import build_application
 from bot.config import Settings
 from bot.services import Services
 from storage.db import Database

@@ -30,12 +30,20 @@ import time
 from collections.abc import Iterator
 
 import asyncpg
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 
-from benchmarks.province import ACCOUNT_BASE, time_monitor, time_report
-from benchmarks.status import LEVELS, NOW
+from benchmarks.province import ACCOUNT_BASE
+from benchmarks.province import time_monitor
+from benchmarks.province import time_report
+from benchmarks.status import LEVELS
+from benchmarks.status import NOW
 from storage.db import Database
-from storage.models import Base, Member, Organisation, SentNotice
+from storage.models import Base
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import SentNotice
 
 CHUNK = 100_000  # rows generated and copied at a time
 UPPERS = 100

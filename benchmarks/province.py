@@ -44,31 +44,35 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import select
+from sqlalchemy import update
 
-from benchmarks.status import NOW, TODAY, build
+from benchmarks.status import NOW
+from benchmarks.status import TODAY
+from benchmarks.status import build
 from bot.config import Settings
 from bot.jobs import run_monitor
 from bot.services import Services
-from bot.services.report import (
-    Report,
-    ReportRequest,
-    build_report,
-    off_loop,
-    shutdown_heavy_pool,
-)
+from bot.services.report import Report
+from bot.services.report import ReportRequest
+from bot.services.report import build_report
+from bot.services.report import off_loop
+from bot.services.report import shutdown_heavy_pool
 from bot.services.status import subtree_status
 from storage.db import Database
-from storage.models import (
-    BallotRound,
-    InboxUpdate,
-    Member,
-    Organisation,
-    Role,
-    SentNotice,
-    TelegramAccount,
-    UTCDateTime,
-)
+from storage.models import BallotRound
+from storage.models import InboxUpdate
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import SentNotice
+from storage.models import TelegramAccount
+from storage.models import UTCDateTime
 
 ACCOUNT_BASE = 10_000_000
 
@@ -158,7 +162,8 @@ async def time_monitor_in_bot(db: Database, url: str, seconds: float) -> None:
     """The monitor's first run through the real bot (python-telegram-bot, its AIORateLimiter)
     on the fake Bot API, which answers 429 beyond Telegram's 30 messages a second, for
     `seconds`: messages sent a second, and another user's /help latency meanwhile."""
-    from tests.e2e.harness import BotRunner, Clock
+    from tests.e2e.harness import BotRunner
+    from tests.e2e.harness import Clock
     from tests.fakebot.server import FakeTelegram
 
     async with FakeTelegram() as fake:
@@ -242,7 +247,8 @@ async def _ready_for_a_bot(db: Database) -> None:
 
 async def time_report_in_bot(db: Database, url: str, province_id: int, reports: int) -> None:
     """Another user's /help while a province /bao_cao is built, through the real bot."""
-    from tests.e2e.harness import BotRunner, Clock
+    from tests.e2e.harness import BotRunner
+    from tests.e2e.harness import Clock
     from tests.fakebot.server import FakeTelegram
 
     async with db.session() as session:

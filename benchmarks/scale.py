@@ -42,16 +42,30 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from benchmarks.province import add_people, time_monitor, time_report
-from benchmarks.status import NOW, TODAY, build
-from bot.app import ALLOWED_UPDATES, build_application
+from benchmarks.province import add_people
+from benchmarks.province import time_monitor
+from benchmarks.province import time_report
+from benchmarks.status import NOW
+from benchmarks.status import TODAY
+from benchmarks.status import build
+from bot.app import ALLOWED_UPDATES
+from bot.app import build_application
 from bot.config import Settings
-from bot.services import Services, aggregates, ratings
+from bot.services import Services
+from bot.services import aggregates
+from bot.services import ratings
 from bot.services.status import subtree_status
-from storage.db import Database, settled
-from storage.models import Member, Organisation, Rating, RatingState, Role, TelegramAccount
+from storage.db import Database
+from storage.db import settled
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import TelegramAccount
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -227,7 +241,8 @@ async def _echo_bot(text: str):
     API of its own, running beside the real bot: what the fake Bot API and
     python-telegram-bot cost, the same for both bots. Yields its user."""
     from telegram.constants import ParseMode
-    from telegram.ext import ApplicationBuilder, CommandHandler
+    from telegram.ext import ApplicationBuilder
+    from telegram.ext import CommandHandler
 
     from tests.fakebot.server import FakeTelegram
 

@@ -20,21 +20,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from bot.i18n import Translator
-from bot.services.report import status_chart, status_workbook
+from bot.services.report import status_chart
+from bot.services.report import status_workbook
 from bot.services.status import subtree_status
 from storage.db import Database
-from storage.models import (
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    Rating,
-    SelfReview,
-)
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import SelfReview
 
 NOW = dt.datetime(2026, 12, 10, 3, tzinfo=dt.UTC)
 TODAY = NOW.date()

@@ -16,10 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Member, Organisation
+from storage.models import Member
+from storage.models import Organisation
 from storage.queries import subtree_range
 
 

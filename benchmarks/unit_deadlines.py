@@ -27,15 +27,13 @@ from sqlalchemy import event  # noqa: E402
 from bot.services import unit_deadlines  # noqa: E402
 from bot.services.notify import member_target  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import (  # noqa: E402
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    Role,
-    SentNotice,
-    UnitReview,
-)
+from storage.models import Cycle  # noqa: E402
+from storage.models import Meeting  # noqa: E402
+from storage.models import Member  # noqa: E402
+from storage.models import Organisation  # noqa: E402
+from storage.models import Role  # noqa: E402
+from storage.models import SentNotice  # noqa: E402
+from storage.models import UnitReview  # noqa: E402
 from storage.queries import place_org  # noqa: E402
 
 TZ = dt.timezone(dt.timedelta(hours=7))

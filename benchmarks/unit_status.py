@@ -22,7 +22,10 @@ import benchmarks.province as province
 from bot.services.status import plans_for
 from bot.services.unit_rating_status import unit_figures
 from rules.org_scoring import RATED_KINDS
-from storage.models import Cycle, Organisation, UnitRating, UnitReview
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import UnitRating
+from storage.models import UnitReview
 
 
 async def propose_every_unit(db) -> int:

@@ -6,58 +6,60 @@ import datetime as dt
 import html
 import logging
 
-from telegram import LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions
+from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import NetworkError, TimedOut
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    ContextTypes,
-    Defaults,
-    Updater,
-)
+from telegram.error import NetworkError
+from telegram.error import TimedOut
+from telegram.ext import AIORateLimiter
+from telegram.ext import Application
+from telegram.ext import ApplicationBuilder
+from telegram.ext import ContextTypes
+from telegram.ext import Defaults
+from telegram.ext import Updater
 
 from bot.config import Settings
-from bot.context import BotContext, install_services
-from bot.i18n import Translator, locale_for
-from bot.intake import (
-    KEEP_HANDLED,
-    ChatOrderedProcessor,
-    DurableQueue,
-    forget_old,
-    mark_handled,
-    replay_pending,
-)
+from bot.context import BotContext
+from bot.context import install_services
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.intake import KEEP_HANDLED
+from bot.intake import ChatOrderedProcessor
+from bot.intake import DurableQueue
+from bot.intake import forget_old
+from bot.intake import mark_handled
+from bot.intake import replay_pending
 from bot.jobs import schedule_monitor
 from bot.services import Services
 from bot.services.menus import MenuSync
 from bot.services.report import shutdown_heavy_pool
-from conversations import engine, self_review, unit_review, unit_review_comment
+from conversations import engine
 from conversations import minutes as minutes_flow  # issue 14 part D
-from handlers import (
-    appeal,
-    ballot,
-    decision,
-    dossier,
-    fallback,
-    frameworks,
-    invites,
-    language,
-    meeting_schedule,
-    minutes,
-    plan,
-    plan_checks,
-    prompts,
-    review_admin,
-    roster,
-    start,
-    status,
-    unit_meeting,
-    unit_opinion,
-    unit_scoring,
-)
-from handlers.commands import declaration_digest, menu
+from conversations import self_review
+from conversations import unit_review
+from conversations import unit_review_comment
+from handlers import appeal
+from handlers import ballot
+from handlers import decision
+from handlers import dossier
+from handlers import fallback
+from handlers import frameworks
+from handlers import invites
+from handlers import language
+from handlers import meeting_schedule
+from handlers import minutes
+from handlers import plan
+from handlers import plan_checks
+from handlers import prompts
+from handlers import review_admin
+from handlers import roster
+from handlers import start
+from handlers import status
+from handlers import unit_meeting
+from handlers import unit_opinion
+from handlers import unit_scoring
+from handlers.commands import declaration_digest
+from handlers.commands import menu
 from storage.db import Database
 from storage.models import TelegramAccount
 

@@ -16,7 +16,10 @@ import re
 import types
 import typing
 from collections.abc import Collection
-from typing import Any, ClassVar, Literal, Self
+from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import Self
 
 from telegram import InlineKeyboardButton
 

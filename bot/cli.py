@@ -13,16 +13,24 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken
+from telegram.error import TelegramError
 
-from bot.config import TOKEN_HELP, Settings, SettingsError, default_locale, load_settings
-from bot.i18n import N_, Translator
+from bot.config import TOKEN_HELP
+from bot.config import Settings
+from bot.config import SettingsError
+from bot.config import default_locale
+from bot.config import load_settings
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.roster import RosterInvalid
 from storage.db import Database
 from storage.models import Organisation
@@ -144,7 +152,8 @@ def async_command(*, require_token: bool = False) -> Callable[[Work], Callable[.
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.app import ALLOWED_UPDATES
+    from bot.app import build_application
 
     settings = _settings(require_token=True)
     setup_logging(settings.bot_token)
@@ -260,7 +269,9 @@ def cmd_roster_template(args: argparse.Namespace) -> int:
 
 @async_command()
 async def cmd_import_roster(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from bot.services.roster_import import apply_roster, describe_diff, parse
+    from bot.services.roster_import import apply_roster
+    from bot.services.roster_import import describe_diff
+    from bot.services.roster_import import parse
 
     sources = read_files(t, args.files)
     if sources is None:
@@ -280,7 +291,8 @@ async def cmd_import_roster(settings: Settings, t: Translator, args: argparse.Na
 @async_command(require_token=True)
 async def cmd_invite(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
     from bot.services.invite_sheet import invites_workbook
-    from bot.services.invites import create_invites, deep_link
+    from bot.services.invites import create_invites
+    from bot.services.invites import deep_link
 
     try:
         async with Bot(settings.bot_token, base_url=settings.api_base_url) as bot:
@@ -326,7 +338,11 @@ def _date(text: str) -> dt.date:
 
 @async_command()
 async def cmd_cycle_create(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from bot.services.plans import FINISH_BY, OWN, REPORT_BY, Draft, open_plan
+    from bot.services.plans import FINISH_BY
+    from bot.services.plans import OWN
+    from bot.services.plans import REPORT_BY
+    from bot.services.plans import Draft
+    from bot.services.plans import open_plan
 
     async with database(settings) as db, db.session() as session:
         org = await find_org(session, args.org, t)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application
+from telegram.ext import CallbackContext
+from telegram.ext import ExtBot
 
 from bot.services import Services
 

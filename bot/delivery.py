@@ -30,18 +30,29 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram import Bot
+from telegram import InlineKeyboardMarkup
+from telegram import Message
+from telegram.error import BadRequest
+from telegram.error import Forbidden
+from telegram.error import RetryAfter
+from telegram.error import TelegramError
 
 from bot.intake import MARK_ANSWERED
 from bot.text import split_message
 from storage.db import Database
-from storage.models import OutboxMessage, TelegramAccount
+from storage.models import OutboxMessage
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

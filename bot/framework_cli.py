@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from bot.cli import (
-    async_command,
-    database,
-    find_org,
-    read_files,
-    say_invalid,
-    write_template_file,
-)
+from bot.cli import async_command
+from bot.cli import database
+from bot.cli import find_org
+from bot.cli import read_files
+from bot.cli import say_invalid
+from bot.cli import write_template_file
 from bot.config import Settings
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 
 
 def cmd_framework_template(args: argparse.Namespace) -> int:
@@ -25,14 +24,13 @@ def cmd_framework_template(args: argparse.Namespace) -> int:
 
 @async_command()
 async def cmd_import_framework(settings: Settings, t: Translator, args: argparse.Namespace) -> int:
-    from bot.roster import CLI_LIMITS, RosterInvalid
-    from bot.services.frameworks import (
-        apply_framework,
-        compare,
-        describe_diff,
-        read_file,
-        target_for,
-    )
+    from bot.roster import CLI_LIMITS
+    from bot.roster import RosterInvalid
+    from bot.services.frameworks import apply_framework
+    from bot.services.frameworks import compare
+    from bot.services.frameworks import describe_diff
+    from bot.services.frameworks import read_file
+    from bot.services.frameworks import target_for
 
     files = read_files(t, [args.file])
     if files is None:

@@ -17,34 +17,36 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from decimal import InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+from typing import BinaryIO
 
 from bot.i18n import domain_gettext
-from bot.roster import (
-    CLI_LIMITS,
-    E_REQUIRED,
-    Limits,
-    RosterError,
-    RosterInvalid,
-    _CellError,
-    _fold,
-    _is_blank,
-    _key,
-    _nfc,
-    _open_workbook,
-    _read_sheet,
-    _ReadState,
-    _too_large,
-    header_index,
-)
-from bot.roster import (
-    SHEETS as ROSTER_SHEETS,
-)
-from rules.org_scoring import RATED_KINDS, Criterion, Framework, check_framework
+from bot.roster import CLI_LIMITS
+from bot.roster import E_REQUIRED
+from bot.roster import SHEETS as ROSTER_SHEETS
+from bot.roster import Limits
+from bot.roster import RosterError
+from bot.roster import RosterInvalid
+from bot.roster import _CellError
+from bot.roster import _fold
+from bot.roster import _is_blank
+from bot.roster import _key
+from bot.roster import _nfc
+from bot.roster import _open_workbook
+from bot.roster import _read_sheet
+from bot.roster import _ReadState
+from bot.roster import _too_large
+from bot.roster import header_index
+from rules.org_scoring import RATED_KINDS
+from rules.org_scoring import Criterion
+from rules.org_scoring import Framework
+from rules.org_scoring import check_framework
 from rules.rulebooks import Rulebook
 
 
@@ -402,7 +404,8 @@ def write_template(path_or_stream: str | Path | BinaryIO,
     framework already loaded, to edit) or the example rows. Every value is written as text or
     a number, never as a formula (bot/services/sheets.py)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
+    from openpyxl.styles import Font
 
     from bot.services.sheets import set_text
 

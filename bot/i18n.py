@@ -13,13 +13,16 @@ import datetime as dt
 import gettext
 import io
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal
+from babel.numbers import format_percent
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 PRIMARY_DOMAIN = "kiemdiem"

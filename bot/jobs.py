@@ -36,43 +36,63 @@ import datetime as dt
 import functools
 import hashlib
 import logging
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass, field
+from collections import Counter
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from contextlib import nullcontext
+from dataclasses import dataclass
+from dataclasses import field
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, true
+from sqlalchemy import String
+from sqlalchemy import and_
+from sqlalchemy import cast
+from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
-from bot.i18n import N_, Translator, locale_for
-from bot.services import Services, breaches, notify, unit_deadlines, unit_rating_deadline
-from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.notify import COMMITTEE_ROLES, Key, member_target
-from bot.services.plans import FINISH_BY, deadline_rows
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.services import Services
+from bot.services import breaches
+from bot.services import notify
+from bot.services import unit_deadlines
+from bot.services import unit_rating_deadline
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
+from bot.services.notify import COMMITTEE_ROLES
+from bot.services.notify import Key
+from bot.services.notify import member_target
+from bot.services.plans import FINISH_BY
+from bot.services.plans import deadline_rows
 from bot.services.status import FACT_COLUMNS
 from bot.text import esc
 from rules.breaches import Breach
-from rules.deadlines import reminder_stage, self_review_due
+from rules.deadlines import reminder_stage
+from rules.deadlines import self_review_due
 from rules.eligibility import review_status
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope
-from storage.models import (
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    NoticeState,
-    Organisation,
-    OrgKind,
-    Rating,
-    RatingState,
-    ReviewState,
-    Role,
-    RoleKind,
-    SelfReview,
-    SentNotice,
-)
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import NoticeState
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import ReviewState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import SelfReview
+from storage.models import SentNotice
 from storage.queries import subtree_range
 
 log = logging.getLogger(__name__)

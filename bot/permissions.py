@@ -9,7 +9,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.models import ParticipantBody, RoleKind
+from storage.models import ParticipantBody
+from storage.models import RoleKind
 
 
 class Action(enum.StrEnum):

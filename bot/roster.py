@@ -18,13 +18,20 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
+from typing import BinaryIO
 
-from bot.i18n import Explained, domain_gettext
+from bot.i18n import Explained
+from bot.i18n import domain_gettext
 
 
 def N_(s: str) -> str:
@@ -1314,7 +1321,8 @@ def write_template(path_or_stream: str | Path | BinaryIO,
                    gettext: Callable[[str], str] | None = None) -> None:
     """Write the empty roster workbook: three sheets with an example row, and a guide."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl.styles import Alignment
+    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 

@@ -10,9 +10,11 @@ stale confirmation never acts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from telegram import InlineKeyboardMarkup
 from telegram.ext import CallbackQueryHandler
@@ -20,8 +22,10 @@ from telegram.ext import CallbackQueryHandler
 from bot.i18n import Translator
 from bot.permissions import Action
 from conversations import engine as flows
-from handlers.base import Refusal, Turn
-from storage.models import FlowState, Organisation
+from handlers.base import Refusal
+from handlers.base import Turn
+from storage.models import FlowState
+from storage.models import Organisation
 
 CONFIRM = "confirm"
 Confirmed = Callable[[Turn, FlowState], Awaitable[None]]

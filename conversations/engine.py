@@ -17,20 +17,35 @@ The fallbacks are the same for every flow, so they are here once:
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram.ext import BaseHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
 from bot.callbacks import ButtonData
-from bot.delivery import KEYBOARD, Owed, on_sent
-from bot.i18n import N_, Translator
+from bot.delivery import KEYBOARD
+from bot.delivery import Owed
+from bot.delivery import on_sent
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.permissions import Action
 from bot.services import flow_states
-from handlers.base import Found, Refusal, Target, Turn, act_on, turn_handler
+from handlers.base import Found
+from handlers.base import Refusal
+from handlers.base import Target
+from handlers.base import Turn
+from handlers.base import act_on
+from handlers.base import turn_handler
 from storage.models import FlowState
 
 TextHandler = Callable[[Turn, FlowState, str], Awaitable[None]]

@@ -12,12 +12,19 @@ from bot.i18n import N_
 from bot.permissions import Action
 from bot.services import minutes
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm, confirmed
-from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import meeting_cell, meeting_flow_org
+from conversations.decision import CONFIRM
+from conversations.decision import ask_to_confirm
+from conversations.decision import confirmed
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
+from handlers.scope import meeting_cell
+from handlers.scope import meeting_flow_org
 from handlers.views import minutes as views
 from handlers.views.minutes import ConclusionsButton
-from storage.models import FlowState, Meeting, Organisation
+from storage.models import FlowState
+from storage.models import Meeting
+from storage.models import Organisation
 
 
 async def _meeting(turn: Turn, meeting_id: object) -> tuple[Meeting, Organisation]:

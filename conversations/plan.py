@@ -16,23 +16,29 @@ typed as a short label); they are saved with the deadlines.
 
 from __future__ import annotations
 
-from bot.callbacks import ascii_int, typed_int
-from bot.delivery import KEYBOARD, Owed
+from bot.callbacks import ascii_int
+from bot.callbacks import typed_int
+from bot.delivery import KEYBOARD
+from bot.delivery import Owed
 from bot.i18n import N_
-from bot.permissions import Action, grants_for
-from bot.services import checks, plans
+from bot.permissions import Action
+from bot.permissions import grants_for
+from bot.services import checks
+from bot.services import plans
 from bot.services.cycles import CycleError
 from bot.services.plans import Draft
 from bot.text import esc
 from conversations import engine as flows
 from handlers import scope
-from handlers.base import Refusal, Turn
+from handlers.base import Refusal
+from handlers.base import Turn
 from handlers.views import plan as views
 from handlers.views.ballot import OpenButton
 from rules.breaches import Breach
 from rules.levels import Level
 from rules.rulebooks import RULEBOOKS
-from storage.models import FlowState, Organisation
+from storage.models import FlowState
+from storage.models import Organisation
 
 YEAR, RULEBOOK, SETTINGS, SETTING, DEADLINE, CONFIRM = (
     "year", "rulebook", "settings", "setting", "deadline", "confirm"

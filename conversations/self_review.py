@@ -18,28 +18,35 @@ import contextlib
 from collections.abc import Iterator
 
 from telegram import Update
-from telegram.ext import (
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import ApplicationHandlerStop
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
 from bot.callbacks import typed_int
 from bot.context import BotContext
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services import reviews
 from bot.services.review_docx import render_review_docx
-from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
+from bot.services.reviews import LEVEL
+from bot.services.reviews import PREVIEW
+from bot.services.reviews import SCORE_GENERAL
+from bot.services.reviews import SCORE_TASKS
+from bot.services.reviews import ReviewSetting
 from bot.text import esc
 from conversations import engine as flows
 from conversations import unit_review
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.views import self_review as views
 from handlers.views.self_review import ReviewButton
 from rules.review_form import MAX_SECTION_CHARS
-from storage.models import FlowState, ReviewState, SelfReview
+from storage.models import FlowState
+from storage.models import ReviewState
+from storage.models import SelfReview
 
 SECTION, SUBMIT = "section", "submit"
 NOT_OPEN = N_("That part is no longer the one open. Send /kiem_diem to continue.")

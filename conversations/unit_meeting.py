@@ -16,11 +16,15 @@ from bot.services import unit_meeting as service
 from bot.text import esc
 from conversations import ballot as meeting_flow
 from conversations import engine as flows
-from conversations.decision import CONFIRM, ask_to_confirm
-from handlers.base import Refusal, Turn
-from handlers.scope import meeting_flow_org, named
+from conversations.decision import CONFIRM
+from conversations.decision import ask_to_confirm
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.scope import meeting_flow_org
+from handlers.scope import named
 from handlers.views import unit_meeting as views
-from storage.models import FlowState, Meeting
+from storage.models import FlowState
+from storage.models import Meeting
 
 
 def today(turn: Turn) -> dt.date:

@@ -10,16 +10,22 @@ the unit still waits for opinions and that the person still speaks for the body
 from __future__ import annotations
 
 from bot.i18n import N_
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services import unit_opinion as service
-from bot.services.unit_opinion import TEXT_MAX, TEXT_MIN, OpenReview
+from bot.services.unit_opinion import TEXT_MAX
+from bot.services.unit_opinion import TEXT_MIN
+from bot.services.unit_opinion import OpenReview
 from bot.text import esc
 from conversations import engine as flows
 from handlers import scope
-from handlers.base import Refusal, Turn, act_on
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import act_on
 from handlers.views import unit_opinion as views
 from rules.levels import Level
-from storage.models import FlowState, ParticipantBody
+from storage.models import FlowState
+from storage.models import ParticipantBody
 
 UNIT, BODY, LEVEL, TEXT, CONFIRM = "unit", "body", "level", "text", "confirm"
 INVALID = N_("This button is no longer valid.")

@@ -19,12 +19,16 @@ crash or a restart loses nothing; the payload only says which input is awaited.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from telegram import Document
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
 from bot.i18n import N_
 from bot.permissions import Action
@@ -32,21 +36,28 @@ from bot.roster import BOT_LIMITS
 from bot.services import unit_report as report
 from bot.services import unit_review as service
 from bot.services.reviews import local_today
-from bot.services.unit_review import Draft, UnitReviewRefused
+from bot.services.unit_review import Draft
+from bot.services.unit_review import UnitReviewRefused
 from bot.text import esc
 from conversations import engine as flows
-from handlers.base import Refusal, Turn, act_on, translator_for, turn_handler
-from handlers.scope import INVALID, named, org_from_button, unit_by_code
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import act_on
+from handlers.base import translator_for
+from handlers.base import turn_handler
+from handlers.scope import INVALID
+from handlers.scope import named
+from handlers.scope import org_from_button
+from handlers.scope import unit_by_code
 from handlers.views import unit_review as views
-from handlers.views.unit_review import UnitButton, UnitPick
+from handlers.views.unit_review import UnitButton
+from handlers.views.unit_review import UnitPick
 from rules.review_form import MAX_SECTION_CHARS
-from storage.models import (
-    AdjustmentKind,
-    FlowState,
-    Organisation,
-    ScoreGrade,
-    UnitReview,
-)
+from storage.models import AdjustmentKind
+from storage.models import FlowState
+from storage.models import Organisation
+from storage.models import ScoreGrade
+from storage.models import UnitReview
 
 PART, FILE, MARK, ADJUST, CIRCULATE = "part", "report_file", "mark", "adjustment", "circulate"
 NOT_A_HEAD = N_(

@@ -11,20 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.i18n import N_
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services import unit_review as service
-from bot.services.unit_review import COMMENT_MAX, UnitReviewRefused
+from bot.services.unit_review import COMMENT_MAX
+from bot.services.unit_review import UnitReviewRefused
 from bot.text import esc
 from conversations import engine as flows
-from conversations.unit_review import refusal, today
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, can_see, unit_by_code
+from conversations.unit_review import refusal
+from conversations.unit_review import today
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
+from handlers.scope import INVALID
+from handlers.scope import can_see
+from handlers.scope import unit_by_code
 from handlers.views import unit_review as views
 from handlers.views.unit_review import DraftButton
-from storage.models import CommentStage, FlowState, Organisation, UnitReview
+from storage.models import CommentStage
+from storage.models import FlowState
+from storage.models import Organisation
+from storage.models import UnitReview
 
 TEXT = "text"
 NOTHING_TO_COMMENT = N_("There is no draft for you to comment on now.")

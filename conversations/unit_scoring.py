@@ -25,11 +25,15 @@ from bot.text import esc
 from conversations import ballot as meeting_flow
 from conversations import engine as flows
 from conversations.decision import CONFIRM
-from conversations.unit_meeting import show_meeting_step, today
-from handlers.base import Refusal, Turn
+from conversations.unit_meeting import show_meeting_step
+from conversations.unit_meeting import today
+from handlers.base import Refusal
+from handlers.base import Turn
 from handlers.scope import meeting_flow_org
 from handlers.views import unit_scoring as views
-from storage.models import AdjustmentKind, FlowState, Meeting
+from storage.models import AdjustmentKind
+from storage.models import FlowState
+from storage.models import Meeting
 
 
 def refusal(turn: Turn, error: service.ScoringError) -> Refusal:

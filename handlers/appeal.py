@@ -19,23 +19,34 @@ import logging
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.i18n import N_
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services import appeal as service
 from bot.services import unit_appeal
-from bot.services.decision import COMMITTEE_ROLES, reachable_account, role_accounts
+from bot.services.decision import COMMITTEE_ROLES
+from bot.services.decision import reachable_account
+from bot.services.decision import role_accounts
 from bot.services.unit_rating_status import led_unit_levels
 from conversations import decision as confirming
 from conversations import engine as flows
 from handlers import unit_decision as units
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, named
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
+from handlers.scope import INVALID
+from handlers.scope import named
 from handlers.views import appeal as views
-from handlers.views.appeal import AnswerButton, AppealConfirm
+from handlers.views.appeal import AnswerButton
+from handlers.views.appeal import AppealConfirm
 from handlers.views.unit_rating_status import unit_results_lines
-from storage.models import FlowState, Member, Organisation
+from storage.models import FlowState
+from storage.models import Member
+from storage.models import Organisation
 
 log = logging.getLogger(__name__)
 

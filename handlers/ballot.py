@@ -41,29 +41,41 @@ import hashlib
 import logging
 from collections.abc import Iterator
 
-from telegram import InlineKeyboardMarkup, ReplyParameters
+from telegram import InlineKeyboardMarkup
+from telegram import ReplyParameters
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.delivery import EDIT, Owed, on_sent
+from bot.delivery import EDIT
+from bot.delivery import Owed
+from bot.delivery import on_sent
 from bot.i18n import N_
 from bot.intake import redact_callbacks
 from bot.permissions import Action
 from bot.services import ballot as service
-from bot.services import ballot_logs, unit_review
+from bot.services import ballot_logs
 from bot.services import ballot_rounds as rounds
-from bot.services.ballot import BallotError, RoundView
+from bot.services import unit_review
+from bot.services.ballot import BallotError
+from bot.services.ballot import RoundView
 from bot.services.unit_ballot import UnitRefusal
 from conversations import ballot as conversation
 from conversations import engine as flows
-from handlers import plan_checks, scope
+from handlers import plan_checks
+from handlers import scope
 from handlers import unit_meeting as unit_handlers
-from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
 from handlers.views import ballot as views
 from handlers.views import unit_meeting as unit_views
 from handlers.views import unit_review as review_views
 from rules.people import Presence
-from storage.models import Meeting, Member
+from storage.models import Meeting
+from storage.models import Member
 
 log = logging.getLogger(__name__)
 ballot_logs.install()

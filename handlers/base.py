@@ -7,32 +7,48 @@ import asyncio
 import datetime as dt
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import (
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    MessageEntity,
-    Update,
-)
+from telegram import CallbackQuery
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram import Message
+from telegram import MessageEntity
+from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot.context import BotContext
-from bot.delivery import EDIT, KEYBOARD, Outbox, Owed, Undeliverable, deliver, plain_text
-from bot.i18n import Explained, Translator
+from bot.delivery import EDIT
+from bot.delivery import KEYBOARD
+from bot.delivery import Outbox
+from bot.delivery import Owed
+from bot.delivery import Undeliverable
+from bot.delivery import deliver
+from bot.delivery import plain_text
+from bot.i18n import Explained
+from bot.i18n import Translator
 from bot.intake import mark_handled
-from bot.permissions import Action, allowed, sees
+from bot.permissions import Action
+from bot.permissions import allowed
+from bot.permissions import sees
 from bot.services import Services
-from bot.services.accounts import Identity, arrive, translator_of
+from bot.services.accounts import Identity
+from bot.services.accounts import arrive
+from bot.services.accounts import translator_of
 from bot.text import esc
-from storage.db import Session, before_commit, writes
-from storage.models import Organisation, OutboxMessage, TelegramAccount
+from storage.db import Session
+from storage.db import before_commit
+from storage.db import writes
+from storage.models import Organisation
+from storage.models import OutboxMessage
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

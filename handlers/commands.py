@@ -11,8 +11,12 @@ import enum
 import hashlib
 from dataclasses import dataclass
 
-from bot.i18n import LOCALES, N_, Translator
-from bot.permissions import POLICY, Action, grants_for
+from bot.i18n import LOCALES
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.permissions import POLICY
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services.accounts import Identity
 from handlers.views import ballot as ballot_texts
 from handlers.views import dossier as dossier_texts

@@ -27,37 +27,52 @@ re-rating are the same two flows for members and units: their payload says which
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.permissions import Action
 from bot.services import decision as service
 from bot.services import orgs
 from bot.services.decision import DecisionView
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import (
-    Rerating,
-    ask_to_confirm,
-    confirm_handler,
-    confirmed_flow,
-    open_flow,
-    reload,
-)
-from handlers import appeal, scope
+from conversations.decision import Rerating
+from conversations.decision import ask_to_confirm
+from conversations.decision import confirm_handler
+from conversations.decision import confirmed_flow
+from conversations.decision import open_flow
+from conversations.decision import reload
+from handlers import appeal
+from handlers import scope
 from handlers import unit_decision as units
-from handlers.base import Found, Reach, Refusal, Turn, act_on, translator_for, turn_handler
+from handlers.base import Found
+from handlers.base import Reach
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import act_on
+from handlers.base import translator_for
+from handlers.base import turn_handler
 from handlers.scope import decision_unit
 from handlers.views import decision as views
 from handlers.views import unit_decision as unit_views
-from handlers.views.decision import GIVE_MEMBER_CODE, DecideButton, DecisionConfirm
-from handlers.views.unit_decision import UnitChoiceButton, UnitDecideButton
-from storage.models import Cycle, FlowState, Member, Organisation, RatingState
+from handlers.views.decision import GIVE_MEMBER_CODE
+from handlers.views.decision import DecideButton
+from handlers.views.decision import DecisionConfirm
+from handlers.views.unit_decision import UnitChoiceButton
+from handlers.views.unit_decision import UnitDecideButton
+from storage.models import Cycle
+from storage.models import FlowState
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import RatingState
 
 log = logging.getLogger(__name__)
 

@@ -7,16 +7,22 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.permissions import Action
-from bot.services import orgs, units
+from bot.services import orgs
+from bot.services import units
 from bot.services.cycles import cycle_for_org
-from bot.services.dossier import DossierError, dossier_off_loop
+from bot.services.dossier import DossierError
+from bot.services.dossier import dossier_off_loop
 from bot.services.report import heavy_slot
 from bot.text import esc
-from handlers.base import Reach, Refusal, Turn, turn_handler
+from handlers.base import Reach
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.scope import can_see
 from handlers.views import dossier as views
 from handlers.views.frameworks import NO_SUCH_CODE
-from storage.models import Member, Organisation
+from storage.models import Member
+from storage.models import Organisation
 from storage.queries import org_by_code
 
 

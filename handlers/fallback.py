@@ -14,11 +14,13 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.ext import Application, BaseHandler
+from telegram.ext import Application
+from telegram.ext import BaseHandler
 
 from bot.callbacks import InvalidButton
 from bot.text import esc
-from handlers.base import Turn, turn_handler
+from handlers.base import Turn
+from handlers.base import turn_handler
 
 # The group bot/app.py registers these handlers in; every group below it is checked first.
 GROUP = 2

@@ -10,33 +10,34 @@ to both templates.
 from __future__ import annotations
 
 from telegram import Document
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.frameworks import (
-    FRAMEWORK,
-    ROSTER,
-    sniff,
-    template_bytes,
-    template_row,
-)
+from bot.frameworks import FRAMEWORK
+from bot.frameworks import ROSTER
+from bot.frameworks import sniff
+from bot.frameworks import template_bytes
+from bot.frameworks import template_row
 from bot.permissions import Action
-from bot.roster import BOT_LIMITS, RosterInvalid
-from bot.services.frameworks import (
-    E_CELL,
-    FrameworkRefused,
-    apply_framework,
-    compare,
-    describe_diff,
-    framework_for,
-    held_upload,
-    hold_upload,
-    nearest_framework,
-    read_file,
-    target_for,
-)
+from bot.roster import BOT_LIMITS
+from bot.roster import RosterInvalid
+from bot.services.frameworks import E_CELL
+from bot.services.frameworks import FrameworkRefused
+from bot.services.frameworks import apply_framework
+from bot.services.frameworks import compare
+from bot.services.frameworks import describe_diff
+from bot.services.frameworks import framework_for
+from bot.services.frameworks import held_upload
+from bot.services.frameworks import hold_upload
+from bot.services.frameworks import nearest_framework
+from bot.services.frameworks import read_file
+from bot.services.frameworks import target_for
 from bot.text import esc
 from handlers import scope
-from handlers.base import Refusal, Turn, act_on, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import act_on
+from handlers.base import turn_handler
 from handlers.views import frameworks as views
 from storage.models import OrgKind
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.callbacks import ButtonData
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services.invite_sheet import invites_workbook
-from bot.services.invites import create_invites, deep_link
+from bot.services.invites import create_invites
+from bot.services.invites import deep_link
 from bot.text import esc
 from handlers import scope
-from handlers.base import Turn, turn_handler
+from handlers.base import Turn
+from handlers.base import turn_handler
 from storage.models import Organisation
 
 

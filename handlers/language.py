@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.i18n import LOCALES, Translator
+from bot.i18n import LOCALES
+from bot.i18n import Translator
 from bot.services.menus import choose_locale
-from handlers.base import Turn, turn_handler
-from handlers.views.language import LANGUAGE_LABELS, LanguageButton, language_keyboard
+from handlers.base import Turn
+from handlers.base import turn_handler
+from handlers.views.language import LANGUAGE_LABELS
+from handlers.views.language import LanguageButton
+from handlers.views.language import language_keyboard
 
 
 @turn_handler()

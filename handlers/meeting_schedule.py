@@ -6,23 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.callbacks import InvalidButton, parse_datetime
+from bot.callbacks import InvalidButton
+from bot.callbacks import parse_datetime
 from bot.i18n import N_
 from bot.permissions import Action
-from bot.services import reviews, unit_review
-from bot.services.cycles import cycle_for_org, cycle_rulebook
+from bot.services import reviews
+from bot.services import unit_review
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
 from bot.text import esc
 from conversations import engine as flows
 from handlers import scope
-from handlers.base import Refusal, Turn, turn_handler
-from handlers.scope import command_cell, meeting_button_cell
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
+from handlers.scope import command_cell
+from handlers.scope import meeting_button_cell
 from handlers.views import meeting as views
 from handlers.views import unit_review as unit_views
-from handlers.views.meeting import CalendarLabel, MeetingButton
+from handlers.views.meeting import CalendarLabel
+from handlers.views.meeting import MeetingButton
 from rules.deadlines import self_review_due
-from storage.models import Cycle, FlowState, Organisation
+from storage.models import Cycle
+from storage.models import FlowState
+from storage.models import Organisation
 
 TYPED_FORMAT = "%d/%m/%Y %H:%M"
 

@@ -8,13 +8,17 @@ import asyncio
 
 from telegram.ext import CommandHandler
 
-from bot.permissions import Action, grants_for
-from bot.services import minutes, orgs
+from bot.permissions import Action
+from bot.permissions import grants_for
+from bot.services import minutes
+from bot.services import orgs
 from bot.services.minutes_docx import render_minutes_docx
 from bot.services.report import heavy_slot
 from bot.services.reviews import local_today
 from bot.text import esc
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.scope import unit_by_code
 from handlers.views import minutes as views
 from storage.models import Organisation

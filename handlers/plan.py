@@ -10,7 +10,8 @@ from bot.permissions import Action
 from conversations import engine as flows
 from conversations import plan as flow
 from handlers import scope
-from handlers.base import Turn, turn_handler
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.views.plan import PlanButton
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Owed
 from bot.permissions import Action
-from bot.services import Services, checks
+from bot.services import Services
+from bot.services import checks
 from conversations import engine as flows
 from conversations import plan as flow
 from handlers import scope

@@ -12,10 +12,14 @@ from bot.permissions import Action
 from bot.services import orgs
 from bot.services.cycles import cycle_for_org
 from bot.services.decision import reachable_account
-from bot.services.prompts import PROMPT_MAX, add_prompt
+from bot.services.prompts import PROMPT_MAX
+from bot.services.prompts import add_prompt
 from bot.text import esc
 from handlers import scope
-from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
 from handlers.unit_review_prompt import prompt_unit
 from handlers.views.frameworks import PROMPT_USAGE
 from storage.models import Organisation

@@ -4,7 +4,8 @@ files."""
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.i18n import N_
 from bot.permissions import Action
@@ -14,12 +15,21 @@ from bot.text import esc
 from conversations import engine as flows
 from conversations.self_review import send_docx
 from handlers import scope
-from handlers.base import Refusal, Turn, translator_for, turn_handler
-from handlers.scope import command_cell, review_button_cell, review_for
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
+from handlers.scope import command_cell
+from handlers.scope import review_button_cell
+from handlers.scope import review_for
 from handlers.views import review_admin as views
-from handlers.views.review_admin import CellReviewButton, ReturnButton
+from handlers.views.review_admin import CellReviewButton
+from handlers.views.review_admin import ReturnButton
 from handlers.views.self_review import review_text
-from storage.models import FlowState, Member, ReviewState, SelfReview
+from storage.models import FlowState
+from storage.models import Member
+from storage.models import ReviewState
+from storage.models import SelfReview
 
 # The reason goes to the member inside a notice and is shown again above their review: it
 # must leave room for both under Telegram's 4,096 characters.

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
 from bot.i18n import N_
-from bot.permissions import Action, grants_for
-from bot.roster import BOT_LIMITS, RosterInvalid
+from bot.permissions import Action
+from bot.permissions import grants_for
+from bot.roster import BOT_LIMITS
+from bot.roster import RosterInvalid
 from bot.services import roster_import as service
-from bot.services.roster_import import OutsideCell, apply_roster, describe_diff, parse_for_cell
+from bot.services.roster_import import OutsideCell
+from bot.services.roster_import import apply_roster
+from bot.services.roster_import import describe_diff
+from bot.services.roster_import import parse_for_cell
 from bot.text import esc
 from conversations import engine as flows
 from handlers import frameworks
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.scope import INVALID
 from handlers.views import roster as views
 from handlers.views.roster import RosterButton

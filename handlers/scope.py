@@ -16,28 +16,41 @@ flow's payload (conversations/engine.py, `Step(target=...)`).
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
-from bot.permissions import POLICY, Action, Grant, grants_for, in_subtree, sees
-from bot.services import ballot, orgs, reviews
+from bot.permissions import POLICY
+from bot.permissions import Action
+from bot.permissions import Grant
+from bot.permissions import grants_for
+from bot.permissions import in_subtree
+from bot.permissions import sees
+from bot.services import ballot
+from bot.services import orgs
+from bot.services import reviews
 from bot.services.appeal import appeal_parties
 from bot.services.checks import member_cell
-from bot.services.decision import deciding_level, rating_subject
+from bot.services.decision import deciding_level
+from bot.services.decision import rating_subject
 from bot.services.frameworks import held_upload
 from bot.text import esc
-from handlers.base import Reach, Refusal, Turn
+from handlers.base import Reach
+from handlers.base import Refusal
+from handlers.base import Turn
 from handlers.views.decision import NO_LONGER_DECIDED
-from handlers.views.frameworks import (
-    NO_SUCH_CODE,
-    NOT_ABOVE,
-    ONLY_COMMITTEES,
-    ONLY_VIEWERS,
-    PROMPT_USAGE,
-)
+from handlers.views.frameworks import NO_SUCH_CODE
+from handlers.views.frameworks import NOT_ABOVE
+from handlers.views.frameworks import ONLY_COMMITTEES
+from handlers.views.frameworks import ONLY_VIEWERS
+from handlers.views.frameworks import PROMPT_USAGE
 from handlers.views.plan import NOT_COMMITTEE
 from handlers.views.status import MANAGERS_ONLY
-from storage.models import Member, Organisation, OrgKind, SelfReview
-from storage.queries import org_by_code, org_by_id
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import SelfReview
+from storage.queries import org_by_code
+from storage.queries import org_by_id
 
 INVALID = "This button is no longer valid."
 T = TypeVar("T")

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import math
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services import orgs
-from bot.services.accounts import Identity, identify
-from bot.services.invites import Redeem, redeem
+from bot.services.accounts import Identity
+from bot.services.accounts import identify
+from bot.services.invites import Redeem
+from bot.services.invites import redeem
 from bot.text import esc
-from handlers.base import Refusal, Turn, turn_handler
-from handlers.commands import COMMANDS, Audience, help_lines, reaches
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
+from handlers.commands import COMMANDS
+from handlers.commands import Audience
+from handlers.commands import help_lines
+from handlers.commands import reaches
 from storage.models import RoleKind
 
 ROLE_NAMES = {

@@ -12,21 +12,22 @@ no breaches, no units.
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.permissions import Action
 from bot.services import orgs
-from bot.services.report import (
-    ReportLimits,
-    chart_off_loop,
-    heavy_slot,
-    heavy_slot_free,
-    report_off_loop,
-)
-from bot.services.status import Status, subtree_status
+from bot.services.report import ReportLimits
+from bot.services.report import chart_off_loop
+from bot.services.report import heavy_slot
+from bot.services.report import heavy_slot_free
+from bot.services.report import report_off_loop
+from bot.services.status import Status
+from bot.services.status import subtree_status
 from bot.text import esc
 from handlers import scope
-from handlers.base import Turn, turn_handler
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.views import status as views
 from handlers.views.report import report_caption
 from storage.models import Organisation

@@ -17,18 +17,31 @@ from bot.i18n import N_
 from bot.permissions import Action
 from bot.services import unit_appeal as appeals
 from bot.services import unit_decision as service
-from bot.services.unit_decision import RatedUnit, UnitDecisionView
+from bot.services.unit_decision import RatedUnit
+from bot.services.unit_decision import UnitDecisionView
 from bot.services.units import deciding_org
 from bot.text import esc
 from conversations import engine as flows
-from conversations.decision import CONFIRM, Appealing, Rerating, open_flow
+from conversations.decision import CONFIRM
+from conversations.decision import Appealing
+from conversations.decision import Rerating
+from conversations.decision import open_flow
 from conversations.plan import lowering_flow
-from handlers.base import Reach, Refusal, Turn, translator_for, turn_handler
-from handlers.scope import INVALID, can_see, named, own_grant_org, unit_by_code
+from handlers.base import Reach
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
+from handlers.scope import INVALID
+from handlers.scope import can_see
+from handlers.scope import named
+from handlers.scope import own_grant_org
+from handlers.scope import unit_by_code
 from handlers.views import unit_decision as views
 from handlers.views.unit_decision import UnitLowerButton
 from rules.levels import Level
-from storage.models import FlowState, Organisation
+from storage.models import FlowState
+from storage.models import Organisation
 from storage.queries import org_by_id
 
 LOWER_REASON_MIN, LOWER_REASON_MAX = 3, 1000

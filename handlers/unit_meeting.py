@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from telegram.ext import CallbackQueryHandler
 
-from bot.permissions import Action, grants_for
+from bot.permissions import Action
+from bot.permissions import grants_for
 from bot.services import unit_meeting as service
 from bot.text import esc
 from conversations import unit_meeting as conversation
 from conversations.decision import confirmed
 from handlers import scope
-from handlers.base import Refusal, Turn, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.views import unit_meeting as views
 from handlers.views import unit_scoring as scoring_views
-from storage.models import Meeting, Organisation, OrgKind
+from storage.models import Meeting
+from storage.models import Organisation
+from storage.models import OrgKind
 
 
 async def meeting_unit(turn: Turn, action: Action) -> Organisation:

@@ -10,7 +10,8 @@ from telegram.ext import CommandHandler
 
 from conversations import engine as flows
 from conversations import unit_opinion as flow
-from handlers.base import Turn, turn_handler
+from handlers.base import Turn
+from handlers.base import turn_handler
 from handlers.views.unit_opinion import OpinionButton
 
 

@@ -7,11 +7,13 @@ the member's path and an organisation's code here."""
 from __future__ import annotations
 
 from bot.permissions import Action
-from bot.services import orgs, prompts
+from bot.services import orgs
+from bot.services import prompts
 from bot.services import unit_review as service
 from bot.services.unit_review import UnitReviewRefused
 from conversations.unit_review import refusal
-from handlers.base import Turn, translator_for
+from handlers.base import Turn
+from handlers.base import translator_for
 from handlers.scope import speaking_for
 from handlers.views import unit_review as views
 from storage.models import Organisation

@@ -11,7 +11,8 @@ bot/services/unit_scoring.py, the flows in conversations/unit_scoring.py.
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
 
 from bot.permissions import Action
 from bot.services import ballot as ballot_service
@@ -21,9 +22,13 @@ from conversations import unit_scoring as conversation
 from conversations.decision import confirmed
 from conversations.unit_meeting import pressed_meeting
 from handlers import scope
-from handlers.base import Refusal, Turn, translator_for, turn_handler
+from handlers.base import Refusal
+from handlers.base import Turn
+from handlers.base import translator_for
+from handlers.base import turn_handler
 from handlers.views import unit_scoring as views
-from storage.models import AdjustmentKind, Meeting
+from storage.models import AdjustmentKind
+from storage.models import Meeting
 
 INVALID = "This button is no longer valid."
 

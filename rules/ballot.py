@@ -10,15 +10,23 @@ tally is given that number as ``official_members``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from rules.eligibility import review_status
-from rules.levels import LEVELS_DESC, Level, at_or_above
-from rules.people import MemberFacts, Presence
-from rules.rulebooks import CountingRule, DenominatorRule, Rulebook
-from rules.text import N_, Explanation, explain
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
+from rules.levels import at_or_above
+from rules.people import MemberFacts
+from rules.people import Presence
+from rules.rulebooks import CountingRule
+from rules.rulebooks import DenominatorRule
+from rules.rulebooks import Rulebook
+from rules.text import N_
+from rules.text import Explanation
+from rules.text import explain
 
 Counts = Mapping[Level | None, int]  # None: blank ballots, a vote for no level
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from enum import Enum
 from typing import Any
 
-from rules.text import Explanation, rule_list
+from rules.text import Explanation
+from rules.text import rule_list
 
 
 class Severity(Enum):

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 
-from rules.breaches import Breach, breach
+from rules.breaches import Breach
+from rules.breaches import breach
 from rules.eligibility import review_status
-from rules.levels import Level, levels_at_most, lowest
-from rules.people import HeadException, MemberFacts, OrgFacts, Presence
+from rules.levels import Level
+from rules.levels import levels_at_most
+from rules.levels import lowest
+from rules.people import HeadException
+from rules.people import MemberFacts
+from rules.people import OrgFacts
+from rules.people import Presence
 from rules.rulebooks import Rulebook
-from rules.scoring import Score, score_band, unmet_htxs_conditions
-from rules.text import N_, Explanation, explain
+from rules.scoring import Score
+from rules.scoring import score_band
+from rules.scoring import unmet_htxs_conditions
+from rules.text import N_
+from rules.text import Explanation
+from rules.text import explain
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 
-from rules.breaches import Breach, breach
-from rules.rulebooks import PlanDeadline, Rulebook
+from rules.breaches import Breach
+from rules.breaches import breach
+from rules.rulebooks import PlanDeadline
+from rules.rulebooks import Rulebook
 from rules.text import N_
 
 

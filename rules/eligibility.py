@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from enum import Enum
 
-from rules.people import MemberFacts, OrgFacts, Presence, months_between
+from rules.people import MemberFacts
+from rules.people import OrgFacts
+from rules.people import Presence
+from rules.people import months_between
 from rules.rulebooks import Rulebook
-from rules.text import N_, Explanation, explain
+from rules.text import N_
+from rules.text import Explanation
+from rules.text import explain
 
 
 class CommentSource(Enum):

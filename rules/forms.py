@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rules.people import MemberFacts
-from rules.rulebooks import FormScheme, Rulebook
+from rules.rulebooks import FormScheme
+from rules.rulebooks import Rulebook
 from rules.text import N_
 
 FORM_TITLES: dict[str, str] = {

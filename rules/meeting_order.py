@@ -11,7 +11,8 @@ timing the roster does not record, so it is a reminder, not an order.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import TypeVar
 
 from rules.people import name_sort_key

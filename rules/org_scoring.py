@@ -14,16 +14,23 @@ computed, never as floats.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from decimal import Decimal
 
-from rules.breaches import Breach, breach
-from rules.eligibility import OrgFacts, org_review_status
+from rules.breaches import Breach
+from rules.breaches import breach
+from rules.eligibility import OrgFacts
+from rules.eligibility import org_review_status
 from rules.levels import Level
 from rules.rulebooks import Rulebook
-from rules.scoring import Points, outstanding_bonus, target_penalty
+from rules.scoring import Points
+from rules.scoring import outstanding_bonus
+from rules.scoring import target_penalty
 from rules.text import N_
 
 # The kinds of organisation that are rated (seed 004 B.1.1: grassroots organisations and the

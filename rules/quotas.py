@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Hashable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from enum import Enum
 
-from rules.breaches import Breach, Severity, breach
+from rules.breaches import Breach
+from rules.breaches import Severity
+from rules.breaches import breach
 from rules.levels import Level
-from rules.rulebooks import QuotaBase, Rulebook
-from rules.text import N_, Explanation, explain
+from rules.rulebooks import QuotaBase
+from rules.rulebooks import Rulebook
+from rules.text import N_
+from rules.text import Explanation
+from rules.text import explain
 
 
 class QuotaScope(Enum):

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rules.breaches import Breach, breach
+from rules.breaches import Breach
+from rules.breaches import breach
 from rules.levels import Level
 from rules.rulebooks import Rulebook
-from rules.text import N_, Explanation, explain
+from rules.text import N_
+from rules.text import Explanation
+from rules.text import explain
 
 Points = int | Decimal  # scores may carry halves; never floats
 

@@ -7,7 +7,8 @@ looks the msgid up in the ``rules`` gettext domain and formats it with str.forma
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 DOMAIN = "rules"  # gettext domain of locales/*/LC_MESSAGES/rules.po

@@ -5,7 +5,9 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Iterator
 from typing import Any
 
 import pytest

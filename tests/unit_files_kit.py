@@ -12,40 +12,40 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.services import unit_report, unit_review, units
+from bot.services import unit_report
+from bot.services import unit_review
+from bot.services import units
 from storage.db import Database
-from storage.models import (
-    BallotCandidate,
-    BallotCount,
-    BallotRound,
-    BallotVoter,
-    CommentStage,
-    CountingCommittee,
-    CountingCommitteeMember,
-    CriteriaFramework,
-    Cycle,
-    FrameworkCriterion,
-    Meeting,
-    MeetingAttendance,
-    Member,
-    Organisation,
-    ParticipantOpinion,
-    Rating,
-    RatingChange,
-    ReviewPiece,
-    ReviewPrompt,
-    Role,
-    ScoreAdjustment,
-    ScoreGrade,
-    ScoreMark,
-    ScoreSheet,
-    SelfReview,
-    TelegramAccount,
-    UnitAppeal,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
+from storage.models import BallotCandidate
+from storage.models import BallotCount
+from storage.models import BallotRound
+from storage.models import BallotVoter
+from storage.models import CommentStage
+from storage.models import CountingCommittee
+from storage.models import CountingCommitteeMember
+from storage.models import CriteriaFramework
+from storage.models import Cycle
+from storage.models import FrameworkCriterion
+from storage.models import Meeting
+from storage.models import MeetingAttendance
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ParticipantOpinion
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import ReviewPiece
+from storage.models import ReviewPrompt
+from storage.models import Role
+from storage.models import ScoreAdjustment
+from storage.models import ScoreGrade
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import SelfReview
+from storage.models import TelegramAccount
+from storage.models import UnitAppeal
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
 from storage.queries import place_org
 
 

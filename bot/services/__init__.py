@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from bot.config import Settings
-from bot.delivery import Outbox, ShownMessages
+from bot.delivery import Outbox
+from bot.delivery import ShownMessages
 from bot.intake import Arrivals
 from storage.db import Database
 

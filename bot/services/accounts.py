@@ -5,23 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import Translator, locale_for
+from bot.i18n import Translator
+from bot.i18n import locale_for
 from bot.permissions import Grant
 from bot.services import flow_states
 from rules.org_scoring import RATED_KINDS
-from storage.models import (
-    FlowState,
-    Member,
-    Organisation,
-    OrgKind,
-    Role,
-    RoleKind,
-    TelegramAccount,
-)
+from storage.models import FlowState
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import TelegramAccount
 from storage.queries import roles_of_member
 
 

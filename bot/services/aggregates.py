@@ -43,11 +43,20 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, case, delete, event, func, inspect, literal, or_, select
+from sqlalchemy import and_
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import inspect
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,20 +66,18 @@ from bot.services.cycles import cycle_rulebook
 from rules.levels import Level
 from rules.quotas import check_quota
 from rules.rulebooks import Rulebook
-from storage.models import (
-    CELL_KINDS,
-    UNIT_KINDS,
-    BallotRound,
-    Meeting,
-    Member,
-    Organisation,
-    Rating,
-    RatingState,
-    ReviewState,
-    SelfReview,
-    UnitFigures,
-    UnitVersion,
-)
+from storage.models import CELL_KINDS
+from storage.models import UNIT_KINDS
+from storage.models import BallotRound
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import ReviewState
+from storage.models import SelfReview
+from storage.models import UnitFigures
+from storage.models import UnitVersion
 from storage.queries import subtree_range
 
 if TYPE_CHECKING:  # annotations only
@@ -521,7 +528,8 @@ async def _own_counts(
 ) -> dict[int, Counts]:
     """What each organisation counts of its own: its members, meetings, rounds and ratings (not
     its children's), grouped by organisation, CHUNK organisations a query."""
-    from bot.services.status import _capped_rows_of, by_member  # status imports this module
+    from bot.services.status import _capped_rows_of  # status imports this module
+    from bot.services.status import by_member  # status imports this module
 
     own = {i: Counts() for i in ids}
     for i in ids:
@@ -645,7 +653,8 @@ async def annotate(session: AsyncSession, scope: Scope, org_id: int, counts: Cou
     """Keep `value` (JSON) under `name` with the kept row `counts` was read from, for as long
     as the row holds (a reader's own summary of the same subtree: the status's first breaches).
     Nothing is written if the row changed meanwhile, or as ``_keep`` would not write."""
-    from storage.db import holds_write_lock, write_later
+    from storage.db import holds_write_lock
+    from storage.db import write_later
 
     row = counts.kept
     if row is None or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
@@ -676,7 +685,8 @@ async def _keep(session: AsyncSession, scope: Scope, counted: list[tuple[Node, C
     """Keep what was counted, in a short transaction of its own in the background (never in
     the caller's, which may go on for long: a report; nobody waits for it). Skipped while the caller's transaction holds SQLite's write
     lock (the new transaction would wait for it); the next reader keeps them."""
-    from storage.db import holds_write_lock, write_later
+    from storage.db import holds_write_lock
+    from storage.db import write_later
 
     if not counted or session.sync_session.info.get(_BUMPED) or await holds_write_lock(session):
         return  # the caller wrote: what it counted may not hold once it commits

@@ -9,22 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.decision import deciding_level
 from rules.people import name_sort_key
-from storage.models import (
-    Appeal,
-    AuditEntry,
-    Cycle,
-    Member,
-    Organisation,
-    Rating,
-    RatingState,
-    UnitAppeal,
-)
-from storage.queries import subtree_range, with_referenced
+from storage.models import Appeal
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import UnitAppeal
+from storage.queries import subtree_range
+from storage.queries import with_referenced
 
 RUN_YEARS = 5  # R-A5: rated HTXS five years in a row
 

@@ -58,46 +58,61 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nacl.public import PrivateKey
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Explained
-from bot.services import aggregates, unit_ballot, units
+from bot.i18n import N_
+from bot.i18n import Explained
+from bot.services import aggregates
 from bot.services import ballot_box as box
-from bot.services.ballot_box import RECEIPT_LENGTH, Share
-from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from bot.services import unit_ballot
+from bot.services import units
+from bot.services.ballot_box import RECEIPT_LENGTH
+from bot.services.ballot_box import Share
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
 from bot.services.ratings import record_proposals
 from rules import ballot as rules
 from rules.ballot import Decision
-from rules.levels import LEVELS_DESC, Level
-from rules.people import MemberFacts, Presence, name_sort_key
-from rules.rulebooks import CountingRule, DenominatorRule, Rulebook
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
+from rules.people import MemberFacts
+from rules.people import Presence
+from rules.people import name_sort_key
+from rules.rulebooks import CountingRule
+from rules.rulebooks import DenominatorRule
+from rules.rulebooks import Rulebook
 from storage.db import Database
-from storage.models import (
-    AuditEntry,
-    BallotCandidate,
-    BallotCount,
-    BallotReceipt,
-    BallotRound,
-    BallotTeller,
-    BallotVoter,
-    CountingCommittee,
-    CountingCommitteeMember,
-    Cycle,
-    Meeting,
-    MeetingAttendance,
-    Member,
-    Organisation,
-    OrgKind,
-    Role,
-    RoleKind,
-    SealedBallot,
-    TelegramAccount,
-)
+from storage.models import AuditEntry
+from storage.models import BallotCandidate
+from storage.models import BallotCount
+from storage.models import BallotReceipt
+from storage.models import BallotRound
+from storage.models import BallotTeller
+from storage.models import BallotVoter
+from storage.models import CountingCommittee
+from storage.models import CountingCommitteeMember
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import MeetingAttendance
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import SealedBallot
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,9 @@ from Crypto.Protocol.SecretSharing import Shamir
 from nacl.encoding import RawEncoder
 from nacl.exceptions import CryptoError
 from nacl.hash import blake2b
-from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.public import PrivateKey
+from nacl.public import PublicKey
+from nacl.public import SealedBox
 from nacl.secret import SecretBox
 
 SECRET_BYTES = 16

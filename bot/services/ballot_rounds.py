@@ -20,23 +20,38 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardMarkup
-from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CallbackContext
+from telegram import Bot
+from telegram import InlineKeyboardMarkup
+from telegram.error import Forbidden
+from telegram.error import TelegramError
+from telegram.ext import Application
+from telegram.ext import CallbackContext
 
 from bot.context import SERVICES_KEY
-from bot.delivery import KEYBOARD, Owed, deliver
-from bot.i18n import N_, Translator
-from bot.services import Services, unit_ballot, unit_meeting
+from bot.delivery import KEYBOARD
+from bot.delivery import Owed
+from bot.delivery import deliver
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services import Services
 from bot.services import ballot as service
+from bot.services import unit_ballot
+from bot.services import unit_meeting
 from bot.services.accounts import translator_of
-from bot.services.ballot import BallotError, RoundResult, RoundView
-from bot.services.ballot_box import Share, key_id
-from storage.models import BallotRound, Meeting, Member, TelegramAccount
+from bot.services.ballot import BallotError
+from bot.services.ballot import RoundResult
+from bot.services.ballot import RoundView
+from bot.services.ballot_box import Share
+from bot.services.ballot_box import key_id
+from storage.models import BallotRound
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

@@ -18,18 +18,34 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.checks import RatedMember, cap_breaches, restrict
+from bot.services.checks import RatedMember
+from bot.services.checks import cap_breaches
+from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
-from bot.services.status import FACT_COLUMNS, UNIT_KINDS, by_member, enclosing_unit
+from bot.services.status import FACT_COLUMNS
+from bot.services.status import UNIT_KINDS
+from bot.services.status import by_member
+from bot.services.status import enclosing_unit
 from rules.breaches import Breach
 from rules.levels import Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota, quota_exceeded
+from rules.quotas import QuotaScope
+from rules.quotas import check_quota
+from rules.quotas import quota_exceeded
 from rules.rulebooks import Rulebook
-from storage.models import Cycle, Member, Organisation, Rating, RatingState, SelfReview
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import SelfReview
 from storage.queries import subtree_range
 
 LEVEL = func.coalesce(Rating.decided_level, Rating.proposed_level)

@@ -14,37 +14,46 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.permissions import Action, Grant, allowed
+from bot.permissions import Action
+from bot.permissions import Grant
+from bot.permissions import allowed
 from bot.services import notify
 from bot.services.accounts import identify
-from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.ratings import live_rating, record_proposals
-from bot.services.reviews import grassroots_root, meeting_for, score_of
-from bot.services.unit_rating import HeadCap, head_caps, member_quota
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
+from bot.services.ratings import live_rating
+from bot.services.ratings import record_proposals
+from bot.services.reviews import grassroots_root
+from bot.services.reviews import meeting_for
+from bot.services.reviews import score_of
+from bot.services.unit_rating import HeadCap
+from bot.services.unit_rating import head_caps
+from bot.services.unit_rating import member_quota
 from rules.breaches import Breach
 from rules.caps import check_member
 from rules.levels import Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota
-from storage.models import (
-    AuditEntry,
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    Rating,
-    RatingState,
-    SelfReview,
-    TelegramAccount,
-)
+from rules.quotas import QuotaScope
+from rules.quotas import check_quota
+from storage.models import AuditEntry
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import SelfReview
+from storage.models import TelegramAccount
 from storage.queries import subtree_range
 
 

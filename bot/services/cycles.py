@@ -9,9 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from rules.people import DisciplineForm, MemberFacts, Status
-from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
-from storage.models import AuditEntry, Cycle, Member, Organisation
+from rules.people import DisciplineForm
+from rules.people import MemberFacts
+from rules.people import Status
+from rules.rulebooks import RULEBOOKS
+from rules.rulebooks import Rulebook
+from rules.rulebooks import rulebook
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
 
 
 async def cycle_for_org(session: AsyncSession, org: Organisation) -> Cycle | None:

@@ -10,31 +10,34 @@ written reason when a standing quota or cap breach was overridden.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.checks import RatedMember, cell_breaches, rated_members, unit_breaches
+from bot.services.checks import RatedMember
+from bot.services.checks import cell_breaches
+from bot.services.checks import rated_members
+from bot.services.checks import unit_breaches
 from bot.services.cycles import cycle_for_org
 from bot.services.ratings import record_change
 from bot.services.reviews import grassroots_root
 from bot.services.unit_rating import head_caps
-from rules.breaches import Breach, Severity
+from rules.breaches import Breach
+from rules.breaches import Severity
 from rules.people import name_sort_key
-from storage.models import (
-    AuditEntry,
-    Cycle,
-    Decision,
-    Member,
-    Organisation,
-    OrgKind,
-    Rating,
-    RatingState,
-    Role,
-    RoleKind,
-    TelegramAccount,
-)
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Decision
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Rating
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import TelegramAccount
 from storage.queries import with_referenced
 
 COMMITTEE_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER)

@@ -21,60 +21,65 @@ import asyncio
 import datetime as dt
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Explained, Translator
-from bot.services import minutes, reviews, unit_report, units
+from bot.i18n import N_
+from bot.i18n import Explained
+from bot.i18n import Translator
+from bot.services import minutes
+from bot.services import reviews
+from bot.services import unit_report
+from bot.services import units
 from bot.services.appeal import levels_by_year
 from bot.services.cycles import cycle_rulebook
 from bot.services.decision import deciding_level
-from bot.services.dossier_docx import (
-    HELD,
-    MISSING,
-    NONE,
-    AppealRecord,
-    Change,
-    Entry,
-    Letterhead,
-    Opinion,
-    PromptRecord,
-    RatingRecord,
-    ReportSection,
-    appeals_docx,
-    index_docx,
-    member_scores_docx,
-    opinions_docx,
-    prompts_docx,
-    rating_docx,
-    report_docx,
-    score_sheet_docx,
-)
-from bot.services.minutes import ActorNames, CollectiveReview
-from bot.services.minutes_docx import SUBJECT_NAMES, day, render_minutes_docx
+from bot.services.dossier_docx import HELD
+from bot.services.dossier_docx import MISSING
+from bot.services.dossier_docx import NONE
+from bot.services.dossier_docx import AppealRecord
+from bot.services.dossier_docx import Change
+from bot.services.dossier_docx import Entry
+from bot.services.dossier_docx import Letterhead
+from bot.services.dossier_docx import Opinion
+from bot.services.dossier_docx import PromptRecord
+from bot.services.dossier_docx import RatingRecord
+from bot.services.dossier_docx import ReportSection
+from bot.services.dossier_docx import appeals_docx
+from bot.services.dossier_docx import index_docx
+from bot.services.dossier_docx import member_scores_docx
+from bot.services.dossier_docx import opinions_docx
+from bot.services.dossier_docx import prompts_docx
+from bot.services.dossier_docx import rating_docx
+from bot.services.dossier_docx import report_docx
+from bot.services.dossier_docx import score_sheet_docx
+from bot.services.minutes import ActorNames
+from bot.services.minutes import CollectiveReview
+from bot.services.minutes_docx import SUBJECT_NAMES
+from bot.services.minutes_docx import day
+from bot.services.minutes_docx import render_minutes_docx
 from bot.services.prompts import prompts_for
 from bot.services.review_docx import render_review_docx
 from rules.scoring import score_band
-from storage.models import (
-    Appeal,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    ParticipantOpinion,
-    Rating,
-    RatingChange,
-    ReviewPrompt,
-    ReviewState,
-    SelfReview,
-    UnitAppeal,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-    UnitSubject,
-)
+from storage.models import Appeal
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ParticipantOpinion
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import ReviewPrompt
+from storage.models import ReviewState
+from storage.models import SelfReview
+from storage.models import UnitAppeal
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from storage.models import UnitSubject
 
 # Telegram lets a bot send files up to 50 MB; a little is kept for the request around it.
 MAX_ZIP_BYTES = 49 * 1024 * 1024

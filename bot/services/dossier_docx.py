@@ -14,30 +14,27 @@ from dataclasses import dataclass
 
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services.minutes import CollectiveReview
-from bot.services.minutes_docx import (
-    bullet,
-    comments_part,
-    day,
-    level_text,
-    points_text,
-    rating_part,
-    scores_part,
-    subject_text,
-    table,
-)
-from bot.services.review_docx import (
-    BLANK,
-    body,
-    document_bytes,
-    heading,
-    line,
-    new_document,
-    paragraphs_of,
-    party_header,
-    signature_block,
-)
+from bot.services.minutes_docx import bullet
+from bot.services.minutes_docx import comments_part
+from bot.services.minutes_docx import day
+from bot.services.minutes_docx import level_text
+from bot.services.minutes_docx import points_text
+from bot.services.minutes_docx import rating_part
+from bot.services.minutes_docx import scores_part
+from bot.services.minutes_docx import subject_text
+from bot.services.minutes_docx import table
+from bot.services.review_docx import BLANK
+from bot.services.review_docx import body
+from bot.services.review_docx import document_bytes
+from bot.services.review_docx import heading
+from bot.services.review_docx import line
+from bot.services.review_docx import new_document
+from bot.services.review_docx import paragraphs_of
+from bot.services.review_docx import party_header
+from bot.services.review_docx import signature_block
 from rules.levels import Level
 from storage.models import ParticipantBody
 

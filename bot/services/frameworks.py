@@ -14,26 +14,33 @@ previous framework of that organisation and year, if any, is replaced in one tra
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.frameworks import FrameworkFile, kind_label, read_framework
-from bot.i18n import N_, Explained, Translator
-from bot.roster import BOT_LIMITS, Limits
-from bot.services.cycles import cycle_for_org, cycle_rulebook
-from rules.org_scoring import Criterion, Framework
+from bot.frameworks import FrameworkFile
+from bot.frameworks import kind_label
+from bot.frameworks import read_framework
+from bot.i18n import N_
+from bot.i18n import Explained
+from bot.i18n import Translator
+from bot.roster import BOT_LIMITS
+from bot.roster import Limits
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
+from rules.org_scoring import Criterion
+from rules.org_scoring import Framework
 from rules.rulebooks import Rulebook
-from storage.models import (
-    AuditEntry,
-    CriteriaFramework,
-    Cycle,
-    FrameworkCriterion,
-    FrameworkUpload,
-    Organisation,
-    OrgKind,
-)
+from storage.models import AuditEntry
+from storage.models import CriteriaFramework
+from storage.models import Cycle
+from storage.models import FrameworkCriterion
+from storage.models import FrameworkUpload
+from storage.models import Organisation
+from storage.models import OrgKind
 
 
 class FrameworkRefused(Explained):

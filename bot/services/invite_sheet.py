@@ -9,7 +9,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from bot.i18n import Translator
-from bot.services.invites import Invite, deep_link
+from bot.services.invites import Invite
+from bot.services.invites import deep_link
 from bot.services.sheets import append_text_row
 
 

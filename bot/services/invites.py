@@ -8,12 +8,17 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
-from storage.models import AuditEntry, InviteToken, Member, Organisation, TelegramAccount
+from storage.models import AuditEntry
+from storage.models import InviteToken
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import TelegramAccount
 from storage.queries import subtree_range
 
 TOKEN_BYTES = 32  # 256 bits; token_urlsafe gives 43 characters, inside Telegram's 64

@@ -29,18 +29,35 @@ import hashlib
 import json
 import logging
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, event, select, update
+from sqlalchemy import bindparam
+from sqlalchemy import case
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram import Bot
+from telegram import BotCommand
+from telegram import BotCommandScopeAllPrivateChats
+from telegram import BotCommandScopeChat
+from telegram.error import BadRequest
+from telegram.error import Forbidden
+from telegram.error import TelegramError
 
-from bot.i18n import Translator, locale_for
-from bot.services.accounts import Identity, identify
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.services.accounts import Identity
+from bot.services.accounts import identify
 from storage.db import Database
-from storage.models import AuditEntry, Member, Organisation, Role, TelegramAccount
+from storage.models import AuditEntry
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

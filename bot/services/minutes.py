@@ -17,46 +17,55 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP
+from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import unit_report, unit_review, units
-from bot.services.ballot import CHOICES, MeetingState, cell_members
-from bot.services.cycles import cycle_for_org, cycle_rulebook
+from bot.services import unit_report
+from bot.services import unit_review
+from bot.services import units
+from bot.services.ballot import CHOICES
+from bot.services.ballot import MeetingState
+from bot.services.ballot import cell_members
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
 from rules.levels import Level
-from rules.org_scoring import org_band, points, tenths
-from rules.people import Presence, name_sort_key
+from rules.org_scoring import org_band
+from rules.org_scoring import points
+from rules.org_scoring import tenths
+from rules.people import Presence
+from rules.people import name_sort_key
 from rules.rulebooks import Rulebook
-from rules.scoring import outstanding_bonus, target_penalty
-from storage.models import (
-    AdjustmentKind,
-    AuditEntry,
-    BallotCandidate,
-    BallotCount,
-    BallotRound,
-    BallotTeller,
-    BallotVoter,
-    CountingCommittee,
-    CountingCommitteeMember,
-    Cycle,
-    Meeting,
-    MeetingAttendance,
-    Member,
-    Organisation,
-    OrgKind,
-    ReviewPrompt,
-    ReviewState,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    SelfReview,
-    TelegramAccount,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
+from rules.scoring import outstanding_bonus
+from rules.scoring import target_penalty
+from storage.models import AdjustmentKind
+from storage.models import AuditEntry
+from storage.models import BallotCandidate
+from storage.models import BallotCount
+from storage.models import BallotRound
+from storage.models import BallotTeller
+from storage.models import BallotVoter
+from storage.models import CountingCommittee
+from storage.models import CountingCommitteeMember
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import MeetingAttendance
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import ReviewPrompt
+from storage.models import ReviewState
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import SelfReview
+from storage.models import TelegramAccount
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
 
 CONCLUSIONS_MAX = 4096  # characters: what one Telegram message holds
 

@@ -19,27 +19,26 @@ from decimal import Decimal
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from bot.i18n import N_, Translator
-from bot.services.minutes import (
-    AdjustmentLine,
-    CollectiveReview,
-    MinutesData,
-    RoundLine,
-    ScoreSummary,
-)
-from bot.services.review_docx import (
-    BLANK,
-    body,
-    document_bytes,
-    heading,
-    line,
-    new_document,
-    paragraphs_of,
-    party_header,
-    signature_block,
-)
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.minutes import AdjustmentLine
+from bot.services.minutes import CollectiveReview
+from bot.services.minutes import MinutesData
+from bot.services.minutes import RoundLine
+from bot.services.minutes import ScoreSummary
+from bot.services.review_docx import BLANK
+from bot.services.review_docx import body
+from bot.services.review_docx import document_bytes
+from bot.services.review_docx import heading
+from bot.services.review_docx import line
+from bot.services.review_docx import new_document
+from bot.services.review_docx import paragraphs_of
+from bot.services.review_docx import party_header
+from bot.services.review_docx import signature_block
 from rules.levels import Level
-from storage.models import AdjustmentKind, CommentStage, UnitSubject
+from storage.models import AdjustmentKind
+from storage.models import CommentStage
+from storage.models import UnitSubject
 
 TABLE_PT = 12
 FILL = "………………………………………………"

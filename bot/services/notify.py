@@ -35,13 +35,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 from telegram import InlineKeyboardMarkup
 
-from bot.delivery import Outcome, Owed, deliver
+from bot.delivery import Outcome
+from bot.delivery import Owed
+from bot.delivery import deliver
 from rules.people import name_sort_key
 from storage.db import Database
-from storage.models import Member, NoticeState, Role, RoleKind, SentNotice, TelegramAccount
+from storage.models import Member
+from storage.models import NoticeState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import SentNotice
+from storage.models import TelegramAccount
 
 log = logging.getLogger(__name__)
 

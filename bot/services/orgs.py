@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Member, Organisation
+from storage.models import Member
+from storage.models import Organisation
 
 
 async def organisation(session: AsyncSession, org_id: int | None) -> Organisation | None:

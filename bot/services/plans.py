@@ -16,26 +16,36 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services.cycles import (
-    CycleError,
-    check_rulebook_code,
-    create_cycle,
-    cycle_for_org,
-    cycle_rulebook,
-    date_problem,
-)
+from bot.services.cycles import CycleError
+from bot.services.cycles import check_rulebook_code
+from bot.services.cycles import create_cycle
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import date_problem
 from rules.breaches import Breach
-from rules.deadlines import check_child_deadline, check_child_deadlines, plan_deadlines
+from rules.deadlines import check_child_deadline
+from rules.deadlines import check_child_deadlines
+from rules.deadlines import plan_deadlines
 from rules.org_scoring import RATED_KINDS
-from rules.rulebooks import RULEBOOKS, Rulebook, rulebook
-from storage.models import AuditEntry, Cycle, Organisation, OrgKind, UnitDeadline, UnitPlanSetting
+from rules.rulebooks import RULEBOOKS
+from rules.rulebooks import Rulebook
+from rules.rulebooks import rulebook
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import UnitDeadline
+from storage.models import UnitPlanSetting
 from storage.queries import subtree_range
 
 FINISH_BY = "finish_by"

@@ -7,10 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Cycle, Member, Organisation, ReviewPrompt
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ReviewPrompt
 
 PROMPT_MAX = 3000  # characters: a Telegram message holds the command, the code and this
 

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Rating, RatingChange, RatingState, UnitRatingChange
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import RatingState
+from storage.models import UnitRatingChange
 
 
 async def live_rating(session: AsyncSession, cycle_id: int, member_id: int) -> Rating | None:

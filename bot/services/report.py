@@ -21,36 +21,50 @@ import signal
 import tempfile
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from itertools import groupby
 from pathlib import Path
 from typing import TypeVar
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment
+from openpyxl.styles import Font
+from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
-from sqlalchemy import and_, select
+from sqlalchemy import and_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services import breaches
-from bot.services.sheets import (
-    SPREADSHEET_EPOCH,
-    StreamedSheet,
-    looks_like_formula,
-    text_cell_xml,
-    text_content,
-)
-from bot.services.status import LEVEL_CODES, Figures, Status, UnitBreach, by_member
+from bot.services.sheets import SPREADSHEET_EPOCH
+from bot.services.sheets import StreamedSheet
+from bot.services.sheets import looks_like_formula
+from bot.services.sheets import text_cell_xml
+from bot.services.sheets import text_content
+from bot.services.status import LEVEL_CODES
+from bot.services.status import Figures
+from bot.services.status import Status
+from bot.services.status import UnitBreach
+from bot.services.status import by_member
 from bot.services.unit_rating_status import quota_breaches as unit_quota_breaches
 from rules.people import name_sort_key
 from rules.titles import rule_titles
-from storage.models import Member, MemberStatus, Organisation, Rating, RatingState
+from storage.models import Member
+from storage.models import MemberStatus
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingState
 from storage.queries import subtree_range
 
 T = TypeVar("T")
@@ -199,7 +213,9 @@ LEVEL_COLOURS = ("#1b5e20", "#43a047", "#fbc02d", "#c62828")
 
 def _unit_parts(t: Translator, units: list[tuple[str, dict[str, int]]]) -> list:
     """The stacked parts of the units' panel: decided levels, not rated, proposed, not yet."""
-    from bot.services.unit_rating_status import NOT_RATED, PROPOSED, TO_RATE
+    from bot.services.unit_rating_status import NOT_RATED
+    from bot.services.unit_rating_status import PROPOSED
+    from bot.services.unit_rating_status import TO_RATE
 
     def rest(c: dict[str, int]) -> int:
         done = sum(c.get(code, 0) for code in (*LEVEL_CODES, NOT_RATED, PROPOSED))

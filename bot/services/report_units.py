@@ -10,11 +10,17 @@ from decimal import Decimal
 from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Translator
-from bot.services.report import _header, _Sheets, _text
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.report import _header
+from bot.services.report import _Sheets
+from bot.services.report import _text
 from bot.services.status import Status
-from bot.services.unit_rating_status import SUBJECTS, UnitRow, unit_rows
-from storage.models import RatingState, UnitReviewState
+from bot.services.unit_rating_status import SUBJECTS
+from bot.services.unit_rating_status import UnitRow
+from bot.services.unit_rating_status import unit_rows
+from storage.models import RatingState
+from storage.models import UnitReviewState
 
 REVIEW_STATES = {
     UnitReviewState.DRAFTING.value: N_("drafting the report"),

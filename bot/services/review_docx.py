@@ -25,19 +25,18 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
+from docx.shared import Cm
+from docx.shared import Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from bot.i18n import Translator
 from rules.levels import Level
-from rules.review_form import (
-    CONTENT_HEADING,
-    PART_TITLES,
-    PROMPTS_FROM,
-    RATING_HEADING,
-    Section,
-)
+from rules.review_form import CONTENT_HEADING
+from rules.review_form import PART_TITLES
+from rules.review_form import PROMPTS_FROM
+from rules.review_form import RATING_HEADING
+from rules.review_form import Section
 
 PROMPTS_KEY = "prompts"  # the section of part IV (rules/review_form.py)
 

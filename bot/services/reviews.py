@@ -10,34 +10,43 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
-from bot.services.copycheck import CopyFlag, OtherReview, find_copies
-from bot.services.cycles import cycle_for_org, cycle_rulebook, member_facts
+from bot.services.copycheck import CopyFlag
+from bot.services.copycheck import OtherReview
+from bot.services.copycheck import find_copies
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
 from bot.services.prompts import prompts_for
-from bot.services.review_docx import PROMPTS_KEY, ReviewDocument
-from rules.caps import AllowedLevels, allowed_levels
+from bot.services.review_docx import PROMPTS_KEY
+from bot.services.review_docx import ReviewDocument
+from rules.caps import AllowedLevels
+from rules.caps import allowed_levels
 from rules.deadlines import self_review_due
-from rules.eligibility import Eligibility, review_status
+from rules.eligibility import Eligibility
+from rules.eligibility import review_status
 from rules.forms import form_code
 from rules.levels import Level
 from rules.people import name_sort_key
-from rules.review_form import MAX_SECTION_CHARS, Section, sections_for
+from rules.review_form import MAX_SECTION_CHARS
+from rules.review_form import Section
+from rules.review_form import sections_for
 from rules.rulebooks import Rulebook
 from rules.scoring import Score
-from storage.models import (
-    AuditEntry,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    ReviewPiece,
-    ReviewState,
-    SelfReview,
-)
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import ReviewPiece
+from storage.models import ReviewState
+from storage.models import SelfReview
 from storage.queries import subtree_range
 
 SCORE_GENERAL = "scores_general"

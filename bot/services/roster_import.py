@@ -10,37 +10,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Translator
-from bot.roster import (
-    BOT_LIMITS,
-    MEMBER_SHEET,
-    ORG_KINDS,
-    ORG_SHEET,
-    ROLE_SHEET,
-    ROLES,
-    KnownMember,
-    KnownOrg,
-    Limits,
-    MemberRow,
-    OrgRow,
-    RoleRow,
-    Roster,
-    RosterError,
-    RosterInvalid,
-    header,
-    label_of,
-    load_roster,
-    read_roster,
-    validate,
-)
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.roster import BOT_LIMITS
+from bot.roster import MEMBER_SHEET
+from bot.roster import ORG_KINDS
+from bot.roster import ORG_SHEET
+from bot.roster import ROLE_SHEET
+from bot.roster import ROLES
+from bot.roster import KnownMember
+from bot.roster import KnownOrg
+from bot.roster import Limits
+from bot.roster import MemberRow
+from bot.roster import OrgRow
+from bot.roster import RoleRow
+from bot.roster import Roster
+from bot.roster import RosterError
+from bot.roster import RosterInvalid
+from bot.roster import header
+from bot.roster import label_of
+from bot.roster import load_roster
+from bot.roster import read_roster
+from bot.roster import validate
 from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
-from storage.models import AuditEntry, Member, Organisation, PendingImport, Role, RoleKind
+from storage.models import AuditEntry
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import PendingImport
+from storage.models import Role
+from storage.models import RoleKind
 from storage.queries import place_org
 
 # MemberRow fields stored as-is on Member (codes of organisations are resolved separately).

@@ -22,21 +22,31 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import aggregates
 from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
-from bot.services.unit_rating_status import UnitFigures, unit_figures
-from rules.breaches import Breach, Severity
-from rules.levels import LEVELS_DESC, Level
+from bot.services.unit_rating_status import UnitFigures
+from bot.services.unit_rating_status import unit_figures
+from rules.breaches import Breach
+from rules.breaches import Severity
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
 from rules.people import name_sort_key
-from rules.quotas import QuotaScope, check_quota
+from rules.quotas import QuotaScope
+from rules.quotas import check_quota
 from storage.db import settled
-from storage.models import Cycle, Member, Organisation, Rating
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
@@ -508,7 +518,8 @@ class _View:
         if len(paths) > FEW_UNITS:
             paths = [within]
         inside = select(Organisation.id).where(or_(*(subtree_range(p) for p in paths)))
-        from bot.services.breaches import LEVEL, live_ratings  # it imports this module
+        from bot.services.breaches import LEVEL  # it imports this module
+        from bot.services.breaches import live_ratings  # it imports this module
 
         rows = await self.session.execute(
             select(Member.id, Member.full_name, Organisation.path)

@@ -13,9 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.appeal import answer_appeal as members_answer
-from bot.services.unit_decision import RatedUnit, is_head, rating_unit
+from bot.services.unit_decision import RatedUnit
+from bot.services.unit_decision import is_head
+from bot.services.unit_decision import rating_unit
 from bot.services.units import deciding_org
-from storage.models import AuditEntry, Cycle, Member, Organisation, UnitAppeal
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import UnitAppeal
 
 
 @dataclass

@@ -22,27 +22,27 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Explained
+from bot.i18n import N_
+from bot.i18n import Explained
 from bot.services import units
 from bot.services.cycles import cycle_rulebook
 from bot.services.ratings import record_change
 from rules.eligibility import org_review_status
 from rules.levels import Level
-from rules.org_scoring import org_band, points
+from rules.org_scoring import org_band
+from rules.org_scoring import points
 from rules.rulebooks import Rulebook
-from storage.models import (
-    AuditEntry,
-    BallotCandidate,
-    Cycle,
-    Meeting,
-    Organisation,
-    RatingState,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-    UnitReviewState,
-    UnitSubject,
-)
+from storage.models import AuditEntry
+from storage.models import BallotCandidate
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Organisation
+from storage.models import RatingState
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 
 MEMBERS, UNITS = "members", "units"
 

@@ -27,30 +27,36 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
-from bot.i18n import Translator, locale_for
-from bot.services import Services, notify, units
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.services import Services
+from bot.services import notify
+from bot.services import units
 from bot.services.cycles import cycle_rulebook
-from bot.services.notify import COMMITTEE_ROLES, Key, member_target
+from bot.services.notify import COMMITTEE_ROLES
+from bot.services.notify import Key
+from bot.services.notify import member_target
 from bot.services.unit_review import SUBJECT_NAMES
 from bot.text import esc
-from rules.deadlines import draft_report_due, reminder_stage
+from rules.deadlines import draft_report_due
+from rules.deadlines import reminder_stage
 from rules.org_scoring import RATED_KINDS
-from storage.models import (
-    Cycle,
-    Meeting,
-    NoticeState,
-    Organisation,
-    OrgKind,
-    Role,
-    RoleKind,
-    SentNotice,
-    UnitReview,
-    UnitSubject,
-)
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import NoticeState
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import SentNotice
+from storage.models import UnitReview
+from storage.models import UnitSubject
 
 log = logging.getLogger(__name__)
 

@@ -21,40 +21,46 @@ a reason (R-A2): it stays as history and a new, empty proposal reopens it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import plans
-from bot.services.cycles import cycle_for_org, cycle_rulebook
-from bot.services.decision import RatedMember, rated_members, role_accounts
+from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
+from bot.services.decision import RatedMember
+from bot.services.decision import rated_members
+from bot.services.decision import role_accounts
 from bot.services.ratings import record_change
 from bot.services.unit_opinion import opinions_of
 from bot.services.unit_rating import head_caps
-from bot.services.units import deciding_org, is_rated_kind, org_facts
+from bot.services.units import deciding_org
+from bot.services.units import is_rated_kind
+from bot.services.units import org_facts
 from rules.breaches import Breach
 from rules.eligibility import org_review_status
 from rules.levels import Level
-from rules.quotas import check_org_quota, group_outstanding, peer_groups
+from rules.quotas import check_org_quota
+from rules.quotas import group_outstanding
+from rules.quotas import peer_groups
 from rules.rulebooks import Rulebook
 from rules.text import Explanation
-from storage.models import (
-    AuditEntry,
-    Cycle,
-    Member,
-    Organisation,
-    ParticipantOpinion,
-    RatingState,
-    Role,
-    RoleKind,
-    TelegramAccount,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-    UnitSubject,
-)
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ParticipantOpinion
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import TelegramAccount
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from storage.models import UnitSubject
 
 HEAD_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY)
 

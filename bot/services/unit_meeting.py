@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -26,27 +27,28 @@ from bot.services.ballot import meeting_state
 from bot.services.cycles import member_facts
 from bot.services.ratings import record_change
 from bot.services.unit_ballot import UnitRefusal
-from rules.eligibility import org_review_status, review_status
-from rules.meeting_order import Seat, ballot_may_open, individuals_order
+from rules.eligibility import org_review_status
+from rules.eligibility import review_status
+from rules.meeting_order import Seat
+from rules.meeting_order import ballot_may_open
+from rules.meeting_order import individuals_order
 from rules.people import Presence
-from storage.models import (
-    AuditEntry,
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    Role,
-    RoleKind,
-    UnitComment,
-    UnitRating,
-    UnitRatingChange,
-    UnitReportPiece,
-    UnitReview,
-    UnitReviewState,
-    UnitSubject,
-)
+from storage.models import AuditEntry
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import UnitComment
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReportPiece
+from storage.models import UnitReview
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 
 MEMBERS_ROUND = "members"
 REASON_MAX = 1000  # characters of the reason for voting before the collectives' step

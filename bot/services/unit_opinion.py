@@ -14,24 +14,27 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.permissions import Action, Grant, grants_for, speaks_for
-from bot.services.units import GRASSROOTS_KINDS, deciding_org
+from bot.permissions import Action
+from bot.permissions import Grant
+from bot.permissions import grants_for
+from bot.permissions import speaks_for
+from bot.services.units import GRASSROOTS_KINDS
+from bot.services.units import deciding_org
 from rules.levels import Level
-from storage.models import (
-    AuditEntry,
-    Organisation,
-    OrgKind,
-    ParticipantBody,
-    ParticipantOpinion,
-    RatingState,
-    UnitRating,
-    UnitReview,
-)
+from storage.models import AuditEntry
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import ParticipantBody
+from storage.models import ParticipantOpinion
+from storage.models import RatingState
+from storage.models import UnitRating
+from storage.models import UnitReview
 from storage.queries import subtree_range
 
 # Who gives an opinion on a unit's rating (seed 004 B.1.4 step 2): on a chi bộ of a village or

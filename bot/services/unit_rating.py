@@ -15,29 +15,32 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import plans
-from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.units import is_rated_kind, org_facts
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
+from bot.services.units import is_rated_kind
+from bot.services.units import org_facts
 from rules.caps import head_exception
-from rules.levels import Level, lowest
+from rules.levels import Level
+from rules.levels import lowest
 from rules.people import HeadException
-from rules.quotas import group_outstanding, peer_groups
-from storage.models import (
-    Cycle,
-    Member,
-    Organisation,
-    OrgKind,
-    RatingState,
-    Role,
-    RoleKind,
-    UnitRating,
-    UnitReview,
-)
+from rules.quotas import group_outstanding
+from rules.quotas import peer_groups
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import UnitRating
+from storage.models import UnitReview
 
 CHUNK = 500  # ids per IN list (SQLite's parameter limit)
 

@@ -25,26 +25,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delivery import Outcome
-from bot.i18n import Translator, locale_for
-from bot.services import Services, notify, units
-from bot.services.notify import Key, member_target
-from bot.services.unit_deadlines import (
-    LOOKBACK_DAYS,
-    Unit,
-    committee_members,
-    deciding_ids,
-)
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.services import Services
+from bot.services import notify
+from bot.services import units
+from bot.services.notify import Key
+from bot.services.notify import member_target
+from bot.services.unit_deadlines import LOOKBACK_DAYS
+from bot.services.unit_deadlines import Unit
 from bot.services.unit_deadlines import _ledger as ledger_rows
-from bot.services.unit_rating_status import SUBJECTS, leaders_at_least
+from bot.services.unit_deadlines import committee_members
+from bot.services.unit_deadlines import deciding_ids
+from bot.services.unit_rating_status import SUBJECTS
+from bot.services.unit_rating_status import leaders_at_least
 from bot.text import esc
 from rules.org_scoring import RATED_KINDS
-from storage.models import (
-    Cycle,
-    Organisation,
-    RatingState,
-    UnitRating,
-    UnitReview,
-)
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import RatingState
+from storage.models import UnitRating
+from storage.models import UnitReview
 from storage.queries import subtree_range
 
 log = logging.getLogger(__name__)

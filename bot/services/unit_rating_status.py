@@ -16,31 +16,35 @@ an index range and groups a few thousand rows.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from collections import defaultdict
+from dataclasses import dataclass
+from dataclasses import field
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import plans as plan_settings
 from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
 from bot.services.unit_review import SUBJECT_NAMES
-from rules.levels import LEVELS_DESC, Level
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
 from rules.org_scoring import RATED_KINDS
 from rules.quotas import check_org_quota
-from storage.models import (
-    Cycle,
-    Organisation,
-    OrgKind,
-    RatingState,
-    Role,
-    UnitRating,
-    UnitReview,
-    UnitReviewState,
-    UnitSubject,
-)
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import UnitRating
+from storage.models import UnitReview
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)

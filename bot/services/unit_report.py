@@ -24,14 +24,20 @@ import io
 import zipfile
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.i18n import N_, Explained
-from bot.roster import BOT_LIMITS, Limits
+from bot.i18n import N_
+from bot.i18n import Explained
+from bot.roster import BOT_LIMITS
+from bot.roster import Limits
 from rules.review_form import MAX_SECTION_CHARS
-from storage.models import AuditEntry, UnitReportPiece, UnitReview
+from storage.models import AuditEntry
+from storage.models import UnitReportPiece
+from storage.models import UnitReview
 
 
 @dataclass(frozen=True)

@@ -26,52 +26,57 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Explained
-from bot.services import notify, units
+from bot.i18n import N_
+from bot.i18n import Explained
+from bot.services import notify
+from bot.services import units
 from bot.services.cycles import cycle_rulebook
-from bot.services.prompts import Prompt, unit_is_prompted, unit_prompts
+from bot.services.prompts import Prompt
+from bot.services.prompts import unit_is_prompted
+from bot.services.prompts import unit_prompts
 from bot.services.reviews import meeting_for
-from bot.services.unit_report import required_keys, section_texts
-from rules.deadlines import draft_report_due, meeting_days_min
+from bot.services.unit_report import required_keys
+from bot.services.unit_report import section_texts
+from rules.deadlines import draft_report_due
+from rules.deadlines import meeting_days_min
 from rules.eligibility import org_review_status
-from rules.org_scoring import (
-    Addition,
-    Criterion,
-    Deduction,
-    Framework,
-    OrgScore,
-    points,
-    score_org,
-)
+from rules.org_scoring import Addition
+from rules.org_scoring import Criterion
+from rules.org_scoring import Deduction
+from rules.org_scoring import Framework
+from rules.org_scoring import OrgScore
+from rules.org_scoring import points
+from rules.org_scoring import score_org
 from rules.rulebooks import Rulebook
-from rules.scoring import outstanding_bonus, target_penalty
-from storage.models import (
-    AdjustmentKind,
-    AuditEntry,
-    CommentStage,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    OrgKind,
-    Role,
-    RoleKind,
-    ScoreAdjustment,
-    ScoreGrade,
-    ScoreMark,
-    ScoreSheet,
-    TelegramAccount,
-    UnitComment,
-    UnitReview,
-    UnitReviewState,
-    UnitSubject,
-)
+from rules.scoring import outstanding_bonus
+from rules.scoring import target_penalty
+from storage.models import AdjustmentKind
+from storage.models import AuditEntry
+from storage.models import CommentStage
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import ScoreAdjustment
+from storage.models import ScoreGrade
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import TelegramAccount
+from storage.models import UnitComment
+from storage.models import UnitReview
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 
 
 class UnitReviewRefused(Explained):

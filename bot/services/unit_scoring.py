@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -38,33 +41,30 @@ from bot.services.unit_meeting import order_of
 from rules.breaches import Breach
 from rules.eligibility import org_review_status
 from rules.levels import Level
-from rules.org_scoring import (
-    Addition,
-    Criterion,
-    Deduction,
-    Framework,
-    OrgScore,
-    combine_scores,
-    org_band,
-    points,
-    score_org,
-    tenths,
-)
-from rules.people import Presence, name_sort_key
+from rules.org_scoring import Addition
+from rules.org_scoring import Criterion
+from rules.org_scoring import Deduction
+from rules.org_scoring import Framework
+from rules.org_scoring import OrgScore
+from rules.org_scoring import combine_scores
+from rules.org_scoring import org_band
+from rules.org_scoring import points
+from rules.org_scoring import score_org
+from rules.org_scoring import tenths
+from rules.people import Presence
+from rules.people import name_sort_key
 from rules.rulebooks import Rulebook
-from storage.models import (
-    AdjustmentKind,
-    AuditEntry,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    UnitReview,
-    UnitSubject,
-)
+from storage.models import AdjustmentKind
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import UnitReview
+from storage.models import UnitSubject
 
 REASON_MAX = 1000
 RESPONSIBLE_MAX = 255

@@ -17,21 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.cycles import cycle_for_org
 from bot.services.frameworks import framework_for
 from bot.services.reviews import grassroots_root
-from rules.org_scoring import RATED_KINDS, Framework
-from rules.people import OrgFacts, name_sort_key
+from rules.org_scoring import RATED_KINDS
+from rules.org_scoring import Framework
+from rules.people import OrgFacts
 from rules.people import OrgKind as RulesOrgKind
-from storage.models import (
-    Cycle,
-    Member,
-    Organisation,
-    OrgKind,
-    RatingState,
-    Role,
-    RoleKind,
-    UnitRating,
-    UnitReview,
-    UnitSubject,
-)
+from rules.people import name_sort_key
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import RatingState
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import UnitRating
+from storage.models import UnitReview
+from storage.models import UnitSubject
 
 # The roles that make up a unit's leadership collective (cấp ủy: chi ủy, đảng ủy).
 LEADER_ROLES = (RoleKind.SECRETARY, RoleKind.DEPUTY, RoleKind.COMMITTEE_MEMBER)

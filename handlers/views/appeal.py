@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services.appeal import Outstanding
-from bot.text import esc, split_message
+from bot.text import esc
+from bot.text import split_message
 from storage.models import RatingState
 
 # Characters of the member's text per message, leaving room for the head (names, a level).

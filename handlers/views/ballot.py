@@ -12,21 +12,33 @@ from __future__ import annotations
 import typing
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services import ballot as service
-from bot.services.ballot import BLANK, CHOICES, ReceiptCheck, RoundResult, RoundView
-from bot.services.ballot_box import Share, key_id
+from bot.services.ballot import BLANK
+from bot.services.ballot import CHOICES
+from bot.services.ballot import ReceiptCheck
+from bot.services.ballot import RoundResult
+from bot.services.ballot import RoundView
+from bot.services.ballot_box import Share
+from bot.services.ballot_box import key_id
 from bot.services.ballot_rounds import Press
-from bot.services.unit_ballot import UNITS, UnitCandidate
+from bot.services.unit_ballot import UNITS
+from bot.services.unit_ballot import UnitCandidate
 from bot.text import esc
 from rules.ballot import needed
 from rules.levels import Level
-from rules.people import Presence, name_sort_key
-from rules.rulebooks import CountingRule, DenominatorRule
-from storage.models import BallotRound, Member, TelegramAccount
+from rules.people import Presence
+from rules.people import name_sort_key
+from rules.rulebooks import CountingRule
+from rules.rulebooks import DenominatorRule
+from storage.models import BallotRound
+from storage.models import Member
+from storage.models import TelegramAccount
 
 # The commands' descriptions, listed by handlers/commands.py.
 HOP = (

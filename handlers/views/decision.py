@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services.checks import RatedMember
 from bot.services.decision import DecisionView
 from bot.text import esc

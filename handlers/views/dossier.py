@@ -3,9 +3,11 @@ not, and the zip's caption."""
 
 from __future__ import annotations
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services.dossier import Dossier
-from bot.services.dossier_docx import MISSING, NONE
+from bot.services.dossier_docx import MISSING
+from bot.services.dossier_docx import NONE
 from bot.text import esc
 
 HO_SO = (

@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.frameworks import kind_label
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.roster import RosterInvalid
-from bot.services.frameworks import InEffect, points_text
+from bot.services.frameworks import InEffect
+from bot.services.frameworks import points_text
 from bot.text import esc
 from storage.models import Organisation
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typing
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import LOCALES

@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Literal
 
 from babel.dates import get_day_names
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import Translator

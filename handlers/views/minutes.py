@@ -8,8 +8,10 @@ from typing import Literal
 from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.minutes import CONCLUSIONS_MAX, MinutesData
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.minutes import CONCLUSIONS_MAX
+from bot.services.minutes import MinutesData
 from bot.text import esc
 
 BIEN_BAN = (

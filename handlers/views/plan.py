@@ -4,19 +4,25 @@ text and buttons, and the buttons' typed data. No Telegram calls, no database.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
+from bot.i18n import N_
+from bot.i18n import Translator
 from bot.services import plans
 from bot.services.checks import Lowerable
-from bot.services.plans import INHERIT, OWN, Draft
+from bot.services.plans import INHERIT
+from bot.services.plans import OWN
+from bot.services.plans import Draft
 from bot.text import esc
 from rules.breaches import Breach
-from rules.levels import LEVELS_DESC, Level
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
 from rules.rulebooks import RULEBOOKS
 
 # (menu description, /help line) of /ke_hoach.

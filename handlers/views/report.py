@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.i18n import Translator
-from bot.services.report import Report, ReportFile
+from bot.services.report import Report
+from bot.services.report import ReportFile
 
 
 def report_caption(t: Translator, report: Report, file: ReportFile, name: str) -> str:

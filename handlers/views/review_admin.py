@@ -6,13 +6,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.reviews import FlagView, ReviewSetting
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.reviews import FlagView
+from bot.services.reviews import ReviewSetting
 from bot.text import esc
-from storage.models import Member, ReviewState, SelfReview
+from storage.models import Member
+from storage.models import ReviewState
+from storage.models import SelfReview
 
 RETURNED_NOTICE = N_(
     "Your secretary returned your self-review for revision: {reason}\n"

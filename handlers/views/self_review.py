@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
 from bot.i18n import Translator
 from bot.services.copycheck import CopyFlag
-from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, SCORE_TASKS, ReviewSetting
+from bot.services.reviews import LEVEL
+from bot.services.reviews import PREVIEW
+from bot.services.reviews import SCORE_GENERAL
+from bot.services.reviews import SCORE_TASKS
+from bot.services.reviews import ReviewSetting
 from bot.text import esc
 from rules.caps import AllowedLevels
 from rules.forms import FORM_TITLES

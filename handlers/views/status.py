@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.status import LEVEL_CODES, Figures, Status
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.status import LEVEL_CODES
+from bot.services.status import Figures
+from bot.services.status import Status
 from bot.text import esc
 from handlers.views.unit_rating_status import unit_status_lines
 from storage.models import Organisation

@@ -4,10 +4,12 @@ the rest of the ballot's screens are the members' (handlers/views/ballot.py call
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.i18n import Translator
-from bot.services.ballot import RoundResult, RoundView
+from bot.services.ballot import RoundResult
+from bot.services.ballot import RoundView
 from bot.services.unit_ballot import UnitCandidate
 from bot.text import esc
 from handlers.views.ballot import OpenButton

@@ -9,13 +9,20 @@ from typing import Literal
 from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.unit_decision import CappedHead, RatedUnit, UnitDecisionView
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.unit_decision import CappedHead
+from bot.services.unit_decision import RatedUnit
+from bot.services.unit_decision import UnitDecisionView
 from bot.services.unit_opinion import BODY_NAMES
 from bot.text import esc
-from handlers.views.decision import decide_button, decision_tail, overriding
-from rules.levels import LEVELS_DESC, Level
-from storage.models import ParticipantBody, UnitSubject
+from handlers.views.decision import decide_button
+from handlers.views.decision import decision_tail
+from handlers.views.decision import overriding
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
+from storage.models import ParticipantBody
+from storage.models import UnitSubject
 
 MAX_LISTED = 60
 MAX_BUTTONS = 30

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.unit_meeting import Collective, MeetingOrder
-from bot.text import bold, esc
-from handlers.views.ballot import MeetingButton, OpenButton, names
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.unit_meeting import Collective
+from bot.services.unit_meeting import MeetingOrder
+from bot.text import bold
+from bot.text import esc
+from handlers.views.ballot import MeetingButton
+from handlers.views.ballot import OpenButton
+from handlers.views.ballot import names
 from rules.meeting_order import Seat
-from storage.models import OrgKind, UnitReviewState, UnitSubject
+from storage.models import OrgKind
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 
 
 class OrderButton(ButtonData, prefix="uo"):

@@ -8,12 +8,19 @@ from typing import Literal
 from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.unit_opinion import BODY_NAMES, LISTED_MAX, TEXT_MAX, TEXT_MIN, OpenReview
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.unit_opinion import BODY_NAMES
+from bot.services.unit_opinion import LISTED_MAX
+from bot.services.unit_opinion import TEXT_MAX
+from bot.services.unit_opinion import TEXT_MIN
+from bot.services.unit_opinion import OpenReview
 from bot.text import esc
 from handlers.views.unit_decision import subject_label
-from rules.levels import LEVELS_DESC, Level
-from storage.models import ParticipantBody, ParticipantOpinion
+from rules.levels import LEVELS_DESC
+from rules.levels import Level
+from storage.models import ParticipantBody
+from storage.models import ParticipantOpinion
 
 # (menu description, /help line) of /y_kien.
 Y_KIEN = (

@@ -7,7 +7,10 @@ from itertools import groupby
 
 from bot.i18n import Translator
 from bot.services.status import Status
-from bot.services.unit_rating_status import LEVEL_CODES, NOT_RATED, SUBJECTS, UnitYear
+from bot.services.unit_rating_status import LEVEL_CODES
+from bot.services.unit_rating_status import NOT_RATED
+from bot.services.unit_rating_status import SUBJECTS
+from bot.services.unit_rating_status import UnitYear
 from bot.text import esc
 
 MAX_BREACH_LINES = 3

@@ -9,32 +9,33 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.unit_report import PROMPTS_KEY, SECTIONS, ReportSection
-from bot.services.unit_review import (
-    GRADES,
-    SUBJECT_NAMES,
-    CommentView,
-    Draft,
-    MeetingNeeds,
-    adjustment_points,
-)
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.unit_report import PROMPTS_KEY
+from bot.services.unit_report import SECTIONS
+from bot.services.unit_report import ReportSection
+from bot.services.unit_review import GRADES
+from bot.services.unit_review import SUBJECT_NAMES
+from bot.services.unit_review import CommentView
+from bot.services.unit_review import Draft
+from bot.services.unit_review import MeetingNeeds
+from bot.services.unit_review import adjustment_points
 from bot.text import esc
-from rules.org_scoring import Criterion, points
+from rules.org_scoring import Criterion
+from rules.org_scoring import points
 from rules.review_form import MAX_SECTION_CHARS
-from storage.models import (
-    AdjustmentKind,
-    CommentStage,
-    Organisation,
-    ScoreAdjustment,
-    ScoreGrade,
-    ScoreMark,
-    UnitReviewState,
-    UnitSubject,
-)
+from storage.models import AdjustmentKind
+from storage.models import CommentStage
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreGrade
+from storage.models import ScoreMark
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 
 # --- buttons ---------------------------------------------------------------------------------
 

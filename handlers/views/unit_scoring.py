@@ -7,18 +7,26 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
 
 from bot.callbacks import ButtonData
-from bot.i18n import N_, Translator
-from bot.services.unit_scoring import Closed, Scoring, SheetView
+from bot.i18n import N_
+from bot.i18n import Translator
+from bot.services.unit_scoring import Closed
+from bot.services.unit_scoring import Scoring
+from bot.services.unit_scoring import SheetView
 from bot.text import esc
-from handlers.views.ballot import OpenButton, names
+from handlers.views.ballot import OpenButton
+from handlers.views.ballot import names
 from handlers.views.unit_meeting import OrderButton
 from rules.breaches import Breach
 from rules.levels import Level
-from rules.org_scoring import Criterion, points, target_penalty
-from storage.models import AdjustmentKind, ScoreAdjustment
+from rules.org_scoring import Criterion
+from rules.org_scoring import points
+from rules.org_scoring import target_penalty
+from storage.models import AdjustmentKind
+from storage.models import ScoreAdjustment
 
 CHAM_DIEM = (
     N_("Score your organisation at its meeting"),

@@ -15,10 +15,12 @@ import sys
 
 from sqlalchemy import select
 
-from bot.delivery import Outbox, Owed
+from bot.delivery import Outbox
+from bot.delivery import Owed
 from bot.services import ballot as service
 from storage.db import Database
-from storage.models import BallotCandidate, BallotVoter
+from storage.models import BallotCandidate
+from storage.models import BallotVoter
 
 
 def choices_for(member_id: int, positions: list[int]) -> dict[int, str]:

@@ -1,7 +1,9 @@
 import pytest
 
 from tests.conftest import migrated
-from tests.e2e.harness import BotRunner, Clock, start_fork_server
+from tests.e2e.harness import BotRunner
+from tests.e2e.harness import Clock
+from tests.e2e.harness import start_fork_server
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from telegram import Update
 
-from bot.app import ALLOWED_UPDATES, build_application
+from bot.app import ALLOWED_UPDATES
+from bot.app import build_application
 from bot.config import Settings
 from bot.intake import chat_key
 from bot.services import Services

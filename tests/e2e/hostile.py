@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import openpyxl
 
-from tests.e2e.harness import roster_workbook, run_cli
-from tests.fakebot import FakeTelegram, FakeUser
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
+from tests.fakebot import FakeTelegram
+from tests.fakebot import FakeUser
 
 EVIL = "https://evil.example"
 CELL_NAME = 'Chi bộ <a href="https://evil.example/">Bình Hai</a>'

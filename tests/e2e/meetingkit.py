@@ -10,18 +10,18 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from storage.models import (
-    CriteriaFramework,
-    Cycle,
-    FrameworkCriterion,
-    Organisation,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    UnitReview,
-    UnitReviewState,
-)
-from tests.e2e.test_ballot import newest, press, query
+from storage.models import CriteriaFramework
+from storage.models import Cycle
+from storage.models import FrameworkCriterion
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import UnitReview
+from storage.models import UnitReviewState
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import query
 
 ORDER = "📋 Trình tự hội nghị"
 SCORING = "🧮 Chấm điểm"

@@ -10,7 +10,10 @@ from sqlalchemy import select
 from bot.services import units
 from bot.services.cycles import cycle_for_org
 from storage.db import Database
-from storage.models import Organisation, OrgKind, UnitReviewState, utcnow
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import UnitReviewState
+from storage.models import utcnow
 
 
 async def collectives_reviewed_in(session, codes: list[str] | None = None) -> None:

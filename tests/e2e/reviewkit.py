@@ -7,7 +7,11 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 
-from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
+from tests.e2e.harness import MEMBERS
+from tests.e2e.harness import ORGS
+from tests.e2e.harness import ROLES
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 SAIGON = ZoneInfo("Asia/Ho_Chi_Minh")
 DONE = "✅ Xong"

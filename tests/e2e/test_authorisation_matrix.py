@@ -24,7 +24,8 @@ import re
 import sqlite3
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import docx
 import openpyxl
@@ -34,16 +35,14 @@ from sqlalchemy import select
 from telegram.ext import CallbackQueryHandler
 
 from handlers.commands import COMMANDS
-from storage.models import (
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    Rating,
-    RatingChange,
-    SelfReview,
-    TelegramAccount,
-)
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import SelfReview
+from storage.models import TelegramAccount
 from tests.e2e.harness import run_cli
 from tests.e2e.test_status_tree import query
 

@@ -8,26 +8,28 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import MetaData
+from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from storage.db import Database
-from storage.models import (
-    BallotCandidate,
-    BallotCount,
-    BallotRound,
-    Cycle,
-    Member,
-    Organisation,
-    Rating,
-    Role,
-    TelegramAccount,
-)
+from storage.models import BallotCandidate
+from storage.models import BallotCount
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import Role
+from storage.models import TelegramAccount
 from storage.queries import place_org
-from tests.e2e.harness import clock_start, vietnam_today
+from tests.e2e.harness import clock_start
+from tests.e2e.harness import vietnam_today
 from tests.e2e.orderkit import collectives_reviewed_in
 
 # Labels as Vietnamese users see them.

@@ -33,19 +33,18 @@ from sqlalchemy.engine import make_url
 
 from bot.services.ballot import CHOICES
 from storage.db import Database
-from tests.e2e.harness import BotRunner, Clock
-from tests.e2e.test_ballot import (
-    RECEIPTS,
-    Cell,
-    Person,
-    build,
-    counts,
-    newest,
-    open_meeting,
-    unseal,
-    until,
-    vote,
-)
+from tests.e2e.harness import BotRunner
+from tests.e2e.harness import Clock
+from tests.e2e.test_ballot import RECEIPTS
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import build
+from tests.e2e.test_ballot import counts
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import unseal
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
 
 VOTERS = 16
 SEED = 20261201

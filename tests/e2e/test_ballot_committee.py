@@ -12,22 +12,21 @@ from sqlalchemy import select
 from bot.services import ballot as service
 from handlers.views.ballot import redact_vote
 from storage.db import Database
-from storage.models import BallotRound, OutboxMessage
-from tests.e2e.test_ballot import (
-    KEY_MESSAGE,
-    RECEIPTS,
-    UNLOCK,
-    Cell,
-    Person,
-    build,
-    counts,
-    newest,
-    open_meeting,
-    press,
-    query,
-    until,
-    vote,
-)
+from storage.models import BallotRound
+from storage.models import OutboxMessage
+from tests.e2e.test_ballot import KEY_MESSAGE
+from tests.e2e.test_ballot import RECEIPTS
+from tests.e2e.test_ballot import UNLOCK
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import build
+from tests.e2e.test_ballot import counts
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import query
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
 
 SIX = [
     Person("DV01", "Nguyễn Văn An", role="secretary"),

@@ -8,27 +8,30 @@ import asyncio
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
-from handlers.views.ballot import CloseButton, MeetingButton, OpenButton
-from storage.models import BallotRound, BallotVoter, TelegramAccount
-from tests.e2e.test_ballot import (
-    CAST,
-    CLOSE,
-    CLOSE_NOW,
-    Cell,
-    Person,
-    adopted,
-    build,
-    counts,
-    newest,
-    open_meeting,
-    press,
-    query,
-    start_round,
-    until,
-    vote,
-)
+from handlers.views.ballot import CloseButton
+from handlers.views.ballot import MeetingButton
+from handlers.views.ballot import OpenButton
+from storage.models import BallotRound
+from storage.models import BallotVoter
+from storage.models import TelegramAccount
+from tests.e2e.test_ballot import CAST
+from tests.e2e.test_ballot import CLOSE
+from tests.e2e.test_ballot import CLOSE_NOW
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import adopted
+from tests.e2e.test_ballot import build
+from tests.e2e.test_ballot import counts
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import query
+from tests.e2e.test_ballot import start_round
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
 
 CB01 = [
     Person("DV01", "Nguyễn Văn An", role="secretary"),

@@ -14,25 +14,25 @@ import random
 import signal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
 from bot.services import ballot as service
 from rules.people import Presence
 from storage.db import Database
-from storage.models import (
-    BallotCount,
-    BallotReceipt,
-    BallotRound,
-    BallotVoter,
-    Cycle,
-    Member,
-    Organisation,
-    Role,
-    SealedBallot,
-)
+from storage.models import BallotCount
+from storage.models import BallotReceipt
+from storage.models import BallotRound
+from storage.models import BallotVoter
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import SealedBallot
 from storage.queries import place_org
 from tests.e2e.ballot_caster import choices_for
-from tests.e2e.harness import ROOT, spawn_module
+from tests.e2e.harness import ROOT
+from tests.e2e.harness import spawn_module
 from tests.e2e.test_ballot_box import pg_url  # noqa: F401  (a fixture)
 
 VOTERS = 40

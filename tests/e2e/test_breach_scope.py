@@ -12,10 +12,16 @@ import openpyxl
 from sqlalchemy import select
 
 from handlers.views.plan import LowerButton
-from storage.models import Cycle, Rating, RatingState
+from storage.models import Cycle
+from storage.models import Rating
+from storage.models import RatingState
 from tests.e2e.orderkit import collectives_reviewed
-from tests.e2e.test_ballot import open_meeting, unseal_with, until, vote
-from tests.e2e.test_plan_kit import build_tree, query
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import unseal_with
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
+from tests.e2e.test_plan_kit import build_tree
+from tests.e2e.test_plan_kit import query
 
 CELL = ("DV01", "DV02", "DV03", "DV04", "DV05")
 AN, GIANG = "Nguyễn Văn An", "Vũ Thị Giang"  # CB01's secretary; a member of CB02

@@ -13,29 +13,29 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import (
-    BallotCandidate,
-    BallotCount,
-    BallotReceipt,
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    ReviewPiece,
-    Role,
-    SelfReview,
-    TelegramAccount,
-)
+from storage.models import BallotCandidate
+from storage.models import BallotCount
+from storage.models import BallotReceipt
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ReviewPiece
+from storage.models import Role
+from storage.models import SelfReview
+from storage.models import TelegramAccount
 from storage.queries import place_org
-from tests.e2e.harness import ROOT, spawn_module
+from tests.e2e.harness import ROOT
+from tests.e2e.harness import spawn_module
 from tests.e2e.orderkit import collectives_reviewed_in
 
 KILLS = int(os.environ.get("KIEMDIEM_CRASH_KILLS", "20"))

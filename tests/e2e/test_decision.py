@@ -9,16 +9,16 @@ import json
 
 from sqlalchemy import select
 
-from storage.models import (
-    Appeal,
-    AuditEntry,
-    Cycle,
-    Decision,
-    Organisation,
-    Rating,
-    RatingChange,
-)
-from tests.e2e.test_status_tree import YEAR, build_tree, query
+from storage.models import Appeal
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Decision
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingChange
+from tests.e2e.test_status_tree import YEAR
+from tests.e2e.test_status_tree import build_tree
+from tests.e2e.test_status_tree import query
 
 REASON = "Chi bộ có thành tích nổi bật, cấp trên đã cho phép tỷ lệ 25%."
 

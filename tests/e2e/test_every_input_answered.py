@@ -9,8 +9,11 @@ from sqlalchemy import select
 
 from storage.models import Organisation
 from tests.e2e.harness import MEMBERS
-from tests.e2e.reviewkit import local, planned_cell, write_sections
-from tests.e2e.test_status_tree import build_tree, query
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import write_sections
+from tests.e2e.test_status_tree import build_tree
+from tests.e2e.test_status_tree import query
 
 INVALID = "Nút này không còn hiệu lực."
 NOT_UNDERSTOOD = "Tôi chưa hiểu tin nhắn này ở đây. Gửi /help để xem đồng chí có thể làm gì."

@@ -14,8 +14,11 @@ from sqlalchemy import select
 
 from conversations import engine
 from storage.models import FlowState
-from tests.e2e.flows import World, all_drivers, ask
-from tests.e2e.test_status_tree import build_tree, query
+from tests.e2e.flows import World
+from tests.e2e.flows import all_drivers
+from tests.e2e.flows import ask
+from tests.e2e.test_status_tree import build_tree
+from tests.e2e.test_status_tree import query
 
 LEFT = "Đã dừng"
 NOT_EXPECTED = "Tôi chưa hiểu tin nhắn này."

@@ -8,10 +8,13 @@ from __future__ import annotations
 import io
 
 import openpyxl
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import AuditEntry, CriteriaFramework, FrameworkCriterion
+from storage.models import AuditEntry
+from storage.models import CriteriaFramework
+from storage.models import FrameworkCriterion
 from tests.e2e.harness import run_cli
 from tests.e2e.reviewkit import planned_cell
 

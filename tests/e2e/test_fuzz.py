@@ -21,14 +21,19 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from telegram.ext import Application, CallbackQueryHandler
+from telegram.ext import Application
+from telegram.ext import CallbackQueryHandler
 
 from bot import app as bot_app
 from handlers.commands import COMMANDS
-from tests.e2e.hostile import hostile_tree, live_evil_links
-from tests.fakebot import BotMessage, FakeTelegram, FakeUser
+from tests.e2e.hostile import hostile_tree
+from tests.e2e.hostile import live_evil_links
+from tests.fakebot import BotMessage
+from tests.fakebot import FakeTelegram
+from tests.fakebot import FakeUser
 from tests.fakebot.server import MEDIA_KINDS
 
 INPUTS = int(os.environ.get("KIEMDIEM_FUZZ", "2000"))

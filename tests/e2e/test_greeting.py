@@ -1,7 +1,8 @@
 """Issue 10 item 5: the greeting after /start fits a phone screen; the full help is a button
 (or /help) away."""
 
-from tests.e2e.test_onboarding import _join, tokens  # noqa: F401 (fixture)
+from tests.e2e.test_onboarding import _join  # noqa: F401 (fixture)
+from tests.e2e.test_onboarding import tokens  # noqa: F401 (fixture)
 
 PHONE_SCREEN = 1200  # characters a phone shows without scrolling far
 

@@ -9,18 +9,18 @@ twice."""
 
 from __future__ import annotations
 
-from tests.e2e.hostile import (
-    CELL_NAME,
-    COMMITTEE,
-    COMMITTEE_SECRETARY,
-    DEPUTY,
-    MEMBER_NAME,
-    PLAIN,
-    SECRETARY,
-    hostile_tree,
-    live_evil_links,
-)
-from tests.e2e.reviewkit import fill_form, local, submit
+from tests.e2e.hostile import CELL_NAME
+from tests.e2e.hostile import COMMITTEE
+from tests.e2e.hostile import COMMITTEE_SECRETARY
+from tests.e2e.hostile import DEPUTY
+from tests.e2e.hostile import MEMBER_NAME
+from tests.e2e.hostile import PLAIN
+from tests.e2e.hostile import SECRETARY
+from tests.e2e.hostile import hostile_tree
+from tests.e2e.hostile import live_evil_links
+from tests.e2e.reviewkit import fill_form
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import submit
 
 ERROR = "Xin lỗi, đã có lỗi"
 COMMANDS = [

@@ -6,11 +6,16 @@ import asyncio
 import datetime as dt
 import json
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 
-from storage.models import InboxUpdate, OutboxMessage, ReviewPiece
+from storage.models import InboxUpdate
+from storage.models import OutboxMessage
+from storage.models import ReviewPiece
 from tests.e2e.harness import BotRunner
-from tests.e2e.reviewkit import planned_cell, schedule
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import schedule
 
 FIRST = "Tôi luôn chấp hành nghiêm chủ trương của Đảng."
 FIXED = "Tôi luôn chấp hành nghiêm chủ trương, đường lối của Đảng và pháp luật của Nhà nước."

@@ -5,7 +5,11 @@ import openpyxl
 
 from storage.db import Database
 from storage.models import TelegramAccount
-from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
+from tests.e2e.harness import MEMBERS
+from tests.e2e.harness import ORGS
+from tests.e2e.harness import ROLES
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 EVERYONE = {"start", "help", "huy", "ngon_ngu"}
 MEMBER = EVERYONE | {

@@ -9,27 +9,37 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from bot.jobs import JOB_NAME, MORNING_JOB_NAME
+from bot.jobs import JOB_NAME
+from bot.jobs import MORNING_JOB_NAME
 from bot.services.plans import save_own_plan
-from storage.models import (
-    AuditEntry,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    Rating,
-    RatingChange,
-    SelfReview,
-    SentNotice,
-    TelegramAccount,
-    UnitReview,
-)
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import SelfReview
+from storage.models import SentNotice
+from storage.models import TelegramAccount
+from storage.models import UnitReview
 from tests.e2e.orderkit import collectives_reviewed
 from tests.e2e.reviewkit import schedule
-from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
-from tests.e2e.test_plan_kit import Inbox, build_tree, local, monitor, open_plan, query
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import unseal_with
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
+from tests.e2e.test_plan_kit import Inbox
+from tests.e2e.test_plan_kit import build_tree
+from tests.e2e.test_plan_kit import local
+from tests.e2e.test_plan_kit import monitor
+from tests.e2e.test_plan_kit import open_plan
+from tests.e2e.test_plan_kit import query
 
 REMIND_3 = "📝 Bản tự kiểm điểm năm 2026 cần nộp trước ngày 07/12/2026, còn 3 ngày."
 REMIND_1 = "📝 Bản tự kiểm điểm năm 2026 cần nộp trước ngày 07/12/2026, còn 1 ngày."

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import Cycle, SentNotice
+from storage.models import Cycle
+from storage.models import SentNotice
 from tests.e2e.test_ballot import until
-from tests.e2e.test_monitor import CB01, REMIND_3, reminders_due, starting
-from tests.e2e.test_plan_kit import Inbox, local, monitor, query
+from tests.e2e.test_monitor import CB01
+from tests.e2e.test_monitor import REMIND_3
+from tests.e2e.test_monitor import reminders_due
+from tests.e2e.test_monitor import starting
+from tests.e2e.test_plan_kit import Inbox
+from tests.e2e.test_plan_kit import local
+from tests.e2e.test_plan_kit import monitor
+from tests.e2e.test_plan_kit import query
 
 STAGE = "2026-12-07:d3"
 

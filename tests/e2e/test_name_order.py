@@ -3,7 +3,9 @@ then family and middle names, with Đ after D and tones after letters."""
 
 from __future__ import annotations
 
-from tests.e2e.test_ballot import Cell, Person, build
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import build
 
 # Given in roster order; the expected order is by given name (An, Anh/Ánh, Ung, Ưng), then family
 # name: "Dương" before "Đặng" before "Vũ" (code point order would put Đ after V). "Anh" and

@@ -1,12 +1,17 @@
 """Invite links, /start, greeting by name, /help by role, /ngon_ngu, and group chats."""
 
 import datetime as dt
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
+from urllib.parse import urlparse
 
 import openpyxl
 import pytest
 
-from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
+from tests.e2e.harness import MEMBERS
+from tests.e2e.harness import ORGS
+from tests.e2e.harness import ROLES
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 
 async def _import(tmp_path, cli_env):

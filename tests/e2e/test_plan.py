@@ -7,9 +7,16 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Organisation, UnitDeadline
+from storage.models import AuditEntry
+from storage.models import Organisation
+from storage.models import UnitDeadline
 from tests.e2e.harness import run_cli
-from tests.e2e.test_plan_kit import build_tree, cycle_row, local, open_plan, overrides, query
+from tests.e2e.test_plan_kit import build_tree
+from tests.e2e.test_plan_kit import cycle_row
+from tests.e2e.test_plan_kit import local
+from tests.e2e.test_plan_kit import open_plan
+from tests.e2e.test_plan_kit import overrides
+from tests.e2e.test_plan_kit import query
 
 
 async def unit_deadlines(database_url, org_code):

@@ -3,12 +3,21 @@ checks again when pressed; /huy in the middle of the plan saves nothing, a resta
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from storage.models import Cycle, FlowState, Rating, RatingChange, RatingState
-from tests.e2e.flows import World, answer_of, ask
-from tests.e2e.flows.plan import lower_confirm, plan_settings
-from tests.e2e.test_status_tree import build_tree, query
+from storage.models import Cycle
+from storage.models import FlowState
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import RatingState
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
+from tests.e2e.flows.plan import lower_confirm
+from tests.e2e.flows.plan import plan_settings
+from tests.e2e.test_status_tree import build_tree
+from tests.e2e.test_status_tree import query
 
 
 async def test_a_stale_confirmation_is_checked_again(bot, fake_telegram, tmp_path, cli_env,

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 
 from bot.jobs import run_monitor
 from storage.db import Database
-from storage.models import Cycle, Member, Organisation, Role, TelegramAccount
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import TelegramAccount
 from storage.queries import place_org
 from tests.e2e.harness import clock_start
 from tests.e2e.reviewkit import local

@@ -10,7 +10,9 @@ import io
 
 import openpyxl
 
-from tests.e2e.test_status_tree import PEOPLE, YEAR, build_tree
+from tests.e2e.test_status_tree import PEOPLE
+from tests.e2e.test_status_tree import YEAR
+from tests.e2e.test_status_tree import build_tree
 
 MAX_ROWS = 5  # a sheet: its header and 4 members (the summary's heading alone takes 4)
 

@@ -9,9 +9,13 @@ import io
 
 import openpyxl
 
-from storage.models import Cycle, Organisation, UnitReview
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import UnitReview
 from tests.e2e.test_ballot import until
-from tests.e2e.test_plan_kit import PEOPLE, build_tree, query
+from tests.e2e.test_plan_kit import PEOPLE
+from tests.e2e.test_plan_kit import build_tree
+from tests.e2e.test_plan_kit import query
 
 HOSTILE = '=HYPERLINK("https://evil.example","x")'
 

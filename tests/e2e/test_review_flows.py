@@ -2,8 +2,13 @@
 /huy keeps every piece and score and /kiem_diem goes on where the member stood; a return is
 confirmed, and the confirmation is checked again when pressed."""
 
-from tests.e2e.reviewkit import local, planned_cell, schedule, submit, write_sections
-from tests.e2e.test_self_review_more import BINH, _write_and_submit
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import schedule
+from tests.e2e.reviewkit import submit
+from tests.e2e.reviewkit import write_sections
+from tests.e2e.test_self_review_more import BINH
+from tests.e2e.test_self_review_more import _write_and_submit
 
 LEFT = "Đã dừng việc viết bản tự kiểm điểm."
 

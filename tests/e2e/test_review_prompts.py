@@ -8,7 +8,9 @@ import io
 
 import docx
 
-from tests.e2e.reviewkit import DONE, planned_cell, write_section
+from tests.e2e.reviewkit import DONE
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import write_section
 
 POINTS = "Làm rõ trách nhiệm của đồng chí trong việc <chậm> triển khai Nghị quyết số 05."
 

@@ -7,10 +7,19 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from storage.models import Cycle, Member, Rating, RatingState
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Rating
+from storage.models import RatingState
 from tests.e2e.orderkit import collectives_reviewed
-from tests.e2e.test_ballot import newest, open_meeting, press, unseal_with, until, vote
-from tests.e2e.test_plan_kit import build_tree, query
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import unseal_with
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
+from tests.e2e.test_plan_kit import build_tree
+from tests.e2e.test_plan_kit import query
 
 REVOTE = "🗳 Bỏ phiếu lại cho các đồng chí liên quan"
 CELL = ("DV01", "DV02", "DV03", "DV04", "DV05")

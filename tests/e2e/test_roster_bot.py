@@ -6,8 +6,15 @@ import openpyxl
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import AuditEntry, Member, Role, TelegramAccount
-from tests.e2e.harness import MEMBERS, ORGS, ROLES, roster_workbook, run_cli
+from storage.models import AuditEntry
+from storage.models import Member
+from storage.models import Role
+from storage.models import TelegramAccount
+from tests.e2e.harness import MEMBERS
+from tests.e2e.harness import ORGS
+from tests.e2e.harness import ROLES
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 
 async def _setup(tmp_path, cli_env, fake):

@@ -1,20 +1,21 @@
 """The organising office's tools: template, import by CLI (good and bad files)."""
 
 import openpyxl
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Member, Organisation, Role
-from tests.e2e.harness import (
-    MEMBER_HEADERS,
-    MEMBERS,
-    ORG_HEADERS,
-    ORGS,
-    ROLE_HEADERS,
-    ROLES,
-    roster_workbook,
-    run_cli,
-)
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from tests.e2e.harness import MEMBER_HEADERS
+from tests.e2e.harness import MEMBERS
+from tests.e2e.harness import ORG_HEADERS
+from tests.e2e.harness import ORGS
+from tests.e2e.harness import ROLE_HEADERS
+from tests.e2e.harness import ROLES
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 
 async def _count(database_url, model):

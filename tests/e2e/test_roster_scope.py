@@ -15,8 +15,11 @@ from sqlalchemy import select
 
 from bot.services.sheets import text_cell
 from storage.db import Database
-from storage.models import Member, Organisation, Role
-from tests.e2e.harness import roster_workbook, run_cli
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 
 FORMULA = '=HYPERLINK("https://evil.example","x")'
 # A province with two grassroots committees; the secretary of CB01 is the one who uploads.

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import Database
-from tests.e2e.harness import ROOT, run_cli
+from tests.e2e.harness import ROOT
+from tests.e2e.harness import run_cli
 
 
 async def test_kiemdiem_run_migrates_and_answers(fake_telegram, cli_env, database_url, tmp_path):

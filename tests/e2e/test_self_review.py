@@ -6,16 +6,14 @@ import docx
 
 from rules.review_form import sections_for
 from tests.e2e.harness import MEMBERS
-from tests.e2e.reviewkit import (
-    DONE,
-    fill_form,
-    local,
-    planned_cell,
-    schedule,
-    submit,
-    write_section,
-    write_sections,
-)
+from tests.e2e.reviewkit import DONE
+from tests.e2e.reviewkit import fill_form
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import schedule
+from tests.e2e.reviewkit import submit
+from tests.e2e.reviewkit import write_section
+from tests.e2e.reviewkit import write_sections
 
 
 async def test_meeting_date_is_validated_then_set(tmp_path, cli_env, bot, fake_telegram, clock):

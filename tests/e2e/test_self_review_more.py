@@ -1,7 +1,12 @@
 """Issue 3: Mẫu 02 under hd21-2019, copy detection, returning a review, caps by discipline."""
 
 from tests.e2e.harness import MEMBERS
-from tests.e2e.reviewkit import fill_form, local, planned_cell, schedule, submit, write_sections
+from tests.e2e.reviewkit import fill_form
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import planned_cell
+from tests.e2e.reviewkit import schedule
+from tests.e2e.reviewkit import submit
+from tests.e2e.reviewkit import write_sections
 
 # Two members of the same đảng bộ writing honestly about similar work, and a copy of the first
 # with the names changed and a few words moved.

@@ -10,16 +10,14 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 
-from tests.e2e.test_status_tree import (
-    BY_CODE,
-    PEOPLE,
-    YEAR,
-    build_tree,
-    expected,
-    level_lines,
-    progress_lines,
-    subtree_cells,
-)
+from tests.e2e.test_status_tree import BY_CODE
+from tests.e2e.test_status_tree import PEOPLE
+from tests.e2e.test_status_tree import YEAR
+from tests.e2e.test_status_tree import build_tree
+from tests.e2e.test_status_tree import expected
+from tests.e2e.test_status_tree import level_lines
+from tests.e2e.test_status_tree import progress_lines
+from tests.e2e.test_status_tree import subtree_cells
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")  # the spreadsheet's dates are the bot's local dates
 

@@ -7,24 +7,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from openpyxl import Workbook
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import (
-    BallotRound,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    Rating,
-    RatingChange,
-    SelfReview,
-    TelegramAccount,
-)
-from tests.e2e.harness import run_cli, vietnam_today
+from storage.models import BallotRound
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import SelfReview
+from storage.models import TelegramAccount
+from tests.e2e.harness import run_cli
+from tests.e2e.harness import vietnam_today
 
 TODAY = vietnam_today()
 YEAR = TODAY.year

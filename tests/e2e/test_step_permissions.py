@@ -4,10 +4,14 @@ the same wording as a command or a button, and a refused step ends its flow."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 
-from storage.models import Meeting, Member, Role
-from tests.e2e.reviewkit import local, planned_cell
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Role
+from tests.e2e.reviewkit import local
+from tests.e2e.reviewkit import planned_cell
 from tests.e2e.test_status_tree import query
 
 NOT_EXPECTED = "Tôi chưa hiểu tin nhắn này. Gửi /help để xem những việc đồng chí có thể làm."

@@ -13,31 +13,34 @@ import logging
 import random
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 
 from bot.services.ballot import CHOICES
-from storage.models import BallotCount, BallotRound, Organisation, Role, SealedBallot, UnitRating
+from storage.models import BallotCount
+from storage.models import BallotRound
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import SealedBallot
+from storage.models import UnitRating
 from tests.e2e.meetingkit import ORDER
-from tests.e2e.test_ballot import (
-    RECEIPT,
-    Cell,
-    Person,
-    build,
-    newest,
-    press,
-    query,
-    unseal,
-    until,
-)
-from tests.e2e.test_ballot_box import (
-    _check_logs,
-    beats_chance,
-    guess,
-    lines_diff,
-    score,
-    sqlite_copy,
-    sqlite_diff,
-)
+from tests.e2e.test_ballot import RECEIPT
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import build
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import query
+from tests.e2e.test_ballot import unseal
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot_box import _check_logs
+from tests.e2e.test_ballot_box import beats_chance
+from tests.e2e.test_ballot_box import guess
+from tests.e2e.test_ballot_box import lines_diff
+from tests.e2e.test_ballot_box import score
+from tests.e2e.test_ballot_box import sqlite_copy
+from tests.e2e.test_ballot_box import sqlite_diff
 
 ORG = "Đảng bộ Phường Bến Thành"
 COMMITTEE = f"Tập thể cấp ủy {ORG}"

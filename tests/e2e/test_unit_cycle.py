@@ -31,34 +31,45 @@ import pytest
 from sqlalchemy import select
 
 from rules.levels import Level
-from storage.models import (
-    BallotRound,
-    ParticipantBody,
-    ScoreAdjustment,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
-from tests.e2e.flows import answer_of, ask
-from tests.e2e.harness import BotRunner, Clock
-from tests.e2e.meetingkit import AGREE_DRAFT, CONFIRM, EVERYONE, ORDER, SCORING, SHEET, SUBMIT
-from tests.e2e.test_ballot import newest, press, start_round, unseal, until, vote
-from tests.e2e.test_plan_kit import Inbox, monitor
-from tests.e2e.test_status_tree import Tree, query
+from storage.models import BallotRound
+from storage.models import ParticipantBody
+from storage.models import ScoreAdjustment
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
+from tests.e2e.harness import BotRunner
+from tests.e2e.harness import Clock
+from tests.e2e.meetingkit import AGREE_DRAFT
+from tests.e2e.meetingkit import CONFIRM
+from tests.e2e.meetingkit import EVERYONE
+from tests.e2e.meetingkit import ORDER
+from tests.e2e.meetingkit import SCORING
+from tests.e2e.meetingkit import SHEET
+from tests.e2e.meetingkit import SUBMIT
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import start_round
+from tests.e2e.test_ballot import unseal
+from tests.e2e.test_ballot import until
+from tests.e2e.test_ballot import vote
+from tests.e2e.test_plan_kit import Inbox
+from tests.e2e.test_plan_kit import monitor
+from tests.e2e.test_status_tree import Tree
+from tests.e2e.test_status_tree import query
 from tests.e2e.test_unit_deadlines import drafts
-from tests.e2e.unit_cycle_kit import (
-    CB02_DRAFT,
-    CB03_DRAFT,
-    NAME,
-    PEOPLE,
-    YEAR,
-    Days,
-    circulate_late,
-    cycle_world,
-    give_opinion,
-    hold_meeting,
-    prepare_draft,
-)
+from tests.e2e.unit_cycle_kit import CB02_DRAFT
+from tests.e2e.unit_cycle_kit import CB03_DRAFT
+from tests.e2e.unit_cycle_kit import NAME
+from tests.e2e.unit_cycle_kit import PEOPLE
+from tests.e2e.unit_cycle_kit import YEAR
+from tests.e2e.unit_cycle_kit import Days
+from tests.e2e.unit_cycle_kit import circulate_late
+from tests.e2e.unit_cycle_kit import cycle_world
+from tests.e2e.unit_cycle_kit import give_opinion
+from tests.e2e.unit_cycle_kit import hold_meeting
+from tests.e2e.unit_cycle_kit import prepare_draft
 from tests.e2e.unit_review_kit import press as press_then_see
 from tests.e2e.unit_review_kit import word_file
 from tests.fakebot.server import FakeTelegram

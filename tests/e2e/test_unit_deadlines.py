@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import Cycle, Organisation, SentNotice, UnitReview
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import SentNotice
+from storage.models import UnitReview
 from tests.e2e.flows import ask as fresh_ask
 from tests.e2e.reviewkit import local
-from tests.e2e.test_plan_kit import Inbox, monitor, query
-from tests.e2e.unit_review_kit import ask, unit_world
+from tests.e2e.test_plan_kit import Inbox
+from tests.e2e.test_plan_kit import monitor
+from tests.e2e.test_plan_kit import query
+from tests.e2e.unit_review_kit import ask
+from tests.e2e.unit_review_kit import unit_world
 
 DUE_D3 = ("📄 Dự thảo báo cáo kiểm điểm của Chi bộ Phòng Kỹ thuật (tổ chức đảng) phải gửi đến các "
           "đồng chí dự hội nghị chậm nhất ngày 26/11/2026 (còn 3 ngày), trước hội nghị lúc 08:00 "

@@ -11,24 +11,21 @@ import json
 
 from sqlalchemy import select
 
-from storage.models import (
-    AuditEntry,
-    ParticipantOpinion,
-    UnitAppeal,
-    UnitPlanSetting,
-    UnitRatingChange,
-)
+from storage.models import AuditEntry
+from storage.models import ParticipantOpinion
+from storage.models import UnitAppeal
+from storage.models import UnitPlanSetting
+from storage.models import UnitRatingChange
 from tests.e2e.harness import run_cli
-from tests.e2e.test_decision import ask, skip_read
+from tests.e2e.test_decision import ask
+from tests.e2e.test_decision import skip_read
 from tests.e2e.test_status_tree import query
-from tests.e2e.unitkit import (
-    NAME,
-    YEAR,
-    propose_members,
-    propose_units,
-    unit_ratings,
-    unit_tree,
-)
+from tests.e2e.unitkit import NAME
+from tests.e2e.unitkit import YEAR
+from tests.e2e.unitkit import propose_members
+from tests.e2e.unitkit import propose_units
+from tests.e2e.unitkit import unit_ratings
+from tests.e2e.unitkit import unit_tree
 
 REASON = "Các chi bộ hoàn thành vượt mức chỉ tiêu, cấp trên cho phép vượt tỷ lệ."
 OPINION = "Chi bộ phối hợp tốt với Mặt trận trong công tác vận động nhân dân."

@@ -10,15 +10,25 @@ import datetime as dt
 import io
 
 import openpyxl
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from storage.models import Cycle, Role, SentNotice, UnitPlanSetting, UnitRating, UnitReview
+from storage.models import Cycle
+from storage.models import Role
+from storage.models import SentNotice
+from storage.models import UnitPlanSetting
+from storage.models import UnitRating
+from storage.models import UnitReview
 from tests.e2e.reviewkit import local
 from tests.e2e.test_ballot import until
-from tests.e2e.test_decision import ask, skip_read
-from tests.e2e.test_plan_kit import Inbox, monitor
+from tests.e2e.test_decision import ask
+from tests.e2e.test_decision import skip_read
+from tests.e2e.test_plan_kit import Inbox
+from tests.e2e.test_plan_kit import monitor
 from tests.e2e.test_status_tree import query
-from tests.e2e.unitkit import YEAR, propose_units, unit_tree
+from tests.e2e.unitkit import YEAR
+from tests.e2e.unitkit import propose_units
+from tests.e2e.unitkit import unit_tree
 
 LEVELS = {"CB1": "HTT", "CB2": "HTXS", "CB3": "HTXS", "CB4": "HTXS", "CB5": "HT"}
 

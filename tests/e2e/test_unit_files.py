@@ -13,7 +13,11 @@ import docx
 from sqlalchemy import select
 
 from handlers.views.minutes import ConclusionsButton
-from storage.models import AuditEntry, Cycle, Meeting, Member, Organisation
+from storage.models import AuditEntry
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
 from tests import unit_files_kit as kit
 from tests.e2e.harness import MEMBERS
 from tests.e2e.reviewkit import planned_cell

@@ -9,44 +9,38 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from storage.models import (
-    AuditEntry,
-    BallotCandidate,
-    BallotRound,
-    Meeting,
-    Organisation,
-    Role,
-    ScoreAdjustment,
-    ScoreSheet,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
-from tests.e2e.meetingkit import (
-    AGREE_DRAFT,
-    CONFIRM,
-    EVERYONE,
-    ORDER,
-    SCORING,
-    SHEET,
-    SUBMIT,
-    add_draft,
-    add_framework,
-    draft_marks,
-    points,
-)
-from tests.e2e.test_ballot import (
-    Cell,
-    Person,
-    build,
-    newest,
-    open_meeting,
-    press,
-    query,
-    start_round,
-    unseal,
-    until,
-)
+from storage.models import AuditEntry
+from storage.models import BallotCandidate
+from storage.models import BallotRound
+from storage.models import Meeting
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import ScoreAdjustment
+from storage.models import ScoreSheet
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from tests.e2e.meetingkit import AGREE_DRAFT
+from tests.e2e.meetingkit import CONFIRM
+from tests.e2e.meetingkit import EVERYONE
+from tests.e2e.meetingkit import ORDER
+from tests.e2e.meetingkit import SCORING
+from tests.e2e.meetingkit import SHEET
+from tests.e2e.meetingkit import SUBMIT
+from tests.e2e.meetingkit import add_draft
+from tests.e2e.meetingkit import add_framework
+from tests.e2e.meetingkit import draft_marks
+from tests.e2e.meetingkit import points
+from tests.e2e.test_ballot import Cell
+from tests.e2e.test_ballot import Person
+from tests.e2e.test_ballot import build
+from tests.e2e.test_ballot import newest
+from tests.e2e.test_ballot import open_meeting
+from tests.e2e.test_ballot import press
+from tests.e2e.test_ballot import query
+from tests.e2e.test_ballot import start_round
+from tests.e2e.test_ballot import unseal
+from tests.e2e.test_ballot import until
 
 PEOPLE = [
     Person("DV01", "Nguyễn Văn An", role="secretary"),

@@ -8,16 +8,14 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.e2e.reviewkit import local
-from tests.e2e.unit_review_kit import (
-    NAMES,
-    ask,
-    comments_of,
-    label_starting,
-    press,
-    reviews_of,
-    unit_world,
-    word_file,
-)
+from tests.e2e.unit_review_kit import NAMES
+from tests.e2e.unit_review_kit import ask
+from tests.e2e.unit_review_kit import comments_of
+from tests.e2e.unit_review_kit import label_starting
+from tests.e2e.unit_review_kit import press
+from tests.e2e.unit_review_kit import reviews_of
+from tests.e2e.unit_review_kit import unit_world
+from tests.e2e.unit_review_kit import word_file
 
 CB01 = "Chi bộ Phòng Kỹ thuật"
 PARTS = {
@@ -235,7 +233,9 @@ async def _meeting(database_url: str, org_code: str, when: dt.datetime) -> None:
     here as the meeting part of issue 14 will."""
     from sqlalchemy import select
 
-    from storage.models import Cycle, Meeting, Organisation
+    from storage.models import Cycle
+    from storage.models import Meeting
+    from storage.models import Organisation
     from tests.e2e.test_plan_kit import query
 
     async def run(session):

@@ -9,31 +9,40 @@ the level the units' ballot adopted), part C's opinion of a participating body."
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 
-from bot.services import unit_report, unit_review, units
-from bot.services.ballot import cell_members, set_presence
+from bot.services import unit_report
+from bot.services import unit_review
+from bot.services import units
+from bot.services.ballot import cell_members
+from bot.services.ballot import set_presence
 from bot.services.reviews import meeting_for
 from bot.services.unit_ballot import record_unit_proposals
 from bot.services.unit_meeting import mark_reviewed
-from bot.services.unit_opinion import OpenReview, save_opinion
-from bot.services.unit_scoring import close_scoring, open_scoring, sheet_view, submit
+from bot.services.unit_opinion import OpenReview
+from bot.services.unit_opinion import save_opinion
+from bot.services.unit_scoring import close_scoring
+from bot.services.unit_scoring import open_scoring
+from bot.services.unit_scoring import sheet_view
+from bot.services.unit_scoring import submit
 from rules.deadlines import draft_report_due
 from rules.levels import Level
 from rules.people import Presence
 from rules.rulebooks import RULEBOOKS
-from storage.models import (
-    Cycle,
-    Organisation,
-    ParticipantBody,
-    ScoreGrade,
-    UnitSubject,
-)
-from tests.e2e.harness import roster_workbook, vietnam_today
-from tests.e2e.reviewkit import SAIGON, local
-from tests.e2e.test_status_tree import Tree, query
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import ParticipantBody
+from storage.models import ScoreGrade
+from storage.models import UnitSubject
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import vietnam_today
+from tests.e2e.reviewkit import SAIGON
+from tests.e2e.reviewkit import local
+from tests.e2e.test_status_tree import Tree
+from tests.e2e.test_status_tree import query
 from tests.e2e.unitkit import planned_tree
 
 YEAR = vietnam_today().year

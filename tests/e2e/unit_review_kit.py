@@ -10,8 +10,11 @@ import docx
 import openpyxl
 from sqlalchemy import select
 
-from storage.models import Organisation, UnitComment, UnitReview
-from tests.e2e.harness import roster_workbook, run_cli
+from storage.models import Organisation
+from storage.models import UnitComment
+from storage.models import UnitReview
+from tests.e2e.harness import roster_workbook
+from tests.e2e.harness import run_cli
 from tests.e2e.reviewkit import local
 from tests.e2e.test_plan_kit import query
 

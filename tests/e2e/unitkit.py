@@ -11,19 +11,19 @@ import datetime as dt
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from storage.models import (
-    Cycle,
-    Member,
-    Organisation,
-    Rating,
-    RatingChange,
-    TelegramAccount,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
-from tests.e2e.harness import run_cli, vietnam_today
-from tests.e2e.test_status_tree import Tree, query
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import TelegramAccount
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from tests.e2e.harness import run_cli
+from tests.e2e.harness import vietnam_today
+from tests.e2e.test_status_tree import Tree
+from tests.e2e.test_status_tree import query
 
 YEAR = vietnam_today().year
 ORGS = [  # code, name, kind, parent, village

@@ -51,13 +51,17 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from .html_check import EntityParseError, parse_html, strip_entities_text, utf16_len
+from .html_check import EntityParseError
+from .html_check import parse_html
+from .html_check import strip_entities_text
+from .html_check import utf16_len
 
 __all__ = [
     "API_METHODS",

@@ -9,19 +9,24 @@ import zlib
 
 import aiohttp
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram import Bot
+from telegram import InlineKeyboardButton
+from telegram import InlineKeyboardMarkup
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.error import Forbidden
+from telegram.error import InvalidToken
+from telegram.error import RetryAfter
+from telegram.ext import Application
+from telegram.ext import ApplicationBuilder
+from telegram.ext import CallbackQueryHandler
+from telegram.ext import CommandHandler
+from telegram.ext import ContextTypes
+from telegram.ext import MessageHandler
+from telegram.ext import filters
 
-from tests.fakebot import FakeTelegram, parse_html
+from tests.fakebot import FakeTelegram
+from tests.fakebot import parse_html
 from tests.fakebot.html_check import EntityParseError
 from tests.fakebot.plugin import fake_telegram_problems
 
@@ -410,7 +415,9 @@ async def test_files(bot: Bot, fake_telegram: FakeTelegram, alice):
 
 @pytest.mark.allow_refused
 async def test_commands_and_menu(bot: Bot, fake_telegram: FakeTelegram, alice):
-    from telegram import BotCommandScopeAllPrivateChats, BotCommandScopeChat, MenuButtonCommands
+    from telegram import BotCommandScopeAllPrivateChats
+    from telegram import BotCommandScopeChat
+    from telegram import MenuButtonCommands
     assert await bot.set_my_commands([("start", "Bắt đầu"), ("help", "Trợ giúp")], language_code="vi")
     await bot.set_my_commands([("start", "Start")], scope=BotCommandScopeAllPrivateChats())
     await bot.set_my_commands([("admin", "Quản trị")], scope=BotCommandScopeChat(alice.id))
@@ -434,11 +441,9 @@ async def test_commands_and_menu(bot: Bot, fake_telegram: FakeTelegram, alice):
 
 @pytest.mark.allow_refused
 async def test_a_chats_menu_is_chosen_as_telegram_does(bot: Bot, fake_telegram: FakeTelegram, alice):
-    from telegram import (
-        BotCommandScopeAllPrivateChats,
-        BotCommandScopeChat,
-        BotCommandScopeChatMember,
-    )
+    from telegram import BotCommandScopeAllPrivateChats
+    from telegram import BotCommandScopeChat
+    from telegram import BotCommandScopeChatMember
     english = fake_telegram.user("Eve", language_code="en-GB")
     await english.send("/start")
     assert fake_telegram.menu(alice) == []

@@ -12,7 +12,9 @@ from openpyxl import Workbook
 
 from bot import roster as r
 
-from .helpers import TODAY, make_xlsx, members
+from .helpers import TODAY
+from .helpers import make_xlsx
+from .helpers import members
 
 SMALL = r.Limits(file_bytes=100_000, unzipped_bytes=1_000_000, zip_members=50, rows=50, columns=20)
 

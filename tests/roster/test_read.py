@@ -5,20 +5,18 @@ import pytest
 
 from bot import roster as r
 
-from .helpers import (
-    MEMBER_HEADER,
-    ORG_HEADER,
-    ROLE_HEADER,
-    TODAY,
-    errors,
-    full_xlsx,
-    make_csv,
-    make_xlsx,
-    members,
-    orgs,
-    roles,
-    xlsx_errors,
-)
+from .helpers import MEMBER_HEADER
+from .helpers import ORG_HEADER
+from .helpers import ROLE_HEADER
+from .helpers import TODAY
+from .helpers import errors
+from .helpers import full_xlsx
+from .helpers import make_csv
+from .helpers import make_xlsx
+from .helpers import members
+from .helpers import orgs
+from .helpers import roles
+from .helpers import xlsx_errors
 
 ORG, MEM, ROLE = r.ORG_SHEET, r.MEMBER_SHEET, r.ROLE_SHEET
 KNOWN_ORGS = [

@@ -2,16 +2,14 @@ from datetime import date
 
 from bot import roster as r
 
-from .helpers import (
-    ROLE_HEADER,
-    TODAY,
-    errors,
-    full_xlsx,
-    members,
-    orgs,
-    roles,
-    xlsx_errors,
-)
+from .helpers import ROLE_HEADER
+from .helpers import TODAY
+from .helpers import errors
+from .helpers import full_xlsx
+from .helpers import members
+from .helpers import orgs
+from .helpers import roles
+from .helpers import xlsx_errors
 
 ORG, MEM, ROLE = r.ORG_SHEET, r.MEMBER_SHEET, r.ROLE_SHEET
 

@@ -2,10 +2,18 @@ from datetime import date
 
 import pytest
 
-from rules.ballot import candidates, denominator, quorum_met, tally, tally_for, voters
+from rules.ballot import candidates
+from rules.ballot import denominator
+from rules.ballot import quorum_met
+from rules.ballot import tally
+from rules.ballot import tally_for
+from rules.ballot import voters
 from rules.levels import Level
-from rules.people import MemberFacts, Presence, Status
-from rules.rulebooks import CountingRule, rulebook
+from rules.people import MemberFacts
+from rules.people import Presence
+from rules.people import Status
+from rules.rulebooks import CountingRule
+from rules.rulebooks import rulebook
 
 XS, TT, HT, KT = Level.HTXS, Level.HTT, Level.HT, Level.KHT
 CUM, PLU, STRICT = CountingRule.CUMULATIVE, CountingRule.PLURALITY, CountingRule.STRICT_2011

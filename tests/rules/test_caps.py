@@ -2,9 +2,12 @@ from datetime import date
 
 import pytest
 
-from rules.caps import allowed_levels, check_member
+from rules.caps import allowed_levels
+from rules.caps import check_member
 from rules.levels import Level
-from rules.people import DisciplineForm, HeadException, MemberFacts
+from rules.people import DisciplineForm
+from rules.people import HeadException
+from rules.people import MemberFacts
 from rules.rulebooks import rulebook
 from rules.scoring import Score
 

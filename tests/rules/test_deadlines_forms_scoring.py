@@ -3,18 +3,20 @@ from decimal import Decimal
 
 import pytest
 
-from rules.deadlines import (
-    check_child_deadline,
-    check_child_deadlines,
-    draft_report_due,
-    plan_deadlines,
-    self_review_due,
-)
+from rules.deadlines import check_child_deadline
+from rules.deadlines import check_child_deadlines
+from rules.deadlines import draft_report_due
+from rules.deadlines import plan_deadlines
+from rules.deadlines import self_review_due
 from rules.forms import form_code
 from rules.levels import Level
 from rules.people import MemberFacts
 from rules.rulebooks import rulebook
-from rules.scoring import Score, outstanding_bonus, score_band, target_penalty, validate_score
+from rules.scoring import Score
+from rules.scoring import outstanding_bonus
+from rules.scoring import score_band
+from rules.scoring import target_penalty
+from rules.scoring import validate_score
 
 HD21 = rulebook("hd21-2019")
 QD366 = rulebook("qd366-2025")

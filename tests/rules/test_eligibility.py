@@ -2,8 +2,12 @@ from datetime import date
 
 import pytest
 
-from rules.eligibility import CommentSource, org_review_status, review_status
-from rules.people import MemberFacts, OrgFacts, Presence
+from rules.eligibility import CommentSource
+from rules.eligibility import org_review_status
+from rules.eligibility import review_status
+from rules.people import MemberFacts
+from rules.people import OrgFacts
+from rules.people import Presence
 from rules.rulebooks import rulebook
 
 HD21 = rulebook("hd21-2019")

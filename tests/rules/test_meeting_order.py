@@ -4,7 +4,9 @@ with the reason the meeting recorded."""
 
 import pytest
 
-from rules.meeting_order import Seat, ballot_may_open, individuals_order
+from rules.meeting_order import Seat
+from rules.meeting_order import ballot_may_open
+from rules.meeting_order import individuals_order
 
 PEOPLE = [
     ("Vũ Thị Giang", Seat.MEMBER),

@@ -8,22 +8,21 @@ import pytest
 
 from rules.eligibility import OrgFacts
 from rules.levels import Level
-from rules.org_scoring import (
-    Addition,
-    Criterion,
-    Deduction,
-    Framework,
-    FrameworkProblem,
-    check_framework,
-    combine_scores,
-    org_band,
-    org_level,
-    score_org,
-    tenths,
-)
+from rules.org_scoring import Addition
+from rules.org_scoring import Criterion
+from rules.org_scoring import Deduction
+from rules.org_scoring import Framework
+from rules.org_scoring import FrameworkProblem
+from rules.org_scoring import check_framework
+from rules.org_scoring import combine_scores
+from rules.org_scoring import org_band
+from rules.org_scoring import org_level
+from rules.org_scoring import score_org
+from rules.org_scoring import tenths
 from rules.people import OrgKind
 from rules.quotas import check_org_quota
-from rules.rulebooks import PLAN_2017, rulebook
+from rules.rulebooks import PLAN_2017
+from rules.rulebooks import rulebook
 
 HD21 = rulebook("hd21-2019")
 QD366 = rulebook("qd366-2025")

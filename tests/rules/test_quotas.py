@@ -2,8 +2,13 @@ import pytest
 
 from rules.breaches import Severity
 from rules.levels import Level
-from rules.quotas import QuotaScope, check_org_quota, check_quota, htt_base, htxs_limit
-from rules.rulebooks import PLAN_2017, rulebook
+from rules.quotas import QuotaScope
+from rules.quotas import check_org_quota
+from rules.quotas import check_quota
+from rules.quotas import htt_base
+from rules.quotas import htxs_limit
+from rules.rulebooks import PLAN_2017
+from rules.rulebooks import rulebook
 
 HD21 = rulebook("hd21-2019")
 QD366 = rulebook("qd366-2025")

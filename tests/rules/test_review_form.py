@@ -9,15 +9,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from rules.forms import FORM_TITLES
-from rules.review_form import (
-    CONTENT_HEADING,
-    MAX_SECTION_CHARS,
-    PART_TITLES,
-    RATING_HEADING,
-    Section,
-    section_keys,
-    sections_for,
-)
+from rules.review_form import CONTENT_HEADING
+from rules.review_form import MAX_SECTION_CHARS
+from rules.review_form import PART_TITLES
+from rules.review_form import RATING_HEADING
+from rules.review_form import Section
+from rules.review_form import section_keys
+from rules.review_form import sections_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TAIL = ("shortcomings", "earlier_fixes", "prompts", "collective", "measures")

@@ -1,14 +1,14 @@
 import pytest
 
-from rules.levels import Level, levels_at_most, parse_level
-from rules.rulebooks import (
-    PLAN_2017,
-    RULEBOOKS,
-    CountingRule,
-    DenominatorRule,
-    QuotaBase,
-    rulebook,
-)
+from rules.levels import Level
+from rules.levels import levels_at_most
+from rules.levels import parse_level
+from rules.rulebooks import PLAN_2017
+from rules.rulebooks import RULEBOOKS
+from rules.rulebooks import CountingRule
+from rules.rulebooks import DenominatorRule
+from rules.rulebooks import QuotaBase
+from rules.rulebooks import rulebook
 
 HD21 = rulebook("hd21-2019")
 QD366 = rulebook("qd366-2025")

@@ -10,9 +10,12 @@ import pytest
 from rules.caps import check_member
 from rules.eligibility import review_status
 from rules.levels import Level
-from rules.people import DisciplineForm, MemberFacts
-from rules.quotas import QuotaScope, check_quota
-from rules.rulebooks import PLAN_2017, rulebook
+from rules.people import DisciplineForm
+from rules.people import MemberFacts
+from rules.quotas import QuotaScope
+from rules.quotas import check_quota
+from rules.rulebooks import PLAN_2017
+from rules.rulebooks import rulebook
 
 XS, TT, HT, KT = Level.HTXS, Level.HTT, Level.HT, Level.KHT
 BOTH = ("hd21-2019", "qd366-2025")

@@ -10,7 +10,8 @@ from bot.i18n import Translator
 from rules.levels import Level
 from rules.quotas import check_quota
 from rules.rulebooks import rulebook
-from rules.titles import RULE_TITLES, rule_titles
+from rules.titles import RULE_TITLES
+from rules.titles import rule_titles
 
 DOMAIN = Path(__file__).resolve().parents[3] / "shared" / "DOMAIN.md"
 RULE_ID = re.compile(r"\bR-[A-Z][0-9]+\b")

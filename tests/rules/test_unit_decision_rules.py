@@ -9,12 +9,23 @@ from datetime import date
 
 import pytest
 
-from rules.ballot import official_members, tally, tally_for
-from rules.caps import allowed_levels, head_exception
+from rules.ballot import official_members
+from rules.ballot import tally
+from rules.ballot import tally_for
+from rules.caps import allowed_levels
+from rules.caps import head_exception
 from rules.levels import Level
-from rules.people import HeadException, MemberFacts, OrgFacts, Status
-from rules.quotas import check_org_quota, group_outstanding, htxs_limit, peer_groups
-from rules.rulebooks import PLAN_2017, CountingRule, rulebook
+from rules.people import HeadException
+from rules.people import MemberFacts
+from rules.people import OrgFacts
+from rules.people import Status
+from rules.quotas import check_org_quota
+from rules.quotas import group_outstanding
+from rules.quotas import htxs_limit
+from rules.quotas import peer_groups
+from rules.rulebooks import PLAN_2017
+from rules.rulebooks import CountingRule
+from rules.rulebooks import rulebook
 
 HD21 = rulebook("hd21-2019")
 QD366 = rulebook("qd366-2025")

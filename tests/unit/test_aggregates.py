@@ -12,20 +12,34 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 
-from benchmarks.status import NOW, TODAY, build
+from benchmarks.status import NOW
+from benchmarks.status import TODAY
+from benchmarks.status import build
 from bot.cli import main
-from bot.services import aggregates, ballot, decision, ratings
+from bot.services import aggregates
+from bot.services import ballot
+from bot.services import decision
+from bot.services import ratings
 from bot.services import status as status_service
 from bot.services.aggregates import Counts
-from bot.services.checks import cap_breaches, rated_members
-from bot.services.cycles import cycle_rulebook, member_facts
-from bot.services.status import UNIT_KINDS, Figures, count_status, status_cycles, subtree_status
+from bot.services.checks import cap_breaches
+from bot.services.checks import rated_members
+from bot.services.cycles import cycle_rulebook
+from bot.services.cycles import member_facts
+from bot.services.status import UNIT_KINDS
+from bot.services.status import Figures
+from bot.services.status import count_status
+from bot.services.status import status_cycles
+from bot.services.status import subtree_status
 from rules.eligibility import review_status
 from rules.quotas import check_quota
 from storage import models
-from storage.db import Database, settled
+from storage.db import Database
+from storage.db import settled
 
 FIELDS = (
     "members", "to_review", "to_rate", "submitted", "late", "cells", "meetings_held",

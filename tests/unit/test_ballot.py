@@ -14,21 +14,24 @@ from sqlalchemy import select
 
 from bot.services import ballot as service
 from bot.services import ballot_box as box
-from bot.services.ballot_logs import SqlParametersFilter, TelegramPayloadFilter
-from handlers.views.ballot import REDACTED, KeyButton, VoteButton, redact_key, redact_vote
+from bot.services.ballot_logs import SqlParametersFilter
+from bot.services.ballot_logs import TelegramPayloadFilter
+from handlers.views.ballot import REDACTED
+from handlers.views.ballot import KeyButton
+from handlers.views.ballot import VoteButton
+from handlers.views.ballot import redact_key
+from handlers.views.ballot import redact_vote
 from rules.people import Presence
 from storage.db import Database
-from storage.models import (
-    BallotCount,
-    BallotReceipt,
-    BallotRound,
-    BallotVoter,
-    Cycle,
-    Member,
-    Organisation,
-    Role,
-    SealedBallot,
-)
+from storage.models import BallotCount
+from storage.models import BallotReceipt
+from storage.models import BallotRound
+from storage.models import BallotVoter
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import SealedBallot
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 12, 5, 1, 0, tzinfo=dt.UTC)

@@ -8,9 +8,15 @@ from types import SimpleNamespace
 import pytest
 
 from bot.services import ballot_rounds as rounds
-from bot.services.ballot import CLOSED, PENDING, BallotError
-from bot.services.ballot_box import key_id, new_round_keys
-from tests.unit.test_views_ballot import AN, BINH, CUONG, view
+from bot.services.ballot import CLOSED
+from bot.services.ballot import PENDING
+from bot.services.ballot import BallotError
+from bot.services.ballot_box import key_id
+from bot.services.ballot_box import new_round_keys
+from tests.unit.test_views_ballot import AN
+from tests.unit.test_views_ballot import BINH
+from tests.unit.test_views_ballot import CUONG
+from tests.unit.test_views_ballot import view
 
 
 def test_the_next_candidate_is_the_next_without_a_choice():

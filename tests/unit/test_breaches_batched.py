@@ -7,16 +7,24 @@ band (R-C5)."""
 import random
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
 from bot.services import breaches
-from bot.services.checks import cap_breaches, rated_members, restrict
+from bot.services.checks import cap_breaches
+from bot.services.checks import rated_members
+from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
-from bot.services.status import UNIT_KINDS, enclosing_unit
-from rules.quotas import QuotaScope, check_quota
+from bot.services.status import UNIT_KINDS
+from bot.services.status import enclosing_unit
+from rules.quotas import QuotaScope
+from rules.quotas import check_quota
 from rules.rulebooks import PLAN_2017
 from storage.db import Database
-from storage.models import Cycle, Member, Organisation, SelfReview
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import SelfReview
 from storage.queries import subtree_range
 from tests.unit.test_monitor_batched import build
 

@@ -4,17 +4,15 @@ import datetime as dt
 
 import pytest
 
-from bot.callbacks import (
-    INVALID_BUTTON,
-    InvalidButton,
-    ascii_int,
-    parse_choice,
-    parse_date,
-    parse_datetime,
-    parse_int,
-    split_fields,
-    typed_int,
-)
+from bot.callbacks import INVALID_BUTTON
+from bot.callbacks import InvalidButton
+from bot.callbacks import ascii_int
+from bot.callbacks import parse_choice
+from bot.callbacks import parse_date
+from bot.callbacks import parse_datetime
+from bot.callbacks import parse_int
+from bot.callbacks import split_fields
+from bot.callbacks import typed_int
 
 # str.isdigit() says yes to every one of these, and int() rejects or misreads them.
 OTHER_DIGITS = ["²", "¹", "٣", "१२", "１２", "2⁰²⁶", "٢٠٢٦", "𝟗"]

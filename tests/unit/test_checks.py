@@ -2,9 +2,13 @@ import datetime as dt
 
 import pytest
 
-from bot.services.checks import cell_breaches, unit_breaches
+from bot.services.checks import cell_breaches
+from bot.services.checks import unit_breaches
 from storage.db import Database
-from storage.models import Cycle, Member, Organisation, Rating
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
 from storage.queries import place_org
 
 

@@ -5,7 +5,9 @@ import argparse
 
 import pytest
 
-from bot.cli import argparse_speaks, main, parser
+from bot.cli import argparse_speaks
+from bot.cli import main
+from bot.cli import parser
 from bot.i18n import Translator
 
 

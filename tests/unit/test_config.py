@@ -4,7 +4,8 @@ language (BOT_DEFAULT_LOCALE), exit status 2, never a traceback."""
 import pytest
 
 from bot.cli import main
-from bot.config import SettingsError, load_settings
+from bot.config import SettingsError
+from bot.config import load_settings
 
 GOOD = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

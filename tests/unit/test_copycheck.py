@@ -16,21 +16,19 @@ import time
 import pytest
 
 from bot.i18n import Translator
-from bot.services.copycheck import (
-    GATE,
-    MIN_CHARS,
-    THRESHOLD,
-    CopyFlag,
-    OtherReview,
-    _gate,
-    _Hint,
-    _Text,
-    find_copies,
-    hint_score,
-    normalise,
-    section_score,
-    similarity,
-)
+from bot.services.copycheck import GATE
+from bot.services.copycheck import MIN_CHARS
+from bot.services.copycheck import THRESHOLD
+from bot.services.copycheck import CopyFlag
+from bot.services.copycheck import OtherReview
+from bot.services.copycheck import _gate
+from bot.services.copycheck import _Hint
+from bot.services.copycheck import _Text
+from bot.services.copycheck import find_copies
+from bot.services.copycheck import hint_score
+from bot.services.copycheck import normalise
+from bot.services.copycheck import section_score
+from bot.services.copycheck import similarity
 from rules.review_form import sections_for
 
 VI = Translator("vi")

@@ -14,9 +14,15 @@ from docx import Document
 
 from bot.i18n import Translator
 from bot.services import dossier
-from bot.services.dossier import dossier_off_loop, member_dossier, unit_dossier
-from storage.models import Cycle, UnitRating, UnitRatingChange, UnitReview
-from storage.queries import member_by_code, org_by_code
+from bot.services.dossier import dossier_off_loop
+from bot.services.dossier import member_dossier
+from bot.services.dossier import unit_dossier
+from storage.models import Cycle
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from storage.queries import member_by_code
+from storage.queries import org_by_code
 from tests import unit_files_kit as kit
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -6,16 +6,14 @@ import io
 import openpyxl
 import pytest
 
-from bot.frameworks import (
-    FRAMEWORK,
-    ROSTER,
-    UNKNOWN,
-    RosterInvalid,
-    read_framework,
-    sniff,
-    template_bytes,
-    template_row,
-)
+from bot.frameworks import FRAMEWORK
+from bot.frameworks import ROSTER
+from bot.frameworks import UNKNOWN
+from bot.frameworks import RosterInvalid
+from bot.frameworks import read_framework
+from bot.frameworks import sniff
+from bot.frameworks import template_bytes
+from bot.frameworks import template_row
 from bot.roster import write_template as roster_template
 from rules.rulebooks import rulebook
 

@@ -7,9 +7,13 @@ import pytest
 from sqlalchemy import update
 
 from bot.services.menus import MenuSync
-from handlers.commands import declaration_digest, menu
+from handlers.commands import declaration_digest
+from handlers.commands import menu
 from storage.db import Database
-from storage.models import Member, Organisation, Role, TelegramAccount
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import TelegramAccount
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 12, 4, 3, 0, tzinfo=dt.UTC)

@@ -8,7 +8,8 @@ import datetime as dt
 from alembic import command
 from sqlalchemy import text
 
-from storage.db import Database, alembic_config
+from storage.db import Database
+from storage.db import alembic_config
 
 
 async def _upgrade_to(db: Database, revision: str) -> None:

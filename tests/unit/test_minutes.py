@@ -11,19 +11,18 @@ import re
 from zoneinfo import ZoneInfo
 
 from docx import Document
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 
 from bot.i18n import Translator
 from bot.services import minutes
 from bot.services.minutes_docx import render_minutes_docx
-from storage.models import (
-    BallotRound,
-    BallotTeller,
-    CountingCommittee,
-    Meeting,
-    UnitRating,
-    UnitRatingChange,
-)
+from storage.models import BallotRound
+from storage.models import BallotTeller
+from storage.models import CountingCommittee
+from storage.models import Meeting
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
 from storage.queries import org_by_code
 from tests import unit_files_kit as kit
 

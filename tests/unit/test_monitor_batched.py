@@ -10,14 +10,23 @@ import pytest
 
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.jobs import _digest, breach_line, decide
-from bot.services import Services, notify
+from bot.jobs import _digest
+from bot.jobs import breach_line
+from bot.jobs import decide
+from bot.services import Services
+from bot.services import notify
 from bot.services.checks import cell_breaches
 from bot.services.notify import COMMITTEE_ROLES
 from bot.services.reviews import grassroots_root
 from rules.rulebooks import PLAN_2017
 from storage.db import Database
-from storage.models import Cycle, Member, Organisation, OrgKind, Rating, Role, SelfReview
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import OrgKind
+from storage.models import Rating
+from storage.models import Role
+from storage.models import SelfReview
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)  # 10:00 in Vietnam, nothing else due

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.cli import main, parser
+from bot.cli import main
+from bot.cli import parser
 from bot.i18n import Translator
 from rules.levels import Level
 from rules.quotas import check_quota

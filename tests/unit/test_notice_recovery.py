@@ -12,7 +12,9 @@ from bot.delivery import Outcome
 from bot.services import notify
 from bot.services.notify import Key
 from storage.db import Database
-from storage.models import Cycle, Organisation, SentNotice
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import SentNotice
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 12, 4, 3, 0, tzinfo=dt.UTC)

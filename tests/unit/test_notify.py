@@ -6,15 +6,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from telegram.error import Forbidden, NetworkError, RetryAfter
+from telegram.error import Forbidden
+from telegram.error import NetworkError
+from telegram.error import RetryAfter
 
 from bot.delivery import Outcome
-from bot.jobs import REMINDER_DAYS, quiet
+from bot.jobs import REMINDER_DAYS
+from bot.jobs import quiet
 from bot.services import notify
 from bot.services.notify import Key
 from rules.deadlines import reminder_stage
 from storage.db import Database
-from storage.models import Cycle, NoticeState, Organisation, SentNotice
+from storage.models import Cycle
+from storage.models import NoticeState
+from storage.models import Organisation
+from storage.models import SentNotice
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 12, 4, 3, 0, tzinfo=dt.UTC)

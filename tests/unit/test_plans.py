@@ -7,7 +7,9 @@ import json
 import pytest
 
 from bot.services import plans
-from bot.services.plans import PlanError, save_own_plan, save_unit_deadlines
+from bot.services.plans import PlanError
+from bot.services.plans import save_own_plan
+from bot.services.plans import save_unit_deadlines
 from storage.db import Database
 from storage.models import Organisation
 from storage.queries import place_org

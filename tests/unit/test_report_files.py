@@ -12,7 +12,8 @@ import openpyxl
 import pytest
 
 from bot.i18n import Translator
-from bot.services.report import ReportLimits, _MemberFiles
+from bot.services.report import ReportLimits
+from bot.services.report import _MemberFiles
 
 DECIDED = dt.datetime(2026, 12, 1, 18, 30, tzinfo=dt.UTC)  # 2 December in Vietnam
 

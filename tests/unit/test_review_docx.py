@@ -10,13 +10,11 @@ from docx import Document
 from docx.shared import Cm
 
 from bot.i18n import Translator
-from bot.services.review_docx import (
-    ReviewDocument,
-    clean_text,
-    official_date_parts,
-    paragraphs_of,
-    render_review_docx,
-)
+from bot.services.review_docx import ReviewDocument
+from bot.services.review_docx import clean_text
+from bot.services.review_docx import official_date_parts
+from bot.services.review_docx import paragraphs_of
+from bot.services.review_docx import render_review_docx
 from rules.levels import Level
 from rules.review_form import sections_for
 

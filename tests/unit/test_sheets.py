@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
+from openpyxl import load_workbook
 
-from bot.services.sheets import FORMULA_STARTS, append_text_row, looks_like_formula, set_text
+from bot.services.sheets import FORMULA_STARTS
+from bot.services.sheets import append_text_row
+from bot.services.sheets import looks_like_formula
+from bot.services.sheets import set_text
 
 HOSTILE = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
 
@@ -44,7 +48,8 @@ def test_streamed_text_is_what_openpyxl_would_keep():
 
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    from bot.services.sheets import text_cell_xml, text_content
+    from bot.services.sheets import text_cell_xml
+    from bot.services.sheets import text_content
 
     rng = random.Random(7)
     alphabet = "ab <>&\r\n\t=+-@\x00\x01\x0b\x1f\x7fĐảng \u3000\u00a0\u2028\x1c\x85"

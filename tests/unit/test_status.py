@@ -3,7 +3,8 @@
 import datetime as dt
 from collections import Counter
 
-from bot.services.status import Figures, months_back
+from bot.services.status import Figures
+from bot.services.status import months_back
 from rules.people import months_between
 
 

@@ -3,12 +3,19 @@ import datetime as dt
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select, text
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from storage.db import Database
-from storage.models import AuditEntry, Base, Member, Organisation
-from storage.queries import members_in_subtree, place_org, subtree_range
+from storage.models import AuditEntry
+from storage.models import Base
+from storage.models import Member
+from storage.models import Organisation
+from storage.queries import members_in_subtree
+from storage.queries import place_org
+from storage.queries import subtree_range
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The suite's database fixtures: every test gets a fresh, empty database on its backend."""
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
+from sqlalchemy import text
 
 from storage.db import Database
 

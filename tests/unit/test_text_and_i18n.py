@@ -3,8 +3,11 @@ import re
 
 import pytest
 
-from bot.i18n import Translator, locale_for
-from bot.text import TELEGRAM_TEXT_LIMIT, esc, split_message
+from bot.i18n import Translator
+from bot.i18n import locale_for
+from bot.text import TELEGRAM_TEXT_LIMIT
+from bot.text import esc
+from bot.text import split_message
 
 
 def test_short_text_is_one_chunk():

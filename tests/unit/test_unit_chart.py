@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import struct
-from collections import Counter, defaultdict
+from collections import Counter
+from collections import defaultdict
 
 from bot.i18n import Translator
-from bot.services.report import draw_chart, unit_chart_rows
-from bot.services.status import Figures, Status
-from bot.services.unit_rating_status import NOT_RATED, PROPOSED, TO_RATE, UnitFigures
+from bot.services.report import draw_chart
+from bot.services.report import unit_chart_rows
+from bot.services.status import Figures
+from bot.services.status import Status
+from bot.services.unit_rating_status import NOT_RATED
+from bot.services.unit_rating_status import PROPOSED
+from bot.services.unit_rating_status import TO_RATE
+from bot.services.unit_rating_status import UnitFigures
 
 
 def png_height(png: bytes) -> int:

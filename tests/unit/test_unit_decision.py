@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from bot.permissions import Grant, speaks_for
+from bot.permissions import Grant
+from bot.permissions import speaks_for
 from bot.services import plans
 from bot.services import unit_decision as decisions
 from bot.services import unit_opinion as opinions
@@ -17,19 +18,17 @@ from bot.services.checks import cell_breaches
 from bot.services.decision import decision_view as member_decision_view
 from bot.services.unit_rating import head_caps
 from rules.levels import Level
-from storage.models import (
-    Cycle,
-    Member,
-    Organisation,
-    ParticipantBody,
-    ParticipantOpinion,
-    Rating,
-    Role,
-    RoleKind,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ParticipantBody
+from storage.models import ParticipantOpinion
+from storage.models import Rating
+from storage.models import Role
+from storage.models import RoleKind
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
 from storage.queries import place_org
 from tests.unit import test_units
 

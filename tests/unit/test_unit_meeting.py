@@ -10,26 +10,28 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
-from bot.services import ballot, unit_ballot, unit_meeting, unit_scoring
+from bot.services import ballot
+from bot.services import unit_ballot
+from bot.services import unit_meeting
+from bot.services import unit_scoring
 from rules.people import Presence
 from storage.db import Database
-from storage.models import (
-    AdjustmentKind,
-    CriteriaFramework,
-    Cycle,
-    FrameworkCriterion,
-    Member,
-    Organisation,
-    Role,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    UnitRating,
-    UnitReview,
-    UnitSubject,
-)
+from storage.models import AdjustmentKind
+from storage.models import CriteriaFramework
+from storage.models import Cycle
+from storage.models import FrameworkCriterion
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import UnitRating
+from storage.models import UnitReview
+from storage.models import UnitSubject
 from storage.queries import place_org
 
 NOW = dt.datetime(2026, 12, 5, 1, 0, tzinfo=dt.UTC)

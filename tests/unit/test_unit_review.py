@@ -11,31 +11,37 @@ from decimal import Decimal
 
 import pytest
 
-from bot.frameworks import read_framework, template_bytes
-from bot.roster import BOT_LIMITS, Limits
-from bot.services import prompts, unit_deadlines, unit_report, units
+from bot.frameworks import read_framework
+from bot.frameworks import template_bytes
+from bot.roster import BOT_LIMITS
+from bot.roster import Limits
+from bot.services import prompts
+from bot.services import unit_deadlines
+from bot.services import unit_report
 from bot.services import unit_review as service
-from bot.services.frameworks import apply_framework, target_for
-from bot.services.unit_review import TypedMark, UnitReviewRefused
+from bot.services import units
+from bot.services.frameworks import apply_framework
+from bot.services.frameworks import target_for
+from bot.services.unit_review import TypedMark
+from bot.services.unit_review import UnitReviewRefused
 from rules.deadlines import reminder_stage
-from rules.org_scoring import Criterion, Framework
+from rules.org_scoring import Criterion
+from rules.org_scoring import Framework
 from rules.rulebooks import rulebook
 from storage.db import Database
-from storage.models import (
-    AdjustmentKind,
-    CommentStage,
-    Cycle,
-    Meeting,
-    Member,
-    Organisation,
-    ReviewPrompt,
-    Role,
-    ScoreAdjustment,
-    ScoreGrade,
-    SentNotice,
-    UnitReviewState,
-    UnitSubject,
-)
+from storage.models import AdjustmentKind
+from storage.models import CommentStage
+from storage.models import Cycle
+from storage.models import Meeting
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ReviewPrompt
+from storage.models import Role
+from storage.models import ScoreAdjustment
+from storage.models import ScoreGrade
+from storage.models import SentNotice
+from storage.models import UnitReviewState
+from storage.models import UnitSubject
 from storage.queries import place_org
 from tests.e2e.unit_review_kit import word_file
 

@@ -8,7 +8,11 @@ import pytest
 
 from bot.services import units
 from storage.db import Database
-from storage.models import Cycle, Member, Organisation, Role, UnitSubject
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Role
+from storage.models import UnitSubject
 from storage.queries import place_org
 
 

@@ -7,8 +7,11 @@ from types import SimpleNamespace
 
 from bot.callbacks import CALLBACK_LIMIT
 from bot.i18n import Translator
-from bot.services.ballot import OPEN, RoundResult, RoundView
-from bot.services.ballot_box import key_id, new_round_keys
+from bot.services.ballot import OPEN
+from bot.services.ballot import RoundResult
+from bot.services.ballot import RoundView
+from bot.services.ballot_box import key_id
+from bot.services.ballot_box import new_round_keys
 from handlers.views import ballot as views
 from rules.ballot import needed
 

@@ -12,11 +12,16 @@ from bot.services.decision import DecisionView
 from handlers.views import appeal as appeal_views
 from handlers.views import decision as views
 from handlers.views import roster as roster_views
-from handlers.views.appeal import AnswerButton, AppealConfirm
-from handlers.views.decision import DecideButton, DecisionConfirm
+from handlers.views.appeal import AnswerButton
+from handlers.views.appeal import AppealConfirm
+from handlers.views.decision import DecideButton
+from handlers.views.decision import DecisionConfirm
 from handlers.views.roster import RosterButton
 from rules.levels import Level
-from storage.models import Cycle, Member, Organisation, Rating
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import Rating
 
 VI, EN = Translator("vi"), Translator("en")
 

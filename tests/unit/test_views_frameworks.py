@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.i18n import Translator
-from bot.roster import RosterError, RosterInvalid
+from bot.roster import RosterError
+from bot.roster import RosterInvalid
 from bot.services.frameworks import InEffect
 from handlers.views import frameworks as views
-from storage.models import CriteriaFramework, FrameworkCriterion, Organisation
+from storage.models import CriteriaFramework
+from storage.models import FrameworkCriterion
+from storage.models import Organisation
 
 VI, EN = Translator("vi"), Translator("en")
 UNIT = Organisation(id=5, code="DBCS<1>", name="Đảng bộ <Xã>", kind="dang_bo_co_so", path="/1/5/")
@@ -71,7 +74,8 @@ def test_the_framework_in_use_is_indented_by_depth_with_its_points():
 
 
 def test_the_preview_buttons_are_typed_and_the_language_choice_too():
-    from handlers.views.language import LanguageButton, language_keyboard
+    from handlers.views.language import LanguageButton
+    from handlers.views.language import language_keyboard
 
     _text, keyboard = views.preview_screen(EN, UNIT, [], 42)
     [[load, cancel]] = keyboard.inline_keyboard

@@ -10,7 +10,8 @@ import pytest
 from bot.callbacks import InvalidButton
 from bot.i18n import Translator
 from handlers.views import meeting
-from handlers.views.meeting import CalendarLabel, MeetingButton
+from handlers.views.meeting import CalendarLabel
+from handlers.views.meeting import MeetingButton
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -11,9 +11,12 @@ from bot.callbacks import InvalidButton
 from bot.i18n import Translator
 from bot.services import plans
 from bot.services.checks import Lowerable
-from bot.services.plans import INHERIT, OWN, Draft
+from bot.services.plans import INHERIT
+from bot.services.plans import OWN
+from bot.services.plans import Draft
 from handlers.views import plan as views
-from handlers.views.plan import LowerButton, PlanButton
+from handlers.views.plan import LowerButton
+from handlers.views.plan import PlanButton
 from rules.levels import Level
 
 T = Translator("vi")

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from bot.i18n import Translator
 from bot.services.reviews import FlagView
 from handlers.views import review_admin as views
-from handlers.views.review_admin import CellReviewButton, ReturnButton
+from handlers.views.review_admin import CellReviewButton
+from handlers.views.review_admin import ReturnButton
 from storage.models import SelfReview
 from tests.unit.test_views_self_review import setting
 

@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
 from bot.services.copycheck import CopyFlag
-from bot.services.reviews import LEVEL, PREVIEW, SCORE_GENERAL, ReviewSetting
+from bot.services.reviews import LEVEL
+from bot.services.reviews import PREVIEW
+from bot.services.reviews import SCORE_GENERAL
+from bot.services.reviews import ReviewSetting
 from handlers.views import self_review as views
 from handlers.views.self_review import ReviewButton
 from rules.caps import AllowedLevels
@@ -16,7 +19,9 @@ from rules.levels import Level
 from rules.review_form import sections_for
 from rules.rulebooks import rulebook
 from rules.scoring import Score
-from storage.models import Cycle, Member, SelfReview
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import SelfReview
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

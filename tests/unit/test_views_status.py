@@ -8,9 +8,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.i18n import Translator
-from bot.services.status import Figures, Status, UnitBreach
+from bot.services.status import Figures
+from bot.services.status import Status
+from bot.services.status import UnitBreach
 from handlers.views import status as views
-from storage.models import Cycle, Organisation
+from storage.models import Cycle
+from storage.models import Organisation
 
 VI, EN = Translator("vi"), Translator("en")
 

@@ -8,27 +8,31 @@ import pytest
 
 from bot.callbacks import InvalidButton
 from bot.i18n import Translator
-from bot.permissions import POLICY, REPRESENTATIVES, Action, Grant
+from bot.permissions import POLICY
+from bot.permissions import REPRESENTATIVES
+from bot.permissions import Action
+from bot.permissions import Grant
 from bot.services.accounts import Identity
-from bot.services.unit_decision import RatedUnit, UnitDecisionView
+from bot.services.unit_decision import RatedUnit
+from bot.services.unit_decision import UnitDecisionView
 from bot.services.unit_opinion import OpenReview
-from handlers.commands import commands_for, help_lines
+from handlers.commands import commands_for
+from handlers.commands import help_lines
 from handlers.views import unit_decision as views
 from handlers.views import unit_opinion as opinion_views
-from handlers.views.unit_decision import UnitDecideButton, UnitLowerButton
+from handlers.views.unit_decision import UnitDecideButton
+from handlers.views.unit_decision import UnitLowerButton
 from handlers.views.unit_opinion import OpinionButton
 from rules.breaches import breach
 from rules.levels import Level
-from storage.models import (
-    Cycle,
-    Member,
-    Organisation,
-    ParticipantBody,
-    ParticipantOpinion,
-    RoleKind,
-    UnitRating,
-    UnitReview,
-)
+from storage.models import Cycle
+from storage.models import Member
+from storage.models import Organisation
+from storage.models import ParticipantBody
+from storage.models import ParticipantOpinion
+from storage.models import RoleKind
+from storage.models import UnitRating
+from storage.models import UnitReview
 
 VI, EN = Translator("vi"), Translator("en")
 DECIDER = Organisation(id=2, code="DB", name="Đảng bộ <Thủy lợi>", kind="grassroots", path="/1/2/")

@@ -8,15 +8,23 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.callbacks import CALLBACK_LIMIT, InvalidButton
+from bot.callbacks import CALLBACK_LIMIT
+from bot.callbacks import InvalidButton
 from bot.i18n import Translator
-from bot.services.unit_scoring import MemberSheet, Scoring, SheetView
+from bot.services.unit_scoring import MemberSheet
+from bot.services.unit_scoring import Scoring
+from bot.services.unit_scoring import SheetView
 from handlers.views import unit_scoring as views
-from handlers.views.unit_meeting import OrderButton, subject_label
-from handlers.views.unit_scoring import ScoringButton, SheetButton, quick_values
-from rules.org_scoring import Criterion, Framework
+from handlers.views.unit_meeting import OrderButton
+from handlers.views.unit_meeting import subject_label
+from handlers.views.unit_scoring import ScoringButton
+from handlers.views.unit_scoring import SheetButton
+from handlers.views.unit_scoring import quick_values
+from rules.org_scoring import Criterion
+from rules.org_scoring import Framework
 from rules.rulebooks import rulebook
-from storage.models import ScoreAdjustment, UnitSubject
+from storage.models import ScoreAdjustment
+from storage.models import UnitSubject
 
 VI, EN = Translator("vi"), Translator("en")
 

@@ -10,18 +10,19 @@ from decimal import Decimal
 
 from bot.i18n import Translator
 from bot.services.prompts import Prompt
-from bot.services.unit_review import Draft, MeetingNeeds
+from bot.services.unit_review import Draft
+from bot.services.unit_review import MeetingNeeds
 from handlers.views import unit_review as views
-from handlers.views.unit_review import DraftButton, UnitButton
-from rules.org_scoring import Criterion, Framework
+from handlers.views.unit_review import DraftButton
+from handlers.views.unit_review import UnitButton
+from rules.org_scoring import Criterion
+from rules.org_scoring import Framework
 from rules.rulebooks import rulebook
-from storage.models import (
-    Cycle,
-    Organisation,
-    ScoreAdjustment,
-    ScoreMark,
-    UnitReview,
-)
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import UnitReview
 
 TZ = dt.timezone(dt.timedelta(hours=7))
 VI, EN = Translator("vi", TZ), Translator("en", TZ)

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from sqlalchemy import select
 
-from tests.e2e.test_status_tree import Tree, query
-from tests.fakebot.server import BotMessage, FakeTelegram, FakeUser
+from tests.e2e.test_status_tree import Tree
+from tests.e2e.test_status_tree import query
+from tests.fakebot.server import BotMessage
+from tests.fakebot.server import FakeTelegram
+from tests.fakebot.server import FakeUser
 
 
 @dataclass

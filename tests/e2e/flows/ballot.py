@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import BallotRound, Meeting, MeetingAttendance
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import BallotRound
+from storage.models import Meeting
+from storage.models import MeetingAttendance
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 from tests.e2e.test_status_tree import query
 
 COMMITTEE = "🧮 Ban kiểm phiếu"

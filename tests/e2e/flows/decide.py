@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from storage.models import Appeal, Decision, Rating
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import Appeal
+from storage.models import Decision
+from storage.models import Rating
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 
 APPEAL = "Tôi đề nghị xem xét lại vì tôi đã hoàn thành vượt mức các chỉ tiêu được giao."
 

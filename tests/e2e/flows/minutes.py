@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from storage.models import AuditEntry, Meeting
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import AuditEntry
+from storage.models import Meeting
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 
 WRITE = "✍️ Ghi kết luận"
 TEXT = "Hội nghị thống nhất đánh giá chi bộ hoàn thành tốt nhiệm vụ."

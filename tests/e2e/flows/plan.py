@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from handlers.views.plan import LowerButton
-from storage.models import Cycle, Rating, RatingChange, UnitDeadline
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import Cycle
+from storage.models import Rating
+from storage.models import RatingChange
+from storage.models import UnitDeadline
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 from tests.e2e.test_status_tree import YEAR
 
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from rules.review_form import sections_for
-from storage.models import Meeting, ReviewPiece, SelfReview
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import Meeting
+from storage.models import ReviewPiece
+from storage.models import SelfReview
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 from tests.e2e.test_status_tree import query
 
 PREVIEW_LABEL = "📨 Nộp"

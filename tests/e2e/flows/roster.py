@@ -5,8 +5,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from storage.models import Member, PendingImport, Role
-from tests.e2e.flows import Reached, World
+from storage.models import Member
+from storage.models import PendingImport
+from storage.models import Role
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
 from tests.e2e.harness import roster_workbook
 from tests.e2e.test_status_tree import PEOPLE
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import (
-    Meeting,
-    Organisation,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    UnitReview,
-)
-from tests.e2e.flows import Reached, World, answer_of, ask
-from tests.e2e.meetingkit import EVERYONE, ORDER, SCORING, add_framework
-from tests.e2e.test_status_tree import YEAR, query
+from storage.models import Meeting
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import UnitReview
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
+from tests.e2e.meetingkit import EVERYONE
+from tests.e2e.meetingkit import ORDER
+from tests.e2e.meetingkit import SCORING
+from tests.e2e.meetingkit import add_framework
+from tests.e2e.test_status_tree import YEAR
+from tests.e2e.test_status_tree import query
 
 SETUP = "unit_scoring_open"
 

@@ -8,24 +8,28 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.frameworks import read_framework, template_bytes
+from bot.frameworks import read_framework
+from bot.frameworks import template_bytes
 from bot.roster import BOT_LIMITS
 from bot.services import units
-from bot.services.frameworks import apply_framework, framework_for, target_for
+from bot.services.frameworks import apply_framework
+from bot.services.frameworks import framework_for
+from bot.services.frameworks import target_for
 from bot.services.unit_report import SECTIONS
 from bot.services.unit_review import draft_sheet
-from storage.models import (
-    Cycle,
-    Organisation,
-    ScoreAdjustment,
-    ScoreMark,
-    ScoreSheet,
-    UnitComment,
-    UnitReportPiece,
-    UnitReview,
-    UnitSubject,
-)
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import Cycle
+from storage.models import Organisation
+from storage.models import ScoreAdjustment
+from storage.models import ScoreMark
+from storage.models import ScoreSheet
+from storage.models import UnitComment
+from storage.models import UnitReportPiece
+from storage.models import UnitReview
+from storage.models import UnitSubject
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 from tests.e2e.test_status_tree import query
 
 

@@ -3,15 +3,16 @@ proposal from /quyet_dinh, and the settings a level above gives a unit in /ke_ho
 
 from __future__ import annotations
 
-from storage.models import (
-    ParticipantOpinion,
-    Role,
-    UnitPlanSetting,
-    UnitRating,
-    UnitRatingChange,
-    UnitReview,
-)
-from tests.e2e.flows import Reached, World, answer_of, ask
+from storage.models import ParticipantOpinion
+from storage.models import Role
+from storage.models import UnitPlanSetting
+from storage.models import UnitRating
+from storage.models import UnitRatingChange
+from storage.models import UnitReview
+from tests.e2e.flows import Reached
+from tests.e2e.flows import World
+from tests.e2e.flows import answer_of
+from tests.e2e.flows import ask
 from tests.e2e.test_status_tree import query
 
 OPINION = "Chi bộ đoàn kết, hoàn thành tốt nhiệm vụ chuyên môn được giao."
