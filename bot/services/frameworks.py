@@ -65,6 +65,37 @@ class Target:
     rulebook: Rulebook
 
 
+@dataclass
+class FrameworkDiff:
+    """What loading a file changes, for the preview and the report."""
+
+    replaces: bool = False  # a framework for that organisation and year exists
+    added: list[str] = field(default_factory=list)  # criterion codes
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    criteria: int = 0
+    kinds: list[tuple[str, int, int]] = field(default_factory=list)  # (kind, criteria, leaves)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.replaces and not (self.added or self.changed or self.removed)
+
+
+@dataclass(frozen=True)
+class InEffect:
+    """The framework a unit is scored on, and the committee that loaded it."""
+
+    framework: CriteriaFramework
+    owner: Organisation
+    criteria: tuple[FrameworkCriterion, ...]  # those for the unit's kind, in order
+
+    def as_rules(self) -> Framework:
+        return Framework(tuple(
+            Criterion(c.code, c.text, c.max_tenths, frozenset(c.kinds.split(",")),
+                      c.parent_code, c.guidance or "")
+            for c in self.criteria))
+
+
 async def target_for(session: AsyncSession, org: Organisation, year: int | None = None) -> Target:
     """The year (given, or that of the plan applying to `org`) and rules a framework loaded
     on `org` is checked against; FrameworkRefused for a cell or without a plan."""
@@ -98,22 +129,6 @@ async def read_file(
 ) -> FrameworkFile:
     """Read and check the file in a worker thread; raises RosterInvalid with every error."""
     return await asyncio.to_thread(read_framework, filename, content, target.rulebook, limits)
-
-
-@dataclass
-class FrameworkDiff:
-    """What loading a file changes, for the preview and the report."""
-
-    replaces: bool = False  # a framework for that organisation and year exists
-    added: list[str] = field(default_factory=list)  # criterion codes
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    criteria: int = 0
-    kinds: list[tuple[str, int, int]] = field(default_factory=list)  # (kind, criteria, leaves)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.replaces and not (self.added or self.changed or self.removed)
 
 
 async def existing(session: AsyncSession, org_id: int, year: int) -> CriteriaFramework | None:
@@ -202,21 +217,6 @@ async def apply_framework(
     return diff
 
 
-@dataclass(frozen=True)
-class InEffect:
-    """The framework a unit is scored on, and the committee that loaded it."""
-
-    framework: CriteriaFramework
-    owner: Organisation
-    criteria: tuple[FrameworkCriterion, ...]  # those for the unit's kind, in order
-
-    def as_rules(self) -> Framework:
-        return Framework(tuple(
-            Criterion(c.code, c.text, c.max_tenths, frozenset(c.kinds.split(",")),
-                      c.parent_code, c.guidance or "")
-            for c in self.criteria))
-
-
 async def framework_for(session: AsyncSession, org: Organisation) -> InEffect | None:
     """The framework `org` is scored on: its plan's year, the nearest ancestor-or-self with
     criteria for its kind. None without a plan or such a framework."""
@@ -297,7 +297,6 @@ def describe_diff(t: Translator, target: Target, diff: FrameworkDiff) -> list[st
             if codes:
                 lines.append("  " + t(msgid, codes=_codes(t, codes)))
     return lines
-
 
 
 async def hold_upload(

@@ -50,6 +50,14 @@ class ReportSection:
     optional: bool  # "(nếu có)"
 
 
+@dataclass(frozen=True)
+class ReportFile:
+    """What the check of a Word file found, for the head's confirmation."""
+
+    words: int
+    paragraphs: int
+
+
 PROMPTS_KEY = "prompts"
 
 SECTIONS: tuple[ReportSection, ...] = (
@@ -235,14 +243,6 @@ E_NOT_DOCX = N_(
 )
 E_UNPACKED = N_("The Word file unpacks to more than {size} MB; I do not read files that large.")
 E_EMPTY = N_("The Word file has no text in it.")
-
-
-@dataclass(frozen=True)
-class ReportFile:
-    """What the check of a Word file found, for the head's confirmation."""
-
-    words: int
-    paragraphs: int
 
 
 def read_report_docx(content: bytes, limits: Limits = BOT_LIMITS) -> ReportFile:

@@ -84,6 +84,50 @@ class UnitReviewRefused(Explained):
     is a number of points, written in the reader's locale)."""
 
 
+@dataclass(frozen=True)
+class MeetingNeeds:
+    """What a unit's review meeting asks of it (for the meeting screens): its least length
+    (R-D4) and, once its day is known, the day the collective's draft is due (R-D1)."""
+
+    days: Decimal
+    draft_due: dt.date | None
+    working_days: int
+
+
+@dataclass(frozen=True)
+class TypedMark:
+    tenths: int
+    grade: ScoreGrade | None
+    result: str | None  # None: keep the one the criterion has
+
+
+@dataclass(frozen=True)
+class TypedAdjustment:
+    kind: AdjustmentKind
+    criterion: str
+    tenths: int  # deduction: percent short, in tenths; addition: points, in tenths
+    reason: str
+    responsible: str
+
+
+@dataclass(frozen=True)
+class CommentView:
+    author: str
+    stage: CommentStage
+    text: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Recipient:
+    member: Member
+    account: TelegramAccount | None  # None, or not reachable: told to the head
+
+    @property
+    def reachable(self) -> bool:
+        return notify.reachable(self.account)
+
+
 # What of a unit a review is about, as the screens and notices name it.
 SUBJECT_NAMES = {
     UnitSubject.ORGANISATION: N_("the party organisation"),
@@ -251,16 +295,6 @@ async def prompted(session: AsyncSession, cycle_id: int, org: Organisation) -> b
     return await unit_is_prompted(session, cycle_id, org.id, reviewed)
 
 
-@dataclass(frozen=True)
-class MeetingNeeds:
-    """What a unit's review meeting asks of it (for the meeting screens): its least length
-    (R-D4) and, once its day is known, the day the collective's draft is due (R-D1)."""
-
-    days: Decimal
-    draft_due: dt.date | None
-    working_days: int
-
-
 async def meeting_needs(
     session: AsyncSession, cycle: Cycle, org: Organisation, day: dt.date | None
 ) -> MeetingNeeds:
@@ -381,13 +415,6 @@ def number_text(tenths: int) -> str:
     return str(tenths // 10) if tenths % 10 == 0 else f"{tenths // 10}.{tenths % 10}"
 
 
-@dataclass(frozen=True)
-class TypedMark:
-    tenths: int
-    grade: ScoreGrade | None
-    result: str | None  # None: keep the one the criterion has
-
-
 E_MARK_FORMAT = N_(
     "Type the points, then a semicolon and the result in words and figures, e.g. «{example}»; "
     "«{text}» is not that."
@@ -498,15 +525,6 @@ DEDUCTION_EXAMPLE = "2.1; 12; Thu ngân sách đạt 88% kế hoạch; Chi ủy"
 ADDITION_EXAMPLE = "3; 1,5; Mô hình dân vận khéo được tỉnh khen thưởng; Chi bộ"
 FIGURE_SHORTFALL = N_("percent short of the target")
 FIGURE_POINTS = N_("points added")
-
-
-@dataclass(frozen=True)
-class TypedAdjustment:
-    kind: AdjustmentKind
-    criterion: str
-    tenths: int  # deduction: percent short, in tenths; addition: points, in tenths
-    reason: str
-    responsible: str
 
 
 def parse_adjustment(
@@ -640,14 +658,6 @@ async def add_comment(
     return row
 
 
-@dataclass(frozen=True)
-class CommentView:
-    author: str
-    stage: CommentStage
-    text: str
-    at: dt.datetime
-
-
 async def comments_of(session: AsyncSession, review_id: int) -> list[CommentView]:
     rows = await session.execute(
         select(Member.full_name, UnitComment.stage, UnitComment.text, UnitComment.at)
@@ -659,16 +669,6 @@ async def comments_of(session: AsyncSession, review_id: int) -> list[CommentView
 
 
 # --- who hears of it -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recipient:
-    member: Member
-    account: TelegramAccount | None  # None, or not reachable: told to the head
-
-    @property
-    def reachable(self) -> bool:
-        return notify.reachable(self.account)
 
 
 async def _recipients(session: AsyncSession, members: list[Member], but: int | None) -> list[Recipient]:
