@@ -340,7 +340,7 @@ async def load_draft(
     if sheet is not None:
         found = await session.scalars(select(ScoreMark).where(ScoreMark.sheet_id == sheet.id))
         draft.marks = {mark.criterion: mark for mark in found.all()}
-    draft.adjustments = await proposed_adjustments(session, review.id)
+    draft.adjustments = await units.adjustments(session, review.id, proposed_only=True)
     rows = await session.execute(
         select(UnitComment.stage, func.count())
         .where(UnitComment.review_id == review.id)
@@ -494,15 +494,6 @@ def leaf(draft: Draft, code: str) -> Criterion | None:
 
 
 # --- proposed deductions and additions ----------------------------------------------------
-
-
-async def proposed_adjustments(session: AsyncSession, review_id: int) -> list[ScoreAdjustment]:
-    found = await session.scalars(
-        select(ScoreAdjustment)
-        .where(ScoreAdjustment.review_id == review_id, ScoreAdjustment.agreed.is_(False))
-        .order_by(ScoreAdjustment.id)
-    )
-    return list(found.all())
 
 
 E_ADJ_FORMAT = N_(

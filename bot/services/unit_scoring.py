@@ -189,16 +189,6 @@ async def _draft(session: AsyncSession, review: UnitReview | None) -> dict[str, 
     return await _marks(session, sheet.id) if sheet is not None else {}
 
 
-async def adjustments_of(session: AsyncSession, review_id: int) -> list[ScoreAdjustment]:
-    return list(
-        await session.scalars(
-            select(ScoreAdjustment)
-            .where(ScoreAdjustment.review_id == review_id)
-            .order_by(ScoreAdjustment.id)
-        )
-    )
-
-
 async def scoring_of(session: AsyncSession, meeting: Meeting, today: dt.date) -> Scoring:
     org = await session.get(Organisation, meeting.org_id)
     cycle = await session.get(Cycle, meeting.cycle_id)
@@ -229,7 +219,7 @@ async def scoring_of(session: AsyncSession, meeting: Meeting, today: dt.date) ->
             [MemberSheet(member, sheet, await _marks(session, sheet.id)) for sheet, member in rows],
             key=lambda s: name_sort_key(s.member.full_name),
         )
-        scoring.adjustments = await adjustments_of(session, review.id)
+        scoring.adjustments = await units.adjustments(session, review.id)
     return scoring
 
 

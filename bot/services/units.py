@@ -29,6 +29,7 @@ from storage.models import OrgKind
 from storage.models import RatingState
 from storage.models import Role
 from storage.models import RoleKind
+from storage.models import ScoreAdjustment
 from storage.models import UnitRating
 from storage.models import UnitReview
 from storage.models import UnitSubject
@@ -186,6 +187,17 @@ async def reviews_of(session: AsyncSession, cycle_id: int, org_id: int) -> list[
         select(UnitReview).where(UnitReview.cycle_id == cycle_id, UnitReview.org_id == org_id)
     )
     return sorted(found.all(), key=lambda r: order.get(r.subject, len(order)))
+
+
+async def adjustments(
+    session: AsyncSession, review_id: int, *, proposed_only: bool = False
+) -> list[ScoreAdjustment]:
+    """A review's additions and deductions in the order they were typed; with `proposed_only`,
+    those the meeting has not agreed yet (the head's draft shows these)."""
+    query = select(ScoreAdjustment).where(ScoreAdjustment.review_id == review_id)
+    if proposed_only:
+        query = query.where(ScoreAdjustment.agreed.is_(False))
+    return list(await session.scalars(query.order_by(ScoreAdjustment.id)))
 
 
 async def live_rating(session: AsyncSession, review_id: int) -> UnitRating | None:

@@ -272,7 +272,7 @@ async def test_the_draft_from_its_first_mark_to_circulation(db):
         assert await unit_report.drop_last_piece(session, review, "direction")
         assert not await unit_report.drop_last_piece(session, review, "direction")
         await unit_report.add_piece(session, review, "direction", "Biện pháp.", None, "tg:1")
-        [deduction, _addition] = await service.proposed_adjustments(session, review.id)
+        [deduction, _addition] = await units.adjustments(session, review.id, proposed_only=True)
         assert await service.remove_adjustment(session, review, deduction.id)
         assert not await service.remove_adjustment(session, review, deduction.id)
         draft = await service.load_draft(session, review, TZ, NOON.date())
