@@ -95,7 +95,7 @@ async def show_sheet(turn: Turn, view: service.SheetView, *, note: str | None = 
 
 async def show_criterion(turn: Turn, view: service.SheetView, code: str) -> None:
     """One criterion's screen, the ``unit_score`` flow at ``mark`` (typed points land there)."""
-    criterion = next((c for c in view.scoring.leaves if c.code == code), None)
+    criterion = next((c for c in view.scoring.leaves() if c.code == code), None)
     if criterion is None:
         raise Refusal("This button is no longer valid.")
     text = views.criterion_text(turn.t, view, criterion)
@@ -112,7 +112,7 @@ async def show_criterion(turn: Turn, view: service.SheetView, code: str) -> None
 def next_missing(view: service.SheetView, after: str) -> str | None:
     """The next criterion without a mark, after `after` in the framework's order (or from the
     top), so a sheet scored from empty goes criterion by criterion."""
-    codes = [c.code for c in view.scoring.leaves]
+    codes = [c.code for c in view.scoring.leaves()]
     missing = {c.code for c in view.missing}
     later = [c for c in codes[codes.index(after) + 1 :] if c in missing] if after in codes else []
     return later[0] if later else next((c for c in codes if c in missing), None)

@@ -47,14 +47,10 @@ from bot.services.unit_report import required_keys
 from bot.services.unit_report import section_texts
 from rules.deadlines import draft_report_due
 from rules.deadlines import meeting_days_min
-from rules.eligibility import org_review_status
-from rules.org_scoring import Addition
 from rules.org_scoring import Criterion
-from rules.org_scoring import Deduction
 from rules.org_scoring import Framework
 from rules.org_scoring import OrgScore
 from rules.org_scoring import points
-from rules.org_scoring import score_org
 from rules.rulebooks import Rulebook
 from rules.scoring import outstanding_bonus
 from rules.scoring import target_penalty
@@ -200,20 +196,15 @@ async def review_and_org(
 
 
 @dataclass
-class Draft:
+class Draft(units.UnitContext):
     """A unit review's draft and its setting, read once per screen."""
 
     review: UnitReview
-    org: Organisation
-    cycle: Cycle
-    rulebook: Rulebook
     meeting_at: dt.datetime | None
     draft_due: dt.date | None  # R-D1: the last day the draft may reach the participants
     prompted: bool  # R-D4: the upper level sent points to the unit or its members
-    rated: bool  # R-E4: an organisation founded under 6 months is reviewed, not rated
     texts: dict[str, str]
     prompts: list[Prompt]
-    framework: Framework | None
     marks: dict[str, ScoreMark] = field(default_factory=dict)
     adjustments: list[ScoreAdjustment] = field(default_factory=list)
     comments: dict[str, int] = field(default_factory=dict)  # CommentStage -> count
@@ -241,9 +232,6 @@ class Draft:
         """Whether the draft carries a score sheet: a rated unit with a framework."""
         return self.rated and self.framework is not None and bool(self.framework.leaves())
 
-    def leaves(self) -> tuple[Criterion, ...]:
-        return self.framework.leaves() if self.framework is not None else ()
-
     def unmarked(self) -> list[Criterion]:
         return [c for c in self.leaves() if c.code not in self.marks]
 
@@ -269,16 +257,7 @@ class Draft:
         if not self.scored:
             return None
         marks = {code: points(mark.tenths) for code, mark in self.marks.items()}
-        deductions = [
-            Deduction(a.criterion, points(a.shortfall_tenths or 0), a.reason, a.responsible)
-            for a in self.adjustments if a.kind == AdjustmentKind.DEDUCTION
-        ]
-        additions = [
-            Addition(a.criterion, points(a.points_tenths or 0), a.reason, a.responsible)
-            for a in self.adjustments if a.kind == AdjustmentKind.ADDITION
-        ]
-        return score_org(self.framework, self.org.kind, marks, self.rulebook,
-                         deductions=deductions, additions=additions)
+        return self.score_with(marks, self.adjustments)
 
     def ready(self) -> bool:
         return not self.missing_parts() and not (self.scored and self.unmarked())
@@ -317,24 +296,16 @@ async def load_draft(
 ) -> Draft:
     org = await session.get(Organisation, review.org_id)
     cycle = await session.get(Cycle, review.cycle_id)
-    rulebook = cycle_rulebook(cycle)
     meeting = await meeting_for(session, cycle, org.id)
     meeting_at = meeting.scheduled_at if meeting is not None else None
     meeting_day = meeting_at.astimezone(tz).date() if meeting_at is not None else None
-    rated = org_review_status(units.org_facts(org), rulebook, meeting_day or today).rated
-    framework = await units.criteria_of(session, org)
-    draft = Draft(
-        review=review,
-        org=org,
-        cycle=cycle,
-        rulebook=rulebook,
+    draft = await Draft.load(
+        session, org, cycle, review, meeting_day or today,
         meeting_at=meeting_at,
-        draft_due=draft_report_due(meeting_day, rulebook) if meeting_day else None,
+        draft_due=draft_report_due(meeting_day, cycle_rulebook(cycle)) if meeting_day else None,
         prompted=await prompted(session, cycle.id, org),
-        rated=rated,
         texts=await section_texts(session, review.id),
         prompts=await unit_prompts(session, cycle.id, org.id, review.subject),
-        framework=framework,
     )
     sheet = await draft_sheet(session, review.id)
     if sheet is not None:

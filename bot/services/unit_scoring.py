@@ -35,16 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services import units
 from bot.services.ballot import meeting_state
-from bot.services.cycles import cycle_rulebook
 from bot.services.unit_ballot import UnitRefusal
 from bot.services.unit_meeting import order_of
 from rules.breaches import Breach
-from rules.eligibility import org_review_status
 from rules.levels import Level
 from rules.org_scoring import Addition
 from rules.org_scoring import Criterion
 from rules.org_scoring import Deduction
-from rules.org_scoring import Framework
 from rules.org_scoring import OrgScore
 from rules.org_scoring import combine_scores
 from rules.org_scoring import org_band
@@ -103,17 +100,11 @@ class MemberSheet:
 
 
 @dataclass
-class Scoring:
+class Scoring(units.UnitContext):
     """A unit's scoring at its meeting: the organisation's review, the framework for its
     kind, the head's draft, the members' sheets and the adjustments."""
 
     meeting: Meeting
-    org: Organisation
-    cycle: Cycle
-    rulebook: Rulebook
-    review: UnitReview | None  # the organisation's review (None: not reviewed yet)
-    framework: Framework | None  # None: no framework applies to the unit's kind
-    rated: bool  # False: founded less than six months before (R-E4)
     collectives_done: bool
     draft: dict[str, int]  # criterion -> tenths, of the head's draft sheet
     sheets: list[MemberSheet] = field(default_factory=list)
@@ -135,20 +126,10 @@ class Scoring:
     def waiting(self) -> list[Member]:
         return [s.member for s in self.sheets if not s.submitted]
 
-    @property
-    def leaves(self) -> tuple[Criterion, ...]:
-        return self.framework.leaves() if self.framework is not None else ()
-
-    def agreed(self) -> tuple[list[Deduction], list[Addition]]:
-        return rules_adjustments([a for a in self.adjustments if a.agreed])
-
     def score(self, marks: dict[str, int]) -> OrgScore:
         """A sheet's total with the adjustments agreed so far."""
-        deductions, additions = self.agreed()
-        return score_org(
-            self.framework, self.org.kind, {c: points(v) for c, v in marks.items()},
-            self.rulebook, deductions=deductions, additions=additions,
-        )
+        return self.score_with({c: points(v) for c, v in marks.items()},
+                               [a for a in self.adjustments if a.agreed])
 
     @property
     def combined(self) -> tuple[Decimal, Level] | None:
@@ -156,20 +137,6 @@ class Scoring:
             return None
         total = points(self.review.combined_tenths)
         return total, org_band(total, self.rulebook)
-
-
-def rules_adjustments(rows: list[ScoreAdjustment]) -> tuple[list[Deduction], list[Addition]]:
-    deductions = [
-        Deduction(a.criterion, points(a.shortfall_tenths or 0), a.reason, a.responsible)
-        for a in rows
-        if a.kind == AdjustmentKind.DEDUCTION
-    ]
-    additions = [
-        Addition(a.criterion, points(a.points_tenths or 0), a.reason, a.responsible)
-        for a in rows
-        if a.kind == AdjustmentKind.ADDITION
-    ]
-    return deductions, additions
 
 
 async def _marks(session: AsyncSession, sheet_id: int) -> dict[str, int]:
@@ -192,17 +159,11 @@ async def _draft(session: AsyncSession, review: UnitReview | None) -> dict[str, 
 async def scoring_of(session: AsyncSession, meeting: Meeting, today: dt.date) -> Scoring:
     org = await session.get(Organisation, meeting.org_id)
     cycle = await session.get(Cycle, meeting.cycle_id)
-    rulebook = cycle_rulebook(cycle)
     review = await units.find_review(session, cycle.id, org.id, UnitSubject.ORGANISATION)
     order = await order_of(session, meeting, today)
-    scoring = Scoring(
+    scoring = await Scoring.load(
+        session, org, cycle, review, today,
         meeting=meeting,
-        org=org,
-        cycle=cycle,
-        rulebook=rulebook,
-        review=review,
-        framework=await units.criteria_of(session, org),
-        rated=org_review_status(units.org_facts(org), rulebook, today).rated,
         collectives_done=order.collectives_done,
         draft=await _draft(session, review),
     )
@@ -277,7 +238,7 @@ async def open_scoring(
     state = await meeting_state(session, meeting, today)
     present = {m for m, p in state.presence.items() if p is Presence.PRESENT}
     have = {s.member.id for s in scoring.sheets}
-    leaves = {c.code for c in scoring.leaves}
+    leaves = {c.code for c in scoring.leaves()}
     made: list[MemberSheet] = []
     for member in await units.participants(session, scoring.review):
         if member.id not in present or member.id in have:
@@ -320,7 +281,7 @@ class SheetView:
 
     @property
     def missing(self) -> list[Criterion]:
-        return [c for c in self.scoring.leaves if c.code not in self.mine.marks]
+        return [c for c in self.scoring.leaves() if c.code not in self.mine.marks]
 
     @property
     def changed(self) -> list[str]:
@@ -381,7 +342,7 @@ async def set_mark(
 ) -> None:
     """The member's mark for one criterion; a submitted sheet goes back to being scored."""
     _writable(view)
-    criterion = next((c for c in view.scoring.leaves if c.code == code), None)
+    criterion = next((c for c in view.scoring.leaves() if c.code == code), None)
     if criterion is None:
         raise ScoringError(E_INVALID)
     if not 0 <= value <= criterion.max_tenths:

@@ -10,18 +10,34 @@ criteria the unit is scored on; and the live rating of a review.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from typing import Self
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.cycles import cycle_for_org
+from bot.services.cycles import cycle_rulebook
 from bot.services.frameworks import framework_for
 from bot.services.reviews import grassroots_root
+from rules.eligibility import org_review_status
 from rules.org_scoring import RATED_KINDS
+from rules.org_scoring import Addition
+from rules.org_scoring import Criterion
+from rules.org_scoring import Deduction
 from rules.org_scoring import Framework
+from rules.org_scoring import OrgScore
+from rules.org_scoring import points
+from rules.org_scoring import score_org
 from rules.people import OrgFacts
 from rules.people import OrgKind as RulesOrgKind
 from rules.people import name_sort_key
+from rules.rulebooks import Rulebook
+from storage.models import AdjustmentKind
 from storage.models import Cycle
 from storage.models import Member
 from storage.models import Organisation
@@ -141,6 +157,63 @@ async def criteria_of(session: AsyncSession, org: Organisation) -> Framework | N
     year, the criteria for its kind), or None when no framework applies."""
     found = await framework_for(session, org)
     return found.as_rules().for_kind(org.kind) if found is not None else None
+
+
+@dataclass
+class UnitContext:
+    """What a unit's review is read against: the organisation, its plan and rulebook, the
+    review, the criteria for its kind and whether it is rated. The base of the head's draft
+    (unit_review.Draft) and of the meeting's scoring (unit_scoring.Scoring)."""
+
+    org: Organisation
+    cycle: Cycle
+    rulebook: Rulebook
+    review: UnitReview | None  # None: the organisation is not reviewed yet
+    framework: Framework | None  # None: no framework applies to the unit's kind
+    rated: bool  # R-E4: an organisation founded under 6 months is reviewed, not rated
+
+    @classmethod
+    async def load(
+        cls,
+        session: AsyncSession,
+        org: Organisation,
+        cycle: Cycle,
+        review: UnitReview | None,
+        day: dt.date,
+        **rest: Any,
+    ) -> Self:
+        """The context of `org`'s review as of `day` (R-E4 counts six months to it), with the
+        subclass's own fields in `rest`."""
+        rulebook = cycle_rulebook(cycle)
+        return cls(
+            org=org,
+            cycle=cycle,
+            rulebook=rulebook,
+            review=review,
+            framework=await criteria_of(session, org),
+            rated=org_review_status(org_facts(org), rulebook, day).rated,
+            **rest,
+        )
+
+    def leaves(self) -> tuple[Criterion, ...]:
+        return self.framework.leaves() if self.framework is not None else ()
+
+    def score_with(
+        self, marks: dict[str, Decimal], adjustments: list[ScoreAdjustment]
+    ) -> OrgScore:
+        """A sheet's total (marks in points) with these deductions and additions."""
+        deductions = [
+            Deduction(a.criterion, points(a.shortfall_tenths or 0), a.reason, a.responsible)
+            for a in adjustments
+            if a.kind == AdjustmentKind.DEDUCTION
+        ]
+        additions = [
+            Addition(a.criterion, points(a.points_tenths or 0), a.reason, a.responsible)
+            for a in adjustments
+            if a.kind == AdjustmentKind.ADDITION
+        ]
+        return score_org(self.framework, self.org.kind, marks, self.rulebook,
+                         deductions=deductions, additions=additions)
 
 
 async def review_by_id(session: AsyncSession, review_id: int) -> UnitReview | None:

@@ -167,7 +167,7 @@ def _mark_lines(t: Translator, view: SheetView, width: int) -> list[str]:
     """One line per criterion: its number, its text cut to `width`, the mark of its maximum."""
     scoring, mine = view.scoring, view.mine
     lines = []
-    for criterion in scoring.leaves:
+    for criterion in scoring.leaves():
         mark = mine.marks.get(criterion.code)
         shown = "…" if mark is None else pts(t, mark)
         text = _short(criterion.text, width)
@@ -185,7 +185,7 @@ def _mark_lines(t: Translator, view: SheetView, width: int) -> list[str]:
 def sheet_keyboard(t: Translator, view: SheetView) -> InlineKeyboardMarkup:
     sheet_id = view.mine.sheet.id
     buttons = []
-    for criterion in view.scoring.leaves:
+    for criterion in view.scoring.leaves():
         mark = view.mine.marks.get(criterion.code)
         label = f"{criterion.code}: {'…' if mark is None else pts(t, mark)}"
         data = SheetButton("crit", sheet_id, criterion.code).encode()
@@ -337,7 +337,7 @@ def scoring_text(
         lines.append(
             t(
                 "{count} criteria to score, {max} points in all.",
-                count=len(scoring.leaves),
+                count=len(scoring.leaves()),
                 max=pts(t, scoring.framework.total_tenths()),
             )
         )

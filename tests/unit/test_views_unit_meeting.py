@@ -43,8 +43,9 @@ def _view(leaves: int = 24, *, draft: bool = True, submitted: bool = False) -> S
     marks = {c.code: c.max_tenths - 5 for c in framework.leaves()} if draft else {}
     org = SimpleNamespace(id=1, name="Chi bộ <Số 1> & Cộng sự", kind="cell")
     meeting = SimpleNamespace(id=123456)
-    scoring = Scoring(meeting, org, SimpleNamespace(year=2026), rulebook("hd21-2019"),
-                      SimpleNamespace(id=9, combined_tenths=None), framework, True, True, marks)
+    scoring = Scoring(org, SimpleNamespace(year=2026), rulebook("hd21-2019"),
+                      SimpleNamespace(id=9, combined_tenths=None), framework, True,
+                      meeting=meeting, collectives_done=True, draft=marks)
     sheet = SimpleNamespace(id=987654321, submitted_at=dt.datetime(2026, 12, 5) if submitted else None)
     mine = MemberSheet(SimpleNamespace(id=5, full_name="Nguyễn Văn An"), sheet, dict(marks))
     scoring.sheets = [mine]
