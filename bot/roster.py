@@ -113,20 +113,27 @@ def label_of(vocab: dict[str, str], code: str | None) -> str:
 # --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class SheetRow:
+    """Where a data row came from: its row number and sheet (the sheet name as written, or
+    the CSV file name); named, so that each sheet's own fields read in order."""
+
+    row: int
+    sheet: str
+
+
 @dataclass(frozen=True)
-class OrgRow:
+class OrgRow(SheetRow):
     code: str | None
     name: str | None
     kind: str | None
     parent_code: str | None
     founded_on: date | None
-    row: int
-    sheet: str = ORG_SHEET  # where the row came from: the sheet name or the CSV file name
     residential: bool = False
 
 
 @dataclass(frozen=True)
-class MemberRow:
+class MemberRow(SheetRow):
     code: str | None
     full_name: str | None
     birth_date: date | None
@@ -146,18 +153,14 @@ class MemberRow:
     maternity: bool
     discipline_form: str | None
     discipline_in_official_duties: bool
-    row: int
-    sheet: str = MEMBER_SHEET
     public_servant: bool = False
 
 
 @dataclass(frozen=True)
-class RoleRow:
+class RoleRow(SheetRow):
     member_code: str | None
     org_code: str | None
     role: str | None
-    row: int
-    sheet: str = ROLE_SHEET
 
 
 LOC_CELL = N_("{sheet}, row {row}, column «{column}»: {message}")

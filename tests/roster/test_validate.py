@@ -296,11 +296,11 @@ def test_read_roster_reports_all_parse_errors_but_not_validation():
 
 def test_validate_hand_built_roster():
     roster = r.Roster(
-        orgs=[r.OrgRow("CB", "Chi bộ", "cell", "X", None, 2),
-              r.OrgRow("", None, "bogus", None, None, 3)],
+        orgs=[r.OrgRow("CB", "Chi bộ", "cell", "X", None, row=2, sheet=ORG),
+              r.OrgRow("", None, "bogus", None, None, row=3, sheet=ORG)],
         members=[r.MemberRow("M1", "A", None, "CB", None, "official", date(2000, 1, 1),
                              False, False, False, None, None, False, False, False, 20, False,
-                             None, False, 2)],
+                             None, False, row=2, sheet=MEM)],
         roles=[],
     )
     errs = r.validate(roster, known_orgs=[r.KnownOrg("X", "grassroots", None)], today=TODAY)
