@@ -171,7 +171,8 @@ async def section_text(turn: Turn, state: FlowState, text: str) -> None:
     key = review.stage
     with _fitting(t, PIECE_TOO_LONG):
         length = await reviews.append_piece(
-            turn.session, review, key, text, turn.update.effective_message.message_id
+            turn.session, review, key, text, turn.update.effective_message.message_id,
+            now=turn.services.now(),
         )
     keyboard = views.section_keyboard(t, setting, review, key)
     # The part's buttons move under this acknowledgement: one live keyboard, the latest.
@@ -372,7 +373,9 @@ async def _edited(turn: Turn) -> None:
     setting = await _setting(turn)
     section = setting.section(piece.section_key)
     with _fitting(t, EDIT_TOO_LONG):
-        length = await reviews.replace_piece(turn.session, review, piece, message.text)
+        length = await reviews.replace_piece(
+            turn.session, review, piece, message.text, now=turn.services.now()
+        )
     heading = section.heading if section else None
     await turn.reply(views.edit_taken_text(t, heading, length, MAX_SECTION_CHARS))
 

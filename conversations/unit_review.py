@@ -428,7 +428,8 @@ async def _grade(turn: Turn, pressed: UnitButton, draft: Draft) -> None:
 
 
 async def _save_and_go_on(turn: Turn, draft: Draft, criterion, typed, grade: ScoreGrade) -> None:
-    mark = await service.save_mark(turn.session, draft.review, criterion, typed, grade, turn.actor)
+    mark = await service.save_mark(turn.session, draft.review, criterion, typed, grade, turn.actor,
+                                   now=turn.services.now())
     saved = views.mark_saved_text(turn.t, criterion, mark)
     draft = await _draft(turn, draft.review)
     await _next(turn, UnitButton("next", draft.review.id, criterion.code), draft, saved)

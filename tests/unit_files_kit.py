@@ -145,7 +145,7 @@ async def fill(session, *, cycle: Cycle, cell: Organisation, framework_org: Orga
         await unit_review.save_mark(
             session, review, framework_rules.get(code),
             unit_review.TypedMark(tenths, None, "Đạt 95% kế hoạch"), ScoreGrade.GOOD,
-            secretary_actor)
+            secretary_actor, now=now - dt.timedelta(days=6))
     for member, marks in zip(present, SHEETS, strict=False):  # the first three present
         sheet = ScoreSheet(review_id=review.id, member_id=member.id, submitted_at=now)
         session.add(sheet)

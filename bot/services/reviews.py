@@ -177,6 +177,8 @@ async def append_piece(
     key: str,
     text: str,
     message_id: int | None = None,
+    *,
+    now: dt.datetime,
 ) -> int:
     """Store one message in a section; returns the section's new length."""
     length, pieces = await section_length(session, review, key)
@@ -197,7 +199,7 @@ async def append_piece(
             message_id=message_id,
         )
     )
-    review.updated_at = dt.datetime.now(dt.UTC)
+    review.updated_at = now
     await session.flush()
     return new_length
 
@@ -219,7 +221,7 @@ async def piece_of_message(
 
 
 async def replace_piece(
-    session: AsyncSession, review: SelfReview, piece: ReviewPiece, text: str
+    session: AsyncSession, review: SelfReview, piece: ReviewPiece, text: str, *, now: dt.datetime
 ) -> int:
     """The member edited the message a piece came from: the piece takes the new text."""
     length, _ = await section_length(session, review, piece.section_key)
@@ -227,7 +229,7 @@ async def replace_piece(
     if new_length > MAX_SECTION_CHARS:
         raise SectionFull(max(MAX_SECTION_CHARS - (length - len(piece.text)), 0))
     piece.text = text
-    review.updated_at = dt.datetime.now(dt.UTC)
+    review.updated_at = now
     await session.flush()
     return new_length
 

@@ -431,7 +431,7 @@ def parse_mark(text: str, criterion: Criterion, had_result: bool) -> TypedMark:
 
 async def save_mark(
     session: AsyncSession, review: UnitReview, criterion: Criterion, mark: TypedMark,
-    grade: ScoreGrade, actor: str,
+    grade: ScoreGrade, actor: str, *, now: dt.datetime,
 ) -> ScoreMark:
     """The draft's mark of one leaf criterion (replacing an earlier one)."""
     sheet = await draft_sheet(session, review.id, create=True)
@@ -443,7 +443,7 @@ async def save_mark(
     if mark.result is not None:
         row.result = mark.result
     review.prepared_by = review.prepared_by or actor
-    review.updated_at = dt.datetime.now(dt.UTC)
+    review.updated_at = now
     await session.flush()
     return row
 

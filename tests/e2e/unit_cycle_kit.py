@@ -144,7 +144,7 @@ async def prepare_draft(world: Tree, code: str, marks: dict[str, int], *, head: 
         for criterion in draft.leaves():
             mark = unit_review.TypedMark(marks[criterion.code], None, "Đạt kế hoạch năm")
             await unit_review.save_mark(session, review, criterion, mark, ScoreGrade.GOOD,
-                                        actor(world, head))
+                                        actor(world, head), now=now)
         if circulate:
             await send_draft(session, review, actor(world, head), now)
 

@@ -251,7 +251,8 @@ async def test_the_draft_from_its_first_mark_to_circulation(db):
         assert not draft.ready()
         for criterion in draft.leaves():
             typed = service.parse_mark(f"{criterion.max_tenths // 10 - 1}; Đạt", criterion, False)
-            await service.save_mark(session, review, criterion, typed, ScoreGrade.GOOD, "tg:1")
+            await service.save_mark(session, review, criterion, typed, ScoreGrade.GOOD, "tg:1",
+                                    now=NOON)
         await service.set_grade(session, review, draft.leaves()[0], ScoreGrade.EXCELLENT)
         for kind, text in ((AdjustmentKind.DEDUCTION, "2; 12; Thu ngân sách; Chi ủy"),
                            (AdjustmentKind.ADDITION, "3; 1,5; Dân vận khéo; Chi bộ")):
