@@ -282,14 +282,37 @@ async def _open_round(
 # --- the voter's ballot ---------------------------------------------------------------------
 
 
+_CLOSED = service.round_closed().msgid
+_VOTED = service.already_voted().msgid
+
+
+async def _unusable(turn: Turn, refusal: Refusal, round_id: int, member: Member | None) -> bool:
+    """A ballot they can no longer use keeps no buttons: the round closed, or they voted and
+    their receipt is on another message (a copy sent again as the bot restarted while they
+    voted). The message that shows the receipt loses its buttons with it, so it is left alone:
+    a second press racing the cast must not edit it again."""
+    if refusal.msgid == _CLOSED:
+        return True
+    if refusal.msgid != _VOTED or member is None:
+        return False
+    voter = await service.voter_row(turn.session, round_id, member.id)
+    receipt = None if voter is None else voter.receipt_message_id
+    return receipt is not None and receipt != turn.query.message.message_id
+
+
 async def _voter(turn: Turn, round_id: int) -> Member:
     """The press is the presser's own, on a voting round where they still have to vote."""
     message = turn.query.message
     if message is None or message.chat.id != turn.query.from_user.id:
         raise Refusal("This ballot is not yours.")
     member = turn.identity.member
-    with _told():
-        await rounds.check_voter(turn.session, round_id, member, turn.context.user_data)
+    try:
+        with _told():
+            await rounds.check_voter(turn.session, round_id, member, turn.context.user_data)
+    except Refusal as refusal:
+        if await _unusable(turn, refusal, round_id, member):
+            await turn.edit_keyboard(None)
+        raise
     return member
 
 

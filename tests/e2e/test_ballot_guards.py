@@ -215,7 +215,10 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     assert confirm.button_labels() == []  # the finished step keeps no live button
     await fake_telegram.wait_idle()
     assert "Đã kết thúc bỏ phiếu: 2/3" in progress.text
-    await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
+    late = cuong_ballot.buttons[0][0]["callback_data"]
+    await refused(cuong, late, cuong_ballot, "đã kết thúc")
+    await fake_telegram.wait_idle()
+    assert cuong_ballot.buttons == []  # a ballot that can no longer be used keeps no button
     # A cell under five members: the secretary alone holds the key (1 of 1).
     key = newest(an, "chìa khóa hòm phiếu của đồng chí")
     assert "khi 1/1 thành viên đã bấm" in key.text
@@ -223,7 +226,7 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     await fake_telegram.wait_idle()
     assert "Đã kết thúc: 2/3 đã bỏ phiếu" in progress.text
     assert "0/3 đã bỏ phiếu" in first_progress.text  # the replaced message is left alone
-    await refused(cuong, cuong_ballot.buttons[0][0]["callback_data"], cuong_ballot, "đã kết thúc")
+    await refused(cuong, late, cuong_ballot, "đã kết thúc")  # the old press replayed
     await refused(an, f"bv1:{round_id}::ok", an_ballot, "đã bỏ phiếu trong vòng này")
     for user in (an, binh, cuong):
         assert "Số phiếu bầu: 2/3. Mẫu số: 3" in newest(user, "Kết quả bỏ phiếu kín").text
