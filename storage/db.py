@@ -31,7 +31,7 @@ from sqlalchemy.util.concurrency import in_greenlet
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; secure_delete overwrites freed pages so
     # deleted rows (ballot choices in progress) do not linger in the file.
@@ -193,7 +193,7 @@ def make_engine(url: str, write_lock: WriteLock | None = None) -> AsyncEngine:
         options.update(pool_reset_on_return=None)  # _sqlite_reset does it, when needed
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine.pool, "reset", _sqlite_reset)
         _install_write_lock(engine, write_lock or WriteLock())
     else:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,7 +45,6 @@ from bot.delivery import Owed
 from bot.delivery import deliver
 from rules.people import name_sort_key
 from storage.db import Database
-from storage.db import sqlite_pragmas
 from storage.models import Member
 from storage.models import NoticeState
 from storage.models import Role
@@ -142,7 +140,6 @@ class Ledger:
         self.marks: list[Marked] = []
         self._refused = False  # a mark other than sent waits: written with the next claim
         self._connection = None
-        self._direct: sqlite3.Connection | None = None  # SQLite: claims without a thread hop
 
     async def __aenter__(self) -> Ledger:
         self._connection = await self.db.engine.connect()
@@ -153,8 +150,6 @@ class Ledger:
         self._driver = raw.driver_connection
         if self._postgresql:  # this connection's own setting, until it goes back to the pool
             await self._driver.execute("SET synchronous_commit TO OFF")
-        else:
-            self._direct = direct_connection(self._connection.engine.url.database)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
@@ -167,9 +162,6 @@ class Ledger:
             await connection.invalidate()  # never back to the pool with the setting
             raise
         finally:
-            if self._direct is not None:
-                self._direct.close()
-                self._direct = None
             await connection.close()
 
     async def claim(self, keys: Sequence[Key]) -> list[Key]:
@@ -220,12 +212,6 @@ class Ledger:
         if self.marks and (flush or self._refused or len(self.marks) >= MARK_BATCH):
             marks, self.marks, self._refused = self.marks, [], False
         async with self.db.write_lock.lock():
-            if self._direct is not None:
-                try:
-                    return _write_direct(self._direct, marks, keys, stamp)
-                except sqlite3.OperationalError as error:  # another process writes: wait below
-                    if not _busy(error):
-                        raise
             if not marks and len(keys) <= 1:  # the common case: one claim, committing itself
                 return await self._write([], keys, stamp)
             await self._driver.execute("BEGIN")
@@ -238,7 +224,12 @@ class Ledger:
         return claimed
 
     async def _write(self, marks: list[Marked], keys: list[Key], stamp) -> list[Key]:
-        rows = _mark_rows(marks, stamp)
+        rows = [
+            (str(item.state), stamp if item.state == NoticeState.SENT else None, item.message_id,
+             *key_values(key))
+            for item in marks
+            for key in item.keys
+        ]
         if rows and not self._postgresql:
             await self._driver.executemany(_MARK, rows)
         else:
@@ -283,63 +274,6 @@ class Ledger:
 
 def key_values(key: Key) -> tuple[str, str, int, str]:
     return key.kind, key.target, key.cycle_id, key.stage
-
-
-def _mark_rows(marks: list[Marked], stamp) -> list[tuple]:
-    return [
-        (str(item.state), stamp if item.state == NoticeState.SENT else None, item.message_id,
-         *key_values(key))
-        for item in marks
-        for key in item.keys
-    ]
-
-
-# SQLite: the ledger's statements on a connection of its own in the event loop's thread. The
-# driver's connection runs each statement in its own thread, and the two hops there and back
-# cost several times what SQLite spends on the claim (tens of microseconds in WAL mode): at a
-# province's tens of thousands of messages, seconds of CPU. The ledger holds the process's
-# write lock (``storage.db``) around each of its transactions, so no writer of this process
-# is ever in the way; another process's (the CLI beside the bot) makes SQLite answer "busy" at
-# once (no busy timeout here: the event loop never sleeps in SQLite), and that claim or mark
-# goes through the driver's connection instead, which waits for it like any other writer.
-def direct_connection(path: str | None) -> sqlite3.Connection | None:
-    """A connection to the database file for the ledger (None for a database in memory)."""
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    connection = sqlite3.connect(path, isolation_level=None)  # autocommit, BEGIN when asked
-    sqlite_pragmas(connection, None)
-    connection.execute("PRAGMA busy_timeout=0")
-    return connection
-
-
-def _busy(error: sqlite3.OperationalError) -> bool:
-    return error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(error)
-
-
-def _write_direct(
-    connection: sqlite3.Connection, marks: list[Marked], keys: list[Key], stamp: str
-) -> list[Key]:
-    """``Ledger._write`` on the direct connection: one transaction, or a lone claim that
-    commits itself. Nothing is written when it raises."""
-    rows = _mark_rows(marks, stamp)
-    single = not rows and len(keys) <= 1
-    if not single:
-        connection.execute("BEGIN")
-    try:
-        if rows:
-            connection.executemany(_MARK, rows)
-        claimed = [
-            key for key in keys
-            if connection.execute(_CLAIM, (*key_values(key), stamp)).rowcount == 1
-            or connection.execute(_RETRY, (stamp, *key_values(key))).rowcount == 1
-        ]
-        if not single:
-            connection.execute("COMMIT")
-    except BaseException:
-        if connection.in_transaction:
-            connection.rollback()
-        raise
-    return claimed
 
 
 async def claim(db: Database, keys: Sequence[Key], now: dt.datetime) -> list[Key]:
