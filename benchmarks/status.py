@@ -169,11 +169,41 @@ async def build(db: Database, members: int, per_cell: int) -> dict[int, list[int
 BATCH_CELLS = 5000  # cells written per transaction
 
 
+# Names as a province's roster holds them: a few family names (Nguyễn for about a third),
+# a few middle names and some hundred given names, so full names repeat like real data
+# (what sorting them costs depends on it), drawn from the member's id (reproducible).
+FAMILY = (
+    ["Nguyễn"] * 38 + ["Trần"] * 11 + ["Lê"] * 10 + ["Phạm"] * 7 + ["Hoàng"] * 5 + ["Huỳnh"] * 4
+    + ["Phan"] * 4 + ["Vũ"] * 4 + ["Võ"] * 3 + ["Đặng"] * 2 + ["Bùi"] * 2 + ["Đỗ"] * 2
+    + ["Hồ", "Ngô", "Dương", "Lý", "Đinh", "Đoàn", "Trịnh", "Lương", "Mai", "Tạ", "Cao", "Lâm"]
+)
+MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Thanh", "Ngọc", "Quang", "Xuân", "Thu", "Kim",
+          "Công", "Đình", "Quốc", "Hồng", "Thị Thu", "Văn Minh", "Bảo", "Gia", "Anh"]
+GIVEN = [
+    "An", "Anh", "Bình", "Châu", "Chi", "Công", "Cường", "Dũng", "Dung", "Duy", "Dương", "Đạt",
+    "Điệp", "Đông", "Giang", "Hà", "Hải", "Hạnh", "Hào", "Hằng", "Hiền", "Hiếu", "Hòa", "Hoa",
+    "Hoàng", "Hồng", "Huệ", "Hùng", "Hưng", "Hương", "Huy", "Huyền", "Khang", "Khánh", "Khoa",
+    "Kiên", "Lan", "Linh", "Loan", "Long", "Lộc", "Lợi", "Mai", "Minh", "My", "Nam", "Nga",
+    "Ngân", "Nghĩa", "Ngọc", "Nhung", "Oanh", "Phong", "Phúc", "Phương", "Quân", "Quang",
+    "Quế", "Quỳnh", "Sơn", "Tâm", "Tân", "Thành", "Thảo", "Thắng", "Thanh", "Thịnh", "Thu",
+    "Thủy", "Thư", "Tiến", "Toàn", "Trang", "Trí", "Trung", "Tú", "Tuấn", "Tùng", "Uyên",
+    "Vân", "Việt", "Vinh", "Xuân", "Yến",
+]
+
+
+def vietnamese_name(member_id: int) -> str:
+    """A realistic full name for a member id, the same every build."""
+    draw = (member_id * 2654435761) % 4_294_967_291  # a multiplicative hash: ids spread evenly
+    family, draw = FAMILY[draw % len(FAMILY)], draw // len(FAMILY)
+    middle, draw = MIDDLE[draw % len(MIDDLE)], draw // len(MIDDLE)
+    return f"{family} {middle} {GIVEN[draw % len(GIVEN)]}"
+
+
 def _person(member_id: int, org_id: int, exempt: bytearray, disciplined: bytearray) -> dict:
     return {
         "id": member_id,
         "code": f"M{member_id}",
-        "full_name": f"Đảng viên {member_id}",
+        "full_name": vietnamese_name(member_id),
         "org_id": org_id,
         "status": "official",
         "admitted_on": dt.date(2000, 1, 1),

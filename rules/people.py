@@ -210,6 +210,12 @@ def _word_weights(word: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[in
     return primary, tones, cases
 
 
+# A roster's full names repeat (a few family and middle names, some hundred given names): a
+# report or a list sorts the same names over and over, so their keys are kept too.
+_NAME_CACHE_SIZE = 1 << 16
+
+
+@functools.lru_cache(maxsize=_NAME_CACHE_SIZE)
 def name_sort_key(full_name: str) -> tuple:
     """Sort key that orders full names the Vietnamese way (given name first).
 

@@ -42,7 +42,9 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from sqlalchemy import and_
 from sqlalchemy import select
+from sqlalchemy import type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.sqltypes import NullType
 
 from bot.i18n import N_
 from bot.i18n import Translator
@@ -449,6 +451,7 @@ def _figure_values(f: Figures) -> list[int]:
 
 # Every string that could be read as a formula goes through ``_text``: a string cell, never a
 # formula (bot/services/sheets.py: OWASP CSV injection). Write-only cells need their own helper.
+DECIDED_AT = Rating.__table__.c.decided_at
 MEMBER_BATCH = 5000  # member rows read per step: memory stays bounded
 BYTES_PER_ROW = 100  # a first guess of a member row's share of the file, deflated
 ZIP_LAG = 128 * 1024  # more than the compressor holds back of what it was given
@@ -675,6 +678,10 @@ async def write_report(
         book.save(summary)
         files.done.append(ReportFile(str(summary), True, 0))
     connection = await session.connection()  # Core rows: no ORM work per row
+    # The decided moments come raw and are read once per distinct value (a cell's levels
+    # are mostly decided at one moment), not once per row as the column's type would.
+    dialect = connection.dialect
+    files.to_datetime = DECIDED_AT.type.dialect_impl(dialect).result_processor(dialect, None)
     result = await connection.stream(
         _member_query(session, status).execution_options(yield_per=MEMBER_BATCH)
     )
@@ -704,7 +711,7 @@ def _member_query(session: AsyncSession, status: Status):
             Organisation.name,
             Member.status,
             Rating.decided_level,
-            Rating.decided_at,
+            type_coerce(DECIDED_AT, NullType()),  # raw: see write_report
             Organisation.path,
         )
         .join(Organisation, Member.org_id == Organisation.id)
@@ -745,6 +752,9 @@ class _MemberFiles:
         self.units: dict[str, None] = {}  # the units written in the file, in order
         self.row_bytes = BYTES_PER_ROW
         self.tz = t.timezone or dt.UTC
+        self.to_datetime: Callable | None = None  # the raw decided moment read (write_report)
+        self.serials: dict[object, int] = {}  # raw decided moment -> spreadsheet date
+        self.names: dict[str, tuple[str, str]] = {}  # full name -> its cell (names repeat)
 
     def _room(self) -> int:
         """How many more member rows the file being written takes (a new one: ``rows`` is
@@ -806,15 +816,15 @@ class _MemberFiles:
     def _write_rows(self, rows: list) -> None:
         """Rows of one organisation (its name, the statuses and the levels are made once);
         every column but the level and its date always has a value."""
-        text, quoted, fixed, tz, dated = text_content, self.quoted, self.fixed, self.tz, self.dated
-        serials: dict[dt.datetime, int] = {}
+        text, quoted, fixed, dated = text_content, self.quoted, self.fixed, self.dated
+        serials, names = self.serials, self.names
         cell_attributes, cell = text(rows[0][2], quoted)
         out = []
         number = self.rows + 1
         for code, name, _cell, member_status, level, decided_at, _path in rows:
             number += 1
             code_attributes, code = text(code, quoted)
-            name_attributes, name = text(name, quoted)
+            name_attributes, name = names.get(name) or names.setdefault(name, text(name, quoted))
             status_attributes, shown = fixed.get(member_status) or text(member_status, quoted)
             line = (
                 f'<row r="{number}"><c r="A{number}"{code_attributes}>{code}</c>'
@@ -827,10 +837,8 @@ class _MemberFiles:
                 line += f'<c r="E{number}"{level_attributes}>{level}</c>'
             if decided_at:
                 serial = serials.get(decided_at)
-                if serial is None:  # a cell's levels are mostly decided at one moment
-                    serial = serials[decided_at] = (
-                        decided_at.astimezone(tz).date() - SPREADSHEET_EPOCH
-                    ).days
+                if serial is None:
+                    serial = serials[decided_at] = self._serial(decided_at)
                 line += f'<c r="F{number}"{dated} t="n"><v>{serial}</v></c>'
             out.append(line + "</row>")
         self.sheet.write("".join(out))
@@ -838,6 +846,11 @@ class _MemberFiles:
         self.size = self.sheet.size()
         if self.size >= 4 * ZIP_LAG:  # what a row takes, once the file says enough (at most)
             self.row_bytes = max((self.size + ZIP_LAG) // self.rows, 1)
+
+    def _serial(self, raw: object) -> int:
+        """The spreadsheet date of a raw decided moment, in the reader's time zone."""
+        moment = self.to_datetime(raw) if self.to_datetime is not None else raw
+        return (moment.astimezone(self.tz).date() - SPREADSHEET_EPOCH).days
 
     def _finish(self) -> None:
         sheet, self.sheet = self.sheet, None
