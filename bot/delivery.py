@@ -243,6 +243,12 @@ async def _failed(
 _TAG = re.compile(r"<[^>]+>")
 
 
+def same_buttons(a: InlineKeyboardMarkup | None, b: InlineKeyboardMarkup | None) -> bool:
+    """Whether two keyboards show the same buttons (an empty keyboard is none, as Telegram
+    keeps it)."""
+    return (tuple(a.inline_keyboard) if a else ()) == (tuple(b.inline_keyboard) if b else ())
+
+
 def plain_text(text: str) -> str:
     """What Telegram shows of HTML text: the tags gone, the entities read."""
     return html.unescape(_TAG.sub("", text))
@@ -271,7 +277,7 @@ class ShownMessages:
         if message.text is None:
             return False
         plain = plain_text(text).strip()
-        return plain == message.text.strip() and (markup or None) == (message.reply_markup or None)
+        return plain == message.text.strip() and same_buttons(markup, message.reply_markup)
 
     def remember(self, owed: Owed) -> None:
         if owed.kind != EDIT or owed.message_id is None:

@@ -32,6 +32,7 @@ from bot.delivery import Owed
 from bot.delivery import Undeliverable
 from bot.delivery import deliver
 from bot.delivery import plain_text
+from bot.delivery import same_buttons
 from bot.i18n import Explained
 from bot.i18n import Translator
 from bot.intake import mark_handled
@@ -185,7 +186,7 @@ class Turn:
     async def edit_keyboard(self, reply_markup: InlineKeyboardMarkup | None) -> None:
         """Change only the buttons of the message whose button was pressed (None: remove)."""
         message = self.query.message if self.query is not None else None
-        if message is None or _buttons(message.reply_markup) == _buttons(reply_markup):
+        if message is None or same_buttons(message.reply_markup, reply_markup):
             return  # Telegram refuses an edit that changes nothing
         owed = Owed.message(
             message.chat.id, "", reply_markup, kind=KEYBOARD, message_id=message.message_id
@@ -407,11 +408,6 @@ def turn_handler(
         return callback
 
     return decorate
-
-
-def _buttons(markup: InlineKeyboardMarkup | None) -> tuple:
-    """A keyboard's rows (none for no keyboard, as for an empty one)."""
-    return tuple(markup.inline_keyboard) if markup is not None else ()
 
 
 def _is_command(update: Update) -> bool:
