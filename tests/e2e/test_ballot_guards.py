@@ -187,7 +187,9 @@ async def test_exactly_once_whatever_is_pressed_replayed_forged_or_restarted(
     assert await _voted(database_url) == 2
 
     # Closing is confirmed: ✖ Hủy keeps the round open, and the ✅ of that message, pressed
-    # later (a stale or forged press), is checked again and refused.
+    # later (a stale or forged press), is checked again and refused. (First the start-up run of
+    # the deadline monitor ends: from 07:00 to 21:00 it sends the secretary reminders.)
+    await bot.idle()
     before = len(an.messages())
     await press(an, CLOSE, progress)
     await until(lambda: len(an.messages()) > before)
