@@ -400,8 +400,9 @@ async def send_all(
     leaves claimed messages unsent: at most ``CLAIM_AHEAD``."""
     blocked: set[int] = set()
     pending = iter(messages)
-    while batch := [m for m in itertools.islice(pending, CLAIM_AHEAD) if m.chat_id not in blocked]:
-        claims = await ledger.claim_many([m.keys for m in batch])
+    while chunk := list(itertools.islice(pending, CLAIM_AHEAD)):
+        batch = [m for m in chunk if m.chat_id not in blocked]
+        claims = await ledger.claim_many([m.keys for m in batch]) if batch else []
         tried = 0  # the batch's messages sent, skipped or in flight
         try:
             for message, claimed in zip(batch, claims, strict=True):
