@@ -130,15 +130,7 @@ async def unit_figures(
     figures.by_subject[UnitSubject.ORGANISATION.value][TO_RATE] = organisations
     if committees:
         figures.by_subject[UnitSubject.COMMITTEE.value][TO_RATE] = committees
-    rows = await session.execute(
-        select(UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
-               UnitRating.decided_level, UnitRating.not_rated, func.count())
-        .join(Organisation, Organisation.id == UnitReview.org_id)
-        .outerjoin(UnitRating, _live_join())
-        .where(UnitReview.cycle_id.in_(cycle_ids or [cycle.id]), subtree_range(org.path))
-        .group_by(UnitReview.subject, UnitReview.state, UnitRating.state,
-                  UnitRating.proposed_level, UnitRating.decided_level, UnitRating.not_rated)
-    )
+    rows = await review_counts(session, org.path, cycle_ids or [cycle.id])
     levelled = False
     for subject, review_state, state, proposed, decided, not_rated, count in rows:
         mine = figures.by_subject[subject]
@@ -157,6 +149,21 @@ async def unit_figures(
     if with_breaches and levelled:
         figures.breaches = await quota_breaches(session, org, cycle_ids or [cycle.id])
     return figures
+
+
+async def review_counts(session: AsyncSession, path: str, cycle_ids: list[int]) -> list:
+    """The reviews of the subtree at `path` in the plans with their live ratings, counted by
+    (subject, review state, rating state, proposed level, decided level, not rated)."""
+    rows = await session.execute(
+        select(UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+               UnitRating.decided_level, UnitRating.not_rated, func.count())
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .outerjoin(UnitRating, _live_join())
+        .where(UnitReview.cycle_id.in_(cycle_ids), subtree_range(path))
+        .group_by(UnitReview.subject, UnitReview.state, UnitRating.state,
+                  UnitRating.proposed_level, UnitRating.decided_level, UnitRating.not_rated)
+    )
+    return rows.all()
 
 
 # --- R-Q7 over the peer groups -----------------------------------------------------------------
