@@ -14,7 +14,12 @@ p50 and p95, wall and CPU (``time.process_time``: this process, not the database
 - ``unit_figures`` of the province and each of its parts: the units to rate (``to_rate``), the
   grouped count of the reviews (``review_counts``), R-Q7 over the peer groups
   (``quota_breaches``);
-- ``unit_figures`` of 50 cells.
+- ``unit_figures`` of 50 cells;
+- the whole status right after a unit's proposal changed in a cell (its rows counted again),
+  and with nothing kept (every row counted, the first read after ``kiemdiem rebuild-figures``
+  drops them or a day passed);
+
+and whether the section the status shows (kept per organisation) equals ``unit_figures``.
 
 With --explain, the query plans of the parts (EXPLAIN QUERY PLAN on SQLite, EXPLAIN ANALYZE on
 PostgreSQL).
@@ -38,6 +43,7 @@ from benchmarks.province import add_people
 from benchmarks.status import NOW
 from benchmarks.status import TODAY
 from benchmarks.status import build
+from bot.services import aggregates
 from bot.services.status import plans_for
 from bot.services.status import subtree_status
 from bot.services.unit_rating_status import quota_breaches
@@ -80,7 +86,7 @@ def _line(label: str, wall: list[float], cpu: list[float], extra: str = "") -> s
     def p95(values: list[float]) -> float:
         return values[max(int(len(values) * 0.95 + 0.5) - 1, 0)]
 
-    return (f"  {label:<34} n={len(wall):>3}  wall p50 {statistics.median(wall):7.1f} ms  p95 "
+    return (f"  {label:<52} n={len(wall):>3}  wall p50 {statistics.median(wall):7.1f} ms  p95 "
             f"{p95(wall):7.1f} ms   CPU p50 {statistics.median(cpu):7.1f} ms  p95 "
             f"{p95(cpu):7.1f} ms{extra}")
 
@@ -141,7 +147,46 @@ async def time_units(db: Database, province_id: int, cell_ids: list[int], repeat
         if label.startswith("/tinh_trang province (whole)"):
             extra = f"  ({len(result.units.breaches)} R-Q7 breaches)"
         print(_line(label, wall, cpu, extra))
+    await same_as_counted(db, province_id)
+    for label, before in (("after a unit rating changed", _change_a_rating),
+                          ("with nothing kept (first read)", _forget)):
+        wall, cpu = [], []
+        for i in range(repeat if before is _change_a_rating else 3):
+            await before(db, i)
+            w, c, _ = await _timed(db, [province_id], _status(True))
+            wall += w
+            cpu += c
+        print(_line(f"/tinh_trang province, {label}", wall, cpu))
     print(f"  (load {os.getloadavg()[0]:.1f})")
+
+
+async def _change_a_rating(db: Database, i: int) -> None:
+    """A unit's proposal changed (HTT <-> HTXS) in the i-th cell: its path's rows go stale."""
+    async with db.session() as session:
+        rating = await session.scalar(
+            select(UnitRating).join(UnitReview, UnitReview.id == UnitRating.review_id)
+            .join(Organisation, Organisation.id == UnitReview.org_id)
+            .where(Organisation.kind == "cell", UnitRating.state == "proposed")
+            .order_by(UnitRating.id).offset(i * 97).limit(1))
+        rating.proposed_level = "HTT" if rating.proposed_level == "HTXS" else "HTXS"
+        await session.commit()
+
+
+async def _forget(db: Database, _i: int) -> None:
+    async with db.session() as session:
+        await aggregates.forget(session)
+        await session.commit()
+
+
+async def same_as_counted(db: Database, province_id: int) -> None:
+    """The section as the status shows it (kept) against ``unit_figures`` counted whole."""
+    async with db.session() as session:
+        org = await session.get(Organisation, province_id)
+        plans = await plans_for(session, org)
+        shown = (await _status(True)(session, org, plans)).units
+        counted = await unit_figures(session, org, plans.main, plans.ids)
+    same = shown == counted
+    print(f"  the kept section equals unit_figures counted whole: {same}")
 
 
 async def explain(db: Database, province_id: int) -> None:
