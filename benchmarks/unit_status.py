@@ -39,10 +39,9 @@ from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 
-from benchmarks.province import add_people
+from benchmarks.scale import build_province
 from benchmarks.status import NOW
 from benchmarks.status import TODAY
-from benchmarks.status import build
 from bot.services import aggregates
 from bot.services.status import plans_for
 from bot.services.status import subtree_status
@@ -230,15 +229,7 @@ async def explain(db: Database, province_id: int) -> None:
 async def one_size(url: str, members: int, repeat: int, fresh: bool, show_plans: bool) -> None:
     db = Database(url)
     if fresh:
-        if not url.startswith("sqlite"):
-            async with db.engine.begin() as connection:
-                await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-                await connection.exec_driver_sql("CREATE SCHEMA public")
-        await db.migrate()
-        start = time.perf_counter()
-        await build(db, members, 10)
-        await add_people(db)
-        print(f"  (built in {time.perf_counter() - start:.0f} s)")
+        await build_province(db, url, members, 10)
     else:
         await db.migrate()  # a kept file: its schema brought to this branch's head
     try:

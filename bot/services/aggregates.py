@@ -34,6 +34,11 @@ covers). A subtree with nothing kept (the first read) is read in one pass over i
 Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
 counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
 members a cap can concern.
+
+The organisations' section (issue 14, ``unit_rating_status``) is kept the same way: each row's
+own units to rate and unit reviews by state and level, summed up the tree, and the R-Q7
+breaches of the peer groups the organisation decides (its groups lie in its subtree, so a write
+to one of their units counts its row again), carried up as a list.
 """
 
 from __future__ import annotations
