@@ -278,7 +278,10 @@ async def _checked(session: AsyncSession, rows: list, wanted) -> list[tuple[int,
         return []
     grassroots = await _grassroots_among(session, {a for r in rows for a in _ids(r[5])[:-1]})
     groups: dict[tuple[int, int], list[_Rated]] = defaultdict(list)
-    for review_id, cycle_id, subject, org_id, name, path, kind, parent_id, not_rated, code in rows:
+    # In the reviews' order, whatever order the database returned them in: a breach names its
+    # units in it, and the figures kept and those counted at a read must say the same.
+    for review_id, cycle_id, subject, org_id, name, path, kind, parent_id, not_rated, code in sorted(
+            rows, key=lambda row: row[0]):
         decider = _decider(kind, path, parent_id, grassroots)
         if decider is None:
             continue
