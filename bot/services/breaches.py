@@ -90,7 +90,10 @@ async def level_counts(
         query = query.where(subtree_range(org.path), *live_ratings(cycle, session))
     found: dict[int, OrgCounts] = {}
     for org_id, path, code, count in await session.execute(query):
-        found.setdefault(org_id, OrgCounts(path, Counter())).levels[code] += count
+        counted = found.get(org_id)
+        if counted is None:  # not a Counter made per row for setdefault to drop
+            counted = found[org_id] = OrgCounts(path, Counter())
+        counted.levels[code] += count
     return found
 
 

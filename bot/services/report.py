@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import io
 import logging
 import multiprocessing
@@ -52,7 +53,6 @@ from bot.services import breaches
 from bot.services.sheets import SPREADSHEET_EPOCH
 from bot.services.sheets import StreamedSheet
 from bot.services.sheets import looks_like_formula
-from bot.services.sheets import text_cell_xml
 from bot.services.sheets import text_content
 from bot.services.status import LEVEL_CODES
 from bot.services.status import Figures
@@ -365,8 +365,19 @@ async def report_off_loop(
 def build_report(request: ReportRequest) -> Report:
     """In a worker: the status (from the figures kept per organisation), the breaches (checked
     per peer group in SQL), then the files, written to a temporary folder. It only reads (the
-    figures it counts again are kept in a short transaction of their own)."""
-    return asyncio.run(_build_report(request))
+    figures it counts again are kept in a short transaction of their own).
+
+    The cyclic garbage collector is off meanwhile: a province's report makes millions of
+    short-lived objects (rows, their strings), all freed by reference counting, and the
+    collector's passes over them and the application's objects took a fifth of the report's
+    CPU (0.4 to 0.6 s of 2.8 s at 150,000 members; the RSS peak is the same either way)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return asyncio.run(_build_report(request))
+    finally:
+        if collecting:
+            gc.enable()
 
 
 async def _build_report(request: ReportRequest) -> Report:
@@ -729,6 +740,13 @@ def _by_name_per_org(rows: Iterable) -> Iterator[list]:
         yield sorted(group, key=lambda row: name_sort_key(row[1]))
 
 
+def _cell_rest(value: str, quoted_style: str) -> str:
+    """What follows a streamed text cell's reference (``<c r="A2"``): its attributes, content
+    and end tag (``bot.services.sheets.text_content``)."""
+    attributes, content = text_content(value, quoted_style)
+    return f"{attributes}>{content}</c>"
+
+
 class _MemberFiles:
     """The member rows, organisation by organisation, into as many files as they need.
 
@@ -754,7 +772,7 @@ class _MemberFiles:
         self.tz = t.timezone or dt.UTC
         self.to_datetime: Callable | None = None  # the raw decided moment read (write_report)
         self.serials: dict[object, int] = {}  # raw decided moment -> spreadsheet date
-        self.names: dict[str, tuple[str, str]] = {}  # full name -> its cell (names repeat)
+        self.names: dict[str, str] = {}  # full name -> its cell's rest (names repeat)
 
     def _room(self) -> int:
         """How many more member rows the file being written takes (a new one: ``rows`` is
@@ -806,7 +824,7 @@ class _MemberFiles:
         self.quoted, self.dated = f' s="{quoted}"', f' s="{dated}"'
         # The statuses (in the reader's language) and the levels: a few values, made once.
         shown = {**{s: self.t(m) for s, m in STATUS_NAMES.items()}, **{c: c for c in LEVEL_CODES}}
-        self.fixed = {value: text_cell_xml(text, self.quoted) for value, text in shown.items()}
+        self.fixed = {value: _cell_rest(text, self.quoted) for value, text in shown.items()}
         path = self.folder / f"part-{number:03d}.xlsx"
         part = f"xl/worksheets/sheet{sheet_number}.xml"
         self.sheet = StreamedSheet(path, template, part, level=COMPRESS_LEVEL)
@@ -815,31 +833,32 @@ class _MemberFiles:
 
     def _write_rows(self, rows: list) -> None:
         """Rows of one organisation (its name, the statuses and the levels are made once);
-        every column but the level and its date always has a value."""
-        text, quoted, fixed, dated = text_content, self.quoted, self.fixed, self.dated
-        serials, names = self.serials, self.names
-        cell_attributes, cell = text(rows[0][2], quoted)
+        every column but the level and its date always has a value. A cell is its reference
+        followed by ``_cell_rest``: the rest is made once per distinct value where values
+        repeat (names, the organisation, statuses, levels)."""
+        rest, fixed, dated = _cell_rest, self.fixed, self.dated
+        serials, names, quoted = self.serials, self.names, self.quoted
+        cell = rest(rows[0][2], quoted)
         out = []
         number = self.rows + 1
         for code, name, _cell, member_status, level, decided_at, _path in rows:
             number += 1
-            code_attributes, code = text(code, quoted)
-            name_attributes, name = names.get(name) or names.setdefault(name, text(name, quoted))
-            status_attributes, shown = fixed.get(member_status) or text(member_status, quoted)
+            n = str(number)  # formatted once, used in every cell's reference
+            name = names.get(name) or names.setdefault(name, rest(name, quoted))
             line = (
-                f'<row r="{number}"><c r="A{number}"{code_attributes}>{code}</c>'
-                f'<c r="B{number}"{name_attributes}>{name}</c>'
-                f'<c r="C{number}"{cell_attributes}>{cell}</c>'
-                f'<c r="D{number}"{status_attributes}>{shown}</c>'
+                f'<row r="{n}"><c r="A{n}"{rest(code, quoted)}<c r="B{n}"{name}'
+                f'<c r="C{n}"{cell}<c r="D{n}"{fixed.get(member_status) or rest(member_status, quoted)}'
             )
+            if level is None and not decided_at:  # most rows, until the levels are decided
+                out.append(line + "</row>")
+                continue
             if level is not None:
-                level_attributes, level = fixed.get(level) or text(level, quoted)
-                line += f'<c r="E{number}"{level_attributes}>{level}</c>'
+                line += f'<c r="E{n}"{fixed.get(level) or rest(level, quoted)}'
             if decided_at:
                 serial = serials.get(decided_at)
                 if serial is None:
                     serial = serials[decided_at] = self._serial(decided_at)
-                line += f'<c r="F{number}"{dated} t="n"><v>{serial}</v></c>'
+                line += f'<c r="F{n}"{dated} t="n"><v>{serial}</v></c>'
             out.append(line + "</row>")
         self.sheet.write("".join(out))
         self.rows += len(rows)
