@@ -105,12 +105,12 @@ def test_a_file_takes_whole_units_while_they_fit(tmp_path):
 
 def test_text_stays_text_in_streamed_rows(tmp_path):
     hostile = '=HYPERLINK("https://evil.example","x")'
-    groups = [[("-M1", hostile, "probationary", None, None, 1000),
-               ("M2", " Lê  Văn\tAn\x01 ", "official", "HT", DECIDED, 1000)]]
+    rows = [("-M1", hostile, "probationary", None, None, 1000),
+            ("M2", " Lê  Văn\tAn\x01 ", "official", "HT", DECIDED, 1000)]
     status = _status(1)
     files = _MemberFiles(tmp_path, Translator("vi", dt.timezone(dt.timedelta(hours=7))),
                          ReportLimits(), status, {1000: ("/1/2/1000/", "@cell")})
-    files.write(groups[0])
+    files.write(rows)
     [file] = files.close()
     sheet = openpyxl.load_workbook(file.path)["Đảng viên"]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
@@ -119,3 +119,35 @@ def test_text_stays_text_in_streamed_rows(tmp_path):
     assert all(c.quotePrefix for c in cells[:3])
     assert sheet["B3"].value == " Lê  Văn\tAn "  # spaces kept, a control character dropped
     assert sheet["F3"].number_format == "dd/mm/yyyy"
+
+
+def test_a_streamed_cell_after_its_reference():
+    """``_cell_rest``: what follows ``<c r="A2"``, made once per distinct value."""
+    from bot.services.report import _cell_rest
+
+    assert _cell_rest("DV001", ' s="3"') == ' t="inlineStr"><is><t>DV001</t></is></c>'
+    assert _cell_rest("=A1 & B", ' s="3"') == (
+        ' s="3" t="inlineStr"><is><t>=A1 &amp; B</t></is></c>')
+    assert _cell_rest(" Lê Văn An", "") == (
+        ' t="inlineStr"><is><t xml:space="preserve"> Lê Văn An</t></is></c>')
+
+
+def test_the_report_is_built_with_the_cyclic_collector_off(monkeypatch):
+    """``build_report`` turns the garbage collector off while it works, and on again after,
+    even when the build fails."""
+    import gc
+
+    from bot.services import report
+
+    seen = []
+
+    async def failing(request):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(report, "_build_report", failing)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        report.build_report(None)
+    assert seen == [False]
+    assert gc.isenabled()
