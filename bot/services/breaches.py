@@ -250,7 +250,9 @@ async def subtree_breaches(
         ids = [int(p) for p in counted.path.strip("/").split("/")]
         unit = next((i for i in ids if i in units), None)
         if unit is not None:
-            group = groups.setdefault(unit, Group(unit, [], Counter()))
+            group = groups.get(unit)
+            if group is None:
+                group = groups[unit] = Group(unit, [], Counter())
             group.org_ids.append(org_id)
             group.levels.update(counted.levels)
     breaches = await quota_breaches(session, cycle, list(groups.values()))
