@@ -297,7 +297,7 @@ async def one_database(name: str, url: str, members: int, per_cell: int, skip: s
         ids = await _built(db)
         print(f"  (reused: {sum(len(v) for v in ids.values()):,} organisations)")
     else:
-        ids = await _build(db, url, members, per_cell)
+        ids = await build_province(db, url, members, per_cell)
     try:
         if "status" not in skip:
             await in_process(db, ids, repeat)
@@ -311,7 +311,7 @@ async def one_database(name: str, url: str, members: int, per_cell: int, skip: s
         await db.dispose()
 
 
-async def _build(db: Database, url: str, members: int, per_cell: int) -> dict[int, list[int]]:
+async def build_province(db: Database, url: str, members: int, per_cell: int) -> dict[int, list[int]]:
     if not url.startswith("sqlite"):
         async with db.engine.begin() as connection:
             await connection.exec_driver_sql("DROP SCHEMA public CASCADE")

@@ -122,6 +122,7 @@ def build_application(
             await menus.close()
         shutdown_heavy_pool()  # the report and chart workers (bot/services/report.py)
         await services.outbox.close()  # delivered messages forgotten before the database closes
+        await queue.close()
         await services.db.dispose()
 
     defaults = Defaults(

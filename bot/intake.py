@@ -129,6 +129,8 @@ class DurableQueue:
         self.target = target
         self.clock = clock
         self.arrivals = arrivals
+        self._held = None  # SQLite: the connection the inbox's rows are written on
+        self._driver = None
 
     async def put(self, update: object) -> None:
         if not isinstance(update, Update):
@@ -147,9 +149,33 @@ class DurableQueue:
             "payload": json.dumps(trimmed_payload(update), ensure_ascii=False),
             "received_at": self.clock(),
         }
+        if self.db.engine.dialect.name == "sqlite":
+            return await self._store_sqlite(row)
         async with self.db.autocommit() as connection:  # one statement: no ORM session
             result = await connection.execute(_STORE[self.db.engine.dialect.name], row)
         return bool(result.rowcount)
+
+    async def _store_sqlite(self, row: dict[str, Any]) -> bool:
+        """SQLite: the INSERT on a connection the queue holds, in autocommit (the statement
+        commits itself), written for the driver: one trip to aiosqlite's thread, where a
+        connection and a transaction through SQLAlchemy take four and cost most of what the
+        database adds to a short update. The process's write lock is taken as SQLAlchemy's
+        writers take it (``storage.db``)."""
+        if self._driver is None:
+            self._held = await self.db.engine.connect()
+            await self._held.execution_options(isolation_level="AUTOCOMMIT")
+            self._driver = (await self._held.get_raw_connection()).driver_connection
+        received = row["received_at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        async with self.db.write_lock.lock():
+            inserted = await self._driver.execute_fetchall(
+                _STORE_SQLITE, (row["update_id"], row["chat_id"], row["payload"], received))
+        return bool(inserted)
+
+    async def close(self) -> None:
+        """Give the held connection back (before the database is disposed of)."""
+        held, self._held, self._driver = self._held, None, None
+        if held is not None:
+            await held.close()
 
     # The Updater only ever calls put(); these keep the asyncio.Queue surface it may touch.
     def put_nowait(self, update: object) -> None:
@@ -165,6 +191,10 @@ async def mark_handled(session: AsyncSession, update_id: int, now: dt.datetime) 
 
 
 # Every update runs these two: built once (a statement built per call pays for its cache key).
+_STORE_SQLITE = (  # the row comes back when it was inserted (not a replay)
+    "INSERT INTO inbox_updates (update_id, chat_id, payload, received_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (update_id) DO NOTHING RETURNING update_id"
+)
 _STORE = {
     dialect: _insert(dialect)(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
     for dialect in ("sqlite", "postgresql")

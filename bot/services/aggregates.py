@@ -34,6 +34,11 @@ covers). A subtree with nothing kept (the first read) is read in one pass over i
 Breaches: the quota of a grassroots unit (R-Q5, counted over the unit) depends on its level
 counts alone, so it is decided from the unit's row; caps are checked, per organisation, on the
 members a cap can concern.
+
+The organisations' section (issue 14, ``unit_rating_status``) is kept the same way: each row's
+own units to rate and unit reviews by state and level, summed up the tree, and the R-Q7
+breaches of the peer groups the organisation decides (its groups lie in its subtree, so a write
+to one of their units counts its row again), carried up as a list.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from sqlalchemy.orm import Session
 
 from bot.services.cycles import cycle_rulebook
 from rules.levels import Level
+from rules.org_scoring import RATED_KINDS
 from rules.quotas import check_quota
 from rules.rulebooks import Rulebook
 from storage.models import CELL_KINDS
@@ -75,8 +81,12 @@ from storage.models import Organisation
 from storage.models import Rating
 from storage.models import RatingState
 from storage.models import ReviewState
+from storage.models import Role
 from storage.models import SelfReview
 from storage.models import UnitFigures
+from storage.models import UnitPlanSetting
+from storage.models import UnitRating
+from storage.models import UnitReview
 from storage.models import UnitVersion
 from storage.queries import subtree_range
 
@@ -134,10 +144,12 @@ def _bump(session: Session, org_ids: set[int]) -> None:
     if not org_ids:
         return
     with session.no_autoflush:
-        paths = session.scalars(select(Organisation.path).where(Organisation.id.in_(org_ids)))
-        affected = [i for i in _ancestors(paths.all()) if i not in bumped]
-        if affected:
-            session.execute(_bump_statement(session.get_bind().dialect.name, affected))
+        paths = [path for chunk in _chunks(sorted(org_ids), KEEP_BATCH) for path in
+                 session.scalars(select(Organisation.path).where(Organisation.id.in_(chunk)))]
+        affected = [i for i in _ancestors(paths) if i not in bumped]
+        dialect = session.get_bind().dialect.name
+        for chunk in _chunks(affected, KEEP_BATCH):  # PostgreSQL: at most 32,767 parameters
+            session.execute(_bump_statement(dialect, chunk))
     bumped.update(org_ids)
     bumped.update(affected)
 
@@ -164,14 +176,21 @@ async def round_changed(session: AsyncSession, round_id: int) -> None:
     await changed(session, org_id)
 
 
-_WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound, Organisation)
+# The units' section (issue 14, ``status.subtree_status`` keeps it with the row) counts unit
+# reviews and ratings, the leaders (roles) that make a committee rated, and the per-unit
+# settings R-Q7's peer groups follow.
+_WATCHED = (Member, SelfReview, Rating, Meeting, BallotRound, Organisation, UnitReview,
+            UnitRating, Role, UnitPlanSetting)
 # What of a changed row the figures read (a self-review being written changes its text and
-# stage at every message: that bumps nothing); for the others, any change counts.
+# stage at every message, a unit review its report: that bumps nothing); for the others, any
+# change counts.
 _COUNTED = {
     SelfReview: ("state", "late", "general_score", "task_score", "cycle_id", "member_id"),
     Organisation: ("parent_id", "path", "kind"),
     Meeting: ("scheduled_at", "org_id", "cycle_id"),
     BallotRound: ("state", "meeting_id"),
+    UnitReview: ("state", "subject", "org_id", "cycle_id"),
+    UnitRating: ("state", "proposed_level", "decided_level", "not_rated", "review_id"),
 }
 
 
@@ -186,7 +205,7 @@ def _counts_changed(o: object) -> bool:
 @event.listens_for(Session, "before_flush")
 def _noticed(session: Session, _context, _instances) -> None:
     """Every ORM write of something /tinh_trang counts (members, self-reviews, ratings,
-    meetings, ballot rounds), wherever it is made, bumps the organisations concerned in the
+    meetings, ballot rounds; unit reviews and ratings, roles, per-unit settings), wherever it is made, bumps the organisations concerned in the
     same transaction."""
     objects = [
         o
@@ -198,10 +217,14 @@ def _noticed(session: Session, _context, _instances) -> None:
     org_ids: set[int] = set()
     member_ids: set[int] = set()
     meeting_ids: set[int] = set()
+    review_ids: set[int] = set()
     for o in objects:
-        if isinstance(o, Member):
+        if isinstance(o, Member | UnitReview | Role | UnitPlanSetting):
             org_ids.add(o.org_id)
             org_ids.update(inspect(o).attrs.org_id.history.deleted or ())  # moved from
+        elif isinstance(o, UnitRating):
+            review_ids.add(o.review_id)
+            review_ids.update(inspect(o).attrs.review_id.history.deleted or ())
         elif isinstance(o, SelfReview | Rating):
             member_ids.add(o.member_id)
         elif isinstance(o, Meeting):
@@ -223,6 +246,10 @@ def _noticed(session: Session, _context, _instances) -> None:
                 session.scalars(
                     select(Meeting.org_id).where(Meeting.id.in_(meeting_ids - {None}))
                 ).all()
+            )
+        for chunk in _chunks(sorted(review_ids - {None}), KEEP_BATCH):
+            org_ids.update(
+                session.scalars(select(UnitReview.org_id).where(UnitReview.id.in_(chunk))).all()
             )
     _bump(session, org_ids)
 
@@ -254,6 +281,11 @@ class Counts:
     proposed: Counter = field(default_factory=Counter)
     decided: Counter = field(default_factory=Counter)
     own_quota: int = 0  # quota breaches of this organisation itself, when it is a unit
+    # The units' section (issue 14): the units to rate and the unit reviews by state and level
+    # (``unit_rating_status.count_key``), and the R-Q7 breaches of the peer groups decided in
+    # the subtree, as JSON ([plan id, decider id, *status._breach_json's fields]).
+    units: Counter = field(default_factory=Counter)
+    unit_breaches: list = field(default_factory=list)
     cutoff_lo: dt.date | None = None
     cutoff_hi: dt.date | None = None
     held_lo: dt.datetime | None = None
@@ -266,6 +298,8 @@ class Counts:
             self.values[name] += other.values[name]
         self.proposed.update(other.proposed)
         self.decided.update(other.decided)
+        self.units.update(other.units)
+        self.unit_breaches += other.unit_breaches
         self.cutoff_lo = _max(self.cutoff_lo, other.cutoff_lo)
         self.cutoff_hi = _min(self.cutoff_hi, other.cutoff_hi)
         self.held_lo = _max(self.held_lo, other.held_lo)
@@ -283,6 +317,8 @@ class Counts:
                 "p": dict(self.proposed),
                 "d": dict(self.decided),
                 "q": self.own_quota,
+                "u": dict(self.units),
+                "b": self.unit_breaches,
             },
             separators=(",", ":"),
         )
@@ -297,6 +333,8 @@ class Counts:
             proposed=Counter(data["p"]),
             decided=Counter(data["d"]),
             own_quota=data["q"],
+            units=Counter(data.get("u", {})),
+            unit_breaches=data.get("b", []),
             cutoff_lo=row.cutoff_lo,
             cutoff_hi=row.cutoff_hi,
             held_lo=row.held_lo,
@@ -314,10 +352,13 @@ def _min(a, b):
     return b if a is None else a if b is None else min(a, b)
 
 
+FORMAT = "u1"  # what a kept row holds: rows kept before the units' section are counted again
+
+
 def rule_key(cycle: Cycle) -> str:
-    """What of the plan the counts depend on: its rulebook and settings."""
+    """What of the plan the counts depend on: its rulebook and settings (and the rows' format)."""
     digest = hashlib.sha256((cycle.overrides or "").encode()).hexdigest()[:16]
-    return f"{cycle.id}:{cycle.rulebook}:{digest}"
+    return f"{cycle.id}:{cycle.rulebook}:{digest}:{FORMAT}"
 
 
 def quota_proposals(live: Counter, htxs_ids: Iterable[str] | None = None) -> dict[str, Level]:
@@ -487,6 +528,9 @@ async def unit_counts(
         else:
             chunks = list(_chunks(stale))
         own = await _own_counts(session, scope, stale, tree, chunks)
+        if scope.cycle_ids:
+            bulk = tops if len(stale) > BULK else None
+            await _own_unit_breaches(session, scope, [tree[i] for i in stale], own, bulk)
         limits: dict[tuple[int, int], bool] = {}
         for node in sorted((tree[i] for i in stale), key=lambda n: -n.depth):
             total = own[node.id]
@@ -631,7 +675,56 @@ async def _own_counts(
         for org_id, count in (await _capped_rows_of(session, scope.cycle, chunk)).items():
             if org_id in own:
                 own[org_id].values["cap_breaches"] = count
+        await _own_units(session, scope, own, tree, chunk)
     return own
+
+
+async def _own_units(
+    session: AsyncSession, scope: Scope, own: dict[int, Counts], tree: dict[int, Node], chunk
+) -> None:
+    """The units' section's own counts (``unit_rating_status.to_rate`` and ``review_counts``
+    of one organisation): itself when it is rated, its committee when it has two leaders or
+    more, its own unit reviews with their live ratings."""
+    from bot.services import unit_rating_status as units  # it imports the decision services
+    from bot.services.units import COLLECTIVE_MIN_LEADERS
+
+    for org_id in chunk if isinstance(chunk, list) else own:
+        if org_id in own and tree[org_id].kind in RATED_KINDS:
+            own[org_id].units[units.ORGANISATIONS_KEY] = 1
+    led = units.leaders_at_least(COLLECTIVE_MIN_LEADERS, Organisation.id.in_(chunk))
+    for org_id in await session.scalars(led):
+        if org_id in own:
+            own[org_id].units[units.COMMITTEES_KEY] = 1
+    columns = (UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+               UnitRating.decided_level, UnitRating.not_rated)
+    rows = await session.execute(
+        select(UnitReview.org_id, *columns, func.count())
+        .outerjoin(UnitRating, and_(UnitRating.review_id == UnitReview.id,
+                                    UnitRating.state != RatingState.CANCELLED))
+        .where(UnitReview.org_id.in_(chunk), UnitReview.cycle_id.in_(scope.cycle_ids))
+        .group_by(UnitReview.org_id, *columns)
+    )
+    for org_id, *values, count in rows:
+        if org_id in own:
+            own[org_id].units[units.count_key(*values)] += count
+
+
+async def _own_unit_breaches(
+    session: AsyncSession, scope: Scope, stale: list[Node], own: dict[int, Counts],
+    within: list[str] | None,
+) -> None:
+    """R-Q7 of the peer groups each organisation counted again decides (its row carries them to
+    the rows above it)."""
+    from bot.services.status import UnitBreach
+    from bot.services.status import _breach_json  # status imports this module
+    from bot.services.unit_rating_status import decided_breaches
+
+    deciders = [(n.id, n.kind, n.path) for n in stale]
+    found = await decided_breaches(session, deciders, scope.cycle_ids, within)
+    for decider, breaches in found.items():
+        own[decider].unit_breaches = [
+            [cycle_id, *_breach_json(UnitBreach(decider, breach))] for cycle_id, breach in breaches
+        ]
 
 
 def _as_date(value) -> dt.date | None:

@@ -40,6 +40,7 @@ from bot.roster import label_of
 from bot.roster import load_roster
 from bot.roster import read_roster
 from bot.roster import validate
+from bot.services import aggregates
 from bot.services.menus import owe as owe_menu
 from rules.people import name_sort_key
 from storage.models import AuditEntry
@@ -305,18 +306,19 @@ async def _apply_roles(
     covered_ids = [orgs[c].id for c in covered if c in orgs and orgs[c].id is not None]
     if covered_ids:
         rows = await session.execute(
-            select(Role.id, Member.code, Organisation.code, Role.role)
+            select(Role.id, Member.code, Organisation.code, Role.role, Role.org_id)
             .join(Member, Role.member_id == Member.id)
             .join(Organisation, Role.org_id == Organisation.id)
             .where(Role.org_id.in_(covered_ids))
         )
-        for role_id, member_code, org_code, role in rows:
+        for role_id, member_code, org_code, role, org_id in rows:
             existing.add((member_code, org_code, role))
             if (member_code, org_code, role) not in wanted:
                 diff.roles_removed += 1
                 changed.add(member_code)
                 if not dry_run:
                     await session.execute(delete(Role).where(Role.id == role_id))
+                    await aggregates.changed(session, org_id)  # the units' leaders counted
     for member_code, org_code, role in sorted(wanted - existing):
         diff.roles_added += 1
         changed.add(member_code)

@@ -34,11 +34,13 @@ from bot.services import aggregates
 from bot.services.checks import restrict
 from bot.services.cycles import cycle_rulebook
 from bot.services.unit_rating_status import UnitFigures
-from bot.services.unit_rating_status import unit_figures
+from bot.services.unit_rating_status import kept_figures
+from bot.services.unit_rating_status import quota_breaches
 from rules.breaches import Breach
 from rules.breaches import Severity
 from rules.levels import LEVELS_DESC
 from rules.levels import Level
+from rules.org_scoring import RATED_KINDS
 from rules.people import name_sort_key
 from rules.quotas import QuotaScope
 from rules.quotas import check_quota
@@ -314,8 +316,8 @@ async def subtree_status(
                      "found": [_breach_json(b) for b in found]},
                 )
     units = None
-    if with_units:  # the units of the subtree, counted at each read (a grouped query)
-        units = await unit_figures(session, org, cycle, plans.ids, with_breaches=with_breaches)
+    if with_units and cycle is not None:  # the units of the subtree, kept with its figures
+        units = await _unit_section(session, org, counts[org.id], plans, with_breaches)
     return Status(
         org=org,
         cycle=cycle,
@@ -357,6 +359,27 @@ async def rebuild_figures(
 
 BREACHES = "breaches"  # the breaches a status named, kept with the organisation's figures
 KEEP_BREACHES = 20  # a longer list (a report's) is named again at each read
+
+
+async def _unit_section(
+    session: AsyncSession,
+    org: Organisation,
+    counts: aggregates.Counts,
+    plans: Plans,
+    with_breaches: bool,
+) -> UnitFigures:
+    """The organisations' section (``unit_rating_status.unit_figures``) from the subtree's kept
+    counts. Its R-Q7 breaches too, kept per deciding level, but where `org` is itself a rated
+    unit: its peer group (its siblings) lies outside its subtree, counted at the read."""
+    units, levelled = kept_figures(counts.units)
+    if not with_breaches or not levelled:
+        return units
+    if org.kind in RATED_KINDS:
+        units.breaches = await quota_breaches(session, org, plans.ids)
+    else:  # the groups decided inside it, in the order of the plans and deciders
+        ordered = sorted(counts.unit_breaches, key=lambda item: item[:2])
+        units.breaches = [_breach_of(item[1:]) for item in ordered]
+    return units
 
 
 def _stamp(counts: aggregates.Counts) -> list | None:

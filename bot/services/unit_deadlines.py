@@ -9,7 +9,8 @@ deciding level (the đảng ủy cơ sở for its cells, the upper committee for
 told of the breach, one message per person per run listing the units (``draft_late_upper``).
 
 Each notice goes once: the monitor's ledger (``sent_notices``, bot/services/notify.py) is read
-before anything else about what is due, and ``notify.send`` claims, sends and marks it (one ledger for the run).
+before anything else about what is due, and ``notify.send_all`` claims, sends and marks it
+(one ledger for the run).
 ``run`` is called by the monitor's run (bot/jobs.py) inside its lock and outside quiet hours.
 
 Set-based and linear in what is due: per active plan, one query for the meetings in the window
@@ -318,8 +319,8 @@ def _messages(t: Translator, member_id: int, items: list[Notice], today: dt.date
 
 async def run(services: Services, bot, now: dt.datetime) -> int:
     """Send what R-D1 calls for now, each notice once; the messages Telegram accepted. One
-    ledger for the run (``notify.Ledger``: a transaction a message, as the monitor's own
-    notices), the accounts read as plain rows, one translator per language."""
+    ledger for the run (``notify.send_all``, as the monitor's own notices), the accounts read
+    as plain rows, one translator per language."""
     tz = services.settings.tz
     async with services.db.session() as session:
         notices = await decide(session, now, tz)
@@ -329,22 +330,20 @@ async def run(services: Services, bot, now: dt.datetime) -> int:
         by_member[notice.member_id].append(notice)
     today = now.astimezone(tz).date()
     translators: dict[str, Translator] = {}
+    messages = []
+    for member_id, items in by_member.items():
+        account = accounts.get(member_id)
+        if not notify.reachable(account):
+            continue
+        locale = locale_for(account.language_code, account.chosen_locale,
+                            services.settings.default_locale)
+        t = translators.get(locale) or translators.setdefault(locale, Translator(locale, tz))
+        messages += [notify.Outgoing(keys, account.telegram_id, render)
+                     for keys, render in _messages(t, member_id, items, today)]
     sent = 0
     async with notify.Ledger(services.db, now) as ledger:
-        for member_id, items in by_member.items():
-            account = accounts.get(member_id)
-            if not notify.reachable(account):
-                continue
-            locale = locale_for(account.language_code, account.chosen_locale,
-                                services.settings.default_locale)
-            t = translators.get(locale) or translators.setdefault(locale, Translator(locale, tz))
-            for keys, render in _messages(t, member_id, items, today):
-                outcome, _claimed = await notify.send(ledger, bot, keys, account.telegram_id,
-                                                      render)
-                if outcome == Outcome.SENT:
-                    sent += 1
-                elif outcome == Outcome.BLOCKED:
-                    break
+        async for _message, outcome, _claimed in notify.send_all(ledger, bot, messages):
+            sent += outcome == Outcome.SENT
     if sent:
         log.info("draft report deadlines: %d messages sent", sent)
     return sent

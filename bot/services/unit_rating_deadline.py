@@ -6,7 +6,7 @@ upper committee for a grassroots organisation and its committee) is told once wh
 units it decides are still without a decided level: one message per person, deciding level
 and plan (kind ``units_undecided``, stage ``<deciding level id>:<finish-by date>``), through
 the monitor's ledger (``sent_notices``: claimed before it is sent, marked after, never twice,
-also across restarts; ``notify.send_once``).
+also across restarts; ``notify.send_all``).
 
 Set-based: per plan past its finish-by date, one query for its rated units, one for the
 grassroots units with a rated committee, one for the decided reviews, then the deciding levels
@@ -147,22 +147,20 @@ async def run(services: Services, bot, now: dt.datetime) -> int:
     async with services.db.session() as session:
         owed = await decide(session, now, tz)
         accounts = await notify.accounts_by_member(session, [u.member_id for u in owed])
-    sent = 0
-    blocked: set[int] = set()
+    messages = []
     for item in owed:
         account = accounts.get(item.member_id)
-        if item.member_id in blocked or not notify.reachable(account):
+        if not notify.reachable(account):
             continue
         t = Translator(locale_for(account.language_code, account.chosen_locale,
                                   services.settings.default_locale), tz)
         key = Key(KIND, member_target(item.member_id), item.cycle.id, item.stage)
-        outcome, _claimed = await notify.send_once(
-            services.db, bot, [key], account.telegram_id,
-            lambda _keys, t=t, item=item: render(t, item), now)
-        if outcome == Outcome.SENT:
-            sent += 1
-        elif outcome == Outcome.BLOCKED:
-            blocked.add(item.member_id)
+        messages.append(notify.Outgoing([key], account.telegram_id,
+                                        lambda _keys, t=t, item=item: render(t, item)))
+    sent = 0
+    async with notify.Ledger(services.db, now) as ledger:
+        async for _message, outcome, _claimed in notify.send_all(ledger, bot, messages):
+            sent += outcome == Outcome.SENT
     if sent:
         log.info("units undecided after the finish-by date: %d messages sent", sent)
     return sent

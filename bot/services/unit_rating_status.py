@@ -9,9 +9,11 @@ organisations' path index), and only when some proposal or decision holds a leve
 those ratings (plain rows) feeds R-Q7, counted per deciding level's peer group by the units'
 decision service (``unit_decision.quota_breaches``), the same check ``/quyet_dinh`` makes.
 
-These figures are counted at each read, not kept with the members' figures
-(``bot.services.aggregates``): a province has a few thousand units, so the grouped count reads
-an index range and groups a few thousand rows.
+``unit_figures`` counts them from the base tables. /tinh_trang reads them kept per
+organisation with the members' figures (``bot.services.aggregates``: each row holds its
+subtree's ``count_key`` counts and the breaches of the groups decided inside it,
+``decided_breaches``; ``kept_figures`` makes the same figures of them): counted at each read, a
+province's 16,500 units took 130-190 ms, most of a /tinh_trang.
 """
 
 from __future__ import annotations
@@ -126,19 +128,20 @@ async def unit_figures(
     if cycle is None:
         return None
     organisations, committees = await to_rate(session, org.path)
+    rows = await review_counts(session, org.path, cycle_ids or [cycle.id])
+    figures, levelled = figures_of(organisations, committees, rows)
+    if with_breaches and levelled:
+        figures.breaches = await quota_breaches(session, org, cycle_ids or [cycle.id])
+    return figures
+
+
+def figures_of(organisations: int, committees: int, rows) -> tuple[UnitFigures, bool]:
+    """The figures from the units to rate and the reviews' counts (``review_counts``' rows),
+    and whether some live rating holds a level (R-Q7 has something to count)."""
     figures = UnitFigures(to_rate=organisations + committees)
     figures.by_subject[UnitSubject.ORGANISATION.value][TO_RATE] = organisations
     if committees:
         figures.by_subject[UnitSubject.COMMITTEE.value][TO_RATE] = committees
-    rows = await session.execute(
-        select(UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
-               UnitRating.decided_level, UnitRating.not_rated, func.count())
-        .join(Organisation, Organisation.id == UnitReview.org_id)
-        .outerjoin(UnitRating, _live_join())
-        .where(UnitReview.cycle_id.in_(cycle_ids or [cycle.id]), subtree_range(org.path))
-        .group_by(UnitReview.subject, UnitReview.state, UnitRating.state,
-                  UnitRating.proposed_level, UnitRating.decided_level, UnitRating.not_rated)
-    )
     levelled = False
     for subject, review_state, state, proposed, decided, not_rated, count in rows:
         mine = figures.by_subject[subject]
@@ -154,9 +157,46 @@ async def unit_figures(
             figures.proposed += count
             mine[PROPOSED] += count
             levelled = levelled or (proposed is not None and not not_rated)
-    if with_breaches and levelled:
-        figures.breaches = await quota_breaches(session, org, cycle_ids or [cycle.id])
-    return figures
+    return figures, levelled
+
+
+# The reviews' counts as the figures kept per organisation hold them (``aggregates.Counts``:
+# JSON, string keys): a grouped row's values joined by "|", None as "".
+ORGANISATIONS_KEY, COMMITTEES_KEY = "#organisations", "#committees"
+
+
+def count_key(subject, review_state, state, proposed, decided, not_rated) -> str:
+    values = (subject, review_state, state, proposed, decided,
+              None if not_rated is None else int(bool(not_rated)))
+    return "|".join("" if v is None else str(v) for v in values)
+
+
+def kept_figures(counted: Counter) -> tuple[UnitFigures, bool]:
+    """``figures_of`` from the counts kept per organisation (``count_key``)."""
+    rows = []
+    for key, count in counted.items():
+        if key.startswith("#"):
+            continue
+        subject, review_state, state, proposed, decided, not_rated = (
+            v or None for v in key.split("|"))
+        rows.append((subject, review_state, state, proposed, decided,
+                     None if not_rated is None else not_rated == "1", count))
+    return figures_of(counted[ORGANISATIONS_KEY], counted[COMMITTEES_KEY], rows)
+
+
+async def review_counts(session: AsyncSession, path: str, cycle_ids: list[int]) -> list:
+    """The reviews of the subtree at `path` in the plans with their live ratings, counted by
+    (subject, review state, rating state, proposed level, decided level, not rated)."""
+    rows = await session.execute(
+        select(UnitReview.subject, UnitReview.state, UnitRating.state, UnitRating.proposed_level,
+               UnitRating.decided_level, UnitRating.not_rated, func.count())
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .outerjoin(UnitRating, _live_join())
+        .where(UnitReview.cycle_id.in_(cycle_ids), subtree_range(path))
+        .group_by(UnitReview.subject, UnitReview.state, UnitRating.state,
+                  UnitRating.proposed_level, UnitRating.decided_level, UnitRating.not_rated)
+    )
+    return rows.all()
 
 
 # --- R-Q7 over the peer groups -----------------------------------------------------------------
@@ -190,26 +230,18 @@ async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: li
     it, and the one above `org` when `org` is a rated unit), each group counted whole; the
     breaches name only the units of the subtree. Told on the deciding level."""
     from bot.services.status import UnitBreach  # it imports this module
-    from bot.services.unit_decision import quota_breaches as group_breaches
 
     wider = [subtree_range(org.path)]
     above = await _decider_above(session, org)
     if above is not None:
         wider.append(subtree_range(above.path))
-    level = func.coalesce(UnitRating.decided_level, UnitRating.proposed_level)
+    statement, level = _unit_rows()
     where = [UnitReview.cycle_id.in_(cycle_ids), or_(*wider), Organisation.kind.in_(RATED_KINDS),
              level.is_not(None)]
     suspects = await _suspects(session, where, level)
     if suspects is not None and not suspects:
         return []
-    statement = (
-        select(UnitReview.id, UnitReview.cycle_id, UnitReview.subject, Organisation.id,
-               Organisation.name, Organisation.path, Organisation.kind, Organisation.parent_id,
-               UnitRating.not_rated, level)
-        .join(Organisation, Organisation.id == UnitReview.org_id)
-        .join(UnitRating, _live_join())
-        .where(*where)
-    )
+    statement = statement.where(*where)
     if suspects is None:
         rows = (await session.execute(statement)).all()
     else:  # only the groups whose counts may break the quota are read unit by unit
@@ -217,6 +249,31 @@ async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: li
         for start in range(0, len(ordered), 500):
             rows += (await session.execute(statement.where(
                 Organisation.parent_id.in_(ordered[start:start + 500])))).all()
+    inside = {r[0] for r in rows if r[5].startswith(org.path)}
+    found = await _checked(session, rows, lambda units: any(u.review_id in inside for u in units))
+    return [UnitBreach(decider, restrict(breach, lambda key: int(key) in inside))
+            for _cycle_id, decider, breach in found]
+
+
+def _unit_rows():
+    """A unit's live rating with a level (or not to be rated), as R-Q7 reads it."""
+    level = func.coalesce(UnitRating.decided_level, UnitRating.proposed_level)
+    statement = (
+        select(UnitReview.id, UnitReview.cycle_id, UnitReview.subject, Organisation.id,
+               Organisation.name, Organisation.path, Organisation.kind, Organisation.parent_id,
+               UnitRating.not_rated, level)
+        .join(Organisation, Organisation.id == UnitReview.org_id)
+        .join(UnitRating, _live_join())
+    )
+    return statement, level
+
+
+async def _checked(session: AsyncSession, rows: list, wanted) -> list[tuple[int, int, object]]:
+    """R-Q7 of the peer groups of these units' live ratings (``_unit_rows``), grouped by plan
+    and deciding level, of the groups `wanted` (its units) says: (plan id, decider id, breach)
+    in the order of the plans and deciders."""
+    from bot.services.unit_decision import quota_breaches as group_breaches
+
     if not rows:
         return []
     grassroots = await _grassroots_among(session, {a for r in rows for a in _ids(r[5])[:-1]})
@@ -228,24 +285,56 @@ async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: li
         unit_level = None if not_rated else Level(code)
         groups[(cycle_id, decider)].append(
             _Rated(review_id, UnitSubject(subject), _Org(org_id, name), unit_level))
-    inside = {r[0] for r in rows if r[5].startswith(org.path)}
-    wanted = {d for (_c, d), units in groups.items()
-              if any(u.review_id in inside for u in units)}
+    wanted_deciders = {d for (_c, d), units in groups.items() if wanted(units)}
     found = []
     # Each plan with its rulebook and per-unit settings, read once for all its groups.
     cycles: dict[int, tuple[Cycle, dict, object]] = {}
     for (cycle_id, decider), units in sorted(groups.items()):
-        if decider not in wanted:
+        if decider not in wanted_deciders:
             continue
         if cycle_id not in cycles:
             cycle = await session.get(Cycle, cycle_id)
             cycles[cycle_id] = (cycle, await plan_settings.unit_settings(session, cycle_id),
                                 cycle_rulebook(cycle))
         cycle, settings, rulebook = cycles[cycle_id]
-        for breach in group_breaches(units, cycle, settings, _Org(decider, ""),
-                                     rulebook=rulebook):
-            visible = restrict(breach, lambda key: int(key) in inside)
-            found.append(UnitBreach(decider, visible))
+        found += [(cycle_id, decider, breach) for breach in group_breaches(
+            units, cycle, settings, _Org(decider, ""), rulebook=rulebook)]
+    return found
+
+
+async def decided_breaches(
+    session: AsyncSession,
+    deciders: list[tuple[int, str, str]],
+    cycle_ids: list[int],
+    within: list[str] | None = None,
+) -> dict[int, list[tuple[int, object]]]:
+    """R-Q7 of the peer groups each of `deciders` ((id, kind, path)) decides, whole, every unit
+    named: the grassroots organisations right under it, and the cells whose nearest grassroots
+    organisation it is. (plan id, breach) by decider. `within`: the subtrees holding them all
+    (many deciders: one pass over these ranges instead of lists of ids). For the figures kept
+    per organisation (``aggregates``): a deciding level's row holds its groups' breaches."""
+    ids = sorted({d for d, _kind, _path in deciders})
+    statement, level = _unit_rows()
+    statement = statement.where(UnitReview.cycle_id.in_(cycle_ids),
+                                Organisation.kind.in_(RATED_KINDS), level.is_not(None))
+    if within is not None:
+        wheres = [or_(*(subtree_range(path) for path in within))]
+    else:
+        cells_of = sorted(p for _d, kind, p in deciders if kind == OrgKind.GRASSROOTS.value)
+        wheres = [and_(Organisation.parent_id.in_(ids[start:start + 500]),
+                       Organisation.kind.in_(GRASSROOTS_KINDS))
+                  for start in range(0, len(ids), 500)]
+        wheres += [and_(Organisation.kind == OrgKind.CELL.value,
+                        or_(*(subtree_range(p) for p in cells_of[start:start + 100])))
+                   for start in range(0, len(cells_of), 100)]
+    rows = {}
+    for where in wheres:
+        rows.update((row[0], row) for row in await session.execute(statement.where(where)))
+    wanted = set(ids)
+    found: dict[int, list[tuple[int, object]]] = defaultdict(list)
+    for cycle_id, decider, breach in await _checked(session, list(rows.values()), lambda _u: True):
+        if decider in wanted:
+            found[decider].append((cycle_id, breach))
     return found
 
 

@@ -99,6 +99,71 @@ async def test_a_group_renders_only_what_it_claimed(db):
     assert claimed == [key("b")] and bot.sent == [(10, "b")]
 
 
+class ChatBot(FakeBot):
+    """Refuses the chats in `blocked` (403) and fails (an error, as a stop would) on send
+    number `fail_at`."""
+
+    def __init__(self, blocked=(), fail_at=None):
+        super().__init__()
+        self.blocked, self.fail_at, self.tries = set(blocked), fail_at, 0
+
+    async def send_message(self, chat_id, text, **kw):
+        self.tries += 1
+        if self.tries == self.fail_at:
+            raise RuntimeError("the process stops here")
+        if chat_id in self.blocked:
+            raise Forbidden("Forbidden: bot was blocked by the user")
+        return await super().send_message(chat_id, text, **kw)
+
+
+def outgoing(stage, chat_id=10):
+    return notify.Outgoing([key(stage, target=f"member:{chat_id}")], chat_id, lambda ks: stage)
+
+
+async def send_all(db, bot, messages):
+    async with notify.Ledger(db, NOW) as ledger:
+        return [(m.chat_id, outcome) async for m, outcome, _ in
+                notify.send_all(ledger, bot, messages)]
+
+
+async def test_a_run_claims_ahead_and_an_error_leaves_only_the_one_in_flight(db):
+    messages = [outgoing(f"s{i}") for i in range(notify.CLAIM_AHEAD + 2)]
+    bot = ChatBot(fail_at=3)
+    with pytest.raises(RuntimeError):
+        await send_all(db, bot, messages)
+    found = await states(db)
+    # The whole first batch was claimed; the third was in flight (never sent again), the
+    # rest of the batch was never tried (claimable again), the next batch never claimed.
+    assert [found.get(("member:10", f"s{i}")) for i in range(len(messages))] == (
+        ["sent", "sent", "pending"] + ["failed"] * (notify.CLAIM_AHEAD - 3) + [None, None])
+    again = ChatBot()
+    assert await send_all(db, again, messages) == [(10, Outcome.SENT)] * (len(messages) - 3)
+    assert [text for _, text in again.sent] == [f"s{i}" for i in range(3, len(messages))]
+
+
+async def test_a_chat_that_blocked_the_bot_gets_nothing_more_in_the_run(db):
+    messages = [outgoing("a", 7), outgoing("b", 8), outgoing("c", 7)]
+    messages += [outgoing(f"d{i}", 8) for i in range(notify.CLAIM_AHEAD - 3)]  # one batch
+    messages += [outgoing(f"e{i}", 7) for i in range(notify.CLAIM_AHEAD)]  # the next one
+    messages += [outgoing("f", 8)]
+    bot = ChatBot(blocked={7})
+    results = await send_all(db, bot, messages)
+    assert results[0] == (7, Outcome.BLOCKED)
+    assert results[1:] == [(8, Outcome.SENT)] * (1 + notify.CLAIM_AHEAD - 3 + 1)
+    found = await states(db)
+    # Claimed in the batch with the refused one: failed, tried again by the next run (which
+    # leaves out an account that blocked the bot); in a later batch: never claimed.
+    assert found[("member:7", "a")] == "blocked" and found[("member:7", "c")] == "failed"
+    assert not any(("member:7", f"e{i}") in found for i in range(notify.CLAIM_AHEAD))
+
+
+async def test_claim_many_gives_a_key_to_the_first_message_that_has_it(db):
+    async with notify.Ledger(db, NOW) as ledger:
+        assert await ledger.claim_many([[key("a"), key("b")], [key("b"), key("c")], []]) == [
+            [key("a"), key("b")], [key("c")], []]
+        assert await ledger.claim_many([[key("a")], [key("d")]]) == [[], [key("d")]]
+
+
 @pytest.mark.parametrize(
     ("hour", "minute", "is_quiet"),
     [(20, 59, False), (21, 0, True), (23, 30, True), (0, 0, True), (6, 59, True),
