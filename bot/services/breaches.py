@@ -90,7 +90,10 @@ async def level_counts(
         query = query.where(subtree_range(org.path), *live_ratings(cycle, session))
     found: dict[int, OrgCounts] = {}
     for org_id, path, code, count in await session.execute(query):
-        found.setdefault(org_id, OrgCounts(path, Counter())).levels[code] += count
+        counted = found.get(org_id)
+        if counted is None:  # not a Counter made per row for setdefault to drop
+            counted = found[org_id] = OrgCounts(path, Counter())
+        counted.levels[code] += count
     return found
 
 
@@ -247,7 +250,9 @@ async def subtree_breaches(
         ids = [int(p) for p in counted.path.strip("/").split("/")]
         unit = next((i for i in ids if i in units), None)
         if unit is not None:
-            group = groups.setdefault(unit, Group(unit, [], Counter()))
+            group = groups.get(unit)
+            if group is None:
+                group = groups[unit] = Group(unit, [], Counter())
             group.org_ids.append(org_id)
             group.levels.update(counted.levels)
     breaches = await quota_breaches(session, cycle, list(groups.values()))

@@ -84,8 +84,9 @@ _PLAIN = re.compile(r"[=+\-@]|\s|.*\s$|.*[\x00-\x08\x0b\x0c\x0e-\x1f&<>\r]", re.
 
 
 def text_content(value: str, quoted_style: str = "") -> tuple[str, str]:
-    """``text_cell_xml``, quicker for a plain value."""
-    if _PLAIN.match(value) is None:
+    """``text_cell_xml``, quicker for a plain value (a code made of letters and digits only
+    is one without looking further: no space, markup, control character or formula start)."""
+    if value.isalnum() or _PLAIN.match(value) is None:
         return ' t="inlineStr"', f"<is><t>{value}</t></is>"
     return text_cell_xml(value, quoted_style)
 

@@ -27,9 +27,15 @@ def _status(units: int):
     return SimpleNamespace(org=org, children=children)
 
 
+def _org(org_id: int) -> tuple[str, str]:
+    """(path, name) of the test's organisation `org_id` (1000 + unit * 100 + cell)."""
+    unit, cell = divmod(org_id - 1000, 100)
+    return f"/1/{unit + 2}/{org_id}/", f"Chi bộ {unit}-{cell}"
+
+
 def _groups(units: int, cells: int, members: int, seed: int = 1) -> list[list[tuple]]:
-    """Organisation by organisation, as the query gives them: (code, name, cell, status,
-    level, decided at, path)."""
+    """Organisation by organisation, as the query gives them: (code, name, status, level,
+    decided at, organisation id)."""
     rng = random.Random(seed)
     groups, number = [], 0
     for u in range(units):
@@ -39,8 +45,8 @@ def _groups(units: int, cells: int, members: int, seed: int = 1) -> list[list[tu
                 number += 1
                 level = rng.choice([None, "HTXS", "HTT", "HT"])
                 name = f"Đảng viên {rng.getrandbits(48):x} {number}"
-                rows.append((f"M{number:06d}", name, f"Chi bộ {u}-{c}", "official", level,
-                             DECIDED if level else None, f"/1/{u + 2}/{1000 + u * 100 + c}/"))
+                rows.append((f"M{number:06d}", name, "official", level,
+                             DECIDED if level else None, 1000 + u * 100 + c))
             groups.append(rows)
     return groups
 
@@ -48,9 +54,10 @@ def _groups(units: int, cells: int, members: int, seed: int = 1) -> list[list[tu
 def _write(tmp_path: Path, groups, limits: ReportLimits, units: int):
     status = _status(units)
     for (_child, figures), unit in zip(status.children, range(units), strict=True):
-        figures.members = sum(len(g) for g in groups if g[0][6].startswith(f"/1/{unit + 2}/"))
+        figures.members = sum(len(g) for g in groups if (g[0][5] - 1000) // 100 == unit)
+    orgs = {g[0][5]: _org(g[0][5]) for g in groups}
     files = _MemberFiles(tmp_path, Translator("vi", dt.timezone(dt.timedelta(hours=7))),
-                         limits, status)
+                         limits, status, orgs)
     for group in groups:
         files.write(group)
     return files.close()
@@ -78,9 +85,9 @@ def test_member_rows_are_cut_into_files_within_the_limits(tmp_path, limits, leas
         rows = _rows(file.path, limits.max_rows)
         assert len(rows) == file.members
         got += rows
-    expected = [(code, name, cell, "chính thức", level, DECIDED.replace(tzinfo=None).replace(
-        day=2, hour=0, minute=0) if level else None) for g in groups
-        for code, name, cell, _s, level, _d, _p in g]
+    expected = [(code, name, _org(org_id)[1], "chính thức", level, DECIDED.replace(
+        tzinfo=None).replace(day=2, hour=0, minute=0) if level else None) for g in groups
+        for code, name, _s, level, _d, org_id in g]
     assert got == expected
     # A file starts at a unit's first organisation unless the unit alone is larger than a file.
     assert all(file.units for file in written)
@@ -98,9 +105,13 @@ def test_a_file_takes_whole_units_while_they_fit(tmp_path):
 
 def test_text_stays_text_in_streamed_rows(tmp_path):
     hostile = '=HYPERLINK("https://evil.example","x")'
-    groups = [[("-M1", hostile, "@cell", "probationary", None, None, "/1/2/3/"),
-               ("M2", " Lê  Văn\tAn\x01 ", "@cell", "official", "HT", DECIDED, "/1/2/3/")]]
-    [file] = _write(tmp_path, groups, ReportLimits(), units=1)
+    rows = [("-M1", hostile, "probationary", None, None, 1000),
+            ("M2", " Lê  Văn\tAn\x01 ", "official", "HT", DECIDED, 1000)]
+    status = _status(1)
+    files = _MemberFiles(tmp_path, Translator("vi", dt.timezone(dt.timedelta(hours=7))),
+                         ReportLimits(), status, {1000: ("/1/2/1000/", "@cell")})
+    files.write(rows)
+    [file] = files.close()
     sheet = openpyxl.load_workbook(file.path)["Đảng viên"]
     cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
@@ -108,3 +119,35 @@ def test_text_stays_text_in_streamed_rows(tmp_path):
     assert all(c.quotePrefix for c in cells[:3])
     assert sheet["B3"].value == " Lê  Văn\tAn "  # spaces kept, a control character dropped
     assert sheet["F3"].number_format == "dd/mm/yyyy"
+
+
+def test_a_streamed_cell_after_its_reference():
+    """``_cell_rest``: what follows ``<c r="A2"``, made once per distinct value."""
+    from bot.services.report import _cell_rest
+
+    assert _cell_rest("DV001", ' s="3"') == ' t="inlineStr"><is><t>DV001</t></is></c>'
+    assert _cell_rest("=A1 & B", ' s="3"') == (
+        ' s="3" t="inlineStr"><is><t>=A1 &amp; B</t></is></c>')
+    assert _cell_rest(" Lê Văn An", "") == (
+        ' t="inlineStr"><is><t xml:space="preserve"> Lê Văn An</t></is></c>')
+
+
+def test_the_report_is_built_with_the_cyclic_collector_off(monkeypatch):
+    """``build_report`` turns the garbage collector off while it works, and on again after,
+    even when the build fails."""
+    import gc
+
+    from bot.services import report
+
+    seen = []
+
+    async def failing(request):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(report, "_build_report", failing)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        report.build_report(None)
+    assert seen == [False]
+    assert gc.isenabled()

@@ -52,7 +52,7 @@ def test_streamed_text_is_what_openpyxl_would_keep():
     from bot.services.sheets import text_content
 
     rng = random.Random(7)
-    alphabet = "ab <>&\r\n\t=+-@\x00\x01\x0b\x1f\x7fĐảng \u3000\u00a0\u2028\x1c\x85"
+    alphabet = "ab7 <>&\r\n\t=+-@\x00\x01\x0b\x1f\x7fĐảng² \u3000\u00a0\u2028\x1c\x85"
     for _ in range(20000):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
         attributes, content = text_content(value, ' s="3"')
