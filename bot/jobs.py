@@ -415,16 +415,23 @@ def _told(kind: str, cycle_id: int, stage: str, target):
 
 
 async def _ledger(
-    session: AsyncSession, cycle_id: int, stages: set[str]
+    session: AsyncSession, cycle_id: int, kinds: set[str], targets: set[str], stages: set[str]
 ) -> set[tuple[str, str, str]]:
-    """(kind, target, stage) of the notices of these stages already sent (or claimed: a
-    pending row is never sent again, see bot/services/notify.py); failed ones are retried."""
+    """(kind, target, stage) of these notices already sent (or claimed: a pending row is never
+    sent again, see bot/services/notify.py); failed ones are retried. Looked up by the ledger's
+    unique key, a block's recipients at a time: read by its stages alone, each block of a run
+    read again every notice the run had sent so far of the same stage (a whole party's run
+    read hundreds of millions of rows)."""
     found: set[tuple[str, str, str]] = set()
-    for chunk in _chunks(sorted(stages)):
+    if not (kinds and targets and stages):
+        return found
+    for chunk in _chunks(sorted(targets)):
         rows = await session.execute(
             select(SentNotice.kind, SentNotice.target, SentNotice.stage).where(
+                SentNotice.kind.in_(sorted(kinds)),
+                SentNotice.target.in_(chunk),
                 SentNotice.cycle_id == cycle_id,
-                SentNotice.stage.in_(chunk),
+                SentNotice.stage.in_(sorted(stages)),
                 SentNotice.state != NoticeState.FAILED,
             )
         )
@@ -435,13 +442,18 @@ async def _ledger(
 async def _drop_sent(session: AsyncSession, plan: Plan) -> None:
     """Leave out what the ledger says was sent: the claim would skip it anyway, one
     transaction per notice; this costs one query per cycle and stage chunk."""
-    stages: dict[int, set[str]] = defaultdict(set)
-    for items in plan.items.values():
+    wanted: dict[int, tuple[set[str], set[str], set[str]]] = defaultdict(
+        lambda: (set(), set(), set()))
+    for member_id, items in plan.items.items():
         for item in items:
-            stages[item.cycle_id].add(item.stage)
+            kinds, targets, stages = wanted[item.cycle_id]
+            kinds.add(item.kind)
+            targets.add(member_target(member_id))
+            stages.add(item.stage)
     done: set[tuple[int, str, str, str]] = set()
-    for cycle_id, wanted in stages.items():
-        done.update((cycle_id, *key) for key in await _ledger(session, cycle_id, wanted))
+    for cycle_id, (kinds, targets, stages) in wanted.items():
+        done.update(
+            (cycle_id, *key) for key in await _ledger(session, cycle_id, kinds, targets, stages))
     if not done:
         return
     for index, member_id in enumerate(list(plan.items)):
@@ -527,8 +539,10 @@ async def _cell_notices(
     year, cid = cycle.year, cycle.id
     wanted = {p.cell.id: p.notices for p in plans if p.notices}
     secretaries = await _secretaries(session, list(wanted))
-    sent = await _ledger(session, cid, {stage for kind_stages in wanted.values()
-                                        for _, stage in kind_stages})
+    sent = await _ledger(
+        session, cid, {kind for kind_stages in wanted.values() for kind, _ in kind_stages},
+        {member_target(s.id) for cell_id in wanted for s in secretaries.get(cell_id, ())},
+        {stage for kind_stages in wanted.values() for _, stage in kind_stages})
 
     def pending(cell_id: int, kind: str, stage: str) -> bool:
         """Some secretary of the cell has not been told this yet."""
