@@ -63,7 +63,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 # own, which never wait on Telegram (everything a turn says goes out after its commit). The
 # busy timeout stays for other processes (the CLI beside a running bot).
 WRITE_LOCK_TIMEOUT = 60.0  # seconds a writer waits in the queue before it gives up
-_WRITING = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+# A SAVEPOINT (``session.begin_nested()``, to catch a lost insert race) begins the transaction
+# when none is open, and whatever it reads before its first write would be a snapshot that a
+# write then upgrades (SQLITE_BUSY_SNAPSHOT, "database is locked" at once, when another writer
+# committed in between): the lock is taken at the SAVEPOINT.
+_WRITING = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b", re.IGNORECASE
+)
 _HOLDS = "kiemdiem_write_lock"
 
 
