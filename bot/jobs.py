@@ -418,23 +418,23 @@ async def _ledger(
     session: AsyncSession, cycle_id: int, kinds: set[str], targets: set[str], stages: set[str]
 ) -> set[tuple[str, str, str]]:
     """(kind, target, stage) of these notices already sent (or claimed: a pending row is never
-    sent again, see bot/services/notify.py); failed ones are retried. Looked up by the ledger's
-    unique key, a block's recipients at a time: read by its stages alone, each block of a run
-    read again every notice the run had sent so far of the same stage (a whole party's run
-    read hundreds of millions of rows)."""
+    sent again, see bot/services/notify.py); failed ones are retried. A block of cells has a
+    few stages (its dates), shared with every other block: looked up by its recipients too
+    (the ledger's unique key), or each block would read again every notice the run had sent
+    of the same dates (a whole party's run read hundreds of millions of rows). The breaches'
+    stages are their own (a digest each): looked up by the stages alone."""
     found: set[tuple[str, str, str]] = set()
     if not (kinds and targets and stages):
         return found
-    for chunk in _chunks(sorted(targets)):
+    live = (SentNotice.cycle_id == cycle_id, SentNotice.state != NoticeState.FAILED)
+    if len(stages) <= CHUNK:
+        wheres = [(SentNotice.kind.in_(sorted(kinds)), SentNotice.target.in_(chunk),
+                   SentNotice.stage.in_(sorted(stages))) for chunk in _chunks(sorted(targets))]
+    else:
+        wheres = [(SentNotice.stage.in_(chunk),) for chunk in _chunks(sorted(stages))]
+    for where in wheres:
         rows = await session.execute(
-            select(SentNotice.kind, SentNotice.target, SentNotice.stage).where(
-                SentNotice.kind.in_(sorted(kinds)),
-                SentNotice.target.in_(chunk),
-                SentNotice.cycle_id == cycle_id,
-                SentNotice.stage.in_(sorted(stages)),
-                SentNotice.state != NoticeState.FAILED,
-            )
-        )
+            select(SentNotice.kind, SentNotice.target, SentNotice.stage).where(*where, *live))
         found.update(tuple(row) for row in rows)
     return found
 
