@@ -32,8 +32,6 @@ from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram import Update
@@ -111,10 +109,6 @@ def trimmed_payload(update: Update) -> dict[str, Any]:
     return data
 
 
-def _insert(dialect: str):
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 class DurableQueue:
     """The Updater's update queue: `put` stores, commits, then forwards to the Application."""
 
@@ -129,8 +123,10 @@ class DurableQueue:
         self.target = target
         self.clock = clock
         self.arrivals = arrivals
-        self._held = None  # SQLite: the connection the inbox's rows are written on
+        self._held = None  # the connection the inbox's rows are written on (``store``)
         self._driver = None
+        self._postgresql = False
+        self._holding = asyncio.Lock()  # one statement at a time on it (webhook requests)
 
     async def put(self, update: object) -> None:
         if not isinstance(update, Update):
@@ -142,34 +138,40 @@ class DurableQueue:
             await self.target.put(update)
 
     async def store(self, update: Update) -> bool:
-        """Insert the update; False when it was stored before (a replay)."""
-        row = {
-            "update_id": update.update_id,
-            "chat_id": chat_key(update),
-            "payload": json.dumps(trimmed_payload(update), ensure_ascii=False),
-            "received_at": self.clock(),
-        }
-        if self.db.engine.dialect.name == "sqlite":
-            return await self._store_sqlite(row)
-        async with self.db.autocommit() as connection:  # one statement: no ORM session
-            result = await connection.execute(_STORE[self.db.engine.dialect.name], row)
-        return bool(result.rowcount)
+        """Insert the update; False when it was stored before (a replay).
 
-    async def _store_sqlite(self, row: dict[str, Any]) -> bool:
-        """SQLite: the INSERT on a connection the queue holds, in autocommit (the statement
-        commits itself), written for the driver: one trip to aiosqlite's thread, where a
-        connection and a transaction through SQLAlchemy take four and cost most of what the
-        database adds to a short update. The process's write lock is taken as SQLAlchemy's
-        writers take it (``storage.db``)."""
+        The INSERT runs on a connection the queue holds, in autocommit (the statement commits
+        itself), written for the driver: one trip to aiosqlite's thread, or one round trip to
+        PostgreSQL, where a pooled connection and a transaction through SQLAlchemy cost most
+        of what the database adds to a short update. On SQLite the process's write lock is
+        taken as SQLAlchemy's writers take it (``storage.db``). A connection that fails is let
+        go (the next update takes a new one) and the error goes to the Updater, which asks
+        Telegram for the update again."""
+        update_id, chat_id = update.update_id, chat_key(update)
+        payload = json.dumps(trimmed_payload(update), ensure_ascii=False)
+        received = self.clock().astimezone(dt.UTC)
+        async with self._holding:
+            driver = await self._driver_connection()
+            try:
+                if self._postgresql:
+                    return await driver.fetchval(
+                        _STORE_POSTGRESQL, update_id, chat_id, payload, received) is not None
+                # SQLite keeps datetimes as SQLAlchemy writes them (storage.models.UTCDateTime)
+                stamp = received.strftime("%Y-%m-%d %H:%M:%S.%f")
+                async with self.db.write_lock.lock():
+                    return bool(await driver.execute_fetchall(
+                        _STORE_SQLITE, (update_id, chat_id, payload, stamp)))
+            except BaseException:
+                await self.close()
+                raise
+
+    async def _driver_connection(self):
         if self._driver is None:
             self._held = await self.db.engine.connect()
             await self._held.execution_options(isolation_level="AUTOCOMMIT")
+            self._postgresql = self._held.dialect.name == "postgresql"
             self._driver = (await self._held.get_raw_connection()).driver_connection
-        received = row["received_at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        async with self.db.write_lock.lock():
-            inserted = await self._driver.execute_fetchall(
-                _STORE_SQLITE, (row["update_id"], row["chat_id"], row["payload"], received))
-        return bool(inserted)
+        return self._driver
 
     async def close(self) -> None:
         """Give the held connection back (before the database is disposed of)."""
@@ -190,15 +192,13 @@ async def mark_handled(session: AsyncSession, update_id: int, now: dt.datetime) 
     await session.execute(_MARK, {"id": update_id, "now": now})
 
 
-# Every update runs these two: built once (a statement built per call pays for its cache key).
+# Every update runs these: written for the driver (``DurableQueue.store``), or built once (a
+# statement built per call pays for its cache key).
 _STORE_SQLITE = (  # the row comes back when it was inserted (not a replay)
     "INSERT INTO inbox_updates (update_id, chat_id, payload, received_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (update_id) DO NOTHING RETURNING update_id"
 )
-_STORE = {
-    dialect: _insert(dialect)(INBOX).on_conflict_do_nothing(index_elements=["update_id"])
-    for dialect in ("sqlite", "postgresql")
-}
+_STORE_POSTGRESQL = _STORE_SQLITE.replace("?, ?, ?, ?", "$1, $2, $3, $4")
 _MARK = (
     update(INBOX)
     .where(INBOX.c.update_id == bindparam("id"), INBOX.c.handled_at.is_(None))
