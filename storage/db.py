@@ -63,10 +63,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 # own, which never wait on Telegram (everything a turn says goes out after its commit). The
 # busy timeout stays for other processes (the CLI beside a running bot).
 WRITE_LOCK_TIMEOUT = 60.0  # seconds a writer waits in the queue before it gives up
-# A SAVEPOINT (``session.begin_nested()``, to catch a lost insert race) begins the transaction
-# when none is open, and whatever it reads before its first write would be a snapshot that a
-# write then upgrades (SQLITE_BUSY_SNAPSHOT, "database is locked" at once, when another writer
-# committed in between): the lock is taken at the SAVEPOINT.
+# A SAVEPOINT (``session.begin_nested()``, to catch a lost insert race) starts a transaction
+# that will write: the lock is taken at the SAVEPOINT (and the transaction opened IMMEDIATE,
+# see ``_install_write_lock``).
 _WRITING = re.compile(
     r"^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|SAVEPOINT)\b", re.IGNORECASE
 )
@@ -101,15 +100,23 @@ class WriteLock:
 
 
 def _install_write_lock(engine: AsyncEngine, write_lock: WriteLock) -> None:
-    def before_cursor_execute(conn, _cursor, statement, _parameters, context, _many) -> None:
-        info = conn.info
-        if _HOLDS in info or not in_greenlet():
+    def before_cursor_execute(conn, cursor, statement, _parameters, context, _many) -> None:
+        if not in_greenlet():
             return
-        writes = context is not None and (
-            context.isinsert or context.isupdate or context.isdelete or context.isddl
-        )
-        if writes or _WRITING.match(statement):
-            info[_HOLDS] = await_only(write_lock.acquire())
+        info = conn.info
+        if _HOLDS not in info:
+            writes = context is not None and (
+                context.isinsert or context.isupdate or context.isdelete or context.isddl
+            )
+            if writes or _WRITING.match(statement):
+                info[_HOLDS] = await_only(write_lock.acquire())
+        if statement.startswith("SAVEPOINT") and not conn.connection.driver_connection.in_transaction:
+            # The transaction a SAVEPOINT would open is deferred: what the session reads in it
+            # (the figures' hook reads paths before it bumps versions) is a snapshot that its
+            # first write must upgrade, and SQLite refuses that at once ("database is locked")
+            # when another process (a report's worker) committed meanwhile. Opened IMMEDIATE
+            # it holds the write lock from the start, and the SAVEPOINT nests in it.
+            cursor.execute("BEGIN IMMEDIATE")
 
     def checkin(_dbapi_connection, record) -> None:
         lock = record.info.pop(_HOLDS, None) if record is not None else None
