@@ -427,6 +427,15 @@ async def send_all(
             raise
 
 
+async def send_run(db: Database, bot, messages: Iterable[Outgoing], now: dt.datetime) -> int:
+    """``send_all`` through a ledger of its own; the number of messages Telegram accepted."""
+    sent = 0
+    async with Ledger(db, now) as ledger:
+        async for _message, outcome, _claimed in send_all(ledger, bot, messages):
+            sent += outcome == Outcome.SENT
+    return sent
+
+
 async def _deliver_claimed(ledger: Ledger, bot, claimed: list[Key], chat_id: int, render,
                            markup: InlineKeyboardMarkup | None) -> str:
     """Steps 2 and 3 for keys claimed: send, then mark (written with the next claim)."""

@@ -9,7 +9,7 @@ deciding level (the đảng ủy cơ sở for its cells, the upper committee for
 told of the breach, one message per person per run listing the units (``draft_late_upper``).
 
 Each notice goes once: the monitor's ledger (``sent_notices``, bot/services/notify.py) is read
-before anything else about what is due, and ``notify.send_all`` claims, sends and marks it
+before anything else about what is due, and ``notify.send_run`` claims, sends and marks it
 (one ledger for the run).
 ``run`` is called by the monitor's run (bot/jobs.py) inside its lock and outside quiet hours.
 
@@ -33,7 +33,6 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outcome
 from bot.i18n import Translator
 from bot.i18n import locale_for
 from bot.services import Services
@@ -319,7 +318,7 @@ def _messages(t: Translator, member_id: int, items: list[Notice], today: dt.date
 
 async def run(services: Services, bot, now: dt.datetime) -> int:
     """Send what R-D1 calls for now, each notice once; the messages Telegram accepted. One
-    ledger for the run (``notify.send_all``, as the monitor's own notices), the accounts read
+    ledger for the run (``notify.send_run``, as the monitor's own notices), the accounts read
     as plain rows, one translator per language."""
     tz = services.settings.tz
     async with services.db.session() as session:
@@ -340,10 +339,7 @@ async def run(services: Services, bot, now: dt.datetime) -> int:
         t = translators.get(locale) or translators.setdefault(locale, Translator(locale, tz))
         messages += [notify.Outgoing(keys, account.telegram_id, render)
                      for keys, render in _messages(t, member_id, items, today)]
-    sent = 0
-    async with notify.Ledger(services.db, now) as ledger:
-        async for _message, outcome, _claimed in notify.send_all(ledger, bot, messages):
-            sent += outcome == Outcome.SENT
+    sent = await notify.send_run(services.db, bot, messages, now)
     if sent:
         log.info("draft report deadlines: %d messages sent", sent)
     return sent

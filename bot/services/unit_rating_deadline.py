@@ -6,7 +6,7 @@ upper committee for a grassroots organisation and its committee) is told once wh
 units it decides are still without a decided level: one message per person, deciding level
 and plan (kind ``units_undecided``, stage ``<deciding level id>:<finish-by date>``), through
 the monitor's ledger (``sent_notices``: claimed before it is sent, marked after, never twice,
-also across restarts; ``notify.send_all``).
+also across restarts; ``notify.send_run``).
 
 Set-based: per plan past its finish-by date, one query for its rated units, one for the
 grassroots units with a rated committee, one for the decided reviews, then the deciding levels
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.delivery import Outcome
 from bot.i18n import Translator
 from bot.i18n import locale_for
 from bot.services import Services
@@ -157,10 +156,7 @@ async def run(services: Services, bot, now: dt.datetime) -> int:
         key = Key(KIND, member_target(item.member_id), item.cycle.id, item.stage)
         messages.append(notify.Outgoing([key], account.telegram_id,
                                         lambda _keys, t=t, item=item: render(t, item)))
-    sent = 0
-    async with notify.Ledger(services.db, now) as ledger:
-        async for _message, outcome, _claimed in notify.send_all(ledger, bot, messages):
-            sent += outcome == Outcome.SENT
+    sent = await notify.send_run(services.db, bot, messages, now)
     if sent:
         log.info("units undecided after the finish-by date: %d messages sent", sent)
     return sent
