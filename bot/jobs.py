@@ -95,6 +95,7 @@ from storage.models import Role
 from storage.models import RoleKind
 from storage.models import SelfReview
 from storage.models import SentNotice
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class Unit:
 
     @functools.cached_property
     def ancestors(self) -> list[int]:
-        return [int(p) for p in self.path.strip("/").split("/")]
+        return path_ids(self.path)
 
 
 @dataclass
@@ -752,11 +753,11 @@ async def _collect_breaches(
     wanted_roots = {r.id for cell_id, r in roots.items() if r.id != cell_id}
     for index, (org_id, counted) in enumerate(counts.items()):
         await _pause(index)
-        for ancestor in counted.path.strip("/").split("/"):
-            if ancestor and int(ancestor) in wanted_roots:
+        for ancestor in path_ids(counted.path):
+            if ancestor in wanted_roots:
                 group = groups.setdefault(
-                    (int(ancestor), QuotaScope.PEER_GROUP),
-                    breaches.Group(int(ancestor), [], Counter()),
+                    (ancestor, QuotaScope.PEER_GROUP),
+                    breaches.Group(ancestor, [], Counter()),
                 )
                 group.org_ids.append(org_id)
                 group.levels.update(counted.levels)

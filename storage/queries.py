@@ -25,6 +25,11 @@ def subtree_range(path: str):
     return and_(Organisation.path >= path, Organisation.path < path[:-1] + "0")
 
 
+def path_ids(path: str) -> list[int]:
+    """The organisation ids of a path ("/1/5/23/"), root first: its ancestors, then itself."""
+    return [int(part) for part in path.strip("/").split("/")]
+
+
 async def org_by_code(session: AsyncSession, code: str) -> Organisation | None:
     return await session.scalar(select(Organisation).where(Organisation.code == code.upper()))
 

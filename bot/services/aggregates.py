@@ -88,6 +88,7 @@ from storage.models import UnitPlanSetting
 from storage.models import UnitRating
 from storage.models import UnitReview
 from storage.models import UnitVersion
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 if TYPE_CHECKING:  # annotations only
@@ -125,7 +126,7 @@ _BUMPED = "aggregates_bumped"  # session.info: organisations bumped in this tran
 
 
 def _ancestors(paths: Iterable[str]) -> list[int]:
-    return sorted({int(part) for path in paths for part in path.strip("/").split("/") if part})
+    return sorted({i for path in paths if path.strip("/") for i in path_ids(path)})
 
 
 def _bump_statement(dialect: str, org_ids: list[int]):

@@ -46,6 +46,7 @@ from storage.models import Organisation
 from storage.models import Rating
 from storage.models import RatingState
 from storage.models import SelfReview
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 LEVEL = func.coalesce(Rating.decided_level, Rating.proposed_level)
@@ -247,7 +248,7 @@ async def subtree_breaches(
         )
     groups: dict[int, Group] = {}
     for org_id, counted in counts.items():
-        ids = [int(p) for p in counted.path.strip("/").split("/")]
+        ids = path_ids(counted.path)
         unit = next((i for i in ids if i in units), None)
         if unit is not None:
             group = groups.get(unit)

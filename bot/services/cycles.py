@@ -19,11 +19,12 @@ from storage.models import AuditEntry
 from storage.models import Cycle
 from storage.models import Member
 from storage.models import Organisation
+from storage.queries import path_ids
 
 
 async def cycle_for_org(session: AsyncSession, org: Organisation) -> Cycle | None:
     """The newest cycle set on this organisation or its nearest ancestor that has one."""
-    ancestor_ids = [int(part) for part in org.path.strip("/").split("/")]
+    ancestor_ids = path_ids(org.path)
     return await session.scalar(
         select(Cycle)
         .join(Organisation, Cycle.org_id == Organisation.id)

@@ -41,6 +41,7 @@ from storage.models import FrameworkCriterion
 from storage.models import FrameworkUpload
 from storage.models import Organisation
 from storage.models import OrgKind
+from storage.queries import path_ids
 
 
 class FrameworkRefused(Explained):
@@ -121,7 +122,7 @@ async def _plan(session: AsyncSession, org: Organisation, year: int | None) -> C
 
 
 def _ancestor_ids(org: Organisation) -> list[int]:
-    return [int(part) for part in org.path.strip("/").split("/")]
+    return path_ids(org.path)
 
 
 async def read_file(

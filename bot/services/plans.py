@@ -46,6 +46,7 @@ from storage.models import Organisation
 from storage.models import OrgKind
 from storage.models import UnitDeadline
 from storage.models import UnitPlanSetting
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 FINISH_BY = "finish_by"
@@ -179,7 +180,7 @@ async def deadline_rows(session: AsyncSession, cycle: Cycle) -> list[UnitDeadlin
 
 
 def ancestor_ids(org: Organisation) -> list[int]:
-    return [int(part) for part in org.path.strip("/").split("/")]
+    return path_ids(org.path)
 
 
 def effective_from_rows(

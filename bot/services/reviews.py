@@ -47,6 +47,7 @@ from storage.models import OrgKind
 from storage.models import ReviewPiece
 from storage.models import ReviewState
 from storage.models import SelfReview
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 SCORE_GENERAL = "scores_general"
@@ -286,7 +287,7 @@ def proposed_level(review: SelfReview) -> Level | None:
 
 async def grassroots_root(session: AsyncSession, cell: Organisation) -> Organisation:
     """The đảng bộ cơ sở above a cell, or the cell itself when it is a grassroots cell."""
-    ids = [int(part) for part in cell.path.strip("/").split("/")]
+    ids = path_ids(cell.path)
     orgs = (await session.scalars(select(Organisation).where(Organisation.id.in_(ids)))).all()
     grassroots = [o for o in orgs if o.kind == OrgKind.GRASSROOTS]
     return max(grassroots, key=lambda o: o.depth) if grassroots else cell

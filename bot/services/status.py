@@ -49,6 +49,7 @@ from storage.models import Cycle
 from storage.models import Member
 from storage.models import Organisation
 from storage.models import Rating
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
@@ -183,7 +184,7 @@ class Plans:
 
 
 def _ancestor_ids(org: Organisation) -> list[int]:
-    return [int(part) for part in org.path.strip("/").split("/")]
+    return path_ids(org.path)
 
 
 async def plans_for(session: AsyncSession, org: Organisation) -> Plans:
@@ -556,7 +557,7 @@ class _View:
         )
         top: dict[int, list[tuple[tuple, int, str, str]]] = {unit: [] for unit in units}
         for member_id, name, path in rows:
-            unit = next((int(p) for p in path.strip("/").split("/") if int(p) in top), None)
+            unit = next((i for i in path_ids(path) if i in top), None)
             if unit is not None:
                 top[unit].append((name_sort_key(name), member_id, name, path))
         found = []

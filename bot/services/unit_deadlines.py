@@ -57,6 +57,7 @@ from storage.models import RoleKind
 from storage.models import SentNotice
 from storage.models import UnitReview
 from storage.models import UnitSubject
+from storage.queries import path_ids
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +205,14 @@ async def deciding_ids(session: AsyncSession, orgs: list[Unit]) -> dict[int, int
     nearest đảng bộ cơ sở above a cell, the parent of a grassroots unit."""
     deciding: dict[int, int] = {}
     cells = [org for org in orgs if org.kind == OrgKind.CELL]
-    ancestors = sorted({int(a) for org in cells for a in org.path.strip("/").split("/")[:-1]})
+    ancestors = sorted({a for org in cells for a in path_ids(org.path)[:-1]})
     grassroots: set[int] = set()
     for chunk in _chunks(ancestors):
         grassroots.update(await session.scalars(select(Organisation.id).where(
             Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)))
     for org in orgs:
         if org.kind == OrgKind.CELL:
-            above = [int(a) for a in org.path.strip("/").split("/")[:-1] if int(a) in grassroots]
+            above = [a for a in path_ids(org.path)[:-1] if a in grassroots]
             if above:
                 deciding[org.id] = above[-1]
         elif org.parent_id is not None:

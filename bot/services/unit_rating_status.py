@@ -47,6 +47,7 @@ from storage.models import UnitRating
 from storage.models import UnitReview
 from storage.models import UnitReviewState
 from storage.models import UnitSubject
+from storage.queries import path_ids
 from storage.queries import subtree_range
 
 LEVEL_CODES = tuple(level.value for level in LEVELS_DESC)
@@ -221,10 +222,6 @@ class _Rated:
         return str(self.review_id)
 
 
-def _ids(path: str) -> list[int]:
-    return [int(part) for part in path.strip("/").split("/")]
-
-
 async def quota_breaches(session: AsyncSession, org: Organisation, cycle_ids: list[int]) -> list:
     """R-Q7 of the peer groups of the deciding levels of `org`'s subtree's units (those inside
     it, and the one above `org` when `org` is a rated unit), each group counted whole; the
@@ -276,7 +273,7 @@ async def _checked(session: AsyncSession, rows: list, wanted) -> list[tuple[int,
 
     if not rows:
         return []
-    grassroots = await _grassroots_among(session, {a for r in rows for a in _ids(r[5])[:-1]})
+    grassroots = await _grassroots_among(session, {a for r in rows for a in path_ids(r[5])[:-1]})
     groups: dict[tuple[int, int], list[_Rated]] = defaultdict(list)
     # In the reviews' order, whatever order the database returned them in: a breach names its
     # units in it, and the figures kept and those counted at a read must say the same.
@@ -393,7 +390,7 @@ def _decider(kind: str, path: str, parent_id: int | None, grassroots: set[int]) 
     """``units.deciding_org`` from plain values: the nearest đảng bộ cơ sở above a cell, the
     parent of a grassroots organisation."""
     if kind == OrgKind.CELL.value:
-        above = [a for a in _ids(path)[:-1] if a in grassroots]
+        above = [a for a in path_ids(path)[:-1] if a in grassroots]
         return above[-1] if above else None
     return parent_id
 
