@@ -42,6 +42,8 @@ from bot.services.cycles import cycle_rulebook
 from bot.services.notify import COMMITTEE_ROLES
 from bot.services.notify import Key
 from bot.services.notify import member_target
+from bot.services.unit_rating_status import decider_of
+from bot.services.unit_rating_status import grassroots_among
 from bot.services.unit_review import SUBJECT_NAMES
 from bot.text import esc
 from rules.deadlines import draft_report_due
@@ -203,21 +205,10 @@ async def _deciders(session: AsyncSession, late: list[Owed]) -> dict[int, list[i
 async def deciding_ids(session: AsyncSession, orgs: list[Unit]) -> dict[int, int]:
     """Per unit, the id of its deciding level (units.deciding_org, for many units at once): the
     nearest đảng bộ cơ sở above a cell, the parent of a grassroots unit."""
-    deciding: dict[int, int] = {}
-    cells = [org for org in orgs if org.kind == OrgKind.CELL]
-    ancestors = sorted({a for org in cells for a in path_ids(org.path)[:-1]})
-    grassroots: set[int] = set()
-    for chunk in _chunks(ancestors):
-        grassroots.update(await session.scalars(select(Organisation.id).where(
-            Organisation.id.in_(chunk), Organisation.kind == OrgKind.GRASSROOTS)))
-    for org in orgs:
-        if org.kind == OrgKind.CELL:
-            above = [a for a in path_ids(org.path)[:-1] if a in grassroots]
-            if above:
-                deciding[org.id] = above[-1]
-        elif org.parent_id is not None:
-            deciding[org.id] = org.parent_id
-    return deciding
+    grassroots = await grassroots_among(session, {
+        a for org in orgs if org.kind == OrgKind.CELL for a in path_ids(org.path)[:-1]})
+    deciding = {org.id: decider_of(org.kind, org.path, org.parent_id, grassroots) for org in orgs}
+    return {org_id: decider for org_id, decider in deciding.items() if decider is not None}
 
 
 async def committee_members(session: AsyncSession, org_ids: set[int]) -> dict[int, list[int]]:

@@ -273,13 +273,13 @@ async def _checked(session: AsyncSession, rows: list, wanted) -> list[tuple[int,
 
     if not rows:
         return []
-    grassroots = await _grassroots_among(session, {a for r in rows for a in path_ids(r[5])[:-1]})
+    grassroots = await grassroots_among(session, {a for r in rows for a in path_ids(r[5])[:-1]})
     groups: dict[tuple[int, int], list[_Rated]] = defaultdict(list)
     # In the reviews' order, whatever order the database returned them in: a breach names its
     # units in it, and the figures kept and those counted at a read must say the same.
     for review_id, cycle_id, subject, org_id, name, path, kind, parent_id, not_rated, code in sorted(
             rows, key=lambda row: row[0]):
-        decider = _decider(kind, path, parent_id, grassroots)
+        decider = decider_of(kind, path, parent_id, grassroots)
         if decider is None:
             continue
         unit_level = None if not_rated else Level(code)
@@ -376,7 +376,7 @@ async def _decider_above(session: AsyncSession, org: Organisation) -> Organisati
     return await deciding_org(session, org)
 
 
-async def _grassroots_among(session: AsyncSession, org_ids: set[int]) -> set[int]:
+async def grassroots_among(session: AsyncSession, org_ids: set[int]) -> set[int]:
     found: set[int] = set()
     ordered = sorted(org_ids)
     for start in range(0, len(ordered), 500):
@@ -386,7 +386,7 @@ async def _grassroots_among(session: AsyncSession, org_ids: set[int]) -> set[int
     return found
 
 
-def _decider(kind: str, path: str, parent_id: int | None, grassroots: set[int]) -> int | None:
+def decider_of(kind: str, path: str, parent_id: int | None, grassroots: set[int]) -> int | None:
     """``units.deciding_org`` from plain values: the nearest đảng bộ cơ sở above a cell, the
     parent of a grassroots organisation."""
     if kind == OrgKind.CELL.value:
